@@ -1,0 +1,64 @@
+# TradeSim — the two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: run test install env migrate market demo lint check bench-tick clean
+
+## make run: install, migrate, load the sample market, serve on http://127.0.0.1:8000
+run: install env migrate market
+	@$(PY) manage.py shell -c "from django.contrib.auth import get_user_model as g; import sys; sys.exit(0 if g().objects.filter(is_staff=True).exists() else 1)" \
+	  || echo "No instructor yet: run 'make demo' for a demo classroom with an instructor login, or '$(PY) manage.py create_instructor'."
+	@echo "TradeSim is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; move the market with '$(PY) manage.py tick_prices --every 5')"
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+## make test: install, then the whole suite (DATABASE_URL picks the database)
+test: install env
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $(STAMP)
+
+## .env for local use: DEBUG on and a random SECRET_KEY, written once, never overwritten
+env:
+	@test -f .env || { \
+	  echo "# Written by 'make' for local development; see .env.example for every setting." > .env; \
+	  echo "DEBUG=True" >> .env; \
+	  echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env; \
+	  echo "Wrote .env (DEBUG=True and a random SECRET_KEY)"; }
+	@grep -q '^SECRET_KEY=' .env || { \
+	  echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env; \
+	  echo "Added a random SECRET_KEY to .env"; }
+
+migrate: install env
+	$(PY) manage.py migrate --noinput
+
+market: migrate
+	@if $(PY) manage.py help load_market >/dev/null 2>&1; then $(PY) manage.py load_market; fi
+
+## make demo: a ready classroom (instructor login printed) with a few days of history
+demo: market
+	$(PY) manage.py seed_demo
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check . || true
+
+check: install env
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+bench-tick: install env
+	$(PY) bench/tick.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,48 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Classroom(models.Model):
+    """A class of students; instructors filter lists and the leaderboard by it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "class"
+        verbose_name_plural = "classes"
+
+    def __str__(self):
+        return self.name
+
+
+class User(AbstractUser):
+    """A student or an instructor (staff). Table `users`, as in the original schema."""
+
+    # Django's password field keeps its name in Python and its seed name in the table.
+    password = models.CharField("password", max_length=128, db_column="password_hash")
+    email = models.EmailField("email address")
+    date_joined = models.DateTimeField("joined", default=timezone.now, db_column="created_at")
+    classroom = models.ForeignKey(
+        Classroom,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="students",
+        verbose_name="class",
+    )
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        db_table = "users"
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+        ]
+
+    @property
+    def created_at(self):
+        return self.date_joined

@@ -1,0 +1,22 @@
+"""Writes about people: registering a student opens their cash account in the same
+database transaction, so a user never exists without a balance and its journal row."""
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from ledger.services import open_account
+
+
+def register_student(*, username: str, email: str, password: str, classroom=None):
+    """Create a student, their balance and the starting-cash journal row, atomically.
+
+    Guarantees: either all three rows exist afterwards or none does. Locks nothing:
+    every row it writes is new.
+    """
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=username, email=email, password=password, classroom=classroom
+        )
+        open_account(user=user)
+    return user

@@ -1,0 +1,104 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Balance(models.Model):
+    """A user's cash: the running total of their journal. Table `balances`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="balance"
+    )
+    amount = models.DecimalField(max_digits=15, decimal_places=2)
+    last_updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "balances"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gte=0), name="balances_amount_gte_0"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ${self.amount:,.2f}"
+
+
+class TransactionType(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+    FEE = "fee", "Commission"
+    GRANT = "grant", "Instructor grant"
+    RESET_CREDIT = "reset_credit", "Reset (credit)"
+    RESET_DEBIT = "reset_debit", "Reset (debit)"
+
+
+class Transaction(models.Model):
+    """One cash movement. Table `transactions`: the append-only cash journal.
+
+    Amounts are positive; the type says which way the money went. For every user,
+    balances.amount == Σ credits − Σ debits, kept in the same database transaction.
+    """
+
+    Type = TransactionType
+
+    CREDIT_TYPES = frozenset({Type.DEPOSIT, Type.SELL, Type.GRANT, Type.RESET_CREDIT})
+    DEBIT_TYPES = frozenset({Type.WITHDRAWAL, Type.BUY, Type.FEE, Type.RESET_DEBIT})
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transactions"
+    )
+    type = models.CharField(max_length=20, choices=TransactionType.choices)
+    amount = models.DecimalField(max_digits=15, decimal_places=2)
+    description = models.CharField(max_length=200, blank=True)
+    timestamp = models.DateTimeField(default=timezone.now)
+    balance_after = models.DecimalField(
+        max_digits=15, decimal_places=2, help_text="The balance right after this row"
+    )
+    symbol = models.CharField(max_length=10, blank=True, help_text="For trade rows")
+    # NULL, not "", for "no token": the unique (user, token) constraint skips NULLs.
+    token = models.CharField(  # noqa: DJ001
+        max_length=64, null=True, blank=True, help_text="One-time form token (idempotency)"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The instructor who made this movement, if not the student",
+    )
+
+    class Meta:
+        db_table = "transactions"
+        ordering = ["-timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-timestamp", "-id"], name="transactions_user_ts"),
+            models.Index(fields=["user", "type", "-timestamp"], name="transactions_user_type_ts"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="transactions_amount_gt_0"),
+            models.CheckConstraint(
+                condition=Q(balance_after__gte=0), name="transactions_balance_after_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=TransactionType.values), name="transactions_type_valid"
+            ),
+            models.UniqueConstraint(
+                fields=["user", "token"],
+                condition=Q(token__isnull=False),
+                name="transactions_user_token_unique",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_type_display()} ${self.amount:,.2f} ({self.user})"
+
+    @property
+    def is_credit(self) -> bool:
+        return self.type in self.CREDIT_TYPES
+
+    @property
+    def signed_amount(self):
+        return self.amount if self.is_credit else -self.amount

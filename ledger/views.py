@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def journal(request):
+    return render(request, "base.html")

@@ -1,0 +1,141 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Upper
+from django.utils import timezone
+
+
+class Price(models.Model):
+    """A listed symbol and its current price. Table `prices`, as in the original schema.
+
+    Beyond the seed's columns it carries the company, its sector, the simulation
+    parameters of the single-index model and the unrounded log-price the engine
+    continues from, so rounding to cents never compounds.
+    """
+
+    symbol = models.CharField(max_length=10, unique=True)
+    price = models.DecimalField(max_digits=15, decimal_places=2)
+    timestamp = models.DateTimeField(default=timezone.now)
+    name = models.CharField(max_length=100)
+    sector = models.CharField(max_length=50, db_index=True)
+    previous_close = models.DecimalField(max_digits=15, decimal_places=2)
+    # Simulation parameters (annualized): drift mu, idiosyncratic volatility, beta.
+    drift = models.FloatField(default=0.07, help_text="Expected annual return, e.g. 0.08")
+    volatility = models.FloatField(
+        default=0.25, help_text="Idiosyncratic annual volatility, e.g. 0.25"
+    )
+    beta = models.FloatField(default=1.0, help_text="Sensitivity to the market, e.g. 1.1")
+    log_price = models.FloatField(help_text="Unrounded state of the price engine")
+    halted = models.BooleanField(
+        default=False, help_text="A halted symbol neither moves nor trades"
+    )
+    is_index = models.BooleanField(default=False, help_text="Tracks the market factor")
+
+    class Meta:
+        db_table = "prices"
+        ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="prices_price_positive"),
+            models.CheckConstraint(
+                condition=Q(previous_close__gt=0), name="prices_previous_close_positive"
+            ),
+            models.CheckConstraint(condition=Q(volatility__gte=0), name="prices_volatility_gte_0"),
+            models.CheckConstraint(
+                condition=Q(symbol=Upper(F("symbol"))), name="prices_symbol_upper"
+            ),
+        ]
+
+    def __str__(self):
+        return self.symbol
+
+    @property
+    def change(self):
+        return self.price - self.previous_close
+
+    @property
+    def change_pct(self):
+        return (self.price - self.previous_close) / self.previous_close * 100
+
+
+class PriceHistory(models.Model):
+    """One row per symbol per tick: the series behind the charts."""
+
+    stock = models.ForeignKey(
+        Price,
+        to_field="symbol",
+        db_column="symbol",
+        on_delete=models.CASCADE,
+        related_name="history",
+    )
+    price = models.DecimalField(max_digits=15, decimal_places=2)
+    timestamp = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "price_history"
+        ordering = ["stock", "timestamp"]
+        verbose_name_plural = "price history"
+        indexes = [models.Index(fields=["stock", "timestamp"], name="price_history_sym_ts")]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gt=0), name="price_history_price_positive"),
+        ]
+
+    def __str__(self):
+        return f"{self.stock_id} {self.price} at {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class MarketState(models.Model):
+    """The market clock: one row. Its lock keeps two tickers from advancing at once."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    ticks = models.PositiveBigIntegerField(default=0)
+    last_tick_at = models.DateTimeField(null=True, blank=True)
+    market_log_level = models.FloatField(
+        default=0.0, help_text="Cumulative market-factor log-return"
+    )
+
+    class Meta:
+        db_table = "market_state"
+        constraints = [models.CheckConstraint(condition=Q(id=1), name="market_state_singleton")]
+
+    def __str__(self):
+        return f"Market after {self.ticks} ticks"
+
+
+class MarketEvent(models.Model):
+    """A news shock an instructor schedules: a symbol or a sector moves by X % next tick."""
+
+    stock = models.ForeignKey(
+        Price,
+        to_field="symbol",
+        db_column="symbol",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+    )
+    sector = models.CharField(max_length=50, blank=True)
+    percent = models.DecimalField(max_digits=6, decimal_places=2)
+    reason = models.CharField(max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "market_events"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(stock__isnull=False) & Q(sector=""))
+                | (Q(stock__isnull=True) & ~Q(sector="")),
+                name="market_events_symbol_xor_sector",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent__gt=-100) & Q(percent__lte=1000) & ~Q(percent=0),
+                name="market_events_percent_range",
+            ),
+        ]
+
+    def __str__(self):
+        target = self.stock_id or f"sector {self.sector}"
+        return f"{target} {self.percent:+}%"

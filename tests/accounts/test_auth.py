@@ -1,0 +1,105 @@
+import pytest
+from django.urls import reverse
+
+from tests.factories import PASSWORD
+
+
+@pytest.mark.django_db
+def test_login_with_right_password_redirects_to_dashboard(client, student):
+    response = client.post(reverse("login"), {"username": "alice", "password": PASSWORD})
+
+    assert response.status_code == 302
+    assert response.url == reverse("portfolio:dashboard")
+
+
+@pytest.mark.django_db
+def test_login_with_wrong_password_is_400_with_message(client, student):
+    response = client.post(reverse("login"), {"username": "alice", "password": "nope"})
+
+    assert response.status_code == 400
+    assert "correct username and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.django_db
+def test_logout_is_post_only_and_ends_the_session(student_client):
+    assert student_client.get(reverse("logout")).status_code == 405
+
+    response = student_client.post(reverse("logout"))
+
+    assert response.status_code == 302
+    assert student_client.get(reverse("portfolio:dashboard")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_log_out_and_back_in_keeps_the_cash(client):
+    from ledger.models import Balance
+
+    strong = "Tr4ding-Floor-2026"
+    client.post(
+        reverse("register"),
+        {
+            "username": "erin",
+            "email": "erin@school.example",
+            "password1": strong,
+            "password2": strong,
+        },
+    )
+    client.post(reverse("logout"))
+    response = client.post(reverse("login"), {"username": "erin", "password": strong})
+
+    assert response.status_code == 302
+    assert Balance.objects.get(user__username="erin").amount == 10000
+
+
+@pytest.mark.django_db
+def test_profile_page_requires_login(client):
+    response = client.get(reverse("profile"))
+    assert response.status_code == 302
+    assert reverse("login") in response.url
+
+
+@pytest.mark.django_db
+def test_profile_shows_own_cash_and_saves_name(student_client, student):
+    page = student_client.get(reverse("profile")).content.decode()
+    assert "$10,000.00" in page
+
+    response = student_client.post(
+        reverse("profile"), {"first_name": "Alice", "last_name": "Liddell", "email": student.email}
+    )
+    assert response.status_code == 302
+    student.refresh_from_db()
+    assert student.last_name == "Liddell"
+
+
+@pytest.mark.django_db
+def test_profile_rejects_another_users_email(student_client, other_student):
+    response = student_client.post(
+        reverse("profile"), {"first_name": "", "last_name": "", "email": "BOB@school.example"}
+    )
+    assert response.status_code == 400
+
+
+@pytest.mark.django_db
+def test_password_change_then_login_with_new_password(student_client, client, student):
+    new = "An0ther-Strong-One"
+    response = student_client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": new, "new_password2": new},
+    )
+    assert response.status_code == 302
+    student.refresh_from_db()
+    assert student.check_password(new)
+
+
+@pytest.mark.django_db
+def test_password_change_with_wrong_old_password_is_400(student_client):
+    response = student_client.post(
+        reverse("password_change"),
+        {
+            "old_password": "wrong",
+            "new_password1": "An0ther-Strong-One",
+            "new_password2": "An0ther-Strong-One",
+        },
+    )
+    assert response.status_code == 400

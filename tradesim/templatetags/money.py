@@ -1,0 +1,70 @@
+"""Money in templates: two decimals, a thousands separator, and a sign that is more than
+a color."""
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+from django.utils.html import format_html
+
+register = template.Library()
+
+MINUS = "\u2212"
+
+
+def _as_decimal(value):
+    if value is None or value == "":
+        return None
+    try:
+        return Decimal(value)
+    except (InvalidOperation, TypeError, ValueError):
+        return None
+
+
+@register.filter
+def money(value):
+    """1234.5 → "$1,234.50"; −3 → "−$3.00"."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    sign = MINUS if d < 0 else ""
+    return f"{sign}${abs(d):,.2f}"
+
+
+@register.filter
+def signed_money(value):
+    """A change: "+$12.00", "−$3.00", "$0.00"."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    sign = "+" if d > 0 else MINUS if d < 0 else ""
+    return f"{sign}${abs(d):,.2f}"
+
+
+@register.filter
+def pct(value, places=2):
+    """A signed percentage: "+1.25%"."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    sign = "+" if d > 0 else MINUS if d < 0 else ""
+    return f"{sign}{abs(d):,.{int(places)}f}%"
+
+
+@register.filter
+def shares(value):
+    d = _as_decimal(value)
+    return "—" if d is None else f"{d:,.0f}"
+
+
+@register.simple_tag
+def pnl(value, kind="money"):
+    """A gain or loss badge: arrow + sign + amount, colored, readable without color."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    text = signed_money(d) if kind == "money" else pct(d)
+    if d > 0:
+        return format_html('<span class="pnl pnl-up">▲ {}</span>', text)
+    if d < 0:
+        return format_html('<span class="pnl pnl-down">▼ {}</span>', text)
+    return format_html('<span class="pnl pnl-flat">{}</span>', text)

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from tradesim import views
+
+admin.site.site_header = "TradeSim classroom console"
+admin.site.site_title = "TradeSim admin"
+admin.site.index_title = "Run your class"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("accounts.urls")),
+    path("prices/", include("prices.urls")),
+    path("ledger/", include("ledger.urls")),
+    path("portfolio/", include("portfolio.urls")),
+    path("trading/", include("trading.urls")),
+    path("admin/", admin.site.urls),
+]

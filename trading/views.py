@@ -1,0 +1,5 @@
+from django.shortcuts import render
+
+
+def history(request):
+    return render(request, "base.html")

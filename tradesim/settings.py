@@ -19,7 +19,6 @@ env = environ.Env(
     COMMISSION_PER_TRADE=(Decimal, Decimal("0.00")),
     MAX_DEPOSIT=(Decimal, Decimal("100000.00")),
     DEPOSITS_OPEN=(bool, True),
-    MAX_TOTAL_DEPOSITS=(Decimal, None),
     QUOTE_CACHE_SECONDS=(int, 60),
     SNAPSHOT_EVERY_TICKS=(int, 15),
     AXES_FAILURE_LIMIT=(int, 5),
@@ -205,6 +204,11 @@ STARTING_CASH = env("STARTING_CASH")
 COMMISSION_PER_TRADE = env("COMMISSION_PER_TRADE")
 MAX_DEPOSIT = env("MAX_DEPOSIT")
 DEPOSITS_OPEN = env("DEPOSITS_OPEN")
-MAX_TOTAL_DEPOSITS = env("MAX_TOTAL_DEPOSITS")
+_max_total = env.str("MAX_TOTAL_DEPOSITS", default="")
+MAX_TOTAL_DEPOSITS = Decimal(_max_total) if _max_total.strip() else None
 QUOTE_CACHE_SECONDS = env("QUOTE_CACHE_SECONDS")
 SNAPSHOT_EVERY_TICKS = env("SNAPSHOT_EVERY_TICKS")
+
+# Called after each committed market tick as hook(ticks=<market tick count>, timestamp=...).
+# This keeps `prices` at the bottom of the app graph: apps above it subscribe here.
+TICK_HOOKS = ["portfolio.services.after_tick"]

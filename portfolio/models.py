@@ -38,3 +38,25 @@ class Holding(models.Model):
     @property
     def symbol(self):
         return self.stock_id
+
+
+class PortfolioSummary(models.Model):
+    """Running figures for one user that no single table row holds: realized P/L so far.
+
+    Written only by portfolio services, inside the trade's transaction, after the
+    balance and holding locks."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="portfolio_summary",
+    )
+    realized_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=0)
+    last_updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "portfolio_summaries"
+
+    def __str__(self):
+        return f"Summary for {self.user}"

@@ -20,3 +20,21 @@ def register_student(*, username: str, email: str, password: str, classroom=None
         )
         open_account(user=user)
     return user
+
+
+def create_instructor(*, username: str, email: str, password: str):
+    """Create a staff user in the Instructors group (no cash account: instructors do not
+    trade and are left out of the leaderboard). Validates the password like registration."""
+    from django.contrib.auth.password_validation import validate_password
+
+    from accounts.roles import ensure_instructor_group
+
+    User = get_user_model()
+    user = User(username=username, email=email, is_staff=True)
+    validate_password(password, user)
+    with transaction.atomic():
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save()
+        user.groups.add(ensure_instructor_group())
+    return user

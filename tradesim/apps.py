@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class TradesimConfig(AppConfig):
+    name = "tradesim"
+    verbose_name = "Classroom audit"

@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class AuditEntry(models.Model):
+    """Who did what to whose money or to the market, from the instructors' console.
+
+    Written by the service that carries the action out, in the same database transaction,
+    so an action and its audit row exist together or not at all. Append-only."""
+
+    class Action(models.TextChoices):
+        GRANT_CASH = "grant_cash", "Granted cash"
+        RESET_STUDENT = "reset_student", "Reset a student"
+        HALT = "halt", "Halted a symbol"
+        RESUME = "resume", "Resumed a symbol"
+        MARKET_EVENT = "market_event", "Scheduled a market event"
+        PARAMETERS = "parameters", "Changed simulation parameters"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_actions"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_entries",
+    )
+    symbol = models.CharField(max_length=10, blank=True)
+    sector = models.CharField(max_length=50, blank=True)
+    amount = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        db_table = "audit_log"
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self):
+        return f"{self.actor} {self.get_action_display().lower()} {self.detail}".strip()

@@ -1,0 +1,338 @@
+"""Buying and selling: the only writes to trades, and the only way shares and cash move
+together.
+
+Invariants each of `buy` and `sell` keeps, at every committed moment:
+- cash (balances.amount) is never negative, and it equals the sum of the user's journal
+  rows: a trade writes its cash row (type buy/sell) and its commission row (type fee)
+  through the ledger's debit/credit, in the same database transaction as the trade row;
+- for every (user, symbol), the holding's quantity equals Σ bought − Σ sold in `trades`,
+  and a holding that reaches zero is deleted;
+- a trade's total is quantity × price rounded to cents, and its price is the symbol's
+  price read inside the transaction, so the trade row, the journal row and the holding
+  always agree;
+- one trade per (user, token): a repeated token raises DuplicateRequest and changes nothing.
+
+Lock order (the same everywhere in the project, so concurrent orders cannot deadlock):
+the user's balance row first, then the user's holding row, then the portfolio summary.
+On SQLite the IMMEDIATE transaction serializes writers instead.
+"""
+
+import logging
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ledger import services as ledger
+from ledger.models import Balance, Transaction
+from portfolio import services as portfolio
+from prices.models import Price
+from tradesim.money import MAX_MONEY, ZERO, to_cents
+from trading.models import Trade
+
+logger = logging.getLogger("tradesim.trading")
+
+MAX_QUANTITY = 1_000_000  # shares in one order
+SYMBOL_MAX_LENGTH = 10
+
+
+class TradingError(Exception):
+    """An order that was refused; the message is meant for the student."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownSymbol(TradingError):
+    pass
+
+
+class SymbolHalted(TradingError):
+    pass
+
+
+class InvalidQuantity(TradingError):
+    pass
+
+
+class NoCashAccount(TradingError):
+    pass
+
+
+# These also subclass the ledger's and the portfolio's errors, so a caller may catch either.
+class InsufficientFunds(TradingError, ledger.InsufficientFunds):
+    pass
+
+
+class NotEnoughShares(TradingError, portfolio.NotEnoughShares):
+    pass
+
+
+class DuplicateRequest(TradingError, ledger.DuplicateRequest):
+    pass
+
+
+def normalize_symbol(symbol) -> str:
+    """ "aapl " → "AAPL"; UnknownSymbol for anything that cannot be a symbol."""
+    text = str(symbol or "").strip().upper()
+    if not text:
+        raise UnknownSymbol("Choose a symbol to trade.")
+    if len(text) > SYMBOL_MAX_LENGTH or not all(c.isalnum() or c in ".-" for c in text):
+        raise UnknownSymbol(f"There is no symbol {text[:SYMBOL_MAX_LENGTH]!r} on this market.")
+    return text
+
+
+def validate_quantity(quantity) -> int:
+    """Return `quantity` as an int if it is a whole number of shares from 1 to MAX_QUANTITY.
+
+    Accepts ints, integral Decimals and digit strings; refuses bools and floats, as the
+    ledger refuses floats for money."""
+    if isinstance(quantity, (bool, float)):
+        raise InvalidQuantity("Enter a whole number of shares, such as 10.")
+    if isinstance(quantity, int):
+        value = quantity
+    else:
+        try:
+            number = Decimal(str(quantity).strip())
+        except (InvalidOperation, TypeError, ValueError):
+            raise InvalidQuantity("Enter a whole number of shares, such as 10.") from None
+        if not number.is_finite() or number != number.to_integral_value():
+            raise InvalidQuantity("Enter a whole number of shares, such as 10.")
+        value = int(number)
+    if value <= 0:
+        raise InvalidQuantity("The number of shares must be at least 1.")
+    if value > MAX_QUANTITY:
+        raise InvalidQuantity(f"One order is at most {MAX_QUANTITY:,} shares.")
+    return value
+
+
+def commission_per_trade() -> Decimal:
+    return to_cents(settings.COMMISSION_PER_TRADE)
+
+
+def buy(*, user, symbol, quantity, token: str | None = None) -> Trade:
+    """Buy `quantity` shares of `symbol` for `user` at the current price.
+
+    Guarantees: the symbol is listed and not halted; the quantity is a whole number from 1
+    to MAX_QUANTITY; total = to_cents(price × quantity), and cash covers total + commission
+    (checked on the locked balance). In one transaction it writes the journal rows (type
+    "buy", plus "fee" when COMMISSION_PER_TRADE > 0), the holding (created, or its
+    quantity-weighted average price updated) and the trade row — or nothing at all.
+    Locks: the user's balance row, then their holding row for the symbol.
+    Raises a TradingError subclass (with .message) on any refusal.
+    """
+    return _place(
+        side=Trade.Operation.BUY, user=user, symbol=symbol, quantity=quantity, token=token
+    )
+
+
+def sell(*, user, symbol, quantity, token: str | None = None) -> Trade:
+    """Sell `quantity` of the user's shares of `symbol` at the current price.
+
+    Guarantees: the symbol is listed and not halted; the quantity is a whole number from 1
+    to what the user holds (checked on the locked holding, so concurrent sells never
+    oversell); the proceeds, to_cents(price × quantity), cover the commission. In one
+    transaction it writes the journal rows (type "sell", plus "fee" when
+    COMMISSION_PER_TRADE > 0), reduces or deletes the holding (its average price does not
+    change), and writes the trade row with its realized P/L: proceeds minus the average
+    cost of the shares sold, before commission.
+    Locks: the user's balance row, then their holding row, then their portfolio summary.
+    Raises a TradingError subclass (with .message) on any refusal.
+    """
+    return _place(
+        side=Trade.Operation.SELL, user=user, symbol=symbol, quantity=quantity, token=token
+    )
+
+
+def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
+    try:
+        symbol = normalize_symbol(symbol)
+        quantity = validate_quantity(quantity)
+        try:
+            trade = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
+        except IntegrityError:
+            # Two requests with one token that both got past the check (possible only if
+            # the balance lock were bypassed): the unique constraint kept the second out.
+            if token and Trade.objects.filter(user_id=user.pk, token=token).exists():
+                raise _duplicate() from None
+            raise
+    except TradingError as error:
+        logger.info(
+            "trade rejected user=%s side=%s symbol=%r quantity=%r reason=%s: %s",
+            getattr(user, "username", user.pk),
+            side,
+            symbol,
+            quantity,
+            type(error).__name__,
+            error.message,
+        )
+        raise
+    transaction.on_commit(lambda: _log_trade(user, trade))
+    return trade
+
+
+def _duplicate() -> DuplicateRequest:
+    return DuplicateRequest("This order was already placed; nothing was traded twice.")
+
+
+def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) -> Trade:
+    commission = commission_per_trade()
+    with transaction.atomic():
+        try:
+            balance = Balance.objects.select_for_update().get(user_id=user.pk)
+        except Balance.DoesNotExist:
+            raise NoCashAccount("This account has no cash account to trade with.") from None
+        if token and Trade.objects.filter(user_id=user.pk, token=token).exists():
+            raise _duplicate()
+
+        try:
+            stock = Price.objects.get(symbol=symbol)
+        except Price.DoesNotExist:
+            raise UnknownSymbol(f"There is no symbol {symbol} on this market.") from None
+        if stock.halted:
+            raise SymbolHalted(f"Trading in {symbol} is paused right now; try again later.")
+        price = stock.price
+        total = to_cents(price * quantity)
+        if total + commission > MAX_MONEY:
+            raise InvalidQuantity("That order is too large.")
+
+        if side == Trade.Operation.BUY:
+            return _buy_locked(
+                user=user,
+                balance=balance,
+                symbol=symbol,
+                quantity=quantity,
+                price=price,
+                total=total,
+                commission=commission,
+                token=token,
+            )
+        return _sell_locked(
+            user=user,
+            symbol=symbol,
+            quantity=quantity,
+            price=price,
+            total=total,
+            commission=commission,
+            token=token,
+        )
+
+
+def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, token) -> Trade:
+    """The buy, with the balance row already locked by the caller."""
+    need = total + commission
+    if need > balance.amount:
+        fee_note = f" including ${commission:,.2f} commission" if commission else ""
+        raise InsufficientFunds(
+            f"Not enough cash: {quantity:,} {symbol} at ${price:,.2f} costs ${need:,.2f}"
+            f"{fee_note}, and you have ${balance.amount:,.2f}."
+        )
+    description = f"Bought {quantity:,} {symbol} @ {price:.2f}"
+    _move_cash(
+        user=user,
+        type=Transaction.Type.BUY,
+        amount=total,
+        description=description,
+        symbol=symbol,
+        token=token,
+    )
+    _charge_commission(user=user, commission=commission, description=description, symbol=symbol)
+    portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+    return Trade.objects.create(
+        user=user,
+        stock_id=symbol,
+        operation=Trade.Operation.BUY,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=commission,
+        token=token or None,
+        timestamp=timezone.now(),
+    )
+
+
+def _sell_locked(*, user, symbol, quantity, price, total, commission, token) -> Trade:
+    """The sell, with the balance row already locked by the caller."""
+    if commission > total:
+        raise InsufficientFunds(
+            f"Selling {quantity:,} {symbol} brings in ${total:,.2f}, which does not cover "
+            f"the ${commission:,.2f} commission."
+        )
+    try:
+        realized = portfolio.remove_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+    except portfolio.NotEnoughShares as error:
+        raise NotEnoughShares(error.message) from None
+    description = f"Sold {quantity:,} {symbol} @ {price:.2f}"
+    _move_cash(
+        user=user,
+        type=Transaction.Type.SELL,
+        amount=total,
+        description=description,
+        symbol=symbol,
+        token=token,
+    )
+    _charge_commission(user=user, commission=commission, description=description, symbol=symbol)
+    return Trade.objects.create(
+        user=user,
+        stock_id=symbol,
+        operation=Trade.Operation.SELL,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=commission,
+        realized_pnl=realized,
+        token=token or None,
+        timestamp=timezone.now(),
+    )
+
+
+def _move_cash(*, user, type, amount, description, symbol, token) -> None:
+    move = ledger.credit if type in Transaction.CREDIT_TYPES else ledger.debit
+    try:
+        move(
+            user=user,
+            type=type,
+            amount=amount,
+            description=description,
+            symbol=symbol,
+            token=token,
+        )
+    except ledger.InsufficientFunds as error:
+        raise InsufficientFunds(error.message) from None
+    except ledger.DuplicateRequest:
+        raise _duplicate() from None
+    except ledger.LedgerError as error:
+        raise InvalidQuantity(error.message) from None
+
+
+def _charge_commission(*, user, commission: Decimal, description: str, symbol: str) -> None:
+    if commission <= ZERO:
+        return
+    try:
+        ledger.debit(
+            user=user,
+            type=Transaction.Type.FEE,
+            amount=commission,
+            description=f"Commission: {description}",
+            symbol=symbol,
+        )
+    except ledger.InsufficientFunds as error:
+        raise InsufficientFunds(error.message) from None
+
+
+def _log_trade(user, trade: Trade) -> None:
+    logger.info(
+        "trade user=%s side=%s symbol=%s quantity=%d price=%s total=%s commission=%s "
+        "realized_pnl=%s id=%s",
+        getattr(user, "username", user.pk),
+        trade.operation,
+        trade.stock_id,
+        trade.quantity,
+        trade.price,
+        trade.total,
+        trade.commission,
+        trade.realized_pnl if trade.realized_pnl is not None else "-",
+        trade.pk,
+    )

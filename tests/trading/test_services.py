@@ -1,0 +1,487 @@
+import logging
+from decimal import Decimal
+
+import pytest
+
+from ledger import services as ledger
+from ledger.models import Balance, Transaction
+from portfolio import services as portfolio
+from portfolio.models import Holding, PortfolioSummary
+from prices.models import Price
+from tests.factories import PriceFactory, StudentFactory, UserFactory
+from trading import services
+from trading.models import Trade
+from trading.services import (
+    DuplicateRequest,
+    InsufficientFunds,
+    InvalidQuantity,
+    NoCashAccount,
+    NotEnoughShares,
+    SymbolHalted,
+    TradingError,
+    UnknownSymbol,
+    buy,
+    sell,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def aapl(db):
+    return PriceFactory(symbol="AAPL", name="Apple Inc.", price=Decimal("189.12"))
+
+
+def cash(user) -> Decimal:
+    return Balance.objects.get(user=user).amount
+
+
+def set_price(symbol: str, price: str) -> None:
+    Price.objects.filter(symbol=symbol).update(price=Decimal(price))
+
+
+def state(user):
+    """Everything a refused order must leave alone."""
+    return (
+        cash(user),
+        list(Transaction.objects.filter(user=user).values_list("id", flat=True)),
+        list(
+            Holding.objects.filter(user=user).values_list("stock_id", "quantity", "average_price")
+        ),
+        Trade.objects.filter(user=user).count(),
+    )
+
+
+# Buying ------------------------------------------------------------------------------
+
+
+def test_buy_debits_cash_adds_holding_and_records_trade_and_journal(student, aapl):
+    trade = buy(user=student, symbol="AAPL", quantity=10, token="t-1")
+
+    assert (trade.operation, trade.stock_id, trade.quantity) == ("buy", "AAPL", 10)
+    assert trade.price == Decimal("189.12")
+    assert trade.total == Decimal("1891.20")
+    assert trade.commission == Decimal("0.00")
+    assert trade.realized_pnl is None
+    assert trade.token == "t-1"
+    assert cash(student) == Decimal("8108.80")
+    holding = Holding.objects.get(user=student, stock_id="AAPL")
+    assert (holding.quantity, holding.average_price) == (10, Decimal("189.1200"))
+    row = Transaction.objects.filter(user=student).first()
+    assert (row.type, row.amount, row.symbol, row.description) == (
+        "buy",
+        Decimal("1891.20"),
+        "AAPL",
+        "Bought 10 AAPL @ 189.12",
+    )
+    assert row.balance_after == Decimal("8108.80")
+    assert Transaction.objects.filter(user=student, type="fee").count() == 0
+
+
+def test_buy_accepts_lowercase_symbol_and_stores_it_uppercase(student, aapl):
+    trade = buy(user=student, symbol=" aapl ", quantity=1)
+
+    assert trade.stock_id == "AAPL"
+    assert Holding.objects.get(user=student).stock_id == "AAPL"
+
+
+def test_buy_uses_the_price_in_the_database_at_the_time_of_the_order(student, aapl):
+    set_price("AAPL", "200.00")
+
+    trade = buy(user=student, symbol="AAPL", quantity=2)
+
+    assert trade.price == Decimal("200.00")
+    assert cash(student) == Decimal("9600.00")
+
+
+def test_buy_of_exactly_all_the_cash_leaves_zero(aapl):
+    user = StudentFactory(cash="1891.20")
+
+    buy(user=user, symbol="AAPL", quantity=10)
+
+    assert cash(user) == Decimal("0.00")
+
+
+def test_buy_without_enough_cash_changes_nothing(aapl):
+    user = StudentFactory(cash="1891.19")
+    before = state(user)
+
+    with pytest.raises(InsufficientFunds) as excinfo:
+        buy(user=user, symbol="AAPL", quantity=10)
+
+    assert "costs $1,891.20" in excinfo.value.message
+    assert "you have $1,891.19" in excinfo.value.message
+    assert state(user) == before
+
+
+def test_insufficient_funds_is_also_the_ledgers_error(aapl):
+    user = StudentFactory(cash="1.00")
+
+    with pytest.raises(ledger.InsufficientFunds):
+        buy(user=user, symbol="AAPL", quantity=1)
+
+
+@pytest.mark.parametrize("symbol", ["ZZZZ", "", "   ", "AAPL; DROP", "A" * 11, None])
+def test_buy_of_unknown_symbol_changes_nothing(student, aapl, symbol):
+    before = state(student)
+
+    with pytest.raises(UnknownSymbol):
+        buy(user=student, symbol=symbol, quantity=1)
+
+    assert state(student) == before
+
+
+@pytest.mark.parametrize(
+    "quantity",
+    [0, -1, 1.5, 10.0, "1.5", "abc", "", None, True, Decimal("2.5"), "NaN", "Infinity"],
+)
+def test_buy_refuses_quantities_that_are_not_whole_positive_numbers(student, aapl, quantity):
+    before = state(student)
+
+    with pytest.raises(InvalidQuantity):
+        buy(user=student, symbol="AAPL", quantity=quantity)
+
+    assert state(student) == before
+
+
+def test_buy_accepts_whole_numbers_given_as_text_or_decimal(student, aapl):
+    buy(user=student, symbol="AAPL", quantity="3")
+    buy(user=student, symbol="AAPL", quantity=Decimal("2"))
+
+    assert Holding.objects.get(user=student).quantity == 5
+
+
+def test_buy_refuses_more_than_the_per_order_maximum(aapl):
+    PriceFactory(symbol="PENNY", price=Decimal("0.01"))
+    user = StudentFactory(cash="100000.00")
+
+    buy(user=user, symbol="PENNY", quantity=services.MAX_QUANTITY)
+    with pytest.raises(InvalidQuantity, match="at most 1,000,000"):
+        buy(user=user, symbol="PENNY", quantity=services.MAX_QUANTITY + 1)
+
+    assert Holding.objects.get(user=user).quantity == services.MAX_QUANTITY
+
+
+def test_buy_refuses_an_order_whose_total_is_beyond_any_account(student):
+    PriceFactory(symbol="HUGE", price=Decimal("99999999999.99"))
+
+    with pytest.raises(InvalidQuantity, match="too large"):
+        buy(user=student, symbol="HUGE", quantity=1000)
+
+
+def test_buy_of_halted_symbol_changes_nothing(student, aapl):
+    Price.objects.filter(symbol="AAPL").update(halted=True)
+    before = state(student)
+
+    with pytest.raises(SymbolHalted, match="paused"):
+        buy(user=student, symbol="AAPL", quantity=1)
+
+    assert state(student) == before
+
+
+def test_buy_by_a_user_without_a_cash_account_is_refused(aapl):
+    user = UserFactory()
+
+    with pytest.raises(NoCashAccount):
+        buy(user=user, symbol="AAPL", quantity=1)
+
+    assert not Trade.objects.filter(user=user).exists()
+
+
+def test_every_refusal_is_a_trading_error_with_a_message(student, aapl):
+    with pytest.raises(TradingError) as excinfo:
+        sell(user=student, symbol="AAPL", quantity=1)
+
+    assert excinfo.value.message == str(excinfo.value)
+    assert "you cannot sell 1" in excinfo.value.message
+
+
+# Selling -----------------------------------------------------------------------------
+
+
+def test_sell_credits_cash_records_realized_pnl_and_keeps_average_price(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=10)
+    set_price("AAPL", "200.00")
+
+    trade = sell(user=student, symbol="aapl", quantity=4, token="s-1")
+
+    assert (trade.operation, trade.quantity, trade.price) == ("sell", 4, Decimal("200.00"))
+    assert trade.total == Decimal("800.00")
+    assert trade.realized_pnl == Decimal("43.52")  # 800.00 − 4 × 189.12
+    assert cash(student) == Decimal("8908.80")
+    holding = Holding.objects.get(user=student)
+    assert (holding.quantity, holding.average_price) == (6, Decimal("189.1200"))
+    row = Transaction.objects.filter(user=student).first()
+    assert (row.type, row.amount, row.symbol, row.description, row.token) == (
+        "sell",
+        Decimal("800.00"),
+        "AAPL",
+        "Sold 4 AAPL @ 200.00",
+        "s-1",
+    )
+
+
+def test_sell_more_than_held_changes_nothing(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=3)
+    before = state(student)
+
+    with pytest.raises(NotEnoughShares, match="You hold 3 AAPL shares; you cannot sell 4"):
+        sell(user=student, symbol="AAPL", quantity=4)
+
+    assert state(student) == before
+
+
+def test_sell_without_a_holding_is_refused_and_is_also_the_portfolio_error(student, aapl):
+    with pytest.raises(portfolio.NotEnoughShares):
+        sell(user=student, symbol="AAPL", quantity=1)
+
+    assert not Trade.objects.exists()
+
+
+def test_sell_of_halted_symbol_changes_nothing(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=3)
+    Price.objects.filter(symbol="AAPL").update(halted=True)
+    before = state(student)
+
+    with pytest.raises(SymbolHalted):
+        sell(user=student, symbol="AAPL", quantity=1)
+
+    assert state(student) == before
+
+
+@pytest.mark.parametrize("quantity", [0, -3, 2.5, "x"])
+def test_sell_refuses_quantities_that_are_not_whole_positive_numbers(student, aapl, quantity):
+    buy(user=student, symbol="AAPL", quantity=3)
+    before = state(student)
+
+    with pytest.raises(InvalidQuantity):
+        sell(user=student, symbol="AAPL", quantity=quantity)
+
+    assert state(student) == before
+
+
+def test_sell_of_unknown_symbol_is_refused(student):
+    with pytest.raises(UnknownSymbol):
+        sell(user=student, symbol="NOPE", quantity=1)
+
+
+def test_selling_everything_deletes_the_holding(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=5)
+
+    sell(user=student, symbol="AAPL", quantity=5)
+
+    assert not Holding.objects.filter(user=student).exists()
+    assert cash(student) == Decimal("10000.00")
+
+
+# The worked example ------------------------------------------------------------------
+
+
+def test_worked_example_average_price_and_realized_pnl(student):
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+
+    buy(user=student, symbol="ACME", quantity=10)
+    set_price("ACME", "110.00")
+    buy(user=student, symbol="ACME", quantity=10)
+    holding = Holding.objects.get(user=student, stock_id="ACME")
+    assert (holding.quantity, holding.average_price) == (20, Decimal("105.0000"))
+
+    set_price("ACME", "120.00")
+    first = sell(user=student, symbol="ACME", quantity=5)
+    assert first.realized_pnl == Decimal("75.00")  # 5 × (120 − 105)
+    holding.refresh_from_db()
+    assert (holding.quantity, holding.average_price) == (15, Decimal("105.0000"))
+
+    set_price("ACME", "100.00")
+    second = sell(user=student, symbol="ACME", quantity=15)
+    assert second.realized_pnl == Decimal("-75.00")  # 15 × (100 − 105)
+    assert not Holding.objects.filter(user=student).exists()
+
+    # Cash: 10,000 − 1,000 − 1,100 + 600 + 1,500 = 10,000; realized 75 − 75 = 0.
+    assert cash(student) == Decimal("10000.00")
+    assert PortfolioSummary.objects.get(user=student).realized_pnl == Decimal("0.00")
+    assert [t.operation for t in Trade.objects.filter(user=student)] == [
+        "sell",
+        "sell",
+        "buy",
+        "buy",
+    ]
+
+
+def test_realized_pnl_over_a_round_trip_equals_proceeds_minus_cost_despite_rounding(student):
+    PriceFactory(symbol="ODD", price=Decimal("10.00"))
+    buy(user=student, symbol="ODD", quantity=1)
+    set_price("ODD", "10.01")
+    buy(user=student, symbol="ODD", quantity=2)
+    assert Holding.objects.get(user=student).average_price == Decimal("10.0067")
+
+    set_price("ODD", "10.00")
+    a = sell(user=student, symbol="ODD", quantity=1)
+    b = sell(user=student, symbol="ODD", quantity=2)
+
+    assert a.realized_pnl + b.realized_pnl == Decimal("30.00") - Decimal("30.02")
+
+
+# Commission --------------------------------------------------------------------------
+
+
+def test_buy_with_commission_writes_a_fee_row_and_cash_covers_both(student, aapl, settings):
+    settings.COMMISSION_PER_TRADE = Decimal("4.95")
+
+    trade = buy(user=student, symbol="AAPL", quantity=10)
+
+    assert trade.commission == Decimal("4.95")
+    assert trade.total == Decimal("1891.20")
+    assert cash(student) == Decimal("8103.85")
+    fee, main = Transaction.objects.filter(user=student)[:2]
+    assert (fee.type, fee.amount, fee.symbol) == ("fee", Decimal("4.95"), "AAPL")
+    assert fee.description == "Commission: Bought 10 AAPL @ 189.12"
+    assert fee.balance_after == Decimal("8103.85")
+    assert (main.type, main.amount) == ("buy", Decimal("1891.20"))
+
+
+def test_buy_refused_when_cash_covers_the_total_but_not_the_commission(aapl, settings):
+    settings.COMMISSION_PER_TRADE = Decimal("1.00")
+    user = StudentFactory(cash="1891.20")
+    before = state(user)
+
+    with pytest.raises(InsufficientFunds, match=r"\$1,892.20 including \$1.00 commission"):
+        buy(user=user, symbol="AAPL", quantity=10)
+
+    assert state(user) == before
+
+
+def test_sell_takes_the_commission_out_of_the_proceeds(student, aapl, settings):
+    buy(user=student, symbol="AAPL", quantity=10)
+    settings.COMMISSION_PER_TRADE = Decimal("2.50")
+
+    trade = sell(user=student, symbol="AAPL", quantity=10)
+
+    assert trade.commission == Decimal("2.50")
+    assert trade.realized_pnl == Decimal("0.00")  # before commission, against the average
+    assert cash(student) == Decimal("9997.50")
+    assert list(Transaction.objects.filter(user=student).values_list("type", "amount")[:2]) == [
+        ("fee", Decimal("2.50")),
+        ("sell", Decimal("1891.20")),
+    ]
+
+
+def test_sell_refused_when_proceeds_do_not_cover_the_commission(student, settings):
+    PriceFactory(symbol="PENNY", price=Decimal("0.01"))
+    buy(user=student, symbol="PENNY", quantity=100)
+    settings.COMMISSION_PER_TRADE = Decimal("1.01")
+    before = state(student)
+
+    with pytest.raises(InsufficientFunds, match="does not cover"):
+        sell(user=student, symbol="PENNY", quantity=100)
+
+    assert state(student) == before
+
+
+def test_no_fee_row_when_commission_is_zero(student, aapl, settings):
+    settings.COMMISSION_PER_TRADE = Decimal("0")
+
+    buy(user=student, symbol="AAPL", quantity=1)
+    sell(user=student, symbol="AAPL", quantity=1)
+
+    assert not Transaction.objects.filter(user=student, type="fee").exists()
+
+
+# One-time tokens ---------------------------------------------------------------------
+
+
+def test_same_token_twice_makes_one_trade(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=1, token="once")
+    after_first = state(student)
+
+    with pytest.raises(DuplicateRequest):
+        buy(user=student, symbol="AAPL", quantity=1, token="once")
+
+    assert state(student) == after_first
+    assert Trade.objects.filter(user=student).count() == 1
+
+
+def test_a_sell_with_a_used_token_is_refused(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=2, token="once")
+
+    with pytest.raises(DuplicateRequest):
+        sell(user=student, symbol="AAPL", quantity=1, token="once")
+
+    assert Holding.objects.get(user=student).quantity == 2
+
+
+def test_a_token_already_used_for_a_deposit_is_refused(student, aapl):
+    ledger.deposit(user=student, amount=Decimal("5.00"), token="shared")
+
+    with pytest.raises(DuplicateRequest):
+        buy(user=student, symbol="AAPL", quantity=1, token="shared")
+
+    assert not Trade.objects.exists()
+
+
+def test_tokens_are_per_user(student, other_student, aapl):
+    buy(user=student, symbol="AAPL", quantity=1, token="same")
+    buy(user=other_student, symbol="AAPL", quantity=1, token="same")
+
+    assert Trade.objects.count() == 2
+
+
+def test_trades_without_token_are_not_duplicates(student, aapl):
+    buy(user=student, symbol="AAPL", quantity=1)
+    buy(user=student, symbol="AAPL", quantity=1, token="")
+
+    assert Trade.objects.filter(user=student, token__isnull=True).count() == 2
+
+
+# Logging -----------------------------------------------------------------------------
+
+
+def test_a_line_per_trade_is_logged_after_commit(
+    student, aapl, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.INFO, logger="tradesim.trading")
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        buy(user=student, symbol="AAPL", quantity=10)
+    assert not [r for r in caplog.records if r.name == "tradesim.trading"]
+
+    for callback in callbacks:
+        callback()
+    (record,) = [r for r in caplog.records if r.name == "tradesim.trading"]
+    line = record.getMessage()
+    for part in ["user=alice", "side=buy", "symbol=AAPL", "quantity=10", "price=189.12"]:
+        assert part in line
+    assert "total=1891.20" in line
+
+
+def test_a_line_per_rejection_is_logged(student, aapl, caplog):
+    caplog.set_level(logging.INFO, logger="tradesim.trading")
+
+    with pytest.raises(NotEnoughShares):
+        sell(user=student, symbol="AAPL", quantity=1)
+
+    (record,) = [r for r in caplog.records if r.name == "tradesim.trading"]
+    assert "rejected user=alice side=sell" in record.getMessage()
+    assert "NotEnoughShares" in record.getMessage()
+
+
+def test_no_trade_line_for_a_rolled_back_transaction(
+    student, aapl, caplog, django_capture_on_commit_callbacks
+):
+    from django.db import transaction
+
+    caplog.set_level(logging.INFO, logger="tradesim.trading")
+
+    class Abort(Exception):
+        pass
+
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(Abort),
+        transaction.atomic(),
+    ):
+        buy(user=student, symbol="AAPL", quantity=1)
+        raise Abort
+
+    assert not [r for r in caplog.records if r.name == "tradesim.trading"]
+    assert not Trade.objects.exists()

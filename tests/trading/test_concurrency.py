@@ -1,0 +1,300 @@
+"""Trading under concurrent load, on PostgreSQL with real threads and real row locks.
+
+Each worker waits at a barrier so the orders really overlap, records what it was told
+(the acknowledged operations), and closes its own database connection at the end. After
+the load, the invariants are checked against the database and against the record, in the
+spirit of Jepsen's bank test: no money or shares appear, vanish or go negative.
+"""
+
+import io
+import random
+import threading
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.db.models import Sum
+
+from ledger import services as ledger
+from ledger.models import Balance, Transaction
+from portfolio.models import Holding, PortfolioSummary
+from prices.models import Price
+from tests.factories import PriceFactory, StudentFactory
+from tradesim.money import to_cents
+from trading.models import Trade
+from trading.services import (
+    DuplicateRequest,
+    InsufficientFunds,
+    NotEnoughShares,
+    TradingError,
+    buy,
+    sell,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+STARTING = Decimal("5000.00")
+
+
+def run_concurrently(jobs):
+    """Run each zero-argument callable in its own thread, all released at once by a
+    barrier. Returns their results (or the exception each raised), in order."""
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def worker(index, job):
+        try:
+            barrier.wait(timeout=30)
+            results[index] = job()
+        except BaseException as error:  # the test inspects every outcome
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
+    return results
+
+
+def cash(user) -> Decimal:
+    return Balance.objects.get(user=user).amount
+
+
+# Focused races -----------------------------------------------------------------------
+
+
+def test_sixteen_concurrent_buys_with_cash_for_exactly_one_make_one_trade():
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    user = StudentFactory(cash="1000.00")
+
+    results = run_concurrently(
+        [lambda: buy(user=user, symbol="ACME", quantity=10) for _ in range(16)]
+    )
+
+    trades = [r for r in results if isinstance(r, Trade)]
+    refusals = [r for r in results if isinstance(r, InsufficientFunds)]
+    assert len(trades) == 1, results
+    assert len(refusals) == 15, results
+    assert Trade.objects.filter(user=user).count() == 1
+    assert cash(user) == Decimal("0.00")
+    assert Holding.objects.get(user=user).quantity == 10
+    assert Transaction.objects.filter(user=user, type="buy").count() == 1
+
+
+def test_concurrent_sells_of_the_same_shares_never_oversell():
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    user = StudentFactory(cash="1000.00")
+    buy(user=user, symbol="ACME", quantity=10)
+
+    results = run_concurrently(
+        [lambda: sell(user=user, symbol="ACME", quantity=4) for _ in range(16)]
+    )
+
+    sold = [r for r in results if isinstance(r, Trade)]
+    refusals = [r for r in results if isinstance(r, NotEnoughShares)]
+    assert len(sold) == 2, results
+    assert len(refusals) == 14, results
+    assert Holding.objects.get(user=user).quantity == 2
+    assert cash(user) == Decimal("800.00")
+    assert Trade.objects.filter(user=user, operation="sell").count() == 2
+
+
+def test_concurrent_sells_of_a_whole_position_sell_it_once():
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    user = StudentFactory(cash="1000.00")
+    buy(user=user, symbol="ACME", quantity=10)
+
+    results = run_concurrently(
+        [lambda: sell(user=user, symbol="ACME", quantity=10) for _ in range(16)]
+    )
+
+    assert sum(isinstance(r, Trade) for r in results) == 1, results
+    assert sum(isinstance(r, NotEnoughShares) for r in results) == 15, results
+    assert not Holding.objects.filter(user=user).exists()
+    assert cash(user) == Decimal("1000.00")
+
+
+def test_a_double_submit_racing_itself_makes_one_trade():
+    PriceFactory(symbol="ACME", price=Decimal("10.00"))
+    user = StudentFactory(cash="1000.00")
+
+    results = run_concurrently(
+        [lambda: buy(user=user, symbol="ACME", quantity=1, token="double") for _ in range(8)]
+    )
+
+    assert sum(isinstance(r, Trade) for r in results) == 1, results
+    assert sum(isinstance(r, DuplicateRequest) for r in results) == 7, results
+    assert cash(user) == Decimal("990.00")
+
+
+def test_buys_and_sells_of_one_user_across_symbols_do_not_deadlock():
+    for symbol in ("AAA", "BBB"):
+        PriceFactory(symbol=symbol, price=Decimal("10.00"))
+    user = StudentFactory(cash="10000.00")
+    buy(user=user, symbol="AAA", quantity=50)
+    buy(user=user, symbol="BBB", quantity=50)
+
+    jobs = []
+    for i in range(16):
+        symbol = ("AAA", "BBB")[i % 2]
+        side = (buy, sell)[(i // 2) % 2]
+        jobs.append(lambda side=side, symbol=symbol: side(user=user, symbol=symbol, quantity=5))
+    results = run_concurrently(jobs)
+
+    assert all(isinstance(r, Trade) for r in results), results
+    assert Holding.objects.get(user=user, stock_id="AAA").quantity == 50
+    assert Holding.objects.get(user=user, stock_id="BBB").quantity == 50
+    assert cash(user) == Decimal("9000.00")
+
+
+# The bank test -----------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """What the workers were told succeeded, per user."""
+
+    deposits: dict = field(default_factory=lambda: defaultdict(Decimal))
+    withdrawals: dict = field(default_factory=lambda: defaultdict(Decimal))
+    trade_ids: set = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def market_and_class(settings, users=4, commission="1.00"):
+    settings.COMMISSION_PER_TRADE = Decimal(commission)
+    settings.DEPOSITS_OPEN = True
+    settings.MAX_TOTAL_DEPOSITS = None
+    symbols = {"AAA": "10.00", "BBB": "25.50", "CCC": "99.99"}
+    for symbol, price in symbols.items():
+        PriceFactory(symbol=symbol, price=Decimal(price))
+    students = [StudentFactory(cash=str(STARTING)) for _ in range(users)]
+    for student in students:
+        for symbol in symbols:
+            buy(user=student, symbol=symbol, quantity=5)
+    return students, list(symbols)
+
+
+def move_prices(symbols, seed, steps=40):
+    """A stand-in for the ticker: prices change while orders are being placed."""
+    rng = random.Random(seed)
+    for _ in range(steps):
+        symbol = rng.choice(symbols)
+        current = Price.objects.get(symbol=symbol).price
+        factor = Decimal(rng.choice(["0.97", "0.99", "1.01", "1.03"]))
+        Price.objects.filter(symbol=symbol).update(price=max(to_cents(current * factor), 1))
+    return "prices moved"
+
+
+def assert_bank_invariants(students, record):
+    """Jepsen's bank test, adapted: after the load, with every write committed."""
+    # The trades table holds exactly the acknowledged trades (plus the set-up buys).
+    load_trades = set(Trade.objects.filter(token__startswith="load-").values_list("id", flat=True))
+    assert load_trades == record.trade_ids
+
+    for student in students:
+        balance = cash(student)
+        assert balance >= 0
+
+        # The journal sums to the balance.
+        credits = Transaction.objects.filter(
+            user=student, type__in=Transaction.CREDIT_TYPES
+        ).aggregate(s=Sum("amount"))["s"] or Decimal("0")
+        debits = Transaction.objects.filter(
+            user=student, type__in=Transaction.DEBIT_TYPES
+        ).aggregate(s=Sum("amount"))["s"] or Decimal("0")
+        assert balance == credits - debits
+
+        # Cash is what the acknowledged operations and the recorded trades add up to.
+        trades = Trade.objects.filter(user=student)
+        bought = trades.filter(operation="buy").aggregate(s=Sum("total"))["s"] or 0
+        sold = trades.filter(operation="sell").aggregate(s=Sum("total"))["s"] or 0
+        fees = trades.aggregate(s=Sum("commission"))["s"] or 0
+        expected = (
+            STARTING
+            + record.deposits[student.pk]
+            - record.withdrawals[student.pk]
+            - bought
+            + sold
+            - fees
+        )
+        assert balance == expected, student.username
+
+        # Every holding is the net of its trades; no holding is left at zero.
+        net = defaultdict(int)
+        for symbol, operation, quantity in trades.values_list("stock_id", "operation", "quantity"):
+            net[symbol] += quantity if operation == "buy" else -quantity
+        held = dict(Holding.objects.filter(user=student).values_list("stock_id", "quantity"))
+        assert held == {s: q for s, q in net.items() if q != 0}, student.username
+        assert all(q > 0 for q in net.values())
+
+        # Each trade is internally consistent, and realized P/L adds up in the summary.
+        for trade in trades:
+            assert trade.total == to_cents(trade.price * trade.quantity)
+        realized = trades.aggregate(s=Sum("realized_pnl"))["s"] or Decimal("0")
+        summary = PortfolioSummary.objects.filter(user=student).first()
+        assert (summary.realized_pnl if summary else Decimal("0")) == realized
+
+    # The ledger's own audit agrees (it raises CommandError on any mismatch).
+    call_command("check_ledger", stdout=io.StringIO())
+
+
+def test_bank_test_mixed_load_through_the_services(settings):
+    students, symbols = market_and_class(settings)
+    record = Record()
+
+    def worker(seed):
+        rng = random.Random(seed)
+        outcomes = defaultdict(int)
+        for _ in range(30):
+            student = rng.choice(students)
+            action = rng.choice(["buy", "buy", "sell", "sell", "deposit", "withdraw"])
+            token = f"load-{uuid.uuid4().hex}"
+            try:
+                if action in ("buy", "sell"):
+                    place = buy if action == "buy" else sell
+                    trade = place(
+                        user=student,
+                        symbol=rng.choice(symbols),
+                        quantity=rng.randint(1, 40),
+                        token=token,
+                    )
+                    with record.lock:
+                        record.trade_ids.add(trade.pk)
+                elif action == "deposit":
+                    amount = Decimal(rng.randint(1, 50000)) / 100
+                    ledger.deposit(user=student, amount=amount, token=token)
+                    with record.lock:
+                        record.deposits[student.pk] += amount
+                else:
+                    amount = Decimal(rng.randint(1, 300000)) / 100
+                    ledger.withdraw(user=student, amount=amount, token=token)
+                    with record.lock:
+                        record.withdrawals[student.pk] += amount
+                outcomes[f"{action} ok"] += 1
+            except (TradingError, ledger.LedgerError):
+                outcomes[f"{action} refused"] += 1
+        return dict(outcomes)
+
+    jobs = [lambda seed=seed: worker(seed) for seed in range(8)]
+    jobs.append(lambda: move_prices(symbols, seed=99))
+    results = run_concurrently(jobs)
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert errors == []
+    totals = defaultdict(int)
+    for outcome in results[:-1]:
+        for key, count in outcome.items():
+            totals[key] += count
+    # The load did real work of every kind, and some of it was refused.
+    for action in ("buy", "sell", "deposit", "withdraw"):
+        assert totals[f"{action} ok"] > 0, totals
+    assert totals["buy refused"] + totals["sell refused"] + totals["withdraw refused"] > 0
+    assert_bank_invariants(students, record)

@@ -91,6 +91,7 @@ class Transaction(models.Model):
                 name="transactions_user_token_unique",
             ),
         ]
+        permissions = [("grant_cash", "Can grant cash to a student")]
 
     def __str__(self):
         return f"{self.get_type_display()} ${self.amount:,.2f} ({self.user})"

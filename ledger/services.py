@@ -4,21 +4,33 @@ Lock order across the project: the balance row first, then any holding row. Func
 here that take `user` lock that user's balance row with SELECT … FOR UPDATE (on SQLite the
 IMMEDIATE transaction already serializes writers), re-check on the locked copy, then write
 the journal row and the new balance together.
+
+Idempotency: a movement may carry a one-time token. The token is looked up under the
+balance lock (so a repeat that waited for the first one sees it and raises DuplicateRequest),
+and the unique (user, token) constraint is the backstop for any writer that skipped the lock.
 """
 
+import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ledger.models import Balance, Transaction
-from tradesim.money import MAX_MONEY, ZERO
+from tradesim.money import CENT, MAX_MONEY, ZERO
+
+logger = logging.getLogger("tradesim.ledger")
 
 OPENING_TOKEN = "opening"  # the starting-cash row's token: one per user, by the unique constraint
 STARTING_CASH_DESCRIPTION = "Starting cash"
+
+# Plain ASCII decimals only: Decimal() itself would also take "1_000", "١٢" or "1e3".
+_PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 
 
 class LedgerError(Exception):
@@ -38,7 +50,15 @@ class InsufficientFunds(LedgerError):
 
 
 class DuplicateRequest(LedgerError):
-    pass
+    """The token was already used: the first request succeeded and nothing was done again.
+
+    `original` is the journal row the first request wrote (None if it cannot be read),
+    `balance` the balance now."""
+
+    def __init__(self, message: str, *, original: Transaction | None = None, balance=None):
+        super().__init__(message)
+        self.original = original
+        self.balance = balance
 
 
 class DepositsClosed(LedgerError):
@@ -49,12 +69,24 @@ class DepositLimitExceeded(LedgerError):
     pass
 
 
+class NoAccount(LedgerError):
+    pass
+
+
 def validate_amount(amount) -> Decimal:
-    """Return `amount` as a Decimal if it is a finite, positive number of cents."""
+    """Return `amount` as a Decimal of whole cents if it is a finite, positive amount that a
+    balance can hold. Accepts Decimal, int or a plain ASCII decimal string; never float."""
     if isinstance(amount, float):
         raise InvalidAmount("Amounts must be exact decimals, not floating-point numbers.")
+    if isinstance(amount, bool) or not isinstance(amount, Decimal | int | str):
+        raise InvalidAmount("Enter an amount such as 250 or 99.95.")
+    if isinstance(amount, str):
+        text = amount.strip()
+        if not _PLAIN_DECIMAL.fullmatch(text):
+            raise InvalidAmount("Enter an amount such as 250 or 99.95.")
+        amount = text
     try:
-        value = Decimal(amount) if not isinstance(amount, Decimal) else amount
+        value = amount if isinstance(amount, Decimal) else Decimal(amount)
     except (InvalidOperation, TypeError, ValueError):
         raise InvalidAmount("Enter an amount such as 250 or 99.95.") from None
     if not value.is_finite():
@@ -63,18 +95,58 @@ def validate_amount(amount) -> Decimal:
         raise InvalidAmount("The amount must be more than zero.")
     if value > MAX_MONEY:
         raise InvalidAmount("That amount is too large.")
-    if value.as_tuple().exponent < -2 and value != value.quantize(Decimal("0.01")):
+    cents = value.quantize(CENT)
+    if cents != value:
         raise InvalidAmount("Amounts have at most two decimal places (whole cents).")
-    return value.quantize(Decimal("0.01"))
+    return cents
 
 
 def _lock_balance(user) -> Balance:
-    return Balance.objects.select_for_update().get(user_id=user.pk)
+    try:
+        balance = Balance.objects.select_for_update().get(user_id=user.pk)
+    except Balance.DoesNotExist:
+        raise NoAccount(
+            "There is no cash account for this login (instructors do not hold cash)."
+        ) from None
+    balance.user = user  # already loaded: saves a query when the log line names the user
+    return balance
 
 
-def _check_token(user, token: str | None) -> None:
+def _duplicate(user, token: str, balance: Decimal | None = None) -> DuplicateRequest:
+    original = Transaction.objects.filter(user_id=user.pk, token=token).first()
+    if balance is None:
+        balance = Balance.objects.filter(user_id=user.pk).values_list("amount", flat=True).first()
+    if original is None:
+        message = "This form was already submitted; it was carried out only once."
+    else:
+        message = (
+            f"That {original.get_type_display().lower()} of ${original.amount:,.2f} was "
+            "already made; it was recorded once, not twice."
+        )
+    return DuplicateRequest(message, original=original, balance=balance)
+
+
+def _check_token(user, token: str | None, balance: Balance | None = None) -> None:
+    """Raise DuplicateRequest if `token` was used already. Call it holding the balance lock."""
     if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
-        raise DuplicateRequest("This request was already carried out; nothing was done twice.")
+        raise _duplicate(user, token, balance.amount if balance is not None else None)
+
+
+def _log_after_commit(user, row: Transaction) -> None:
+    username = getattr(user, "username", "")
+
+    def emit():
+        logger.info(
+            "cash %s user=%s id=%s amount=%s balance=%s row=%s",
+            row.type,
+            username,
+            row.user_id,
+            row.amount,
+            row.balance_after,
+            row.pk,
+        )
+
+    transaction.on_commit(emit)
 
 
 def _post(
@@ -97,20 +169,38 @@ def _post(
     if new_amount > MAX_MONEY:
         raise InvalidAmount("That would take the balance beyond what an account can hold.")
     now = timezone.now()
-    balance.amount = new_amount
-    balance.last_updated = now
-    balance.save(update_fields=["amount", "last_updated"])
-    return Transaction.objects.create(
+    row = Transaction.objects.create(
         user_id=balance.user_id,
         type=type,
         amount=amount,
-        description=description[:200],
+        description=(description or "").strip()[:200],
         symbol=symbol,
         token=token or None,
         created_by=created_by,
         timestamp=now,
         balance_after=new_amount,
     )
+    balance.amount = new_amount
+    balance.last_updated = now
+    balance.save(update_fields=["amount", "last_updated"])
+    _log_after_commit(balance.user, row)
+    return row
+
+
+def _move(user, token: str | None, write) -> Transaction:
+    """Run `write(locked_balance)` atomically under the balance lock, after the token check.
+
+    If the unique (user, token) constraint fires anyway (a writer that did not take the
+    lock), the savepoint is rolled back and the caller gets DuplicateRequest."""
+    try:
+        with transaction.atomic():
+            balance = _lock_balance(user)
+            _check_token(user, token, balance)
+            return write(balance)
+    except IntegrityError:
+        if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
+            raise _duplicate(user, token) from None
+        raise
 
 
 def credit(
@@ -123,18 +213,21 @@ def credit(
     token: str | None = None,
     created_by=None,
 ) -> Transaction:
-    """Add cash to `user` and journal it. Locks the user's balance row.
+    """Add cash to `user` and journal it (a sale, a grant, a reset).
 
-    Meant for other services (a sale, a grant) that may already hold the lock inside their
-    own transaction; re-locking a row this transaction holds is free.
+    Guarantees: one journal row of a credit `type` and the new balance, written together,
+    once per token; InvalidAmount if the amount is not whole, positive cents.
+    Locks: the user's balance row. Meant for other services that may already hold that lock
+    inside their own transaction (re-locking a row this transaction holds is free); it runs
+    in a savepoint, so a refusal leaves the caller's transaction usable.
     """
     if type not in Transaction.CREDIT_TYPES:
         raise ValueError(f"{type!r} is not a credit")
     amount = validate_amount(amount)
-    with transaction.atomic():
-        balance = _lock_balance(user)
-        _check_token(user, token)
-        return _post(
+    return _move(
+        user,
+        token,
+        lambda balance: _post(
             balance,
             type=type,
             amount=amount,
@@ -142,7 +235,8 @@ def credit(
             symbol=symbol,
             token=token,
             created_by=created_by,
-        )
+        ),
+    )
 
 
 def debit(
@@ -155,15 +249,19 @@ def debit(
     token: str | None = None,
     created_by=None,
 ) -> Transaction:
-    """Take cash from `user` and journal it; InsufficientFunds if the balance would go
-    below zero. Locks the user's balance row."""
+    """Take cash from `user` and journal it (a purchase, a fee, a reset).
+
+    Guarantees: InsufficientFunds, checked on the locked row, if the balance would go below
+    zero; otherwise one journal row of a debit `type` and the new balance, written together,
+    once per token. Locks: the user's balance row (see `credit` about callers' transactions).
+    """
     if type not in Transaction.DEBIT_TYPES:
         raise ValueError(f"{type!r} is not a debit")
     amount = validate_amount(amount)
-    with transaction.atomic():
-        balance = _lock_balance(user)
-        _check_token(user, token)
-        return _post(
+    return _move(
+        user,
+        token,
+        lambda balance: _post(
             balance,
             type=type,
             amount=amount,
@@ -171,14 +269,15 @@ def debit(
             symbol=symbol,
             token=token,
             created_by=created_by,
-        )
+        ),
+    )
 
 
 def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:
     """Create the user's balance and journal the starting cash, atomically.
 
-    The balance row is new, so nobody else can hold it; the opening row's fixed token
-    makes a second opening impossible (unique user + token).
+    Locks nothing: the balance row is new. A second opening is impossible (one balance per
+    user, and the opening row's fixed token is unique per user).
     """
     cash = settings.STARTING_CASH if starting_cash is None else starting_cash
     with transaction.atomic():
@@ -202,6 +301,8 @@ class DepositRules:
 
 
 def deposit_rules() -> DepositRules:
+    """The instructor's deposit settings, read at call time (tests and reconfigured servers
+    see the current values)."""
     return DepositRules(
         open=settings.DEPOSITS_OPEN,
         max_deposit=settings.MAX_DEPOSIT,
@@ -209,61 +310,108 @@ def deposit_rules() -> DepositRules:
     )
 
 
+def deposits_toward_cap(user) -> Decimal:
+    """The student's own deposits so far: what MAX_TOTAL_DEPOSITS limits (the starting cash
+    and instructor grants are not counted)."""
+    return (
+        Transaction.objects.filter(user_id=user.pk, type=Transaction.Type.DEPOSIT)
+        .exclude(token=OPENING_TOKEN)
+        .aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    )
+
+
 def deposit(*, user, amount, description: str = "", token: str | None = None) -> Transaction:
     """A student adds simulated cash.
 
-    Guarantees: deposits are open; 0 < amount ≤ MAX_DEPOSIT in whole cents; the student's
-    own deposits (not the starting cash or grants) stay within MAX_TOTAL_DEPOSITS; one
-    journal row and the new balance are written together, once per token.
+    Guarantees: 0 < amount ≤ MAX_DEPOSIT in whole cents (InvalidAmount); deposits are open
+    (DepositsClosed); the student's own deposits (not the starting cash or grants) stay
+    within MAX_TOTAL_DEPOSITS, counted under the lock (DepositLimitExceeded); one journal
+    row and the new balance are written together — or nothing. A token already used raises
+    DuplicateRequest, checked before the class rules, so the retry of a deposit that went
+    through is told so even if deposits closed meanwhile.
     Locks: the user's balance row.
     """
     rules = deposit_rules()
-    if not rules.open:
-        raise DepositsClosed("Deposits are closed for this class.")
-    amount = validate_amount(amount)
-    if amount > rules.max_deposit:
-        raise InvalidAmount(f"A single deposit is at most ${rules.max_deposit:,.2f}.")
-    with transaction.atomic():
-        balance = _lock_balance(user)
-        _check_token(user, token)
-        if rules.max_total is not None:
-            so_far = (
-                Transaction.objects.filter(user_id=user.pk, type=Transaction.Type.DEPOSIT)
-                .exclude(token=OPENING_TOKEN)
-                .aggregate(total=Sum("amount"))["total"]
-                or ZERO
+    value = validate_amount(amount)
+    if value > rules.max_deposit:
+        raise InvalidAmount(
+            f"A single deposit is at most ${rules.max_deposit:,.2f}; "
+            f"${value:,.2f} is more than that."
+        )
+
+    def write(balance: Balance) -> Transaction:
+        if not rules.open:
+            raise DepositsClosed(
+                "Deposits are closed for this class: your instructor has turned them off."
             )
-            if so_far + amount > rules.max_total:
-                room = max(rules.max_total - so_far, ZERO)
+        if rules.max_total is not None:
+            room = max(rules.max_total - deposits_toward_cap(user), ZERO)
+            if value > room:
+                if room == 0:
+                    raise DepositLimitExceeded(
+                        f"You have reached the class limit of ${rules.max_total:,.2f} "
+                        "in deposits, so no more deposits are possible."
+                    )
                 raise DepositLimitExceeded(
                     f"Deposits are capped at ${rules.max_total:,.2f} per student; "
-                    f"you can deposit ${room:,.2f} more."
+                    f"you can deposit at most ${room:,.2f} more."
                 )
         return _post(
             balance,
             type=Transaction.Type.DEPOSIT,
-            amount=amount,
+            amount=value,
             description=description or "Deposit",
             token=token,
         )
+
+    return _move(user, token, write)
 
 
 def withdraw(*, user, amount, description: str = "", token: str | None = None) -> Transaction:
     """A student takes simulated cash out.
 
-    Guarantees: 0 < amount ≤ the balance, checked on the locked row, so concurrent
-    withdrawals can never take the balance below zero; one journal row and the new
-    balance are written together, once per token.
+    Guarantees: 0 < amount ≤ the balance, checked on the locked row (InsufficientFunds), so
+    concurrent withdrawals can never take the balance below zero; one journal row and the
+    new balance are written together — or nothing; once per token (DuplicateRequest).
     Locks: the user's balance row.
     """
-    amount = validate_amount(amount)
-    with transaction.atomic():
-        balance = _lock_balance(user)
-        _check_token(user, token)
+    value = validate_amount(amount)
+
+    def write(balance: Balance) -> Transaction:
+        if value > balance.amount:
+            raise InsufficientFunds(
+                f"You can't withdraw ${value:,.2f}: your balance is ${balance.amount:,.2f}, "
+                "so that is the most you can take out."
+            )
         return _post(
             balance,
             type=Transaction.Type.WITHDRAWAL,
-            amount=amount,
+            amount=value,
             description=description or "Withdrawal",
             token=token,
         )
+
+    return _move(user, token, write)
+
+
+def grant(*, user, amount, reason: str, instructor, token: str | None = None) -> Transaction:
+    """An instructor gives a student simulated cash (not subject to the deposit limits).
+
+    Guarantees: `instructor` is staff and `reason` is not blank (LedgerError otherwise);
+    one `grant` row described "Granted by <instructor>: <reason>", with created_by set,
+    and the new balance, written together — or nothing; once per token.
+    Locks: the student's balance row.
+    """
+    reason = (reason or "").strip()
+    if not getattr(instructor, "is_staff", False):
+        raise LedgerError("Only an instructor can grant cash.")
+    if not reason:
+        raise LedgerError("Give a reason for the grant; the student sees it in their journal.")
+    return credit(
+        user=user,
+        type=Transaction.Type.GRANT,
+        amount=amount,
+        description=f"Granted by {instructor.get_username()}: {reason}",
+        token=token,
+        created_by=instructor,
+    )

@@ -1,0 +1,465 @@
+"""The ledger services: every rule, and that a refusal changes nothing."""
+
+import logging
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from ledger import services
+from ledger.models import Balance, Transaction
+from ledger.services import (
+    DepositLimitExceeded,
+    DepositsClosed,
+    DuplicateRequest,
+    InsufficientFunds,
+    InvalidAmount,
+    LedgerError,
+    NoAccount,
+    credit,
+    debit,
+    deposit,
+    grant,
+    open_account,
+    validate_amount,
+    withdraw,
+)
+from tests.factories import StudentFactory, UserFactory
+from tradesim.money import MAX_MONEY
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+def cash(user) -> Decimal:
+    return Balance.objects.get(user=user).amount
+
+
+def rows(user):
+    return list(Transaction.objects.filter(user=user).order_by("id"))
+
+
+def signed_sum(user) -> Decimal:
+    return sum((row.signed_amount for row in rows(user)), D("0.00"))
+
+
+def assert_unchanged(user, balance, count):
+    assert cash(user) == balance
+    assert Transaction.objects.filter(user=user).count() == count
+
+
+# validate_amount -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (D("12.5"), D("12.50")),
+        (D("0.01"), D("0.01")),
+        (3, D("3.00")),
+        ("7.25", D("7.25")),
+        (" 7 ", D("7.00")),
+        (D("1.500"), D("1.50")),  # trailing zeros are still whole cents
+        (MAX_MONEY, MAX_MONEY),
+    ],
+)
+def test_validate_amount_accepts_whole_cents(raw, expected):
+    value = validate_amount(raw)
+    assert value == expected
+    assert value.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (12.5, "not floating-point"),
+        (True, "such as 250"),
+        (None, "such as 250"),
+        ("abc", "such as 250"),
+        ("", "such as 250"),
+        ("NaN", "such as 250"),
+        ("1e3", "such as 250"),
+        ("1_000", "such as 250"),
+        ("١٢", "such as 250"),
+        (D("NaN"), "such as 250"),
+        (D("sNaN"), "such as 250"),
+        (D("Infinity"), "such as 250"),
+        (D("0"), "more than zero"),
+        (D("-0.00"), "more than zero"),
+        (-5, "more than zero"),
+        (D("1.005"), "two decimal places"),
+        (D("1E-30"), "two decimal places"),
+        (MAX_MONEY + D("0.01"), "too large"),
+        (D("1E+30"), "too large"),
+    ],
+)
+def test_validate_amount_refuses_with_a_readable_reason(raw, message):
+    with pytest.raises(InvalidAmount, match=message):
+        validate_amount(raw)
+
+
+# deposit -------------------------------------------------------------------------------
+
+
+def test_deposit_writes_one_row_and_the_new_balance(student):
+    row = deposit(user=student, amount=D("250.00"), description="Birthday money")
+
+    assert cash(student) == D("10250.00")
+    assert (row.type, row.amount, row.balance_after) == ("deposit", D("250.00"), D("10250.00"))
+    assert row.description == "Birthday money"
+    assert row.token is None
+    assert row.created_by is None
+    assert Balance.objects.get(user=student).last_updated == row.timestamp
+    assert len(rows(student)) == 2  # the starting cash and this one
+
+
+def test_deposit_without_description_is_described_as_a_deposit(student):
+    assert deposit(user=student, amount=D("1")).description == "Deposit"
+
+
+def test_deposit_strips_and_truncates_the_description(student):
+    row = deposit(user=student, amount=D("1"), description="  " + "x" * 250)
+    assert row.description == "x" * 200
+
+
+@pytest.mark.parametrize("amount", [D("0"), D("-5"), D("1.001"), D("NaN"), 1.5])
+def test_deposit_of_an_invalid_amount_changes_nothing(student, amount):
+    with pytest.raises(InvalidAmount):
+        deposit(user=student, amount=amount)
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_deposit_above_max_deposit_is_refused_and_changes_nothing(student, settings):
+    settings.MAX_DEPOSIT = D("500.00")
+
+    with pytest.raises(InvalidAmount, match=r"at most \$500.00"):
+        deposit(user=student, amount=D("500.01"))
+    assert_unchanged(student, D("10000.00"), 1)
+
+    deposit(user=student, amount=D("500.00"))
+    assert cash(student) == D("10500.00")
+
+
+def test_deposit_when_deposits_are_closed_is_refused_and_changes_nothing(student, settings):
+    settings.DEPOSITS_OPEN = False
+
+    with pytest.raises(DepositsClosed, match="Deposits are closed"):
+        deposit(user=student, amount=D("10.00"))
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_deposit_cap_counts_own_deposits_only_and_says_what_is_left(student, instructor, settings):
+    settings.MAX_TOTAL_DEPOSITS = D("500.00")
+    grant(user=student, amount=D("1000.00"), reason="Prize", instructor=instructor)
+
+    deposit(user=student, amount=D("300.00"))
+    with pytest.raises(DepositLimitExceeded, match=r"at most \$200.00 more"):
+        deposit(user=student, amount=D("250.00"))
+    assert_unchanged(student, D("11300.00"), 3)
+
+    deposit(user=student, amount=D("200.00"))  # exactly up to the cap
+    with pytest.raises(DepositLimitExceeded, match="reached the class limit"):
+        deposit(user=student, amount=D("0.01"))
+    assert_unchanged(student, D("11500.00"), 4)
+
+
+def test_deposit_cap_is_per_student(student, other_student, settings):
+    settings.MAX_TOTAL_DEPOSITS = D("100.00")
+    deposit(user=student, amount=D("100.00"))
+    deposit(user=other_student, amount=D("100.00"))
+    assert cash(other_student) == D("10100.00")
+
+
+def test_deposit_for_a_user_without_an_account_is_refused(instructor):
+    with pytest.raises(NoAccount, match="no cash account"):
+        deposit(user=instructor, amount=D("10.00"))
+    assert not Transaction.objects.filter(user=instructor).exists()
+
+
+def test_deposit_beyond_what_a_balance_holds_is_refused(settings):
+    settings.MAX_DEPOSIT = MAX_MONEY
+    rich = StudentFactory(cash=str(MAX_MONEY - D("1.00")))
+
+    with pytest.raises(InvalidAmount, match="beyond what an account can hold"):
+        deposit(user=rich, amount=D("1.01"))
+    assert_unchanged(rich, MAX_MONEY - D("1.00"), 1)
+
+
+# withdraw ------------------------------------------------------------------------------
+
+
+def test_withdraw_writes_one_row_and_the_new_balance(student):
+    row = withdraw(user=student, amount=D("2500.50"), description="Savings")
+
+    assert cash(student) == D("7499.50")
+    assert (row.type, row.amount, row.balance_after, row.description) == (
+        "withdrawal",
+        D("2500.50"),
+        D("7499.50"),
+        "Savings",
+    )
+
+
+def test_withdraw_the_whole_balance_leaves_zero(student):
+    withdraw(user=student, amount=D("10000.00"))
+    assert cash(student) == D("0.00")
+    assert rows(student)[-1].description == "Withdrawal"
+
+
+def test_withdraw_more_than_the_balance_is_refused_and_changes_nothing(student):
+    with pytest.raises(InsufficientFunds, match=r"your balance is \$10,000.00"):
+        withdraw(user=student, amount=D("10000.01"))
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+@pytest.mark.parametrize("amount", [D("0"), D("-1"), D("0.001"), D("Infinity")])
+def test_withdraw_of_an_invalid_amount_changes_nothing(student, amount):
+    with pytest.raises(InvalidAmount):
+        withdraw(user=student, amount=amount)
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_withdraw_is_not_limited_by_closed_deposits(student, settings):
+    settings.DEPOSITS_OPEN = False
+    withdraw(user=student, amount=D("1.00"))
+    assert cash(student) == D("9999.00")
+
+
+# tokens --------------------------------------------------------------------------------
+
+
+def test_the_same_token_twice_makes_one_deposit_and_the_repeat_is_told_so(student):
+    first = deposit(user=student, amount=D("100.00"), token="t-1")
+
+    with pytest.raises(DuplicateRequest) as excinfo:
+        deposit(user=student, amount=D("100.00"), token="t-1")
+
+    assert excinfo.value.original == first
+    assert excinfo.value.balance == D("10100.00")
+    assert "deposit of $100.00 was already made" in excinfo.value.message
+    assert_unchanged(student, D("10100.00"), 2)
+
+
+def test_the_same_token_twice_makes_one_withdrawal(student):
+    withdraw(user=student, amount=D("100.00"), token="t-2")
+    with pytest.raises(DuplicateRequest, match="withdrawal of \\$100.00"):
+        withdraw(user=student, amount=D("100.00"), token="t-2")
+    assert_unchanged(student, D("9900.00"), 2)
+
+
+def test_a_used_token_is_refused_for_any_kind_of_movement(student):
+    deposit(user=student, amount=D("100.00"), token="t-3")
+    with pytest.raises(DuplicateRequest):
+        withdraw(user=student, amount=D("5.00"), token="t-3")
+    with pytest.raises(DuplicateRequest):
+        debit(user=student, type="buy", amount=D("5.00"), token="t-3")
+    assert_unchanged(student, D("10100.00"), 2)
+
+
+def test_a_repeat_is_a_duplicate_even_after_deposits_closed(student, settings):
+    deposit(user=student, amount=D("100.00"), token="t-4")
+    settings.DEPOSITS_OPEN = False
+    with pytest.raises(DuplicateRequest):
+        deposit(user=student, amount=D("100.00"), token="t-4")
+
+
+def test_tokens_are_per_user(student, other_student):
+    deposit(user=student, amount=D("1.00"), token="same")
+    deposit(user=other_student, amount=D("1.00"), token="same")
+    assert cash(student) == cash(other_student) == D("10001.00")
+
+
+def test_a_refused_movement_does_not_use_up_its_token(student):
+    with pytest.raises(InsufficientFunds):
+        withdraw(user=student, amount=D("20000.00"), token="t-5")
+    withdraw(user=student, amount=D("20.00"), token="t-5")
+    assert cash(student) == D("9980.00")
+
+
+def test_the_unique_constraint_catches_a_repeat_the_lookup_missed(student, monkeypatch):
+    deposit(user=student, amount=D("100.00"), token="t-6")
+    # As if a writer had raced past the check: only the constraint stands in the way.
+    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+
+    with pytest.raises(DuplicateRequest) as excinfo:
+        deposit(user=student, amount=D("100.00"), token="t-6")
+
+    assert excinfo.value.original.amount == D("100.00")
+    assert_unchanged(student, D("10100.00"), 2)
+
+
+def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(student, monkeypatch):
+    """Trading calls debit/credit inside its own transaction: a refused movement rolls
+    back only its own savepoint."""
+    deposit(user=student, amount=D("1.00"), token="t-7")
+    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+
+    with transaction.atomic():
+        with pytest.raises(DuplicateRequest):
+            credit(user=student, type="sell", amount=D("5.00"), token="t-7")
+        with pytest.raises(InsufficientFunds):
+            debit(user=student, type="buy", amount=D("999999.00"))
+        debit(user=student, type="buy", amount=D("1.00"), symbol="ACME")
+
+    assert cash(student) == D("10000.00")
+    assert signed_sum(student) == D("10000.00")
+
+
+def test_an_integrity_error_that_is_not_about_the_token_is_not_disguised(student, monkeypatch):
+    def broken_post(balance, **kwargs):
+        raise IntegrityError("something else")
+
+    monkeypatch.setattr(services, "_post", broken_post)
+    with pytest.raises(IntegrityError):
+        deposit(user=student, amount=D("1.00"), token="t-8")
+
+
+# debit and credit ----------------------------------------------------------------------
+
+
+def test_credit_and_debit_journal_trade_rows_with_their_symbol(student):
+    buy = debit(user=student, type="buy", amount=D("1234.56"), symbol="ACME", description="x")
+    fee = debit(user=student, type="fee", amount=D("4.95"), symbol="ACME")
+    sell = credit(user=student, type="sell", amount=D("1300.00"), symbol="ACME")
+
+    assert (buy.symbol, buy.balance_after) == ("ACME", D("8765.44"))
+    assert fee.balance_after == D("8760.49")
+    assert sell.balance_after == D("10060.49")
+    assert cash(student) == signed_sum(student) == D("10060.49")
+
+
+def test_debit_beyond_the_balance_is_refused_and_changes_nothing(student):
+    with pytest.raises(InsufficientFunds, match=r"you have \$10,000.00 and this needs"):
+        debit(user=student, type="buy", amount=D("10000.01"))
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+@pytest.mark.parametrize(
+    ("move", "type"),
+    [(credit, "withdrawal"), (credit, "buy"), (debit, "deposit"), (debit, "sell"), (debit, "x")],
+)
+def test_credit_and_debit_refuse_a_type_of_the_other_direction(student, move, type):
+    with pytest.raises(ValueError, match="is not a"):
+        move(user=student, type=type, amount=D("1.00"))
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_the_journal_runs_alongside_the_balance_through_every_kind_of_movement(student, instructor):
+    deposit(user=student, amount=D("500.00"))
+    withdraw(user=student, amount=D("200.00"))
+    debit(user=student, type="buy", amount=D("1000.00"), symbol="ACME")
+    debit(user=student, type="fee", amount=D("5.00"), symbol="ACME")
+    credit(user=student, type="sell", amount=D("400.00"), symbol="ACME")
+    grant(user=student, amount=D("100.00"), reason="Prize", instructor=instructor)
+    debit(user=student, type="reset_debit", amount=D("9795.00"))
+    credit(user=student, type="reset_credit", amount=D("10000.00"))
+
+    running = D("0.00")
+    for row in rows(student):
+        running += row.signed_amount
+        assert row.balance_after == running
+    assert cash(student) == running == D("10000.00")
+
+
+# grant ---------------------------------------------------------------------------------
+
+
+def test_grant_credits_the_student_and_names_the_instructor(student, instructor):
+    row = grant(user=student, amount="250", reason=" Won the quiz ", instructor=instructor)
+
+    assert row.type == Transaction.Type.GRANT
+    assert row.description == "Granted by teacher: Won the quiz"
+    assert row.created_by == instructor
+    assert row.amount == D("250.00")
+    assert cash(student) == D("10250.00")
+
+
+def test_grant_is_not_subject_to_the_deposit_rules(student, instructor, settings):
+    settings.DEPOSITS_OPEN = False
+    settings.MAX_DEPOSIT = D("10.00")
+    settings.MAX_TOTAL_DEPOSITS = D("0.00")
+    grant(user=student, amount=D("5000.00"), reason="Reset after a bug", instructor=instructor)
+    assert cash(student) == D("15000.00")
+
+
+def test_grant_needs_an_instructor_and_a_reason(student, other_student, instructor):
+    with pytest.raises(LedgerError, match="Only an instructor"):
+        grant(user=student, amount=D("5.00"), reason="Because", instructor=other_student)
+    with pytest.raises(LedgerError, match="Give a reason"):
+        grant(user=student, amount=D("5.00"), reason="   ", instructor=instructor)
+    with pytest.raises(InvalidAmount):
+        grant(user=student, amount=D("-5.00"), reason="Oops", instructor=instructor)
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_grant_with_a_token_is_made_once(student, instructor):
+    grant(user=student, amount=D("5.00"), reason="Prize", instructor=instructor, token="g-1")
+    with pytest.raises(DuplicateRequest):
+        grant(user=student, amount=D("5.00"), reason="Prize", instructor=instructor, token="g-1")
+    assert cash(student) == D("10005.00")
+
+
+# open_account --------------------------------------------------------------------------
+
+
+def test_open_account_journals_the_starting_cash(settings):
+    settings.STARTING_CASH = D("2500.00")
+    user = UserFactory()
+
+    balance = open_account(user=user)
+
+    assert balance.amount == D("2500.00")
+    [row] = rows(user)
+    assert (row.type, row.amount, row.balance_after, row.token) == (
+        "deposit",
+        D("2500.00"),
+        D("2500.00"),
+        services.OPENING_TOKEN,
+    )
+
+
+def test_open_account_with_no_starting_cash_writes_no_row():
+    user = UserFactory()
+    assert open_account(user=user, starting_cash=D("0.00")).amount == D("0.00")
+    assert rows(user) == []
+
+
+def test_an_account_cannot_be_opened_twice(student):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        open_account(user=student)
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+# after-commit log line -----------------------------------------------------------------
+
+
+def test_each_movement_logs_one_line_after_commit(
+    student, caplog, django_capture_on_commit_callbacks
+):
+    with caplog.at_level(logging.INFO, logger="tradesim.ledger"):
+        with django_capture_on_commit_callbacks() as callbacks:
+            row = withdraw(user=student, amount=D("12.34"), token="secret-token-value")
+        assert caplog.records == []  # nothing is said before the commit
+        for callback in callbacks:
+            callback()
+
+    [record] = [r for r in caplog.records if r.name == "tradesim.ledger"]
+    line = record.getMessage()
+    assert "withdrawal" in line
+    assert "user=alice" in line
+    assert "amount=12.34" in line
+    assert "balance=9987.66" in line
+    assert f"row={row.pk}" in line
+    assert "secret-token-value" not in line
+
+
+def test_a_refused_movement_logs_nothing(student, caplog, django_capture_on_commit_callbacks):
+    with (
+        caplog.at_level(logging.INFO, logger="tradesim.ledger"),
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(InsufficientFunds),
+    ):
+        withdraw(user=student, amount=D("99999.00"))
+    assert callbacks == []
+    assert [r for r in caplog.records if r.name == "tradesim.ledger"] == []

@@ -5,4 +5,6 @@ from trading import views
 app_name = "trading"
 urlpatterns = [
     path("", views.history, name="history"),
+    path("buy/", views.buy_view, name="buy"),
+    path("sell/", views.sell_view, name="sell"),
 ]

@@ -1,5 +1,211 @@
-from django.shortcuts import render
+import csv
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods
+
+from tradesim.money import to_cents
+from tradesim.templatetags.money import money, signed_money
+from trading import selectors
+from trading.forms import OrderForm, TradeFilterForm
+from trading.models import Trade
+from trading.services import (
+    MAX_QUANTITY,
+    DuplicateRequest,
+    InvalidQuantity,
+    NotEnoughShares,
+    SymbolHalted,
+    TradingError,
+    UnknownSymbol,
+    buy,
+    sell,
+)
+
+PAGE_SIZE = 25
+
+# Which form field a refusal belongs to; the rest are shown above the form.
+ERROR_FIELDS = {
+    UnknownSymbol: "symbol",
+    SymbolHalted: "symbol",
+    InvalidQuantity: "quantity",
+    NotEnoughShares: "quantity",
+}
 
 
+# Placing orders ----------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def buy_view(request):
+    return _order(request, side=Trade.Operation.BUY)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def sell_view(request):
+    return _order(request, side=Trade.Operation.SELL)
+
+
+def _order(request, *, side: str):
+    options = selectors.order_options(request.user, side=side)
+    form_kwargs = {
+        "symbol_choices": [(o.symbol, _option_label(o, side)) for o in options],
+        "option_data": {
+            o.symbol: {"price": f"{o.price:.2f}", "held": o.held, "disabled": o.halted}
+            for o in options
+        },
+    }
+    if request.method == "POST":
+        form = OrderForm(request.POST, **form_kwargs)
+        if form.is_valid():
+            data = form.cleaned_data
+            place = buy if side == Trade.Operation.BUY else sell
+            try:
+                trade = place(
+                    user=request.user,
+                    symbol=data["symbol"],
+                    quantity=data["quantity"],
+                    token=data["token"],
+                )
+            except DuplicateRequest as error:
+                messages.info(request, error.message)
+                return redirect(_next_url(request, data.get("next")))
+            except TradingError as error:
+                form.add_error(ERROR_FIELDS.get(type(error)), error.message)
+            else:
+                messages.success(request, confirmation(trade))
+                return redirect(_next_url(request, data.get("next")))
+        status = 400
+    else:
+        form = OrderForm(
+            initial={
+                "symbol": request.GET.get("symbol", "").strip().upper()[:20],
+                "next": request.GET.get("next", ""),
+            },
+            **form_kwargs,
+        )
+        status = 200
+
+    chosen = str(form["symbol"].value() or "").strip().upper()
+    selected = next((o for o in options if o.symbol == chosen), None)
+    cash = selectors.cash_of(request.user)
+    context = {
+        "form": form,
+        "side": side,
+        "options": options,
+        "selected": selected,
+        "cash": cash,
+        "commission": to_cents(settings.COMMISSION_PER_TRADE),
+        "max_quantity": MAX_QUANTITY,
+    }
+    return render(request, "trading/order.html", context, status=status)
+
+
+def _option_label(option, side: str) -> str:
+    label = f"{option.symbol} — {option.name} (${option.price:,.2f})"
+    if side == Trade.Operation.SELL:
+        label += f" · {option.held:,} held"
+    if option.halted:
+        label += " · trading paused"
+    return label
+
+
+def confirmation(trade: Trade) -> str:
+    """The flash after an order: "Bought 10 AAPL at $189.12 for $1,891.20"."""
+    verb = "Bought" if trade.operation == Trade.Operation.BUY else "Sold"
+    text = f"{verb} {trade.quantity:,} {trade.stock_id} at {money(trade.price)}"
+    text += f" for {money(trade.total)}"
+    if trade.commission:
+        text += f", plus {money(trade.commission)} commission"
+    if trade.realized_pnl is not None:
+        text += f" (realized {signed_money(trade.realized_pnl)})"
+    return text + "."
+
+
+def _next_url(request, candidate: str | None) -> str:
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("trading:history")
+
+
+# History -----------------------------------------------------------------------------
+
+CSV_HEADER = [
+    "timestamp",
+    "symbol",
+    "operation",
+    "quantity",
+    "price",
+    "total",
+    "commission",
+    "realized_pnl",
+]
+
+
+@login_required
+@require_GET
 def history(request):
-    return render(request, "base.html")
+    form = TradeFilterForm(request.GET)
+    export = request.GET.get("format", "")
+    if export not in ("", "html", "csv"):
+        form.is_valid()
+        form.add_error(None, "The format can be csv, or left out for this page.")
+    if not form.is_valid():
+        context = {"form": form, "page_obj": None, "totals": None, "filters": None}
+        return render(request, "trading/history.html", context, status=400)
+
+    filters = selectors.TradeFilters(**form.cleaned_data)
+    if export == "csv":
+        return _csv_response(request.user, filters)
+
+    totals = selectors.totals_for(request.user, filters)
+    paginator = Paginator(selectors.trades_for(request.user, filters), PAGE_SIZE)
+    # The aggregate already counted the rows; spare the paginator its own COUNT query.
+    paginator.count = totals.count
+    page_obj = paginator.get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page_obj": page_obj,
+        "trades": list(page_obj.object_list),
+        "totals": totals,
+        "filters": filters,
+    }
+    return render(request, "trading/history.html", context)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _csv_response(user, filters):
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(CSV_HEADER)
+        for trade in selectors.trades_for(user, filters).iterator(chunk_size=1000):
+            yield writer.writerow(
+                [
+                    trade.timestamp.isoformat(),
+                    trade.stock_id,
+                    trade.operation,
+                    trade.quantity,
+                    f"{trade.price:.2f}",
+                    f"{trade.total:.2f}",
+                    f"{trade.commission:.2f}",
+                    "" if trade.realized_pnl is None else f"{trade.realized_pnl:.2f}",
+                ]
+            )
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="trades.csv"'
+    return response

@@ -1,0 +1,125 @@
+from django import forms
+from django.core.exceptions import ValidationError
+
+from tradesim.forms import OneTimeTokenField
+from trading.models import Trade
+from trading.services import MAX_QUANTITY, SYMBOL_MAX_LENGTH, UnknownSymbol, normalize_symbol
+
+
+def clean_symbol_text(value: str) -> str:
+    try:
+        return normalize_symbol(value)
+    except UnknownSymbol as error:
+        raise ValidationError(error.message) from None
+
+
+class BootstrapForm(forms.Form):
+    """Bootstrap classes on the visible widgets, and `is-invalid` on fields with errors."""
+
+    def style_widgets(self) -> None:
+        for field in self.fields.values():
+            widget = field.widget
+            if not widget.is_hidden:
+                css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+                widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self._errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                if "is-invalid" not in widget.attrs.get("class", ""):
+                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+
+class SymbolSelect(forms.Select):
+    """A symbol picker whose options carry the live price and the shares held, for the
+    estimate script. `option_data` maps symbol → dict of data- attributes; an entry with
+    "disabled" set cannot be chosen (a halted symbol)."""
+
+    def __init__(self, *args, option_data=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.option_data = option_data or {}
+
+    def create_option(self, name, value, label, selected, index, subindex=None, attrs=None):
+        option = super().create_option(name, value, label, selected, index, subindex, attrs)
+        for key, data in self.option_data.get(value, {}).items():
+            if key == "disabled":
+                option["attrs"]["disabled"] = bool(data)
+            else:
+                option["attrs"][f"data-{key}"] = data
+        return option
+
+
+class OrderForm(BootstrapForm):
+    """The shape of an order. Whether the symbol trades, the cash and the shares are the
+    service's to check, under the lock."""
+
+    symbol = forms.CharField(max_length=SYMBOL_MAX_LENGTH + 10, strip=True)
+    quantity = forms.IntegerField(
+        min_value=1,
+        max_value=MAX_QUANTITY,
+        label="Shares",
+        error_messages={
+            "invalid": "Enter a whole number of shares, such as 10.",
+            "min_value": "The number of shares must be at least 1.",
+            "max_value": f"One order is at most {MAX_QUANTITY:,} shares.",
+            "required": "Enter how many shares.",
+        },
+        widget=forms.NumberInput(attrs={"min": 1, "step": 1, "inputmode": "numeric"}),
+    )
+    token = OneTimeTokenField()
+    next = forms.CharField(required=False, widget=forms.HiddenInput, max_length=200)
+
+    def __init__(self, *args, symbol_choices=None, option_data=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["symbol"].error_messages["required"] = "Choose a symbol to trade."
+        if symbol_choices is not None:
+            # A text field under the picker: an unlisted symbol still reaches the service,
+            # which refuses it with its own message.
+            self.fields["symbol"].widget = SymbolSelect(
+                choices=[("", "Choose a symbol…"), *symbol_choices], option_data=option_data
+            )
+        self.style_widgets()
+
+    def clean_symbol(self):
+        return clean_symbol_text(self.cleaned_data["symbol"])
+
+
+class TradeFilterForm(BootstrapForm):
+    """The history page's filters (all optional), from the query string."""
+
+    symbol = forms.CharField(required=False, max_length=SYMBOL_MAX_LENGTH + 10)
+    operation = forms.ChoiceField(
+        required=False,
+        choices=[("", "Buys and sells"), *Trade.Operation.choices],
+        label="Side",
+        error_messages={"invalid_choice": "Side must be buy or sell."},
+    )
+    start = forms.DateField(
+        required=False,
+        label="From",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
+    )
+    end = forms.DateField(
+        required=False,
+        label="To",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.style_widgets()
+
+    def clean_symbol(self):
+        value = self.cleaned_data["symbol"]
+        return clean_symbol_text(value) if value else ""
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise ValidationError("The start date is after the end date.")
+        return cleaned

@@ -1,0 +1,128 @@
+"""Reads for trading pages: the trade history and what an order ticket needs to know.
+
+Each runs a fixed number of queries, however many trades, holdings or symbols there are.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ledger.models import Balance
+from portfolio.models import Holding
+from prices.models import Price
+from tradesim.money import ZERO, to_cents
+from trading.models import Trade
+
+# A sum over many rows can be wider than one row's column.
+TOTAL = DecimalField(max_digits=20, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class TradeFilters:
+    """What the history page and its CSV export are narrowed to. Empty means everything."""
+
+    symbol: str = ""
+    operation: str = ""
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.symbol or self.operation or self.start or self.end)
+
+
+def _start_of_day(day: date) -> datetime:
+    # The class's days (TIME_ZONE), not UTC's.
+    return timezone.make_aware(datetime.combine(day, time.min), timezone.get_current_timezone())
+
+
+def trades_for(user, filters: TradeFilters | None = None) -> QuerySet[Trade]:
+    """The user's trades, newest first, narrowed by `filters` (dates inclusive). A lazy
+    queryset: slice it for a page, or stream it with `.iterator(chunk_size=...)`."""
+    qs = Trade.objects.filter(user_id=user.pk)
+    if filters is not None:
+        if filters.symbol:
+            qs = qs.filter(stock_id=filters.symbol.upper())
+        if filters.operation:
+            qs = qs.filter(operation=filters.operation)
+        if filters.start:
+            qs = qs.filter(timestamp__gte=_start_of_day(filters.start))
+        if filters.end:
+            qs = qs.filter(timestamp__lt=_start_of_day(filters.end + timedelta(days=1)))
+    return qs.order_by("-timestamp", "-id")
+
+
+@dataclass(frozen=True)
+class TradeTotals:
+    count: int
+    realized_pnl: Decimal
+    commission: Decimal
+    bought: Decimal
+    sold: Decimal
+
+
+def totals_for(user, filters: TradeFilters | None = None) -> TradeTotals:
+    """Totals over the filtered trades, in one aggregate query."""
+
+    def total(field, **kw):
+        return Coalesce(Sum(field, **kw), Value(ZERO), output_field=TOTAL)
+
+    row = trades_for(user, filters).aggregate(
+        count=Count("id"),
+        realized_pnl=total("realized_pnl"),
+        commission=total("commission"),
+        bought=total("total", filter=Q(operation=Trade.Operation.BUY)),
+        sold=total("total", filter=Q(operation=Trade.Operation.SELL)),
+    )
+    # Rounded to cents: SQLite sums decimals in floating point.
+    return TradeTotals(
+        count=row["count"],
+        realized_pnl=to_cents(row["realized_pnl"]),
+        commission=to_cents(row["commission"]),
+        bought=to_cents(row["bought"]),
+        sold=to_cents(row["sold"]),
+    )
+
+
+def cash_of(user) -> Decimal | None:
+    """The user's cash, or None without a cash account. One query."""
+    return Balance.objects.filter(user_id=user.pk).values_list("amount", flat=True).first()
+
+
+def shares_held(user, symbol: str) -> int:
+    """How many shares of `symbol` the user holds (0 for none). One query."""
+    held = Holding.objects.filter(user_id=user.pk, stock_id=symbol).values_list(
+        "quantity", flat=True
+    )
+    return held.first() or 0
+
+
+@dataclass(frozen=True)
+class SymbolOption:
+    symbol: str
+    name: str
+    price: Decimal
+    halted: bool
+    held: int
+
+
+def order_options(user, *, side: str) -> list[SymbolOption]:
+    """The symbols an order page offers, with live price and shares held. Two queries.
+
+    For a buy: every listed symbol. For a sell: the symbols the user holds."""
+    held = dict(
+        Holding.objects.filter(user_id=user.pk).order_by().values_list("stock_id", "quantity")
+    )
+    prices = Price.objects.order_by("symbol").only("symbol", "name", "price", "halted")
+    if side == Trade.Operation.SELL:
+        prices = prices.filter(symbol__in=list(held))
+    return [
+        SymbolOption(
+            symbol=p.symbol, name=p.name, price=p.price, halted=p.halted, held=held.get(p.symbol, 0)
+        )
+        for p in prices
+    ]

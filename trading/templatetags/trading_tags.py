@@ -1,0 +1,39 @@
+from django import template
+from django.conf import settings
+
+from tradesim.money import to_cents
+from trading import selectors
+from trading.forms import OrderForm
+from trading.services import MAX_QUANTITY
+
+register = template.Library()
+
+
+@register.inclusion_tag("trading/_order_ticket.html", takes_context=True)
+def order_ticket(context, quote):
+    """The order ticket for one quote: `{% order_ticket quote %}`.
+
+    `quote` needs .symbol, .name, .price and .halted (prices.selectors.Quote has them).
+    Reads the visitor's cash and shares held: two queries for a logged-in user, none for
+    an anonymous visitor or a halted symbol."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    ticket = {
+        "quote": quote,
+        "request": request,
+        "authenticated": bool(user and user.is_authenticated),
+        "halted": bool(getattr(quote, "halted", False)),
+        "next": request.get_full_path() if request else "",
+    }
+    if not ticket["authenticated"] or ticket["halted"]:
+        return ticket
+    cash = selectors.cash_of(user)
+    ticket.update(
+        cash=cash,
+        held=selectors.shares_held(user, quote.symbol) if cash is not None else 0,
+        commission=to_cents(settings.COMMISSION_PER_TRADE),
+        max_quantity=MAX_QUANTITY,
+        form=OrderForm(initial={"symbol": quote.symbol, "next": ticket["next"]}),
+        csrf_token=context.get("csrf_token"),
+    )
+    return ticket

@@ -57,11 +57,11 @@ class InvalidQuantity(TradingError):
     pass
 
 
-class NoCashAccount(TradingError):
+# These also subclass the ledger's and the portfolio's errors, so a caller may catch either.
+class NoCashAccount(TradingError, ledger.NoAccount):
     pass
 
 
-# These also subclass the ledger's and the portfolio's errors, so a caller may catch either.
 class InsufficientFunds(TradingError, ledger.InsufficientFunds):
     pass
 

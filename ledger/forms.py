@@ -122,7 +122,7 @@ class AmountForm(BootstrapFormMixin, forms.Form):
     description_help = "Optional: a note for your journal."
     description_placeholder = ""
 
-    amount = AmountField()
+    amount = AmountField(label="Amount")
     description = forms.CharField(label="Description", max_length=200, required=False, strip=True)
     token = OneTimeTokenField()
 

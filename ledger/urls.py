@@ -5,4 +5,6 @@ from ledger import views
 app_name = "ledger"
 urlpatterns = [
     path("", views.journal, name="journal"),
+    path("deposit/", views.deposit, name="deposit"),
+    path("withdraw/", views.withdraw, name="withdraw"),
 ]

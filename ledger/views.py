@@ -1,5 +1,173 @@
-from django.shortcuts import render
+"""Cash pages: the journal (with its CSV export), deposit and withdraw. Thin: a form checks
+the input, one service or selector does the work, and every lookup is the logged-in user's."""
+
+import csv
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from ledger import selectors, services
+from ledger.forms import AmountForm, DepositForm, JournalFilterForm, WithdrawForm
+from ledger.models import Transaction
+from ledger.selectors import JournalFilters
+
+PAGE_SIZE = 25
+CSV_CHUNK_SIZE = 2000
+CSV_HEADER = ["Date", "Type", "Symbol", "Description", "Amount", "Balance after", "ID"]
+
+# Amount-field errors: the rest are about the class's rules or the account as a whole.
+_AMOUNT_ERRORS = (services.InvalidAmount, services.InsufficientFunds)
 
 
+@login_required
+@require_GET
 def journal(request):
-    return render(request, "base.html")
+    """The user's cash journal, newest first, 25 to a page, with statistics; `?format=csv`
+    streams exactly the filtered rows."""
+    form = JournalFilterForm(request.GET)
+    export = request.GET.get("format", "")
+    if export not in ("", "html", "csv"):
+        form.is_valid()
+        form.add_error(None, "The only export format is CSV (format=csv).")
+    if not form.is_valid():
+        return _render_journal(request, form, filters=None, status=400)
+    filters = form.filters()
+    if export == "csv":
+        return _csv_response(request.user, filters)
+    return _render_journal(request, form, filters=filters)
+
+
+def _render_journal(request, form, *, filters: JournalFilters | None, status: int = 200):
+    context: dict[str, Any] = {
+        "form": form,
+        "balance": selectors.balance_of(request.user),
+        "filters": filters,
+    }
+    if filters is not None:
+        page = Paginator(selectors.journal_for(request.user, filters), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        )
+        context.update(
+            page_obj=page,
+            rows=list(page.object_list),
+            stats=selectors.statistics_for(request.user, filters),
+        )
+    return render(request, "ledger/journal.html", context, status=status)
+
+
+class _Echo:
+    """A file-like object that hands back what csv.writer writes, for streaming."""
+
+    def write(self, value):
+        return value
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    # A spreadsheet would run a description like "=HYPERLINK(...)" as a formula.
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def _csv_rows(user, filters: JournalFilters):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    credit_types = Transaction.CREDIT_TYPES
+    tz = timezone.get_current_timezone()
+    rows = selectors.journal_for(user, filters).values_list(
+        "timestamp", "type", "symbol", "description", "amount", "balance_after", "id"
+    )
+    for timestamp, type_, symbol, description, amount, balance_after, pk in rows.iterator(
+        chunk_size=CSV_CHUNK_SIZE
+    ):
+        yield writer.writerow(
+            [
+                timezone.localtime(timestamp, tz).strftime("%Y-%m-%d %H:%M:%S"),
+                type_,
+                _cell(symbol),
+                _cell(description),
+                f"{amount if type_ in credit_types else -amount:.2f}",
+                f"{balance_after:.2f}",
+                pk,
+            ]
+        )
+
+
+def _csv_response(user, filters: JournalFilters) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(
+        _csv_rows(user, filters), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localdate().isoformat()
+    response["Content-Disposition"] = f'attachment; filename="tradesim-cash-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@dataclass(frozen=True)
+class _Movement:
+    form_class: type[AmountForm]
+    service: Any
+    template: str
+    verb: str  # for the flash message: "Deposited $250.00."
+
+
+_DEPOSIT = _Movement(DepositForm, services.deposit, "ledger/deposit.html", "Deposited")
+_WITHDRAW = _Movement(WithdrawForm, services.withdraw, "ledger/withdraw.html", "Withdrew")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def deposit(request):
+    """Add simulated cash. POST amount (+ description, token) → redirect to the journal."""
+    return _movement_page(request, _DEPOSIT)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def withdraw(request):
+    """Take simulated cash out. POST amount (+ description, token) → redirect to the journal."""
+    return _movement_page(request, _WITHDRAW)
+
+
+def _movement_page(request, movement: _Movement):
+    status = 200
+    if request.method == "POST":
+        form = movement.form_class(request.POST)
+        if form.is_valid():
+            try:
+                row = movement.service(
+                    user=request.user,
+                    amount=form.cleaned_data["amount"],
+                    description=form.cleaned_data["description"],
+                    token=form.cleaned_data["token"],
+                )
+            except services.DuplicateRequest as repeat:
+                # The first submission went through; this one is its echo, not an error.
+                balance = "" if repeat.balance is None else f" Balance: ${repeat.balance:,.2f}."
+                messages.info(request, f"{repeat.message}{balance}")
+                return redirect("ledger:journal")
+            except services.LedgerError as refusal:
+                field = "amount" if isinstance(refusal, _AMOUNT_ERRORS) else None
+                form.add_error(field, refusal.message)
+            else:
+                messages.success(
+                    request,
+                    f"{movement.verb} ${row.amount:,.2f}. "
+                    f"Your balance is now ${row.balance_after:,.2f}.",
+                )
+                return redirect("ledger:journal")
+        status = 400
+    else:
+        form = movement.form_class()
+    context = {"form": form, "balance": selectors.balance_of(request.user)}
+    if movement is _DEPOSIT:
+        context["allowance"] = selectors.deposit_allowance_for(request.user)
+    return render(request, movement.template, context, status=status)

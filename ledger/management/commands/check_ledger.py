@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from ledger.selectors import find_mismatches
+
+
+class Command(BaseCommand):
+    help = (
+        "Verify that every user's balance equals the signed sum of their cash journal. "
+        "Prints each mismatch; exits 0 if there is none and 1 otherwise (call_command "
+        "raises CommandError then)."
+    )
+
+    def handle(self, *args, **options):
+        mismatches = find_mismatches()
+        for m in mismatches:
+            balance = "no balance row" if m.balance is None else f"balance ${m.balance:,.2f}"
+            self.stdout.write(
+                self.style.ERROR(
+                    f"MISMATCH user {m.user_id} ({m.username}): {balance}, "
+                    f"journal total ${m.journal_total:,.2f}, difference ${m.difference:,.2f}"
+                )
+            )
+        if mismatches:
+            raise CommandError(
+                f"{len(mismatches)} account(s) do not match their journal.", returncode=1
+            )
+        self.stdout.write(self.style.SUCCESS("Ledger OK: every balance matches its journal."))

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
@@ -18,13 +19,27 @@ class Price(models.Model):
     timestamp = models.DateTimeField(default=timezone.now)
     name = models.CharField(max_length=100)
     sector = models.CharField(max_length=50, db_index=True)
-    previous_close = models.DecimalField(max_digits=15, decimal_places=2)
-    # Simulation parameters (annualized): drift mu, idiosyncratic volatility, beta.
-    drift = models.FloatField(default=0.07, help_text="Expected annual return, e.g. 0.08")
-    volatility = models.FloatField(
-        default=0.25, help_text="Idiosyncratic annual volatility, e.g. 0.25"
+    previous_close = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        help_text="The price at the end of the previous simulated trading day",
     )
-    beta = models.FloatField(default=1.0, help_text="Sensitivity to the market, e.g. 1.1")
+    # Simulation parameters (annualized): drift mu, idiosyncratic volatility, beta.
+    drift = models.FloatField(
+        default=0.07,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(1.0)],
+        help_text="Expected annual return, e.g. 0.08 for 8 %",
+    )
+    volatility = models.FloatField(
+        default=0.25,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        help_text="Idiosyncratic (company-specific) annual volatility, e.g. 0.25 for 25 %",
+    )
+    beta = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(-1.0), MaxValueValidator(3.0)],
+        help_text="Sensitivity to the market, e.g. 1.1 moves 1.1 % for each 1 % of the market",
+    )
     log_price = models.FloatField(help_text="Unrounded state of the price engine")
     halted = models.BooleanField(
         default=False, help_text="A halted symbol neither moves nor trades"
@@ -91,6 +106,12 @@ class MarketState(models.Model):
     last_tick_at = models.DateTimeField(null=True, blank=True)
     market_log_level = models.FloatField(
         default=0.0, help_text="Cumulative market-factor log-return"
+    )
+    # The simulated calendar: a trading day ends when the ticks' dt (in trading days) add
+    # up to one; the first tick after that rolls every symbol's previous close.
+    trading_day = models.PositiveIntegerField(default=0, help_text="Completed trading days")
+    day_elapsed = models.FloatField(
+        default=0.0, help_text="Share of the current trading day already simulated"
     )
 
     class Meta:

@@ -1,0 +1,563 @@
+"""Every write to the market: the tick, halts, simulation parameters, instructors' news
+events, and listing symbols.
+
+The market lock. `advance_market` and `set_halted` lock the single MarketState row first
+(SELECT … FOR UPDATE; the ticker with NOWAIT unless asked to wait), so two tickers never
+advance the market at once and a halt lands between two ticks, never inside one. On
+SQLite the IMMEDIATE transaction takes the database's write lock at BEGIN, which
+serializes them the same way (a second writer waits up to the busy timeout).
+
+Price rows are not locked by the tick: the only other writers of price and log_price are
+these services, and they hold the market lock. Trading reads the price row inside its own
+transaction, so an order sees the price before or after a tick, never half of one.
+
+"Previous close". The market runs continuously, so the engine keeps a simulated calendar:
+each tick stands for `dt` of a trading day (one minute of a 6.5-hour day by default, so 390
+ticks make a day). When the ticks of a day add up to a whole day, that day is closed; the
+next tick opens a new one and first sets every symbol's previous close to its price at
+that moment, the close of the day before. "Change since the previous close" is therefore
+the change over the current simulated trading day, as on a real quote screen.
+"""
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+
+from django.conf import settings
+from django.db import OperationalError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from prices import bulk, quote_cache
+from prices.market_data import MARKET, Listing
+from prices.models import MarketEvent, MarketState, Price, PriceHistory
+from prices.simulation import (
+    DEFAULT_MODEL,
+    MINUTES_PER_TRADING_DAY,
+    ONE_MINUTE,
+    MarketModel,
+    Stock,
+    log_of,
+    new_rng,
+    step,
+)
+from tradesim import audit
+from tradesim.models import AuditEntry
+from tradesim.money import CENT
+
+logger = logging.getLogger("tradesim.prices")
+
+MAX_DT = 1.0  # a tick stands for at most one trading day
+_DAY_EPSILON = 1e-9  # 390 × (1/390) adds up to 0.9999999999999…
+_MARKET_OPEN = time(9, 30)
+_SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
+SYMBOL_MAX_LENGTH = 10
+
+PARAMETER_RANGES = {
+    "drift": (-1.0, 1.0),
+    "volatility": (0.0, 2.0),
+    "beta": (-1.0, 3.0),
+}
+
+
+class MarketError(Exception):
+    """A market operation that was refused; the message is meant for the operator."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class MarketBusy(MarketError):
+    pass
+
+
+class EmptyMarket(MarketError):
+    pass
+
+
+class UnknownSymbols(MarketError):
+    def __init__(self, message: str, *, symbols: list[str]):
+        super().__init__(message)
+        self.symbols = symbols
+
+
+class InvalidMarketInput(MarketError):
+    pass
+
+
+# Symbols --------------------------------------------------------------------------------
+
+
+def normalize_symbol(symbol) -> str:
+    """ "brk.b " → "BRK.B". Raises InvalidMarketInput for anything that cannot be a symbol."""
+    text = str(symbol or "").strip().upper()
+    if not text or len(text) > SYMBOL_MAX_LENGTH or not set(text) <= _SYMBOL_CHARS:
+        raise InvalidMarketInput(f"“{str(symbol)[:20]}” is not a ticker symbol.")
+    return text
+
+
+def _normalize_symbols(symbols: Iterable[str]) -> list[str]:
+    return sorted({normalize_symbol(s) for s in symbols})
+
+
+# The tick -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TickResult:
+    ticks: int  # the market's tick count after this tick
+    timestamp: datetime
+    trading_day: int  # 1 for the first simulated day
+    day_elapsed: float  # share of that day simulated so far (1.0: the day is closed)
+    new_day: bool  # this tick opened a new day and rolled the previous closes
+    symbols: int
+    advancers: int
+    decliners: int
+    unchanged: int
+    halted: int
+    events_applied: int
+    index_symbol: str | None
+    index_price: Decimal | None
+    index_change_pct: Decimal  # the index fund's move this tick (or the market factor's)
+    market_return: float  # the market factor's log-return this tick
+
+    @property
+    def clock(self) -> str:
+        """Simulated time of day, e.g. "10:41"; "close" once the day is complete."""
+        if self.day_elapsed >= 1 - _DAY_EPSILON:
+            return "close"
+        minutes = round(self.day_elapsed * MINUTES_PER_TRADING_DAY)
+        opened = datetime.combine(datetime(2000, 1, 1), _MARKET_OPEN)
+        return (opened + timedelta(minutes=minutes)).strftime("%H:%M")
+
+    def summary(self) -> str:
+        index = self.index_symbol or "market"
+        level = f" {self.index_price}" if self.index_price is not None else ""
+        parts = [
+            f"Tick {self.ticks} (day {self.trading_day}, {self.clock})",
+            f"{self.advancers} up, {self.decliners} down, {self.unchanged} unchanged"
+            + (f", {self.halted} halted" if self.halted else ""),
+            f"{index}{level} {self.index_change_pct:+.2f}%",
+        ]
+        if self.events_applied:
+            plural = "s" if self.events_applied != 1 else ""
+            parts.append(f"{self.events_applied} event{plural} applied")
+        if self.new_day:
+            parts.append("new trading day")
+        return " | ".join(parts)
+
+
+def advance_market(
+    *,
+    dt: float = ONE_MINUTE,
+    seed: int | None = None,
+    symbols: Iterable[str] | None = None,
+    rng=None,
+    now: datetime | None = None,
+    wait: bool = False,
+    model: MarketModel = DEFAULT_MODEL,
+) -> TickResult:
+    """Advance the market by one tick of `dt` trading days, in one database transaction.
+
+    Guarantees:
+    - the market lock (the MarketState row) is taken first; if another tick holds it the
+      call raises MarketBusy at once on PostgreSQL (or waits for it with `wait=True`);
+    - every listed symbol (or only `symbols`, all of which must exist) moves by the
+      engine's step, except halted symbols, which keep their price and timestamp;
+    - pending MarketEvents are applied once and stamped applied_at: a symbol's event
+      when its symbol ticks and is not halted (news waits for a halted stock to reopen),
+      a sector's event at the next whole-market tick, to the sector's trading symbols;
+    - one price_history row per ticked symbol (halted ones at their unchanged price);
+    - a fixed number of queries whatever the number of symbols (six, plus one when a
+      new trading day rolls the previous closes and one when events are applied);
+    - after commit: the quote cache moves to a new generation, then each
+      settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…); a failing hook
+      is logged and does not undo the tick.
+
+    `seed` makes the tick reproducible; `rng` (a random.Random) carries one generator
+    across many ticks, and wins over `seed`. `now` stamps the tick (default: now).
+    """
+    if not isinstance(dt, int | float) or not 0 < dt <= MAX_DT or math.isnan(dt):
+        raise InvalidMarketInput(
+            f"A tick stands for a share of a trading day: more than 0, at most {MAX_DT:g}."
+        )
+    wanted = _normalize_symbols(symbols) if symbols is not None else None
+    if wanted is not None and not wanted:
+        raise InvalidMarketInput("Name at least one symbol to tick.")
+    rng = rng if rng is not None else new_rng(seed)
+    timestamp = now or timezone.now()
+
+    try:
+        with transaction.atomic():
+            state = _lock_market(wait=wait)
+            result = _tick(state, dt=dt, wanted=wanted, rng=rng, model=model, now=timestamp)
+            transaction.on_commit(partial(_after_tick, result.ticks, timestamp))
+    except OperationalError as exc:
+        if _is_lock_conflict(exc):
+            raise MarketBusy(
+                "Another tick_prices is advancing the market right now (the market lock "
+                "is held). Only one ticker may run at a time."
+            ) from exc
+        raise
+    return result
+
+
+def _lock_market(*, wait: bool) -> MarketState:
+    locked = MarketState.objects.select_for_update(nowait=not wait)
+    try:
+        return locked.get(id=1)
+    except MarketState.DoesNotExist:
+        # Only after the row was deleted by hand: the migration creates it.
+        MarketState.objects.get_or_create(id=1)
+        return locked.get(id=1)
+
+
+def _is_lock_conflict(exc: OperationalError) -> bool:
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+        return True
+    return "database is locked" in str(exc)  # SQLite after its busy timeout
+
+
+def _tick(
+    state: MarketState,
+    *,
+    dt: float,
+    wanted: list[str] | None,
+    rng,
+    model: MarketModel,
+    now: datetime,
+) -> TickResult:
+    new_day = state.day_elapsed >= 1 - _DAY_EPSILON
+    if new_day:
+        Price.objects.update(previous_close=F("price"))
+        state.trading_day += 1
+        state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
+
+    rows = Price.objects.order_by("symbol")
+    if wanted is not None:
+        rows = rows.filter(symbol__in=wanted)
+    rows = list(
+        rows.values_list(
+            "id", "symbol", "sector", "price", "log_price", "drift", "volatility", "beta",
+            "halted", "is_index",
+        )
+    )  # fmt: skip
+    if wanted is not None and len(rows) != len(wanted):
+        missing = sorted(set(wanted) - {row[1] for row in rows})
+        raise UnknownSymbols(
+            f"No such symbol{'s' if len(missing) > 1 else ''}: {', '.join(missing)}.",
+            symbols=missing,
+        )
+    if not rows:
+        raise EmptyMarket("The market has no symbols yet: run `manage.py load_market` first.")
+
+    events = list(
+        MarketEvent.objects.filter(applied_at__isnull=True)
+        .order_by("id")
+        .values_list("id", "stock_id", "sector", "percent")
+    )
+    shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
+
+    stocks = []
+    for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
+        # The stored price is the truth; the unrounded state is kept only while it still
+        # rounds to it (someone may have set the price directly, e.g. from SQL).
+        if abs(math.exp(log_price) - float(price)) > 0.0051:
+            log_price = log_of(price)
+        stocks.append(
+            Stock(
+                log_price=log_price,
+                drift=drift,
+                volatility=vol,
+                beta=beta,
+                shock=shocks.get(i, 0.0),
+                halted=halted,
+                is_index=is_index,
+            )
+        )
+    moved = step(stocks, dt=dt, rng=rng, model=model)
+
+    updates, history = [], []
+    up = down = flat = halted_count = 0
+    index_symbol = index_price = None
+    index_change = None
+    for row, new_log, new_price in zip(rows, moved.log_prices, moved.prices, strict=True):
+        pk, symbol, _, old_price, *_, halted, is_index = row
+        if halted:
+            halted_count += 1
+            history.append((symbol, old_price))
+            continue
+        updates.append((pk, new_price, new_log))
+        history.append((symbol, new_price))
+        if new_price > old_price:
+            up += 1
+        elif new_price < old_price:
+            down += 1
+        else:
+            flat += 1
+        if is_index and index_symbol is None:
+            index_symbol, index_price = symbol, new_price
+            index_change = (new_price - old_price) / old_price * 100
+
+    bulk.update_prices(updates, timestamp=now)
+    bulk.insert_history(history, timestamp=now)
+    if applied:
+        MarketEvent.objects.filter(id__in=applied).update(applied_at=now)
+
+    state.ticks += 1
+    state.last_tick_at = now
+    state.market_log_level += moved.market_return
+    state.day_elapsed += dt
+    state.save(
+        update_fields=["ticks", "last_tick_at", "market_log_level", "trading_day", "day_elapsed"]
+    )
+
+    if index_change is None:
+        index_change = Decimal(math.expm1(moved.market_return) * 100)
+    return TickResult(
+        ticks=state.ticks,
+        timestamp=now,
+        trading_day=state.trading_day + 1,
+        day_elapsed=min(state.day_elapsed, 1.0),
+        new_day=new_day,
+        symbols=len(rows),
+        advancers=up,
+        decliners=down,
+        unchanged=flat,
+        halted=halted_count,
+        events_applied=len(applied),
+        index_symbol=index_symbol,
+        index_price=index_price,
+        index_change_pct=index_change.quantize(CENT, rounding=ROUND_HALF_UP) + 0,  # no −0.00
+        market_return=moved.market_return,
+    )
+
+
+def _event_shocks(events, rows, *, whole_market: bool) -> tuple[dict[int, float], list[int]]:
+    """The log move each row takes from pending events, and the ids of the events applied."""
+    if not events:
+        return {}, []
+    position = {row[1]: i for i, row in enumerate(rows)}
+    by_sector = defaultdict(list)
+    for i, row in enumerate(rows):
+        if not row[8]:  # halted symbols miss a sector's news
+            by_sector[row[2]].append(i)
+    shocks: dict[int, float] = defaultdict(float)
+    applied = []
+    for event_id, symbol, sector, percent in events:
+        move = math.log1p(float(percent) / 100)
+        if symbol:
+            i = position.get(symbol)
+            if i is None or rows[i][8]:
+                continue  # not in this tick, or halted: the news waits for it
+            shocks[i] += move
+        elif whole_market:
+            for i in by_sector.get(sector, ()):
+                shocks[i] += move
+        else:
+            continue
+        applied.append(event_id)
+    return shocks, applied
+
+
+def _after_tick(ticks: int, timestamp: datetime) -> None:
+    quote_cache.invalidate()
+    for path in settings.TICK_HOOKS:
+        try:
+            hook = import_string(path)
+            hook(ticks=ticks, timestamp=timestamp)
+        except Exception:
+            logger.exception("Tick hook %s failed after tick %s", path, ticks)
+
+
+# Halts, parameters, events ----------------------------------------------------------------
+
+
+def set_halted(*, symbols: Iterable[str], halted: bool, by=None) -> list[str]:
+    """Halt (or resume) trading and price moves in `symbols`; returns those that changed.
+
+    Takes the market lock first, so a halt lands between two ticks. Symbols already in the
+    requested state are left alone. With `by` (the instructor), one audit entry per
+    symbol changed, in the same transaction. Unknown symbols raise UnknownSymbols."""
+    wanted = _normalize_symbols(symbols)
+    with transaction.atomic():
+        _lock_market(wait=True)
+        found = dict(Price.objects.filter(symbol__in=wanted).values_list("symbol", "halted"))
+        missing = sorted(set(wanted) - set(found))
+        if missing:
+            raise UnknownSymbols(f"No such symbol: {', '.join(missing)}.", symbols=missing)
+        changed = sorted(symbol for symbol, state in found.items() if state != halted)
+        if changed:
+            Price.objects.filter(symbol__in=changed).update(halted=halted)
+            if by is not None:
+                action = AuditEntry.Action.HALT if halted else AuditEntry.Action.RESUME
+                for symbol in changed:
+                    audit.record(actor=by, action=action, symbol=symbol)
+    if changed:
+        transaction.on_commit(quote_cache.invalidate)
+        logger.info("%s %s", "Halted" if halted else "Resumed", ", ".join(changed))
+    return changed
+
+
+def _check_parameters(**values) -> None:
+    for name, value in values.items():
+        low, high = PARAMETER_RANGES[name]
+        if value is None or not isinstance(value, int | float) or not low <= value <= high:
+            raise InvalidMarketInput(f"{name.capitalize()} must be between {low:g} and {high:g}.")
+
+
+def update_parameters(
+    *, symbol: str, drift: float, volatility: float, beta: float, by=None
+) -> Price:
+    """Change one symbol's simulation parameters (from the next tick on).
+
+    Locks that price row; writes an audit entry naming the old and new values when `by`
+    is given and something changed."""
+    symbol = normalize_symbol(symbol)
+    _check_parameters(drift=drift, volatility=volatility, beta=beta)
+    with transaction.atomic():
+        try:
+            price = Price.objects.select_for_update().get(symbol=symbol)
+        except Price.DoesNotExist:
+            raise UnknownSymbols(f"No such symbol: {symbol}.", symbols=[symbol]) from None
+        new = {"drift": drift, "volatility": volatility, "beta": beta}
+        changes = [
+            f"{name} {getattr(price, name):g}→{value:g}"
+            for name, value in new.items()
+            if getattr(price, name) != value
+        ]
+        if not changes:
+            return price
+        for name, value in new.items():
+            setattr(price, name, value)
+        price.save(update_fields=list(new))
+        if by is not None:
+            audit.record(
+                actor=by,
+                action=AuditEntry.Action.PARAMETERS,
+                symbol=symbol,
+                detail=", ".join(changes),
+            )
+    return price
+
+
+def schedule_event(
+    *,
+    percent: Decimal,
+    symbol: str | None = None,
+    sector: str | None = None,
+    reason: str = "",
+    by=None,
+) -> MarketEvent:
+    """Schedule news: the symbol, or every symbol of the sector, moves by `percent` at the
+    next tick (on top of its normal move). Exactly one of symbol and sector. The percent
+    is above −100 and at most 1000, and not zero. Audited when `by` is given."""
+    if bool(symbol) == bool(sector):
+        raise InvalidMarketInput("Choose a symbol or a sector (one of them).")
+    try:
+        percent = Decimal(percent).quantize(CENT, rounding=ROUND_HALF_UP)
+    except (ArithmeticError, TypeError, ValueError):
+        raise InvalidMarketInput("Enter the move as a percent, e.g. -12.5.") from None
+    if not Decimal("-100") < percent <= Decimal("1000") or percent == 0:
+        raise InvalidMarketInput("The move must be above -100 % and at most 1000 %, not 0.")
+    with transaction.atomic():
+        if symbol:
+            symbol = normalize_symbol(symbol)
+            if not Price.objects.filter(symbol=symbol).exists():
+                raise UnknownSymbols(f"No such symbol: {symbol}.", symbols=[symbol])
+        elif not Price.objects.filter(sector=sector).exists():
+            raise InvalidMarketInput(f"No symbol is in the sector “{sector}”.")
+        event = MarketEvent.objects.create(
+            stock_id=symbol or None,
+            sector=sector or "",
+            percent=percent,
+            reason=reason,
+            created_by=by,
+        )
+        if by is not None:
+            audit.record(
+                actor=by,
+                action=AuditEntry.Action.MARKET_EVENT,
+                symbol=symbol or "",
+                sector=sector or "",
+                detail=f"{percent:+}%{': ' + reason if reason else ''}",
+            )
+    return event
+
+
+# Listing symbols --------------------------------------------------------------------------
+
+
+def _new_price(listing: Listing, now: datetime) -> Price:
+    return Price(
+        symbol=listing.symbol,
+        name=listing.name,
+        sector=listing.sector,
+        price=listing.price,
+        previous_close=listing.price,
+        log_price=log_of(listing.price),
+        timestamp=now,
+        drift=listing.drift,
+        volatility=listing.volatility,
+        beta=listing.beta,
+        is_index=listing.is_index,
+    )
+
+
+def _check_listing(listing: Listing) -> None:
+    if normalize_symbol(listing.symbol) != listing.symbol:
+        raise InvalidMarketInput(f"Write the symbol in capitals: {listing.symbol.upper()}.")
+    if not CENT <= listing.price <= Decimal("1000000000"):
+        raise InvalidMarketInput("The price must be between $0.01 and $1,000,000,000.")
+    _check_parameters(drift=listing.drift, volatility=listing.volatility, beta=listing.beta)
+
+
+def list_symbol(listing: Listing, *, now: datetime | None = None) -> Price:
+    """Add one symbol at its starting price (its previous close and first history point)."""
+    _check_listing(listing)
+    now = now or timezone.now()
+    with transaction.atomic():
+        if Price.objects.filter(symbol=listing.symbol).exists():
+            raise InvalidMarketInput(f"{listing.symbol} is already listed.")
+        price = _new_price(listing, now)
+        price.save()
+        PriceHistory.objects.create(stock_id=price.symbol, price=price.price, timestamp=now)
+    return price
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    created: list[str]
+    existing: list[str]
+
+
+def load_market(*, listings: Iterable[Listing] = MARKET, now: datetime | None = None) -> LoadResult:
+    """List every symbol of the sample market that is not listed yet; idempotent.
+
+    Symbols already listed keep their price, parameters and halt: the market they have
+    lived through is not reset. New ones start at their listed price with one history
+    point. Also makes sure the market clock's row exists."""
+    listings = list(listings)
+    for listing in listings:
+        _check_listing(listing)
+    now = now or timezone.now()
+    with transaction.atomic():
+        MarketState.objects.get_or_create(id=1)
+        symbols = [listing.symbol for listing in listings]
+        existing = set(Price.objects.filter(symbol__in=symbols).values_list("symbol", flat=True))
+        new = [_new_price(listing, now) for listing in listings if listing.symbol not in existing]
+        Price.objects.bulk_create(new)
+        PriceHistory.objects.bulk_create(
+            PriceHistory(stock_id=p.symbol, price=p.price, timestamp=now) for p in new
+        )
+    if new:
+        transaction.on_commit(quote_cache.invalidate)
+    return LoadResult(created=[p.symbol for p in new], existing=sorted(existing))

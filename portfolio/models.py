@@ -40,11 +40,19 @@ class Holding(models.Model):
         return self.stock_id
 
 
-class PortfolioSummary(models.Model):
-    """Running figures for one user that no single table row holds: realized P/L so far.
+UNITS = {"max_digits": 30, "decimal_places": 8}
+UNIT_VALUE = {"max_digits": 20, "decimal_places": 8}
 
-    Written only by portfolio services, inside the trade's transaction, after the
-    balance and holding locks."""
+
+class PortfolioSummary(models.Model):
+    """Running figures for one user that no single table row holds.
+
+    `realized_pnl` is written by `remove_shares`, inside the trade's transaction, after the
+    balance and holding locks. The unit-value state (the fund-accounting view of the
+    portfolio that makes the time-weighted return one number) is written by the snapshot
+    services, as of `snapshot_at`: `units` outstanding, the value of one unit, its peak so
+    far and the worst fall from a peak, and the net contributions already turned into units.
+    A user with no snapshot yet has `snapshot_at` NULL and the defaults."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -54,9 +62,68 @@ class PortfolioSummary(models.Model):
     )
     realized_pnl = models.DecimalField(max_digits=15, decimal_places=2, default=0)
     last_updated = models.DateTimeField(default=timezone.now)
+    units = models.DecimalField(**UNITS, default=0)
+    unit_value = models.DecimalField(**UNIT_VALUE, default=1)
+    peak_unit_value = models.DecimalField(**UNIT_VALUE, default=1)
+    max_drawdown = models.DecimalField(
+        max_digits=9, decimal_places=8, default=0, help_text="Worst fall from a peak, 0 to 1"
+    )
+    contributions_at_snapshot = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        default=0,
+        help_text="Net contributions already turned into units",
+    )
+    snapshot_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "portfolio_summaries"
+        verbose_name_plural = "portfolio summaries"
+        constraints = [
+            models.CheckConstraint(condition=Q(units__gte=0), name="portfolio_units_gte_0"),
+            models.CheckConstraint(
+                condition=Q(unit_value__gte=0), name="portfolio_unit_value_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_drawdown__gte=0) & Q(max_drawdown__lte=1),
+                name="portfolio_max_drawdown_0_1",
+            ),
+        ]
 
     def __str__(self):
         return f"Summary for {self.user}"
+
+
+class PortfolioSnapshot(models.Model):
+    """A student's portfolio at one moment: the value-over-time series and the unit value
+    behind the time-weighted return. Written in bulk by the snapshot services; append-only."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolio_snapshots"
+    )
+    timestamp = models.DateTimeField()
+    cash = models.DecimalField(max_digits=15, decimal_places=2)
+    market_value = models.DecimalField(max_digits=15, decimal_places=2)
+    total_value = models.DecimalField(max_digits=15, decimal_places=2)
+    net_contributions = models.DecimalField(max_digits=15, decimal_places=2)
+    units = models.DecimalField(**UNITS)
+    unit_value = models.DecimalField(**UNIT_VALUE)
+
+    class Meta:
+        db_table = "portfolio_snapshots"
+        ordering = ["user", "timestamp"]
+        indexes = [
+            models.Index(fields=["user", "timestamp"], name="portfolio_snapshot_user_ts"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(cash__gte=0), name="portfolio_snapshot_cash_gte_0"),
+            models.CheckConstraint(
+                condition=Q(market_value__gte=0), name="portfolio_snapshot_mv_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(units__gte=0), name="portfolio_snapshot_units_gte_0"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ${self.total_value:,.2f} at {self.timestamp:%Y-%m-%d %H:%M}"

@@ -23,7 +23,11 @@ CSV_CHUNK_SIZE = 2000
 CSV_HEADER = ["Date", "Type", "Symbol", "Description", "Amount", "Balance after", "ID"]
 
 # Amount-field errors: the rest are about the class's rules or the account as a whole.
-_AMOUNT_ERRORS = (services.InvalidAmount, services.InsufficientFunds)
+_AMOUNT_ERRORS = (
+    services.InvalidAmount,
+    services.InsufficientFunds,
+    services.DepositLimitExceeded,
+)
 
 
 @login_required

@@ -18,6 +18,7 @@ from django.urls import reverse
 from ledger.models import Balance, Transaction
 from ledger.selectors import find_mismatches
 from ledger.services import (
+    DepositLimitExceeded,
     DuplicateRequest,
     InsufficientFunds,
     credit,
@@ -112,6 +113,18 @@ def test_concurrent_deposits_with_the_same_token_make_one_row():
     assert all(d.balance == D("1100.00") for d in duplicates)
     assert Transaction.objects.filter(user=user, token="double-click").count() == 1
     assert Balance.objects.get(user=user).amount == D("1100.00")
+    assert_ledger_consistent(user)
+
+
+def test_concurrent_deposits_cannot_overrun_the_class_cap(settings):
+    settings.MAX_TOTAL_DEPOSITS = D("1000.00")
+    user = StudentFactory(cash="100.00")
+
+    results = run_concurrently([lambda: deposit(user=user, amount=D("300.00")) for _ in range(8)])
+
+    assert sum(isinstance(r, Transaction) for r in results) == 3, results
+    assert sum(isinstance(r, DepositLimitExceeded) for r in results) == 5, results
+    assert Balance.objects.get(user=user).amount == D("1000.00")
     assert_ledger_consistent(user)
 
 

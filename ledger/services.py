@@ -192,6 +192,9 @@ def _move(user, token: str | None, write) -> Transaction:
 
     If the unique (user, token) constraint fires anyway (a writer that did not take the
     lock), the savepoint is rolled back and the caller gets DuplicateRequest."""
+    if token == OPENING_TOKEN:
+        # Reserved for the starting cash, which the deposit cap leaves out.
+        raise LedgerError("This form has expired: reload the page and try again.")
     try:
         with transaction.atomic():
             balance = _lock_balance(user)

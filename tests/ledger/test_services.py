@@ -277,6 +277,15 @@ def test_a_refused_movement_does_not_use_up_its_token(student):
     assert cash(student) == D("9980.00")
 
 
+def test_the_starting_cash_token_cannot_be_reused_to_slip_past_the_cap(settings):
+    settings.MAX_TOTAL_DEPOSITS = D("100.00")
+    user = StudentFactory(cash="0.00")  # no starting-cash row holds the token
+
+    with pytest.raises(LedgerError, match="reload the page"):
+        deposit(user=user, amount=D("100.00"), token=services.OPENING_TOKEN)
+    assert_unchanged(user, D("0.00"), 0)
+
+
 def test_the_unique_constraint_catches_a_repeat_the_lookup_missed(student, monkeypatch):
     deposit(user=student, amount=D("100.00"), token="t-6")
     # As if a writer had raced past the check: only the constraint stands in the way.

@@ -43,7 +43,7 @@ def test_a_balance_changed_behind_its_back_is_reported_and_fails(student, other_
     report = out.getvalue()
     assert (
         f"MISMATCH user {student.pk} (alice): balance $12,345.67, journal total $10,000.00, "
-        "difference $2,345.67"
+        "difference +$2,345.67"
     ) in report
     assert "bob" not in report
 
@@ -58,7 +58,9 @@ def test_every_kind_of_mismatch_is_listed(student):
     with pytest.raises(CommandError, match="2 account"):
         call_command("check_ledger", stdout=out)
 
-    assert "(alice): balance $10,000.00, journal total $9,999.00" in out.getvalue()
+    assert "(alice): balance $10,000.00, journal total $9,999.00, difference +$1.00" in (
+        out.getvalue()
+    )
     assert "(orphan): no balance row, journal total $5.00" in out.getvalue()
 
 

@@ -14,10 +14,12 @@ class Command(BaseCommand):
         mismatches = find_mismatches()
         for m in mismatches:
             balance = "no balance row" if m.balance is None else f"balance ${m.balance:,.2f}"
+            sign = "-" if m.difference < 0 else "+"
             self.stdout.write(
                 self.style.ERROR(
                     f"MISMATCH user {m.user_id} ({m.username}): {balance}, "
-                    f"journal total ${m.journal_total:,.2f}, difference ${m.difference:,.2f}"
+                    f"journal total ${m.journal_total:,.2f}, "
+                    f"difference {sign}${abs(m.difference):,.2f}"
                 )
             )
         if mismatches:

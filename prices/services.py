@@ -29,6 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -58,12 +59,6 @@ _DAY_EPSILON = 1e-9  # 390 × (1/390) adds up to 0.9999999999999…
 _MARKET_OPEN = time(9, 30)
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 SYMBOL_MAX_LENGTH = 10
-
-PARAMETER_RANGES = {
-    "drift": (-1.0, 1.0),
-    "volatility": (0.0, 2.0),
-    "beta": (-1.0, 3.0),
-}
 
 
 class MarketError(Exception):
@@ -408,44 +403,58 @@ def set_halted(*, symbols: Iterable[str], halted: bool, by=None) -> list[str]:
 
 
 def _check_parameters(**values) -> None:
+    """The model fields' own validators (the ranges the admin form enforces)."""
     for name, value in values.items():
-        low, high = PARAMETER_RANGES[name]
-        if value is None or not isinstance(value, int | float) or not low <= value <= high:
-            raise InvalidMarketInput(f"{name.capitalize()} must be between {low:g} and {high:g}.")
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise InvalidMarketInput(f"{name.capitalize()} must be a number.")
+        try:
+            Price._meta.get_field(name).run_validators(value)
+        except ValidationError as exc:
+            raise InvalidMarketInput(f"{name.capitalize()}: {' '.join(exc.messages)}") from None
 
 
-def update_parameters(
-    *, symbol: str, drift: float, volatility: float, beta: float, by=None
+def update_symbol(
+    *,
+    symbol: str,
+    drift: float,
+    volatility: float,
+    beta: float,
+    name: str | None = None,
+    sector: str | None = None,
+    by=None,
 ) -> Price:
-    """Change one symbol's simulation parameters (from the next tick on).
+    """Change one symbol's simulation parameters (from the next tick on) and, optionally,
+    its company name and sector.
 
-    Locks that price row; writes an audit entry naming the old and new values when `by`
-    is given and something changed."""
+    Locks that price row; when something changed and `by` is given, one audit entry
+    names each old and new value."""
     symbol = normalize_symbol(symbol)
     _check_parameters(drift=drift, volatility=volatility, beta=beta)
+    new = {"drift": drift, "volatility": volatility, "beta": beta}
+    if name is not None:
+        new["name"] = name.strip()
+    if sector is not None:
+        new["sector"] = sector.strip()
+    if not new.get("name", "x") or not new.get("sector", "x"):
+        raise InvalidMarketInput("A symbol needs a company name and a sector.")
     with transaction.atomic():
         try:
             price = Price.objects.select_for_update().get(symbol=symbol)
         except Price.DoesNotExist:
             raise UnknownSymbols(f"No such symbol: {symbol}.", symbols=[symbol]) from None
-        new = {"drift": drift, "volatility": volatility, "beta": beta}
-        changes = [
-            f"{name} {getattr(price, name):g}→{value:g}"
-            for name, value in new.items()
-            if getattr(price, name) != value
-        ]
-        if not changes:
+        changed = {field: value for field, value in new.items() if getattr(price, field) != value}
+        if not changed:
             return price
-        for name, value in new.items():
-            setattr(price, name, value)
-        price.save(update_fields=list(new))
+        detail = ", ".join(f"{field} {getattr(price, field)}→{v}" for field, v in changed.items())
+        for field, value in changed.items():
+            setattr(price, field, value)
+        price.save(update_fields=list(changed))
         if by is not None:
             audit.record(
-                actor=by,
-                action=AuditEntry.Action.PARAMETERS,
-                symbol=symbol,
-                detail=", ".join(changes),
+                actor=by, action=AuditEntry.Action.PARAMETERS, symbol=symbol, detail=detail
             )
+    if {"name", "sector"} & set(changed):
+        transaction.on_commit(quote_cache.invalidate)
     return price
 
 

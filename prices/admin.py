@@ -1,0 +1,235 @@
+import math
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from prices import services
+from prices.market_data import Listing
+from prices.models import MarketEvent, MarketState, Price, PriceHistory
+from prices.simulation import DEFAULT_MODEL
+
+
+class PriceForm(forms.ModelForm):
+    class Meta:
+        model = Price
+        fields = ["symbol", "name", "sector", "price", "is_index", "drift", "volatility", "beta"]
+
+    def clean_symbol(self):
+        try:
+            return services.normalize_symbol(self.cleaned_data["symbol"])
+        except services.InvalidMarketInput as exc:
+            raise ValidationError(exc.message) from None
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    """Symbols. Prices move only through ticks and market events; instructors change the
+    simulation parameters here and halt or resume trading with the actions."""
+
+    form = PriceForm
+    list_display = [
+        "symbol",
+        "name",
+        "sector",
+        "price",
+        "previous_close",
+        "change_pct_display",
+        "drift",
+        "volatility",
+        "beta",
+        "total_volatility_display",
+        "halted",
+    ]
+    list_filter = ["sector", "halted", "is_index"]
+    search_fields = ["symbol", "name"]
+    list_per_page = 100
+    actions = ["halt_symbols", "resume_symbols"]
+    fieldsets = [
+        (None, {"fields": ["symbol", "name", "sector", "is_index"]}),
+        ("Price", {"fields": ["price", "previous_close", "timestamp", "halted"]}),
+        (
+            "Simulation (annual figures)",
+            {
+                "fields": ["drift", "volatility", "beta", "total_volatility_display"],
+                "description": (
+                    "A stock's daily moves combine the market's (times beta) and its own "
+                    "(the idiosyncratic volatility). Changes apply from the next tick."
+                ),
+            },
+        ),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = ["previous_close", "timestamp", "halted", "total_volatility_display"]
+        if obj is not None:
+            # Listed: the price moves only with the market; the symbol is its identity.
+            readonly += ["symbol", "price", "is_index"]
+        return readonly
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["symbol", "name", "sector", "price", "is_index"]}),
+                ("Simulation (annual figures)", {"fields": ["drift", "volatility", "beta"]}),
+            ]
+        return self.fieldsets
+
+    @admin.display(description="% change")
+    def change_pct_display(self, obj):
+        return f"{obj.change_pct:+.2f}%"
+
+    @admin.display(description="Total volatility")
+    def total_volatility_display(self, obj):
+        if obj is None or obj.volatility is None or obj.beta is None:
+            return "—"
+        total = DEFAULT_MODEL.total_volatility(volatility=obj.volatility, beta=obj.beta)
+        return f"{total:.0%} a year"
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                services.update_symbol(
+                    symbol=obj.symbol,
+                    name=obj.name,
+                    sector=obj.sector,
+                    drift=obj.drift,
+                    volatility=obj.volatility,
+                    beta=obj.beta,
+                    by=request.user,
+                )
+            else:
+                created = services.list_symbol(
+                    Listing(
+                        symbol=obj.symbol,
+                        name=obj.name,
+                        sector=obj.sector,
+                        price=obj.price,
+                        drift=obj.drift,
+                        volatility=obj.volatility,
+                        beta=obj.beta,
+                        is_index=obj.is_index,
+                    )
+                )
+                obj.pk = created.pk
+        except services.MarketError as exc:
+            # The form validated already; this is a race (e.g. listed meanwhile).
+            raise ValidationError(exc.message) from exc
+
+    @admin.action(description="Halt trading in the selected symbols", permissions=["change"])
+    def halt_symbols(self, request, queryset):
+        self._set_halted(request, queryset, halted=True)
+
+    @admin.action(description="Resume trading in the selected symbols", permissions=["change"])
+    def resume_symbols(self, request, queryset):
+        self._set_halted(request, queryset, halted=False)
+
+    def _set_halted(self, request, queryset, *, halted: bool):
+        symbols = list(queryset.values_list("symbol", flat=True))
+        changed = services.set_halted(symbols=symbols, halted=halted, by=request.user)
+        verb = "Halted" if halted else "Resumed"
+        if changed:
+            self.message_user(
+                request, f"{verb} {len(changed)}: {', '.join(changed)}.", messages.SUCCESS
+            )
+        unchanged = len(symbols) - len(changed)
+        if unchanged:
+            state = "halted" if halted else "trading"
+            self.message_user(
+                request, f"{unchanged} already {state}; left as they were.", messages.INFO
+            )
+
+
+@admin.register(PriceHistory)
+class PriceHistoryAdmin(admin.ModelAdmin):
+    """The chart series: written by the ticker only."""
+
+    list_display = ["stock", "price", "timestamp"]
+    search_fields = ["stock__symbol"]
+    list_per_page = 100
+    show_full_result_count = False  # counting millions of rows on every page is slow
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MarketEventForm(forms.ModelForm):
+    sector = forms.ChoiceField(required=False, help_text="Or a whole sector")
+
+    class Meta:
+        model = MarketEvent
+        fields = ["stock", "sector", "percent", "reason"]
+        labels = {"stock": "Symbol", "percent": "Move (%)"}
+        help_texts = {
+            "stock": "One symbol…",
+            "percent": "Applied at the next tick on top of the normal move, e.g. -12.5 or 8.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        sectors = Price.objects.order_by("sector").values_list("sector", flat=True).distinct()
+        self.fields["sector"].choices = [("", "—"), *((s, s) for s in sectors)]
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("stock")) == bool(cleaned.get("sector")):
+            raise ValidationError("Choose a symbol or a sector (one of them).")
+        percent = cleaned.get("percent")
+        if percent is not None and (not -100 < percent <= 1000 or percent == 0):
+            self.add_error("percent", "The move must be above -100 % and at most 1000 %, not 0.")
+        return cleaned
+
+
+@admin.register(MarketEvent)
+class MarketEventAdmin(admin.ModelAdmin):
+    """News shocks an instructor schedules; applied once at the next tick."""
+
+    form = MarketEventForm
+    list_display = ["created_at", "target", "percent", "reason", "created_by", "applied_at"]
+    list_filter = [("applied_at", admin.EmptyFieldListFilter), "sector"]
+    list_select_related = ["created_by"]
+    autocomplete_fields = ["stock"]
+    readonly_fields = ["created_by", "created_at", "applied_at"]
+
+    @admin.display(description="Symbol or sector")
+    def target(self, obj):
+        return obj.stock_id or f"Sector: {obj.sector}"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # an event is a fact once scheduled; schedule another to correct it
+
+    def save_model(self, request, obj, form, change):
+        event = services.schedule_event(
+            symbol=obj.stock_id,
+            sector=obj.sector or None,
+            percent=obj.percent,
+            reason=obj.reason,
+            by=request.user,
+        )
+        obj.pk = event.pk
+
+
+@admin.register(MarketState)
+class MarketStateAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "trading_day", "day_elapsed_display", "last_tick_at"]
+    readonly_fields = ["ticks", "trading_day", "day_elapsed", "last_tick_at", "market_level"]
+
+    @admin.display(description="Day elapsed")
+    def day_elapsed_display(self, obj):
+        return f"{min(obj.day_elapsed, 1.0):.0%}"
+
+    @admin.display(description="Market factor level (1.0 at the start)")
+    def market_level(self, obj):
+        return f"{math.exp(obj.market_log_level):.4f}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

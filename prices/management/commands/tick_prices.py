@@ -1,0 +1,137 @@
+import signal
+import threading
+import time
+from fractions import Fraction
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from prices.services import MAX_DT, MarketError, advance_market
+from prices.simulation import MINUTES_PER_TRADING_DAY, ONE_MINUTE, new_rng
+
+_UNITS = {"m": 1, "h": 60, "d": MINUTES_PER_TRADING_DAY}  # in trading minutes
+
+
+def parse_dt(value) -> float:
+    """0.0025641, "1/390", or a duration of the 6.5-hour trading day: "1m", "15m", "1h", "1d"."""
+    if isinstance(value, int | float):
+        return float(value)
+    text = str(value).strip().lower()
+    try:
+        if text[-1:] in _UNITS:
+            return float(Fraction(text[:-1])) * _UNITS[text[-1]] / MINUTES_PER_TRADING_DAY
+        return float(Fraction(text))
+    except (ValueError, ZeroDivisionError):
+        raise CommandError(
+            f"--dt {value!r}: give a share of a trading day (0.0025, 1/390) or 1m, 15m, 1h, 1d."
+        ) from None
+
+
+class Command(BaseCommand):
+    help = (
+        "Advance the simulated market. With no options: one tick (one minute of a trading "
+        "day) and exit. --ticks N for N ticks; --every SECONDS to keep ticking until N ticks "
+        "or Ctrl-C. Only one ticker runs at a time: a second one exits (or waits, --wait)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--ticks", type=int, help="how many ticks (default 1; with --every: until Ctrl-C)"
+        )
+        parser.add_argument(
+            "--every", type=float, metavar="SECONDS", help="tick every SECONDS seconds"
+        )
+        parser.add_argument(
+            "--dt",
+            default=ONE_MINUTE,
+            help="the share of a trading day one tick stands for: 0.0025641, 1/390, or "
+            "1m, 15m, 1h, 1d (default 1m: one minute of a 6.5-hour day; 390 ticks a day)",
+        )
+        parser.add_argument("--seed", type=int, help="random seed, for a reproducible market")
+        parser.add_argument(
+            "--symbols",
+            nargs="+",
+            metavar="SYMBOL",
+            help="tick only these symbols (space or comma separated)",
+        )
+        parser.add_argument(
+            "--wait",
+            action="store_true",
+            help="if another ticker holds the market lock, wait for it instead of exiting",
+        )
+
+    def handle(self, *args, **options):
+        dt = parse_dt(options["dt"])
+        if not 0 < dt <= MAX_DT:
+            raise CommandError(f"--dt must be more than 0 and at most {MAX_DT:g} trading day.")
+        ticks, every = options["ticks"], options["every"]
+        if ticks is not None and ticks < 1:
+            raise CommandError("--ticks must be at least 1.")
+        if every is not None and every <= 0:
+            raise CommandError("--every must be a positive number of seconds.")
+        if every is None and ticks is None:
+            ticks = 1
+        symbols = None
+        if options["symbols"]:
+            symbols = [s for arg in options["symbols"] for s in arg.split(",") if s.strip()]
+
+        rng = new_rng(options["seed"])
+        self._ticking = False
+        self._stop_requested = False
+        done = 0
+        restore = self._install_signal_handlers() if (ticks or 0) != 1 else {}
+        if every is not None:
+            self._warn_if_cache_is_per_process()
+        try:
+            next_at = time.monotonic()
+            while ticks is None or done < ticks:
+                if done and every is not None:
+                    next_at += every
+                    delay = next_at - time.monotonic()
+                    if delay > 0:
+                        time.sleep(delay)
+                    else:
+                        next_at = time.monotonic()  # running late: carry on, no burst
+                self._ticking = True
+                try:
+                    result = advance_market(dt=dt, symbols=symbols, rng=rng, wait=options["wait"])
+                finally:
+                    self._ticking = False
+                done += 1
+                self.stdout.write(result.summary())
+                if self._stop_requested:
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            self.stdout.write(f"Stopped after {done} tick{'s' if done != 1 else ''}.")
+        except MarketError as exc:
+            raise CommandError(exc.message) from exc
+        finally:
+            for signum, handler in restore.items():
+                signal.signal(signum, handler)
+
+    def _install_signal_handlers(self) -> dict:
+        """Ctrl-C (or SIGTERM) between ticks stops at once; during a tick it lets the tick
+        finish and commit first. Returns the handlers to put back."""
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def on_signal(signum, frame):
+            if self._ticking:
+                self._stop_requested = True
+            else:
+                raise KeyboardInterrupt
+
+        restore = {}
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            restore[signum] = signal.signal(signum, on_signal)
+        return restore
+
+    def _warn_if_cache_is_per_process(self):
+        backend = settings.CACHES["default"]["BACKEND"]
+        if backend.endswith("LocMemCache") and settings.QUOTE_CACHE_SECONDS > 0:
+            self.stderr.write(
+                "Note: CACHE_URL is a local-memory cache, which each process keeps for itself: "
+                "web pages may show a quote up to "
+                f"{settings.QUOTE_CACHE_SECONDS} s old. A shared cache (Redis) shows every "
+                "tick at once."
+            )

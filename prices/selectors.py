@@ -1,0 +1,223 @@
+"""Reads of the market for display: quotes (cached), the market overview, chart history.
+
+Trading does not use these: it reads the price row itself inside its own transaction.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, Q
+
+from prices import quote_cache
+from prices.models import MarketState, Price, PriceHistory
+from prices.services import InvalidMarketInput, normalize_symbol
+from tradesim.money import CENT
+
+QUOTE_FIELDS = (
+    "symbol", "name", "sector", "price", "previous_close", "timestamp", "halted", "is_index",
+)  # fmt: skip
+
+
+class UnknownSymbol(Exception):
+    """No such symbol on this market; the message is meant for the student."""
+
+    def __init__(self, message: str, *, symbol: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.symbol = symbol
+
+
+@dataclass(frozen=True)
+class Quote:
+    symbol: str
+    name: str
+    sector: str
+    price: Decimal
+    previous_close: Decimal
+    change: Decimal  # since the previous close
+    change_pct: Decimal  # since the previous close, in percent, two places
+    timestamp: datetime  # when the price was set
+    halted: bool
+    is_index: bool
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Quote":
+        price, previous = row["price"], row["previous_close"]
+        change = price - previous
+        return cls(
+            symbol=row["symbol"],
+            name=row["name"],
+            sector=row["sector"],
+            price=price,
+            previous_close=previous,
+            change=change,
+            change_pct=(change * 100 / previous).quantize(CENT, rounding=ROUND_HALF_UP) + 0,
+            timestamp=row["timestamp"],
+            halted=row["halted"],
+            is_index=row["is_index"],
+        )
+
+    def as_json(self) -> dict:
+        """Plain JSON types; money as strings so no cent is lost to a float."""
+        return {
+            "symbol": self.symbol,
+            "name": self.name,
+            "price": str(self.price),
+            "previous_close": str(self.previous_close),
+            "change": str(self.change),
+            "change_pct": str(self.change_pct),
+            "timestamp": self.timestamp.isoformat(),
+            "halted": self.halted,
+        }
+
+
+def get_quote(symbol: str) -> Quote:
+    """The quote for `symbol` (any case, surrounding spaces ignored). One query at most.
+
+    Served from the cache for up to QUOTE_CACHE_SECONDS; every committed tick, halt or
+    listing starts a new cache generation, so a quote is never older than the last tick
+    (with a cache the ticker shares: see prices.quote_cache). Raises UnknownSymbol."""
+    try:
+        symbol = normalize_symbol(symbol)
+    except InvalidMarketInput as exc:
+        raise UnknownSymbol(exc.message) from None
+    key = quote_cache.quote_key(symbol)
+    quote = cache.get(key)
+    if quote is None:
+        row = Price.objects.filter(symbol=symbol).values(*QUOTE_FIELDS).first()
+        if row is None:
+            raise UnknownSymbol(f"There is no symbol {symbol} on this market.", symbol=symbol)
+        quote = Quote.from_row(row)
+        cache.set(key, quote, timeout=settings.QUOTE_CACHE_SECONDS)
+    return quote
+
+
+# The market overview ----------------------------------------------------------------------
+
+SORTS = {
+    "symbol": "symbol",
+    "name": "name",
+    "sector": "sector",
+    "price": "price",
+    "change": "change_value",
+    "change_pct": "change_ratio",
+}
+DEFAULT_SORT = "symbol"
+PAGE_SIZE = 100
+SEARCH_MAX_LENGTH = 50
+
+
+@dataclass(frozen=True)
+class MarketPage:
+    quotes: list[Quote]
+    sort: str  # the sort applied, e.g. "-change_pct"
+    query: str
+    sector: str
+    page_obj: Page  # for the pagination include; its rows are already read
+
+    @property
+    def count(self) -> int:
+        """Symbols matching, over all pages."""
+        return self.page_obj.paginator.count
+
+
+def clean_sort(sort: str | None) -> str:
+    """A known sort key with an optional "-", else the default."""
+    sort = (sort or "").strip()
+    return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+
+
+def market_overview(
+    *, query: str = "", sort: str | None = None, sector: str = "", page=1
+) -> MarketPage:
+    """One page of the market, sorted and filtered. Two queries (count and page).
+
+    `query` matches the start of a symbol or any part of a company name, ignoring case.
+    Sorting is done by the database, with the symbol breaking ties."""
+    sort = clean_sort(sort)
+    query = (query or "").strip()[:SEARCH_MAX_LENGTH]
+    rows = Price.objects.alias(
+        change_value=F("price") - F("previous_close"),
+        change_ratio=(F("price") - F("previous_close")) / F("previous_close"),
+    )
+    if query:
+        rows = rows.filter(Q(symbol__istartswith=query) | Q(name__icontains=query))
+    if sector:
+        rows = rows.filter(sector=sector)
+    field = SORTS[sort.lstrip("-")]
+    descending = sort.startswith("-")
+    rows = rows.order_by(F(field).desc() if descending else F(field).asc(), "symbol")
+    page_obj = Paginator(rows.values(*QUOTE_FIELDS), PAGE_SIZE).get_page(page)
+    return MarketPage(
+        quotes=[Quote.from_row(row) for row in page_obj.object_list],
+        sort=sort,
+        query=query,
+        sector=sector,
+        page_obj=page_obj,
+    )
+
+
+@dataclass(frozen=True)
+class MarketSummary:
+    symbols: int
+    advancers: int  # up since the previous close
+    decliners: int
+    halted: int
+    sectors: list[str]
+    ticks: int
+    last_tick_at: datetime | None
+    index: Quote | None
+
+
+def market_summary() -> MarketSummary:
+    """Breadth, sectors, the clock and the index fund's quote. Five queries at most
+    (four when the index quote is cached)."""
+    counts = Price.objects.aggregate(
+        symbols=Count("id"),
+        advancers=Count("id", filter=Q(price__gt=F("previous_close"))),
+        decliners=Count("id", filter=Q(price__lt=F("previous_close"))),
+        halted=Count("id", filter=Q(halted=True)),
+    )
+    sectors = list(Price.objects.order_by("sector").values_list("sector", flat=True).distinct())
+    state = MarketState.objects.filter(id=1).values("ticks", "last_tick_at").first() or {}
+    index_symbol = (
+        Price.objects.filter(is_index=True).order_by("symbol").values_list("symbol", flat=True)
+    ).first()
+    return MarketSummary(
+        **counts,
+        sectors=sectors,
+        ticks=state.get("ticks", 0),
+        last_tick_at=state.get("last_tick_at"),
+        index=get_quote(index_symbol) if index_symbol else None,
+    )
+
+
+# Chart history ----------------------------------------------------------------------------
+
+CHART_RANGES = {"100": 100, "390": 390, "1950": 1950}  # ticks: ~1.5 h, a day, a week
+DEFAULT_CHART_RANGE = "390"
+
+
+def price_history(symbol: str, *, points: int = 390) -> list[tuple[datetime, Decimal]]:
+    """The last `points` (timestamp, price) pairs of `symbol`, oldest first. One query,
+    on the (symbol, timestamp) index, bounded however long the market has run."""
+    rows = (
+        PriceHistory.objects.filter(stock_id=symbol)
+        .order_by("-timestamp")
+        .values_list("timestamp", "price")[:points]
+    )
+    return list(reversed(rows))
+
+
+def chart_data(quote: Quote, history: list[tuple[datetime, Decimal]]) -> dict:
+    """What price-chart.js draws: ISO times and prices (strings, exact to the cent)."""
+    return {
+        "symbol": quote.symbol,
+        "previous_close": str(quote.previous_close),
+        "times": [ts.isoformat() for ts, _ in history],
+        "prices": [str(price) for _, price in history],
+    }

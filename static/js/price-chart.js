@@ -1,0 +1,168 @@
+/* The quote page's price chart (Chart.js) and its periodic refresh.
+ *
+ * Data arrives in <script id="price-history" type="application/json"> (json_script):
+ * {symbol, previous_close, times: [ISO…], prices: ["123.45", …]}. Prices travel as
+ * strings so the page never rounds a cent; the chart only needs them as numbers.
+ * Every REFRESH_MS, while the tab is visible, the page asks /prices/<SYMBOL>/live/ for
+ * the quote and the series and updates both.
+ */
+(function () {
+  "use strict";
+
+  var REFRESH_MS = 15000;
+  var MINUS = "\u2212";
+  var money = new Intl.NumberFormat("en-US", {
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 2,
+  });
+
+  function readHistory() {
+    var node = document.getElementById("price-history");
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function labelsFor(times) {
+    if (!times.length) return [];
+    var first = new Date(times[0]);
+    var last = new Date(times[times.length - 1]);
+    var multiDay = last - first > 20 * 3600 * 1000;
+    return times.map(function (iso) {
+      var d = new Date(iso);
+      var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      return multiDay ? d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time : time;
+    });
+  }
+
+  function series(data) {
+    var prices = data.prices.map(Number);
+    var close = Number(data.previous_close);
+    return {
+      labels: labelsFor(data.times),
+      prices: prices,
+      close: prices.map(function () { return close; }),
+      up: prices.length ? prices[prices.length - 1] >= close : true,
+    };
+  }
+
+  function colors(up) {
+    return up ? { line: "#146c43", fill: "rgba(20, 108, 67, 0.08)" } : { line: "#b02a37", fill: "rgba(176, 42, 55, 0.08)" };
+  }
+
+  function draw(canvas, data) {
+    var s = series(data);
+    var c = colors(s.up);
+    return new window.Chart(canvas, {
+      type: "line",
+      data: {
+        labels: s.labels,
+        datasets: [
+          {
+            label: data.symbol,
+            data: s.prices,
+            borderColor: c.line,
+            backgroundColor: c.fill,
+            borderWidth: 1.5,
+            pointRadius: 0,
+            pointHitRadius: 6,
+            fill: true,
+            tension: 0,
+          },
+          {
+            label: "Previous close",
+            data: s.close,
+            borderColor: "#6c757d",
+            borderDash: [4, 4],
+            borderWidth: 1,
+            pointRadius: 0,
+            pointHitRadius: 0,
+            fill: false,
+          },
+        ],
+      },
+      options: {
+        maintainAspectRatio: false,
+        animation: false,
+        interaction: { mode: "index", intersect: false },
+        scales: {
+          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0 } },
+          y: { ticks: { callback: function (v) { return "$" + money.format(v); } } },
+        },
+        plugins: {
+          legend: { display: false },
+          tooltip: {
+            callbacks: {
+              label: function (ctx) { return ctx.dataset.label + ": $" + money.format(ctx.parsed.y); },
+            },
+          },
+        },
+      },
+    });
+  }
+
+  function update(chart, data) {
+    var s = series(data);
+    var c = colors(s.up);
+    chart.data.labels = s.labels;
+    chart.data.datasets[0].data = s.prices;
+    chart.data.datasets[0].borderColor = c.line;
+    chart.data.datasets[0].backgroundColor = c.fill;
+    chart.data.datasets[1].data = s.close;
+    chart.update("none");
+  }
+
+  function signed(value, prefix, suffix) {
+    var n = Number(value);
+    var sign = n > 0 ? "+" : n < 0 ? MINUS : "";
+    return sign + prefix + money.format(Math.abs(n)) + suffix;
+  }
+
+  function badge(node, value, prefix, suffix) {
+    var n = Number(value);
+    var span = document.createElement("span");
+    span.className = "pnl " + (n > 0 ? "pnl-up" : n < 0 ? "pnl-down" : "pnl-flat");
+    span.textContent = (n > 0 ? "▲ " : n < 0 ? "▼ " : "") + signed(value, prefix, suffix);
+    node.replaceChildren(span);
+  }
+
+  function showQuote(root, quote) {
+    var price = root.querySelector('[data-quote="price"]');
+    var change = root.querySelector('[data-quote="change"]');
+    var pct = root.querySelector('[data-quote="change_pct"]');
+    var time = root.querySelector('[data-quote="timestamp"]');
+    if (price) price.textContent = "$" + money.format(Number(quote.price));
+    if (change) badge(change, quote.change, "$", "");
+    if (pct) badge(pct, quote.change_pct, "", "%");
+    if (time) {
+      var d = new Date(quote.timestamp);
+      time.setAttribute("datetime", quote.timestamp);
+      time.textContent = d.toLocaleString([], {
+        month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      });
+    }
+  }
+
+  function startRefresh(root, chart) {
+    var url = root.getAttribute("data-live-url");
+    if (!url || !window.fetch) return;
+    window.setInterval(function () {
+      if (document.hidden) return;
+      window.fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (payload) {
+          if (!payload) return;
+          showQuote(root, payload.quote);
+          if (chart) update(chart, payload.history);
+        })
+        .catch(function () { /* offline for a moment: try again at the next interval */ });
+    }, REFRESH_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var data = readHistory();
+    var canvas = document.getElementById("price-chart");
+    var chart = null;
+    if (data && canvas && window.Chart) chart = draw(canvas, data);
+    var root = document.getElementById("quote-live");
+    if (root) startRefresh(root, chart);
+  });
+})();

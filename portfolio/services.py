@@ -1,13 +1,30 @@
-"""Writes to positions. Trading calls these inside its own transaction, after it has
-locked the user's balance row (lock order: balance, then holding, then summary)."""
+"""Writes to positions and portfolio snapshots.
 
+`add_shares` and `remove_shares`: trading calls these inside its own transaction, after it
+has locked the user's balance row (lock order: balance, then holding, then summary).
+
+`take_snapshots` and `after_tick`: the value history and the unit-value state behind the
+time-weighted return, written in bulk for every student (see portfolio.units for the
+method and portfolio.selectors for the valuation).
+"""
+
+import logging
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
-from portfolio.models import Holding, PortfolioSummary
+from portfolio import selectors
+from portfolio.models import Holding, PortfolioSnapshot, PortfolioSummary
+from portfolio.units import next_state
 from tradesim.money import to_4dp, to_cents
+
+logger = logging.getLogger("tradesim.portfolio")
+
+# Any fixed number: it names the PostgreSQL advisory lock that keeps snapshots one at a time.
+SNAPSHOT_LOCK_KEY = 7_460_001
 
 
 class PositionError(Exception):
@@ -78,3 +95,111 @@ def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decima
         summary.last_updated = timezone.now()
         summary.save(update_fields=["realized_pnl", "last_updated"])
         return realized
+
+
+def _lock_snapshots() -> None:
+    """Hold the snapshot lock until the transaction ends: two snapshot runs that read the
+    same unit state would otherwise turn the same deposit into units twice. On SQLite the
+    IMMEDIATE transaction already lets one writer in at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SNAPSHOT_LOCK_KEY])
+
+
+def take_snapshots(
+    *, timestamp: datetime, prices_before: datetime | None = None, only_with_flows: bool = False
+) -> int:
+    """Value every student now and write one snapshot each, in bulk; return how many.
+
+    For each student: cash + Σ quantity × current price, net contributions from the journal,
+    and the unit-value state carried forward (portfolio.units.next_state): the external
+    flows since their last snapshot buy or redeem units at the unit value just before them,
+    measured at the prices before `prices_before` (the tick that just moved the market;
+    None for a snapshot between ticks, when nothing has moved since the flows).
+
+    `only_with_flows` snapshots just the students with flows not yet turned into units (and
+    those never snapshotted). Students already snapshotted at or after `timestamp` are
+    skipped, so a repeated call for the same tick writes nothing twice.
+
+    Guarantees: all of it or nothing, in one transaction, in a fixed number of queries
+    whatever the number of students (the snapshot lock, one valuation query, one
+    bulk_create of snapshots, one upsert of the summaries; SQLite splits bulk writes into
+    batches of 999 parameters). The summaries' realized P/L is never touched.
+    Locks: the snapshot advisory lock (PostgreSQL); the summary rows it upserts.
+    """
+    with transaction.atomic():
+        _lock_snapshots()
+        rows = selectors.snapshot_valuations(
+            prices_before=prices_before, only_with_flows=only_with_flows, before=timestamp
+        )
+        snapshots, summaries = [], []
+        for row in rows:
+            value_after = row["cash"] + row["market_value"]
+            value_before = row["cash"] + row.get("market_value_before", row["market_value"])
+            state = next_state(
+                row["state"],
+                value_before=value_before,
+                value_after=value_after,
+                net_contributions=row["net_contributions"],
+            )
+            snapshots.append(
+                PortfolioSnapshot(
+                    user_id=row["pk"],
+                    timestamp=timestamp,
+                    cash=row["cash"],
+                    market_value=row["market_value"],
+                    total_value=value_after,
+                    net_contributions=row["net_contributions"],
+                    units=state.units,
+                    unit_value=state.unit_value,
+                )
+            )
+            summaries.append(
+                PortfolioSummary(
+                    user_id=row["pk"],
+                    units=state.units,
+                    unit_value=state.unit_value,
+                    peak_unit_value=state.peak_unit_value,
+                    max_drawdown=state.max_drawdown,
+                    contributions_at_snapshot=state.contributions,
+                    snapshot_at=timestamp,
+                )
+            )
+        if snapshots:
+            PortfolioSnapshot.objects.bulk_create(snapshots)
+            # An upsert: creates the summaries of students who never sold, and leaves
+            # realized_pnl (kept by remove_shares) alone on the others.
+            PortfolioSummary.objects.bulk_create(
+                summaries,
+                update_conflicts=True,
+                unique_fields=["user"],
+                update_fields=[
+                    "units",
+                    "unit_value",
+                    "peak_unit_value",
+                    "max_drawdown",
+                    "contributions_at_snapshot",
+                    "snapshot_at",
+                ],
+            )
+    return len(snapshots)
+
+
+def after_tick(*, ticks: int, timestamp: datetime) -> int:
+    """The market's tick hook (settings.TICK_HOOKS), called after each committed tick.
+
+    Every settings.SNAPSHOT_EVERY_TICKS ticks it snapshots every student; on the other
+    ticks only the students who deposited or withdrew since their last snapshot, so that
+    every flow is turned into units at the prices of the tick before it and the
+    time-weighted return stays exact (0 or less turns the regular snapshots off, not that).
+    The tick wrote its price history at `timestamp`, so "the prices before the tick" are
+    the history rows before it. Returns the number of snapshots written.
+    """
+    every = settings.SNAPSHOT_EVERY_TICKS
+    on_cadence = every > 0 and ticks % every == 0
+    count = take_snapshots(
+        timestamp=timestamp, prices_before=timestamp, only_with_flows=not on_cadence
+    )
+    if count:
+        logger.info("portfolio snapshots tick=%s count=%s cadence=%s", ticks, count, on_cadence)
+    return count

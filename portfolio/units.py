@@ -92,15 +92,16 @@ def next_state(
     """
     flows = net_contributions - state.contributions
     units = state.units
+    price = state.unit_value  # of one unit just before the flows
     if flows:
-        price = state.unit_value
         if units > 0 and value_before - flows > 0:
-            price = (value_before - flows) / units
+            price = q8((value_before - flows) / units)
         units = units + flows / price if price > 0 else ZERO
         if units <= 0 or units * price < HALF_CENT:
             units = ZERO
     units = q8(units)
-    unit_value = q8(value_after / units) if units > 0 else state.unit_value
+    # With no units left, the unit value stays where the last of them were redeemed.
+    unit_value = q8(value_after / units) if units > 0 else price
     peak = max(state.peak_unit_value, unit_value)
     worst = max(state.max_drawdown, q8(drawdown(peak, unit_value)))
     return replace(

@@ -226,4 +226,4 @@ SNAPSHOT_EVERY_TICKS = env("SNAPSHOT_EVERY_TICKS")
 
 # Called after each committed market tick as hook(ticks=<market tick count>, timestamp=...).
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.
-TICK_HOOKS: list[str] = []
+TICK_HOOKS: list[str] = ["portfolio.services.after_tick"]

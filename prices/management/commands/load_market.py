@@ -1,4 +1,5 @@
 from django.core.management.base import BaseCommand
+from django.template.defaultfilters import pluralize
 
 from prices.services import load_market
 
@@ -12,10 +13,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         result = load_market()
         if result.created:
+            new, old = len(result.created), len(result.existing)
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Listed {len(result.created)} new symbols; "
-                    f"{len(result.existing)} were already listed."
+                    f"Listed {new} new symbol{pluralize(new)}; "
+                    f"{old} {'was' if old == 1 else 'were'} already listed."
                 )
             )
             self.stdout.write("Move the market with: manage.py tick_prices --every 5")

@@ -174,8 +174,7 @@ class MarketSummary:
 
 
 def market_summary() -> MarketSummary:
-    """Breadth, sectors, the clock and the index fund's quote. Five queries at most
-    (four when the index quote is cached)."""
+    """Breadth, sectors, the clock and the index fund's quote. Four queries."""
     counts = Price.objects.aggregate(
         symbols=Count("id"),
         advancers=Count("id", filter=Q(price__gt=F("previous_close"))),
@@ -184,15 +183,13 @@ def market_summary() -> MarketSummary:
     )
     sectors = list(Price.objects.order_by("sector").values_list("sector", flat=True).distinct())
     state = MarketState.objects.filter(id=1).values("ticks", "last_tick_at").first() or {}
-    index_symbol = (
-        Price.objects.filter(is_index=True).order_by("symbol").values_list("symbol", flat=True)
-    ).first()
+    index = Price.objects.filter(is_index=True).order_by("symbol").values(*QUOTE_FIELDS).first()
     return MarketSummary(
         **counts,
         sectors=sectors,
         ticks=state.get("ticks", 0),
         last_tick_at=state.get("last_tick_at"),
-        index=get_quote(index_symbol) if index_symbol else None,
+        index=Quote.from_row(index) if index else None,
     )
 
 

@@ -24,7 +24,7 @@ def ticks() -> int:
     return MarketState.objects.get(id=1).ticks
 
 
-# tick_prices --------------------------------------------------------------------------------
+# tick_prices ------------------------------------------------------------------------------
 
 
 def test_no_options_advance_the_market_by_one_tick_and_exit(market):
@@ -228,7 +228,7 @@ def test_a_local_memory_cache_is_pointed_out_when_ticking_on(market, monkeypatch
     assert "local-memory cache" in err.getvalue()
 
 
-# load_market --------------------------------------------------------------------------------
+# load_market ------------------------------------------------------------------------------
 
 
 def test_load_market_lists_the_sample_market_once(db):

@@ -1,0 +1,192 @@
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from prices.models import Price, PriceHistory
+from prices.selectors import (
+    PAGE_SIZE,
+    Quote,
+    UnknownSymbol,
+    get_quote,
+    market_overview,
+    market_summary,
+    price_history,
+)
+from prices.services import advance_market, set_halted
+from tests.factories import PriceFactory, PriceHistoryFactory
+from tests.prices.conftest import make_symbols
+
+pytestmark = pytest.mark.django_db
+
+
+# get_quote --------------------------------------------------------------------------------
+
+
+def test_a_quote_carries_the_change_since_the_previous_close_and_its_time(market):
+    when = timezone.now() - timedelta(minutes=3)
+    Price.objects.filter(symbol="AAPL").update(
+        price=Decimal("270.38"), previous_close=Decimal("262.50"), timestamp=when
+    )
+
+    quote = get_quote("AAPL")
+
+    assert quote == Quote(
+        symbol="AAPL",
+        name="Apple Inc.",
+        sector="Technology",
+        price=Decimal("270.38"),
+        previous_close=Decimal("262.50"),
+        change=Decimal("7.88"),
+        change_pct=Decimal("3.00"),
+        timestamp=when,
+        halted=False,
+        is_index=False,
+    )
+
+
+@pytest.mark.parametrize("typed", ["aapl", " AAPL ", "Aapl"])
+def test_symbols_are_case_insensitive(market, typed):
+    assert get_quote(typed).symbol == "AAPL"
+
+
+@pytest.mark.parametrize("typed", ["NOPE", "", "<script>", "A" * 30, "AA PL"])
+def test_an_unknown_symbol_raises_a_clear_error(market, typed):
+    with pytest.raises(UnknownSymbol) as caught:
+        get_quote(typed)
+    assert caught.value.message
+    if typed == "NOPE":
+        assert caught.value.message == "There is no symbol NOPE on this market."
+
+
+def test_a_quote_is_served_from_the_cache(market, django_assert_num_queries):
+    get_quote("AAPL")
+
+    with django_assert_num_queries(0):
+        assert get_quote("aapl").price == Decimal("262.50")
+
+
+def test_a_tick_invalidates_cached_quotes(market, django_capture_on_commit_callbacks):
+    cached = get_quote("AAPL")
+    now = timezone.now()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        advance_market(seed=1, now=now)
+
+    fresh = get_quote("AAPL")
+    assert fresh.price == Price.objects.get(symbol="AAPL").price != cached.price
+    assert fresh.timestamp == now
+
+
+def test_without_a_tick_the_cached_quote_stands_until_it_expires(market, settings):
+    get_quote("AAPL")
+    Price.objects.filter(symbol="AAPL").update(price=Decimal("1.00"))
+    assert get_quote("AAPL").price == Decimal("262.50")
+
+    settings.QUOTE_CACHE_SECONDS = 0  # expiring at once: every read goes to the database
+    Price.objects.filter(symbol="MSFT").update(price=Decimal("2.00"))
+    get_quote("MSFT")
+    Price.objects.filter(symbol="MSFT").update(price=Decimal("3.00"))
+    assert get_quote("MSFT").price == Decimal("3.00")
+
+
+def test_a_halt_invalidates_the_cached_quote(market, django_capture_on_commit_callbacks):
+    assert not get_quote("AAPL").halted
+
+    with django_capture_on_commit_callbacks(execute=True):
+        set_halted(symbols=["AAPL"], halted=True)
+
+    assert get_quote("AAPL").halted
+
+
+# The market overview ----------------------------------------------------------------------
+
+
+def _move(symbol, price):
+    Price.objects.filter(symbol=symbol).update(price=Decimal(price))
+
+
+def test_the_overview_sorts_by_any_column_with_the_symbol_breaking_ties(market):
+    _move("AAPL", "288.75")  # +10 %
+    _move("MSFT", "448.20")  # −10 %
+    _move("XOM", "121.80")  # +5 %
+
+    def order(sort):
+        return [q.symbol for q in market_overview(sort=sort).quotes]
+
+    assert order(None) == ["AAPL", "MSFT", "TSIM", "XOM"]
+    assert order("-price") == ["TSIM", "MSFT", "AAPL", "XOM"]
+    assert order("-change_pct") == ["AAPL", "XOM", "TSIM", "MSFT"]
+    assert order("change") == ["MSFT", "TSIM", "XOM", "AAPL"]
+    assert order("name") == ["AAPL", "XOM", "MSFT", "TSIM"]
+    assert order("sector") == ["XOM", "TSIM", "AAPL", "MSFT"]
+    assert order("; DROP TABLE prices") == order("symbol")
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("ms", ["MSFT"]), ("apple", ["AAPL"]), ("CORPORATION", ["MSFT", "XOM"]), ("zzz", [])],
+)
+def test_the_overview_searches_symbols_and_names(market, query, expected):
+    page = market_overview(query=query)
+
+    assert [q.symbol for q in page.quotes] == expected
+    assert page.count == len(expected)
+
+
+def test_the_overview_filters_by_sector(market):
+    assert [q.symbol for q in market_overview(sector="Technology").quotes] == ["AAPL", "MSFT"]
+
+
+def test_the_overview_pages_a_large_market(db):
+    make_symbols(PAGE_SIZE + 5)
+
+    first, last = market_overview(page=1), market_overview(page="2")
+
+    assert len(first.quotes) == PAGE_SIZE and len(last.quotes) == 5
+    assert first.count == PAGE_SIZE + 5
+    assert market_overview(page="nonsense").page_obj.number == 1
+
+
+@pytest.mark.parametrize("size", [5, 300])
+def test_the_overview_and_summary_run_fixed_queries(db, size, django_assert_num_queries):
+    make_symbols(size)
+    PriceFactory(symbol="TSIM", is_index=True)
+
+    with django_assert_num_queries(2):
+        market_overview(sort="-change_pct", query="S")
+    with django_assert_num_queries(4):  # counts, sectors, clock, index fund
+        market_summary()
+
+
+def test_the_summary_counts_the_day_so_far(market):
+    _move("AAPL", "300.00")
+    _move("MSFT", "400.00")
+    Price.objects.filter(symbol="XOM").update(halted=True)
+
+    summary = market_summary()
+
+    assert (summary.symbols, summary.advancers, summary.decliners, summary.halted) == (4, 1, 1, 1)
+    assert summary.sectors == ["Energy", "Index Fund", "Technology"]
+    assert summary.index.symbol == "TSIM"
+
+
+# Chart history ----------------------------------------------------------------------------
+
+
+def test_history_is_the_latest_points_oldest_first_and_bounded(market, django_assert_num_queries):
+    start = timezone.now() - timedelta(hours=1)
+    for i in range(30):
+        PriceHistoryFactory(
+            stock=market["AAPL"], price=Decimal(100 + i), timestamp=start + timedelta(minutes=i)
+        )
+    PriceHistoryFactory(stock=market["MSFT"], price=Decimal("1.00"))
+
+    with django_assert_num_queries(1):
+        points = price_history("AAPL", points=10)
+
+    assert [price for _, price in points] == [Decimal(v) for v in range(120, 130)]
+    assert [ts for ts, _ in points] == sorted(ts for ts, _ in points)
+    assert len(price_history("AAPL")) == 30
+    assert PriceHistory.objects.count() == 31

@@ -1,0 +1,231 @@
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from prices.models import Price, PriceHistory
+from prices.selectors import Quote
+from tests.factories import PriceFactory
+from tests.prices.conftest import make_symbols
+
+pytestmark = pytest.mark.django_db
+
+MARKET_URL = reverse("prices:market")
+
+
+def quote_url(symbol):
+    return reverse("prices:quote", kwargs={"symbol": symbol})
+
+
+def symbols_in(response) -> list[str]:
+    return [q.symbol for q in response.context["overview"].quotes]
+
+
+# The market overview ----------------------------------------------------------------------
+
+
+def test_anyone_may_browse_the_market(anon_client, market):
+    response = anon_client.get(MARKET_URL)
+
+    assert response.status_code == 200
+    assert symbols_in(response) == ["AAPL", "MSFT", "TSIM", "XOM"]
+    body = response.content.decode()
+    assert "Apple Inc." in body and "$262.50" in body
+    assert quote_url("AAPL") in body
+
+
+def test_a_student_sees_the_market_too(student_client, market):
+    assert student_client.get(MARKET_URL).status_code == 200
+
+
+def test_the_market_shows_the_change_since_the_previous_close(anon_client, market):
+    Price.objects.filter(symbol="AAPL").update(price=Decimal("288.75"))
+
+    body = anon_client.get(MARKET_URL).content.decode()
+
+    assert "▲ +$26.25" in body and "▲ +10.00%" in body
+
+
+def test_the_market_sorts_by_a_column_and_marks_it(anon_client, market):
+    response = anon_client.get(MARKET_URL, {"sort": "-price"})
+
+    assert symbols_in(response) == ["TSIM", "MSFT", "AAPL", "XOM"]
+    body = response.content.decode()
+    assert 'aria-sort="descending"' in body
+    assert "?sort=price" in body  # the heading now offers the other direction
+
+
+def test_a_bad_sort_falls_back_to_the_symbol(anon_client, market):
+    response = anon_client.get(MARKET_URL, {"sort": "password"})
+
+    assert response.status_code == 200
+    assert symbols_in(response) == ["AAPL", "MSFT", "TSIM", "XOM"]
+
+
+def test_the_search_box_takes_a_company_name(anon_client, market):
+    response = anon_client.get(MARKET_URL, {"q": "micro"})
+
+    assert symbols_in(response) == ["MSFT"]
+    assert 'value="micro"' in response.content.decode()
+
+
+def test_searching_an_exact_symbol_opens_its_quote(anon_client, market):
+    response = anon_client.get(MARKET_URL, {"q": " xom "})
+
+    assert response.status_code == 302
+    assert response["Location"] == quote_url("XOM")
+
+
+def test_a_search_without_matches_says_so(anon_client, market):
+    response = anon_client.get(MARKET_URL, {"q": "<b>zz</b>"})
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "No symbol or company matches “&lt;b&gt;zz&lt;/b&gt;”" in body
+
+
+def test_the_market_filters_by_sector_and_ignores_an_unknown_one(anon_client, market):
+    assert symbols_in(anon_client.get(MARKET_URL, {"sector": "Energy"})) == ["XOM"]
+    assert len(symbols_in(anon_client.get(MARKET_URL, {"sector": "Nope"}))) == 4
+
+
+def test_an_empty_market_explains_how_to_fill_it(anon_client, db):
+    body = anon_client.get(MARKET_URL).content.decode()
+    assert "load_market" in body
+
+
+@pytest.mark.parametrize("size", [5, 150])
+def test_the_market_page_runs_a_fixed_number_of_queries(
+    student_client, size, django_assert_max_num_queries
+):
+    make_symbols(size)
+    PriceFactory(symbol="TSIM", is_index=True)
+
+    # session and user, summary (4), overview (count and page)
+    with django_assert_max_num_queries(8):
+        response = student_client.get(MARKET_URL, {"sort": "-change_pct"})
+    assert response.status_code == 200
+
+
+# The quote page ---------------------------------------------------------------------------
+
+
+def test_the_quote_page_shows_the_quote_the_chart_data_and_the_order_ticket(anon_client, market):
+    start = timezone.now() - timedelta(minutes=10)
+    for i, price in enumerate(["260.00", "261.50", "262.50"]):
+        PriceHistory.objects.create(
+            stock_id="AAPL", price=Decimal(price), timestamp=start + timedelta(minutes=i)
+        )
+
+    response = anon_client.get(quote_url("AAPL"))
+
+    assert response.status_code == 200
+    assert isinstance(response.context["quote"], Quote)
+    assert response.context["quote"].symbol == "AAPL"
+    history = response.context["history"]
+    assert history["prices"] == ["260.00", "261.50", "262.50"]
+    assert history["previous_close"] == "262.50"
+    assert "trading/_order_ticket_slot.html" in [t.name for t in response.templates]
+    body = response.content.decode()
+    assert '<script id="price-history" type="application/json">' in body
+    assert "vendor/chart.js-4.5.1/chart.umd.min.js" in body and "js/price-chart.js" in body
+    assert "$260.00" in body and "$262.50" in body  # low and high on the chart
+
+
+def test_a_quote_page_before_any_tick_has_an_empty_chart_message(anon_client, market):
+    body = anon_client.get(quote_url("AAPL")).content.decode()
+    assert "The chart fills in as the market moves" in body
+
+
+def test_a_halted_symbol_says_so(anon_client, market):
+    Price.objects.filter(symbol="AAPL").update(halted=True)
+    assert "Trading halted" in anon_client.get(quote_url("AAPL")).content.decode()
+
+
+def test_a_lower_case_symbol_redirects_to_the_upper_case_page(anon_client, market):
+    response = anon_client.get(quote_url("aapl"), {"range": "100"})
+
+    assert response.status_code == 301
+    assert response["Location"] == quote_url("AAPL") + "?range=100"
+
+
+def test_a_symbol_with_a_dot_has_a_page(anon_client, db):
+    PriceFactory(symbol="BRK.B", name="Berkshire Hathaway Inc. Class B")
+
+    assert anon_client.get(quote_url("brk.b"))["Location"] == quote_url("BRK.B")
+    assert anon_client.get(quote_url("BRK.B")).status_code == 200
+
+
+@pytest.mark.parametrize("symbol", ["NOPE", "nope", "<script>"])
+def test_an_unknown_symbol_is_a_404_page(anon_client, market, symbol):
+    response = anon_client.get(quote_url(symbol))
+
+    assert response.status_code == 404
+    assert "prices/unknown_symbol.html" in [t.name for t in response.templates]
+    body = response.content.decode()
+    assert "<script>" not in body.split("<main", 1)[1]
+    if symbol == "NOPE":
+        assert "There is no symbol NOPE on this market." in body
+
+
+def test_the_chart_range_is_chosen_from_a_fixed_list(anon_client, market):
+    base = timezone.now() - timedelta(days=1)
+    PriceHistory.objects.bulk_create(
+        PriceHistory(
+            stock_id="AAPL", price=Decimal("100.00"), timestamp=base + timedelta(seconds=i)
+        )
+        for i in range(500)
+    )
+
+    assert len(anon_client.get(quote_url("AAPL")).context["history"]["prices"]) == 390
+    assert (
+        len(anon_client.get(quote_url("AAPL"), {"range": "100"}).context["history"]["times"]) == 100
+    )
+    assert (
+        len(anon_client.get(quote_url("AAPL"), {"range": "99999"}).context["history"]["prices"])
+        == 390
+    )
+
+
+@pytest.mark.parametrize("points", [3, 400])
+def test_the_quote_page_runs_a_fixed_number_of_queries(
+    student_client, market, points, django_assert_max_num_queries
+):
+    base = timezone.now() - timedelta(days=1)
+    PriceHistory.objects.bulk_create(
+        PriceHistory(
+            stock_id="AAPL", price=Decimal("100.00"), timestamp=base + timedelta(seconds=i)
+        )
+        for i in range(points)
+    )
+
+    # session and user, the quote, the history; the order ticket (trading's) may add a few
+    with django_assert_max_num_queries(8):
+        response = student_client.get(quote_url("AAPL"))
+    assert response.status_code == 200
+
+
+# The live endpoint ------------------------------------------------------------------------
+
+
+def test_the_live_endpoint_returns_the_quote_and_series_as_json(anon_client, market):
+    PriceHistory.objects.create(stock_id="AAPL", price=Decimal("262.50"))
+
+    response = anon_client.get(reverse("prices:quote_live", kwargs={"symbol": "aapl"}))
+
+    assert response.status_code == 200
+    assert "no-cache" in response["Cache-Control"]
+    payload = json.loads(response.content)
+    assert payload["quote"]["symbol"] == "AAPL"
+    assert payload["quote"]["price"] == "262.50"
+    assert payload["history"]["prices"] == ["262.50"]
+
+
+def test_the_live_endpoint_for_an_unknown_symbol_is_a_json_404(anon_client, market):
+    response = anon_client.get(reverse("prices:quote_live", kwargs={"symbol": "NOPE"}))
+
+    assert response.status_code == 404
+    assert json.loads(response.content) == {"error": "There is no symbol NOPE on this market."}

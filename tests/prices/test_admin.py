@@ -1,0 +1,197 @@
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.urls import reverse
+
+from accounts.roles import ensure_instructor_group
+from prices.models import MarketEvent, Price, PriceHistory
+from tradesim.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = reverse("admin:prices_price_changelist")
+
+
+def change_url(price):
+    return reverse("admin:prices_price_change", args=[price.pk])
+
+
+def act(client, action, *symbols):
+    ids = Price.objects.filter(symbol__in=symbols).values_list("pk", flat=True)
+    return client.post(
+        CHANGELIST, {"action": action, ACTION_CHECKBOX_NAME: [str(pk) for pk in ids]}, follow=True
+    )
+
+
+def halted() -> set[str]:
+    return set(Price.objects.filter(halted=True).values_list("symbol", flat=True))
+
+
+@pytest.fixture
+def teacher_client(client, instructor):
+    """An instructor in the Instructors group (the permissions the class console grants)."""
+    instructor.groups.add(ensure_instructor_group())
+    client.force_login(instructor)
+    return client
+
+
+def test_the_symbol_list_filters_by_sector_and_halted(admin_client, market):
+    Price.objects.filter(symbol="XOM").update(halted=True)
+
+    response = admin_client.get(CHANGELIST, {"sector": "Technology"})
+    assert response.status_code == 200
+    assert [p.symbol for p in response.context["cl"].result_list] == ["AAPL", "MSFT"]
+
+    response = admin_client.get(CHANGELIST, {"halted__exact": "1"})
+    assert [p.symbol for p in response.context["cl"].result_list] == ["XOM"]
+
+
+def test_halt_and_resume_actions_go_through_the_service(admin_client, admin_user, market):
+    response = act(admin_client, "halt_symbols", "AAPL", "MSFT")
+
+    assert response.status_code == 200
+    assert halted() == {"AAPL", "MSFT"}
+    assert "Halted 2: AAPL, MSFT." in response.content.decode()
+    assert set(AuditEntry.objects.values_list("actor", "action", "symbol")) == {
+        (admin_user.pk, "halt", "AAPL"),
+        (admin_user.pk, "halt", "MSFT"),
+    }
+
+    response = act(admin_client, "resume_symbols", "AAPL", "XOM")
+
+    assert halted() == {"MSFT"}
+    body = response.content.decode()
+    assert "Resumed 1: AAPL." in body and "1 already trading; left as they were." in body
+
+
+def test_an_instructor_may_halt_a_symbol(teacher_client, market):
+    act(teacher_client, "halt_symbols", "XOM")
+    assert halted() == {"XOM"}
+
+
+def test_a_student_cannot_reach_the_admin(student_client, market):
+    response = act(student_client, "halt_symbols", "XOM")
+    assert halted() == set()
+    assert response.redirect_chain[0][0].startswith(reverse("admin:login"))
+
+
+def test_parameters_are_edited_through_the_service_and_audited(teacher_client, market):
+    aapl = market["AAPL"]
+    form = {"name": "Apple Inc.", "sector": "Technology", "drift": "0.11", "volatility": "0.3"}
+
+    response = teacher_client.post(change_url(aapl), {**form, "beta": "1.25"})
+
+    assert response.status_code == 302
+    aapl.refresh_from_db()
+    assert (aapl.drift, aapl.volatility, aapl.beta) == (0.11, 0.3, 1.25)
+    assert aapl.price == Decimal("262.50")  # not editable here
+    entry = AuditEntry.objects.get(action="parameters")
+    assert entry.symbol == "AAPL" and "beta 1.0→1.25" in entry.detail
+
+
+def test_a_parameter_out_of_range_is_refused_with_a_message(teacher_client, market):
+    aapl = market["AAPL"]
+    form = {"name": "Apple Inc.", "sector": "Technology", "drift": "0.08", "beta": "1.0"}
+
+    response = teacher_client.post(change_url(aapl), {**form, "volatility": "5"})
+
+    assert response.status_code == 200
+    assert "volatility" in response.context["adminform"].form.errors
+    aapl.refresh_from_db()
+    assert aapl.volatility == 0.25
+
+
+def test_the_price_and_the_halt_are_read_only_on_the_change_form(teacher_client, market):
+    aapl = market["AAPL"]
+    form = {"name": "Apple Inc.", "sector": "Technology", "drift": "0.08", "beta": "1.0"}
+
+    teacher_client.post(
+        change_url(aapl), {**form, "volatility": "0.25", "price": "1.00", "halted": "on"}
+    )
+
+    aapl.refresh_from_db()
+    assert aapl.price == Decimal("262.50") and not aapl.halted
+
+
+def test_a_superuser_lists_a_new_symbol(admin_client, market):
+    response = admin_client.post(
+        reverse("admin:prices_price_add"),
+        {
+            "symbol": "nflx",
+            "name": "Netflix, Inc.",
+            "sector": "Communication Services",
+            "price": "108.00",
+            "drift": "0.12",
+            "volatility": "0.35",
+            "beta": "1.25",
+        },
+    )
+
+    assert response.status_code == 302
+    nflx = Price.objects.get(symbol="NFLX")
+    assert nflx.previous_close == Decimal("108.00")
+    assert nflx.log_price == pytest.approx(4.682131227)
+    assert PriceHistory.objects.filter(stock=nflx).count() == 1
+
+
+def test_an_instructor_cannot_list_a_symbol(teacher_client, market):
+    response = teacher_client.get(reverse("admin:prices_price_add"))
+    assert response.status_code == 403
+
+
+def test_an_instructor_schedules_a_market_event(teacher_client, instructor, market):
+    response = teacher_client.post(
+        reverse("admin:prices_marketevent_add"),
+        {"stock": "XOM", "sector": "", "percent": "-12.5", "reason": "Refinery fire"},
+    )
+
+    assert response.status_code == 302
+    event = MarketEvent.objects.get()
+    assert (event.stock_id, event.percent, event.created_by) == (
+        "XOM",
+        Decimal("-12.50"),
+        instructor,
+    )
+    assert event.applied_at is None
+    assert AuditEntry.objects.filter(action="market_event", symbol="XOM").exists()
+
+
+def test_a_sector_event_is_chosen_from_the_listed_sectors(teacher_client, market):
+    url = reverse("admin:prices_marketevent_add")
+    assert "Energy" in teacher_client.get(url).content.decode()
+
+    teacher_client.post(url, {"stock": "", "sector": "Energy", "percent": "5"})
+
+    assert MarketEvent.objects.get().sector == "Energy"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"stock": "XOM", "sector": "Energy", "percent": "5"},
+        {"stock": "", "sector": "", "percent": "5"},
+        {"stock": "XOM", "sector": "", "percent": "0"},
+        {"stock": "XOM", "sector": "", "percent": "-100"},
+        {"stock": "", "sector": "Shipping", "percent": "5"},
+    ],
+)
+def test_a_bad_market_event_is_refused(teacher_client, market, data):
+    response = teacher_client.post(reverse("admin:prices_marketevent_add"), data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert not MarketEvent.objects.exists()
+
+
+def test_the_market_clock_is_read_only(admin_client, market):
+    assert admin_client.get(reverse("admin:prices_marketstate_changelist")).status_code == 200
+    assert admin_client.get(reverse("admin:prices_marketstate_add")).status_code == 403
+
+
+@pytest.mark.parametrize("model", ["price", "pricehistory", "marketevent", "marketstate"])
+def test_every_market_page_of_the_admin_opens(admin_client, market, model):
+    MarketEvent.objects.create(sector="Energy", percent=Decimal("3.00"))
+    PriceHistory.objects.create(stock_id="AAPL", price=Decimal("262.50"))
+
+    assert admin_client.get(reverse(f"admin:prices_{model}_changelist")).status_code == 200

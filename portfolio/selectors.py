@@ -34,7 +34,7 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce, FirstValue, Greatest, Rank, Round
+from django.db.models.functions import Coalesce, FirstValue, Greatest, Rank, Round, RowNumber
 from django.utils import timezone
 
 from ledger.models import Transaction
@@ -503,6 +503,7 @@ class Standing:
     """One row of the leaderboard."""
 
     rank: int
+    position: int  # 1-based place in the board's order (ties broken by username)
     user_id: int
     username: str
     classroom: str | None
@@ -524,11 +525,15 @@ def ranking(*, classroom_id: int | None = None) -> QuerySet:
         score=Round(live_unit_value_expression(), RANK_PLACES, output_field=RATIO)
     )
     order = [F("score").desc(), F("total_value").desc()]
+    place = [*order, F("username").asc(), F("pk").asc()]
     return (
-        rows.annotate(rank=Window(Rank(), order_by=order))
+        rows.annotate(
+            rank=Window(Rank(), order_by=order), position=Window(RowNumber(), order_by=place)
+        )
         .order_by("-score", "-total_value", "username", "pk")
         .values(
             "rank",
+            "position",
             "pk",
             "username",
             "total_value",
@@ -551,6 +556,7 @@ def standings(rows) -> list[Standing]:
         result.append(
             Standing(
                 rank=row["rank"],
+                position=row["position"],
                 user_id=row["pk"],
                 username=row["username"],
                 classroom=row["classroom_name"],

@@ -98,9 +98,10 @@ def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decima
 
 
 def _lock_snapshots() -> None:
-    """Hold the snapshot lock until the transaction ends: two snapshot runs that read the
-    same unit state would otherwise turn the same deposit into units twice. On SQLite the
-    IMMEDIATE transaction already lets one writer in at a time."""
+    """Hold the snapshot lock until the transaction ends, so snapshot runs take turns: each
+    reads the unit state the previous one committed (two interleaved runs would overwrite
+    each other's peak and drawdown), and a repeated run for the same moment sees that it
+    was done. On SQLite the IMMEDIATE transaction already lets one writer in at a time."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SNAPSHOT_LOCK_KEY])

@@ -100,6 +100,7 @@
     if (!canvas || !h) return;
     var datasets = [{
       label: "You (value of one unit, start = 100)",
+      shortLabel: "You",
       data: numbers(h.performance),
       borderColor: "#0d6efd",
       backgroundColor: "rgba(13, 110, 253, 0.08)",
@@ -112,6 +113,7 @@
     if (h.index) {
       datasets.push({
         label: (h.index_label || "Market index") + ", start = 100",
+        shortLabel: h.index_label || "Market index",
         data: numbers(h.index),
         borderColor: "#6c757d",
         borderDash: [5, 4],
@@ -156,7 +158,7 @@
             callbacks: {
               label: function (ctx) {
                 if (ctx.dataset.yAxisID === "dollars") return "Total value: $" + money.format(ctx.parsed.y);
-                return ctx.dataset.label.split(",")[0] + ": " + ctx.parsed.y.toFixed(2);
+                return ctx.dataset.shortLabel + ": " + ctx.parsed.y.toFixed(2);
               },
             },
           },

@@ -400,3 +400,18 @@ def test_leaderboard_costs_the_same_queries_for_3_and_40_students(
     # session, user, classes (the select), count, page, the viewer's row
     assert queries(student_client, LEADERBOARD) == 6
     assert queries(student_client, LEADERBOARD + "?page=2") == 6
+
+
+# The admin ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["holding", "portfoliosummary", "portfoliosnapshot"])
+def test_admin_lists_are_read_only(invested, admin_client, model, settings):
+    settings.SNAPSHOT_EVERY_TICKS = 1
+    after_tick(ticks=1, timestamp=timezone.now())
+
+    response = admin_client.get(reverse(f"admin:portfolio_{model}_changelist"))
+
+    assert response.status_code == 200
+    assert "alice" in response.content.decode()
+    assert admin_client.get(reverse(f"admin:portfolio_{model}_add")).status_code == 403

@@ -195,6 +195,17 @@ def move_prices(symbols, seed, steps=40):
     return "prices moved"
 
 
+def tick_market(seed, ticks=15):
+    """The real ticker (with its after-tick hooks): prices, history and snapshots are
+    written while orders are placed."""
+    from prices.services import advance_market
+
+    rng = random.Random(seed)
+    for _ in range(ticks):
+        advance_market(rng=rng, wait=True)
+    return "market ticked"
+
+
 def assert_bank_invariants(students, record):
     """Jepsen's bank test, adapted: after the load, with every write committed."""
     # The trades table holds exactly the acknowledged trades (plus the set-up buys).
@@ -248,7 +259,8 @@ def assert_bank_invariants(students, record):
     call_command("check_ledger", stdout=io.StringIO())
 
 
-def test_bank_test_mixed_load_through_the_services(settings):
+@pytest.mark.parametrize("mover", ["price updates", "market ticks"])
+def test_bank_test_mixed_load_through_the_services(settings, mover):
     students, symbols = market_and_class(settings)
     record = Record()
 
@@ -286,7 +298,10 @@ def test_bank_test_mixed_load_through_the_services(settings):
         return dict(outcomes)
 
     jobs = [lambda seed=seed: worker(seed) for seed in range(8)]
-    jobs.append(lambda: move_prices(symbols, seed=99))
+    if mover == "market ticks":
+        jobs.append(lambda: tick_market(seed=99))
+    else:
+        jobs.append(lambda: move_prices(symbols, seed=99))
     results = run_concurrently(jobs)
 
     errors = [r for r in results if isinstance(r, BaseException)]

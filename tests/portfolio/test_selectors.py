@@ -242,6 +242,27 @@ def test_the_live_drawdown_counts_a_fall_since_the_last_snapshot(twr_example):
     assert overview.max_drawdown_pct == D("36.51")
 
 
+def test_the_leaderboard_and_the_dashboard_agree_on_every_kind_of_unit_state(twr_example):
+    emptied = StudentFactory(cash="100.00")
+    after_tick(ticks=6, timestamp=timezone.now() - timedelta(minutes=1))
+    ledger.withdraw(user=emptied, amount="100.00")
+    after_tick(ticks=7, timestamp=timezone.now())  # its units are written off
+    ledger.deposit(user=twr_example, amount="5000.00")  # not yet turned into units
+    fresh = StudentFactory()  # never snapshotted
+    buy(fresh, "XYZ", 1)
+    ledger.deposit(user=fresh, amount="10.00")
+    set_price("XYZ", "130.00")  # (570 + 5,000 + 1,300 − 5,000) / 1,500 = 1.24666…
+
+    standings = selectors.standings(selectors.ranking())
+
+    twr = {s.user_id: s.twr_pct for s in standings}
+    assert twr[twr_example.pk] == D("24.67")
+    assert twr[fresh.pk] == D("0.04")  # (10,010 − 126 + 130) / 10,010
+    assert twr[emptied.pk] == D("0.00")
+    for user in (twr_example, fresh, emptied):
+        assert twr[user.pk] == selectors.portfolio_overview(user).twr_pct
+
+
 def test_value_history_against_the_index(twr_example):
     overview = selectors.portfolio_overview(twr_example)
 

@@ -1,0 +1,147 @@
+"""A student's whole journey over HTTP, the way a browser makes it.
+
+Read this first: it shows what TradeSim does, in the order a student meets it —
+register, log in, move cash, look up a quote, buy, watch the market move, sell, and
+read the portfolio, the history, the journal, the statistics and the leaderboard.
+Every step goes through the public URLs; the database is only read to check the money.
+"""
+
+import csv
+import io
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from ledger.models import Balance, Transaction
+from portfolio.models import Holding
+from prices.models import Price
+from trading.models import Trade
+
+PASSWORD = "Tr4ding-Floor-2026"
+
+
+def token_from(page: str) -> str:
+    """The one-time token of the form on a page, as a browser would submit it."""
+    match = re.search(r'name="token" value="([0-9a-f]+)"', page)
+    assert match, "the form carries a one-time token"
+    return match.group(1)
+
+
+def body_of(response) -> str:
+    """A page or a streamed export, as text."""
+    return response.getvalue().decode()
+
+
+def cash_of(username: str) -> Decimal:
+    return Balance.objects.get(user__username=username).amount
+
+
+@pytest.fixture
+def market(db):
+    call_command("load_market", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_a_students_journey(market):
+    browser = Client()
+
+    # 1. Sign up: an account with the starting cash, logged in, sent to the dashboard.
+    response = browser.post(
+        "/accounts/register/",
+        {
+            "username": "maya",
+            "email": "maya@school.example",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/portfolio/"
+    assert "You start with $10,000.00" in response.content.decode()
+    assert cash_of("maya") == Decimal("10000.00")
+
+    # 2. Log out and back in.
+    browser.post("/accounts/logout/")
+    assert browser.get("/portfolio/").status_code == 302
+    response = browser.post("/accounts/login/", {"username": "maya", "password": PASSWORD})
+    assert response.status_code == 302
+
+    # 3. Deposit $500, with the form's one-time token; a double-click makes one deposit.
+    token = token_from(browser.get("/ledger/deposit/").content.decode())
+    response = browser.post("/ledger/deposit/", {"amount": "500.00", "token": token}, follow=True)
+    assert "Your balance is now $10,500.00" in response.content.decode()
+    browser.post("/ledger/deposit/", {"amount": "500.00", "token": token})
+    assert cash_of("maya") == Decimal("10500.00")
+
+    # 4. Withdraw $200; asking for more than there is changes nothing and says why.
+    token = token_from(browser.get("/ledger/withdraw/").content.decode())
+    browser.post("/ledger/withdraw/", {"amount": "200", "token": token})
+    assert cash_of("maya") == Decimal("10300.00")
+    response = browser.post("/ledger/withdraw/", {"amount": "99999"})
+    assert response.status_code == 400
+    assert "You can&#x27;t withdraw $99,999.00" in response.content.decode()
+    assert cash_of("maya") == Decimal("10300.00")
+
+    # 5. Look up a quote: the market page lists it, a lower-case symbol is redirected.
+    assert "AAPL" in browser.get("/prices/").content.decode()
+    assert browser.get("/prices/aapl/").url == "/prices/AAPL/"
+    quote_page = browser.get("/prices/AAPL/").content.decode()
+    price = Price.objects.get(symbol="AAPL").price
+    assert f"{price:,.2f}" in quote_page
+
+    # 6. Buy 10 AAPL from the order ticket; cash goes down by exactly the total.
+    token = token_from(browser.get("/trading/buy/?symbol=AAPL").content.decode())
+    response = browser.post(
+        "/trading/buy/", {"symbol": "AAPL", "quantity": "10", "token": token}, follow=True
+    )
+    total = (price * 10).quantize(Decimal("0.01"))
+    assert f"Bought 10 AAPL at ${price:,.2f} for ${total:,.2f}" in response.content.decode()
+    assert cash_of("maya") == Decimal("10300.00") - total
+    assert Holding.objects.get(user__username="maya", stock_id="AAPL").quantity == 10
+
+    # Buying more than the cash covers is refused with a message, and nothing changes.
+    response = browser.post("/trading/buy/", {"symbol": "AAPL", "quantity": "100000"})
+    assert response.status_code == 400
+    assert Trade.objects.filter(user__username="maya").count() == 1
+
+    # 7. The operator moves the market.
+    call_command("tick_prices", ticks=5, seed=7, stdout=io.StringIO())
+    new_price = Price.objects.get(symbol="AAPL").price
+
+    # 8. Sell 4 at the new price; the realized P/L is against the average cost.
+    token = token_from(browser.get("/trading/sell/?symbol=AAPL").content.decode())
+    browser.post("/trading/sell/", {"symbol": "AAPL", "quantity": "4", "token": token})
+    sell = Trade.objects.get(user__username="maya", operation="sell")
+    assert sell.price == new_price
+    assert sell.realized_pnl == (new_price * 4).quantize(Decimal("0.01")) - (price * 4)
+    assert Holding.objects.get(user__username="maya", stock_id="AAPL").quantity == 6
+
+    # 9. The portfolio: cash, the holding, and its value at the current price.
+    dashboard = browser.get("/portfolio/").content.decode()
+    assert "AAPL" in dashboard
+    value = cash_of("maya") + new_price * 6
+    assert f"{value:,.2f}" in dashboard
+
+    # 10. The trade history, filtered and exported.
+    history = browser.get("/trading/?symbol=AAPL&operation=sell").content.decode()
+    assert "Sell" in history
+    rows = list(csv.reader(io.StringIO(body_of(browser.get("/trading/?format=csv")))))
+    assert len(rows) == 1 + 2  # header + two trades
+
+    # 11. The cash journal and its statistics; the export holds exactly the filtered rows.
+    journal = browser.get("/ledger/").content.decode()
+    assert "$10,500.00" in journal  # total deposited, starting cash included
+    response = browser.get("/ledger/?type=deposit&format=csv")
+    rows = list(csv.reader(io.StringIO(body_of(response))))
+    assert len(rows) == 1 + 2  # header + starting cash + one deposit
+
+    # 12. The leaderboard ranks her.
+    assert "maya" in browser.get("/portfolio/leaderboard/").content.decode()
+
+    # 13. The books balance: every balance equals the sum of its journal.
+    call_command("check_ledger", stdout=io.StringIO())
+    journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
+    assert journal_total == cash_of("maya")

@@ -1,13 +1,22 @@
-"""The Instructors group: exactly the permissions an instructor needs, kept in one place."""
+"""The Instructors group: exactly the permissions an instructor needs, kept in one place.
 
-from django.contrib.auth.models import Group, Permission
+The group is created by a data migration (accounts 0002) and kept in step by
+`ensure_instructor_group`, which create_instructor calls; both run `apply_instructor_role`,
+written against whichever Group and Permission models it is given, so the migration can
+pass its historical models. A change to INSTRUCTOR_PERMISSIONS needs a new data migration
+too (tests/instructors/test_roles.py compares the migrated group with the list).
+"""
+
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q
 
 INSTRUCTORS = "Instructors"
 
-# (app_label, codename). Views of everything about money; changes only to the market's
-# parameters, market events and classes. Journal and trade rows have no change
-# permission here: they are read-only for everybody in the admin.
+# (app_label, codename). Views of everything about money; changes only to students' names,
+# email, class and active flag, to the market's parameters and halts, market events and
+# classes; the two money actions (grant, reset) go through services that journal and audit
+# them. Journal and trade rows have no change permission here: they are read-only for
+# everybody in the admin.
 INSTRUCTOR_PERMISSIONS = [
     ("accounts", "view_user"),
     ("accounts", "change_user"),
@@ -19,8 +28,8 @@ INSTRUCTOR_PERMISSIONS = [
     ("ledger", "view_transaction"),
     ("ledger", "grant_cash"),
     ("portfolio", "view_holding"),
-    ("portfolio", "reset_student"),
     ("trading", "view_trade"),
+    ("trading", "reset_student"),
     ("prices", "view_price"),
     ("prices", "change_price"),
     ("prices", "view_pricehistory"),
@@ -29,12 +38,29 @@ INSTRUCTOR_PERMISSIONS = [
     ("tradesim", "view_auditentry"),
 ]
 
+def apply_instructor_role(*, group_model, permission_model, permissions=INSTRUCTOR_PERMISSIONS):
+    """Create the Instructors group if needed and set its permissions to exactly
+    `permissions` (INSTRUCTOR_PERMISSIONS unless a migration passes its own frozen copy).
 
-def ensure_instructor_group() -> Group:
-    """Create the Instructors group if needed and set its permissions to exactly the list."""
-    group, _ = Group.objects.get_or_create(name=INSTRUCTORS)
+    Raises ImproperlyConfigured naming any listed permission that does not exist (a typo
+    in the list, or a model's Meta.permissions that lost an entry), rather than granting
+    less than the list says."""
+    group, _ = group_model.objects.get_or_create(name=INSTRUCTORS)
     query = Q(pk__in=[])
-    for app_label, codename in INSTRUCTOR_PERMISSIONS:
+    for app_label, codename in permissions:
         query |= Q(content_type__app_label=app_label, codename=codename)
-    group.permissions.set(Permission.objects.filter(query))
+    rows = list(permission_model.objects.filter(query).select_related("content_type"))
+    found = {(row.content_type.app_label, row.codename) for row in rows}
+    missing = [perm for perm in permissions if perm not in found]
+    if missing:
+        names = ", ".join(f"{app}.{codename}" for app, codename in missing)
+        raise ImproperlyConfigured(f"Instructor permissions that do not exist: {names}.")
+    group.permissions.set(rows)
     return group
+
+
+def ensure_instructor_group():
+    """The Instructors group with exactly INSTRUCTOR_PERMISSIONS (created if needed)."""
+    from django.contrib.auth.models import Group, Permission
+
+    return apply_instructor_role(group_model=Group, permission_model=Permission)

@@ -64,6 +64,8 @@ class Trade(models.Model):
                 name="trades_user_token_unique",
             ),
         ]
+        # Resetting sells at market and then adjusts cash: a trading action, so it lives here.
+        permissions = [("reset_student", "Can reset a student to the starting cash")]
 
     def __str__(self):
         return f"{self.get_operation_display()} {self.quantity} {self.stock_id} @ {self.price}"

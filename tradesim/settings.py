@@ -202,14 +202,25 @@ if env.bool("BEHIND_PROXY", default=False):
 
 # Logging -------------------------------------------------------------------------------
 
+# One line per record (tradesim.logging.StructuredFormatter): key=value pairs, or JSON with
+# LOG_FORMAT=json. Money movements and refusals are logged on tradesim.ledger and
+# tradesim.trading as `event=cash.deposit user=… amount=… result=ok` and the like.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "structured": {
+            "()": "tradesim.logging.StructuredFormatter",
+            "output": env.str("LOG_FORMAT", default="keyvalue"),
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "tradesim": {"handlers": ["console"], "level": env("LOG_LEVEL"), "propagate": False},
+        # Django's own records (500s with their traceback, 404s, CSRF refusals) in the same
+        # one-line format, instead of its default handler's plain multi-line text.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
 

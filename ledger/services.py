@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ledger.models import Balance, Transaction
+from tradesim.logging import log_event
 from tradesim.money import CENT, MAX_MONEY, ZERO
 
 logger = logging.getLogger("tradesim.ledger")
@@ -132,21 +133,19 @@ def _check_token(user, token: str | None, balance: Balance | None = None) -> Non
         raise _duplicate(user, token, balance.amount if balance is not None else None)
 
 
-def _log_after_commit(user, row: Transaction) -> None:
-    username = getattr(user, "username", "")
-
-    def emit():
-        logger.info(
-            "cash %s user=%s id=%s amount=%s balance=%s row=%s",
-            row.type,
-            username,
-            row.user_id,
-            row.amount,
-            row.balance_after,
-            row.pk,
-        )
-
-    transaction.on_commit(emit)
+def _log_after_commit(user, row: Transaction, created_by=None) -> None:
+    fields = {
+        "user": getattr(user, "username", ""),
+        "user_id": row.user_id,
+        "action": row.type,
+        "amount": row.amount,
+        "balance": row.balance_after,
+        "symbol": row.symbol or None,
+        "by": created_by.get_username() if created_by is not None else None,
+        "row": row.pk,
+        "result": "ok",
+    }
+    transaction.on_commit(lambda: log_event(logger, f"cash.{row.type}", **fields))
 
 
 def _post(
@@ -183,7 +182,7 @@ def _post(
     balance.amount = new_amount
     balance.last_updated = now
     balance.save(update_fields=["amount", "last_updated"])
-    _log_after_commit(balance.user, row)
+    _log_after_commit(balance.user, row, created_by)
     return row
 
 

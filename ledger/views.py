@@ -2,6 +2,7 @@
 the input, one service or selector does the work, and every lookup is the logged-in user's."""
 
 import csv
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,9 @@ from ledger import selectors, services
 from ledger.forms import AmountForm, DepositForm, JournalFilterForm, WithdrawForm
 from ledger.models import Transaction
 from ledger.selectors import JournalFilters
+from tradesim.logging import form_error_codes, log_event
+
+logger = logging.getLogger("tradesim.ledger")
 
 PAGE_SIZE = 25
 CSV_CHUNK_SIZE = 2000
@@ -141,6 +145,22 @@ def withdraw(request):
     return _movement_page(request, _WITHDRAW)
 
 
+def _log_refusal(request, movement: _Movement, form, refusal=None, *, result="rejected"):
+    """One line per refused movement (result=rejected) or repeated one (result=duplicate):
+    who, what, why. A form error is logged by its codes, never with what was typed."""
+    log_event(
+        logger,
+        "cash.rejected",
+        user=request.user.get_username(),
+        action=movement.service.__name__,
+        amount=form.cleaned_data.get("amount"),
+        result=result,
+        reason=type(refusal).__name__ if refusal is not None else "invalid_input",
+        errors=None if refusal is not None else form_error_codes(form),
+        message=refusal.message if refusal is not None else None,
+    )
+
+
 def _movement_page(request, movement: _Movement):
     status = 200
     if request.method == "POST":
@@ -155,10 +175,12 @@ def _movement_page(request, movement: _Movement):
                 )
             except services.DuplicateRequest as repeat:
                 # The first submission went through; this one is its echo, not an error.
+                _log_refusal(request, movement, form, repeat, result="duplicate")
                 balance = "" if repeat.balance is None else f" Balance: ${repeat.balance:,.2f}."
                 messages.info(request, f"{repeat.message}{balance}")
                 return redirect("ledger:journal")
             except services.LedgerError as refusal:
+                _log_refusal(request, movement, form, refusal)
                 field = "amount" if isinstance(refusal, _AMOUNT_ERRORS) else None
                 form.add_error(field, refusal.message)
             else:
@@ -168,6 +190,8 @@ def _movement_page(request, movement: _Movement):
                     f"Your balance is now ${row.balance_after:,.2f}.",
                 )
                 return redirect("ledger:journal")
+        else:
+            _log_refusal(request, movement, form)
         status = 400
     else:
         form = movement.form_class()

@@ -28,6 +28,7 @@ from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio import services as portfolio
 from prices.models import Price
+from tradesim.logging import log_event
 from tradesim.money import MAX_MONEY, ZERO, to_cents
 from trading.models import Trade
 
@@ -159,14 +160,16 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
                 raise _duplicate() from None
             raise
     except TradingError as error:
-        logger.info(
-            "trade rejected user=%s side=%s symbol=%r quantity=%r reason=%s: %s",
-            getattr(user, "username", user.pk),
-            side,
-            symbol,
-            quantity,
-            type(error).__name__,
-            error.message,
+        log_event(
+            logger,
+            "trade.rejected",
+            user=getattr(user, "username", user.pk),
+            side=side,
+            symbol=symbol,
+            quantity=quantity,
+            result="duplicate" if isinstance(error, DuplicateRequest) else "rejected",
+            reason=type(error).__name__,
+            message=error.message,
         )
         raise
     transaction.on_commit(lambda: _log_trade(user, trade))
@@ -323,16 +326,17 @@ def _charge_commission(*, user, commission: Decimal, description: str, symbol: s
 
 
 def _log_trade(user, trade: Trade) -> None:
-    logger.info(
-        "trade user=%s side=%s symbol=%s quantity=%d price=%s total=%s commission=%s "
-        "realized_pnl=%s id=%s",
-        getattr(user, "username", user.pk),
-        trade.operation,
-        trade.stock_id,
-        trade.quantity,
-        trade.price,
-        trade.total,
-        trade.commission,
-        trade.realized_pnl if trade.realized_pnl is not None else "-",
-        trade.pk,
+    log_event(
+        logger,
+        f"trade.{trade.operation}",
+        user=getattr(user, "username", user.pk),
+        side=trade.operation,
+        symbol=trade.stock_id,
+        quantity=trade.quantity,
+        price=trade.price,
+        total=trade.total,
+        commission=trade.commission,
+        realized_pnl=trade.realized_pnl,
+        trade=trade.pk,
+        result="ok",
     )

@@ -1,4 +1,5 @@
 import csv
+import logging
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,6 +11,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
@@ -26,6 +28,8 @@ from trading.services import (
     buy,
     sell,
 )
+
+logger = logging.getLogger("tradesim.trading")
 
 PAGE_SIZE = 25
 
@@ -82,6 +86,19 @@ def _order(request, *, side: str):
             else:
                 messages.success(request, confirmation(trade))
                 return redirect(_next_url(request, data.get("next")))
+        else:
+            # Refusals by the service are logged there; this is the form's own.
+            log_event(
+                logger,
+                "trade.rejected",
+                user=request.user.get_username(),
+                side=side,
+                symbol=form.cleaned_data.get("symbol"),
+                quantity=form.cleaned_data.get("quantity"),
+                result="rejected",
+                reason="invalid_input",
+                errors=form_error_codes(form),
+            )
         status = 400
     else:
         form = OrderForm(

@@ -18,6 +18,7 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 """
 
 import logging
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -27,8 +28,11 @@ from django.utils import timezone
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio import services as portfolio
+from portfolio.models import Holding
 from prices.models import Price
+from tradesim import audit
 from tradesim.logging import log_event
+from tradesim.models import AuditEntry
 from tradesim.money import MAX_MONEY, ZERO, to_cents
 from trading.models import Trade
 
@@ -72,6 +76,10 @@ class NotEnoughShares(TradingError, portfolio.NotEnoughShares):
 
 
 class DuplicateRequest(TradingError, ledger.DuplicateRequest):
+    pass
+
+
+class ResetRefused(TradingError):
     pass
 
 
@@ -256,8 +264,12 @@ def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, to
     )
 
 
-def _sell_locked(*, user, symbol, quantity, price, total, commission, token) -> Trade:
-    """The sell, with the balance row already locked by the caller."""
+def _sell_locked(
+    *, user, symbol, quantity, price, total, commission, token, note: str = "", created_by=None
+) -> Trade:
+    """The sell, with the balance row already locked by the caller. `note` prefixes the
+    journal description and `created_by` names the instructor when it is not the student's
+    own order (a reset)."""
     if commission > total:
         raise InsufficientFunds(
             f"Selling {quantity:,} {symbol} brings in ${total:,.2f}, which does not cover "
@@ -267,7 +279,7 @@ def _sell_locked(*, user, symbol, quantity, price, total, commission, token) -> 
         realized = portfolio.remove_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     except portfolio.NotEnoughShares as error:
         raise NotEnoughShares(error.message) from None
-    description = f"Sold {quantity:,} {symbol} @ {price:.2f}"
+    description = f"{note}Sold {quantity:,} {symbol} @ {price:.2f}"
     _move_cash(
         user=user,
         type=Transaction.Type.SELL,
@@ -275,6 +287,7 @@ def _sell_locked(*, user, symbol, quantity, price, total, commission, token) -> 
         description=description,
         symbol=symbol,
         token=token,
+        created_by=created_by,
     )
     _charge_commission(user=user, commission=commission, description=description, symbol=symbol)
     return Trade.objects.create(
@@ -291,7 +304,7 @@ def _sell_locked(*, user, symbol, quantity, price, total, commission, token) -> 
     )
 
 
-def _move_cash(*, user, type, amount, description, symbol, token) -> None:
+def _move_cash(*, user, type, amount, description, symbol, token, created_by=None) -> None:
     move = ledger.credit if type in Transaction.CREDIT_TYPES else ledger.debit
     try:
         move(
@@ -301,6 +314,7 @@ def _move_cash(*, user, type, amount, description, symbol, token) -> None:
             description=description,
             symbol=symbol,
             token=token,
+            created_by=created_by,
         )
     except ledger.InsufficientFunds as error:
         raise InsufficientFunds(error.message) from None
@@ -323,6 +337,126 @@ def _charge_commission(*, user, commission: Decimal, description: str, symbol: s
         )
     except ledger.InsufficientFunds as error:
         raise InsufficientFunds(error.message) from None
+
+
+# Instructor reset ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResetResult:
+    trades: list[Trade]  # the sales, one per position held
+    adjustment: Transaction | None  # the reset_credit or reset_debit row; None if not needed
+    cash_before: Decimal  # after the sales, before the adjustment
+    cash_after: Decimal
+
+
+def reset_student(*, student, instructor, reason: str) -> ResetResult:
+    """Bring a student back to the start: no shares and settings.STARTING_CASH in cash.
+
+    Guarantees: `instructor` has the trading.reset_student permission and `reason` is not
+    blank (ResetRefused otherwise). In one transaction, or not at all:
+    - every holding is sold at the symbol's current price through the same path as a sell
+      (a trade row with its realized P/L, a "sell" journal row, the holding deleted), the
+      journal rows described "Reset by <instructor>: Sold …" and made by the instructor.
+      The commission is waived: the student did not place these orders. A halted symbol is
+      sold at its last price too (a halted price does not move, so the last price is the
+      market's; refusing would force the instructor to reopen trading for the whole class
+      to reset one student);
+    - then one "reset_credit" or "reset_debit" row brings the cash to exactly the starting
+      cash ("Reset by <instructor>: <reason>"), unless it is there already;
+    - one audit entry names the instructor, the student, the adjustment and the reason.
+    The journal invariant holds throughout; past performance stays in the record (the
+    adjustment is an external flow, like a deposit, so it does not change the
+    time-weighted return).
+    Locks: the student's balance row, then all their holding rows (in symbol order), then
+    their portfolio summary. Raises NoCashAccount for a user without a cash account.
+    """
+    reason = (reason or "").strip()
+    if not instructor.has_perm("trading.reset_student"):
+        raise ResetRefused("Only an instructor with the reset permission can reset a student.")
+    if not reason:
+        raise ResetRefused("Give a reason for the reset; the student sees it in their journal.")
+    target = to_cents(settings.STARTING_CASH)
+    by = instructor.get_username()
+    with transaction.atomic():
+        try:
+            Balance.objects.select_for_update().get(user_id=student.pk)
+        except Balance.DoesNotExist:
+            raise NoCashAccount(
+                f"{student.get_username()} has no cash account (instructors do not trade), "
+                "so there is nothing to reset."
+            ) from None
+        held = list(
+            Holding.objects.select_for_update()
+            .filter(user_id=student.pk)
+            .order_by("stock_id")
+            .values_list("stock_id", "quantity")
+        )
+        prices = dict(
+            Price.objects.filter(symbol__in=[symbol for symbol, _ in held]).values_list(
+                "symbol", "price"
+            )
+        )
+        trades = []
+        for symbol, quantity in held:
+            price = prices[symbol]
+            trades.append(
+                _sell_locked(
+                    user=student,
+                    symbol=symbol,
+                    quantity=quantity,
+                    price=price,
+                    total=to_cents(price * quantity),
+                    commission=ZERO,
+                    token=None,
+                    note=f"Reset by {by}: ",
+                    created_by=instructor,
+                )
+            )
+        cash = Balance.objects.values_list("amount", flat=True).get(user_id=student.pk)
+        gap = target - cash
+        adjustment = None
+        description = f"Reset by {by}: {reason}"
+        try:
+            if gap > 0:
+                adjustment = ledger.credit(
+                    user=student,
+                    type=Transaction.Type.RESET_CREDIT,
+                    amount=gap,
+                    description=description,
+                    created_by=instructor,
+                )
+            elif gap < 0:
+                adjustment = ledger.debit(
+                    user=student,
+                    type=Transaction.Type.RESET_DEBIT,
+                    amount=-gap,
+                    description=description,
+                    created_by=instructor,
+                )
+        except ledger.LedgerError as error:
+            raise ResetRefused(error.message) from None
+        sold = f"sold {len(trades)} position{'s' if len(trades) != 1 else ''}"
+        audit.record(
+            actor=instructor,
+            action=AuditEntry.Action.RESET_STUDENT,
+            student=student,
+            amount=gap,
+            detail=f"{reason} ({sold}; cash ${cash:,.2f} → ${target:,.2f})",
+        )
+    transaction.on_commit(
+        lambda: log_event(
+            logger,
+            "trade.reset",
+            user=student.get_username(),
+            by=by,
+            positions=len(trades),
+            cash_before=cash,
+            adjustment=gap,
+            result="ok",
+        )
+    )
+    return ResetResult(trades=trades, adjustment=adjustment, cash_before=cash, cash_after=target)
 
 
 def _log_trade(user, trade: Trade) -> None:

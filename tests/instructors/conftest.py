@@ -1,0 +1,62 @@
+"""Instructors' fixtures: a teacher in the Instructors group, a superuser, a small market."""
+
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from accounts.roles import ensure_instructor_group
+from tests.factories import ClassroomFactory, PriceFactory, StudentFactory, UserFactory
+
+
+@pytest.fixture
+def teacher(instructor):
+    """The `instructor` persona with the Instructors group's permissions."""
+    instructor.groups.add(ensure_instructor_group())
+    return instructor
+
+
+@pytest.fixture
+def teacher_client(teacher):
+    c = Client()
+    c.force_login(teacher)
+    return c
+
+
+@pytest.fixture
+def superuser(db):
+    return UserFactory(
+        username="root", email="root@school.example", is_staff=True, is_superuser=True
+    )
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    c = Client()
+    c.force_login(superuser)
+    return c
+
+
+@pytest.fixture
+def market(db):
+    return {
+        "AAPL": PriceFactory(symbol="AAPL", sector="Technology", price=Decimal("200.00")),
+        "MSFT": PriceFactory(symbol="MSFT", sector="Technology", price=Decimal("400.00")),
+        "XOM": PriceFactory(symbol="XOM", sector="Energy", price=Decimal("100.00")),
+    }
+
+
+@pytest.fixture
+def period1(db):
+    return ClassroomFactory(name="Period 1")
+
+
+@pytest.fixture
+def period2(db):
+    return ClassroomFactory(name="Period 2")
+
+
+@pytest.fixture
+def carol(period2):
+    """A student in another class."""
+    return StudentFactory(username="carol", email="carol@school.example", classroom=period2)

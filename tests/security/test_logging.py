@@ -88,7 +88,9 @@ def test_sign_up_log_in_and_deposit_never_log_a_secret(django_capture_on_commit_
         secrets["session key"] = client.cookies[settings.SESSION_COOKIE_NAME].value
         client.post(reverse("logout"), {"csrfmiddlewaretoken": client.cookies["csrftoken"].value})
 
-        wrong = csrf_post(client, reverse("login"), {"username": "maya", "password": WRONG_PASSWORD})
+        wrong = csrf_post(
+            client, reverse("login"), {"username": "maya", "password": WRONG_PASSWORD}
+        )
         assert wrong.status_code == 400
         right = csrf_post(client, reverse("login"), {"username": "maya", "password": PASSWORD})
         assert right.status_code == 302
@@ -183,10 +185,14 @@ def test_a_rolled_back_movement_logs_no_movement(student, django_capture_on_comm
 
     from ledger.services import deposit
 
-    with every_log_line() as log, django_capture_on_commit_callbacks(execute=True):
-        with pytest.raises(RuntimeError), transaction.atomic():
-            deposit(user=student, amount=Decimal("5.00"))
-            raise RuntimeError("undo")
+    with (
+        every_log_line() as log,
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        deposit(user=student, amount=Decimal("5.00"))
+        raise RuntimeError("undo")
 
     assert log.events("cash.deposit") == []
 

@@ -1,0 +1,280 @@
+"""Who gets what, for every URL the resolver knows.
+
+The table EXPECTED classifies every URL of the site by name; a URL added without being
+classified here fails `test_every_url_is_classified`. Each page is then fetched by an
+anonymous visitor, a student (alice), another student (bob) and an instructor, and bob's
+copy of every page and export is searched for alice's data. Every admin URL is fetched
+by an anonymous visitor and by a student, who both must be sent to the admin's log-in.
+"""
+
+import re
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.urls import URLResolver, get_resolver, reverse
+
+from accounts.roles import ensure_instructor_group
+from ledger.services import deposit
+from tests.factories import PriceFactory
+from tests.security.helpers import money_state
+from trading.services import buy
+
+# What a persona gets: a status code, or one of these redirects.
+LOGIN = "login"  # 302 to /accounts/login/?next=<the page>
+ADMIN_LOGIN = "admin login"  # 302 to /admin/login/?next=<the page>
+DASHBOARD = "dashboard"  # 302 to /portfolio/ (a logged-in user has no use for the page)
+
+PUBLIC_FOR_VISITORS = {"anon": 200, "student": DASHBOARD, "instructor": DASHBOARD}
+PUBLIC = {"anon": 200, "student": 200, "instructor": 200}
+PRIVATE = {"anon": LOGIN, "student": 200, "instructor": 200}
+
+# Every non-admin URL by name: how a GET is answered per persona. "student" stands for
+# both students (each sees their own page). Instructors have no cash account: their money
+# pages render empty, and any order or movement they send is refused by the service.
+EXPECTED = {
+    "home": PUBLIC_FOR_VISITORS,
+    "healthz": PUBLIC,
+    "register": PUBLIC_FOR_VISITORS,
+    "login": PUBLIC_FOR_VISITORS,
+    "logout": {"anon": 405, "student": 405, "instructor": 405},  # POST only
+    "profile": PRIVATE,
+    "password_change": PRIVATE,
+    "prices:market": PUBLIC,
+    "prices:quote": PUBLIC,
+    "prices:quote_live": PUBLIC,
+    "ledger:journal": PRIVATE,
+    "ledger:deposit": PRIVATE,
+    "ledger:withdraw": PRIVATE,
+    "portfolio:dashboard": PRIVATE,
+    "portfolio:live": PRIVATE,
+    "portfolio:holdings_csv": PRIVATE,
+    "portfolio:leaderboard": PRIVATE,
+    "trading:history": PRIVATE,
+    "trading:buy": PRIVATE,
+    "trading:sell": PRIVATE,
+}
+
+# Extra query strings fetched for a URL name: the exports and filters.
+VARIANTS = {
+    "ledger:journal": ["", "?format=csv", "?type=deposit&symbol=ZAL"],
+    "trading:history": ["", "?format=csv", "?symbol=ZAL"],
+}
+
+# Pages that show other students by design: the leaderboard ranks everyone by name and
+# total value (never their cash, holdings or notes).
+SHARED_BY_DESIGN = {"portfolio:leaderboard": ["alice", "12,345.67"]}
+
+PATH_VALUES = {
+    "symbol": "ZAL",
+    "object_id": "1",
+    "id": "1",
+    "content_type_id": "1",
+    "app_label": "ledger",
+    "url": "nothing-here/",
+}
+
+
+# The resolver ------------------------------------------------------------------------
+
+
+def _fill(pattern_text: str) -> str:
+    """A route or regex with its parameters replaced by values from PATH_VALUES."""
+    text = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: PATH_VALUES[m[1]], pattern_text)
+    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: PATH_VALUES[m[1]], text)
+    return text.lstrip("^").rstrip("$").replace("\\", "")
+
+
+def all_urls(patterns=None, prefix="", namespace=""):
+    """(name, path) for every pattern the resolver knows, nested ones included; unnamed
+    patterns are named "<namespace>:<unnamed route>"."""
+    if patterns is None:
+        patterns = get_resolver().url_patterns
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = namespace + (f"{entry.namespace}:" if entry.namespace else "")
+            yield from all_urls(entry.url_patterns, prefix + _fill(str(entry.pattern)), ns)
+        else:
+            name = entry.name or f"<unnamed {entry.pattern}>"
+            yield namespace + name, "/" + prefix + _fill(str(entry.pattern))
+
+
+def site_urls() -> dict[str, str]:
+    return {name: path for name, path in all_urls() if not name.startswith("admin:")}
+
+
+def admin_urls() -> list[tuple[str, str]]:
+    return [(name, path) for name, path in all_urls() if name.startswith("admin:")]
+
+
+# The classroom -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def classroom(student, other_student, instructor):
+    """alice: $10,000, deposits $2,345.67 ("Aunt Ida"), buys 37 ZAL at $123.45 ($4,567.65),
+    leaving $7,778.02 cash and $12,345.67 in total. bob: $10,000 and a $100.00 deposit."""
+    PriceFactory(symbol="ZAL", price=Decimal("123.45"), name="Zalando Trading")
+    deposit(user=student, amount=Decimal("2345.67"), description="Aunt Ida's gift")
+    buy(user=student, symbol="ZAL", quantity=37)
+    deposit(user=other_student, amount=Decimal("100.00"), description="Pocket money")
+    instructor.groups.add(ensure_instructor_group())
+    return {"alice": student, "bob": other_student, "teacher": instructor}
+
+
+# What is alice's and nobody else's (bob's pages must show none of it).
+ALICE_PRIVATE = [
+    "alice@school.example",
+    "Aunt Ida",
+    "7,778.02",  # her cash
+    "7778.02",
+    "4,567.65",  # her purchase
+    "4567.65",
+    "12345.67",  # her total, unformatted (exports)
+]
+ALICE_NAMED = ["alice", "12,345.67"]
+
+
+def clients(classroom) -> dict[str, Client]:
+    made = {"anon": Client()}
+    for persona, username in [("student", "alice"), ("other", "bob"), ("instructor", "teacher")]:
+        made[persona] = Client()
+        made[persona].force_login(classroom[username])
+    return made
+
+
+def body(response) -> str:
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
+def check(response, expected, path):
+    where = f"GET {path}"
+    if expected == LOGIN:
+        assert response.status_code == 302, where
+        assert response.url.startswith(reverse("login") + "?next="), where
+    elif expected == ADMIN_LOGIN:
+        assert response.status_code == 302, where
+        assert response.url.startswith(reverse("admin:login")), where
+    elif expected == DASHBOARD:
+        assert response.status_code == 302, where
+        assert response.url == reverse("portfolio:dashboard"), where
+    else:
+        assert response.status_code == expected, f"{where}: {response.status_code}"
+
+
+# Tests -------------------------------------------------------------------------------
+
+
+def test_every_url_is_classified():
+    names = set(site_urls())
+    unclassified = sorted(names - set(EXPECTED))
+    stale = sorted(set(EXPECTED) - names)
+    assert unclassified == [], f"add these URLs to EXPECTED in {__name__}: {unclassified}"
+    assert stale == [], f"these URLs are gone; remove them from EXPECTED: {stale}"
+
+
+@pytest.mark.django_db
+def test_each_persona_gets_what_the_table_says(classroom):
+    personas = clients(classroom)
+    for name, path in site_urls().items():
+        for variant in VARIANTS.get(name, [""]):
+            for persona, client in personas.items():
+                key = "student" if persona == "other" else persona
+                check(client.get(path + variant), EXPECTED[name][key], path + variant)
+
+
+@pytest.mark.django_db
+def test_alices_pages_show_her_data(classroom):
+    """The markers the leak test looks for are really on alice's own pages (so the test
+    below would see them if they leaked)."""
+    alice = clients(classroom)["student"]
+    seen = "".join(
+        body(alice.get(path + variant))
+        for name, path in site_urls().items()
+        if EXPECTED[name]["student"] == 200
+        for variant in VARIANTS.get(name, [""])
+    )
+    for marker in ALICE_PRIVATE:
+        assert marker in seen, marker
+
+
+@pytest.mark.django_db
+def test_another_student_never_sees_alices_data(classroom):
+    bob = clients(classroom)["other"]
+    alice_id = classroom["alice"].pk
+    # Parameters a curious student might try, on every page.
+    probes = ["", f"?user={alice_id}&user_id={alice_id}&owner={alice_id}&pk={alice_id}"]
+    for name, path in site_urls().items():
+        for variant in VARIANTS.get(name, [""]):
+            for probe in probes:
+                joiner = "&" if "?" in variant and probe else ""
+                url = path + variant + joiner + (probe.lstrip("?") if joiner else probe)
+                page = body(bob.get(url))
+                forbidden = ALICE_PRIVATE + [
+                    m for m in ALICE_NAMED if m not in SHARED_BY_DESIGN.get(name, [])
+                ]
+                for marker in forbidden:
+                    assert marker not in page, f"bob sees {marker!r} at {url}"
+
+
+@pytest.mark.django_db
+def test_the_leaderboard_shares_only_name_and_total(classroom):
+    page = body(clients(classroom)["other"].get(reverse("portfolio:leaderboard")))
+    assert "alice" in page
+    assert "12,345.67" in page
+
+
+@pytest.mark.django_db
+def test_anonymous_posts_change_nothing_and_ask_to_log_in(classroom):
+    anon = Client()
+    before = money_state()
+    for name, path in site_urls().items():
+        if EXPECTED[name]["anon"] != LOGIN:
+            continue
+        response = anon.post(path, {"amount": "100", "symbol": "ZAL", "quantity": "1"})
+        check(response, LOGIN, f"POST {path}")
+    assert money_state() == before
+
+
+@pytest.mark.django_db
+def test_every_admin_url_sends_visitors_and_students_to_the_admin_log_in(classroom):
+    personas = clients(classroom)
+    urls = admin_urls()
+    assert len(urls) > 50  # the walk reached every registered model's URLs
+    for name, path in urls:
+        for persona in ("anon", "student"):
+            response = personas[persona].get(path)
+            if name == "admin:login":
+                assert response.status_code == 200, path
+            elif name == "admin:logout":
+                # The admin sends a visitor who is not staff from its log-out to its index,
+                # which asks them to log in.
+                assert (response.status_code, response.url) == (302, reverse("admin:index"))
+            else:
+                check(response, ADMIN_LOGIN, path)
+
+
+@pytest.mark.django_db
+def test_an_instructor_reads_every_students_money_in_the_admin(classroom):
+    from ledger.models import Transaction
+
+    teacher = clients(classroom)["instructor"]
+    row = Transaction.objects.filter(user=classroom["alice"], description__contains="Aunt").get()
+    pages = {
+        "admin:index": {},
+        "admin:ledger_balance_changelist": {},
+        "admin:ledger_transaction_changelist": {},
+        "admin:ledger_transaction_change": {"object_id": row.pk},
+        "admin:trading_trade_changelist": {},
+        "admin:portfolio_holding_changelist": {},
+        "admin:accounts_user_changelist": {},
+    }
+    seen = ""
+    for name, kwargs in pages.items():
+        response = teacher.get(reverse(name, kwargs=kwargs))
+        assert response.status_code == 200, name
+        seen += body(response)
+    for marker in ["alice", "bob", "Aunt Ida", "7,778.02"]:
+        assert marker in seen

@@ -170,7 +170,8 @@ class HoldingInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("stock").order_by("stock_id")
+        # The user too: each row's label (str(holding)) names them.
+        return super().get_queryset(request).select_related("stock", "user").order_by("stock_id")
 
     @admin.display(description="Price")
     def price(self, obj):
@@ -204,7 +205,7 @@ class JournalInline(ReadOnlyInline):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("created_by")
+        return super().get_queryset(request).select_related("user", "created_by")
 
     @admin.display(description="Made by")
     def made_by(self, obj):

@@ -20,6 +20,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Balance)
 class BalanceAdmin(ReadOnlyAdmin):
     list_display = ["user", "amount", "last_updated"]
+    list_filter = ["user__classroom"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
     ordering = ["user__username"]
@@ -37,7 +38,7 @@ class TransactionAdmin(ReadOnlyAdmin):
         "description",
         "created_by",
     ]
-    list_filter = ["type", "timestamp"]
+    list_filter = ["type", "user__classroom", "timestamp"]
     list_select_related = ["user", "created_by"]
     search_fields = ["user__username"]
     # Counting the whole journal for "N total" gets slow on a big class.

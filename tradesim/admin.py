@@ -17,7 +17,7 @@ class AuditEntryAdmin(admin.ModelAdmin):
         "amount",
         "detail",
     ]
-    list_filter = ["action", "created_at"]
+    list_filter = ["action", "student__classroom", "created_at"]
     search_fields = ["actor__username", "student__username", "symbol", "detail"]
     list_select_related = ["actor", "student"]
     date_hierarchy = "created_at"

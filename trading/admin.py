@@ -19,7 +19,7 @@ class TradeAdmin(admin.ModelAdmin):
         "commission",
         "realized_pnl",
     ]
-    list_filter = ["operation", "timestamp"]
+    list_filter = ["operation", "user__classroom", "timestamp"]
     list_select_related = ["user", "stock"]
     search_fields = ["user__username", "stock__symbol"]
     date_hierarchy = "timestamp"

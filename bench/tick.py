@@ -11,8 +11,10 @@ Django is set up once per database.
 
 What is timed, per size (the median of --repeat rounds after one warm-up; a run slower than
 SLOW_SECONDS is not repeated):
-- tick (<method>): the real prices.services.advance_market, committed, with the set-based
-  writer <method> (prices/bulk.py; "orm" is Django's bulk_update + bulk_create);
+- tick (chosen): the real prices.services.advance_market, committed, as it runs in
+  production (prices.bulk.CHOSEN);
+- tick (<method>): the same with <method> writing both tables (prices/bulk.py; "orm" is
+  Django's bulk_update + bulk_create, "values" is UPDATE … FROM (VALUES …) + bulk_create);
 - raw SQL: the same N price updates and N history inserts written with the database
   driver directly, no Django: UPDATE … FROM (VALUES …) and a multi-row INSERT on
   PostgreSQL, executemany on SQLite, in one transaction;
@@ -118,7 +120,7 @@ def machine() -> str:
 
 
 def table(results) -> str:
-    methods = sorted({m for r in results for m in r["ticks"]})
+    methods = ["chosen", *sorted({m for r in results for m in r["ticks"]} - {"chosen"})]
     head = ["database", "symbols", *[f"tick ({m})" for m in methods], "raw SQL", "chosen/raw"]
     head += ["read", "engine"]
     rows = [head]
@@ -193,6 +195,7 @@ def measure(size, methods, repeat):
     chosen = bulk.CHOSEN[vendor]
     rng = new_rng(2026)
     runs = {
+        "chosen": lambda: advance_market(rng=rng),
         **{method: _with_writer(bulk, vendor, method, lambda: advance_market(rng=rng))
            for method in methods},
         "raw": raw_writer(),
@@ -209,12 +212,12 @@ def measure(size, methods, repeat):
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
-    ratios = [t / r for t, r in zip(times.get(chosen, []), times["raw"], strict=False)]
+    ratios = [t / r for t, r in zip(times["chosen"], times["raw"], strict=False)]
     return {
         "database": "PostgreSQL" if vendor == "postgresql" else "SQLite",
         "size": size,
-        "chosen": chosen,
-        "ticks": {m: statistics.median(times[m]) for m in methods},
+        "chosen": " + ".join(f"{table} {how}" for table, how in chosen.items()),
+        "ticks": {m: statistics.median(times[m]) for m in ["chosen", *methods] if times[m]},
         "raw": statistics.median(times["raw"]),
         "ratio": statistics.median(ratios) if ratios else None,
         "read": statistics.median(times["read"]),
@@ -224,9 +227,11 @@ def measure(size, methods, repeat):
 
 
 def _with_writer(bulk, vendor, method, run):
+    """Run a tick with `method` writing both tables."""
+
     def with_writer():
         chosen = bulk.CHOSEN[vendor]
-        bulk.CHOSEN[vendor] = method
+        bulk.CHOSEN[vendor] = {"update": method, "insert": method}
         try:
             return run()
         finally:

@@ -1,11 +1,13 @@
 """Set-based writes for the market tick: one statement per table, whatever the number of
 symbols, so a tick runs the same number of queries at 10 symbols and at 50,000.
 
-The rows travel as one array (PostgreSQL `unnest`) or one JSON document (SQLite
-`json_each`) and the database joins them to the table itself. Django's `bulk_update`
-builds a `CASE WHEN id = … THEN …` per row and, on SQLite, splits the work into batches of
-999 parameters; the alternatives stay here so bench/tick.py can measure them side by
-side (docs/performance.md has the figures and the reasoning behind CHOSEN).
+On PostgreSQL the rows travel as arrays and the database joins them to the table
+(`unnest`): one round trip each. On SQLite, which runs in-process, the UPDATE is one
+prepared statement stepped per row (`executemany`) and the INSERT one JSON document read
+by `json_each`. Django's `bulk_update` builds a `CASE WHEN id = … THEN …` per row (and, on
+SQLite, splits the work into batches of 999 parameters); it and the other alternatives
+stay here so bench/tick.py can measure them side by side (docs/performance.md has the
+figures and the reasoning behind CHOSEN).
 """
 
 import json
@@ -21,11 +23,20 @@ from prices.models import Price, PriceHistory
 PriceRow = tuple[int, Decimal, float]
 HistoryRow = tuple[str, Decimal]
 
-CHOSEN = {"postgresql": "unnest", "sqlite": "json"}
+# Measured with bench/tick.py (docs/performance.md). On SQLite, executemany is the fastest
+# UPDATE (a prepared statement stepped per row, in-process: no round trips to save) and
+# json_each the fastest INSERT; Django logs each as one query.
+CHOSEN = {
+    "postgresql": {"update": "unnest", "insert": "unnest"},
+    "sqlite": {"update": "executemany", "insert": "json"},
+}
 
 
-def _method(conn, method: str | None) -> str:
-    return method or CHOSEN.get(conn.vendor, "orm")
+def _method(conn, method: str | None, table: str) -> str:
+    if method:
+        return method
+    choice = CHOSEN.get(conn.vendor, "orm")
+    return choice if isinstance(choice, str) else choice[table]
 
 
 def update_prices(
@@ -35,7 +46,7 @@ def update_prices(
     if not rows:
         return
     conn = conn or default_connection
-    _UPDATES[_method(conn, method)](conn, rows, timestamp)
+    _UPDATES[_method(conn, method, "update")](conn, rows, timestamp)
 
 
 def insert_history(
@@ -45,7 +56,7 @@ def insert_history(
     if not rows:
         return
     conn = conn or default_connection
-    _INSERTS[_method(conn, method)](conn, rows, timestamp)
+    _INSERTS[_method(conn, method, "insert")](conn, rows, timestamp)
 
 
 # PostgreSQL: arrays joined with unnest ---------------------------------------------------

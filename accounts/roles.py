@@ -38,6 +38,7 @@ INSTRUCTOR_PERMISSIONS = [
     ("tradesim", "view_auditentry"),
 ]
 
+
 def apply_instructor_role(*, group_model, permission_model, permissions=INSTRUCTOR_PERMISSIONS):
     """Create the Instructors group if needed and set its permissions to exactly
     `permissions` (INSTRUCTOR_PERMISSIONS unless a migration passes its own frozen copy).

@@ -58,7 +58,7 @@ def _money(value) -> str:
 
 def _pct(value) -> str:
     # A sign on every figure, so a loss never reads as a gain in a black-and-white printout.
-    return "—" if value is None else f"{value:+,.2f} %"
+    return "—" if value is None else f"{value:+,.2f}%"
 
 
 def _cell(text: str) -> str:
@@ -71,7 +71,7 @@ def _cell(text: str) -> str:
 
 @admin.register(Classroom)
 class ClassroomAdmin(admin.ModelAdmin):
-    list_display = ["name", "student_count", "created_at", "standings_link"]
+    list_display = ["name", "student_count", "created_at", "leaderboard_link", "standings_link"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
 
@@ -84,6 +84,11 @@ class ClassroomAdmin(admin.ModelAdmin):
         return format_html(
             '<a href="{}?classroom__id__exact={}">{}</a>', url, obj.pk, obj.n_students
         )
+
+    @admin.display(description="Leaderboard")
+    def leaderboard_link(self, obj):
+        url = reverse("portfolio:leaderboard")
+        return format_html('<a href="{}?class={}">View</a>', url, obj.pk)
 
     @admin.display(description="Standings")
     def standings_link(self, obj):
@@ -166,12 +171,16 @@ class ReadOnlyInline(admin.TabularInline):
 class HoldingInline(ReadOnlyInline):
     model = Holding
     verbose_name_plural = "Holdings (at current prices)"
-    fields = ["stock", "quantity", "average_price", "price", "market_value", "unrealized"]
+    fields = ["stock", "quantity", "average_cost", "price", "market_value", "unrealized"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         # The user too: each row's label (str(holding)) names them.
         return super().get_queryset(request).select_related("stock", "user").order_by("stock_id")
+
+    @admin.display(description="Average cost")
+    def average_cost(self, obj):
+        return _money(obj.average_price)
 
     @admin.display(description="Price")
     def price(self, obj):
@@ -201,15 +210,23 @@ class JournalInline(ReadOnlyInline):
     fk_name = "user"
     formset = RecentFormSet
     verbose_name_plural = f"Recent journal rows (newest {RECENT_JOURNAL_ROWS})"
-    fields = ["timestamp", "type", "amount", "balance_after", "symbol", "description", "made_by"]
+    fields = ["timestamp", "type", "signed", "balance", "symbol", "description", "made_by"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user", "created_by")
 
+    @admin.display(description="Amount")
+    def signed(self, obj):
+        return f"{'+' if obj.is_credit else '−'}${obj.amount:,.2f}"
+
+    @admin.display(description="Balance after")
+    def balance(self, obj):
+        return _money(obj.balance_after)
+
     @admin.display(description="Made by")
     def made_by(self, obj):
-        return obj.created_by.get_username() if obj.created_by_id else "the student"
+        return obj.created_by.get_username() if obj.created_by_id else "—"
 
 
 class StandingChangeList(ChangeList):
@@ -259,7 +276,6 @@ class UserAdmin(DjangoUserAdmin):
         "twr",
         "trades",
         "is_active",
-        "date_joined",
     ]
     list_filter = [RoleFilter, "classroom", "is_active", "date_joined"]
     list_select_related = ["classroom"]

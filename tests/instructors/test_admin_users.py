@@ -62,10 +62,10 @@ def test_the_list_shows_cash_value_returns_and_trades(teacher_client, alice):
     assert row.total_value == Decimal("11100.00")
     assert row.trade_count == 1
     body = response.content.decode()
-    for text in ["$8,500.00", "$11,100.00", "+5.71 %", "Period 1"]:
+    for text in ["$8,500.00", "$11,100.00", "+5.71%", "Period 1"]:
         assert text in body
-    # Before any snapshot the unit value is value ÷ contributions: the same +5.71 %.
-    assert body.count("+5.71 %") == 2
+    # Before any snapshot the unit value is value ÷ contributions: the same +5.71%.
+    assert body.count("+5.71%") == 2
 
 
 def test_instructors_have_no_money_columns(teacher_client, teacher):

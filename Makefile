@@ -9,10 +9,16 @@ PORT   ?= 8000
 
 .PHONY: run test install env migrate market demo lint check bench-tick clean
 
-## make run: install, migrate, load the sample market, serve on http://127.0.0.1:8000
-run: install env migrate market
+## make run: install, migrate, offer the demo classroom (first run), load the sample market,
+## serve on http://127.0.0.1:8000
+run: install env migrate
 	@$(PY) manage.py shell -c "from django.contrib.auth import get_user_model as g; import sys; sys.exit(0 if g().objects.filter(is_staff=True).exists() else 1)" \
-	  || echo "No instructor yet: run 'make demo' for a demo classroom with an instructor login, or '$(PY) manage.py create_instructor'."
+	  || { if [ -t 0 ]; then \
+	         printf "No instructor yet. Create the demo classroom (an instructor login, 25 students, 3 days of history)? [y/N] "; \
+	         read answer; case "$$answer" in [yY]*) $(PY) manage.py seed_demo ;; \
+	           *) echo "Later: 'make demo', or '$(PY) manage.py create_instructor'." ;; esac; \
+	       else echo "No instructor yet: run 'make demo' for a demo classroom with an instructor login, or '$(PY) manage.py create_instructor'."; fi; }
+	@$(MAKE) --no-print-directory market
 	@echo "TradeSim is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; move the market with '$(PY) manage.py tick_prices --every 5')"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
@@ -45,8 +51,9 @@ migrate: install env
 market: migrate
 	@if $(PY) manage.py help load_market >/dev/null 2>&1; then $(PY) manage.py load_market; fi
 
-## make demo: a ready classroom (instructor login printed) with a few days of history
-demo: market
+## make demo: a ready classroom (instructor login printed) with a few days of history; it
+## lists the sample market itself, so the history starts with the listing
+demo: migrate
 	$(PY) manage.py seed_demo
 
 lint: install

@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -51,12 +53,25 @@ class SymbolSelect(forms.Select):
         return option
 
 
+_WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)
+
+
+class QuantityField(forms.IntegerField):
+    """A whole number of shares written with the digits 0–9, as the cash forms require:
+    int() alone would also take "١٢٣", "１２" or "1_000"."""
+
+    def to_python(self, value):
+        if value not in self.empty_values and not _WHOLE_NUMBER.fullmatch(str(value).strip()):
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class OrderForm(BootstrapForm):
     """The shape of an order. Whether the symbol trades, the cash and the shares are the
     service's to check, under the lock."""
 
     symbol = forms.CharField(max_length=SYMBOL_MAX_LENGTH + 10, strip=True)
-    quantity = forms.IntegerField(
+    quantity = QuantityField(
         min_value=1,
         max_value=MAX_QUANTITY,
         label="Shares",

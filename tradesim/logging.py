@@ -69,18 +69,21 @@ def clean_fields(fields: dict) -> dict:
     return {key: _value(key, value) for key, value in fields.items() if value is not None}
 
 
-def log_event(logger: logging.Logger, event: str, /, *, level: int = logging.INFO, **fields):
+def log_event(
+    logger: logging.Logger, event: str, /, *, level: int = logging.INFO, exc_info=None, **fields
+):
     """Log one structured line: `event=<event> key=value …` (fields in the order given).
 
     None values are left out; values are shortened to MAX_VALUE_LENGTH characters; keys
     that name a secret are redacted. The fields also travel on the record (`record.event`,
-    `record.fields`) for the JSON output."""
+    `record.fields`) for the JSON output. `exc_info` adds the traceback (as `exc=`)."""
     if not logger.isEnabledFor(level):
         return
     fields = clean_fields(fields)
     logger.log(
         level,
         logfmt({"event": event, **fields}),
+        exc_info=exc_info,
         extra={"event": event, "fields": fields},
     )
 

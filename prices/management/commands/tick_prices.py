@@ -1,3 +1,4 @@
+import logging
 import signal
 import threading
 import time
@@ -5,9 +6,13 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from prices.services import MAX_DT, MarketError, advance_market
 from prices.simulation import MINUTES_PER_TRADING_DAY, ONE_MINUTE, new_rng
+from tradesim.logging import log_event
+
+logger = logging.getLogger("tradesim.prices")
 
 _UNITS = {"m": 1, "h": 60, "d": MINUTES_PER_TRADING_DAY}  # in trading minutes
 
@@ -78,7 +83,7 @@ class Command(BaseCommand):
         rng = new_rng(options["seed"])
         self._ticking = False
         self._stop_requested = False
-        done = 0
+        done = failed = 0
         restore = self._install_signal_handlers() if (ticks or 0) != 1 else {}
         if every is not None:
             self._warn_if_cache_is_per_process()
@@ -95,10 +100,19 @@ class Command(BaseCommand):
                 self._ticking = True
                 try:
                     result = advance_market(dt=dt, symbols=symbols, rng=rng, wait=options["wait"])
+                except MarketError:
+                    raise
+                except Exception as exc:
+                    # One failed tick (a database hiccup, say) rolled back and left the
+                    # market as it was; a ticker meant to run all day carries on.
+                    result = None
+                    failed += 1
+                    self._tick_failed(done + 1, exc)
                 finally:
                     self._ticking = False
                 done += 1
-                self.stdout.write(result.summary())
+                if result is not None:
+                    self.stdout.write(result.summary())
                 if self._stop_requested:
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
@@ -108,6 +122,31 @@ class Command(BaseCommand):
         finally:
             for signum, handler in restore.items():
                 signal.signal(signum, handler)
+        if failed and failed == done:
+            raise CommandError(
+                f"{'The tick' if done == 1 else f'All {done} ticks'} failed; the market did "
+                "not move. See the error above."
+            )
+        if failed:
+            self.stderr.write(f"{failed} of {done} ticks failed; the others went through.")
+
+    def _tick_failed(self, number: int, exc: Exception) -> None:
+        log_event(
+            logger,
+            "market.tick_failed",
+            level=logging.ERROR,
+            exc_info=exc,
+            attempt=number,
+            error=type(exc).__name__,
+            result="rolled_back",
+        )
+        self.stderr.write(
+            f"Tick attempt {number} failed ({type(exc).__name__}: {exc}); nothing of it was "
+            "saved. Carrying on."
+        )
+        # A broken database connection stays broken: drop it so the next tick reconnects.
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
     def _install_signal_handlers(self) -> dict:
         """Ctrl-C (or SIGTERM) between ticks stops at once; during a tick it lets the tick

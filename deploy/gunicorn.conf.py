@@ -1,0 +1,35 @@
+"""gunicorn settings for TradeSim: `gunicorn -c deploy/gunicorn.conf.py tradesim.wsgi`.
+
+bench/load.py runs the server with this file, so the figures in docs/performance.md are
+for exactly this configuration. Each server is stateless (sessions and cache in Redis,
+data in PostgreSQL), so more servers behind nginx scale out the same way.
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
+
+# gunicorn's guidance: (2 × cores) + 1 sync workers. A request spends part of its time
+# waiting on PostgreSQL, so one more worker than cores keeps the CPUs busy meanwhile.
+workers = int(os.environ.get("GUNICORN_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+
+# nginx in front buffers slow clients, so sync workers never wait on a slow network.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", 30))
+graceful_timeout = 30
+backlog = 2048
+
+# Recycle workers now and then so a slow leak cannot grow without bound; the jitter keeps
+# them from all restarting at once.
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", 20000))
+max_requests_jitter = 2000
+
+# Load the app before forking: workers share its memory and start in milliseconds. Django
+# opens database connections lazily, per worker, so none is shared across the fork.
+preload_app = True
+
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

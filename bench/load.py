@@ -68,7 +68,6 @@ def main():
     parser.add_argument("--pgbench", action="store_true", help="also run pgbench (PostgreSQL)")
     parser.add_argument("--pgbench-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--nginx", action="store_true", help="go through nginx on 127.0.0.1")
-    parser.add_argument("--profile", help="directory for pyinstrument profiles per request")
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--setup", help=argparse.SUPPRESS)  # child: set up DATABASE_URL
     parser.add_argument("--client", help=argparse.SUPPRESS)  # child: run the load, JSON in
@@ -219,8 +218,6 @@ def http_run(args, url: str) -> dict:
         if args.workers:
             env["GUNICORN_WORKERS"] = str(args.workers)
         env["GUNICORN_BIND"] = f"{HOST}:{PORT}"
-        if args.profile:
-            env["BENCH_PROFILE_DIR"] = args.profile
         with open(log_path, "w") as log:
             server = subprocess.Popen(
                 [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "tradesim.wsgi"],
@@ -255,6 +252,7 @@ def http_run(args, url: str) -> dict:
             )
             sys.stderr.write(client.stderr)
             result = json.loads(client.stdout.splitlines()[-1])
+            result["cpu_seconds"] = cpu_seconds(server.pid, url)
         finally:
             if nginx:
                 nginx.terminate()
@@ -272,6 +270,51 @@ def http_run(args, url: str) -> dict:
         return result
     finally:
         shutil.rmtree(static_root, ignore_errors=True)
+
+
+def cpu_seconds(master: int, url: str) -> dict:
+    """CPU time used so far by the gunicorn workers and by this database's PostgreSQL
+    backends (user + system, from /proc): a cost per request that other work on the
+    machine does not inflate, unlike latency."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def used(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == master:
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    result = {"app": sum(used(pid) for pid in workers) + used(master)}
+    if url.startswith("postgres"):
+        p = pg_params()
+        name = url.rsplit("/", 1)[1]
+        out = subprocess.run(
+            [
+                "psql",
+                "-h",
+                p["host"],
+                "-p",
+                p["port"],
+                "-U",
+                p["user"],
+                "-d",
+                "postgres",
+                "-Atc",
+                f"SELECT pid FROM pg_stat_activity WHERE datname = '{name}'",
+            ],
+            capture_output=True,
+            text=True,
+        ).stdout
+        result["database"] = sum(used(int(pid)) for pid in out.split())
+    return result
 
 
 def wait_for(url: str, seconds: float = 30.0):
@@ -319,8 +362,12 @@ def setup_child(args):
     from importlib import import_module
 
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth import get_user_model
+    from django.contrib.auth import (
+        BACKEND_SESSION_KEY,
+        HASH_SESSION_KEY,
+        SESSION_KEY,
+        get_user_model,
+    )
     from django.contrib.auth.hashers import make_password
     from django.core.management import call_command
 
@@ -375,8 +422,9 @@ async def drive(state: dict) -> dict:
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
     samples = {kind: [] for kind in MIX}
-    errors = {kind: 0 for kind in MIX}
+    errors = dict.fromkeys(MIX, 0)
     examples = []
+    sent = [0]
     start = time.monotonic()
     measure_from = start + WARMUP_SECONDS
     stop = measure_from + state["seconds"]
@@ -423,9 +471,10 @@ async def drive(state: dict) -> dict:
                     ok = response.status == expect
                     status = response.status
                     loc = response.headers.get("Location", "")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 ok, status, body, loc = False, type(error).__name__, b"", ""
             took = time.monotonic() - began
+            sent[0] += 1
             if ok and kind in ("buy", "sell"):
                 held[symbol] = held.get(symbol, 0) + (quantity if kind == "buy" else -quantity)
                 if held[symbol] <= 0:
@@ -467,7 +516,7 @@ async def drive(state: dict) -> dict:
         "p99_ms": pct(everything, 99),
         "errors": sum(errors.values()),
     }
-    return {"per_kind": per_kind}
+    return {"per_kind": per_kind, "requests_sent": sent[0]}
 
 
 def pct(times: list[float], p: int) -> float | None:
@@ -545,6 +594,18 @@ def report(results: dict) -> str:
             lines.append(
                 f"{kind:<10} {row['requests']:>7} {row['per_second']:>8.1f} "
                 f"{_f(row['p50_ms'])} {_f(row['p95_ms'])} {_f(row['p99_ms'])} {row['errors']:>7}"
+            )
+        total = sum(row["requests"] for kind, row in http["per_kind"].items() if kind != "all")
+        cpu = http.get("cpu_seconds", {})
+        if total:
+            lines.append(
+                "CPU per request (all requests, warm-up included): gunicorn "
+                f"{cpu.get('app', 0) / http['requests_sent'] * 1000:.1f} ms"
+                + (
+                    f", PostgreSQL {cpu['database'] / http['requests_sent'] * 1000:.1f} ms"
+                    if "database" in cpu
+                    else ""
+                )
             )
         lines.append(
             f'"database is locked" in the server log: {http["database_locked"]}; '

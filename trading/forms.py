@@ -90,12 +90,21 @@ class OrderForm(BootstrapForm):
         super().__init__(*args, **kwargs)
         self.fields["symbol"].error_messages["required"] = "Choose a symbol to trade."
         if symbol_choices is not None:
-            # A text field under the picker: an unlisted symbol still reaches the service,
-            # which refuses it with its own message.
-            self.fields["symbol"].widget = SymbolSelect(
-                choices=[("", "Choose a symbol…"), *symbol_choices], option_data=option_data
-            )
+            self.use_symbol_choices(symbol_choices=symbol_choices, option_data=option_data)
         self.style_widgets()
+
+    def use_symbol_choices(self, *, symbol_choices, option_data=None) -> None:
+        """Show the symbol as a picker of `symbol_choices`. The field stays a text field
+        under the picker: an unlisted symbol still reaches the service, which refuses it
+        with its own message. Callable after validation (a refused order's page keeps its
+        error styling)."""
+        field = self.fields["symbol"]
+        css = field.widget.attrs.get("class", "").replace("form-control", "form-select")
+        field.widget = SymbolSelect(
+            choices=[("", "Choose a symbol…"), *symbol_choices],
+            option_data=option_data,
+            attrs={"class": css.strip()} if css.strip() else None,
+        )
 
     def clean_symbol(self):
         return clean_symbol_text(self.cleaned_data["symbol"])

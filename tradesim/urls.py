@@ -10,6 +10,7 @@ admin.site.index_title = "Run your class"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
     path("prices/", include("prices.urls")),
     path("ledger/", include("ledger.urls")),

@@ -35,6 +35,7 @@ PRIVATE = {"anon": LOGIN, "student": 200, "instructor": 200}
 EXPECTED = {
     "home": PUBLIC_FOR_VISITORS,
     "healthz": PUBLIC,
+    "favicon": {"anon": 301, "student": 301, "instructor": 301},
     "register": PUBLIC_FOR_VISITORS,
     "login": PUBLIC_FOR_VISITORS,
     "logout": {"anon": 405, "student": 405, "instructor": 405},  # POST only

@@ -162,3 +162,34 @@ def test_an_instructor_grants_cash_from_the_admin(browser_page, market):
     assert grant.amount == Decimal("500.00")
     assert grant.created_by.username == "ms-rivera"
     assert Balance.objects.get(user=maya).amount == Decimal("10500.00")
+
+
+def test_the_watch_catches_inline_script_and_missing_files(browser_page):
+    """The checks above can fail: an injected inline script is blocked by the site's
+    Content-Security-Policy and reported, and so is a file that is not there."""
+    b = browser_page
+    b.goto("/")
+    b.page.evaluate(
+        """() => {
+            const script = document.createElement("script");
+            script.textContent = "window.injected = true";
+            document.body.appendChild(script);
+            const img = document.createElement("img");
+            img.src = "/static/img/missing.png";
+            document.body.appendChild(img);
+        }"""
+    )
+    b.page.wait_for_load_state("networkidle")
+
+    def reported(check):
+        # The violation event reaches the test through an exposed function, asynchronously.
+        for _ in range(200):
+            if any(check(p) for p in b.problems):
+                return True
+            b.page.wait_for_timeout(25)
+        return False
+
+    assert b.page.evaluate("window.injected === undefined")
+    assert reported(lambda p: p.startswith("CSP: script-src")), b.problems
+    assert reported(lambda p: "404 for" in p and "missing.png" in p), b.problems
+    b.problems.clear()

@@ -30,7 +30,7 @@ from accounts.forms import GrantCashForm, ResetStudentForm
 from accounts.models import Classroom, User
 from accounts.services import grant_cash
 from ledger.models import Transaction
-from ledger.services import DuplicateRequest, LedgerError
+from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
 from tradesim.money import to_cents
 from trading import services as trading
@@ -295,6 +295,19 @@ class UserAdmin(DjangoUserAdmin):
         ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "classroom", "password1", "password2"),
+                "description": (
+                    "A new user who is not staff is a student: they get a cash account with "
+                    "the starting cash, as if they had registered."
+                ),
+            },
+        ),
+    )
     instructor_readonly = (
         "username",
         "is_staff",
@@ -366,6 +379,13 @@ class UserAdmin(DjangoUserAdmin):
         if obj is not None and not request.user.is_superuser and (obj.is_staff or obj.is_superuser):
             return False
         return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # UserAdmin.add_view runs in one transaction, so the user and the account it opens
+        # exist together or not at all.
+        if not change and not (obj.is_staff or obj.is_superuser):
+            open_account(user=obj)
 
     def user_change_password(self, request, id, form_url=""):
         if not request.user.is_superuser:

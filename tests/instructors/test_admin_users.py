@@ -382,3 +382,31 @@ def test_an_instructor_creates_a_class_and_assigns_students(teacher_client, alic
 
     page = teacher_client.get(reverse("admin:accounts_classroom_changelist")).content.decode()
     assert "Period 3" in page and "Download CSV" in page
+
+
+def test_a_student_added_by_a_superuser_gets_a_cash_account(superuser_client, period1):
+    response = superuser_client.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "dora",
+            "email": "dora@school.example",
+            "classroom": str(period1.pk),
+            "password1": "Lesson-Plan-42",
+            "password2": "Lesson-Plan-42",
+        },
+    )
+
+    assert response.status_code == 302
+    dora = User.objects.get(username="dora")
+    assert dora.classroom == period1 and dora.check_password("Lesson-Plan-42")
+    assert Balance.objects.get(user=dora).amount == Decimal("10000.00")
+    assert Transaction.objects.get(user=dora).description == "Starting cash"
+
+
+def test_the_money_pages_run_the_same_queries_for_2_and_30_students(teacher_client, market):
+    _students(30, market)
+    ids = list(User.objects.filter(username__startswith="s").values_list("pk", flat=True))
+    for base in [reverse("admin:accounts_user_grant_cash"), reverse("admin:accounts_user_reset")]:
+        few = _queries(teacher_client, f"{base}?ids={ids[0]},{ids[1]}")
+        many = _queries(teacher_client, f"{base}?ids={','.join(map(str, ids))}")
+        assert few == many

@@ -120,7 +120,9 @@ class ClassroomAdmin(admin.ModelAdmin):
         rows = selectors.class_standings(classroom_id=classroom.pk if classroom else None)
         slug = "".join(c if c.isalnum() else "-" for c in classroom.name) if classroom else "all"
         stamp = timezone.localtime().strftime("%Y-%m-%d")
-        response = StreamingHttpResponse(_standings_csv(rows), content_type="text/csv")
+        response = StreamingHttpResponse(
+            _standings_csv(rows), content_type="text/csv; charset=utf-8"
+        )
         response["Content-Disposition"] = f'attachment; filename="standings-{slug}-{stamp}.csv"'
         return response
 

@@ -275,6 +275,47 @@ def debit(
     )
 
 
+def post_locked(
+    *,
+    balance: Balance,
+    user,
+    type: str,
+    amount,
+    description: str = "",
+    symbol: str = "",
+    token: str | None = None,
+    created_by=None,
+) -> Transaction:
+    """Journal one movement on `balance`, a row the caller has already locked with
+    select_for_update() inside its own transaction that is still open (a trade locks the
+    balance first, then its holding).
+
+    Guarantees the same as credit/debit: the amount is whole positive cents, a debit never
+    takes the balance below zero (checked on the locked row), one journal row per token.
+    Unlike them it neither locks the row a second time nor opens a savepoint: a refusal
+    raises before anything is written, and the caller lets any error abort its transaction.
+    Locks: nothing more (the caller holds the balance lock).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("post_locked needs the caller's transaction")
+    if type not in Transaction.CREDIT_TYPES and type not in Transaction.DEBIT_TYPES:
+        raise ValueError(f"{type!r} is not a movement")
+    if token == OPENING_TOKEN:
+        raise LedgerError("This form has expired: reload the page and try again.")
+    amount = validate_amount(amount)
+    balance.user = user  # already loaded: the log line names the user without a query
+    _check_token(user, token, balance)
+    return _post(
+        balance,
+        type=type,
+        amount=amount,
+        description=description,
+        symbol=symbol,
+        token=token,
+        created_by=created_by,
+    )
+
+
 def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:
     """Create the user's balance and journal the starting cash, atomically.
 

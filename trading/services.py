@@ -20,6 +20,7 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -222,6 +223,7 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
             )
         return _sell_locked(
             user=user,
+            balance=balance,
             symbol=symbol,
             quantity=quantity,
             price=price,
@@ -243,13 +245,16 @@ def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, to
     description = f"Bought {quantity:,} {symbol} @ {price:.2f}"
     _move_cash(
         user=user,
+        balance=balance,
         type=Transaction.Type.BUY,
         amount=total,
         description=description,
         symbol=symbol,
         token=token,
     )
-    _charge_commission(user=user, commission=commission, description=description, symbol=symbol)
+    _charge_commission(
+        user=user, balance=balance, commission=commission, description=description, symbol=symbol
+    )
     portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     return Trade.objects.create(
         user=user,
@@ -265,11 +270,21 @@ def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, to
 
 
 def _sell_locked(
-    *, user, symbol, quantity, price, total, commission, token, note: str = "", created_by=None
+    *,
+    user,
+    symbol,
+    quantity,
+    price,
+    total,
+    commission,
+    token,
+    note: str = "",
+    created_by=None,
+    balance=None,
 ) -> Trade:
-    """The sell, with the balance row already locked by the caller. `note` prefixes the
-    journal description and `created_by` names the instructor when it is not the student's
-    own order (a reset)."""
+    """The sell, with the balance row already locked by the caller (and passed as `balance`
+    when the caller has it at hand). `note` prefixes the journal description and
+    `created_by` names the instructor when it is not the student's own order (a reset)."""
     if commission > total:
         raise InsufficientFunds(
             f"Selling {quantity:,} {symbol} brings in ${total:,.2f}, which does not cover "
@@ -282,6 +297,7 @@ def _sell_locked(
     description = f"{note}Sold {quantity:,} {symbol} @ {price:.2f}"
     _move_cash(
         user=user,
+        balance=balance,
         type=Transaction.Type.SELL,
         amount=total,
         description=description,
@@ -289,7 +305,9 @@ def _sell_locked(
         token=token,
         created_by=created_by,
     )
-    _charge_commission(user=user, commission=commission, description=description, symbol=symbol)
+    _charge_commission(
+        user=user, balance=balance, commission=commission, description=description, symbol=symbol
+    )
     return Trade.objects.create(
         user=user,
         stock_id=symbol,
@@ -304,8 +322,15 @@ def _sell_locked(
     )
 
 
-def _move_cash(*, user, type, amount, description, symbol, token, created_by=None) -> None:
-    move = ledger.credit if type in Transaction.CREDIT_TYPES else ledger.debit
+def _move_cash(
+    *, user, type, amount, description, symbol, token, created_by=None, balance=None
+) -> None:
+    # With the locked balance at hand the journal row is written on it directly: no second
+    # lock and no savepoint (four round trips fewer per trade).
+    if balance is not None:
+        move = partial(ledger.post_locked, balance=balance)
+    else:
+        move = ledger.credit if type in Transaction.CREDIT_TYPES else ledger.debit
     try:
         move(
             user=user,
@@ -324,11 +349,14 @@ def _move_cash(*, user, type, amount, description, symbol, token, created_by=Non
         raise InvalidQuantity(error.message) from None
 
 
-def _charge_commission(*, user, commission: Decimal, description: str, symbol: str) -> None:
+def _charge_commission(
+    *, user, commission: Decimal, description: str, symbol: str, balance=None
+) -> None:
     if commission <= ZERO:
         return
+    debit = ledger.debit if balance is None else partial(ledger.post_locked, balance=balance)
     try:
-        ledger.debit(
+        debit(
             user=user,
             type=Transaction.Type.FEE,
             amount=commission,

@@ -1,7 +1,8 @@
 """Profile TradeSim's hot requests in one process: queries per request and a pyinstrument
 profile of many of them, with the settings bench/load.py gives gunicorn.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/<throwaway> CACHE_URL=redis://127.0.0.1:6379/1 \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/<throwaway> \\
+    CACHE_URL=redis://127.0.0.1:6379/1 \\
         .venv/bin/python bench/profile_requests.py [--requests 300] [--kind buy] [--html out.html]
 
 The database must be empty or a throwaway one: it is migrated and gets a market and a
@@ -50,7 +51,8 @@ def main():
     call_command("migrate", verbosity=0)
     load_market()
     user = register_student(
-        username=f"p{uuid.uuid4().hex[:8]}", email=f"{uuid.uuid4().hex[:8]}@e.test",
+        username=f"p{uuid.uuid4().hex[:8]}",
+        email=f"{uuid.uuid4().hex[:8]}@e.test",
         password=secrets.token_urlsafe(16),
     )
     client = Client(enforce_csrf_checks=True)
@@ -60,8 +62,12 @@ def main():
 
     def request(kind):
         if kind in ("buy", "sell"):
-            data = {"csrfmiddlewaretoken": csrf, "symbol": "AAPL", "quantity": "1",
-                    "token": str(uuid.uuid4())}
+            data = {
+                "csrfmiddlewaretoken": csrf,
+                "symbol": "AAPL",
+                "quantity": "1",
+                "token": str(uuid.uuid4()),
+            }
             response = client.post(f"/trading/{kind}/", data)
             assert response.status_code == 302, response.status_code
         else:
@@ -76,7 +82,7 @@ def main():
     for kind in kinds:
         queries = []
 
-        def record(execute, sql, params, many, context):
+        def record(execute, sql, params, many, context, queries=queries):
             queries.append(sql)
             return execute(sql, params, many, context)
 

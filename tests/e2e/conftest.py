@@ -115,6 +115,7 @@ class Watched:
 @pytest.fixture
 def browser_page(live_server, settings, monkeypatch):
     """A fresh Chromium page on the live server, watched for errors (checked at the end)."""
+    from django.db import connections
     from playwright.sync_api import sync_playwright
 
     # The live server speaks plain HTTP: no HTTPS redirect, no secure-only cookies, and
@@ -140,3 +141,7 @@ def browser_page(live_server, settings, monkeypatch):
             watched.assert_clean()
         finally:
             browser.close()
+            # Database work the test did while Playwright's loop ran used a connection of
+            # that context, which nothing else closes (PostgreSQL would then refuse to drop
+            # the test database while it is open).
+            connections.close_all()

@@ -22,6 +22,13 @@ from prices.models import Price, PriceHistory
 # (id, price, log_price) per symbol that moved; (symbol, price) per history row.
 PriceRow = tuple[int, Decimal, float]
 HistoryRow = tuple[str, Decimal]
+# id, symbol, sector, price (a float), log_price, drift, volatility, beta, halted, is_index
+MarketRow = tuple[int, str, str, float, float, float, float, float, bool, bool]
+
+_READ = (
+    "SELECT id, symbol, sector, CAST(price AS DOUBLE PRECISION), log_price, drift, "
+    "volatility, beta, halted, is_index FROM prices"
+)
 
 # Measured with bench/tick.py (docs/performance.md). On SQLite, executemany is the fastest
 # UPDATE (a prepared statement stepped per row, in-process: no round trips to save) and
@@ -37,6 +44,23 @@ def _method(conn, method: str | None, table: str) -> str:
         return method
     choice = CHOSEN.get(conn.vendor, "orm")
     return choice if isinstance(choice, str) else choice[table]
+
+
+def read_market(symbols: Sequence[str] | None = None, *, conn=None) -> list[MarketRow]:
+    """Every symbol (or those named), ordered by symbol, as plain tuples, in one query.
+
+    Read through the cursor rather than the ORM: its per-value converters (a Decimal from
+    each SQLite float, a bool from each 0/1) cost as much as the engine itself at 5,000
+    symbols. The price comes as a float, exact for any two-decimal amount, so callers
+    compare prices in whole cents (round(price * 100))."""
+    conn = conn or default_connection
+    sql, params = _READ, []
+    if symbols is not None:
+        sql += f" WHERE symbol IN ({', '.join(['%s'] * len(symbols))})"
+        params = list(symbols)
+    with conn.cursor() as cursor:
+        cursor.execute(sql + " ORDER BY symbol", params)
+        return cursor.fetchall()
 
 
 def update_prices(

@@ -44,6 +44,7 @@ from prices.simulation import (
     ONE_MINUTE,
     MarketModel,
     Stock,
+    dollars,
     log_of,
     new_rng,
     step,
@@ -236,15 +237,7 @@ def _tick(
         state.trading_day += 1
         state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
 
-    rows = Price.objects.order_by("symbol")
-    if wanted is not None:
-        rows = rows.filter(symbol__in=wanted)
-    rows = list(
-        rows.values_list(
-            "id", "symbol", "sector", "price", "log_price", "drift", "volatility", "beta",
-            "halted", "is_index",
-        )
-    )  # fmt: skip
+    rows = bulk.read_market(wanted)
     if wanted is not None and len(rows) != len(wanted):
         missing = sorted(set(wanted) - {row[1] for row in rows})
         raise UnknownSymbols(
@@ -265,7 +258,7 @@ def _tick(
     for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
         # The stored price is the truth; the unrounded state is kept only while it still
         # rounds to it (someone may have set the price directly, e.g. from SQL).
-        if abs(math.exp(log_price) - float(price)) > 0.0051:
+        if abs(math.exp(log_price) - price) > 0.0051:
             log_price = log_of(price)
         stocks.append(
             Stock(
@@ -274,8 +267,8 @@ def _tick(
                 volatility=vol,
                 beta=beta,
                 shock=shocks.get(i, 0.0),
-                halted=halted,
-                is_index=is_index,
+                halted=bool(halted),
+                is_index=bool(is_index),
             )
         )
     moved = step(stocks, dt=dt, rng=rng, model=model)
@@ -284,23 +277,26 @@ def _tick(
     up = down = flat = halted_count = 0
     index_symbol = index_price = None
     index_change = None
-    for row, new_log, new_price in zip(rows, moved.log_prices, moved.prices, strict=True):
+    for row, new_log, new_cents, new_price in zip(
+        rows, moved.log_prices, moved.cents, moved.prices, strict=True
+    ):
         pk, symbol, _, old_price, *_, halted, is_index = row
+        old_cents = round(old_price * 100)
         if halted:
             halted_count += 1
-            history.append((symbol, old_price))
+            history.append((symbol, dollars(old_cents)))
             continue
         updates.append((pk, new_price, new_log))
         history.append((symbol, new_price))
-        if new_price > old_price:
+        if new_cents > old_cents:
             up += 1
-        elif new_price < old_price:
+        elif new_cents < old_cents:
             down += 1
         else:
             flat += 1
         if is_index and index_symbol is None:
             index_symbol, index_price = symbol, new_price
-            index_change = (new_price - old_price) / old_price * 100
+            index_change = Decimal((new_cents - old_cents) * 100) / old_cents
 
     bulk.update_prices(updates, timestamp=now)
     bulk.insert_history(history, timestamp=now)

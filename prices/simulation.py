@@ -27,8 +27,6 @@ TRADING_DAYS_PER_YEAR = 252
 MINUTES_PER_TRADING_DAY = 390  # 9:30 to 16:00
 ONE_MINUTE = 1 / MINUTES_PER_TRADING_DAY  # a step length in trading days
 
-CENT = Decimal("0.01")
-MIN_PRICE = CENT
 # The state is held between a cent and a billion dollars: below a cent a stock could sink
 # for years out of sight of the (floored) published price, and above a billion the price
 # would overflow the money columns after a few instructor shocks.
@@ -111,18 +109,27 @@ class Stock:
 @dataclass(frozen=True)
 class Step:
     log_prices: list[float]
-    prices: list[Decimal]
+    cents: list[int]  # the published prices in whole cents
+    prices: list[Decimal]  # the same as Decimal dollars
     market_return: float  # the market factor's log-return over the step
 
 
-def publish(log_price: float) -> Decimal:
-    """The price shown and traded: exp(state) rounded half-up to whole cents, at least $0.01.
+def cents_of(log_price: float) -> int:
+    """exp(state) rounded half-up to whole cents, at least one cent.
 
-    Rounded in cents as an integer (3× faster than quantizing the float's exact decimal
-    expansion, which matters at 50,000 symbols a tick); the two differ only when exp(state)
-    lies within about 1e-13 of a half cent."""
-    cents = math.floor(math.exp(log_price) * 100 + 0.5)
-    return Decimal(cents).scaleb(-2) if cents >= 1 else MIN_PRICE
+    Rounded as an integer (3× faster than quantizing the float's exact decimal expansion,
+    which matters at 50,000 symbols a tick); the two differ only when exp(state) lies
+    within about 1e-13 of a half cent."""
+    return max(1, math.floor(math.exp(log_price) * 100 + 0.5))
+
+
+def dollars(cents: int) -> Decimal:
+    return Decimal(cents).scaleb(-2)
+
+
+def publish(log_price: float) -> Decimal:
+    """The price shown and traded: exp(state) rounded half-up to cents, at least $0.01."""
+    return dollars(cents_of(log_price))
 
 
 def log_of(price: Decimal | float) -> float:
@@ -169,13 +176,11 @@ def step(
     market_jump_comp: dict[float, float] = {}  # by beta: a market has a handful of betas
 
     log_prices: list[float] = []
-    prices: list[Decimal] = []
     for s in stocks:
         z = gauss(0.0, 1.0)
         jump = gauss(sj.mean, sj.volatility) if uniform() < p_stock else 0.0
         if s.halted:
             log_prices.append(s.log_price)
-            prices.append(publish(s.log_price))
             continue
         beta = s.beta
         comp = market_jump_comp.get(beta)
@@ -195,10 +200,14 @@ def step(
             + jump
             + s.shock
         )
-        x = min(max(x, LOG_MIN_PRICE), LOG_MAX_PRICE)
-        log_prices.append(x)
-        prices.append(publish(x))
-    return Step(log_prices=log_prices, prices=prices, market_return=market_return)
+        log_prices.append(min(max(x, LOG_MIN_PRICE), LOG_MAX_PRICE))
+    cents = [cents_of(x) for x in log_prices]
+    return Step(
+        log_prices=log_prices,
+        cents=cents,
+        prices=[dollars(c) for c in cents],
+        market_return=market_return,
+    )
 
 
 class Simulator:

@@ -16,12 +16,23 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):
+def aapl_history(market):
+    start = timezone.now() - timedelta(minutes=30)
+    PriceHistory.objects.bulk_create(
+        PriceHistory(
+            stock_id="AAPL", price=Decimal(260 + i % 7), timestamp=start + timedelta(minutes=i)
+        )
+        for i in range(30)
+    )
+
+
+@pytest.fixture
+def page(live_server):
+    """A Chromium page. Set up data before asking for it: while Playwright's event loop
+    runs, the ORM would open a second, context-local connection that outlives the test."""
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM:
         pytest.skip("needs Chromium (apt-get install chromium)")
-    # Playwright runs an event loop in this thread; the test only reads what it set up.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
@@ -30,14 +41,7 @@ def page(live_server, monkeypatch):
             browser.close()
 
 
-def test_the_quote_chart_draws_without_script_errors(page, live_server, market):
-    start = timezone.now() - timedelta(minutes=30)
-    PriceHistory.objects.bulk_create(
-        PriceHistory(
-            stock_id="AAPL", price=Decimal(260 + i % 7), timestamp=start + timedelta(minutes=i)
-        )
-        for i in range(30)
-    )
+def test_the_quote_chart_draws_without_script_errors(aapl_history, page, live_server):
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)

@@ -161,9 +161,13 @@ def leaderboard(request):
     if not form.is_valid():
         return render(request, "portfolio/leaderboard.html", {"form": form}, status=400)
     classroom = form.classroom
-    ranked = selectors.ranking(classroom_id=classroom.pk if classroom else None)
+    # One evaluation of the ranking serves the page, the count and the viewer's own row:
+    # the ranking values every student, so running it once instead of twice halves the
+    # page's database time (the rows are a few small values per student).
+    ranked = list(selectors.ranking(classroom_id=classroom.pk if classroom else None))
     page = Paginator(ranked, PAGE_SIZE).get_page(request.GET.get("page"))
-    mine = selectors.standing_of(ranked, request.user)
+    own = [row for row in ranked if row["pk"] == request.user.pk]
+    mine = selectors.standings(own)[0] if own else None
     context = {
         "form": form,
         "classroom": classroom,

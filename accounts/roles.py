@@ -1,6 +1,6 @@
 """The Instructors group: exactly the permissions an instructor needs, kept in one place.
 
-The group is created by a data migration (accounts 0002) and kept in step by
+The group is created by data migrations (accounts 0002, 0003) and kept in step by
 `ensure_instructor_group`, which create_instructor calls; both run `apply_instructor_role`,
 written against whichever Group and Permission models it is given, so the migration can
 pass its historical models. A change to INSTRUCTOR_PERMISSIONS needs a new data migration
@@ -36,6 +36,9 @@ INSTRUCTOR_PERMISSIONS = [
     ("prices", "view_marketevent"),
     ("prices", "add_marketevent"),
     ("tradesim", "view_auditentry"),
+    # Unlocking a student locked out after failed log-ins: delete their access attempt.
+    ("axes", "view_accessattempt"),
+    ("axes", "delete_accessattempt"),
 ]
 
 

@@ -23,8 +23,9 @@ from accounts.roles import (
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-MIGRATION = ("accounts", "0002_instructors_group")
-migration = importlib.import_module("accounts.migrations.0002_instructors_group")
+MIGRATION = ("accounts", "0003_instructors_unlock_logins")
+first = importlib.import_module("accounts.migrations.0002_instructors_group")
+migration = importlib.import_module("accounts.migrations.0003_instructors_unlock_logins")
 
 
 def granted(group) -> set[tuple[str, str]]:
@@ -38,17 +39,23 @@ def test_the_migration_freezes_the_current_list():
 
 def test_the_migration_creates_the_group_with_exactly_the_listed_permissions():
     Group.objects.filter(name=INSTRUCTORS).delete()
-    Permission.objects.filter(codename__in=["grant_cash", "reset_student"]).delete()
-    # The models as they were at that migration, as on a fresh database.
+    Permission.objects.filter(
+        codename__in=["grant_cash", "reset_student", "view_accessattempt", "delete_accessattempt"]
+    ).delete()
+    # The models as they were at those migrations, as on a fresh database.
     state = MigrationExecutor(connection).loader.project_state(MIGRATION)
-    editor = SimpleNamespace(connection=connection)  # the data migration only reads .connection
-    migration.create_instructors_group(state.apps, editor)
+    editor = SimpleNamespace(connection=connection)  # the data migrations only read .connection
+    first.create_instructors_group(state.apps, editor)
+    assert granted(Group.objects.get(name=INSTRUCTORS)) == set(first.PERMISSIONS)
+    migration.grant_unlock(state.apps, editor)
 
     group = Group.objects.get(name=INSTRUCTORS)
     assert group.permissions.count() == len(INSTRUCTOR_PERMISSIONS)
     assert granted(group) == set(INSTRUCTOR_PERMISSIONS)
 
-    migration.remove_instructors_group(state.apps, editor)
+    migration.revoke_unlock(state.apps, editor)
+    assert granted(group) == set(first.PERMISSIONS)
+    first.remove_instructors_group(state.apps, editor)
     assert not Group.objects.filter(name=INSTRUCTORS).exists()
 
 

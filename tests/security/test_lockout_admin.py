@@ -57,11 +57,6 @@ def test_a_superuser_unlocks_a_student_from_the_admin(student):
     assert response.status_code == 302
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Instructors group lacks axes.view_accessattempt and axes.delete_accessattempt "
-    "(accounts/roles.py and a data migration); only a superuser can unlock for now",
-)
 @pytest.mark.django_db
 def test_an_instructor_unlocks_a_student_from_the_admin(student, instructor):
     instructor.groups.add(ensure_instructor_group())

@@ -8,6 +8,7 @@ trading.services.reset_student, which journal and audit every change. Non-superu
 """
 
 import csv
+import logging
 from urllib.parse import urlencode
 
 from django import forms
@@ -32,8 +33,11 @@ from accounts.services import grant_cash
 from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
+from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from trading import services as trading
+
+ledger_logger = logging.getLogger("tradesim.ledger")
 
 RECENT_JOURNAL_ROWS = 20
 MAX_SELECTED = 1000  # students in one grant or reset
@@ -59,6 +63,20 @@ def _money(value) -> str:
 def _pct(value) -> str:
     # A sign on every figure, so a loss never reads as a gain in a black-and-white printout.
     return "—" if value is None else f"{value:+,.2f}%"
+
+
+def _log_grant_refusal(request, users, *, result="rejected", **why):
+    """One line per refused grant, like the students' own cash forms: who, whom, why."""
+    for user in users:
+        log_event(
+            ledger_logger,
+            "cash.rejected",
+            user=user.get_username(),
+            action="grant",
+            by=request.user.get_username(),
+            result=result,
+            **why,
+        )
 
 
 def _cell(text: str) -> str:
@@ -514,6 +532,9 @@ class UserAdmin(DjangoUserAdmin):
         if request.method != "POST":
             return self._render_form(request, form=form, **render)
         if not form.is_valid():
+            _log_grant_refusal(
+                request, users, reason="invalid_input", errors=form_error_codes(form)
+            )
             return self._render_form(request, form=form, status=400, **render)
         granted, repeated, refused = [], [], []
         for user in users:
@@ -527,8 +548,12 @@ class UserAdmin(DjangoUserAdmin):
                 )
             except DuplicateRequest:
                 repeated.append(user.get_username())
+                _log_grant_refusal(request, [user], result="duplicate", reason="DuplicateRequest")
             except LedgerError as error:
                 refused.append(f"{user.get_username()}: {error.message}")
+                _log_grant_refusal(
+                    request, [user], reason=type(error).__name__, message=error.message
+                )
             else:
                 granted.append(user.get_username())
         if refused and not granted and not repeated:

@@ -435,3 +435,26 @@ def test_students_elsewhere_are_untouched_by_a_grant(teacher_client, student, ca
 
     assert cash(carol) == Decimal("10000.00")
     assert not AuditEntry.objects.filter(student=carol).exists()
+
+
+@pytest.mark.django_db
+def test_a_refused_grant_is_logged_with_who_whom_and_why(student, caplog):
+    from django.test import Client
+
+    from accounts.roles import ensure_instructor_group
+    from tests.factories import InstructorFactory
+
+    teacher = InstructorFactory(username="mrlog")
+    teacher.groups.add(ensure_instructor_group())
+    console = Client()
+    console.force_login(teacher)
+    url = reverse("admin:accounts_user_grant_cash") + f"?ids={student.pk}"
+
+    with caplog.at_level("INFO", logger="tradesim.ledger"):
+        response = console.post(url, {"amount": "NaN", "reason": "prize"})
+
+    assert response.status_code == 400
+    lines = [r.getMessage() for r in caplog.records if "cash.rejected" in r.getMessage()]
+    assert len(lines) == 1
+    assert "user=alice" in lines[0] and "by=mrlog" in lines[0] and "action=grant" in lines[0]
+    assert "NaN" not in lines[0]

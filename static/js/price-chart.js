@@ -28,7 +28,7 @@
     var multiDay = last - first > 20 * 3600 * 1000;
     return times.map(function (iso) {
       var d = new Date(iso);
-      var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+      var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
       return multiDay ? d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time : time;
     });
   }

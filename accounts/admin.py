@@ -7,7 +7,6 @@ trading.services.reset_student, which journal and audit every change. Non-superu
 (instructors) may change only a student's names, email, class and active flag.
 """
 
-import csv
 import logging
 from urllib.parse import urlencode
 
@@ -20,7 +19,7 @@ from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -33,6 +32,7 @@ from accounts.services import grant_cash
 from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
+from tradesim.exports import csv_download, safe_cell
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from trading import services as trading
@@ -41,7 +41,6 @@ ledger_logger = logging.getLogger("tradesim.ledger")
 
 RECENT_JOURNAL_ROWS = 20
 MAX_SELECTED = 1000  # students in one grant or reset
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 STANDINGS_HEADER = [
     "rank",
     "username",
@@ -77,11 +76,6 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
             result=result,
             **why,
         )
-
-
-def _cell(text: str) -> str:
-    # A spreadsheet would run a name like "=HYPERLINK(...)" as a formula.
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
 
 
 # Classes --------------------------------------------------------------------------------
@@ -138,36 +132,27 @@ class ClassroomAdmin(admin.ModelAdmin):
         rows = selectors.class_standings(classroom_id=classroom.pk if classroom else None)
         slug = "".join(c if c.isalnum() else "-" for c in classroom.name) if classroom else "all"
         stamp = timezone.localtime().strftime("%Y-%m-%d")
-        response = StreamingHttpResponse(
-            _standings_csv(rows), content_type="text/csv; charset=utf-8"
+        return csv_download(
+            _standings_rows(rows),
+            header=STANDINGS_HEADER,
+            filename=f"standings-{slug}-{stamp}.csv",
         )
-        response["Content-Disposition"] = f'attachment; filename="standings-{slug}-{stamp}.csv"'
-        return response
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _standings_csv(rows):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(STANDINGS_HEADER)
+def _standings_rows(rows):
     for row in rows:
-        yield writer.writerow(
-            [
-                row.rank,
-                _cell(row.username),
-                _cell(row.email),
-                _cell(row.classroom),
-                row.cash,
-                row.total_value,
-                row.net_contributions,
-                "" if row.return_pct is None else row.return_pct,
-                row.twr_pct,
-                row.trades,
-            ]
-        )
+        yield [
+            row.rank,
+            safe_cell(row.username),
+            safe_cell(row.email),
+            safe_cell(row.classroom),
+            row.cash,
+            row.total_value,
+            row.net_contributions,
+            "" if row.return_pct is None else row.return_pct,
+            row.twr_pct,
+            row.trades,
+        ]
 
 
 # Users ----------------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 """Cash pages: the journal (with its CSV export), deposit and withdraw. Thin: a form checks
 the input, one service or selector does the work, and every lookup is the logged-in user's."""
 
-import csv
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -9,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -18,6 +16,7 @@ from ledger import selectors, services
 from ledger.forms import AmountForm, DepositForm, JournalFilterForm, WithdrawForm
 from ledger.models import Transaction
 from ledger.selectors import JournalFilters
+from tradesim.exports import csv_download, safe_cell
 from tradesim.logging import form_error_codes, log_event
 
 logger = logging.getLogger("tradesim.ledger")
@@ -70,53 +69,29 @@ def _render_journal(request, form, *, filters: JournalFilters | None, status: in
     return render(request, "ledger/journal.html", context, status=status)
 
 
-class _Echo:
-    """A file-like object that hands back what csv.writer writes, for streaming."""
-
-    def write(self, value):
-        return value
-
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    # A spreadsheet would run a description like "=HYPERLINK(...)" as a formula.
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
-def _csv_rows(user, filters: JournalFilters):
-    writer = csv.writer(_Echo())
-    yield writer.writerow(CSV_HEADER)
+def _csv_response(user, filters: JournalFilters):
     credit_types = Transaction.CREDIT_TYPES
     tz = timezone.get_current_timezone()
     rows = selectors.journal_for(user, filters).values_list(
         "timestamp", "type", "symbol", "description", "amount", "balance_after", "id"
     )
-    for timestamp, type_, symbol, description, amount, balance_after, pk in rows.iterator(
-        chunk_size=CSV_CHUNK_SIZE
-    ):
-        yield writer.writerow(
-            [
+
+    def lines():  # a generator: nothing is read until the response is sent
+        for timestamp, type_, symbol, description, amount, balance_after, pk in rows.iterator(
+            chunk_size=CSV_CHUNK_SIZE
+        ):
+            yield [
                 timezone.localtime(timestamp, tz).strftime("%Y-%m-%d %H:%M:%S"),
                 type_,
-                _cell(symbol),
-                _cell(description),
+                safe_cell(symbol),
+                safe_cell(description),
                 f"{amount if type_ in credit_types else -amount:.2f}",
                 f"{balance_after:.2f}",
                 pk,
             ]
-        )
 
-
-def _csv_response(user, filters: JournalFilters) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(
-        _csv_rows(user, filters), content_type="text/csv; charset=utf-8"
-    )
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = f'attachment; filename="tradesim-cash-{stamp}.csv"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return csv_download(lines(), header=CSV_HEADER, filename=f"tradesim-cash-{stamp}.csv")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from portfolio import selectors
 from portfolio.forms import LeaderboardFilterForm
+from tradesim.exports import safe_cell
 
 PAGE_SIZE = 25
 LIVE_SECONDS = 10
@@ -37,7 +38,6 @@ CSV_HEADER = [
     "Day change %",
     "Weight %",
 ]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def login_required_for_polls(view):
@@ -114,11 +114,6 @@ def live(request):
     return render(request, "portfolio/_live.html", _live_context(request))
 
 
-def _cell(text: str) -> str:
-    # A spreadsheet would run a name like "=HYPERLINK(...)" as a formula.
-    return f"'{text}" if text.startswith(_FORMULA_START) else text
-
-
 @never_cache
 @login_required
 @require_GET
@@ -135,8 +130,8 @@ def holdings_csv(request):
         writer.writerow(
             [
                 p.symbol,
-                _cell(p.name),
-                _cell(p.sector),
+                safe_cell(p.name),
+                safe_cell(p.sector),
                 p.quantity,
                 p.average_cost,
                 p.price,

@@ -1,16 +1,15 @@
-import csv
 import logging
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tradesim.exports import csv_download
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from tradesim.templatetags.money import money, signed_money
@@ -207,30 +206,18 @@ def history(request):
     return render(request, "trading/history.html", context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def _csv_response(user, filters):
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(CSV_HEADER)
+    def rows():  # a generator: nothing is read until the response is sent
         for trade in selectors.trades_for(user, filters).iterator(chunk_size=1000):
-            yield writer.writerow(
-                [
-                    trade.timestamp.isoformat(),
-                    trade.stock_id,
-                    trade.operation,
-                    trade.quantity,
-                    f"{trade.price:.2f}",
-                    f"{trade.total:.2f}",
-                    f"{trade.commission:.2f}",
-                    "" if trade.realized_pnl is None else f"{trade.realized_pnl:.2f}",
-                ]
-            )
+            yield [
+                trade.timestamp.isoformat(),
+                trade.stock_id,
+                trade.operation,
+                trade.quantity,
+                f"{trade.price:.2f}",
+                f"{trade.total:.2f}",
+                f"{trade.commission:.2f}",
+                "" if trade.realized_pnl is None else f"{trade.realized_pnl:.2f}",
+            ]
 
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="trades.csv"'
-    return response
+    return csv_download(rows(), header=CSV_HEADER, filename="trades.csv")

@@ -32,6 +32,7 @@ from accounts.services import grant_cash
 from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
+from tradesim.admin import RejectedFormIs400Mixin
 from tradesim.exports import csv_download, safe_cell
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
@@ -82,7 +83,7 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
 
 
 @admin.register(Classroom)
-class ClassroomAdmin(admin.ModelAdmin):
+class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     list_display = ["name", "student_count", "created_at", "leaderboard_link", "standings_link"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
@@ -269,7 +270,7 @@ class InstructorUserChangeForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
     form = InstructorUserChangeForm
     list_display = [
         "username",

@@ -3,6 +3,19 @@ from django.contrib import admin
 from tradesim.models import AuditEntry
 
 
+class RejectedFormIs400Mixin:
+    """A change or add form the admin refuses answers HTTP 400, as every form here does.
+
+    Django's admin re-renders an invalid form with 200; it reaches render_change_form on a
+    POST only when the form or an inline did not validate (a valid one redirects)."""
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        response = super().render_change_form(request, context, *args, **kwargs)
+        if request.method == "POST":
+            response.status_code = 400
+        return response
+
+
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
     """The audit log is evidence: nobody edits or deletes it, superusers included."""

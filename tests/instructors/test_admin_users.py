@@ -232,7 +232,7 @@ def test_an_email_taken_in_another_case_is_refused_on_the_form(teacher_client, a
 
     response = teacher_client.post(change_url(alice), data)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "already uses this email" in response.content.decode()
     alice.refresh_from_db()
     assert alice.email == "alice@school.example"
@@ -410,3 +410,14 @@ def test_the_money_pages_run_the_same_queries_for_2_and_30_students(teacher_clie
         few = _queries(teacher_client, f"{base}?ids={ids[0]},{ids[1]}")
         many = _queries(teacher_client, f"{base}?ids={','.join(map(str, ids))}")
         assert few == many
+
+
+def test_a_class_with_a_taken_name_is_refused_with_400(teacher_client):
+    from accounts.models import Classroom
+
+    Classroom.objects.create(name="Period 1")
+
+    response = teacher_client.post(reverse("admin:accounts_classroom_add"), {"name": "Period 1"})
+
+    assert response.status_code == 400
+    assert Classroom.objects.filter(name="Period 1").count() == 1

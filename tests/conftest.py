@@ -33,9 +33,17 @@ def _fast_password_hashing(request, settings):
 
 
 @pytest.fixture(autouse=True)
-def _clear_cache():
+def _clear_cache(settings):
+    """Each test gets an empty cache of its own process (parallel workers and a developer's
+    running server would share the file cache)."""
     from django.core.cache import cache
 
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "tradesim-tests",
+        }
+    }
     cache.clear()
     yield
     cache.clear()

@@ -118,7 +118,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache ---------------------------------------------------------------------------------
 
-CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://tradesim")}
+# The default is a file cache in the project folder, shared by every process on the machine
+# (runserver, gunicorn's workers, a separate tick_prices), so a tick's invalidation of the
+# quote cache reaches them all. Production: redis://… shared by every machine.
+CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{BASE_DIR / '.cache'}")}
 
 # Sessions: with a shared cache (CACHE_URL, Redis in production) they are read from it and
 # written through to the database, so a cache restart logs nobody out; that saves the

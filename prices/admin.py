@@ -8,6 +8,7 @@ from prices import services
 from prices.market_data import Listing
 from prices.models import MarketEvent, MarketState, Price, PriceHistory
 from prices.simulation import DEFAULT_MODEL
+from tradesim.admin import RejectedFormIs400Mixin
 
 
 class PriceForm(forms.ModelForm):
@@ -23,7 +24,7 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     """Symbols. Prices move only through ticks and market events; instructors change the
     simulation parameters here and halt or resume trading with the actions."""
 
@@ -184,7 +185,7 @@ class MarketEventForm(forms.ModelForm):
 
 
 @admin.register(MarketEvent)
-class MarketEventAdmin(admin.ModelAdmin):
+class MarketEventAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     """News shocks an instructor schedules; applied once at the next tick."""
 
     form = MarketEventForm

@@ -96,7 +96,7 @@ def test_a_parameter_out_of_range_is_refused_with_a_message(teacher_client, mark
 
     response = teacher_client.post(change_url(aapl), {**form, "volatility": "5"})
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "volatility" in response.context["adminform"].form.errors
     aapl.refresh_from_db()
     assert aapl.volatility == 0.25
@@ -179,7 +179,7 @@ def test_a_sector_event_is_chosen_from_the_listed_sectors(teacher_client, market
 def test_a_bad_market_event_is_refused(teacher_client, market, data):
     response = teacher_client.post(reverse("admin:prices_marketevent_add"), data)
 
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert response.context["adminform"].form.errors
     assert not MarketEvent.objects.exists()
 

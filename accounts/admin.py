@@ -586,23 +586,35 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
             return self._render_form(request, form=form, **render)
         if not form.is_valid():
             return self._render_form(request, form=form, status=400, **render)
-        reset, refused = [], []
+        reset, repeated, refused = [], [], []
         for user in users:
             try:
                 trading.reset_student(
-                    student=user, instructor=request.user, reason=form.cleaned_data["reason"]
+                    student=user,
+                    instructor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    token=form.cleaned_data["token"],
                 )
+            except trading.DuplicateRequest:
+                repeated.append(user.get_username())
             except trading.TradingError as error:
                 refused.append(f"{user.get_username()}: {error.message}")
             else:
                 reset.append(user.get_username())
-        if refused and not reset:
+        if refused and not reset and not repeated:
             for message in refused:
                 form.add_error(None, message)
             return self._render_form(request, form=form, status=400, **render)
-        self.message_user(
-            request, f"Reset {_names(reset)} to ${starting:,.2f} in cash.", messages.SUCCESS
-        )
+        if reset:
+            self.message_user(
+                request, f"Reset {_names(reset)} to ${starting:,.2f} in cash.", messages.SUCCESS
+            )
+        if repeated:
+            self.message_user(
+                request,
+                f"Already reset {_names(repeated)} by this form; not reset twice.",
+                messages.INFO,
+            )
         for message in refused:
             self.message_user(request, f"Not reset: {message}", messages.ERROR)
         return HttpResponseRedirect(self._done_url(users))

@@ -64,6 +64,7 @@ class ResetStudentForm(forms.Form):
         label="Sell all of their shares and set their cash back to the starting cash",
         error_messages={"required": "Tick the box to confirm: a reset cannot be undone."},
     )
+    token = OneTimeTokenField()
 
     def clean_reason(self):
         return self.cleaned_data["reason"].strip()

@@ -14,6 +14,7 @@ def record(
     sector: str = "",
     amount: Decimal | None = None,
     detail: str = "",
+    token: str | None = None,
 ) -> AuditEntry:
     return AuditEntry.objects.create(
         actor=actor,
@@ -23,4 +24,5 @@ def record(
         sector=sector,
         amount=amount,
         detail=detail[:300],
+        token=token or None,
     )

@@ -33,10 +33,21 @@ class AuditEntry(models.Model):
     amount = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
     detail = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # The one-time token of the form behind an action that writes no journal row of its
+    # own for sure (a reset of a student already at the start), so a resubmitted form
+    # cannot act twice. NULL, not "", for none: the unique constraint skips NULLs.
+    token = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         db_table = "audit_log"
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "token"],
+                condition=models.Q(token__isnull=False),
+                name="audit_log_student_token_unique",
+            ),
+        ]
         verbose_name = "audit entry"
         verbose_name_plural = "audit log"
 

@@ -378,7 +378,7 @@ class ResetResult:
     cash_after: Decimal
 
 
-def reset_student(*, student, instructor, reason: str) -> ResetResult:
+def reset_student(*, student, instructor, reason: str, token: str | None = None) -> ResetResult:
     """Bring a student back to the start: no shares and settings.STARTING_CASH in cash.
 
     Guarantees: `instructor` has the trading.reset_student permission and `reason` is not
@@ -396,6 +396,7 @@ def reset_student(*, student, instructor, reason: str) -> ResetResult:
     The journal invariant holds throughout; past performance stays in the record (the
     adjustment is an external flow, like a deposit, so it does not change the
     time-weighted return).
+    Once per (student, token): a resubmitted form raises DuplicateRequest and does nothing.
     Locks: the student's balance row, then all their holding rows (in symbol order), then
     their portfolio summary. Raises NoCashAccount for a user without a cash account.
     """
@@ -414,6 +415,10 @@ def reset_student(*, student, instructor, reason: str) -> ResetResult:
                 f"{student.get_username()} has no cash account (instructors do not trade), "
                 "so there is nothing to reset."
             ) from None
+        if token and AuditEntry.objects.filter(student_id=student.pk, token=token).exists():
+            raise DuplicateRequest(
+                f"{student.get_username()} was already reset by this form; not reset twice."
+            )
         held = list(
             Holding.objects.select_for_update()
             .filter(user_id=student.pk)
@@ -471,6 +476,7 @@ def reset_student(*, student, instructor, reason: str) -> ResetResult:
             student=student,
             amount=gap,
             detail=f"{reason} ({sold}; cash ${cash:,.2f} → ${target:,.2f})",
+            token=token,
         )
     transaction.on_commit(
         lambda: log_event(

@@ -271,6 +271,19 @@ def test_a_reset_sells_everything_and_brings_cash_back_to_the_start(
     assert find_mismatches() == []
 
 
+def test_a_resubmitted_reset_form_resets_once(teacher_client, invested):
+    form = {"reason": "Fresh start", "confirm": "on", "token": "reset-token"}
+    teacher_client.post(url(RESET, invested), form)
+    # Between the two submits the student buys again; the repeat must not sell it.
+    trading.buy(user=invested, symbol="AAPL", quantity=3)
+
+    response = teacher_client.post(url(RESET, invested), form, follow=True)
+
+    assert held(invested) == {"AAPL": 3}
+    assert AuditEntry.objects.filter(action="reset_student").count() == 1
+    assert "not reset twice" in response.content.decode()
+
+
 def test_a_reset_after_losses_credits_the_difference(teacher, student, market):
     trading.buy(user=student, symbol="MSFT", quantity=10)
     Price.objects.filter(symbol="MSFT").update(price=Decimal("300.00"))

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -16,11 +17,19 @@ def register(request):
     if request.method == "POST":
         form = RegistrationForm(request.POST)
         if form.is_valid():
-            user = register_student(
-                username=form.cleaned_data["username"],
-                email=form.cleaned_data["email"],
-                password=form.cleaned_data["password1"],
-            )
+            try:
+                user = register_student(
+                    username=form.cleaned_data["username"],
+                    email=form.cleaned_data["email"],
+                    password=form.cleaned_data["password1"],
+                )
+            except IntegrityError:
+                # Someone took the username or email between the form's check and the
+                # insert; the database's unique constraints kept them apart.
+                form.add_error(
+                    None, "That username or email address was just taken; choose another."
+                )
+                return render(request, "registration/register.html", {"form": form}, status=400)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             cash = Balance.objects.get(user=user).amount
             messages.success(

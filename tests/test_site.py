@@ -74,3 +74,9 @@ def test_app_refuses_to_start_without_secret_key_when_debug_is_off():
     result = _manage("check", DEBUG="False", SECRET_KEY="")
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_app_refuses_to_start_with_a_negative_commission():
+    result = _manage("check", DEBUG="True", COMMISSION_PER_TRADE="-1.00")
+    assert result.returncode != 0
+    assert "COMMISSION_PER_TRADE must be" in result.stderr

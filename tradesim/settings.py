@@ -251,6 +251,9 @@ LOGGING = {
 STARTING_CASH = env("STARTING_CASH")
 COMMISSION_PER_TRADE = env("COMMISSION_PER_TRADE")
 MAX_DEPOSIT = env("MAX_DEPOSIT")
+for _name in ("STARTING_CASH", "COMMISSION_PER_TRADE", "MAX_DEPOSIT"):
+    if not globals()[_name].is_finite() or globals()[_name] < 0:
+        raise ImproperlyConfigured(f"{_name} must be a number of dollars, 0 or more.")
 DEPOSITS_OPEN = env("DEPOSITS_OPEN")
 _max_total = env.str("MAX_TOTAL_DEPOSITS", default="")
 MAX_TOTAL_DEPOSITS = Decimal(_max_total) if _max_total.strip() else None

@@ -119,3 +119,23 @@ def test_register_page_renders_for_anonymous(client):
 @pytest.mark.django_db
 def test_logged_in_user_is_sent_from_register_to_dashboard(student_client):
     assert student_client.get(reverse("register")).url == reverse("portfolio:dashboard")
+
+
+@pytest.mark.django_db
+def test_a_username_taken_between_the_check_and_the_insert_is_a_400_not_a_500(client, monkeypatch):
+    from accounts import views
+
+    real = views.register_student
+
+    def racing(**kwargs):
+        # Another registration with the same username commits first.
+        User.objects.create_user(username=kwargs["username"], email="first@school.example")
+        return real(**kwargs)
+
+    monkeypatch.setattr(views, "register_student", racing)
+    response = register(client)
+
+    assert response.status_code == 400
+    assert "just taken" in response.content.decode()
+    assert User.objects.filter(username="carol").count() == 1
+    assert not Balance.objects.exists()

@@ -4,11 +4,9 @@ A reset takes the student's balance row first, then their holdings, like every o
 a concurrent buy or sell lands wholly before or wholly after it: the end state is always
 one that some serial order of the three would produce."""
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 
 from accounts.roles import ensure_instructor_group
 from accounts.services import grant_cash
@@ -16,35 +14,12 @@ from ledger import services as ledger
 from ledger.models import Balance
 from ledger.selectors import find_mismatches
 from portfolio.models import Holding
+from tests.concurrency import run_concurrently
 from tests.factories import InstructorFactory, PriceFactory, StudentFactory
 from trading import services as trading
 from trading.models import Trade
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_concurrently(jobs):
-    """Each callable in its own thread, released together by a barrier; their results (or
-    the exception each raised), in order."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = job()
-        except BaseException as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
-    return results
 
 
 def holdings(user) -> dict[str, int]:

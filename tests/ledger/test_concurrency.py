@@ -6,12 +6,10 @@ signed sum of the journal, and exactly the affordable requests went through.
 """
 
 import io
-import threading
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -26,35 +24,12 @@ from ledger.services import (
     deposit,
     withdraw,
 )
+from tests.concurrency import run_concurrently
 from tests.factories import StudentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 D = Decimal
-
-
-def run_concurrently(jobs):
-    """Run each zero-argument callable in its own thread, released together by a barrier.
-    Returns each one's result or the exception it raised, in order."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = job()
-        except BaseException as error:  # every outcome is inspected by the test
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
-    return results
 
 
 def assert_ledger_consistent(user):

@@ -16,7 +16,6 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
@@ -25,6 +24,7 @@ from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding, PortfolioSummary
 from prices.models import Price
+from tests.concurrency import run_concurrently
 from tests.factories import PriceFactory, StudentFactory
 from tradesim.money import to_cents
 from trading.models import Trade
@@ -40,30 +40,6 @@ from trading.services import (
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 STARTING = Decimal("5000.00")
-
-
-def run_concurrently(jobs):
-    """Run each zero-argument callable in its own thread, all released at once by a
-    barrier. Returns their results (or the exception each raised), in order."""
-    barrier = threading.Barrier(len(jobs))
-    results = [None] * len(jobs)
-
-    def worker(index, job):
-        try:
-            barrier.wait(timeout=30)
-            results[index] = job()
-        except BaseException as error:  # the test inspects every outcome
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung (deadlock?)"
-    return results
 
 
 def cash(user) -> Decimal:

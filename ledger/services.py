@@ -205,6 +205,29 @@ def _move(user, token: str | None, write) -> Transaction:
         raise
 
 
+def _journal_one(
+    allowed_types, *, user, type, amount, description, symbol, token, created_by
+) -> Transaction:
+    """credit and debit: one movement of a type of the right direction, under the lock."""
+    if type not in allowed_types:
+        direction = "credit" if allowed_types is Transaction.CREDIT_TYPES else "debit"
+        raise ValueError(f"{type!r} is not a {direction}")
+    amount = validate_amount(amount)
+    return _move(
+        user,
+        token,
+        lambda balance: _post(
+            balance,
+            type=type,
+            amount=amount,
+            description=description,
+            symbol=symbol,
+            token=token,
+            created_by=created_by,
+        ),
+    )
+
+
 def credit(
     *,
     user,
@@ -223,21 +246,15 @@ def credit(
     inside their own transaction (re-locking a row this transaction holds is free); it runs
     in a savepoint, so a refusal leaves the caller's transaction usable.
     """
-    if type not in Transaction.CREDIT_TYPES:
-        raise ValueError(f"{type!r} is not a credit")
-    amount = validate_amount(amount)
-    return _move(
-        user,
-        token,
-        lambda balance: _post(
-            balance,
-            type=type,
-            amount=amount,
-            description=description,
-            symbol=symbol,
-            token=token,
-            created_by=created_by,
-        ),
+    return _journal_one(
+        Transaction.CREDIT_TYPES,
+        user=user,
+        type=type,
+        amount=amount,
+        description=description,
+        symbol=symbol,
+        token=token,
+        created_by=created_by,
     )
 
 
@@ -257,21 +274,15 @@ def debit(
     zero; otherwise one journal row of a debit `type` and the new balance, written together,
     once per token. Locks: the user's balance row (see `credit` about callers' transactions).
     """
-    if type not in Transaction.DEBIT_TYPES:
-        raise ValueError(f"{type!r} is not a debit")
-    amount = validate_amount(amount)
-    return _move(
-        user,
-        token,
-        lambda balance: _post(
-            balance,
-            type=type,
-            amount=amount,
-            description=description,
-            symbol=symbol,
-            token=token,
-            created_by=created_by,
-        ),
+    return _journal_one(
+        Transaction.DEBIT_TYPES,
+        user=user,
+        type=type,
+        amount=amount,
+        description=description,
+        symbol=symbol,
+        token=token,
+        created_by=created_by,
     )
 
 

@@ -127,3 +127,28 @@ class PortfolioSnapshot(models.Model):
 
     def __str__(self):
         return f"{self.user} ${self.total_value:,.2f} at {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class Valuation(models.Model):
+    """Every user's market value and net contributions, summed in one pass: a read-only
+    database view (`portfolio_valuations`, created by migration 0004) that groups all
+    holdings (× current price) and all external cash flows by user and joins them to the
+    users. Ranking every student reads it instead of summing each student's rows in a
+    subquery of their own (portfolio.selectors.valued, `all_at_once`)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="valuation",
+    )
+    market_value = models.DecimalField(max_digits=15, decimal_places=2)
+    net_contributions = models.DecimalField(max_digits=15, decimal_places=2)
+
+    class Meta:
+        managed = False
+        db_table = "portfolio_valuations"
+
+    def __str__(self):
+        return f"Valuation of {self.user_id}"

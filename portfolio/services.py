@@ -19,6 +19,7 @@ from django.utils import timezone
 from portfolio import selectors
 from portfolio.models import Holding, PortfolioSnapshot, PortfolioSummary
 from portfolio.units import next_state
+from tradesim import rows
 from tradesim.money import to_4dp, to_cents
 
 logger = logging.getLogger("tradesim.portfolio")
@@ -47,23 +48,50 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
         raise ValueError("quantity must be positive")
     now = timezone.now()
     # No savepoint inside a caller's transaction (a trade): nothing here refuses, and a
-    # database error must abort the whole trade anyway. Two round trips fewer per buy.
+    # database error must abort the whole trade anyway. Single statements (tradesim.rows):
+    # this runs in every buy.
     with transaction.atomic(savepoint=False):
-        holding = Holding.objects.select_for_update().filter(user=user, stock_id=symbol).first()
-        if holding is None:
-            return Holding.objects.create(
-                user=user,
-                stock_id=symbol,
+        held = _lock_holding(user, symbol)
+        if held is None:
+            average = to_4dp(price)
+            pk = rows.insert(
+                Holding,
+                user=user.pk,
+                stock=symbol,
                 quantity=quantity,
-                average_price=to_4dp(price),
+                average_price=average,
                 last_updated=now,
             )
-        total_cost = holding.average_price * holding.quantity + price * quantity
-        holding.quantity += quantity
-        holding.average_price = to_4dp(total_cost / holding.quantity)
-        holding.last_updated = now
-        holding.save(update_fields=["quantity", "average_price", "last_updated"])
-        return holding
+        else:
+            pk, old_quantity, old_average = held
+            total_cost = old_average * old_quantity + price * quantity
+            quantity += old_quantity
+            average = to_4dp(total_cost / quantity)
+            rows.update(
+                Holding, {"id": pk}, quantity=quantity, average_price=average, last_updated=now
+            )
+        return rows.loaded(
+            Holding,
+            pk,
+            user_id=user.pk,
+            stock_id=symbol,
+            quantity=quantity,
+            average_price=average,
+            last_updated=now,
+        )
+
+
+def _lock_holding(user, symbol: str) -> tuple[int, int, Decimal] | None:
+    """(id, quantity, average price) of the user's holding of `symbol`, row locked; None
+    if they hold none."""
+    row = rows.fetch_one(
+        "SELECT id, quantity, average_price FROM holdings WHERE user_id = %s AND symbol = %s"  # noqa: S608
+        + rows.for_update(),
+        [user.pk, symbol],
+    )
+    if row is None:
+        return None
+    return row[0], row[1], rows.decimal(row[2], 4)
 
 
 def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decimal:
@@ -77,26 +105,46 @@ def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decima
     """
     if quantity <= 0:
         raise ValueError("quantity must be positive")
-    with transaction.atomic():
-        holding = Holding.objects.select_for_update().filter(user=user, stock_id=symbol).first()
-        held = holding.quantity if holding else 0
+    # As in add_shares: no savepoint (the refusal comes before any write), single
+    # statements (this runs in every sell).
+    with transaction.atomic(savepoint=False):
+        found = _lock_holding(user, symbol)
+        pk, held, average = found if found is not None else (None, 0, None)
         if quantity > held:
             raise NotEnoughShares(
                 f"You hold {held:,} {symbol} share{'s' if held != 1 else ''}; "
                 f"you cannot sell {quantity:,}."
             )
-        realized = to_cents(price * quantity) - to_cents(holding.average_price * quantity)
+        realized = to_cents(price * quantity) - to_cents(average * quantity)
+        now = timezone.now()
         if quantity == held:
-            holding.delete()
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM holdings WHERE id = %s", [pk])
         else:
-            holding.quantity -= quantity
-            holding.last_updated = timezone.now()
-            holding.save(update_fields=["quantity", "last_updated"])
-        summary, _ = PortfolioSummary.objects.select_for_update().get_or_create(user=user)
-        summary.realized_pnl += realized
-        summary.last_updated = timezone.now()
-        summary.save(update_fields=["realized_pnl", "last_updated"])
+            rows.update(Holding, {"id": pk}, quantity=held - quantity, last_updated=now)
+        _add_realized(user, realized, now)
         return realized
+
+
+def _add_realized(user, realized: Decimal, now) -> None:
+    """Add to the user's realized P/L, creating their summary row if they have none; the
+    UPDATE locks the row, as select_for_update() would."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE portfolio_summaries SET realized_pnl = realized_pnl + %s, last_updated = %s"
+            " WHERE user_id = %s",
+            [
+                *rows.prepared(PortfolioSummary, {"realized_pnl": realized, "last_updated": now}),
+                user.pk,
+            ],
+        )
+        if cursor.rowcount:
+            return
+    summary, created = PortfolioSummary.objects.get_or_create(
+        user=user, defaults={"realized_pnl": realized, "last_updated": now}
+    )
+    if not created:  # made meanwhile (by a snapshot): add to it
+        _add_realized(user, realized, now)
 
 
 def _lock_snapshots() -> None:

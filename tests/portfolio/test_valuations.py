@@ -55,7 +55,7 @@ def every_kind_of_row(student, other_student):
 
 
 def test_every_journal_type_is_counted_the_same_both_ways(every_kind_of_row):
-    types = {t for t in Transaction.objects.values_list("type", flat=True)}
+    types = set(Transaction.objects.values_list("type", flat=True))
     assert types >= {"deposit", "withdrawal", "buy", "sell", "fee", "grant"}
     assert types & {"reset_credit", "reset_debit"}
 

@@ -64,9 +64,9 @@ def assert_friendly_500(response):
 # or movement is complete.
 MIDWAY = [
     ("buy", "portfolio.services.add_shares"),  # after the ledger debit
-    ("buy", "trading.models.Trade.objects.create"),  # the last write of a buy
-    ("sell", "ledger.services.Transaction.objects.create"),  # after the holding was reduced
-    ("sell", "trading.models.Trade.objects.create"),  # the last write of a sale
+    ("buy", "trading.services._record"),  # the last write of a buy: the trade row
+    ("sell", "ledger.services._post"),  # the journal row, after the holding was reduced
+    ("sell", "trading.services._record"),  # the last write of a sale
 ]
 
 
@@ -84,7 +84,8 @@ def test_an_order_that_fails_midway_leaves_nothing_behind(alice, monkeypatch, si
 @pytest.mark.parametrize("path", ["ledger:deposit", "ledger:withdraw"])
 def test_a_cash_movement_that_fails_after_its_journal_row_leaves_nothing(alice, monkeypatch, path):
     before = money_state()
-    monkeypatch.setattr(Balance, "save", explode)  # the journal row is already written
+    # The balance is written after the journal row, which is already in by then.
+    monkeypatch.setattr("tradesim.rows.update", explode)
 
     response = alice.post(reverse(path), {"amount": "25.00"})
 

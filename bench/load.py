@@ -54,8 +54,12 @@ WARMUP_SECONDS = 3.0
 MAX_REQUESTS_PER_STUDENT = 1_000_000  # a bound on each loop besides the clock
 STARTING_CASH = "1000000.00"  # enough that no buy in a run is refused for cash
 
-# The classroom mix: what students do in the first minute of a lesson, by weight.
-MIX = {"quote": 35, "buy": 25, "sell": 15, "dashboard": 15, "history": 10}
+# What each student does, by weight. "classroom": the first minute of a lesson. "buys": every
+# request a buy, the trade alone, for the ratio to pgbench's transactions.
+MIXES = {
+    "classroom": {"quote": 35, "buy": 25, "sell": 15, "dashboard": 15, "history": 10},
+    "buys": {"buy": 100},
+}
 
 
 def main():
@@ -63,6 +67,7 @@ def main():
     parser.add_argument("--students", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--database", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="classroom")
     parser.add_argument("--think", type=float, default=0.0, help="mean think time, seconds")
     parser.add_argument("--workers", type=int, help="gunicorn workers (default: its config)")
     parser.add_argument("--pgbench", action="store_true", help="also run pgbench (PostgreSQL)")
@@ -81,7 +86,12 @@ def main():
 
     print(machine(), flush=True)
     print(f"other processes: load average {os.getloadavg()[0]:.2f} before the run", flush=True)
-    results = {"students": args.students, "seconds": args.seconds, "think": args.think}
+    results = {
+        "students": args.students,
+        "seconds": args.seconds,
+        "think": args.think,
+        "mix": args.mix,
+    }
     if not args.pgbench_only:
         with throwaway_database(args.database) as url:
             results["http"] = http_run(args, url)
@@ -239,6 +249,7 @@ def http_run(args, url: str) -> dict:
                 seconds=args.seconds,
                 think=args.think,
                 students=args.students,
+                mix=args.mix,
             )
             state_file = Path(static_root) / "state.json"
             state_file.write_text(json.dumps(state))
@@ -419,16 +430,17 @@ async def drive(state: dict) -> dict:
     base = state["base"]
     symbols = state["symbols"]
     think = state["think"]
+    mix = MIXES[state["mix"]]
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=60)
-    samples = {kind: [] for kind in MIX}
-    errors = dict.fromkeys(MIX, 0)
+    samples = {kind: [] for kind in mix}
+    errors = dict.fromkeys(mix, 0)
     examples = []
     sent = [0]
     start = time.monotonic()
     measure_from = start + WARMUP_SECONDS
     stop = measure_from + state["seconds"]
-    kinds, weights = zip(*MIX.items(), strict=True)
+    kinds, weights = zip(*mix.items(), strict=True)
 
     async def student(number: int, session_key: str):
         rng = random.Random(number)
@@ -497,7 +509,7 @@ async def drive(state: dict) -> dict:
         sys.stderr.write(f"error: {example}\n")
     seconds = state["seconds"]
     per_kind = {}
-    for kind in MIX:
+    for kind in mix:
         times = sorted(samples[kind])
         per_kind[kind] = {
             "requests": len(times),
@@ -507,7 +519,7 @@ async def drive(state: dict) -> dict:
             "p99_ms": pct(times, 99),
             "errors": errors[kind],
         }
-    everything = sorted(t for kind in MIX for t in samples[kind])
+    everything = sorted(t for kind in mix for t in samples[kind])
     per_kind["all"] = {
         "requests": len(everything),
         "per_second": len(everything) / seconds,
@@ -582,7 +594,8 @@ def report(results: dict) -> str:
     if http:
         lines.append(
             f"\n{results['students']} students, {results['seconds']:.0f} s measured after "
-            f"{WARMUP_SECONDS:.0f} s warm-up, think time {results['think']} s; "
+            f"{WARMUP_SECONDS:.0f} s warm-up, {results['mix']} mix, "
+            f"think time {results['think']} s; "
             f"{http['database']}, {http['workers']} gunicorn workers"
             + (", through nginx" if http["through_nginx"] else "")
         )
@@ -617,8 +630,9 @@ def report(results: dict) -> str:
         if http:
             buys = http["per_kind"]["buy"]["per_second"]
             lines.append(f"buys/s ÷ pgbench tps = {buys:.1f} / {tps:.0f} = {buys / tps:.1%}")
-            trades = buys + http["per_kind"]["sell"]["per_second"]
-            lines.append(f"(buys + sells)/s ÷ pgbench tps = {trades / tps:.1%}")
+            if "sell" in http["per_kind"]:
+                trades = buys + http["per_kind"]["sell"]["per_second"]
+                lines.append(f"(buys + sells)/s ÷ pgbench tps = {trades / tps:.1%}")
     return "\n".join(lines)
 
 

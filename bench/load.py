@@ -528,7 +528,14 @@ async def drive(state: dict) -> dict:
         "p99_ms": pct(everything, 99),
         "errors": sum(errors.values()),
     }
-    return {"per_kind": per_kind, "requests_sent": sent[0]}
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "per_kind": per_kind,
+        "requests_sent": sent[0],
+        "client_cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def pct(times: list[float], p: int) -> float | None:
@@ -617,6 +624,12 @@ def report(results: dict) -> str:
                 + (
                     f", PostgreSQL {cpu['database'] / http['requests_sent'] * 1000:.1f} ms"
                     if "database" in cpu
+                    else ""
+                )
+                + (
+                    ", the load client "
+                    f"{http['client_cpu_seconds'] / http['requests_sent'] * 1000:.1f} ms"
+                    if "client_cpu_seconds" in http
                     else ""
                 )
             )

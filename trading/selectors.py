@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -93,12 +93,18 @@ def cash_of(user) -> Decimal | None:
     return Balance.objects.filter(user_id=user.pk).values_list("amount", flat=True).first()
 
 
-def shares_held(user, symbol: str) -> int:
-    """How many shares of `symbol` the user holds (0 for none). One query."""
-    held = Holding.objects.filter(user_id=user.pk, stock_id=symbol).values_list(
-        "quantity", flat=True
+def cash_and_shares(user, symbol: str) -> tuple[Decimal | None, int]:
+    """The user's cash (None without a cash account) and how many shares of `symbol` they
+    hold, in one query: what an order ticket shows."""
+    held = Holding.objects.filter(user_id=OuterRef("user_id"), stock_id=symbol).values("quantity")[
+        :1
+    ]
+    row = (
+        Balance.objects.filter(user_id=user.pk)
+        .values_list("amount", Coalesce(Subquery(held), 0))
+        .first()
     )
-    return held.first() or 0
+    return row if row is not None else (None, 0)
 
 
 @dataclass(frozen=True)

@@ -202,8 +202,8 @@ def test_the_quote_page_runs_a_fixed_number_of_queries(
         for i in range(points)
     )
 
-    # session and user, the quote, the history; the order ticket (trading's) may add a few
-    with django_assert_max_num_queries(8):
+    # session and user, the quote, the history, the order ticket's cash and shares held
+    with django_assert_max_num_queries(5):
         response = student_client.get(quote_url("AAPL"))
     assert response.status_code == 200
 

@@ -14,7 +14,7 @@ def order_ticket(context, quote):
     """The order ticket for one quote: `{% order_ticket quote %}`.
 
     `quote` needs .symbol, .name, .price and .halted (prices.selectors.Quote has them).
-    Reads the visitor's cash and shares held: two queries for a logged-in user, none for
+    Reads the visitor's cash and shares held: one query for a logged-in user, none for
     an anonymous visitor or a halted symbol."""
     request = context.get("request")
     user = getattr(request, "user", None)
@@ -27,10 +27,10 @@ def order_ticket(context, quote):
     }
     if not ticket["authenticated"] or ticket["halted"]:
         return ticket
-    cash = selectors.cash_of(user)
+    cash, held = selectors.cash_and_shares(user, quote.symbol)
     ticket.update(
         cash=cash,
-        held=selectors.shares_held(user, quote.symbol) if cash is not None else 0,
+        held=held,
         commission=to_cents(settings.COMMISSION_PER_TRADE),
         max_quantity=MAX_QUANTITY,
         form=OrderForm(initial={"symbol": quote.symbol, "next": ticket["next"]}),

@@ -131,8 +131,10 @@ def _add_realized(user, realized: Decimal, now) -> None:
     UPDATE locks the row, as select_for_update() would."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE portfolio_summaries SET realized_pnl = realized_pnl + %s, last_updated = %s"
-            " WHERE user_id = %s",
+            # ROUND: exact on PostgreSQL's numeric; on SQLite, which adds in floating
+            # point, it keeps the stored sum at whole cents instead of letting it drift.
+            "UPDATE portfolio_summaries SET realized_pnl = ROUND(realized_pnl + %s, 2),"
+            " last_updated = %s WHERE user_id = %s",
             [
                 *rows.prepared(PortfolioSummary, {"realized_pnl": realized, "last_updated": now}),
                 user.pk,

@@ -91,3 +91,25 @@ def test_the_locking_clause_follows_the_database():
 def test_fetch_one_returns_none_for_no_row():
     with transaction.atomic():
         assert rows.fetch_one("SELECT id FROM balances WHERE user_id = %s", [-1]) is None
+
+
+def test_insert_without_returning_reads_the_new_id_as_the_orm_does(monkeypatch):
+    if connection.vendor != "sqlite":
+        pytest.skip("the fallback is for SQLite before 3.35")
+    monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+    student = StudentFactory()
+
+    pk = rows.insert(
+        Transaction,
+        user=student.pk,
+        created_by=None,
+        type=Transaction.Type.DEPOSIT,
+        amount=Decimal("1.00"),
+        description="",
+        symbol="",
+        token=None,
+        timestamp=timezone.now(),
+        balance_after=Decimal("1.00"),
+    )
+
+    assert Transaction.objects.get(pk=pk).amount == Decimal("1.00")

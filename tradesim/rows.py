@@ -19,16 +19,14 @@ from django.db import connection
 
 
 @cache
-def _insert_sql(model, names: tuple[str, ...]) -> str:
+def _insert_sql(model, names: tuple[str, ...], returning: bool) -> str:
     opts = model._meta
     quote = connection.ops.quote_name
     columns = ", ".join(quote(opts.get_field(name).column) for name in names)
     marks = ", ".join(["%s"] * len(names))
     # Names come from the model's metadata, values travel as parameters.
-    return (
-        f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({marks}) "  # noqa: S608
-        f"RETURNING {quote(opts.pk.column)}"
-    )
+    sql = f"INSERT INTO {quote(opts.db_table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    return f"{sql} RETURNING {quote(opts.pk.column)}" if returning else sql
 
 
 @cache
@@ -49,9 +47,12 @@ def prepared(model, values: dict) -> list:
 
 def insert(model, **values):
     """INSERT one row of `model` (field name → Python value); return its new primary key."""
+    # RETURNING where the database has it (PostgreSQL; SQLite from 3.35); before that,
+    # SQLite's last row id, as the ORM does.
+    returning = connection.features.can_return_columns_from_insert
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, tuple(values)), prepared(model, values))
-        return cursor.fetchone()[0]
+        cursor.execute(_insert_sql(model, tuple(values), returning), prepared(model, values))
+        return cursor.fetchone()[0] if returning else cursor.lastrowid
 
 
 def update(model, where: dict, **values) -> int:

@@ -194,24 +194,28 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
     # The reads and writes of a trade are single statements (tradesim.rows): this is the
     # project's busiest path, and the ORM's query building cost more CPU than the database.
     with transaction.atomic():
-        # One statement: lock the balance row (and only it: FOR UPDATE OF), read the price,
-        # and whether the token is in the journal already (every trade journals its cash
-        # row under its token, as does every other form that moves cash). Read under the
-        # lock, so a resubmitted order waits for the first and then sees its token.
+        # Lock the balance first, in a statement of its own: on PostgreSQL a locking read
+        # that waited for the lock sees the locked row as committed meanwhile, but not the
+        # other rows it joins, so the price and the token check must come after it.
         found = rows.fetch_one(
-            "SELECT b.id, b.amount, p.price, p.halted, EXISTS(SELECT 1 FROM transactions t"  # noqa: S608
-            " WHERE t.user_id = b.user_id AND t.token = %s)"
-            " FROM balances b LEFT JOIN prices p ON p.symbol = %s"
-            " WHERE b.user_id = %s" + rows.for_update(of="b"),
-            [token or None, symbol, user.pk],
+            "SELECT id, amount FROM balances WHERE user_id = %s" + rows.for_update(),  # noqa: S608
+            [user.pk],
         )
         if found is None:
             raise NoCashAccount("This account has no cash account to trade with.")
-        balance_id, cash, price, halted, used = found
-        balance = rows.loaded(Balance, balance_id, user_id=user.pk, amount=rows.decimal(cash, 2))
-        if price is None:
+        balance = rows.loaded(Balance, found[0], user_id=user.pk, amount=rows.decimal(found[1], 2))
+        # Then, under the lock, the price and whether the token is in the journal already
+        # (every trade journals its cash row under its token, as does every other form that
+        # moves cash), in one statement: a resubmitted order waits for the first at the
+        # lock and then sees its token.
+        quote = rows.fetch_one(
+            "SELECT p.price, p.halted, EXISTS(SELECT 1 FROM transactions t"
+            " WHERE t.user_id = %s AND t.token = %s) FROM prices p WHERE p.symbol = %s",
+            [user.pk, token or None, symbol],
+        )
+        if quote is None:
             raise UnknownSymbol(f"There is no symbol {symbol} on this market.")
-        price, halted, used = rows.decimal(price, 2), bool(halted), bool(used)
+        price, halted, used = rows.decimal(quote[0], 2), bool(quote[1]), bool(quote[2])
         if used:
             raise _duplicate()
         if halted:

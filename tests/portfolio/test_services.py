@@ -14,7 +14,7 @@ from django.utils import timezone
 from ledger import services as ledger
 from portfolio import selectors
 from portfolio.models import PortfolioSnapshot, PortfolioSummary
-from portfolio.services import after_tick, take_snapshots
+from portfolio.services import _add_realized, after_tick, take_snapshots
 from portfolio.units import UnitState, next_state
 from tests.factories import InstructorFactory, StudentFactory
 from tests.portfolio.helpers import buy, listed, sell, set_price
@@ -222,3 +222,18 @@ def test_a_market_tick_snapshots_through_the_hook(settings, django_capture_on_co
     assert snap.timestamp == result.timestamp
     xyz = selectors.portfolio_overview(student).positions[0].price
     assert snap.market_value == xyz * 10
+
+
+def test_realized_pnl_stays_at_whole_cents_in_the_database(student):
+    # SQLite adds NUMERIC columns in floating point: 1,000 sums of 0.10 would store
+    # 99.9999999999986 without the rounding in the UPDATE.
+    now = timezone.now()
+    for _ in range(1000):
+        _add_realized(student, Decimal("0.10"), now)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT realized_pnl FROM portfolio_summaries WHERE user_id = %s", [student.pk]
+        )
+        stored = cursor.fetchone()[0]
+    assert Decimal(str(stored)) == Decimal("100")

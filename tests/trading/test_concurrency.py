@@ -9,6 +9,7 @@ spirit of Jepsen's bank test: no money or shares appear, vanish or go negative.
 import io
 import random
 import threading
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
@@ -111,6 +113,72 @@ def test_a_double_submit_racing_itself_makes_one_trade():
     assert sum(isinstance(r, Trade) for r in results) == 1, results
     assert sum(isinstance(r, DuplicateRequest) for r in results) == 7, results
     assert cash(user) == Decimal("990.00")
+
+
+def _while_holding_the_balance_lock(user, change, order):
+    """Run `order` in another thread while this one holds `user`'s balance lock; once the
+    order is waiting for that lock, make `change` and commit. Returns what `order` returned
+    or raised."""
+    outcome = {}
+
+    def place():
+        try:
+            outcome["result"] = order()
+        except Exception as error:  # the test inspects it
+            outcome["result"] = error
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        Balance.objects.select_for_update().get(user=user)
+        thread = threading.Thread(target=place)
+        thread.start()
+        for _ in range(200):  # until the order waits for the lock (at most 10 s)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+                if cursor.fetchone()[0]:
+                    break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the order never waited for the balance lock")
+        change()
+    thread.join(timeout=30)
+    return outcome["result"]
+
+
+def test_an_order_that_waited_for_the_lock_sees_the_price_and_halt_made_meanwhile():
+    PriceFactory(symbol="ACME", price=Decimal("10.00"))
+    user = StudentFactory(cash="1000.00")
+
+    def halt_and_reprice():
+        Price.objects.filter(symbol="ACME").update(price=Decimal("99.00"), halted=True)
+
+    result = _while_holding_the_balance_lock(
+        user, halt_and_reprice, lambda: buy(user=user, symbol="ACME", quantity=1)
+    )
+
+    assert isinstance(result, TradingError), result
+    assert "paused" in result.message
+    assert cash(user) == Decimal("1000.00")
+    assert not Trade.objects.exists()
+
+
+def test_an_order_that_waited_for_the_lock_sees_its_token_used_meanwhile():
+    PriceFactory(symbol="ACME", price=Decimal("10.00"))
+    user = StudentFactory(cash="1000.00")
+
+    def deposit_with_the_same_token():
+        ledger.deposit(user=user, amount="1.00", token="shared")
+
+    result = _while_holding_the_balance_lock(
+        user,
+        deposit_with_the_same_token,
+        lambda: buy(user=user, symbol="ACME", quantity=1, token="shared"),
+    )
+
+    assert isinstance(result, DuplicateRequest), result
+    assert cash(user) == Decimal("1001.00")
+    assert not Trade.objects.exists()
 
 
 def test_buys_and_sells_of_one_user_across_symbols_do_not_deadlock():

@@ -131,7 +131,7 @@ class PortfolioSnapshot(models.Model):
 
 class Valuation(models.Model):
     """Every user's market value and net contributions, summed in one pass: a read-only
-    database view (`portfolio_valuations`, created by migration 0004) that groups all
+    database view (`portfolio_valuations`, kept by portfolio.valuation_view) that groups all
     holdings (× current price) and all external cash flows by user and joins them to the
     users. Ranking every student reads it instead of summing each student's rows in a
     subquery of their own (portfolio.selectors.valued, `all_at_once`)."""

@@ -4,31 +4,9 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-# Standard SQL that PostgreSQL and SQLite both run. The flow types are the cash journal's
-# external flows (portfolio.selectors.INFLOW_TYPES and OUTFLOW_TYPES, written out here as a
-# migration must not change with the code); tests/portfolio/test_valuations.py checks the
-# view against the per-user expressions for every journal type.
-CREATE_VIEW = """
-CREATE VIEW portfolio_valuations AS
-SELECT u.id AS user_id,
-       COALESCE(m.market_value, 0) AS market_value,
-       COALESCE(f.net_contributions, 0) AS net_contributions
-FROM users u
-LEFT JOIN (
-    SELECT h.user_id, SUM(h.quantity * p.price) AS market_value
-    FROM holdings h
-    INNER JOIN prices p ON p.symbol = h.symbol
-    GROUP BY h.user_id
-) m ON m.user_id = u.id
-LEFT JOIN (
-    SELECT t.user_id,
-           SUM(CASE WHEN t.type IN ('deposit', 'grant', 'reset_credit') THEN t.amount
-                    ELSE -t.amount END) AS net_contributions
-    FROM transactions t
-    WHERE t.type IN ('deposit', 'grant', 'reset_credit', 'withdrawal', 'reset_debit')
-    GROUP BY t.user_id
-) f ON f.user_id = u.id
-"""
+# The model reads the portfolio_valuations view, which is not created here: `migrate` drops
+# it before it runs migrations and creates it after them (portfolio/valuation_view.py), so later
+# migrations may alter the tables it reads.
 
 
 class Migration(migrations.Migration):
@@ -41,7 +19,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(CREATE_VIEW, "DROP VIEW portfolio_valuations"),
         migrations.CreateModel(
             name='Valuation',
             fields=[

@@ -5,11 +5,13 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
 
 from accounts.roles import ensure_instructor_group
 from ledger import services as ledger
 from ledger.models import Transaction
-from portfolio import selectors
+from portfolio import selectors, valuation_view
 from portfolio.models import Valuation
 from tests.factories import ClassroomFactory, InstructorFactory, StudentFactory, TransactionFactory
 from tests.portfolio.helpers import buy, listed, sell, set_price
@@ -93,3 +95,20 @@ def test_ranking_everyone_and_ranking_one_class_agree(every_kind_of_row):
     for pk, row in one_class.items():
         assert row["total_value"] == everyone[pk]["total_value"]
         assert row["score"] == everyone[pk]["score"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migrate_takes_the_view_away_and_puts_it_back():
+    def has_view():
+        return valuation_view.NAME in connection.introspection.table_names(include_views=True)
+
+    assert has_view()
+
+    # Back before the Valuation model: the view goes with it.
+    call_command("migrate", "portfolio", "0003", verbosity=0)
+    assert not has_view()
+
+    # Forward again: made anew after the migrations ran (which ran without it in the way).
+    call_command("migrate", verbosity=0)
+    assert has_view()
+    assert Valuation.objects.count() == get_user_model().objects.count()

@@ -485,3 +485,31 @@ def test_no_trade_line_for_a_rolled_back_transaction(
 
     assert not [r for r in caplog.records if r.name == "tradesim.trading"]
     assert not Trade.objects.exists()
+
+
+# Statements per order: the busiest path in the project, so its cost is pinned. Inside a
+# test's transaction the order's atomic block is a savepoint: two statements more, which
+# in production are the BEGIN and COMMIT.
+SAVEPOINT = 2
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["new holding", "existing holding"])
+def test_a_buy_runs_seven_statements(student, aapl, first, django_assert_num_queries):
+    if not first:
+        services.buy(user=student, symbol="AAPL", quantity=1)
+
+    # lock the balance; price, halt and token; journal row; balance; lock the holding;
+    # insert or update it; the trade row
+    with django_assert_num_queries(7 + SAVEPOINT):
+        services.buy(user=student, symbol="AAPL", quantity=2, token="t")
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole position", "part of it"])
+def test_a_sell_runs_eight_statements(student, aapl, whole, django_assert_num_queries):
+    services.buy(user=student, symbol="AAPL", quantity=4)
+    PortfolioSummary.objects.get_or_create(user=student)
+
+    # lock the balance; price, halt and token; lock the holding; delete or reduce it;
+    # realized P/L; journal row; balance; the trade row
+    with django_assert_num_queries(8 + SAVEPOINT):
+        services.sell(user=student, symbol="AAPL", quantity=4 if whole else 1, token="t")

@@ -7,7 +7,12 @@ profile of many of them, with the settings bench/load.py gives gunicorn.
 
 The database must be empty or a throwaway one: it is migrated and gets a market and a
 student. The requests go through Django's full stack (middleware, sessions, auth, CSRF,
-messages) via the WSGI handler, as gunicorn calls it, without the network.
+messages) via the WSGI handler, as gunicorn calls it, without the network: through
+Django's test client by default, or with --direct straight into the WSGI application
+with a hand-made environ (a session cookie and a urlencoded form, what gunicorn passes),
+which leaves out the test client's own work. Each request type reports its statements,
+and wall and CPU time per request (process time: this process alone, which other work on
+the machine inflates less than wall time).
 """
 
 import argparse
@@ -36,6 +41,7 @@ def main():
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--kind", choices=["buy", "sell", "quote", "dashboard", "history"])
     parser.add_argument("--html", help="write the pyinstrument profile here")
+    parser.add_argument("--direct", action="store_true", help="call the WSGI app directly")
     args = parser.parse_args()
 
     import django
@@ -60,26 +66,13 @@ def main():
     csrf = secrets.token_hex(16)
     client.cookies["csrftoken"] = csrf
 
-    def request(kind):
-        if kind in ("buy", "sell"):
-            data = {
-                "csrfmiddlewaretoken": csrf,
-                "symbol": "AAPL",
-                "quantity": "1",
-                "token": str(uuid.uuid4()),
-            }
-            response = client.post(f"/trading/{kind}/", data)
-            assert response.status_code == 302, response.status_code
-        else:
-            path = {"quote": "/prices/AAPL/", "dashboard": "/portfolio/", "history": "/trading/"}
-            response = client.get(path[kind])
-            assert response.status_code == 200, response.status_code
-        client.cookies.pop("messages", None)
+    request = (direct_requests if args.direct else client_requests)(client, csrf)
 
-    for _ in range(20):  # holdings to sell, a warm cache, a warm connection
-        request("buy")
+    for _ in range(20):  # shares to sell, a warm cache, a warm connection
+        request("buy", quantity=args.requests)
     kinds = [args.kind] if args.kind else ["buy", "sell", "quote", "dashboard", "history"]
     for kind in kinds:
+        request(kind)  # warm: a first sale also creates the seller's portfolio summary
         queries = []
 
         def record(execute, sql, params, many, context, queries=queries):
@@ -89,11 +82,15 @@ def main():
         # Django clears connection.queries at each request's start, so count with a wrapper.
         with connection.execute_wrapper(record):
             request(kind)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         for _ in range(args.requests):
             request(kind)
         took = (time.perf_counter() - began) / args.requests
-        print(f"{kind:<10} {len(queries):>3} queries  {took * 1000:6.2f} ms per request")
+        cpu = (time.process_time() - cpu) / args.requests
+        print(
+            f"{kind:<10} {len(queries):>3} queries  {took * 1000:6.2f} ms per request, "
+            f"{cpu * 1000:6.2f} ms of CPU"
+        )
         if args.kind:
             for query in queries:
                 print("   ", query[:160])
@@ -109,6 +106,86 @@ def main():
         if args.html:
             Path(args.html).write_text(profiler.output_html())
         print(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+PATHS = {"quote": "/prices/AAPL/", "dashboard": "/portfolio/", "history": "/trading/"}
+
+
+def client_requests(client, csrf):
+    """One request of a kind through Django's test client."""
+
+    def request(kind, quantity=1):
+        if kind in ("buy", "sell"):
+            data = {
+                "csrfmiddlewaretoken": csrf,
+                "symbol": "AAPL",
+                "quantity": str(quantity),
+                "token": str(uuid.uuid4()),
+            }
+            response = client.post(f"/trading/{kind}/", data)
+            assert response.status_code == 302, response.status_code
+        else:
+            response = client.get(PATHS[kind])
+            assert response.status_code == 200, response.status_code
+        client.cookies.pop("messages", None)
+
+    return request
+
+
+def direct_requests(client, csrf):
+    """One request of a kind straight into the WSGI application, with the environ gunicorn
+    would pass: the client's session cookie and, for an order, a urlencoded form."""
+    import io
+    from urllib.parse import urlencode
+
+    from django.conf import settings
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}"
+    base = {
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "HTTP_COOKIE": cookie,
+        "QUERY_STRING": "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+    }
+
+    def request(kind, quantity=1):
+        environ = dict(base)
+        if kind in ("buy", "sell"):
+            body = urlencode(
+                {
+                    "csrfmiddlewaretoken": csrf,
+                    "symbol": "AAPL",
+                    "quantity": str(quantity),
+                    "token": str(uuid.uuid4()),
+                }
+            ).encode()
+            environ.update(
+                REQUEST_METHOD="POST",
+                PATH_INFO=f"/trading/{kind}/",
+                HTTP_REFERER="http://testserver/prices/AAPL/",
+                CONTENT_TYPE="application/x-www-form-urlencoded",
+                CONTENT_LENGTH=str(len(body)),
+            )
+            environ["wsgi.input"] = io.BytesIO(body)
+            expect = "302"
+        else:
+            environ.update(REQUEST_METHOD="GET", PATH_INFO=PATHS[kind])
+            environ["wsgi.input"] = io.BytesIO(b"")
+            expect = "200"
+        statuses = []
+        body = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+        b"".join(body)
+        body.close()
+        assert statuses[0].startswith(expect), statuses
+
+    return request
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ import os
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 
-# Threaded workers (gthread): one process per core, four threads each. A request spends
+# gunicorn's guidance: 2–4 × cores concurrent requests (its `workers` and `threads`
+# settings), sync workers only behind a buffering proxy, gthread for keep-alive. Here:
+# threaded workers (gthread), one process per core, four threads each. A request spends
 # part of its time waiting on PostgreSQL and Redis, and the threads keep the core busy
 # meanwhile; and they keep HTTP connections alive between requests, which sync workers do
 # not: with sync workers every request paid a TCP connect and accept, and a buy cost 11.7 ms

@@ -30,6 +30,7 @@ from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio import services as portfolio
 from portfolio.models import Holding
+from prices import services as market
 from prices.models import Price
 from tradesim import audit, rows
 from tradesim.logging import log_event
@@ -40,7 +41,7 @@ from trading.models import Trade
 logger = logging.getLogger("tradesim.trading")
 
 MAX_QUANTITY = 1_000_000  # shares in one order
-SYMBOL_MAX_LENGTH = 10
+SYMBOL_MAX_LENGTH = market.SYMBOL_MAX_LENGTH
 
 
 class TradingError(Exception):
@@ -85,13 +86,17 @@ class ResetRefused(TradingError):
 
 
 def normalize_symbol(symbol) -> str:
-    """ "aapl " → "AAPL"; UnknownSymbol for anything that cannot be a symbol."""
+    """ "aapl " → "AAPL" (the market's rule, prices.services.normalize_symbol);
+    UnknownSymbol, with a message for the student, for anything that cannot be a symbol."""
     text = str(symbol or "").strip().upper()
     if not text:
         raise UnknownSymbol("Choose a symbol to trade.")
-    if len(text) > SYMBOL_MAX_LENGTH or not all(c.isalnum() or c in ".-" for c in text):
-        raise UnknownSymbol(f"There is no symbol {text[:SYMBOL_MAX_LENGTH]!r} on this market.")
-    return text
+    try:
+        return market.normalize_symbol(text)
+    except market.InvalidMarketInput:
+        raise UnknownSymbol(
+            f"There is no symbol {text[:SYMBOL_MAX_LENGTH]!r} on this market."
+        ) from None
 
 
 def validate_quantity(quantity) -> int:

@@ -1,13 +1,15 @@
 """The portfolio_valuations database view (portfolio.models.Valuation): every user's market
 value and net contributions, summed in one grouped pass.
 
-The view lives here, not in a migration, and `migrate` manages it: it is dropped before
-every `migrate` run and created again after it (pre_migrate / post_migrate, wired in
-portfolio.apps). A view pins the tables it reads — SQLite cannot rebuild `users`,
+The view lives here, not in a migration, and `migrate` manages it: when there are
+migrations to run it is dropped before them and created again after them (pre_migrate /
+post_migrate, wired in portfolio.apps; the project's `migrate` command also puts it back if
+a migration fails). A view pins the tables it reads — SQLite cannot rebuild `users`,
 `holdings`, `prices` or `transactions` under it, PostgreSQL cannot change a column type it
 reads — so with the view out of the way a later migration may alter those tables like any
 other, and the view is always the current definition below. It exists once migration
-`portfolio` 0004 (which adds the Valuation model) is applied.
+`portfolio` 0004 (which adds the Valuation model) is applied. A data migration must not
+read it: it is not there while migrations run.
 """
 
 from django.db import connections
@@ -48,8 +50,11 @@ LEFT JOIN (
 """  # noqa: S608
 
 
-def drop(*, using: str = "default", **kwargs) -> None:
-    """pre_migrate: take the view out of the way of the migrations about to run."""
+def drop(*, using: str = "default", plan=None, **kwargs) -> None:
+    """pre_migrate: take the view out of the way of the migrations about to run (none to
+    run, as on most deploys: it stays)."""
+    if plan is not None and not plan:
+        return
     with connections[using].cursor() as cursor:
         cursor.execute(f"DROP VIEW IF EXISTS {NAME}")
 

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from accounts.roles import ensure_instructor_group
 from ledger import services as ledger
@@ -112,3 +113,26 @@ def test_migrate_takes_the_view_away_and_puts_it_back():
     call_command("migrate", verbosity=0)
     assert has_view()
     assert Valuation.objects.count() == get_user_model().objects.count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_migration_leaves_the_view_in_place(monkeypatch):
+    def has_view():
+        return valuation_view.NAME in connection.introspection.table_names(include_views=True)
+
+    def fail(self, *args, **kwargs):
+        assert not has_view()  # out of the way while migrations run
+        raise RuntimeError("a migration failed")
+
+    monkeypatch.setattr(MigrationExecutor, "migrate", fail)
+
+    with pytest.raises(RuntimeError, match="a migration failed"):
+        call_command("migrate", "portfolio", "0003", verbosity=0)
+
+    assert has_view()
+
+
+def test_with_no_migrations_to_run_the_view_stays():
+    valuation_view.drop(using="default", plan=[])
+
+    assert valuation_view.NAME in connection.introspection.table_names(include_views=True)

@@ -117,33 +117,51 @@ def test_a_double_submit_racing_itself_makes_one_trade():
 
 def _while_holding_the_balance_lock(user, change, order):
     """Run `order` in another thread while this one holds `user`'s balance lock; once the
-    order is waiting for that lock, make `change` and commit. Returns what `order` returned
-    or raised."""
-    outcome = {}
+    order is blocked by this transaction, make `change` and commit. Returns what `order`
+    returned or raised, and the statements it ran."""
+    outcome = {"statements": []}
+    started = threading.Event()
+
+    def record(execute, sql, params, many, context):
+        outcome["statements"].append(sql)
+        return execute(sql, params, many, context)
 
     def place():
         try:
-            outcome["result"] = order()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                outcome["pid"] = cursor.fetchone()[0]
+            started.set()
+            with connection.execute_wrapper(record):
+                outcome["result"] = order()
         except Exception as error:  # the test inspects it
             outcome["result"] = error
         finally:
+            started.set()
             connection.close()
 
-    with transaction.atomic():
-        Balance.objects.select_for_update().get(user=user)
-        thread = threading.Thread(target=place)
-        thread.start()
-        for _ in range(200):  # until the order waits for the lock (at most 10 s)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
-                if cursor.fetchone()[0]:
-                    break
-            time.sleep(0.05)
-        else:
-            raise AssertionError("the order never waited for the balance lock")
-        change()
-    thread.join(timeout=30)
-    return outcome["result"]
+    thread = threading.Thread(target=place)
+    try:
+        with transaction.atomic():
+            Balance.objects.select_for_update().get(user=user)
+            thread.start()
+            assert started.wait(timeout=10), "the order thread did not start"
+            for _ in range(200):  # until this transaction blocks the order (at most 10 s)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_backend_pid() = ANY(pg_blocking_pids(%s))", [outcome["pid"]]
+                    )
+                    if cursor.fetchone()[0]:
+                        break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the order never waited for the balance lock")
+            change()
+    finally:
+        if thread.ident is not None:  # started: let it finish before the test tears down
+            thread.join(timeout=30)
+    assert not thread.is_alive(), "the order hung"
+    return outcome["result"], outcome["statements"]
 
 
 def test_an_order_that_waited_for_the_lock_sees_the_price_and_halt_made_meanwhile():
@@ -153,7 +171,7 @@ def test_an_order_that_waited_for_the_lock_sees_the_price_and_halt_made_meanwhil
     def halt_and_reprice():
         Price.objects.filter(symbol="ACME").update(price=Decimal("99.00"), halted=True)
 
-    result = _while_holding_the_balance_lock(
+    result, _ = _while_holding_the_balance_lock(
         user, halt_and_reprice, lambda: buy(user=user, symbol="ACME", quantity=1)
     )
 
@@ -170,13 +188,15 @@ def test_an_order_that_waited_for_the_lock_sees_its_token_used_meanwhile():
     def deposit_with_the_same_token():
         ledger.deposit(user=user, amount="1.00", token="shared")
 
-    result = _while_holding_the_balance_lock(
+    result, statements = _while_holding_the_balance_lock(
         user,
         deposit_with_the_same_token,
         lambda: buy(user=user, symbol="ACME", quantity=1, token="shared"),
     )
 
     assert isinstance(result, DuplicateRequest), result
+    # Refused by the token check under the lock, not by the unique constraint afterwards.
+    assert not [sql for sql in statements if sql.lstrip().upper().startswith("INSERT")]
     assert cash(user) == Decimal("1001.00")
     assert not Trade.objects.exists()
 

@@ -533,7 +533,7 @@ class Standing:
 def ranking(*, classroom_id: int | None = None) -> QuerySet:
     """Every student (of one class, with `classroom_id`) with their live unit value and rank,
     best first: by time-weighted return, then total value; equal on both, equal rank. One
-    query for all of them (no loop over users); page it, or pass it to `standing_of`."""
+    query for all of them (no loop over users); `ranking_page` returns a page of it."""
     rows = students()
     if classroom_id is not None:
         rows = rows.filter(classroom_id=classroom_id)
@@ -603,6 +603,9 @@ def ranking_page(
     everyone, in one query that returns only those rows: the database ranks every student
     and keeps the page and the viewer (QUALIFY), so a page costs the same at 30 students
     or 10,000."""
+    # The viewer is picked by a window (their own pk, as a window value), so the filter
+    # stays outside the ranking (QUALIFY) and ranks count everyone; a plain pk filter
+    # would rank the viewer alone.
     ranked = ranking(classroom_id=classroom_id).annotate(
         row_user=Window(FirstValue("pk"), partition_by=[F("pk")])
     )
@@ -613,15 +616,3 @@ def ranking_page(
     page = [row for row in found if first <= row.position <= last]
     mine = next((row for row in found if row.user_id == viewer_id), None)
     return page, mine
-
-
-def standing_of(ranked: QuerySet, user) -> Standing | None:
-    """The user's row of `ranked`, with their rank among all of it, in one query; None if
-    they are not ranked (an instructor, or a student of another class)."""
-    # Filtering on a window keeps the filter outside the ranking (QUALIFY), so the rank is
-    # still counted over everyone; a plain pk filter would rank the user alone.
-    mine = ranked.annotate(row_user=Window(FirstValue("pk"), partition_by=[F("pk")])).filter(
-        row_user=user.pk
-    )
-    found = standings(mine[:1])
-    return found[0] if found else None

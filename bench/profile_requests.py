@@ -68,8 +68,8 @@ def main():
 
     request = (direct_requests if args.direct else client_requests)(client, csrf)
 
-    for _ in range(20):  # shares to sell, a warm cache, a warm connection
-        request("buy", quantity=args.requests)
+    for _ in range(20):  # shares to sell (one per sale timed), a warm cache and connection
+        request("buy", quantity=args.requests // 20 + 1)
     kinds = [args.kind] if args.kind else ["buy", "sell", "quote", "dashboard", "history"]
     for kind in kinds:
         request(kind)  # warm: a first sale also creates the seller's portfolio summary

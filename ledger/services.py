@@ -169,24 +169,20 @@ def _post(
     if new_amount > MAX_MONEY:
         raise InvalidAmount("That would take the balance beyond what an account can hold.")
     now = timezone.now()
-    fields = {
-        "type": type,
-        "amount": amount,
-        "description": (description or "").strip()[:200],
-        "symbol": symbol,
-        "token": token or None,
-        "timestamp": now,
-        "balance_after": new_amount,
-    }
     # Every movement of cash passes here: two single statements (tradesim.rows), not the
     # ORM's create() and save(), which cost more CPU to build than the database spends.
-    pk = rows.insert(
+    row = rows.create(
         Transaction,
         user=balance.user_id,
+        type=type,
+        amount=amount,
+        description=(description or "").strip()[:200],
+        symbol=symbol,
+        token=token or None,
         created_by=created_by.pk if created_by is not None else None,
-        **fields,
+        timestamp=now,
+        balance_after=new_amount,
     )
-    row = rows.loaded(Transaction, pk, user_id=balance.user_id, created_by=created_by, **fields)
     rows.update(Balance, {"id": balance.pk}, amount=new_amount, last_updated=now)
     balance.amount = new_amount
     balance.last_updated = now

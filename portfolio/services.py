@@ -53,23 +53,19 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
     with transaction.atomic(savepoint=False):
         held = _lock_holding(user, symbol)
         if held is None:
-            average = to_4dp(price)
-            pk = rows.insert(
+            return rows.create(
                 Holding,
                 user=user.pk,
                 stock=symbol,
                 quantity=quantity,
-                average_price=average,
+                average_price=to_4dp(price),
                 last_updated=now,
             )
-        else:
-            pk, old_quantity, old_average = held
-            total_cost = old_average * old_quantity + price * quantity
-            quantity += old_quantity
-            average = to_4dp(total_cost / quantity)
-            rows.update(
-                Holding, {"id": pk}, quantity=quantity, average_price=average, last_updated=now
-            )
+        pk, old_quantity, old_average = held
+        total_cost = old_average * old_quantity + price * quantity
+        quantity += old_quantity
+        average = to_4dp(total_cost / quantity)
+        rows.update(Holding, {"id": pk}, quantity=quantity, average_price=average, last_updated=now)
         return rows.loaded(
             Holding,
             pk,

@@ -14,6 +14,21 @@ from tradesim import rows
 pytestmark = pytest.mark.django_db
 
 
+def deposit(student, amount="1.00"):
+    """A journal row's fields, for rows.insert and rows.create."""
+    return {
+        "user": student.pk,
+        "created_by": None,
+        "type": Transaction.Type.DEPOSIT,
+        "amount": Decimal(amount),
+        "description": "",
+        "symbol": "",
+        "token": None,
+        "timestamp": timezone.now(),
+        "balance_after": Decimal(amount),
+    }
+
+
 def test_an_inserted_row_reads_back_through_the_orm_exactly():
     student = StudentFactory()
     at = timezone.now() - timedelta(days=3, microseconds=7)
@@ -101,17 +116,20 @@ def test_insert_without_returning_reads_the_new_id_as_the_orm_does(monkeypatch):
     monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
     student = StudentFactory()
 
-    pk = rows.insert(
-        Transaction,
-        user=student.pk,
-        created_by=None,
-        type=Transaction.Type.DEPOSIT,
-        amount=Decimal("1.00"),
-        description="",
-        symbol="",
-        token=None,
-        timestamp=timezone.now(),
-        balance_after=Decimal("1.00"),
-    )
+    pk = rows.insert(Transaction, **deposit(student))
 
     assert Transaction.objects.get(pk=pk).amount == Decimal("1.00")
+
+
+def test_create_returns_the_saved_row_as_the_orm_reads_it():
+    student = StudentFactory()
+
+    row = rows.create(Transaction, **deposit(student, "2.50"))
+
+    assert not row._state.adding
+    stored = Transaction.objects.get(pk=row.pk)
+    assert (row.user_id, row.amount, row.timestamp) == (
+        stored.user_id,
+        stored.amount,
+        stored.timestamp,
+    )

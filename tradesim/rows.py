@@ -55,6 +55,14 @@ def insert(model, **values):
         return cursor.fetchone()[0] if returning else cursor.lastrowid
 
 
+def create(model, **values):
+    """INSERT one row of `model` (field name → Python value; a related row by its key) and
+    return it as a saved instance, as Model.objects.create() would."""
+    pk = insert(model, **values)
+    opts = model._meta
+    return loaded(model, pk, **{opts.get_field(name).attname: v for name, v in values.items()})
+
+
 def update(model, where: dict, **values) -> int:
     """UPDATE the rows of `model` matching `where` (field name → value, all equal) with
     `values`; return how many rows changed."""

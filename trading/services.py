@@ -341,9 +341,7 @@ def _sell_locked(
 
 def _record(*, user, stock_id: str, **fields) -> Trade:
     """Write the trade row (one INSERT) and return it as a Trade."""
-    fields["timestamp"] = timezone.now()
-    pk = rows.insert(Trade, user=user.pk, stock=stock_id, **fields)
-    return rows.loaded(Trade, pk, user=user, stock_id=stock_id, **fields)
+    return rows.create(Trade, user=user.pk, stock=stock_id, timestamp=timezone.now(), **fields)
 
 
 def _move_cash(

@@ -73,6 +73,12 @@ def main():
     parser.add_argument("--pgbench", action="store_true", help="also run pgbench (PostgreSQL)")
     parser.add_argument("--pgbench-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--nginx", action="store_true", help="go through nginx on 127.0.0.1")
+    parser.add_argument(
+        "--floor",
+        choices=["wsgi", "django"],
+        help="serve bench/floor.py instead of TradeSim: what gunicorn alone (wsgi) or "
+        "Django's request stack (django) costs per request, without the trade",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--setup", help=argparse.SUPPRESS)  # child: set up DATABASE_URL
     parser.add_argument("--client", help=argparse.SUPPRESS)  # child: run the load, JSON in
@@ -228,9 +234,14 @@ def http_run(args, url: str) -> dict:
         if args.workers:
             env["GUNICORN_WORKERS"] = str(args.workers)
         env["GUNICORN_BIND"] = f"{HOST}:{PORT}"
+        app = "tradesim.wsgi"
+        if args.floor:
+            env["BENCH_FLOOR"] = args.floor
+            env["PYTHONPATH"] = f"{ROOT / 'bench'}{os.pathsep}{env['PYTHONPATH']}"
+            app = f"floor:{args.floor}"
         with open(log_path, "w") as log:
             server = subprocess.Popen(
-                [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "tradesim.wsgi"],
+                [PYTHON, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", app],
                 env=env,
                 cwd=ROOT,
                 stdout=log,
@@ -275,6 +286,7 @@ def http_run(args, url: str) -> dict:
         result["server_errors_logged"] = server_log.count("Internal Server Error")
         result["workers"] = server_log.count("Booting worker")
         result["through_nginx"] = bool(args.nginx)
+        result["floor"] = args.floor
         result["database"] = args.database
         if result["server_errors_logged"]:
             sys.stderr.write(server_log[-4000:])
@@ -289,12 +301,14 @@ def cpu_seconds(master: int, url: str) -> dict:
     machine does not inflate, unlike latency."""
     tick = os.sysconf("SC_CLK_TCK")
 
-    def used(pid: int) -> float:
+    def used(pid: int, reaped: bool = False) -> float:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             return 0.0
-        return (int(fields[11]) + int(fields[12])) / tick
+        # utime + stime; with reaped, also cutime + cstime: the workers gunicorn recycled
+        # (max_requests) and waited for during the run.
+        return sum(int(f) for f in fields[11 : 15 if reaped else 13]) / tick
 
     workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -303,7 +317,7 @@ def cpu_seconds(master: int, url: str) -> dict:
                 workers.append(int(stat.parent.name))
         except (OSError, ValueError, IndexError):
             continue
-    result = {"app": sum(used(pid) for pid in workers) + used(master)}
+    result = {"app": sum(used(pid) for pid in workers) + used(master, reaped=True)}
     if url.startswith("postgres"):
         p = pg_params()
         name = url.rsplit("/", 1)[1]
@@ -605,6 +619,7 @@ def report(results: dict) -> str:
             f"think time {results['think']} s; "
             f"{http['database']}, {http['workers']} gunicorn workers"
             + (", through nginx" if http["through_nginx"] else "")
+            + (f"; floor {http['floor']}: no trade is placed" if http.get("floor") else "")
         )
         lines.append(
             f"{'request':<10} {'count':>7} {'per s':>8} {'p50 ms':>8} {'p95 ms':>8} "
@@ -620,15 +635,15 @@ def report(results: dict) -> str:
         if total:
             lines.append(
                 "CPU per request (all requests, warm-up included): gunicorn "
-                f"{cpu.get('app', 0) / http['requests_sent'] * 1000:.1f} ms"
+                f"{cpu.get('app', 0) / http['requests_sent'] * 1000:.2f} ms"
                 + (
-                    f", PostgreSQL {cpu['database'] / http['requests_sent'] * 1000:.1f} ms"
+                    f", PostgreSQL {cpu['database'] / http['requests_sent'] * 1000:.2f} ms"
                     if "database" in cpu
                     else ""
                 )
                 + (
                     ", the load client "
-                    f"{http['client_cpu_seconds'] / http['requests_sent'] * 1000:.1f} ms"
+                    f"{http['client_cpu_seconds'] / http['requests_sent'] * 1000:.2f} ms"
                     if "client_cpu_seconds" in http
                     else ""
                 )

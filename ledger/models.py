@@ -46,8 +46,13 @@ class Transaction(models.Model):
     CREDIT_TYPES = frozenset({Type.DEPOSIT, Type.SELL, Type.GRANT, Type.RESET_CREDIT})
     DEBIT_TYPES = frozenset({Type.WITHDRAWAL, Type.BUY, Type.FEE, Type.RESET_DEBIT})
 
+    # No index of its own: the (user, …) indexes below begin with it and serve every lookup
+    # by user, so a second one would only cost a write on every row.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="transactions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        db_index=False,
     )
     type = models.CharField(max_length=20, choices=TransactionType.choices)
     amount = models.DecimalField(max_digits=15, decimal_places=2)

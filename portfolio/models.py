@@ -7,8 +7,10 @@ from django.utils import timezone
 class Holding(models.Model):
     """Shares of one symbol a user owns. Table `holdings`; deleted when it reaches zero."""
 
+    # No index of its own: the unique (user, symbol) index below begins with it and serves
+    # every lookup by user, so a second one would only cost a write on every row.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holdings"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holdings", db_index=False
     )
     stock = models.ForeignKey(
         "prices.Price",

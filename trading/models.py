@@ -11,8 +11,10 @@ class Trade(models.Model):
         BUY = "buy", "Buy"
         SELL = "sell", "Sell"
 
+    # No index of its own: the (user, …) indexes below begin with it and serve every lookup
+    # by user, so a second one would only cost a write on every row.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trades"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="trades", db_index=False
     )
     stock = models.ForeignKey(
         "prices.Price",

@@ -31,7 +31,8 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import OperationalError, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -60,6 +61,7 @@ _DAY_EPSILON = 1e-9  # 390 × (1/390) adds up to 0.9999999999999…
 _MARKET_OPEN = time(9, 30)
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 SYMBOL_MAX_LENGTH = 10
+THIN_HISTORY_EVERY_TICKS = 60  # how often a running market thins its old price history
 
 
 class MarketError(Exception):
@@ -361,12 +363,51 @@ def _event_shocks(events, rows, *, whole_market: bool) -> tuple[dict[int, float]
 
 def _after_tick(ticks: int, timestamp: datetime) -> None:
     quote_cache.invalidate()
+    if settings.PRICE_HISTORY_DAYS > 0 and ticks % THIN_HISTORY_EVERY_TICKS == 0:
+        try:
+            thin_history(now=timestamp)
+        except Exception:
+            logger.exception("Thinning the price history failed after tick %s", ticks)
     for path in settings.TICK_HOOKS:
         try:
             hook = import_string(path)
             hook(ticks=ticks, timestamp=timestamp)
         except Exception:
             logger.exception("Tick hook %s failed after tick %s", path, ticks)
+
+
+def thin_history(*, now: datetime | None = None, days: int | None = None) -> int:
+    """Thin the price history older than `days` (settings.PRICE_HISTORY_DAYS) to one row
+    per symbol per day, the day's last (its close, days in settings.TIME_ZONE); returns the
+    number of rows deleted.
+
+    Everything newer stays, tick by tick: the charts read at most the last 1,950 ticks and
+    the performance chart's index line the ticks of its 500 snapshots. Without this a
+    market ticking every 5 seconds adds about a million rows a day for the sample market.
+    A row goes when the next row of its symbol falls on the same day, so a day still
+    running at the cutoff keeps its newer rows and is thinned when the cutoff passes it.
+    One statement; the next row is found on the (symbol, timestamp) index. `tick_prices`
+    runs it every THIN_HISTORY_EVERY_TICKS ticks, after the tick has committed."""
+    days = settings.PRICE_HISTORY_DAYS if days is None else days
+    if days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    following = (
+        PriceHistory.objects.filter(
+            stock_id=OuterRef("stock_id"), timestamp__gt=OuterRef("timestamp")
+        )
+        .order_by("timestamp")
+        .values("timestamp")[:1]
+    )
+    doomed = (
+        PriceHistory.objects.filter(timestamp__lt=cutoff)
+        .annotate(day=TruncDate("timestamp"), next_day=TruncDate(Subquery(following)))
+        .filter(next_day=F("day"))
+    )
+    deleted, _ = doomed.delete()
+    if deleted:
+        logger.info("price history thinned rows=%s before=%s", deleted, cutoff.isoformat())
+    return deleted
 
 
 # Halts, parameters, events ----------------------------------------------------------------

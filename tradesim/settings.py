@@ -21,6 +21,7 @@ env = environ.Env(
     DEPOSITS_OPEN=(bool, True),
     QUOTE_CACHE_SECONDS=(int, 60),
     SNAPSHOT_EVERY_TICKS=(int, 15),
+    PRICE_HISTORY_DAYS=(int, 7),
     AXES_FAILURE_LIMIT=(int, 5),
     AXES_COOLOFF_MINUTES=(int, 15),
 )
@@ -259,6 +260,9 @@ _max_total = env.str("MAX_TOTAL_DEPOSITS", default="")
 MAX_TOTAL_DEPOSITS = Decimal(_max_total) if _max_total.strip() else None
 QUOTE_CACHE_SECONDS = env("QUOTE_CACHE_SECONDS")
 SNAPSHOT_EVERY_TICKS = env("SNAPSHOT_EVERY_TICKS")
+# Price history older than this many days is thinned to each symbol's daily close
+# (prices.services.thin_history); 0 keeps every tick forever.
+PRICE_HISTORY_DAYS = env("PRICE_HISTORY_DAYS")
 
 # Called after each committed market tick as hook(ticks=<market tick count>, timestamp=...).
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.

@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from prices.services import THIN_HISTORY_EVERY_TICKS, thin_history
+
+
+class Command(BaseCommand):
+    help = (
+        "Thin the price history older than PRICE_HISTORY_DAYS days (or --days) to each "
+        "symbol's daily close, now. tick_prices already does it every "
+        f"{THIN_HISTORY_EVERY_TICKS} ticks; this is for a market that was not ticking, or "
+        "after lowering PRICE_HISTORY_DAYS."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--days",
+            type=int,
+            help="keep every tick of the last DAYS days (default: PRICE_HISTORY_DAYS)",
+        )
+
+    def handle(self, *args, **options):
+        days = settings.PRICE_HISTORY_DAYS if options["days"] is None else options["days"]
+        if days < 1:
+            raise CommandError(
+                "Give --days 1 or more (PRICE_HISTORY_DAYS is 0: the history is kept whole)."
+                if options["days"] is None
+                else "--days must be 1 or more."
+            )
+        deleted = thin_history(days=days)
+        self.stdout.write(
+            f"Deleted {deleted} row{'s' if deleted != 1 else ''} of price history older than "
+            f"{days} day{'s' if days != 1 else ''}; each day before that keeps its close."
+        )

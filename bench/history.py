@@ -2,20 +2,22 @@
 ticked for days, on PostgreSQL and SQLite.
 
     .venv/bin/python bench/history.py [--days 10] [--every 60] [--keep-days 7]
-                                      [--databases postgres sqlite]
+                                      [--symbols 0] [--databases postgres sqlite]
 
 In a throwaway database (PostgreSQL on 127.0.0.1:5432 as user postgres, or a temporary
-SQLite file) with the sample market, the history of --days days with a tick every --every
-seconds is written in bulk; then timed:
-- the first thinning, which turns the days older than --keep-days into daily closes;
-- a steady one, an hour of ticks later: what a running ticker does every
-  THIN_HISTORY_EVERY_TICKS ticks.
+SQLite file) with the sample market (and --symbols more), the history of --days days with a
+tick every --every seconds is written in bulk; then timed:
+- the first thinning, which turns the days older than --keep-days into their last rows
+  (the whole history: what the first pass after an upgrade, or the command, does);
+- a steady one, THIN_HISTORY_EVERY_TICKS ticks later: what a running ticker does each time
+  (it starts where the last pass stopped).
 Prints the rows before and after, the rows deleted and the time of each. Results go to
 docs/performance.md by hand.
 """
 
 import argparse
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -35,6 +37,9 @@ def main():
     parser.add_argument("--days", type=int, default=10)
     parser.add_argument("--every", type=int, default=60, help="seconds between ticks")
     parser.add_argument("--keep-days", type=int, default=7)
+    parser.add_argument(
+        "--symbols", type=int, default=0, help="symbols beside the sample market's (default 0)"
+    )
     parser.add_argument(
         "--databases", nargs="+", choices=["postgres", "sqlite"], default=["postgres", "sqlite"]
     )
@@ -61,7 +66,7 @@ def main():
         try:
             command = [sys.executable, __file__, "--child", url]
             command += ["--days", str(args.days), "--every", str(args.every)]
-            command += ["--keep-days", str(args.keep_days)]
+            command += ["--keep-days", str(args.keep_days), "--symbols", str(args.symbols)]
             out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
             result = json.loads(out.stdout.splitlines()[-1])
         finally:
@@ -103,6 +108,17 @@ def child(args):
 
     call_command("migrate", verbosity=0)
     load_market()
+    Price.objects.bulk_create(
+        Price(
+            symbol=f"X{i:05d}",
+            name=f"Extra {i}",
+            sector="Technology",
+            price=100,
+            previous_close=100,
+            log_price=math.log(100),
+        )
+        for i in range(args.symbols)
+    )
     prices = list(Price.objects.values_list("symbol", "price"))
     start = timezone.now().replace(microsecond=0) - timedelta(days=args.days)
     ticks = args.days * 86400 // args.every
@@ -133,7 +149,7 @@ def child(args):
 
     now = start + timedelta(seconds=ticks * args.every)
     first = timed(now)
-    more = max(THIN_HISTORY_EVERY_TICKS, 3600 // args.every)
+    more = THIN_HISTORY_EVERY_TICKS  # what a running ticker adds between two passes
     write(ticks, more)
     steady = timed(now + timedelta(seconds=more * args.every))
     result = {"symbols": len(prices), "rows": rows, "write_s": write_s}

@@ -494,9 +494,10 @@ async def drive(state: dict) -> dict:
                     method, base + path, data=data, headers=headers, allow_redirects=False
                 ) as response:
                     body = await response.read()
-                    ok = response.status == expect
                     status = response.status
                     loc = response.headers.get("Location", "")
+                    # A 302 to the log-in page is a refused order, not a placed one.
+                    ok = status == expect and not loc.startswith("/accounts/login/")
             except (TimeoutError, aiohttp.ClientError) as error:
                 ok, status, body, loc = False, type(error).__name__, b"", ""
             took = time.monotonic() - began

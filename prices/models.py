@@ -113,6 +113,11 @@ class MarketState(models.Model):
     day_elapsed = models.FloatField(
         default=0.0, help_text="Share of the current trading day already simulated"
     )
+    history_thinned_to = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Price history before this moment is thinned to daily closes",
+    )
 
     class Meta:
         db_table = "market_state"

@@ -30,7 +30,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -62,6 +62,7 @@ _MARKET_OPEN = time(9, 30)
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 SYMBOL_MAX_LENGTH = 10
 THIN_HISTORY_EVERY_TICKS = 60  # how often a running market thins its old price history
+CHART_TICKS = 1950  # the longest price chart (prices.selectors.CHART_RANGES), never thinned
 
 
 class MarketError(Exception):
@@ -363,35 +364,60 @@ def _event_shocks(events, rows, *, whole_market: bool) -> tuple[dict[int, float]
 
 def _after_tick(ticks: int, timestamp: datetime) -> None:
     quote_cache.invalidate()
-    if settings.PRICE_HISTORY_DAYS > 0 and ticks % THIN_HISTORY_EVERY_TICKS == 0:
-        try:
-            thin_history(now=timestamp)
-        except Exception:
-            logger.exception("Thinning the price history failed after tick %s", ticks)
     for path in settings.TICK_HOOKS:
         try:
             hook = import_string(path)
             hook(ticks=ticks, timestamp=timestamp)
         except Exception:
             logger.exception("Tick hook %s failed after tick %s", path, ticks)
+    if settings.PRICE_HISTORY_DAYS > 0 and ticks % THIN_HISTORY_EVERY_TICKS == 0:
+        try:
+            thin_history(now=timestamp)
+        except Exception:
+            logger.exception("Thinning the price history failed after tick %s", ticks)
 
 
-def thin_history(*, now: datetime | None = None, days: int | None = None) -> int:
+def thin_history(
+    *, now: datetime | None = None, days: int | None = None, everything: bool = False
+) -> int:
     """Thin the price history older than `days` (settings.PRICE_HISTORY_DAYS) to one row
-    per symbol per day, the day's last (its close, days in settings.TIME_ZONE); returns the
-    number of rows deleted.
+    per symbol per calendar day in settings.TIME_ZONE, the day's last; returns the number
+    of rows deleted. Nothing goes from the last CHART_TICKS ticks however old they are, nor
+    from index funds, whose every tick the performance chart compares snapshots with.
 
-    Everything newer stays, tick by tick: the charts read at most the last 1,950 ticks and
-    the performance chart's index line the ticks of its 500 snapshots. Without this a
-    market ticking every 5 seconds adds about a million rows a day for the sample market.
     A row goes when the next row of its symbol falls on the same day, so a day still
-    running at the cutoff keeps its newer rows and is thinned when the cutoff passes it.
-    One statement; the next row is found on the (symbol, timestamp) index. `tick_prices`
-    runs it every THIN_HISTORY_EVERY_TICKS ticks, after the tick has committed."""
+    running at the cutoff keeps its newer rows and is thinned when the cutoff passes it
+    (rows at the very same moment, which ticks never write, are all kept). Each pass
+    starts where the last one stopped (MarketState.history_thinned_to), so a running
+    market's pass reads only the rows that aged past the cutoff since; `everything`
+    rereads the whole history. On PostgreSQL one DELETE, which blocks no one; on SQLite,
+    where a writer holds the whole database, one DELETE per symbol, each its own
+    transaction, so a trade waits behind one symbol's share at most. `tick_prices` runs
+    it every THIN_HISTORY_EVERY_TICKS ticks, after the tick and its hooks."""
     days = settings.PRICE_HISTORY_DAYS if days is None else days
     if days <= 0:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
+    listed = list(Price.objects.order_by("-is_index", "symbol").values_list("symbol", "is_index"))
+    symbols = [symbol for symbol, is_index in listed if not is_index]
+    if not symbols:
+        return 0
+    if CHART_TICKS:
+        # The moment of the CHART_TICKS-th tick back, on the index's history (every tick
+        # writes a row for every symbol, halted or not), or the first symbol's.
+        kept = list(
+            PriceHistory.objects.filter(stock_id=listed[0][0])
+            .order_by("-timestamp")
+            .values_list("timestamp", flat=True)[CHART_TICKS - 1 : CHART_TICKS]
+        )
+        if not kept:
+            return 0  # fewer ticks than the longest chart shows
+        cutoff = min(cutoff, kept[0])
+    since = None if everything else _thinned_to()
+    if since is not None and since >= cutoff:
+        return 0
+
+    local = timezone.get_default_timezone()
     following = (
         PriceHistory.objects.filter(
             stock_id=OuterRef("stock_id"), timestamp__gt=OuterRef("timestamp")
@@ -399,15 +425,25 @@ def thin_history(*, now: datetime | None = None, days: int | None = None) -> int
         .order_by("timestamp")
         .values("timestamp")[:1]
     )
-    doomed = (
-        PriceHistory.objects.filter(timestamp__lt=cutoff)
-        .annotate(day=TruncDate("timestamp"), next_day=TruncDate(Subquery(following)))
-        .filter(next_day=F("day"))
-    )
-    deleted, _ = doomed.delete()
+    old = PriceHistory.objects.filter(timestamp__lt=cutoff)
+    if since is not None:
+        old = old.filter(timestamp__gte=since)
+    old = old.annotate(
+        day=TruncDate("timestamp", tzinfo=local),
+        next_day=TruncDate(Subquery(following), tzinfo=local),
+    ).filter(next_day=F("day"))
+    chunks = [[symbol] for symbol in symbols] if connection.vendor == "sqlite" else [symbols]
+    deleted = 0
+    for chunk in chunks:
+        deleted += old.filter(stock_id__in=chunk).delete()[0]
+    MarketState.objects.filter(id=1).update(history_thinned_to=cutoff)
     if deleted:
         logger.info("price history thinned rows=%s before=%s", deleted, cutoff.isoformat())
     return deleted
+
+
+def _thinned_to() -> datetime | None:
+    return MarketState.objects.filter(id=1).values_list("history_thinned_to", flat=True).first()
 
 
 # Halts, parameters, events ----------------------------------------------------------------

@@ -1,5 +1,7 @@
-"""Old price history is thinned to daily closes; recent history stays tick by tick."""
+"""Old price history is thinned to each day's last price; recent history stays tick by tick,
+and so do the longest chart's ticks and the index fund's whole history."""
 
+import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -8,13 +10,22 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from prices import services
 from prices.models import MarketState, PriceHistory
 from prices.selectors import price_history
 from prices.services import THIN_HISTORY_EVERY_TICKS, advance_market, thin_history
+from tests.prices import hooks
 
 pytestmark = pytest.mark.django_db
 
 UTC = ZoneInfo("UTC")
+
+
+@pytest.fixture(autouse=True)
+def _no_chart_floor(monkeypatch):
+    """Most tests write a handful of rows: keep the longest chart's ticks out of the way
+    (the tests of that floor set it themselves)."""
+    monkeypatch.setattr(services, "CHART_TICKS", 0)
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -36,7 +47,14 @@ def history(symbol: str) -> list[datetime]:
     )
 
 
-def test_days_before_the_cutoff_keep_only_their_close_and_newer_rows_all_stay(market):
+def thinned_to():
+    return MarketState.objects.get(id=1).history_thinned_to
+
+
+# What goes and what stays -----------------------------------------------------------------
+
+
+def test_days_before_the_cutoff_keep_only_their_last_row_and_newer_rows_all_stay(market):
     old_day_1 = [at(1, 14), at(1, 15), at(1, 20, 59)]
     old_day_2 = [at(2, 14), at(2, 19)]
     recent = [at(9, 14), at(9, 14, 1), at(9, 14, 2)]
@@ -48,8 +66,9 @@ def test_days_before_the_cutoff_keep_only_their_close_and_newer_rows_all_stay(ma
     assert deleted == 2 + 1 + 1
     assert history("AAPL") == [at(1, 20, 59), at(2, 19), *recent]
     assert history("XOM") == [at(1, 16)]
-    # The close keeps its own price: the last of the day.
+    # The day's last row keeps its own price.
     assert PriceHistory.objects.get(stock_id="AAPL", timestamp=at(1, 20, 59)).price == 102
+    assert thinned_to() == at(3, 12)
 
 
 def test_a_day_running_at_the_cutoff_keeps_its_rows_after_the_cutoff(market):
@@ -70,12 +89,45 @@ def test_days_are_the_markets_days_in_its_time_zone(market, settings):
     # 03:30 UTC on 2 March is 22:30 on 1 March in New York: the same day as 20:00 UTC.
     record("AAPL", at(1, 20), at(2, 3, 30), at(2, 15))
 
-    thin_history(now=at(10, 12), days=7)
+    with timezone.override("UTC"):  # a request's zone (here UTC) does not move the days
+        thin_history(now=at(10, 12), days=7)
 
     assert history("AAPL") == [at(2, 3, 30), at(2, 15)]
 
 
-def test_thinning_twice_deletes_nothing_more_and_zero_days_keeps_everything(market):
+def test_the_index_funds_history_is_never_thinned(market):
+    # The performance chart compares every snapshot with the index at that moment.
+    record("TSIM", at(1, 14), at(1, 15), at(1, 16))
+    record("AAPL", at(1, 14), at(1, 15), at(1, 16))
+
+    thin_history(now=at(10, 12), days=7)
+
+    assert history("TSIM") == [at(1, 14), at(1, 15), at(1, 16)]
+    assert history("AAPL") == [at(1, 16)]
+
+
+def test_the_longest_charts_ticks_stay_however_old(market, monkeypatch):
+    monkeypatch.setattr(services, "CHART_TICKS", 3)
+    ticks = [at(1, 14), at(1, 15), at(1, 16), at(1, 17), at(1, 18)]  # a slow ticker
+    record("TSIM", *ticks)
+    record("AAPL", *ticks)
+
+    thin_history(now=at(10, 12), days=7)  # every tick is more than 7 days old
+
+    assert history("AAPL") == [at(1, 16), at(1, 17), at(1, 18)]  # the last three ticks
+    assert thinned_to() == at(1, 16)
+
+
+def test_a_market_with_fewer_ticks_than_the_longest_chart_keeps_them_all(market, monkeypatch):
+    monkeypatch.setattr(services, "CHART_TICKS", 3)
+    record("TSIM", at(1, 14), at(1, 15))
+    record("AAPL", at(1, 14), at(1, 15))
+
+    assert thin_history(now=at(10, 12), days=7) == 0
+    assert len(history("AAPL")) == 2
+
+
+def test_zero_days_keeps_everything_and_a_second_pass_finds_nothing_more(market):
     record("AAPL", at(1, 14), at(1, 15), at(2, 14))
 
     assert thin_history(now=at(10, 12), days=0) == 0
@@ -85,18 +137,19 @@ def test_thinning_twice_deletes_nothing_more_and_zero_days_keeps_everything(mark
     assert history("AAPL") == [at(1, 15), at(2, 14)]
 
 
-def test_thinning_is_one_statement_however_many_rows(market, django_assert_num_queries):
-    for hour in range(24):
-        record("AAPL", *(at(1, hour, minute) for minute in range(0, 60, 5)))
-        record("MSFT", *(at(1, hour, minute) for minute in range(0, 60, 5)))
+def test_a_pass_starts_where_the_last_one_stopped_unless_asked_for_everything(market):
+    record("AAPL", at(5, 14), at(5, 15))
+    thin_history(now=at(10, 12), days=7)  # thinned to 3 March, 12:00
+    record("XOM", at(1, 14), at(1, 15))  # older than that, written afterwards
 
-    with django_assert_num_queries(1):
-        deleted = thin_history(now=at(10, 12), days=7)
+    assert thin_history(now=at(11, 12), days=7) == 0  # reads only 3–4 March
+    assert len(history("XOM")) == 2
 
-    assert deleted == 2 * (24 * 12 - 1)
+    assert thin_history(now=at(11, 12), days=7, everything=True) == 1
+    assert history("XOM") == [at(1, 15)]
 
 
-def test_charts_read_the_closes_of_thinned_days(market):
+def test_charts_read_the_last_price_of_thinned_days(market):
     record("AAPL", at(1, 14), at(1, 20), at(2, 14), at(2, 20), at(9, 14), at(9, 15))
 
     thin_history(now=at(10, 12), days=7)
@@ -109,10 +162,29 @@ def test_charts_read_the_closes_of_thinned_days(market):
     ]
 
 
-def test_the_ticker_thins_on_its_cadence_after_the_tick(
+# How it runs ------------------------------------------------------------------------------
+
+
+def test_one_delete_on_postgresql_and_one_per_symbol_on_sqlite(
+    market, is_postgres, django_assert_num_queries
+):
+    for hour in range(24):
+        record("AAPL", *(at(1, hour, minute) for minute in range(0, 60, 5)))
+        record("MSFT", *(at(1, hour, minute) for minute in range(0, 60, 5)))
+    stocks = len([s for s in market.values() if not s.is_index])
+
+    # The symbols, where the last pass stopped, the delete(s), where this one stopped.
+    with django_assert_num_queries(3 + (1 if is_postgres else stocks)):
+        deleted = thin_history(now=at(10, 12), days=7)
+
+    assert deleted == 2 * (24 * 12 - 1)
+
+
+def test_the_ticker_thins_on_its_cadence_after_the_tick_commits_and_its_hooks(
     market, settings, django_capture_on_commit_callbacks
 ):
-    settings.TICK_HOOKS = []
+    settings.TICK_HOOKS = ["tests.prices.hooks.record"]
+    hooks.calls.clear()
     settings.PRICE_HISTORY_DAYS = 7
     now = timezone.now()
     old = (now - timedelta(days=30)).replace(hour=12, minute=0)
@@ -120,14 +192,41 @@ def test_the_ticker_thins_on_its_cadence_after_the_tick(
     MarketState.objects.update_or_create(id=1, defaults={"ticks": THIN_HISTORY_EVERY_TICKS - 2})
 
     with django_capture_on_commit_callbacks(execute=True):
-        advance_market(seed=1, now=now)  # not on the cadence
-    assert PriceHistory.objects.filter(timestamp__lt=now).count() == 2
+        advance_market(seed=1, now=now)  # tick 59: not on the cadence
+    assert len(history("AAPL")) == 3
 
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         advance_market(seed=2, now=now + timedelta(minutes=1))  # tick 60
-    assert list(
-        PriceHistory.objects.filter(timestamp__lt=now).values_list("timestamp", flat=True)
-    ) == [old + timedelta(minutes=1)]
+    assert len(history("AAPL")) == 4  # nothing before the commit
+    for callback in callbacks:
+        callback()
+
+    assert history("AAPL") == [old + timedelta(minutes=1), now, now + timedelta(minutes=1)]
+    assert [ticks for ticks, _ in hooks.calls] == [59, 60]
+
+
+def test_a_failed_thinning_is_logged_and_the_tick_stands(
+    market, settings, monkeypatch, django_capture_on_commit_callbacks, caplog
+):
+    settings.TICK_HOOKS = ["tests.prices.hooks.record"]
+    hooks.calls.clear()
+    settings.PRICE_HISTORY_DAYS = 7
+
+    def fail(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "thin_history", fail)
+    MarketState.objects.update_or_create(id=1, defaults={"ticks": THIN_HISTORY_EVERY_TICKS - 1})
+
+    with (
+        caplog.at_level(logging.ERROR, logger="tradesim.prices"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        advance_market(seed=1)
+
+    assert MarketState.objects.get(id=1).ticks == THIN_HISTORY_EVERY_TICKS
+    assert [ticks for ticks, _ in hooks.calls] == [THIN_HISTORY_EVERY_TICKS]
+    assert any("Thinning the price history failed" in r.getMessage() for r in caplog.records)
 
 
 def test_the_ticker_keeps_everything_when_thinning_is_off(
@@ -146,14 +245,20 @@ def test_the_ticker_keeps_everything_when_thinning_is_off(
     assert PriceHistory.objects.filter(timestamp__lt=now).count() == 2
 
 
-def test_the_command_thins_now_and_says_how_much(market, capsys):
+# The command ------------------------------------------------------------------------------
+
+
+def test_the_command_thins_everything_now_and_says_how_much(market, capsys):
     old = (timezone.now() - timedelta(days=30)).replace(hour=12, minute=0)
     record("AAPL", old, old + timedelta(minutes=1), old + timedelta(minutes=2))
+    MarketState.objects.update_or_create(
+        id=1, defaults={"history_thinned_to": timezone.now() - timedelta(days=7)}
+    )
 
     call_command("thin_price_history", "--days", "7")
 
     assert "Deleted 2 rows" in capsys.readouterr().out
-    assert PriceHistory.objects.count() == 1
+    assert history("AAPL") == [old + timedelta(minutes=2)]
 
 
 def test_the_command_refuses_to_thin_nothing(market, settings):

@@ -23,12 +23,12 @@ class Command(BaseCommand):
         days = settings.PRICE_HISTORY_DAYS if options["days"] is None else options["days"]
         if days < 1:
             raise CommandError(
-                "Give --days 1 or more (PRICE_HISTORY_DAYS is 0: the history is kept whole)."
+                f"Give --days 1 or more (PRICE_HISTORY_DAYS is {days}: the history is kept whole)."
                 if options["days"] is None
                 else "--days must be 1 or more."
             )
-        deleted = thin_history(days=days)
+        deleted = thin_history(days=days, everything=True)
         self.stdout.write(
             f"Deleted {deleted} row{'s' if deleted != 1 else ''} of price history older than "
-            f"{days} day{'s' if days != 1 else ''}; each day before that keeps its close."
+            f"{days} day{'s' if days != 1 else ''}; each day before that keeps its last price."
         )

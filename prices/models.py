@@ -113,11 +113,6 @@ class MarketState(models.Model):
     day_elapsed = models.FloatField(
         default=0.0, help_text="Share of the current trading day already simulated"
     )
-    history_thinned_to = models.DateTimeField(
-        null=True,
-        blank=True,
-        help_text="Price history before this moment is thinned to daily closes",
-    )
 
     class Meta:
         db_table = "market_state"
@@ -125,6 +120,25 @@ class MarketState(models.Model):
 
     def __str__(self):
         return f"Market after {self.ticks} ticks"
+
+
+class HistoryThinning(models.Model):
+    """How far the price history has been thinned (prices.services.thin_history): one row,
+    apart from the market lock's row, so that a pass never holds up a tick."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    thinned_to = models.DateTimeField(
+        help_text="Rows before this moment keep only each symbol's last price of the day"
+    )
+
+    class Meta:
+        db_table = "price_history_thinning"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="price_history_thinning_singleton")
+        ]
+
+    def __str__(self):
+        return f"Price history thinned to {self.thinned_to:%Y-%m-%d %H:%M}"
 
 
 class MarketEvent(models.Model):

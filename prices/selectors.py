@@ -14,7 +14,7 @@ from django.db.models import Count, F, Q
 
 from prices import quote_cache
 from prices.models import MarketState, Price, PriceHistory
-from prices.services import CHART_TICKS, InvalidMarketInput, normalize_symbol
+from prices.services import InvalidMarketInput, normalize_symbol
 from tradesim.money import CENT
 
 QUOTE_FIELDS = (
@@ -195,8 +195,7 @@ def market_summary() -> MarketSummary:
 
 # Chart history ----------------------------------------------------------------------------
 
-# ticks: ~1.5 h, a day, a week (the history keeps the longest whole: thin_history)
-CHART_RANGES = {"100": 100, "390": 390, str(CHART_TICKS): CHART_TICKS}
+CHART_RANGES = {"100": 100, "390": 390, "1950": 1950}  # ticks: ~1.5 h, a day, a week
 DEFAULT_CHART_RANGE = "390"
 
 

@@ -38,7 +38,7 @@ from django.utils.module_loading import import_string
 
 from prices import bulk, quote_cache
 from prices.market_data import MARKET, Listing
-from prices.models import MarketEvent, MarketState, Price, PriceHistory
+from prices.models import HistoryThinning, MarketEvent, MarketState, Price, PriceHistory
 from prices.simulation import (
     DEFAULT_MODEL,
     MINUTES_PER_TRADING_DAY,
@@ -62,7 +62,6 @@ _MARKET_OPEN = time(9, 30)
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 SYMBOL_MAX_LENGTH = 10
 THIN_HISTORY_EVERY_TICKS = 60  # how often a running market thins its old price history
-CHART_TICKS = 1950  # the longest price chart (prices.selectors.CHART_RANGES), never thinned
 
 
 class MarketError(Exception):
@@ -382,40 +381,33 @@ def thin_history(
 ) -> int:
     """Thin the price history older than `days` (settings.PRICE_HISTORY_DAYS) to one row
     per symbol per calendar day in settings.TIME_ZONE, the day's last; returns the number
-    of rows deleted. Nothing goes from the last CHART_TICKS ticks however old they are, nor
-    from index funds, whose every tick the performance chart compares snapshots with.
+    of rows deleted. Index funds keep every row: the performance chart compares each
+    snapshot with the index at that moment.
 
     A row goes when the next row of its symbol falls on the same day, so a day still
     running at the cutoff keeps its newer rows and is thinned when the cutoff passes it
-    (rows at the very same moment, which ticks never write, are all kept). Each pass
-    starts where the last one stopped (MarketState.history_thinned_to), so a running
-    market's pass reads only the rows that aged past the cutoff since; `everything`
-    rereads the whole history. On PostgreSQL one DELETE, which blocks no one; on SQLite,
-    where a writer holds the whole database, one DELETE per symbol, each its own
-    transaction, so a trade waits behind one symbol's share at most. `tick_prices` runs
-    it every THIN_HISTORY_EVERY_TICKS ticks, after the tick and its hooks."""
+    (rows at the very same moment, which ticks never write, are all kept). A pass starts
+    where the last one stopped (HistoryThinning), so a running market's pass reads only
+    the rows that aged past the cutoff since; `everything` rereads the whole history
+    (after a change of TIME_ZONE, say, or rows restored from before the mark).
+
+    On PostgreSQL one DELETE, which blocks no one. On SQLite, where one writer holds the
+    whole database, one DELETE per symbol, each in its own transaction, so a trade waits
+    behind one symbol's share at most (called outside any transaction, as the ticker and
+    the command call it; inside one, the caller's transaction holds it all).
+    `tick_prices` runs it every THIN_HISTORY_EVERY_TICKS ticks, after the tick's hooks."""
     days = settings.PRICE_HISTORY_DAYS if days is None else days
     if days <= 0:
         return 0
     cutoff = (now or timezone.now()) - timedelta(days=days)
-    listed = list(Price.objects.order_by("-is_index", "symbol").values_list("symbol", "is_index"))
-    symbols = [symbol for symbol, is_index in listed if not is_index]
-    if not symbols:
-        return 0
-    if CHART_TICKS:
-        # The moment of the CHART_TICKS-th tick back, on the index's history (every tick
-        # writes a row for every symbol, halted or not), or the first symbol's.
-        kept = list(
-            PriceHistory.objects.filter(stock_id=listed[0][0])
-            .order_by("-timestamp")
-            .values_list("timestamp", flat=True)[CHART_TICKS - 1 : CHART_TICKS]
-        )
-        if not kept:
-            return 0  # fewer ticks than the longest chart shows
-        cutoff = min(cutoff, kept[0])
-    since = None if everything else _thinned_to()
-    if since is not None and since >= cutoff:
-        return 0
+    since = None
+    if not everything:
+        since = HistoryThinning.objects.filter(id=1).values_list("thinned_to", flat=True).first()
+        if since is not None and since >= cutoff:
+            return 0
+    symbols = list(
+        Price.objects.filter(is_index=False).order_by("symbol").values_list("symbol", flat=True)
+    )
 
     local = timezone.get_default_timezone()
     following = (
@@ -435,15 +427,15 @@ def thin_history(
     chunks = [[symbol] for symbol in symbols] if connection.vendor == "sqlite" else [symbols]
     deleted = 0
     for chunk in chunks:
-        deleted += old.filter(stock_id__in=chunk).delete()[0]
-    MarketState.objects.filter(id=1).update(history_thinned_to=cutoff)
+        if chunk:
+            with transaction.atomic(savepoint=False):
+                deleted += old.filter(stock_id__in=chunk).delete()[0]
+    # Never backwards: a pass with more days than the setting leaves the mark where it was.
+    if not HistoryThinning.objects.filter(id=1, thinned_to__lt=cutoff).update(thinned_to=cutoff):
+        HistoryThinning.objects.get_or_create(id=1, defaults={"thinned_to": cutoff})
     if deleted:
         logger.info("price history thinned rows=%s before=%s", deleted, cutoff.isoformat())
     return deleted
-
-
-def _thinned_to() -> datetime | None:
-    return MarketState.objects.filter(id=1).values_list("history_thinned_to", flat=True).first()
 
 
 # Halts, parameters, events ----------------------------------------------------------------

@@ -260,7 +260,7 @@ _max_total = env.str("MAX_TOTAL_DEPOSITS", default="")
 MAX_TOTAL_DEPOSITS = Decimal(_max_total) if _max_total.strip() else None
 QUOTE_CACHE_SECONDS = env("QUOTE_CACHE_SECONDS")
 SNAPSHOT_EVERY_TICKS = env("SNAPSHOT_EVERY_TICKS")
-# Price history older than this many days is thinned to each symbol's daily close
+# Price history older than this many days keeps each symbol's last price of the day
 # (prices.services.thin_history); 0 keeps every tick forever.
 PRICE_HISTORY_DAYS = env("PRICE_HISTORY_DAYS")
 

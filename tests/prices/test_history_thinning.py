@@ -1,5 +1,5 @@
 """Old price history is thinned to each day's last price; recent history stays tick by tick,
-and so do the longest chart's ticks and the index fund's whole history."""
+and so does the index fund's whole history."""
 
 import logging
 from datetime import datetime, timedelta
@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from prices import services
-from prices.models import MarketState, PriceHistory
+from prices.models import HistoryThinning, MarketState, PriceHistory
 from prices.selectors import price_history
 from prices.services import THIN_HISTORY_EVERY_TICKS, advance_market, thin_history
 from tests.prices import hooks
@@ -19,13 +21,6 @@ from tests.prices import hooks
 pytestmark = pytest.mark.django_db
 
 UTC = ZoneInfo("UTC")
-
-
-@pytest.fixture(autouse=True)
-def _no_chart_floor(monkeypatch):
-    """Most tests write a handful of rows: keep the longest chart's ticks out of the way
-    (the tests of that floor set it themselves)."""
-    monkeypatch.setattr(services, "CHART_TICKS", 0)
 
 
 def at(day: int, hour: int, minute: int = 0) -> datetime:
@@ -48,7 +43,7 @@ def history(symbol: str) -> list[datetime]:
 
 
 def thinned_to():
-    return MarketState.objects.get(id=1).history_thinned_to
+    return HistoryThinning.objects.get(id=1).thinned_to
 
 
 # What goes and what stays -----------------------------------------------------------------
@@ -106,27 +101,6 @@ def test_the_index_funds_history_is_never_thinned(market):
     assert history("AAPL") == [at(1, 16)]
 
 
-def test_the_longest_charts_ticks_stay_however_old(market, monkeypatch):
-    monkeypatch.setattr(services, "CHART_TICKS", 3)
-    ticks = [at(1, 14), at(1, 15), at(1, 16), at(1, 17), at(1, 18)]  # a slow ticker
-    record("TSIM", *ticks)
-    record("AAPL", *ticks)
-
-    thin_history(now=at(10, 12), days=7)  # every tick is more than 7 days old
-
-    assert history("AAPL") == [at(1, 16), at(1, 17), at(1, 18)]  # the last three ticks
-    assert thinned_to() == at(1, 16)
-
-
-def test_a_market_with_fewer_ticks_than_the_longest_chart_keeps_them_all(market, monkeypatch):
-    monkeypatch.setattr(services, "CHART_TICKS", 3)
-    record("TSIM", at(1, 14), at(1, 15))
-    record("AAPL", at(1, 14), at(1, 15))
-
-    assert thin_history(now=at(10, 12), days=7) == 0
-    assert len(history("AAPL")) == 2
-
-
 def test_zero_days_keeps_everything_and_a_second_pass_finds_nothing_more(market):
     record("AAPL", at(1, 14), at(1, 15), at(2, 14))
 
@@ -147,6 +121,22 @@ def test_a_pass_starts_where_the_last_one_stopped_unless_asked_for_everything(ma
 
     assert thin_history(now=at(11, 12), days=7, everything=True) == 1
     assert history("XOM") == [at(1, 15)]
+
+
+def test_the_mark_never_moves_back_when_more_days_are_kept(market):
+    record("AAPL", at(1, 14), at(1, 15), at(4, 14), at(4, 15))
+    thin_history(now=at(10, 12), days=7)  # thinned to 3 March, 12:00
+    assert thinned_to() == at(3, 12)
+
+    # PRICE_HISTORY_DAYS raised to 10: nothing to do until the cutoff passes the mark.
+    assert thin_history(now=at(11, 12), days=10) == 0
+    # A whole pass keeping 5 days thins 4 March, and moves the mark on.
+    assert thin_history(now=at(11, 12), days=5, everything=True) == 1
+    assert thinned_to() == at(6, 12)
+    # A whole pass keeping 10 days leaves the mark where it was.
+    thin_history(now=at(11, 12), days=10, everything=True)
+    assert thinned_to() == at(6, 12)
+    assert history("AAPL") == [at(1, 15), at(4, 15)]
 
 
 def test_charts_read_the_last_price_of_thinned_days(market):
@@ -172,8 +162,9 @@ def test_one_delete_on_postgresql_and_one_per_symbol_on_sqlite(
         record("AAPL", *(at(1, hour, minute) for minute in range(0, 60, 5)))
         record("MSFT", *(at(1, hour, minute) for minute in range(0, 60, 5)))
     stocks = len([s for s in market.values() if not s.is_index])
+    HistoryThinning.objects.create(id=1, thinned_to=at(1, 0))
 
-    # The symbols, where the last pass stopped, the delete(s), where this one stopped.
+    # Where the last pass stopped, the symbols, the delete(s), where this one stopped.
     with django_assert_num_queries(3 + (1 if is_postgres else stocks)):
         deleted = thin_history(now=at(10, 12), days=7)
 
@@ -203,6 +194,36 @@ def test_the_ticker_thins_on_its_cadence_after_the_tick_commits_and_its_hooks(
 
     assert history("AAPL") == [old + timedelta(minutes=1), now, now + timedelta(minutes=1)]
     assert [ticks for ticks, _ in hooks.calls] == [59, 60]
+
+
+def test_the_ticker_thins_after_the_ticks_hooks(market, settings, monkeypatch):
+    settings.TICK_HOOKS = ["tests.prices.hooks.record"]
+    hooks.calls.clear()
+    settings.PRICE_HISTORY_DAYS = 7
+    monkeypatch.setattr(services, "thin_history", lambda **kwargs: hooks.calls.append("thin"))
+    now = timezone.now()
+
+    services._after_tick(THIN_HISTORY_EVERY_TICKS, now)
+
+    assert hooks.calls == [(THIN_HISTORY_EVERY_TICKS, now), "thin"]
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite only: PostgreSQL deletes in one statement"
+)
+@pytest.mark.django_db(transaction=True)
+def test_on_sqlite_each_symbol_is_thinned_in_its_own_transaction(market):
+    for symbol in ("AAPL", "MSFT", "XOM"):
+        record(symbol, at(1, 14), at(1, 15))
+    HistoryThinning.objects.create(id=1, thinned_to=at(1, 0))
+
+    with CaptureQueriesContext(connection) as queries:
+        assert thin_history(now=at(10, 12), days=7) == 3
+
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    deletes = [i for i, word in enumerate(statements) if word == "DELETE"]
+    assert len(deletes) == 3
+    assert all(statements[i - 1] == "BEGIN" for i in deletes)  # each a transaction of its own
 
 
 def test_a_failed_thinning_is_logged_and_the_tick_stands(
@@ -251,9 +272,7 @@ def test_the_ticker_keeps_everything_when_thinning_is_off(
 def test_the_command_thins_everything_now_and_says_how_much(market, capsys):
     old = (timezone.now() - timedelta(days=30)).replace(hour=12, minute=0)
     record("AAPL", old, old + timedelta(minutes=1), old + timedelta(minutes=2))
-    MarketState.objects.update_or_create(
-        id=1, defaults={"history_thinned_to": timezone.now() - timedelta(days=7)}
-    )
+    HistoryThinning.objects.create(id=1, thinned_to=timezone.now() - timedelta(days=7))
 
     call_command("thin_price_history", "--days", "7")
 

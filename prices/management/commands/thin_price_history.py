@@ -6,8 +6,9 @@ from prices.services import THIN_HISTORY_EVERY_TICKS, thin_history
 
 class Command(BaseCommand):
     help = (
-        "Thin the price history older than PRICE_HISTORY_DAYS days (or --days) to each "
-        "symbol's daily close, now. tick_prices already does it every "
+        "Thin the whole price history older than PRICE_HISTORY_DAYS days (or --days) to "
+        "each symbol's last price of the day (index funds keep every tick), now. tick_prices "
+        "thins what has aged every "
         f"{THIN_HISTORY_EVERY_TICKS} ticks; this is for a market that was not ticking, or "
         "after lowering PRICE_HISTORY_DAYS."
     )

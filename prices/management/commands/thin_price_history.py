@@ -8,9 +8,8 @@ class Command(BaseCommand):
     help = (
         "Thin the whole price history older than PRICE_HISTORY_DAYS days (or --days) to "
         "each symbol's last price of the day (index funds keep every tick), now. tick_prices "
-        "thins what has aged every "
-        f"{THIN_HISTORY_EVERY_TICKS} ticks; this is for a market that was not ticking, or "
-        "after lowering PRICE_HISTORY_DAYS."
+        f"thins what has aged every {THIN_HISTORY_EVERY_TICKS} ticks; this is for a long "
+        "history before the first such tick, or after TIME_ZONE changed."
     )
 
     def add_arguments(self, parser):

@@ -19,10 +19,8 @@ import argparse
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -49,30 +47,17 @@ def main():
         child(args)
         return
 
-    from load import drop_later, machine, pg_params, psql
+    from load import machine, throwaway_database
 
     print(machine(), flush=True)
     print(f"load average before the run: {os.getloadavg()[0]:.2f}", flush=True)
     for database in args.databases:
-        workdir = tempfile.mkdtemp(prefix="tradesim-history-")
-        name = None
-        if database == "postgres":
-            name = f"tradesim_history_{uuid.uuid4().hex[:8]}"
-            psql(f"CREATE DATABASE {name}")
-            p = pg_params()
-            url = f"postgres://{p['user']}@{p['host']}:{p['port']}/{name}"
-        else:
-            url = f"sqlite:///{workdir}/history.sqlite3"
-        try:
+        with throwaway_database(database) as url:
             command = [sys.executable, __file__, "--child", url]
             command += ["--days", str(args.days), "--every", str(args.every)]
             command += ["--keep-days", str(args.keep_days), "--symbols", str(args.symbols)]
             out = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
             result = json.loads(out.stdout.splitlines()[-1])
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-            if name:
-                drop_later(name)
         print(
             f"{database}: {result['symbols']} symbols, {args.days} days of a tick every "
             f"{args.every} s: {result['rows']:,} rows (written in {result['write_s']:.1f} s)"

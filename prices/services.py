@@ -369,7 +369,7 @@ def _after_tick(ticks: int, timestamp: datetime) -> None:
             hook(ticks=ticks, timestamp=timestamp)
         except Exception:
             logger.exception("Tick hook %s failed after tick %s", path, ticks)
-    if settings.PRICE_HISTORY_DAYS > 0 and ticks % THIN_HISTORY_EVERY_TICKS == 0:
+    if ticks % THIN_HISTORY_EVERY_TICKS == 0:  # PRICE_HISTORY_DAYS = 0: thin_history does nothing
         try:
             thin_history(now=timestamp)
         except Exception:
@@ -427,9 +427,8 @@ def thin_history(
     chunks = [[symbol] for symbol in symbols] if connection.vendor == "sqlite" else [symbols]
     deleted = 0
     for chunk in chunks:
-        if chunk:
-            with transaction.atomic(savepoint=False):
-                deleted += old.filter(stock_id__in=chunk).delete()[0]
+        with transaction.atomic(savepoint=False):
+            deleted += old.filter(stock_id__in=chunk).delete()[0]
     # Never backwards: a pass with more days than the setting leaves the mark where it was.
     if not HistoryThinning.objects.filter(id=1, thinned_to__lt=cutoff).update(thinned_to=cutoff):
         HistoryThinning.objects.get_or_create(id=1, defaults={"thinned_to": cutoff})

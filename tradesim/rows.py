@@ -79,15 +79,11 @@ def fetch_one(sql: str, params) -> tuple | None:
         return cursor.fetchone()
 
 
-def for_update(*, of: str | None = None) -> str:
-    """The locking clause of a SELECT: FOR UPDATE (of the rows of table alias `of` only, in
-    a join) where the database has row locks; nothing on SQLite, which serializes writers
-    instead (IMMEDIATE transactions), as the ORM's select_for_update() does there."""
-    if not connection.features.has_select_for_update:
-        return ""
-    if of is not None and connection.features.has_select_for_update_of:
-        return f" FOR UPDATE OF {of}"
-    return " FOR UPDATE"
+def for_update() -> str:
+    """The locking clause of a SELECT: FOR UPDATE where the database has row locks; nothing
+    on SQLite, which serializes writers instead (IMMEDIATE transactions), as the ORM's
+    select_for_update() does there."""
+    return " FOR UPDATE" if connection.features.has_select_for_update else ""
 
 
 def decimal(value, places: int) -> Decimal | None:

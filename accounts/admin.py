@@ -33,7 +33,7 @@ from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
 from tradesim.admin import RejectedFormIs400Mixin
-from tradesim.exports import csv_download, safe_cell
+from tradesim.exports import csv_download, file_name_part, safe_cell
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from trading import services as trading
@@ -131,7 +131,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 self.message_user(request, "There is no such class.", messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:accounts_classroom_changelist"))
         rows = selectors.class_standings(classroom_id=classroom.pk if classroom else None)
-        slug = "".join(c if c.isalnum() else "-" for c in classroom.name) if classroom else "all"
+        slug = file_name_part(classroom.name) if classroom else "all"
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         return csv_download(
             _standings_rows(rows),

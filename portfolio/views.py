@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET
 
 from portfolio import selectors
 from portfolio.forms import LeaderboardFilterForm
-from tradesim.exports import safe_cell
+from tradesim.exports import attachment_header, file_name_part, safe_cell
 
 PAGE_SIZE = 25
 LIVE_SECONDS = 10
@@ -122,8 +122,8 @@ def holdings_csv(request):
     overview = selectors.portfolio_overview(request.user)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y-%m-%d")
-    filename = f"holdings-{request.user.get_username()}-{stamp}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    filename = f"holdings-{file_name_part(request.user.get_username())}-{stamp}.csv"
+    response["Content-Disposition"] = attachment_header(filename)
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
     for p in overview.positions:

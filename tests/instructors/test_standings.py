@@ -105,6 +105,16 @@ def test_a_name_that_a_spreadsheet_would_run_is_defused(teacher_client, period1)
     assert (row["username"], row["email"]) == ("'-1+1", "'=cmd@school.example")
 
 
+def test_a_class_named_in_another_script_keeps_its_name_in_the_file_name(teacher_client, period1):
+    period1.name = "高一 (3) 班"
+    period1.save()
+
+    disposition = teacher_client.get(STANDINGS, {"class": period1.pk})["Content-Disposition"]
+
+    assert "filename*=UTF-8''standings-%E9%AB%98%E4%B8%80-3-%E7%8F%AD-" in disposition
+    assert 'filename="standings-3-' in disposition  # the ASCII stand-in for old clients
+
+
 @pytest.mark.parametrize("n", [5, 50])
 def test_the_export_runs_a_fixed_number_of_queries(
     teacher_client, market, period1, django_assert_max_num_queries, n

@@ -245,6 +245,15 @@ def test_holdings_csv(invested, student_client):
     ]  # fmt: skip
 
 
+def test_holdings_csv_keeps_a_non_latin_username_in_its_file_name(client):
+    client.force_login(StudentFactory(username="Zoë"))
+
+    disposition = client.get(CSV_URL)["Content-Disposition"]
+
+    assert disposition.startswith('attachment; filename="holdings-Zoe-')
+    assert "; filename*=UTF-8''holdings-Zo%C3%AB-" in disposition
+
+
 def test_holdings_csv_defuses_formulas(student, student_client):
     listed("EVIL", "10.00", name="=HYPERLINK(1)")
     buy(student, "EVIL", 1)

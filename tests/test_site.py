@@ -37,6 +37,20 @@ def test_healthz_is_ok_when_the_database_answers(client):
 
 
 @pytest.mark.django_db
+def test_healthz_answers_a_monitor_probing_with_head(client):
+    response = client.head("/healthz")
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+@pytest.mark.django_db
+def test_healthz_head_is_503_when_the_database_does_not_answer(client):
+    with mock.patch("tradesim.views.connection.cursor", side_effect=DatabaseError("down")):
+        response = client.head("/healthz")
+    assert response.status_code == 503
+
+
+@pytest.mark.django_db
 def test_healthz_is_503_when_the_database_does_not_answer(client):
     with mock.patch("tradesim.views.connection.cursor", side_effect=DatabaseError("down")):
         response = client.get("/healthz")

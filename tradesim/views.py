@@ -3,7 +3,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_safe
 
 
 def home(request):
@@ -13,8 +13,10 @@ def home(request):
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request):
+    """200 "ok" when the database answers, 503 when it does not; GET or HEAD (monitors
+    often probe with HEAD)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -14,6 +14,7 @@ import logging
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode
 
 REDACTED = "[redacted]"
 MAX_VALUE_LENGTH = 200
@@ -88,11 +89,51 @@ def log_event(
     )
 
 
+def _query(query_string: str) -> str:
+    """A request's query string as logged: values of secret-looking keys redacted."""
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    if not any(SENSITIVE_KEY.search(key) for key, _ in pairs):
+        return query_string
+    return urlencode(
+        [(k, REDACTED if SENSITIVE_KEY.search(k) else v) for k, v in pairs], safe="[]"
+    )
+
+
+def request_fields(record: logging.LogRecord) -> dict:
+    """Who asked for what, from the request Django attaches to its `django.request` records
+    (every 4xx and 5xx): so a 500's traceback can be matched to a page and a student."""
+    request = getattr(record, "request", None)
+    meta = getattr(request, "META", None)
+    if not isinstance(meta, dict):
+        return {}
+    fields = {
+        "method": getattr(request, "method", None),
+        "path": getattr(request, "path", None),
+        "query": _query(meta.get("QUERY_STRING", "")) or None,
+        "status": getattr(record, "status_code", None),
+    }
+    # The user as the request already loaded it; after a 500 it is worth one more look-up
+    # (the failure may have come before anything read the user), guarded, since that
+    # look-up may be what failed.
+    user = getattr(request, "_cached_user", None)
+    if user is None and (fields["status"] or 0) >= 500 and hasattr(request, "user"):
+        try:
+            user = request.user
+            user.is_authenticated  # noqa: B018 (evaluates the lazy user inside the try)
+        except Exception:
+            user = None
+    if user is not None and user.is_authenticated:
+        fields["user_id"] = user.pk
+    return clean_fields(fields)
+
+
 class StructuredFormatter(logging.Formatter):
     """One line per record. output="keyvalue" (default):
     `ts=2026-03-14T09:30:00.123Z level=INFO logger=tradesim.ledger event=cash.deposit …`;
     output="json": the same fields as one JSON object. A record not made by `log_event`
-    becomes `msg="…"`; a traceback becomes `exc="…"` with its newlines escaped."""
+    becomes `msg="…"`; a record about a request (Django's 4xx and 5xx) adds its method,
+    path, query string, status and user id; a traceback becomes `exc="…"` with its newlines
+    escaped."""
 
     OUTPUTS = ("keyvalue", "json")
 
@@ -115,6 +156,7 @@ class StructuredFormatter(logging.Formatter):
             body = {"event": record.event, **clean_fields(structured)}
         else:
             body = {"msg": record.getMessage()}
+        body.update(request_fields(record))
         if record.exc_info:
             body["exc"] = self.formatException(record.exc_info)
         elif record.exc_text:

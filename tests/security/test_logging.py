@@ -5,6 +5,7 @@ import json
 import logging
 from contextlib import contextmanager
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -255,3 +256,59 @@ def test_logfmt_quotes_what_would_break_a_line(value, written):
 def test_an_unknown_log_format_is_refused_clearly():
     with pytest.raises(ValueError, match="LOG_FORMAT must be one of"):
         StructuredFormatter("yaml")
+
+
+@pytest.mark.django_db
+def test_a_500_is_logged_with_the_request_and_the_user_beside_the_traceback(student):
+    client = Client(raise_request_exception=False)
+    client.force_login(student)
+
+    with (
+        every_log_line() as log,
+        mock.patch("portfolio.views.render", side_effect=RuntimeError("boom")),
+    ):
+        response = client.get("/portfolio/?view=week&token=s3cret")
+
+    assert response.status_code == 500
+    (line,) = [line for line in log.lines if "logger=django.request" in line]
+    assert "level=ERROR" in line
+    assert "method=GET path=/portfolio/ " in line
+    assert f'query="view=week&token=[redacted]" status=500 user_id={student.pk} ' in line
+    assert "s3cret" not in line
+    assert "exc=" in line and "RuntimeError: boom" in line
+
+
+@pytest.mark.django_db
+def test_a_500_before_anything_read_the_user_still_names_them(student):
+    client = Client(raise_request_exception=False)
+    client.force_login(student)
+
+    # /healthz never reads the user.
+    with (
+        every_log_line("json") as log,
+        mock.patch("tradesim.views.HttpResponse", side_effect=RuntimeError("boom")),
+    ):
+        client.head("/healthz")
+
+    (line,) = [json.loads(line) for line in log.lines if '"django.request"' in line]
+    assert {k: line.get(k) for k in ("method", "path", "status", "user_id")} == {
+        "method": "HEAD",
+        "path": "/healthz",
+        "status": 500,
+        "user_id": student.pk,
+    }
+
+
+@pytest.mark.django_db
+def test_an_anonymous_500_logs_no_user():
+    client = Client(raise_request_exception=False)
+
+    with (
+        every_log_line() as log,
+        mock.patch("tradesim.views.render", side_effect=RuntimeError("boom")),
+    ):
+        client.get("/")
+
+    (line,) = [line for line in log.lines if "logger=django.request" in line]
+    assert "path=/ " in line and "status=500" in line
+    assert "user_id" not in line

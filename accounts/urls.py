@@ -1,13 +1,12 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
-from accounts.auth_views import LoginView, PasswordChangeView
+from accounts.auth_views import LoginView, LogoutView, PasswordChangeView
 
 urlpatterns = [
     path("register/", views.register, name="register"),
     path("login/", LoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path(
         "password/",

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tradesim.middleware.NoStoreWhenLoggedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tradesim.middleware.ContentSecurityPolicyMiddleware",
@@ -156,6 +157,9 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# A shared classroom computer: the log-in lasts until the browser closes, unless the student
+# ticks "Keep me logged in" (then SESSION_COOKIE_AGE, two weeks).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portfolio:dashboard"
 LOGOUT_REDIRECT_URL = "home"

@@ -22,13 +22,23 @@ def test_login_with_wrong_password_is_400_with_message(client, student):
 
 
 @pytest.mark.django_db
-def test_logout_is_post_only_and_ends_the_session(student_client):
-    assert student_client.get(reverse("logout")).status_code == 405
+def test_a_get_of_logout_asks_for_the_post_that_ends_the_session(student_client):
+    page = student_client.get(reverse("logout"))
 
-    response = student_client.post(reverse("logout"))
+    assert page.status_code == 200
+    assert f'<form method="post" action="{reverse("logout")}">' in page.content.decode()
+    assert student_client.get(reverse("portfolio:dashboard")).status_code == 200  # still in
 
-    assert response.status_code == 302
+    response = student_client.post(reverse("logout"), follow=True)
+
+    assert response.redirect_chain == [(reverse("home"), 302)]
+    assert "You are logged out." in response.content.decode()
     assert student_client.get(reverse("portfolio:dashboard")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_visitor_asking_to_log_out_is_sent_home(client):
+    assert client.get(reverse("logout")).url == reverse("home")
 
 
 @pytest.mark.django_db

@@ -164,6 +164,33 @@ def test_an_instructor_grants_cash_from_the_admin(browser_page, market):
     assert Balance.objects.get(user=maya).amount == Decimal("10500.00")
 
 
+def test_on_a_shared_phone_log_out_is_one_tap_and_back_shows_nothing(browser_page, market):
+    from tests.factories import StudentFactory
+
+    StudentFactory(username="maya", email="maya@school.example", password=PASSWORD)
+    b = browser_page
+    page = b.page
+    page.set_viewport_size({"width": 390, "height": 844})
+
+    b.goto("/accounts/login/")
+    page.fill("#id_username", "maya")
+    page.fill("#id_password", PASSWORD)
+    assert not page.is_checked("#id_remember")  # a shared computer is the default
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/portfolio/")
+    assert page.is_hidden("#nav")  # the menu is folded away at this width
+
+    page.get_by_role("button", name="Log out").click()  # one tap, menu still folded
+    page.wait_for_url(b.base_url + "/")
+    b.shot("30-phone-logged-out")
+    assert "You are logged out." in page.inner_text("main")
+
+    page.go_back()  # the dashboard was not stored: the browser asks again, and is refused
+    page.wait_for_load_state()
+    assert "/accounts/login/" in page.url
+    assert "$10,000.00" not in page.content()
+
+
 def test_the_watch_catches_inline_script_and_missing_files(browser_page):
     """The checks above can fail: an injected inline script is blocked by the site's
     Content-Security-Policy and reported, and so is a file that is not there."""

@@ -16,8 +16,8 @@ run: install env migrate
 	  || { if [ -t 0 ]; then \
 	         printf "No instructor yet. Create the demo classroom (an instructor login, 25 students, 3 days of history)? [y/N] "; \
 	         read answer; case "$$answer" in [yY]*) $(PY) manage.py seed_demo ;; \
-	           *) echo "Later: 'make demo', or '$(PY) manage.py create_instructor'." ;; esac; \
-	       else echo "No instructor yet: run 'make demo' for a demo classroom with an instructor login, or '$(PY) manage.py create_instructor'."; fi; }
+	           *) echo "Later: 'make demo', or '$(PY) manage.py create_instructor USERNAME --email EMAIL'." ;; esac; \
+	       else echo "No instructor yet: run 'make demo' for a demo classroom with an instructor login, or '$(PY) manage.py create_instructor USERNAME --email EMAIL'."; fi; }
 	@$(MAKE) --no-print-directory market
 	@echo "TradeSim is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; move the market with '$(PY) manage.py tick_prices --every 5')"
 	$(PY) manage.py runserver $(HOST):$(PORT)

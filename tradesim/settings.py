@@ -179,13 +179,18 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portfolio:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
-# Brute-force protection (django-axes): lock a username + IP pair after repeated failures.
+# Brute-force protection (django-axes, accounts.lockout): repeated failures lock a username
+# from the client's address.
 AXES_FAILURE_LIMIT = setting("AXES_FAILURE_LIMIT", whole_number(minimum=1), default=5)
 AXES_COOLOFF_TIME = timedelta(
     minutes=setting("AXES_COOLOFF_MINUTES", whole_number(minimum=1), default=15)
 )
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A try during the lock neither counts nor extends it: otherwise whoever keeps trying keeps
+# the account locked for as long as they like.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
@@ -243,6 +248,8 @@ SECURE_HSTS_SECONDS = setting(
 )
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Behind a proxy (deploy/nginx.conf) that sets X-Forwarded-Proto and appends the client's
+# address to X-Forwarded-For; the log-in throttle reads that address (accounts.lockout).
 BEHIND_PROXY = setting("BEHIND_PROXY", boolean, default=False)
 if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tradesim.middleware.ContentSecurityPolicyMiddleware",
+    "accounts.lockout.KnownBrowserMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -180,11 +181,12 @@ LOGIN_REDIRECT_URL = "portfolio:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
 # Brute-force protection (django-axes, accounts.lockout): repeated failures lock a username
-# from the client's address.
+# on a browser that has logged in as that user before, or else from the client's address.
 AXES_FAILURE_LIMIT = setting("AXES_FAILURE_LIMIT", whole_number(minimum=1), default=5)
 AXES_COOLOFF_TIME = timedelta(
     minutes=setting("AXES_COOLOFF_MINUTES", whole_number(minimum=1), default=15)
 )
+AXES_HANDLER = "accounts.lockout.LoginThrottle"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"

@@ -1,5 +1,5 @@
 """Brute-force protection (django-axes with accounts.lockout): repeated failures lock a
-username from the client's address."""
+username on a browser that logged in as them before, or else from the client's address."""
 
 from io import StringIO
 from unittest import mock
@@ -130,6 +130,78 @@ def test_without_behind_proxy_x_forwarded_for_is_not_trusted(settings, student):
     assert log_in(attacker).status_code == 429
 
 
+@pytest.mark.django_db
+def test_a_classmate_at_the_same_address_cannot_lock_out_a_browser_that_logged_in_before(
+    student, other_student
+):
+    alices_laptop = browser(SCHOOL)
+    assert log_in(alices_laptop).status_code == 302
+    alices_laptop.post(reverse("logout"))
+
+    lock(browser(SCHOOL), "alice")  # Bob, on his own computer at school
+
+    assert log_in(alices_laptop).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_known_browser_failing_is_locked_without_locking_the_address(student):
+    shared_computer = browser(SCHOOL)
+    assert log_in(shared_computer).status_code == 302
+    shared_computer.post(reverse("logout"))
+
+    lock(shared_computer, "alice")  # someone else at the computer Alice used
+
+    assert log_in(shared_computer).status_code == 429
+    assert log_in(browser(SCHOOL)).status_code == 302
+
+
+@pytest.mark.django_db
+def test_a_browser_known_for_another_user_is_unknown_for_this_one(student, other_student):
+    bobs_laptop = browser(SCHOOL)
+    assert log_in(bobs_laptop, "bob").status_code == 302
+    bobs_laptop.post(reverse("logout"))
+
+    lock(bobs_laptop, "alice")
+
+    assert log_in(browser(SCHOOL)).status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_forged_known_browser_cookie_counts_as_an_unknown_browser(student):
+    from django.core import signing
+
+    from accounts.lockout import DEVICE_COOKIE
+
+    attacker = browser(SCHOOL)
+    attacker.cookies[DEVICE_COOKIE] = signing.dumps({"alice": "f00d"}, key="guessed-key")
+    lock(attacker, "alice")
+
+    assert log_in(browser(SCHOOL)).status_code == 429
+
+
+@pytest.mark.django_db
+def test_a_user_agent_dressed_as_a_known_browser_is_still_an_unknown_browser(student):
+    from accounts.lockout import DEVICE_LABEL
+
+    attacker = browser(SCHOOL)
+    attacker.defaults["HTTP_USER_AGENT"] = DEVICE_LABEL + "0123456789abcdef"
+    lock(attacker, "alice")
+
+    assert log_in(browser(SCHOOL)).status_code == 429
+
+
+@pytest.mark.django_db
+def test_logging_in_gives_the_browser_an_http_only_known_browser_cookie(student):
+    from accounts.lockout import DEVICE_COOKIE
+
+    response = log_in(browser(SCHOOL))
+
+    cookie = response.cookies[DEVICE_COOKIE]
+    assert cookie.value
+    assert cookie["httponly"]
+    assert "alice" not in cookie.value  # compressed and signed, not a readable list
+
+
 @pytest.fixture
 def clock():
     """Django's and axes' clock, moved by hand."""
@@ -173,3 +245,4 @@ def test_the_lock_page_says_for_how_long_and_that_retrying_does_not_extend_it(
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     assert f"for up to {minutes} minutes" in page
     assert "does not make the wait longer" in page
+    assert "A browser where you have logged in as alice before can still log in" in page

@@ -10,6 +10,8 @@ trading.services.reset_student, which journal and audit every change. Non-superu
 import logging
 from urllib.parse import urlencode
 
+from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
+from axes.models import AccessAttempt
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -17,7 +19,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -624,3 +626,31 @@ def _names(usernames: list[str], shown: int = 10) -> str:
     if len(usernames) <= shown:
         return ", ".join(usernames)
     return f"{', '.join(usernames[:shown])} and {len(usernames) - shown} more"
+
+
+# Log-in lockouts ------------------------------------------------------------------------
+
+admin.site.unregister(AccessAttempt)
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(AxesAccessAttemptAdmin):
+    """axes' records of failed log-ins; deleting one unlocks that log-in (accounts.lockout).
+
+    Instructors see, and so can delete, only the records of students and of usernames
+    that belong to nobody. A staff account's lock is the superusers' business, like the
+    rest of a staff account (UserAdmin.has_change_permission): clearing it would give
+    whoever is guessing that password a fresh set of tries.
+    """
+
+    # Not axes' "Clean up expired attempts": it needs a request that went through a log-in
+    # (AttributeError here), and every log-in attempt cleans up the expired ones anyway.
+    actions = []
+
+    def get_queryset(self, request):
+        attempts = super().get_queryset(request)
+        if request.user.is_superuser:
+            return attempts
+        staff = User.objects.filter(Q(is_staff=True) | Q(is_superuser=True))
+        return attempts.exclude(username__in=staff.values("username"))
+

@@ -94,3 +94,75 @@ def test_app_refuses_to_start_with_a_negative_commission():
     result = _manage("check", DEBUG="True", COMMISSION_PER_TRADE="-1.00")
     assert result.returncode != 0
     assert "COMMISSION_PER_TRADE must be" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        # systemd's EnvironmentFile (and .env) keep an inline comment as part of the value.
+        ("BEHIND_PROXY", "True  # behind nginx", "BEHIND_PROXY must be True or False"),
+        ("DEBUG", "yes please", "DEBUG must be True or False"),
+        ("SECURE_COOKIES", "ture", "SECURE_COOKIES must be True or False"),
+        ("DEPOSITS_OPEN", "False # a competition", "DEPOSITS_OPEN must be True or False"),
+        ("AXES_FAILURE_LIMIT", "five", "AXES_FAILURE_LIMIT must be a whole number"),
+        ("AXES_FAILURE_LIMIT", "0", "AXES_FAILURE_LIMIT must be a whole number, 1 or more"),
+        ("AXES_COOLOFF_MINUTES", "15 # minutes", "AXES_COOLOFF_MINUTES must be a whole number"),
+        ("SECURE_HSTS_SECONDS", "1e6", "SECURE_HSTS_SECONDS must be a whole number"),
+        ("CONN_MAX_AGE", "-5", "CONN_MAX_AGE must be a whole number, 0 or more"),
+        ("STARTING_CASH", "ten", "STARTING_CASH must be an amount of dollars"),
+        ("MAX_DEPOSIT", "NaN", "MAX_DEPOSIT must be an amount of dollars"),
+        ("MAX_TOTAL_DEPOSITS", "500 dollars", "MAX_TOTAL_DEPOSITS must be an amount of dollars"),
+        ("ALLOWED_HOSTS", "trade.example.edu  # the school's", "ALLOWED_HOSTS must be"),
+        ("DATABASE_URL", "sqlite:///db.sqlite3  # the default", "DATABASE_URL must be"),
+        ("DATABASE_URL", "postgress://tradesim@db/tradesim", "DATABASE_URL must be"),
+        ("CACHE_URL", "redis://127.0.0.1:6379/1 # shared", "CACHE_URL must be"),
+        ("SESSION_ENGINE", "django.contrib.sessions.backends.db # db", "SESSION_ENGINE must be"),
+        ("TIME_ZONE", "Europe/Paris  # the school's", "TIME_ZONE must be a time zone name"),
+        ("LOG_LEVEL", "INFO # ours only", "LOG_LEVEL must be one of DEBUG, INFO"),
+        ("LOG_FORMAT", "json # for the collector", "LOG_FORMAT must be one of keyvalue, json"),
+    ],
+)
+def test_a_setting_that_cannot_be_read_stops_the_start_and_names_it(variable, value, expected):
+    result = _manage("check", **{"DEBUG": "True", variable: value})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert expected in result.stderr
+    assert repr(value) in result.stderr
+
+
+def test_an_inline_comment_is_explained_in_the_message():
+    result = _manage("check", DEBUG="True", BEHIND_PROXY="True  # behind nginx")
+
+    assert "comment" in result.stderr
+
+
+def test_the_message_leaves_out_a_database_password():
+    result = _manage(
+        "check", DEBUG="True", DATABASE_URL="postgres://tradesim:hunter2@db/tradesim  # main"
+    )
+
+    assert "DATABASE_URL must be" in result.stderr
+    assert "postgres://tradesim:***@db/tradesim" in result.stderr
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DEBUG", " true "),
+        ("BEHIND_PROXY", "off"),
+        ("DEPOSITS_OPEN", "0"),
+        ("AXES_FAILURE_LIMIT", "7"),
+        ("MAX_TOTAL_DEPOSITS", ""),
+        ("STARTING_CASH", "2500.50"),
+        ("ALLOWED_HOSTS", "a.example, b.example"),
+        ("TIME_ZONE", "America/New_York"),
+        ("LOG_LEVEL", "warning"),
+        ("LOG_FORMAT", "JSON"),
+    ],
+)
+def test_settings_in_the_documented_forms_are_accepted(variable, value):
+    result = _manage("check", **{"DEBUG": "True", variable: value})
+
+    assert result.returncode == 0, result.stderr

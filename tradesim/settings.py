@@ -1,33 +1,35 @@
-"""TradeSim settings: everything comes from the environment (and `.env` when present)."""
+"""TradeSim settings: everything comes from the environment (and `.env` when present).
 
+Typed values are read by tradesim.envvars: one that cannot be read as its type stops the
+start with a message naming the variable, instead of silently becoming False or a default.
+"""
+
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from tradesim.envvars import (
+    boolean,
+    cache_url,
+    database_url,
+    dollars,
+    dotted_path,
+    names,
+    one_of,
+    setting,
+    time_zone,
+    whole_number,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env(
-    DEBUG=(bool, False),
-    ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
-    CSRF_TRUSTED_ORIGINS=(list, []),
-    TIME_ZONE=(str, "UTC"),
-    CONN_MAX_AGE=(int, 60),
-    LOG_LEVEL=(str, "INFO"),
-    STARTING_CASH=(Decimal, Decimal("10000.00")),
-    COMMISSION_PER_TRADE=(Decimal, Decimal("0.00")),
-    MAX_DEPOSIT=(Decimal, Decimal("100000.00")),
-    DEPOSITS_OPEN=(bool, True),
-    QUOTE_CACHE_SECONDS=(int, 60),
-    SNAPSHOT_EVERY_TICKS=(int, 15),
-    PRICE_HISTORY_DAYS=(int, 7),
-    AXES_FAILURE_LIMIT=(int, 5),
-    AXES_COOLOFF_MINUTES=(int, 15),
-)
+env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env")
 
-DEBUG = env("DEBUG")
+DEBUG = setting("DEBUG", boolean, default=False)
 
 SECRET_KEY = env("SECRET_KEY", default=None)
 if not SECRET_KEY:
@@ -38,8 +40,8 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-only-for-DEBUG"  # noqa: S105
 
-ALLOWED_HOSTS = env("ALLOWED_HOSTS")
-CSRF_TRUSTED_ORIGINS = env("CSRF_TRUSTED_ORIGINS")
+ALLOWED_HOSTS = setting("ALLOWED_HOSTS", names, default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = setting("CSRF_TRUSTED_ORIGINS", names, default=[])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -70,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tradesim.middleware.ContentSecurityPolicyMiddleware",
+    "accounts.lockout.KnownBrowserMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -94,7 +97,14 @@ WSGI_APPLICATION = "tradesim.wsgi.application"
 
 # Databases -----------------------------------------------------------------------------
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {
+    "default": setting(
+        "DATABASE_URL",
+        database_url,
+        default={"ENGINE": "django.db.backends.sqlite3", "NAME": str(BASE_DIR / "db.sqlite3")},
+    )
+}
+_conn_max_age = setting("CONN_MAX_AGE", whole_number(minimum=0), default=60)
 _db = DATABASES["default"]
 _db["ATOMIC_REQUESTS"] = False  # services own their transactions; locks stay short
 if _db["ENGINE"] == "django.db.backends.sqlite3":
@@ -106,7 +116,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 else:
-    _db["CONN_MAX_AGE"] = env("CONN_MAX_AGE")
+    _db["CONN_MAX_AGE"] = _conn_max_age
     _db["CONN_HEALTH_CHECKS"] = True
     if _db["ENGINE"] == "django.db.backends.postgresql":
         # No JIT: the leaderboard's per-student subqueries push its estimated cost past
@@ -123,16 +133,26 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # The default is a file cache in the project folder, shared by every process on the machine
 # (runserver, gunicorn's workers, a separate tick_prices), so a tick's invalidation of the
 # quote cache reaches them all. Production: redis://… shared by every machine.
-CACHES = {"default": env.cache("CACHE_URL", default=f"filecache://{BASE_DIR / '.cache'}")}
+CACHES = {
+    "default": setting(
+        "CACHE_URL",
+        cache_url,
+        default={
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(BASE_DIR / ".cache"),
+        },
+    )
+}
 
 # Sessions: with a shared cache (CACHE_URL, Redis in production) they are read from it and
 # written through to the database, so a cache restart logs nobody out; that saves the
 # session query on every request. Without one they stay in the database only.
-SESSION_ENGINE = env.str(
+SESSION_ENGINE = setting(
     "SESSION_ENGINE",
+    dotted_path,
     default=(
         "django.contrib.sessions.backends.cached_db"
-        if env.str("CACHE_URL", default="")
+        if env.str("CACHE_URL", default="").strip()
         else "django.contrib.sessions.backends.db"
     ),
 )
@@ -164,18 +184,26 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portfolio:dashboard"
 LOGOUT_REDIRECT_URL = "home"
 
-# Brute-force protection (django-axes): lock a username + IP pair after repeated failures.
-AXES_FAILURE_LIMIT = env("AXES_FAILURE_LIMIT")
-AXES_COOLOFF_TIME = env("AXES_COOLOFF_MINUTES") / 60  # hours
+# Brute-force protection (django-axes, accounts.lockout): repeated failures lock a username
+# on a browser that has logged in as that user before, or else from the client's address.
+AXES_FAILURE_LIMIT = setting("AXES_FAILURE_LIMIT", whole_number(minimum=1), default=5)
+AXES_COOLOFF_TIME = timedelta(
+    minutes=setting("AXES_COOLOFF_MINUTES", whole_number(minimum=1), default=15)
+)
+AXES_HANDLER = "accounts.lockout.LoginThrottle"
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A try during the lock neither counts nor extends it: otherwise whoever keeps trying keeps
+# the account locked for as long as they like.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
 
 # Internationalization ------------------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env("TIME_ZONE")
+TIME_ZONE = setting("TIME_ZONE", time_zone, default="UTC")
 USE_I18N = True
 USE_TZ = True
 USE_THOUSAND_SEPARATOR = False
@@ -218,17 +246,23 @@ CONTENT_SECURITY_POLICY = {
     "frame-ancestors": ["'none'"],
 }
 X_FRAME_OPTIONS = "DENY"
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
-SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_SSL_REDIRECT = setting("SECURE_SSL_REDIRECT", boolean, default=not DEBUG)
+SESSION_COOKIE_SECURE = setting("SECURE_COOKIES", boolean, default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_SECONDS = setting(
+    "SECURE_HSTS_SECONDS", whole_number(minimum=0), default=0 if DEBUG else 31536000
+)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
-if env.bool("BEHIND_PROXY", default=False):
+# Behind a proxy (deploy/nginx.conf) that sets X-Forwarded-Proto and appends the client's
+# address to X-Forwarded-For; the log-in throttle reads that address (accounts.lockout).
+BEHIND_PROXY = setting("BEHIND_PROXY", boolean, default=False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # Logging -------------------------------------------------------------------------------
 
+_log_level = one_of("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # One line per record (tradesim.logging.StructuredFormatter): key=value pairs, or JSON with
 # LOG_FORMAT=json. Money movements and refusals are logged on tradesim.ledger and
 # tradesim.trading as `event=cash.deposit user=… amount=… result=ok` and the like.
@@ -238,13 +272,17 @@ LOGGING = {
     "formatters": {
         "structured": {
             "()": "tradesim.logging.StructuredFormatter",
-            "output": env.str("LOG_FORMAT", default="keyvalue"),
+            "output": setting("LOG_FORMAT", one_of("keyvalue", "json"), default="keyvalue"),
         },
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "tradesim": {"handlers": ["console"], "level": env("LOG_LEVEL"), "propagate": False},
+        "tradesim": {
+            "handlers": ["console"],
+            "level": setting("LOG_LEVEL", _log_level, default="INFO"),
+            "propagate": False,
+        },
         # Django's own records (500s with their traceback, 404s, CSRF refusals) in the same
         # one-line format, instead of its default handler's plain multi-line text.
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
@@ -253,20 +291,16 @@ LOGGING = {
 
 # The simulation ------------------------------------------------------------------------
 
-STARTING_CASH = env("STARTING_CASH")
-COMMISSION_PER_TRADE = env("COMMISSION_PER_TRADE")
-MAX_DEPOSIT = env("MAX_DEPOSIT")
-for _name in ("STARTING_CASH", "COMMISSION_PER_TRADE", "MAX_DEPOSIT"):
-    if not globals()[_name].is_finite() or globals()[_name] < 0:
-        raise ImproperlyConfigured(f"{_name} must be a number of dollars, 0 or more.")
-DEPOSITS_OPEN = env("DEPOSITS_OPEN")
-_max_total = env.str("MAX_TOTAL_DEPOSITS", default="")
-MAX_TOTAL_DEPOSITS = Decimal(_max_total) if _max_total.strip() else None
-QUOTE_CACHE_SECONDS = env("QUOTE_CACHE_SECONDS")
-SNAPSHOT_EVERY_TICKS = env("SNAPSHOT_EVERY_TICKS")
+STARTING_CASH = setting("STARTING_CASH", dollars, default=Decimal("10000.00"))
+COMMISSION_PER_TRADE = setting("COMMISSION_PER_TRADE", dollars, default=Decimal("0.00"))
+MAX_DEPOSIT = setting("MAX_DEPOSIT", dollars, default=Decimal("100000.00"))
+DEPOSITS_OPEN = setting("DEPOSITS_OPEN", boolean, default=True)
+MAX_TOTAL_DEPOSITS = setting("MAX_TOTAL_DEPOSITS", dollars, default=None)
+QUOTE_CACHE_SECONDS = setting("QUOTE_CACHE_SECONDS", whole_number(minimum=0), default=60)
+SNAPSHOT_EVERY_TICKS = setting("SNAPSHOT_EVERY_TICKS", whole_number(minimum=0), default=15)
 # Price history older than this many days keeps each symbol's last price of the day
 # (prices.services.thin_history); 0 keeps every tick forever.
-PRICE_HISTORY_DAYS = env("PRICE_HISTORY_DAYS")
+PRICE_HISTORY_DAYS = setting("PRICE_HISTORY_DAYS", whole_number(minimum=0), default=7)
 
 # Called after each committed market tick as hook(ticks=<market tick count>, timestamp=...).
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.

@@ -86,3 +86,121 @@ def test_the_failed_password_is_not_stored_with_the_attempt(student):
     (attempt,) = AccessAttempt.objects.filter(username="alice")
     assert WRONG not in attempt.post_data
     assert WRONG not in attempt.get_data
+
+
+# Whose locks an instructor may clear --------------------------------------------------
+
+
+@pytest.fixture
+def root(db):
+    return UserFactory(username="root", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def colleague(db):
+    return UserFactory(username="colleague", is_staff=True)
+
+
+@pytest.fixture
+def console(instructor):
+    instructor.groups.add(ensure_instructor_group())
+    client = Client()
+    client.force_login(instructor)
+    return client
+
+
+@pytest.fixture(params=["root", "colleague"], ids=["superuser", "other instructor"])
+def staff_lock(request, root, colleague):
+    """A staff account locked out (by someone guessing): the username and its attempt row."""
+    from axes.models import AccessAttempt
+
+    username = request.param
+    lock_out(username)
+    return username, AccessAttempt.objects.get(username=username)
+
+
+def still_locked(username, attempt):
+    from axes.models import AccessAttempt
+
+    assert AccessAttempt.objects.filter(pk=attempt.pk).exists()
+    right = Client().post(reverse("login"), {"username": username, "password": PASSWORD})
+    assert right.status_code == 429
+
+
+@pytest.mark.django_db
+def test_an_instructor_does_not_see_a_staff_accounts_lock(console, student, staff_lock):
+    username, attempt = staff_lock
+    lock_out("alice")
+
+    listing = console.get(CHANGELIST)
+
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert f"/admin/axes/accessattempt/{attempt.pk}/change/" not in page
+    assert "alice" in page
+    assert console.get(f"{CHANGELIST}{attempt.pk}/change/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_the_list_action(
+    console, staff_lock
+):
+    username, attempt = staff_lock
+
+    console.post(
+        CHANGELIST,
+        {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"},
+    )
+    console.post(
+        CHANGELIST,
+        {
+            "action": "delete_selected",
+            "select_across": "1",
+            "_selected_action": [attempt.pk],
+            "post": "yes",
+        },
+    )
+
+    still_locked(username, attempt)
+
+
+@pytest.mark.django_db
+def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_its_delete_page(
+    console, staff_lock
+):
+    username, attempt = staff_lock
+    delete_url = f"{CHANGELIST}{attempt.pk}/delete/"
+
+    assert console.get(delete_url).status_code == 302
+    console.post(delete_url, {"post": "yes"})
+
+    still_locked(username, attempt)
+
+
+@pytest.mark.django_db
+def test_a_superuser_clears_another_superusers_lock(root):
+    lock_out("root")
+    other_root = Client()
+    other_root.force_login(UserFactory(username="root2", is_staff=True, is_superuser=True))
+
+    unlock_from_admin(other_root, "root")
+
+    right = Client().post(reverse("login"), {"username": "root", "password": PASSWORD})
+    assert right.status_code == 302
+
+
+@pytest.mark.django_db
+def test_every_action_the_lockout_list_offers_runs(admin_client, admin_user, student):
+    from axes.models import AccessAttempt
+    from django.contrib import admin
+    from django.test import RequestFactory
+
+    lock_out("alice")
+    request = RequestFactory().get(CHANGELIST)
+    request.user = admin_user
+    actions = admin.site._registry[AccessAttempt].get_actions(request)
+    ids = list(AccessAttempt.objects.values_list("pk", flat=True))
+
+    for name in actions:
+        response = admin_client.post(CHANGELIST, {"action": name, "_selected_action": ids})
+        assert response.status_code in (200, 302), name

@@ -104,7 +104,17 @@ def test_a_ticker_running_late_does_not_burst_to_catch_up(market, clock):
     assert ticks() == 4
 
 
+@pytest.fixture
+def terminal():
+    """Ctrl-C as in a terminal, even when the tests run as a background job, which
+    starts with SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_every_without_a_count_runs_until_ctrl_c_and_exits_cleanly(market, monkeypatch):
+    before = signal.getsignal(signal.SIGINT)
     calls = []
 
     def sleep(delay):
@@ -118,10 +128,10 @@ def test_every_without_a_count_runs_until_ctrl_c_and_exits_cleanly(market, monke
 
     assert lines[-1] == "Stopped after 3 ticks."
     assert ticks() == 3
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    assert signal.getsignal(signal.SIGINT) is before  # put back
 
 
-def test_ctrl_c_during_a_tick_lets_it_finish_and_commit(market, monkeypatch):
+def test_ctrl_c_during_a_tick_lets_it_finish_and_commit(market, monkeypatch, terminal):
     real = tick_prices.advance_market
 
     def interrupted(**kwargs):
@@ -136,6 +146,30 @@ def test_ctrl_c_during_a_tick_lets_it_finish_and_commit(market, monkeypatch):
     assert lines[-1] == "Stopped after 1 tick."
     assert ticks() == 1
     assert PriceHistory.objects.count() == 4
+
+
+def test_a_ticker_started_with_ctrl_c_ignored_keeps_ignoring_it_and_stops_on_sigterm(
+    market, monkeypatch
+):
+    # As a background job of a script, which leaves Ctrl-C to the job in the foreground.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sent = []
+
+    def sleep(delay):
+        sent.append(signal.SIGINT if not sent else signal.SIGTERM)
+        os.kill(os.getpid(), sent[-1])
+
+    monkeypatch.setattr(tick_prices.time, "sleep", sleep)
+    try:
+        lines = tick("--every", "2")
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+    assert sent == [signal.SIGINT, signal.SIGTERM]
+    assert lines[-1] == "Stopped after 2 ticks."
+    assert ticks() == 2
+    assert after is signal.SIG_IGN
 
 
 @pytest.mark.parametrize(

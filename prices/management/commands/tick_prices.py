@@ -162,6 +162,10 @@ class Command(BaseCommand):
 
         restore = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
+            if signum == signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN:
+                # Started as a background job of a script, which leaves Ctrl-C to the
+                # job in the foreground (as Python itself does); SIGTERM still stops it.
+                continue
             restore[signum] = signal.signal(signum, on_signal)
         return restore
 

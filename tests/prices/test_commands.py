@@ -182,7 +182,7 @@ def test_dt_takes_a_share_of_a_day_or_a_duration(market, dt, elapsed):
     assert MarketState.objects.get(id=1).day_elapsed == pytest.approx(elapsed)
 
 
-@pytest.mark.parametrize("dt", ["0", "-1", "2", "abc", "1/0", "nan", "2d"])
+@pytest.mark.parametrize("dt", ["0", "-1", "2", "abc", "1/0", "nan", "inf", "-inf", "2d"])
 def test_a_bad_dt_is_refused_before_anything_moves(market, dt):
     with pytest.raises(CommandError, match="--dt"):
         tick("--dt", dt)
@@ -193,6 +193,17 @@ def test_a_bad_dt_is_refused_before_anything_moves(market, dt):
 def test_bad_counts_and_intervals_are_refused(market, args):
     with pytest.raises(CommandError):
         tick(*args)
+    assert ticks() == 0
+
+
+@pytest.mark.parametrize("every", ["nan", "inf", "-inf", "1e400", "86401"])
+def test_an_interval_that_is_not_a_number_of_seconds_up_to_a_day_is_refused(
+    market, monkeypatch, every
+):
+    monkeypatch.setattr(tick_prices.time, "sleep", lambda delay: None)
+
+    with pytest.raises(CommandError, match="--every"):
+        tick("--ticks", "2", "--every", every)
     assert ticks() == 0
 
 

@@ -15,6 +15,7 @@ from tradesim.logging import log_event
 logger = logging.getLogger("tradesim.prices")
 
 _UNITS = {"m": 1, "h": 60, "d": MINUTES_PER_TRADING_DAY}  # in trading minutes
+MAX_EVERY = 86400  # seconds: a day is plenty, and time.sleep overflows above about 9e9
 
 
 def parse_dt(value) -> float:
@@ -44,7 +45,10 @@ class Command(BaseCommand):
             "--ticks", type=int, help="how many ticks (default 1; with --every: until Ctrl-C)"
         )
         parser.add_argument(
-            "--every", type=float, metavar="SECONDS", help="tick every SECONDS seconds"
+            "--every",
+            type=float,
+            metavar="SECONDS",
+            help=f"tick every SECONDS seconds (more than 0, at most {MAX_EVERY})",
         )
         parser.add_argument(
             "--dt",
@@ -72,8 +76,11 @@ class Command(BaseCommand):
         ticks, every = options["ticks"], options["every"]
         if ticks is not None and ticks < 1:
             raise CommandError("--ticks must be at least 1.")
-        if every is not None and every <= 0:
-            raise CommandError("--every must be a positive number of seconds.")
+        if every is not None and not 0 < every <= MAX_EVERY:  # also refuses nan
+            raise CommandError(
+                f"--every must be a number of seconds, more than 0 and at most {MAX_EVERY} "
+                "(a day)."
+            )
         if every is None and ticks is None:
             ticks = 1
         symbols = None

@@ -2,10 +2,12 @@
 events, and listing symbols.
 
 The market lock. `advance_market` and `set_halted` lock the single MarketState row first
-(SELECT … FOR UPDATE; the ticker with NOWAIT unless asked to wait), so two tickers never
-advance the market at once and a halt lands between two ticks, never inside one. On
-SQLite the IMMEDIATE transaction takes the database's write lock at BEGIN, which
-serializes them the same way (a second writer waits up to the busy timeout).
+(SELECT … FOR UPDATE; with NOWAIT unless asked to wait), so two ticks never run at once
+and a halt lands between two ticks, never inside one. On SQLite the IMMEDIATE transaction
+takes the database's write lock at BEGIN, which serializes them the same way (a second
+writer waits up to the busy timeout). The row is locked for one tick only, so two
+tickers could still take turns: a ticker also holds the ticker lock (prices.ticker) for
+as long as it runs.
 
 Price rows are not locked by the tick: the only other writers of price and log_price are
 these services, and they hold the market lock. Trading reads the price row inside its own

@@ -15,6 +15,7 @@ from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from prices import services as market
 from prices.models import PriceHistory
+from prices.ticker import ticker_lock
 from tests.factories import StudentFactory
 from tradesim.models import AuditEntry
 from trading.models import Trade
@@ -153,3 +154,13 @@ def test_a_weak_instructor_password_is_refused_before_anything_is_made():
 def test_options_out_of_range_are_refused(options):
     with pytest.raises(CommandError):
         seed(**options)
+
+
+def test_a_running_ticker_is_stopped_first_and_nothing_is_made():
+    with ticker_lock(command="tick_prices"), pytest.raises(CommandError) as refused:
+        seed()
+
+    assert "Another tick_prices is already running (process " in str(refused.value)
+    assert "stop it first, then run seed_demo again" in str(refused.value)
+    assert not User.objects.exists()
+    assert not PriceHistory.objects.exists()

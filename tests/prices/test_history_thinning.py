@@ -290,3 +290,20 @@ def test_the_command_refuses_to_thin_nothing(market, settings):
         call_command("thin_price_history", "--days", "0")
 
     assert PriceHistory.objects.count() == 2
+
+
+@pytest.mark.parametrize("days", ["36501", "1000000", "99999999999"])
+def test_the_command_refuses_more_than_a_hundred_years_of_days(market, days):
+    record("AAPL", at(1, 14), at(1, 15))
+
+    with pytest.raises(CommandError, match="--days must be from 1 to 36500"):
+        call_command("thin_price_history", "--days", days)
+
+    assert PriceHistory.objects.count() == 2
+
+
+def test_the_command_refuses_a_setting_of_more_than_a_hundred_years(market, settings):
+    settings.PRICE_HISTORY_DAYS = 1000000
+
+    with pytest.raises(CommandError, match="PRICE_HISTORY_DAYS is 1000000"):
+        call_command("thin_price_history")

@@ -21,6 +21,7 @@ from django.urls import reverse
 from ledger.models import Balance
 from prices.management.commands import tick_prices
 from prices.models import MarketState, PriceHistory
+from prices.ticker import ticker_lock
 from tests.factories import PriceFactory
 from tests.security.helpers import money_state
 from trading.services import buy
@@ -229,12 +230,10 @@ def test_a_ticker_whose_every_tick_fails_exits_with_an_error(market, monkeypatch
 
 
 def test_a_second_ticker_is_still_refused_at_once(market, monkeypatch):
-    from prices.services import MarketBusy
+    calls = failing_on(monkeypatch, set())
 
-    def busy(**kwargs):
-        raise MarketBusy("Another tick_prices is advancing the market right now.")
-
-    monkeypatch.setattr(tick_prices, "advance_market", busy)
-
-    with pytest.raises(CommandError, match="Another tick_prices"):
+    with ticker_lock(command="tick_prices"), pytest.raises(CommandError, match="Another tick"):
         run_ticker("--ticks", "3")
+
+    assert calls == []
+    assert MarketState.objects.get(id=1).ticks == 0

@@ -3,6 +3,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from prices.services import THIN_HISTORY_EVERY_TICKS, thin_history
 
+MAX_DAYS = 36500
+
 
 class Command(BaseCommand):
     help = (
@@ -16,7 +18,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--days",
             type=int,
-            help="keep every tick of the last DAYS days (default: PRICE_HISTORY_DAYS)",
+            help="keep every tick of the last DAYS days (default: PRICE_HISTORY_DAYS; at most "
+            f"{MAX_DAYS})",
         )
 
     def handle(self, *args, **options):
@@ -26,6 +29,11 @@ class Command(BaseCommand):
                 f"Give --days 1 or more (PRICE_HISTORY_DAYS is {days}: the history is kept whole)."
                 if options["days"] is None
                 else "--days must be 1 or more."
+            )
+        if days > MAX_DAYS:  # far enough back, the cutoff would fall before the year 1
+            raise CommandError(
+                f"--days must be from 1 to {MAX_DAYS} (a hundred years)"
+                + (f"; PRICE_HISTORY_DAYS is {days}." if options["days"] is None else ".")
             )
         deleted = thin_history(days=days, everything=True)
         self.stdout.write(

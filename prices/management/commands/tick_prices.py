@@ -6,15 +6,17 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.db import DatabaseError, connection
 
-from prices.services import MAX_DT, MarketError, advance_market
+from prices.services import MAX_DT, MarketBusy, MarketError, advance_market
 from prices.simulation import MINUTES_PER_TRADING_DAY, ONE_MINUTE, new_rng
+from prices.ticker import DEAD_PEER_SECONDS, TickerBusy, ticker_lock
 from tradesim.logging import log_event
 
 logger = logging.getLogger("tradesim.prices")
 
 _UNITS = {"m": 1, "h": 60, "d": MINUTES_PER_TRADING_DAY}  # in trading minutes
+MAX_EVERY = 86400  # seconds: a day is plenty, and time.sleep overflows above about 9e9
 
 
 def parse_dt(value) -> float:
@@ -35,8 +37,11 @@ def parse_dt(value) -> float:
 class Command(BaseCommand):
     help = (
         "Advance the simulated market. With no options: one tick (one minute of a trading "
-        "day) and exit. --ticks N for N ticks; --every SECONDS to keep ticking until N ticks "
-        "or Ctrl-C. Only one ticker runs at a time: a second one exits (or waits, --wait)."
+        "day) and exit. --ticks N for N ticks; --every SECONDS to keep ticking until N ticks, "
+        "Ctrl-C or SIGTERM. One ticker at a time, for as long as it runs: a second one exits "
+        "at once with a message (or, with --wait, starts when the first ends). A ticker that "
+        "is killed, even with kill -9, frees the market at once; on PostgreSQL, one whose "
+        f"machine vanished frees it within {DEAD_PEER_SECONDS} seconds."
     )
 
     def add_arguments(self, parser):
@@ -44,7 +49,10 @@ class Command(BaseCommand):
             "--ticks", type=int, help="how many ticks (default 1; with --every: until Ctrl-C)"
         )
         parser.add_argument(
-            "--every", type=float, metavar="SECONDS", help="tick every SECONDS seconds"
+            "--every",
+            type=float,
+            metavar="SECONDS",
+            help=f"tick every SECONDS seconds (more than 0, at most {MAX_EVERY})",
         )
         parser.add_argument(
             "--dt",
@@ -62,7 +70,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait",
             action="store_true",
-            help="if another ticker holds the market lock, wait for it instead of exiting",
+            help="if another ticker is running, wait until it ends instead of exiting",
         )
 
     def handle(self, *args, **options):
@@ -72,8 +80,10 @@ class Command(BaseCommand):
         ticks, every = options["ticks"], options["every"]
         if ticks is not None and ticks < 1:
             raise CommandError("--ticks must be at least 1.")
-        if every is not None and every <= 0:
-            raise CommandError("--every must be a positive number of seconds.")
+        if every is not None and not 0 < every <= MAX_EVERY:  # also refuses nan
+            raise CommandError(
+                f"--every must be a number of seconds, more than 0 and at most {MAX_EVERY} (a day)."
+            )
         if every is None and ticks is None:
             ticks = 1
         symbols = None
@@ -85,40 +95,50 @@ class Command(BaseCommand):
         self._stop_requested = False
         done = failed = 0
         restore = self._install_signal_handlers() if (ticks or 0) != 1 else {}
-        if every is not None:
-            self._warn_if_cache_is_per_process()
         try:
-            next_at = time.monotonic()
-            while ticks is None or done < ticks:
-                if done and every is not None:
-                    next_at += every
-                    delay = next_at - time.monotonic()
-                    if delay > 0:
-                        time.sleep(delay)
-                    else:
-                        next_at = time.monotonic()  # running late: carry on, no burst
-                self._ticking = True
-                try:
-                    result = advance_market(dt=dt, symbols=symbols, rng=rng, wait=options["wait"])
-                except MarketError:
-                    raise
-                except Exception as exc:
-                    # One failed tick (a database hiccup, say) rolled back and left the
-                    # market as it was; a ticker meant to run all day carries on.
-                    result = None
-                    failed += 1
-                    self._tick_failed(done + 1, exc)
-                finally:
-                    self._ticking = False
-                done += 1
-                if result is not None:
-                    self.stdout.write(result.summary())
-                if self._stop_requested:
-                    raise KeyboardInterrupt
+            with ticker_lock(wait=options["wait"], on_wait=self._waiting) as lock:
+                if every is not None:
+                    self._warn_if_cache_is_per_process()
+                next_at = time.monotonic()
+                while ticks is None or done < ticks:
+                    if done and every is not None:
+                        next_at += every
+                        delay = next_at - time.monotonic()
+                        if delay > 0:
+                            time.sleep(delay)
+                        else:
+                            next_at = time.monotonic()  # running late: carry on, no burst
+                    self._ticking = True
+                    try:
+                        lock.ensure()
+                        # With the ticker lock held, what else holds the market row is a
+                        # halt, for a moment: wait for it rather than give up the tick.
+                        result = advance_market(dt=dt, symbols=symbols, rng=rng, wait=True)
+                    except Exception as exc:
+                        if isinstance(exc, MarketError) and not isinstance(exc, MarketBusy):
+                            raise  # no market, an unknown symbol, the lock lost: stop
+                        # One failed tick (a database hiccup, say) rolled back and left the
+                        # market as it was; a ticker meant to run all day carries on.
+                        result = None
+                        failed += 1
+                        self._tick_failed(done + 1, exc)
+                    finally:
+                        self._ticking = False
+                    done += 1
+                    if result is not None:
+                        self.stdout.write(result.summary())
+                    if self._stop_requested:
+                        raise KeyboardInterrupt
         except KeyboardInterrupt:
             self.stdout.write(f"Stopped after {done} tick{'s' if done != 1 else ''}.")
+        except TickerBusy as exc:
+            raise CommandError(
+                f"{exc.message}; stop it first, or pass --wait to start when it ends."
+            ) from exc
         except MarketError as exc:
             raise CommandError(exc.message) from exc
+        except DatabaseError as exc:  # taking the lock: the loop keeps its own errors
+            raise CommandError(f"Could not take the ticker lock: {exc}") from exc
         finally:
             for signum, handler in restore.items():
                 signal.signal(signum, handler)
@@ -129,6 +149,12 @@ class Command(BaseCommand):
             )
         if failed:
             self.stderr.write(f"{failed} of {done} ticks failed; the others went through.")
+
+    def _waiting(self, holder: str | None) -> None:
+        self.stderr.write(
+            f"Waiting for {holder or 'the other ticker'} to end before the first tick "
+            "(Ctrl-C gives up)."
+        )
 
     def _tick_failed(self, number: int, exc: Exception) -> None:
         log_event(
@@ -162,6 +188,10 @@ class Command(BaseCommand):
 
         restore = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
+            if signum == signal.SIGINT and signal.getsignal(signum) is signal.SIG_IGN:
+                # Started as a background job of a script, which leaves Ctrl-C to the
+                # job in the foreground (as Python itself does); SIGTERM still stops it.
+                continue
             restore[signum] = signal.signal(signum, on_signal)
         return restore
 

@@ -29,6 +29,7 @@ from accounts.services import create_instructor, enroll_students, ensure_classro
 from ledger import services as ledger
 from prices import services as market
 from prices.models import MarketState, Price, PriceHistory
+from prices.ticker import TickerBusy, ticker_lock
 from tradesim.money import to_cents
 from trading import services as trading
 from trading.models import Trade
@@ -175,8 +176,18 @@ class Command(BaseCommand):
         self.rng = random.Random(options["seed"])
         # Hundreds of trades make hundreds of log lines; -v 2 shows them.
         quiet = options["verbosity"] < 2
-        with quiet_logs("tradesim") if quiet else nullcontext():
-            self._seed(count, days, per_day, options)
+        try:
+            # Its simulated days would interleave with a running ticker's ticks.
+            with (
+                ticker_lock(command="seed_demo"),
+                quiet_logs("tradesim") if quiet else nullcontext(),
+            ):
+                self._seed(count, days, per_day, options)
+        except TickerBusy as exc:
+            raise CommandError(
+                f"{exc.message}; stop it first, then run seed_demo again: it writes days of "
+                "market history, and needs the market to itself."
+            ) from exc
 
     def _seed(self, count, days, per_day, options):
         added = []

@@ -4,21 +4,6 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 
-class Classroom(models.Model):
-    """A class of students; instructors filter lists and the leaderboard by it."""
-
-    name = models.CharField(max_length=100, unique=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name = "class"
-        verbose_name_plural = "classes"
-
-    def __str__(self):
-        return self.name
-
-
 class User(AbstractUser):
     """A student or an instructor (staff). Table `users`, as in the original schema."""
 
@@ -27,7 +12,7 @@ class User(AbstractUser):
     email = models.EmailField("email address")
     date_joined = models.DateTimeField("joined", default=timezone.now, db_column="created_at")
     classroom = models.ForeignKey(
-        Classroom,
+        "classrooms.Classroom",
         null=True,
         blank=True,
         on_delete=models.SET_NULL,

@@ -1,18 +1,11 @@
 """Writes about people: registering a student opens their cash account in the same
-database transaction, so a user never exists without a balance and its journal row; an
-instructor's grant of cash is journaled and audited together."""
+database transaction, so a user never exists without a balance and its journal row."""
 
-from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from accounts.models import Classroom
-from ledger import services as ledger
-from ledger.models import Transaction
 from ledger.services import open_account
-from tradesim import audit
-from tradesim.models import AuditEntry
 
 
 def register_student(*, username: str, email: str, password: str, classroom=None):
@@ -75,40 +68,3 @@ def create_instructor(*, username: str, email: str, password: str):
         user.save()
         user.groups.add(ensure_instructor_group())
     return user
-
-
-def ensure_classroom(*, name: str) -> tuple[Classroom, bool]:
-    """The class called `name` (surrounding spaces ignored), created if there is none yet;
-    returns it and whether it was created."""
-    name = (name or "").strip()
-    if not name:
-        raise ValueError("A class needs a name.")
-    return Classroom.objects.get_or_create(name=name)
-
-
-def grant_cash(
-    *, student, instructor, amount: Decimal | str, reason: str, token: str | None = None
-) -> Transaction:
-    """An instructor gives a student simulated cash, journaled and audited.
-
-    Guarantees: `instructor` has the ledger.grant_cash permission (LedgerError otherwise);
-    the amount and reason are checked by ledger.services.grant (InvalidAmount, LedgerError).
-    In one transaction: the student's "grant" journal row ("Granted by <instructor>:
-    <reason>", created_by the instructor), their new balance and an audit entry naming the
-    instructor, the student, the amount and the reason — or nothing. Once per token
-    (DuplicateRequest). Locks: the student's balance row.
-    """
-    if not instructor.has_perm("ledger.grant_cash"):
-        raise ledger.LedgerError("Only an instructor with the grant permission can grant cash.")
-    with transaction.atomic():
-        row = ledger.grant(
-            user=student, amount=amount, reason=reason, instructor=instructor, token=token
-        )
-        audit.record(
-            actor=instructor,
-            action=AuditEntry.Action.GRANT_CASH,
-            student=student,
-            amount=row.amount,
-            detail=(reason or "").strip(),
-        )
-    return row

@@ -127,7 +127,7 @@ def add_students(start: int, end: int, holdings: int):
     from django.db import transaction
     from django.utils import timezone
 
-    from accounts.models import Classroom
+    from classrooms.models import Classroom
     from ledger.models import Balance, Transaction
     from ledger.services import OPENING_TOKEN, STARTING_CASH_DESCRIPTION
     from portfolio.models import Holding

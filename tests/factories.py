@@ -7,7 +7,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from accounts.models import Classroom
+from classrooms.models import Classroom
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
 from prices.models import MarketEvent, Price, PriceHistory

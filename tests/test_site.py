@@ -57,6 +57,14 @@ def test_healthz_is_503_when_the_database_does_not_answer(client):
     assert response.status_code == 503
 
 
+def test_old_bookmarks_of_the_class_admin_reach_its_new_address(client):
+    response = client.get("/admin/accounts/classroom/standings/?class=3")
+
+    assert response.status_code == 302
+    assert response.url == "/admin/classrooms/classroom/standings/?class=3"
+    assert response.url == reverse("admin:classrooms_classroom_standings") + "?class=3"
+
+
 def _manage(*args, **env):
     full_env = {**os.environ, **env}
     full_env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -54,11 +54,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "axes",
     "tradesim",
+    "classrooms",
     "accounts",
     "prices",
     "ledger",
     "portfolio",
     "trading",
+    "console",
 ]
 
 MIDDLEWARE = [

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 
 from tradesim import views
 
@@ -16,5 +16,11 @@ urlpatterns = [
     path("ledger/", include("ledger.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("trading/", include("trading.urls")),
+    # Classes moved to their own app; old bookmarks of their admin pages still work.
+    re_path(
+        r"^admin/accounts/classroom/(?P<rest>.*)$",
+        views.moved_class_admin,
+        name="moved_class_admin",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -31,3 +31,10 @@ def favicon(request):
     """Browsers ask for /favicon.ico on pages that name no icon (the admin, a download, the
     plain 500 page): send them to the site's icon instead of a 404."""
     return redirect(static("img/favicon.svg"), permanent=True)
+
+
+def moved_class_admin(request, rest: str):
+    """/admin/accounts/classroom/… (before classes had an app of their own) → the same page
+    under /admin/classrooms/classroom/, query string kept."""
+    query = request.META.get("QUERY_STRING", "")
+    return redirect(f"/admin/classrooms/classroom/{rest}" + (f"?{query}" if query else ""))

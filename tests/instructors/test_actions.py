@@ -8,7 +8,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from accounts.services import grant_cash
+from console.services import grant_cash
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from ledger.selectors import find_mismatches
@@ -201,7 +201,7 @@ def test_a_grant_and_its_audit_row_are_written_together(teacher, student, monkey
     def fail(**kwargs):
         raise RuntimeError("audit table unavailable")
 
-    monkeypatch.setattr("accounts.services.audit.record", fail)
+    monkeypatch.setattr("console.services.audit.record", fail)
 
     with pytest.raises(RuntimeError):
         grant_cash(student=student, instructor=teacher, amount="10", reason="x")

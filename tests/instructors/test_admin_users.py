@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.services import grant_cash
+from console.services import grant_cash
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
@@ -377,10 +377,25 @@ def test_every_money_list_filters_by_class(
 
 
 def test_an_instructor_creates_a_class_and_assigns_students(teacher_client, alice):
-    response = teacher_client.post(reverse("admin:accounts_classroom_add"), {"name": "Period 3"})
+    response = teacher_client.post(
+        reverse("admin:classrooms_classroom_add"),
+        {
+            "name": "Period 3",
+            "joining_open": "on",
+            "starting_cash": "10000.00",
+            "deposits_open": "on",
+            "withdrawals_open": "on",
+            "commission_kind": "none",
+            "commission_amount": "0",
+            "commission_minimum": "0",
+            "ranking": "twr",
+            "min_trades_to_rank": "0",
+            "names_shown": "on",
+        },
+    )
     assert response.status_code == 302
 
-    page = teacher_client.get(reverse("admin:accounts_classroom_changelist")).content.decode()
+    page = teacher_client.get(reverse("admin:classrooms_classroom_changelist")).content.decode()
     assert "Period 3" in page and "Download CSV" in page
 
 
@@ -413,11 +428,11 @@ def test_the_money_pages_run_the_same_queries_for_2_and_30_students(teacher_clie
 
 
 def test_a_class_with_a_taken_name_is_refused_with_400(teacher_client):
-    from accounts.models import Classroom
+    from classrooms.models import Classroom
 
     Classroom.objects.create(name="Period 1")
 
-    response = teacher_client.post(reverse("admin:accounts_classroom_add"), {"name": "Period 1"})
+    response = teacher_client.post(reverse("admin:classrooms_classroom_add"), {"name": "Period 1"})
 
     assert response.status_code == 400
     assert Classroom.objects.filter(name="Period 1").count() == 1

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from accounts.roles import ensure_instructor_group
-from accounts.services import grant_cash
+from console.services import grant_cash
 from ledger import services as ledger
 from ledger.models import Balance
 from ledger.selectors import find_mismatches

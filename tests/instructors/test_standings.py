@@ -17,7 +17,7 @@ from trading import services as trading
 
 pytestmark = pytest.mark.django_db
 
-STANDINGS = reverse("admin:accounts_classroom_standings")
+STANDINGS = reverse("admin:classrooms_classroom_standings")
 
 
 def read_csv(response) -> list[dict]:

@@ -36,6 +36,7 @@ EXPECTED = {
     "home": PUBLIC_FOR_VISITORS,
     "healthz": PUBLIC,
     "favicon": {"anon": 301, "student": 301, "instructor": 301},
+    "moved_class_admin": {"anon": 302, "student": 302, "instructor": 302},
     "register": PUBLIC_FOR_VISITORS,
     "login": PUBLIC_FOR_VISITORS,
     # GET shows the button that POSTs; a visitor is sent home.
@@ -74,6 +75,7 @@ PATH_VALUES = {
     "content_type_id": "1",
     "app_label": "ledger",
     "url": "nothing-here/",
+    "rest": "",
 }
 
 

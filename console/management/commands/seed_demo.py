@@ -25,7 +25,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.services import create_instructor, enroll_students, ensure_classroom, grant_cash
+from accounts.services import create_instructor, enroll_students
+from classrooms.services import ensure_classroom
+from console.services import grant_cash
 from ledger import services as ledger
 from prices import services as market
 from prices.models import MarketState, Price, PriceHistory

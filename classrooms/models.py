@@ -1,0 +1,227 @@
+"""A class as a contest: its dates, its rulebook, its join code and its instructors.
+
+The rules are columns of the class's row, so an instructor edits them in the admin and a
+service reads the whole rulebook in the query that finds the class. A student in no class
+plays by the defaults in the settings (classrooms.rules.Rulebook.from_settings).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# Eight characters without look-alikes: no 0/O, no 1/I/L.
+JOIN_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+JOIN_CODE_LENGTH = 8
+
+
+def new_join_code() -> str:
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+
+
+def _default_starting_cash():
+    return settings.STARTING_CASH
+
+
+def _default_commission_kind():
+    return Classroom.Commission.FLAT if settings.COMMISSION_PER_TRADE > 0 else "none"
+
+
+def _default_commission_amount():
+    return settings.COMMISSION_PER_TRADE
+
+
+def _default_deposits_open():
+    return settings.DEPOSITS_OPEN
+
+
+def _default_max_total_deposits():
+    return settings.MAX_TOTAL_DEPOSITS
+
+
+MONEY = {"max_digits": 15, "decimal_places": 2}
+PERCENT = {
+    "max_digits": 5,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(0), MaxValueValidator(100)],
+}
+
+
+class Classroom(models.Model):
+    class Commission(models.TextChoices):
+        NONE = "none", "None"
+        FLAT = "flat", "Flat per trade"
+        PER_SHARE = "per_share", "Per share"
+        PERCENT = "percent", "Percent of the order's value, with a minimum"
+
+    class Ranking(models.TextChoices):
+        TWR = "twr", "Time-weighted return"
+        TOTAL_RETURN = "total_return", "Total return"
+        EXCESS_RETURN = "excess_return", "Return over the market index"
+        RISK_ADJUSTED = "risk_adjusted", "Risk-adjusted return"
+
+    name = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="owned_classes",
+        limit_choices_to={"is_staff": True},
+        help_text="The instructors who run this class and see its students.",
+    )
+
+    # Joining.
+    join_code = models.CharField(
+        max_length=JOIN_CODE_LENGTH,
+        unique=True,
+        default=new_join_code,
+        help_text="Students enter it when they sign up or at Join a class.",
+    )
+    joining_open = models.BooleanField(
+        "students may join", default=True, help_text="Untick to close joining."
+    )
+    seat_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most students the class takes; empty: no limit."
+    )
+
+    # The trading window.
+    starts_at = models.DateTimeField(
+        null=True, blank=True, help_text="Orders are refused before this; empty: open now."
+    )
+    ends_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="After this, orders and cash movements are refused and the standings freeze.",
+    )
+
+    # Cash.
+    starting_cash = models.DecimalField(
+        **MONEY,
+        default=_default_starting_cash,
+        validators=[MinValueValidator(0)],
+        help_text="Given to each student on joining, also to one who joins late.",
+    )
+    deposits_open = models.BooleanField("deposits allowed", default=_default_deposits_open)
+    max_total_deposits = models.DecimalField(
+        **MONEY,
+        null=True,
+        blank=True,
+        default=_default_max_total_deposits,
+        validators=[MinValueValidator(0)],
+        help_text="The most a student may deposit beyond the starting cash; empty: no cap.",
+    )
+    withdrawals_open = models.BooleanField("withdrawals allowed", default=True)
+
+    # Commission.
+    commission_kind = models.CharField(
+        "commission",
+        max_length=10,
+        choices=Commission.choices,
+        default=_default_commission_kind,
+    )
+    commission_amount = models.DecimalField(
+        max_digits=15,
+        decimal_places=4,
+        default=_default_commission_amount,
+        validators=[MinValueValidator(0)],
+        help_text="Dollars per trade (flat), dollars per share (per share), or percent of "
+        "the order's value (percent).",
+    )
+    commission_minimum = models.DecimalField(
+        **MONEY,
+        default=0,
+        validators=[MinValueValidator(0)],
+        help_text="With a percent commission: the least charged on a trade.",
+    )
+
+    # Limits.
+    max_position_percent = models.DecimalField(
+        "most of the portfolio in one stock (%)",
+        **PERCENT,
+        null=True,
+        blank=True,
+        help_text="After a buy, no symbol may be more than this share of the portfolio's "
+        "value; empty: no limit.",
+    )
+    max_trades_per_day = models.PositiveIntegerField(
+        "most trades per simulated day",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+    )
+    min_share_price = models.DecimalField(
+        "lowest share price a student may buy",
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text='The "$1 rule": no buying below this price; empty: no limit.',
+    )
+
+    # Ranking.
+    ranking = models.CharField(
+        "leaderboard ranks by", max_length=20, choices=Ranking.choices, default=Ranking.TWR
+    )
+    min_trades_to_rank = models.PositiveIntegerField(
+        "trades needed to be ranked", default=0
+    )
+    names_shown = models.BooleanField(
+        "students see each other's names",
+        default=True,
+        help_text="Untick to show students only their own rank and anonymous others; "
+        "instructors always see names.",
+    )
+    rules_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a rule last changed after the class started.",
+    )
+
+    class Meta:
+        db_table = "accounts_classroom"
+        ordering = ["name"]
+        verbose_name = "class"
+        verbose_name_plural = "classes"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(starts_at__isnull=True)
+                | Q(ends_at__isnull=True)
+                | Q(starts_at__lt=models.F("ends_at")),
+                name="classroom_starts_before_it_ends",
+                violation_error_message="The class must start before it ends.",
+            ),
+            models.CheckConstraint(
+                condition=Q(starting_cash__gte=0),
+                name="classroom_starting_cash_gte_0",
+                violation_error_message="The starting cash cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(commission_amount__gte=0) & Q(commission_minimum__gte=0),
+                name="classroom_commission_gte_0",
+                violation_error_message="A commission cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_position_percent__isnull=True)
+                | (Q(max_position_percent__gt=0) & Q(max_position_percent__lte=100)),
+                name="classroom_max_position_percent_range",
+                violation_error_message="The most in one stock is a percent above 0, up to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(seat_limit__isnull=True) | Q(seat_limit__gt=0),
+                name="classroom_seat_limit_gt_0",
+                violation_error_message="A seat limit is at least 1 (empty for no limit).",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_trades_per_day__isnull=True) | Q(max_trades_per_day__gt=0),
+                name="classroom_max_trades_per_day_gt_0",
+                violation_error_message="The most trades a day is at least 1 (empty for no "
+                "limit).",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name

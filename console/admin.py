@@ -1,0 +1,654 @@
+"""The instructors' console for people: the user list with everyone's money, the user page
+with their positions and journal, the two money actions (grant cash, reset) and the class
+standings export.
+
+Money is never written here: the actions call console.services.grant_cash and
+trading.services.reset_student, which journal and audit every change. Non-superusers
+(instructors) may change only a student's names, email, class and active flag.
+"""
+
+import logging
+from urllib.parse import urlencode
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.forms.models import BaseInlineFormSet
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from classrooms.models import Classroom
+from console import selectors
+from console.forms import GrantCashForm, ResetStudentForm
+from console.services import grant_cash
+from ledger.models import Transaction
+from ledger.services import DuplicateRequest, LedgerError, open_account
+from portfolio.models import Holding
+from tradesim.admin import RejectedFormIs400Mixin
+from tradesim.exports import csv_download, file_name_part, safe_cell
+from tradesim.logging import form_error_codes, log_event
+from tradesim.money import to_cents
+from trading import services as trading
+
+User = get_user_model()
+ledger_logger = logging.getLogger("tradesim.ledger")
+
+RECENT_JOURNAL_ROWS = 20
+MAX_SELECTED = 1000  # students in one grant or reset
+STANDINGS_HEADER = [
+    "rank",
+    "username",
+    "email",
+    "class",
+    "cash",
+    "value",
+    "net_contributions",
+    "return_pct",
+    "time_weighted_return_pct",
+    "trades",
+]
+
+
+def _money(value) -> str:
+    return "—" if value is None else f"${to_cents(value):,.2f}"
+
+
+def _pct(value) -> str:
+    # A sign on every figure, so a loss never reads as a gain in a black-and-white printout.
+    return "—" if value is None else f"{value:+,.2f}%"
+
+
+def _log_grant_refusal(request, users, *, result="rejected", **why):
+    """One line per refused grant, like the students' own cash forms: who, whom, why."""
+    for user in users:
+        log_event(
+            ledger_logger,
+            "cash.rejected",
+            user=user.get_username(),
+            action="grant",
+            by=request.user.get_username(),
+            result=result,
+            **why,
+        )
+
+
+# Classes --------------------------------------------------------------------------------
+
+
+@admin.register(Classroom)
+class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
+    list_display = ["name", "student_count", "created_at", "leaderboard_link", "standings_link"]
+    search_fields = ["name"]
+    readonly_fields = ["join_code", "created_at", "rules_changed_at"]
+    filter_horizontal = ["owners"]
+    fieldsets = [
+        (None, {"fields": ["name", "owners", "created_at"]}),
+        ("Joining", {"fields": ["join_code", "joining_open", "seat_limit"]}),
+        ("Dates", {"fields": ["starts_at", "ends_at"]}),
+        (
+            "Cash",
+            {
+                "fields": [
+                    "starting_cash",
+                    "deposits_open",
+                    "max_total_deposits",
+                    "withdrawals_open",
+                ]
+            },
+        ),
+        ("Commission", {"fields": ["commission_kind", "commission_amount", "commission_minimum"]}),
+        (
+            "Limits",
+            {"fields": ["max_position_percent", "max_trades_per_day", "min_share_price"]},
+        ),
+        (
+            "Ranking",
+            {"fields": ["ranking", "min_trades_to_rank", "names_shown", "rules_changed_at"]},
+        ),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(n_students=Count("students"))
+
+    @admin.display(description="Students", ordering="n_students")
+    def student_count(self, obj):
+        url = reverse("admin:accounts_user_changelist")
+        return format_html(
+            '<a href="{}?classroom__id__exact={}">{}</a>', url, obj.pk, obj.n_students
+        )
+
+    @admin.display(description="Leaderboard")
+    def leaderboard_link(self, obj):
+        url = reverse("portfolio:leaderboard")
+        return format_html('<a href="{}?class={}">View</a>', url, obj.pk)
+
+    @admin.display(description="Standings")
+    def standings_link(self, obj):
+        url = reverse("admin:classrooms_classroom_standings")
+        return format_html('<a href="{}?class={}">Download CSV</a>', url, obj.pk)
+
+    def get_urls(self):
+        return [
+            path(
+                "standings/",
+                self.admin_site.admin_view(self.standings_view),
+                name="classrooms_classroom_standings",
+            ),
+            *super().get_urls(),
+        ]
+
+    def standings_view(self, request):
+        """The standings of one class (?class=<id>) or of every student, as CSV: the
+        leaderboard's order, with cash, value, returns and trade count."""
+        if not request.user.has_perm("accounts.view_user"):
+            raise PermissionDenied
+        classroom = None
+        if request.GET.get("class"):
+            try:
+                classroom = Classroom.objects.get(pk=int(request.GET["class"]))
+            except (ValueError, Classroom.DoesNotExist):
+                self.message_user(request, "There is no such class.", messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:classrooms_classroom_changelist"))
+        rows = selectors.class_standings(classroom_id=classroom.pk if classroom else None)
+        slug = file_name_part(classroom.name) if classroom else "all"
+        stamp = timezone.localtime().strftime("%Y-%m-%d")
+        return csv_download(
+            _standings_rows(rows),
+            header=STANDINGS_HEADER,
+            filename=f"standings-{slug}-{stamp}.csv",
+        )
+
+
+def _standings_rows(rows):
+    for row in rows:
+        yield [
+            row.rank,
+            safe_cell(row.username),
+            safe_cell(row.email),
+            safe_cell(row.classroom),
+            row.cash,
+            row.total_value,
+            row.net_contributions,
+            "" if row.return_pct is None else row.return_pct,
+            row.twr_pct,
+            row.trades,
+        ]
+
+
+# Users ----------------------------------------------------------------------------------
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HoldingInline(ReadOnlyInline):
+    model = Holding
+    verbose_name_plural = "Holdings (at current prices)"
+    fields = ["stock", "quantity", "average_cost", "price", "market_value", "unrealized"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        # The user too: each row's label (str(holding)) names them.
+        return super().get_queryset(request).select_related("stock", "user").order_by("stock_id")
+
+    @admin.display(description="Average cost")
+    def average_cost(self, obj):
+        return _money(obj.average_price)
+
+    @admin.display(description="Price")
+    def price(self, obj):
+        return _money(obj.stock.price) + (" (halted)" if obj.stock.halted else "")
+
+    @admin.display(description="Market value")
+    def market_value(self, obj):
+        return _money(obj.stock.price * obj.quantity)
+
+    @admin.display(description="Unrealized P/L")
+    def unrealized(self, obj):
+        gain = to_cents(obj.stock.price * obj.quantity) - to_cents(obj.average_price * obj.quantity)
+        return f"{'+' if gain >= 0 else '−'}${abs(gain):,.2f}"
+
+
+class RecentFormSet(BaseInlineFormSet):
+    """Only the newest rows: a student's whole journal can run to thousands of rows."""
+
+    def get_queryset(self):
+        if not hasattr(self, "_recent"):
+            self._recent = super().get_queryset()[:RECENT_JOURNAL_ROWS]
+        return self._recent
+
+
+class JournalInline(ReadOnlyInline):
+    model = Transaction
+    fk_name = "user"
+    formset = RecentFormSet
+    verbose_name_plural = f"Recent journal rows (newest {RECENT_JOURNAL_ROWS})"
+    fields = ["timestamp", "type", "signed", "balance", "symbol", "description", "made_by"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "created_by")
+
+    @admin.display(description="Amount")
+    def signed(self, obj):
+        return f"{'+' if obj.is_credit else '−'}${obj.amount:,.2f}"
+
+    @admin.display(description="Balance after")
+    def balance(self, obj):
+        return _money(obj.balance_after)
+
+    @admin.display(description="Made by")
+    def made_by(self, obj):
+        return obj.created_by.get_username() if obj.created_by_id else "—"
+
+
+class StandingChangeList(ChangeList):
+    """The user list, each row with its money from the same query (accounts.selectors)."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        if not getattr(self, "_with_standing", False):
+            self.root_queryset = selectors.with_standing(self.root_queryset)
+            self._with_standing = True
+        return super().get_queryset(request, exclude_parameters)
+
+
+class RoleFilter(admin.SimpleListFilter):
+    title = "role"
+    parameter_name = "role"
+
+    def lookups(self, request, model_admin):
+        return [("student", "Students"), ("staff", "Instructors and admins")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "student":
+            return queryset.filter(is_staff=False, is_superuser=False)
+        if self.value() == "staff":
+            return queryset.filter(is_staff=True) | queryset.filter(is_superuser=True)
+        return queryset
+
+
+class InstructorUserChangeForm(UserChangeForm):
+    def clean_email(self):
+        email = (self.cleaned_data.get("email") or "").strip()
+        taken = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
+        if email and taken.exists():
+            raise forms.ValidationError("Another account already uses this email address.")
+        return email
+
+
+@admin.register(User)
+class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
+    form = InstructorUserChangeForm
+    list_display = [
+        "username",
+        "email",
+        "classroom",
+        "cash",
+        "value",
+        "return_pct",
+        "twr",
+        "trades",
+        "is_active",
+    ]
+    list_filter = [RoleFilter, "classroom", "is_active", "date_joined"]
+    list_select_related = ["classroom"]
+    search_fields = ["username", "email", "first_name", "last_name"]
+    actions = ["grant_cash_action", "reset_action"]
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets[:2],
+        ("Class", {"fields": ("classroom",)}),
+        *DjangoUserAdmin.fieldsets[2:],
+    )
+    # What an instructor (a non-superuser) may change: a student's names, email, class and
+    # whether the login works. Roles, permissions and passwords are for superusers.
+    instructor_fieldsets = (
+        (None, {"fields": ("username",)}),
+        ("Personal info", {"fields": ("first_name", "last_name", "email")}),
+        ("Class", {"fields": ("classroom",)}),
+        ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("username", "email", "classroom", "password1", "password2"),
+                "description": (
+                    "A new user who is not staff is a student: they get a cash account with "
+                    "the starting cash, as if they had registered."
+                ),
+            },
+        ),
+    )
+    instructor_readonly = (
+        "username",
+        "is_staff",
+        "is_superuser",
+        "groups",
+        "last_login",
+        "date_joined",
+    )
+
+    # The list ---------------------------------------------------------------------------
+
+    def get_changelist(self, request, **kwargs):
+        return StandingChangeList
+
+    @admin.display(description="Cash", ordering="account_cash")
+    def cash(self, obj):
+        return _money(obj.account_cash)
+
+    @admin.display(description="Portfolio value", ordering="total_value")
+    def value(self, obj):
+        return _money(obj.total_value) if obj.account_cash is not None else "—"
+
+    @admin.display(description="Return", ordering="return_ratio")
+    def return_pct(self, obj):
+        if obj.account_cash is None:
+            return "—"
+        return _pct(selectors.return_pct(obj.total_value, obj.net_contributions))
+
+    @admin.display(description="Time-weighted return", ordering="unit_value")
+    def twr(self, obj):
+        if obj.account_cash is None:
+            return "—"
+        return _pct(selectors.twr_pct(obj.unit_value))
+
+    @admin.display(description="Trades", ordering="trade_count")
+    def trades(self, obj):
+        if not obj.trade_count:
+            return "0"
+        url = reverse("admin:trading_trade_changelist")
+        return format_html('<a href="{}?user__id__exact={}">{}</a>', url, obj.pk, obj.trade_count)
+
+    def changelist_view(self, request, extra_context=None):
+        classroom = request.GET.get("classroom__id__exact", "")
+        query = f"?{urlencode({'class': classroom})}" if classroom.isdigit() else ""
+        extra_context = {
+            **(extra_context or {}),
+            "standings_url": reverse("admin:classrooms_classroom_standings") + query,
+            "can_export_standings": request.user.has_perm("accounts.view_user"),
+        }
+        return super().changelist_view(request, extra_context)
+
+    # The user page ----------------------------------------------------------------------
+
+    def get_inlines(self, request, obj):
+        return [HoldingInline, JournalInline] if obj is not None else []
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            return self.instructor_fieldsets
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            return self.instructor_readonly
+        return super().get_readonly_fields(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        # Instructors look after students; staff accounts are the superusers' business.
+        if obj is not None and not request.user.is_superuser and (obj.is_staff or obj.is_superuser):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # UserAdmin.add_view runs in one transaction, so the user and the account it opens
+        # exist together or not at all.
+        if not change and not (obj.is_staff or obj.is_superuser):
+            open_account(user=obj)
+
+    def user_change_password(self, request, id, form_url=""):
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_grant_cash": self.has_grant_cash_permission(request),
+            "can_reset": self.has_reset_permission(request),
+            "grant_url": self._action_url("grant_cash", [object_id]),
+            "reset_url": self._action_url("reset", [object_id]),
+            "journal_url": reverse("admin:ledger_transaction_changelist")
+            + f"?user__id__exact={object_id}",
+            "trades_url": reverse("admin:trading_trade_changelist")
+            + f"?user__id__exact={object_id}",
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    # The money actions ------------------------------------------------------------------
+
+    def has_grant_cash_permission(self, request):
+        return request.user.has_perm("ledger.grant_cash")
+
+    def has_reset_permission(self, request):
+        return request.user.has_perm("trading.reset_student")
+
+    @admin.action(description="Grant cash to the selected students…", permissions=["grant_cash"])
+    def grant_cash_action(self, request, queryset):
+        return self._redirect_to_form(request, queryset, "grant_cash")
+
+    @admin.action(description="Reset the selected students…", permissions=["reset"])
+    def reset_action(self, request, queryset):
+        return self._redirect_to_form(request, queryset, "reset")
+
+    def _redirect_to_form(self, request, queryset, name):
+        ids = list(queryset.order_by("pk").values_list("pk", flat=True)[: MAX_SELECTED + 1])
+        if len(ids) > MAX_SELECTED:
+            self.message_user(
+                request, f"Select at most {MAX_SELECTED:,} students at a time.", messages.ERROR
+            )
+            return None
+        return HttpResponseRedirect(self._action_url(name, ids))
+
+    def _action_url(self, name, ids) -> str:
+        query = urlencode({"ids": ",".join(map(str, ids))}, safe=",")
+        return f"{reverse(f'admin:accounts_user_{name}')}?{query}"
+
+    def get_urls(self):
+        return [
+            path(
+                "grant-cash/",
+                self.admin_site.admin_view(self.grant_cash_view),
+                name="accounts_user_grant_cash",
+            ),
+            path(
+                "reset/",
+                self.admin_site.admin_view(self.reset_view),
+                name="accounts_user_reset",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _selected(self, request) -> list:
+        """The users named by ?ids=, with their money (one query), in username order."""
+        ids = []
+        for part in request.GET.get("ids", "").split(","):
+            part = part.strip()
+            if part.isascii() and part.isdigit():
+                ids.append(int(part))
+        ids = ids[:MAX_SELECTED]
+        users = User.objects.filter(pk__in=ids).select_related("classroom").order_by("username")
+        return list(selectors.with_standing(users))
+
+    def _done_url(self, users) -> str:
+        if len(users) == 1:
+            return reverse("admin:accounts_user_change", args=[users[0].pk])
+        return reverse("admin:accounts_user_changelist")
+
+    def _render_form(self, request, *, title, form, users, intro, submit, status=200):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "users": [
+                {
+                    "user": user,
+                    "cash": _money(user.account_cash),
+                    "value": _money(user.total_value) if user.account_cash is not None else "—",
+                }
+                for user in users
+            ],
+            "intro": intro,
+            "submit": submit,
+            "cancel_url": self._done_url(users) if users else "",
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/accounts/user/money_action.html", context, status=status
+        )
+
+    def grant_cash_view(self, request):
+        """Grant cash to the students in ?ids=: GET shows the form, POST grants (each one
+        journaled and audited by console.services.grant_cash) and redirects."""
+        if not self.has_grant_cash_permission(request):
+            raise PermissionDenied
+        users = self._selected(request)
+        if not users:
+            self.message_user(request, "Select the students to grant cash to.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
+        form = GrantCashForm(request.POST or None)
+        render = {
+            "title": "Grant cash",
+            "users": users,
+            "intro": (
+                "Each student gets the amount as an instructor grant in their cash journal, "
+                "described with your name and the reason, and the grant is kept in the "
+                "audit log. Deposit limits do not apply."
+            ),
+            "submit": "Grant cash",
+        }
+        if request.method != "POST":
+            return self._render_form(request, form=form, **render)
+        if not form.is_valid():
+            _log_grant_refusal(
+                request, users, reason="invalid_input", errors=form_error_codes(form)
+            )
+            return self._render_form(request, form=form, status=400, **render)
+        granted, repeated, refused = [], [], []
+        for user in users:
+            try:
+                grant_cash(
+                    student=user,
+                    instructor=request.user,
+                    amount=form.cleaned_data["amount"],
+                    reason=form.cleaned_data["reason"],
+                    token=form.cleaned_data["token"],
+                )
+            except DuplicateRequest:
+                repeated.append(user.get_username())
+                _log_grant_refusal(request, [user], result="duplicate", reason="DuplicateRequest")
+            except LedgerError as error:
+                refused.append(f"{user.get_username()}: {error.message}")
+                _log_grant_refusal(
+                    request, [user], reason=type(error).__name__, message=error.message
+                )
+            else:
+                granted.append(user.get_username())
+        if refused and not granted and not repeated:
+            for message in refused:
+                form.add_error(None, message)
+            return self._render_form(request, form=form, status=400, **render)
+        amount = f"${form.cleaned_data['amount']:,.2f}"
+        if granted:
+            self.message_user(request, f"Granted {amount} to {_names(granted)}.", messages.SUCCESS)
+        if repeated:
+            self.message_user(
+                request,
+                f"Already granted to {_names(repeated)} by this form; not granted twice.",
+                messages.INFO,
+            )
+        for message in refused:
+            self.message_user(request, f"Not granted to {message}", messages.ERROR)
+        return HttpResponseRedirect(self._done_url(users))
+
+    def reset_view(self, request):
+        """Reset the students in ?ids= (trading.services.reset_student, each in its own
+        transaction): GET shows what will happen, POST resets and redirects."""
+        if not self.has_reset_permission(request):
+            raise PermissionDenied
+        users = self._selected(request)
+        if not users:
+            self.message_user(request, "Select the students to reset.", messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
+        form = ResetStudentForm(request.POST or None)
+        starting = to_cents(settings.STARTING_CASH)
+        render = {
+            "title": "Reset students",
+            "users": users,
+            "intro": (
+                "Each student's shares are all sold at the current market price (halted "
+                "symbols at their last price, no commission), then their cash is brought "
+                f"back to the starting ${starting:,.2f}. Every sale and the cash adjustment "
+                "appear in their journal with your name and the reason; the reset is kept "
+                "in the audit log. Their past record stays."
+            ),
+            "submit": "Reset",
+        }
+        if request.method != "POST":
+            return self._render_form(request, form=form, **render)
+        if not form.is_valid():
+            return self._render_form(request, form=form, status=400, **render)
+        reset, repeated, refused = [], [], []
+        for user in users:
+            try:
+                trading.reset_student(
+                    student=user,
+                    instructor=request.user,
+                    reason=form.cleaned_data["reason"],
+                    token=form.cleaned_data["token"],
+                )
+            except trading.DuplicateRequest:
+                repeated.append(user.get_username())
+            except trading.TradingError as error:
+                refused.append(f"{user.get_username()}: {error.message}")
+            else:
+                reset.append(user.get_username())
+        if refused and not reset and not repeated:
+            for message in refused:
+                form.add_error(None, message)
+            return self._render_form(request, form=form, status=400, **render)
+        if reset:
+            self.message_user(
+                request, f"Reset {_names(reset)} to ${starting:,.2f} in cash.", messages.SUCCESS
+            )
+        if repeated:
+            self.message_user(
+                request,
+                f"Already reset {_names(repeated)} by this form; not reset twice.",
+                messages.INFO,
+            )
+        for message in refused:
+            self.message_user(request, f"Not reset: {message}", messages.ERROR)
+        return HttpResponseRedirect(self._done_url(users))
+
+
+def _names(usernames: list[str], shown: int = 10) -> str:
+    if len(usernames) <= shown:
+        return ", ".join(usernames)
+    return f"{', '.join(usernames[:shown])} and {len(usernames) - shown} more"

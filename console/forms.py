@@ -1,0 +1,40 @@
+from django import forms
+
+from ledger.forms import AmountField
+from tradesim.forms import OneTimeTokenField
+
+# "Granted by <instructor>: <reason>" fits the journal's 200-character description.
+REASON_MAX_LENGTH = 150
+
+
+class GrantCashForm(forms.Form):
+    """An instructor's grant: how much and why (the student reads the reason in their
+    journal). The amount is checked like a student's deposit; the grant itself is checked
+    again by the service."""
+
+    amount = AmountField(help_text="Dollars and cents, such as 500 or 250.50.")
+    reason = forms.CharField(
+        max_length=REASON_MAX_LENGTH,
+        help_text="Shown to the student in their journal, e.g. “Prize for the best essay”.",
+        error_messages={"required": "Give a reason; the student sees it in their journal."},
+    )
+    token = OneTimeTokenField()
+
+    def clean_reason(self):
+        return self.cleaned_data["reason"].strip()
+
+
+class ResetStudentForm(forms.Form):
+    reason = forms.CharField(
+        max_length=REASON_MAX_LENGTH,
+        help_text="Shown to the student in their journal, e.g. “Fresh start for unit 2”.",
+        error_messages={"required": "Give a reason; the student sees it in their journal."},
+    )
+    confirm = forms.BooleanField(
+        label="Sell all of their shares and set their cash back to the starting cash",
+        error_messages={"required": "Tick the box to confirm: a reset cannot be undone."},
+    )
+    token = OneTimeTokenField()
+
+    def clean_reason(self):
+        return self.cleaned_data["reason"].strip()

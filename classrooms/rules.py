@@ -9,13 +9,19 @@ branch in the services.
 
 A student in no class plays by the settings (STARTING_CASH, COMMISSION_PER_TRADE,
 DEPOSITS_OPEN, MAX_TOTAL_DEPOSITS), with no trading window and no limits.
+
+The rules see facts, not the database: the service gathers an Order or a CashMovement
+inside its transaction, under the student's balance lock, reading only what the rulebook
+needs (`Rulebook.counts_trades_today`, `values_portfolio`, `counts_deposits`), and asks
+`check_order`, `check_deposit` or `check_withdrawal` for the first refusal.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.utils import timezone
@@ -24,6 +30,8 @@ from classrooms.models import Classroom
 from tradesim.money import ZERO, to_cents
 
 HUNDRED = Decimal("100")
+BUY, SELL = "buy", "sell"
+DEPOSIT, WITHDRAWAL = "deposit", "withdrawal"
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,9 @@ class Rulebook:
     def check_window(self, now: datetime, *, what: str = "Orders") -> Refusal | None:
         if not self.has_started(now):
             return Refusal("starts_at", f"Trading opens {when(self.starts_at)}.")
+        return self.check_ended(now, what=what)
+
+    def check_ended(self, now: datetime, *, what: str) -> Refusal | None:
         if self.has_ended(now):
             return Refusal(
                 "ends_at",
@@ -116,6 +127,27 @@ class Rulebook:
                 "standings are final.",
             )
         return None
+
+    # What a service must read for the rules --------------------------------------------
+
+    @property
+    def counts_trades_today(self) -> bool:
+        return self.max_trades_per_day is not None
+
+    @property
+    def values_portfolio(self) -> bool:
+        return self.max_position_percent is not None
+
+    @property
+    def counts_deposits(self) -> bool:
+        return self.max_total_deposits is not None
+
+    def deposit_room(self, deposited: Decimal) -> Decimal | None:
+        """How much more the student may deposit, having deposited `deposited` beyond the
+        starting cash; None without a cap."""
+        if self.max_total_deposits is None:
+            return None
+        return max(self.max_total_deposits - deposited, ZERO)
 
     # Commission -------------------------------------------------------------------------
 
@@ -143,6 +175,184 @@ class Rulebook:
                 f"${to_cents(self.commission_minimum):,.2f}"
             )
         return "none"
+
+
+# Orders -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Order:
+    """An order as the rules see it: priced inside the trade's transaction, with the
+    student's figures read under their balance lock. The figures a rulebook does not ask
+    for (see Rulebook.counts_trades_today, values_portfolio) are left at their defaults."""
+
+    side: str  # BUY or SELL
+    symbol: str
+    quantity: int
+    price: Decimal
+    total: Decimal  # quantity × price, in cents
+    commission: Decimal
+    at: datetime
+    trades_today: int = 0  # the student's trades so far this simulated day
+    cash: Decimal = ZERO  # before the order
+    holdings_value: Decimal = ZERO  # every holding at its current price, before the order
+    held: int = 0  # shares of `symbol` held before the order
+
+
+def trading_window(rules: Rulebook, order: Order) -> Refusal | None:
+    return rules.check_window(order.at, what="Orders")
+
+
+def min_share_price(rules: Rulebook, order: Order) -> Refusal | None:
+    """The "$1 rule": no buying below the class's lowest share price (selling is allowed)."""
+    floor = rules.min_share_price
+    if floor is None or order.side != BUY or order.price >= floor:
+        return None
+    return Refusal(
+        "min_share_price",
+        f"Your class does not allow buying shares priced below ${floor:,.2f}; "
+        f"{order.symbol} is at ${order.price:,.2f}.",
+    )
+
+
+def max_trades_per_day(rules: Rulebook, order: Order) -> Refusal | None:
+    limit = rules.max_trades_per_day
+    if limit is None or order.trades_today < limit:
+        return None
+    return Refusal(
+        "max_trades_per_day",
+        f"Your class allows at most {limit:,} trade{'s' if limit != 1 else ''} per market "
+        f"day, and you have made {order.trades_today:,} today. You can trade again when the "
+        "market opens its next day.",
+    )
+
+
+def max_position_percent(rules: Rulebook, order: Order) -> Refusal | None:
+    """After a buy, the symbol's share of the whole portfolio (cash included, at current
+    prices, the commission paid) is at most the class's limit; exactly the limit is allowed."""
+    limit = rules.max_position_percent
+    if limit is None or order.side != BUY:
+        return None
+    position = order.held * order.price + order.total
+    value = order.cash + order.holdings_value - order.commission
+    if position * HUNDRED <= limit * value:
+        return None
+    share = position * HUNDRED / value if value > 0 else HUNDRED
+    return Refusal(
+        "max_position_percent",
+        f"Your class allows at most {percent(limit)} % of your portfolio in one stock; "
+        f"after this buy {order.symbol} would be {percent(share, above=limit)} %.",
+    )
+
+
+ORDER_RULES: tuple[Callable[[Rulebook, Order], Refusal | None], ...] = (
+    trading_window,
+    min_share_price,
+    max_trades_per_day,
+    max_position_percent,
+)
+
+
+def check_order(rules: Rulebook, order: Order) -> Refusal | None:
+    """The first rule that refuses `order`, or None when every rule allows it."""
+    return _first_refusal(ORDER_RULES, rules, order)
+
+
+# Cash ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CashMovement:
+    """A deposit or a withdrawal as the rules see it, under the student's balance lock."""
+
+    kind: str  # DEPOSIT or WITHDRAWAL
+    amount: Decimal
+    at: datetime
+    deposited: Decimal = ZERO  # the student's own deposits so far (Rulebook.counts_deposits)
+
+
+def cash_window(rules: Rulebook, movement: CashMovement) -> Refusal | None:
+    """Cash moves before the class starts (a student may get ready), not after it ends."""
+    return rules.check_ended(movement.at, what=f"{movement.kind}s")
+
+
+def deposits_open(rules: Rulebook, movement: CashMovement) -> Refusal | None:
+    if rules.deposits_open:
+        return None
+    return Refusal(
+        "deposits_open",
+        "Deposits are closed for this class: your instructor has turned them off.",
+    )
+
+
+def max_total_deposits(rules: Rulebook, movement: CashMovement) -> Refusal | None:
+    """The cap on deposits beyond the starting cash: reaching it exactly is allowed."""
+    room = rules.deposit_room(movement.deposited)
+    if room is None or movement.amount <= room:
+        return None
+    cap = rules.max_total_deposits
+    if room == 0:
+        return Refusal(
+            "max_total_deposits",
+            f"You have reached the class limit of ${cap:,.2f} in deposits, so no more "
+            "deposits are possible.",
+        )
+    return Refusal(
+        "max_total_deposits",
+        f"Deposits are capped at ${cap:,.2f} per student; you can deposit at most "
+        f"${room:,.2f} more.",
+    )
+
+
+def withdrawals_open(rules: Rulebook, movement: CashMovement) -> Refusal | None:
+    if rules.withdrawals_open:
+        return None
+    return Refusal(
+        "withdrawals_open",
+        "Withdrawals are closed for this class: your instructor has turned them off.",
+    )
+
+
+DEPOSIT_RULES: tuple[Callable[[Rulebook, CashMovement], Refusal | None], ...] = (
+    cash_window,
+    deposits_open,
+    max_total_deposits,
+)
+WITHDRAWAL_RULES: tuple[Callable[[Rulebook, CashMovement], Refusal | None], ...] = (
+    cash_window,
+    withdrawals_open,
+)
+
+
+def check_deposit(rules: Rulebook, movement: CashMovement) -> Refusal | None:
+    return _first_refusal(DEPOSIT_RULES, rules, movement)
+
+
+def check_withdrawal(rules: Rulebook, movement: CashMovement) -> Refusal | None:
+    return _first_refusal(WITHDRAWAL_RULES, rules, movement)
+
+
+def _first_refusal(checks, rules: Rulebook, facts) -> Refusal | None:
+    for check in checks:
+        refusal = check(rules, facts)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+# Words --------------------------------------------------------------------------------
+
+
+def percent(value: Decimal, *, above: Decimal | None = None) -> str:
+    """25.00 → "25", 12.50 → "12.5". With `above` (a limit the value is over): rounded to
+    as few decimals as still show it over the limit (30.6 → "31", but 25.04 → "25.04")."""
+    if above is None:
+        return f"{value.normalize():f}"
+    for places in (0, 1, 2):
+        shown = value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP)
+        if shown > above:
+            return f"{shown.normalize():f}"
+    return f"{value.quantize(Decimal('0.01'), ROUND_UP):f}"
 
 
 def when(moment: datetime) -> str:

@@ -597,14 +597,24 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
             self.message_user(request, "Select the students to reset.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
         form = ResetStudentForm(request.POST or None)
-        starting = to_cents(settings.STARTING_CASH)
+        # The starting cash they go back to: their class's, or the settings' outside one.
+        starting = {
+            user.classroom.starting_cash if user.classroom else to_cents(settings.STARTING_CASH)
+            for user in users
+        }
+        if len(starting) == 1:
+            amount = f"${next(iter(starting)):,.2f}"
+            done = f"{amount} in cash"
+        else:
+            amount = "cash of each one's class"
+            done = f"the starting {amount}"
         render = {
             "title": "Reset students",
             "users": users,
             "intro": (
                 "Each student's shares are all sold at the current market price (halted "
                 "symbols at their last price, no commission), then their cash is brought "
-                f"back to the starting ${starting:,.2f}. Every sale and the cash adjustment "
+                f"back to the starting {amount}. Every sale and the cash adjustment "
                 "appear in their journal with your name and the reason; the reset is kept "
                 "in the audit log. Their past record stays."
             ),
@@ -634,9 +644,7 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
                 form.add_error(None, message)
             return self._render_form(request, form=form, status=400, **render)
         if reset:
-            self.message_user(
-                request, f"Reset {_names(reset)} to ${starting:,.2f} in cash.", messages.SUCCESS
-            )
+            self.message_user(request, f"Reset {_names(reset)} to {done}.", messages.SUCCESS)
         if repeated:
             self.message_user(
                 request,

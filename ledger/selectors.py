@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Case, Count, DecimalField, F, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
+from classrooms import rules as classroom_rules
+from classrooms.rules import CashMovement, Refusal, rulebook_for
 from ledger.models import Balance, Transaction
-from ledger.services import DepositRules, deposit_rules, deposits_toward_cap
+from ledger.services import deposits_toward_cap
 from tradesim.money import ZERO
 
 MONEY = DecimalField(max_digits=15, decimal_places=2)
@@ -135,32 +138,49 @@ def balance_of(user) -> Decimal | None:
 
 @dataclass(frozen=True)
 class DepositAllowance:
-    rules: DepositRules
+    max_deposit: Decimal  # the most one deposit can be (MAX_DEPOSIT, for everyone)
+    max_total: Decimal | None  # the class's cap on deposits beyond the starting cash
     deposited: Decimal  # toward the cap
     remaining: Decimal | None  # None: no cap
+    closed: Refusal | None = None  # why no deposit is possible now (deposits off, class over)
 
     @property
     def can_deposit(self) -> bool:
-        return self.rules.open and (self.remaining is None or self.remaining > 0)
+        return self.closed is None and (self.remaining is None or self.remaining > 0)
 
     @property
     def largest(self) -> Decimal:
         """The most one deposit can be right now."""
         if self.remaining is None:
-            return self.rules.max_deposit
-        return min(self.rules.max_deposit, self.remaining)
+            return self.max_deposit
+        return min(self.max_deposit, self.remaining)
 
 
 def deposit_allowance_for(user) -> DepositAllowance:
-    """What the deposit page tells the student about the class's limits. At most one query.
-    Informational only: `ledger.services.deposit` re-checks under the lock."""
-    rules = deposit_rules()
-    if rules.max_total is None:
-        return DepositAllowance(rules=rules, deposited=ZERO, remaining=None)
-    so_far = deposits_toward_cap(user)
+    """What the deposit page tells the student about their class's rules. At most two
+    queries (the class, the deposits so far). Informational only: `ledger.services.deposit`
+    re-checks under the lock."""
+    rules = rulebook_for(user)
+    # Any deposit at all: what a cent would meet, before the cap is counted.
+    cent = CashMovement(kind=classroom_rules.DEPOSIT, amount=Decimal("0.01"), at=timezone.now())
+    closed = classroom_rules.cash_window(rules, cent) or classroom_rules.deposits_open(rules, cent)
+    so_far = deposits_toward_cap(user) if rules.counts_deposits else ZERO
     return DepositAllowance(
-        rules=rules, deposited=so_far, remaining=max(rules.max_total - so_far, ZERO)
+        max_deposit=settings.MAX_DEPOSIT,
+        max_total=rules.max_total_deposits,
+        deposited=so_far,
+        remaining=rules.deposit_room(so_far),
+        closed=closed,
     )
+
+
+def withdrawals_closed_for(user) -> Refusal | None:
+    """Why the student cannot withdraw at all now (their class turned withdrawals off, or
+    it ended), or None. At most one query; `ledger.services.withdraw` re-checks."""
+    movement = CashMovement(
+        kind=classroom_rules.WITHDRAWAL, amount=Decimal("0.01"), at=timezone.now()
+    )
+    return classroom_rules.check_withdrawal(rulebook_for(user), movement)
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,9 @@ here that take `user` lock that user's balance row with SELECT … FOR UPDATE (o
 IMMEDIATE transaction already serializes writers), re-check on the locked copy, then write
 the journal row and the new balance together.
 
+The student's class rules (classrooms.rules) are read inside the transaction and checked
+under the lock: a student in no class plays by the settings.
+
 Idempotency: a movement may carry a one-time token. The token is looked up under the
 balance lock (so a repeat that waited for the first one sees it and raises DuplicateRequest),
 and the unique (user, token) constraint is the backstop for any writer that skipped the lock.
@@ -12,15 +15,16 @@ and the unique (user, token) constraint is the backstop for any writer that skip
 
 import logging
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from classrooms import rules as classroom_rules
+from classrooms.rules import CashMovement, Refusal, rulebook_for
 from ledger.models import Balance, Transaction
 from tradesim import rows
 from tradesim.logging import log_event
@@ -28,8 +32,20 @@ from tradesim.money import CENT, MAX_MONEY, ZERO
 
 logger = logging.getLogger("tradesim.ledger")
 
-OPENING_TOKEN = "opening"  # the starting-cash row's token: one per user, by the unique constraint
+# The starting-cash rows' tokens: "opening" for the account's first row, "opening:<class id>"
+# for a class's starting cash given on joining it; one each per user, by the unique
+# constraint. No form may use them, and the deposit cap leaves their rows out.
+OPENING_TOKEN = "opening"
 STARTING_CASH_DESCRIPTION = "Starting cash"
+
+
+def _is_reserved(token: str | None) -> bool:
+    return bool(token) and (token == OPENING_TOKEN or token.startswith(OPENING_TOKEN + ":"))
+
+
+def _class_opening_token(classroom_id: int) -> str:
+    return f"{OPENING_TOKEN}:{classroom_id}"
+
 
 # Plain ASCII decimals only: Decimal() itself would also take "1_000", "١٢" or "1e3".
 _PLAIN_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
@@ -63,12 +79,35 @@ class DuplicateRequest(LedgerError):
         self.balance = balance
 
 
-class DepositsClosed(LedgerError):
+class RuleRefused(LedgerError):
+    """A rule of the student's class refused the movement: `rule` is the rulebook's key."""
+
+    def __init__(self, message: str, *, rule: str = ""):
+        super().__init__(message)
+        self.rule = rule
+
+
+class DepositsClosed(RuleRefused):
     pass
 
 
-class DepositLimitExceeded(LedgerError):
+class DepositLimitExceeded(RuleRefused):
     pass
+
+
+class WithdrawalsClosed(RuleRefused):
+    pass
+
+
+_REFUSALS = {
+    "deposits_open": DepositsClosed,
+    "max_total_deposits": DepositLimitExceeded,
+    "withdrawals_open": WithdrawalsClosed,
+}
+
+
+def _refused(refusal: Refusal) -> RuleRefused:
+    return _REFUSALS.get(refusal.rule, RuleRefused)(refusal.message, rule=refusal.rule)
 
 
 class NoAccount(LedgerError):
@@ -190,12 +229,13 @@ def _post(
     return row
 
 
-def _move(user, token: str | None, write) -> Transaction:
+def _move(user, token: str | None, write, *, starting_cash: bool = False) -> Transaction:
     """Run `write(locked_balance)` atomically under the balance lock, after the token check.
 
     If the unique (user, token) constraint fires anyway (a writer that did not take the
-    lock), the savepoint is rolled back and the caller gets DuplicateRequest."""
-    if token == OPENING_TOKEN:
+    lock), the savepoint is rolled back and the caller gets DuplicateRequest. Only the
+    starting cash (`starting_cash`) may use the reserved tokens."""
+    if _is_reserved(token) and not starting_cash:
         # Reserved for the starting cash, which the deposit cap leaves out.
         raise LedgerError("This form has expired: reload the page and try again.")
     try:
@@ -319,7 +359,7 @@ def post_locked(
         raise transaction.TransactionManagementError("post_locked needs the caller's transaction")
     if type not in Transaction.CREDIT_TYPES and type not in Transaction.DEBIT_TYPES:
         raise ValueError(f"{type!r} is not a movement")
-    if token == OPENING_TOKEN:
+    if _is_reserved(token):
         raise LedgerError("This form has expired: reload the page and try again.")
     amount = validate_amount(amount)
     balance.user = user  # already loaded: the log line names the user without a query
@@ -337,13 +377,15 @@ def post_locked(
 
 
 def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:
-    """Create the user's balance and journal the starting cash, atomically.
+    """Create the user's balance and journal the starting cash, atomically: by default the
+    starting cash of the user's class (so save the user's class first), or the settings'
+    STARTING_CASH for a user in no class.
 
     Locks nothing: the balance row is new. A second opening is impossible (one balance per
     user, and the opening row's fixed token is unique per user).
     """
-    cash = settings.STARTING_CASH if starting_cash is None else starting_cash
     with transaction.atomic():
+        cash = rulebook_for(user).starting_cash if starting_cash is None else starting_cash
         balance = Balance.objects.create(user=user, amount=ZERO)
         if cash > 0:
             _post(
@@ -356,69 +398,88 @@ def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:
     return balance
 
 
-@dataclass(frozen=True)
-class DepositRules:
-    open: bool
-    max_deposit: Decimal
-    max_total: Decimal | None
+def credit_starting_cash(*, user, amount=None) -> Transaction | None:
+    """Give a student who joins a class (also late) that class's starting cash: one
+    `deposit` row described "Starting cash", outside the deposit cap, like the opening row.
 
+    `user.classroom_id` names the class (save it first); `amount` (positive, whole cents)
+    defaults to its starting cash. Returns the journal row, or None when the class gives
+    no starting cash. Once per student and class, by the row's token "opening:<class id>":
+    joining the same class again raises DuplicateRequest and credits nothing. LedgerError
+    for a user in no class; NoAccount without a cash account. Not subject to the class's
+    deposit rules or trading window. It adds to the cash the student has: bringing them
+    level first (e.g. trading.services.reset_student) is the caller's choice.
+    Locks: the user's balance row.
+    """
+    classroom_id = getattr(user, "classroom_id", None)
+    if classroom_id is None:
+        raise LedgerError("Only a student in a class is given a class's starting cash.")
+    token = _class_opening_token(classroom_id)
 
-def deposit_rules() -> DepositRules:
-    """The instructor's deposit settings, read at call time (tests and reconfigured servers
-    see the current values)."""
-    return DepositRules(
-        open=settings.DEPOSITS_OPEN,
-        max_deposit=settings.MAX_DEPOSIT,
-        max_total=settings.MAX_TOTAL_DEPOSITS,
-    )
+    def write(balance: Balance) -> Transaction | None:
+        cash = rulebook_for(user).starting_cash if amount is None else validate_amount(amount)
+        if cash <= 0:
+            return None
+        return _post(
+            balance,
+            type=Transaction.Type.DEPOSIT,
+            amount=validate_amount(cash),
+            description=STARTING_CASH_DESCRIPTION,
+            token=token,
+        )
+
+    return _move(user, token, write, starting_cash=True)
 
 
 def deposits_toward_cap(user) -> Decimal:
-    """The student's own deposits so far: what MAX_TOTAL_DEPOSITS limits (the starting cash
-    and instructor grants are not counted)."""
+    """The student's own deposits so far: what the class's cap on deposits limits (the
+    starting cash and instructor grants are not counted)."""
     return (
         Transaction.objects.filter(user_id=user.pk, type=Transaction.Type.DEPOSIT)
-        .exclude(token=OPENING_TOKEN)
+        .exclude(Q(token=OPENING_TOKEN) | Q(token__startswith=OPENING_TOKEN + ":"))
         .aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
     )
+
+
+def _refuse(user, movement: CashMovement, check) -> None:
+    """Read the user's rulebook (inside the caller's transaction) and raise the first
+    refusal of `check` as a RuleRefused."""
+    rules = rulebook_for(user)
+    if movement.kind == classroom_rules.DEPOSIT and rules.counts_deposits:
+        movement = CashMovement(
+            kind=movement.kind,
+            amount=movement.amount,
+            at=movement.at,
+            deposited=deposits_toward_cap(user),
+        )
+    refusal = check(rules, movement)
+    if refusal is not None:
+        raise _refused(refusal)
 
 
 def deposit(*, user, amount, description: str = "", token: str | None = None) -> Transaction:
     """A student adds simulated cash.
 
-    Guarantees: 0 < amount ≤ MAX_DEPOSIT in whole cents (InvalidAmount); deposits are open
-    (DepositsClosed); the student's own deposits (not the starting cash or grants) stay
-    within MAX_TOTAL_DEPOSITS, counted under the lock (DepositLimitExceeded); one journal
-    row and the new balance are written together — or nothing. A token already used raises
-    DuplicateRequest, checked before the class rules, so the retry of a deposit that went
-    through is told so even if deposits closed meanwhile.
+    Guarantees: 0 < amount ≤ MAX_DEPOSIT in whole cents (InvalidAmount); the rules of the
+    student's class allow it, read and checked under the lock (classrooms.rules
+    .DEPOSIT_RULES: the class has not ended, deposits are open (DepositsClosed), and the
+    student's own deposits (not the starting cash or grants) stay within the cap
+    (DepositLimitExceeded); any other as RuleRefused); one journal row and the new balance
+    are written together — or nothing. A token already used raises DuplicateRequest,
+    checked before the class rules, so the retry of a deposit that went through is told so
+    even if deposits closed meanwhile.
     Locks: the user's balance row.
     """
-    rules = deposit_rules()
     value = validate_amount(amount)
-    if value > rules.max_deposit:
+    if value > settings.MAX_DEPOSIT:
         raise InvalidAmount(
-            f"A single deposit is at most ${rules.max_deposit:,.2f}; "
+            f"A single deposit is at most ${settings.MAX_DEPOSIT:,.2f}; "
             f"${value:,.2f} is more than that."
         )
 
     def write(balance: Balance) -> Transaction:
-        if not rules.open:
-            raise DepositsClosed(
-                "Deposits are closed for this class: your instructor has turned them off."
-            )
-        if rules.max_total is not None:
-            room = max(rules.max_total - deposits_toward_cap(user), ZERO)
-            if value > room:
-                if room == 0:
-                    raise DepositLimitExceeded(
-                        f"You have reached the class limit of ${rules.max_total:,.2f} "
-                        "in deposits, so no more deposits are possible."
-                    )
-                raise DepositLimitExceeded(
-                    f"Deposits are capped at ${rules.max_total:,.2f} per student; "
-                    f"you can deposit at most ${room:,.2f} more."
-                )
+        movement = CashMovement(kind=classroom_rules.DEPOSIT, amount=value, at=timezone.now())
+        _refuse(user, movement, classroom_rules.check_deposit)
         return _post(
             balance,
             type=Transaction.Type.DEPOSIT,
@@ -434,13 +495,17 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
     """A student takes simulated cash out.
 
     Guarantees: 0 < amount ≤ the balance, checked on the locked row (InsufficientFunds), so
-    concurrent withdrawals can never take the balance below zero; one journal row and the
-    new balance are written together — or nothing; once per token (DuplicateRequest).
+    concurrent withdrawals can never take the balance below zero; the rules of the
+    student's class allow it, checked under the lock (classrooms.rules.WITHDRAWAL_RULES:
+    the class has not ended, withdrawals are open (WithdrawalsClosed)); one journal row and
+    the new balance are written together — or nothing; once per token (DuplicateRequest).
     Locks: the user's balance row.
     """
     value = validate_amount(amount)
 
     def write(balance: Balance) -> Transaction:
+        movement = CashMovement(kind=classroom_rules.WITHDRAWAL, amount=value, at=timezone.now())
+        _refuse(user, movement, classroom_rules.check_withdrawal)
         if value > balance.amount:
             raise InsufficientFunds(
                 f"You can't withdraw ${value:,.2f}: your balance is ${balance.amount:,.2f}, "

@@ -131,6 +131,7 @@ def _log_refusal(request, movement: _Movement, form, refusal=None, *, result="re
         amount=form.cleaned_data.get("amount"),
         result=result,
         reason=type(refusal).__name__ if refusal is not None else "invalid_input",
+        rule=getattr(refusal, "rule", None) or None,
         errors=None if refusal is not None else form_error_codes(form),
         message=refusal.message if refusal is not None else None,
     )
@@ -173,4 +174,6 @@ def _movement_page(request, movement: _Movement):
     context = {"form": form, "balance": selectors.balance_of(request.user)}
     if movement is _DEPOSIT:
         context["allowance"] = selectors.deposit_allowance_for(request.user)
+    else:
+        context["closed"] = selectors.withdrawals_closed_for(request.user)
     return render(request, movement.template, context, status=status)

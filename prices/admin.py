@@ -216,7 +216,14 @@ class MarketEventAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 @admin.register(MarketState)
 class MarketStateAdmin(admin.ModelAdmin):
     list_display = ["__str__", "trading_day", "day_elapsed_display", "last_tick_at"]
-    readonly_fields = ["ticks", "trading_day", "day_elapsed", "last_tick_at", "market_level"]
+    readonly_fields = [
+        "ticks",
+        "trading_day",
+        "day_elapsed",
+        "day_started_at",
+        "last_tick_at",
+        "market_level",
+    ]
 
     @admin.display(description="Day elapsed")
     def day_elapsed_display(self, obj):

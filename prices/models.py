@@ -113,6 +113,10 @@ class MarketState(models.Model):
     day_elapsed = models.FloatField(
         default=0.0, help_text="Share of the current trading day already simulated"
     )
+    # A class's "most trades per simulated day" counts the trades made since this moment.
+    day_started_at = models.DateTimeField(
+        default=timezone.now, help_text="When the current trading day began"
+    )
 
     class Meta:
         db_table = "market_state"

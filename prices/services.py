@@ -240,6 +240,7 @@ def _tick(
         Price.objects.update(previous_close=F("price"))
         state.trading_day += 1
         state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
+        state.day_started_at = now
 
     rows = bulk.read_market(wanted)
     if wanted is not None and len(rows) != len(wanted):
@@ -312,7 +313,14 @@ def _tick(
     state.market_log_level += moved.market_return
     state.day_elapsed += dt
     state.save(
-        update_fields=["ticks", "last_tick_at", "market_log_level", "trading_day", "day_elapsed"]
+        update_fields=[
+            "ticks",
+            "last_tick_at",
+            "market_log_level",
+            "trading_day",
+            "day_elapsed",
+            "day_started_at",
+        ]
     )
 
     if index_change is None:

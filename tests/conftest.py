@@ -50,6 +50,18 @@ def _clear_cache(settings):
 
 
 @pytest.fixture
+def clock(monkeypatch):
+    """Stops the site's clock (django.utils.timezone.now) where a test says:
+    `clock(moment)`, as often as it likes. For the trading window's edges."""
+    from django.utils import timezone
+
+    def stop_at(moment):
+        monkeypatch.setattr(timezone, "now", lambda: moment)
+
+    return stop_at
+
+
+@pytest.fixture
 def is_postgres():
     return connection.vendor == "postgresql"
 

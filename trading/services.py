@@ -10,7 +10,12 @@ Invariants each of `buy` and `sell` keeps, at every committed moment:
 - a trade's total is quantity × price rounded to cents, and its price is the symbol's
   price read inside the transaction, so the trade row, the journal row and the holding
   always agree;
-- one trade per (user, token): a repeated token raises DuplicateRequest and changes nothing.
+- one trade per (user, token): a repeated token raises DuplicateRequest and changes nothing;
+- the rules of the student's class (classrooms.rules.ORDER_RULES: the trading window, the
+  lowest share price, the most trades per simulated day, the most of the portfolio in one
+  stock) are read inside the transaction and checked under the balance lock; a refusal
+  raises RuleRefused, naming the rule and the numbers, and changes nothing. The commission
+  is the class's (none, flat, per share or a percent with a minimum).
 
 Lock order (the same everywhere in the project, so concurrent orders cannot deadlock):
 the user's balance row first, then the user's holding row, then the portfolio summary.
@@ -20,12 +25,13 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import partial
+from functools import cache, partial
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from classrooms import rules as classroom_rules
+from classrooms.rules import Rulebook, rulebook_for
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio import services as portfolio
@@ -85,6 +91,14 @@ class ResetRefused(TradingError):
     pass
 
 
+class RuleRefused(TradingError):
+    """A rule of the student's class refused the order: `rule` is the rulebook's key."""
+
+    def __init__(self, message: str, *, rule: str = ""):
+        super().__init__(message)
+        self.rule = rule
+
+
 def normalize_symbol(symbol) -> str:
     """ "aapl " → "AAPL" (the market's rule, prices.services.normalize_symbol);
     UnknownSymbol, with a message for the student, for anything that cannot be a symbol."""
@@ -123,18 +137,15 @@ def validate_quantity(quantity) -> int:
     return value
 
 
-def commission_per_trade() -> Decimal:
-    return to_cents(settings.COMMISSION_PER_TRADE)
-
-
 def buy(*, user, symbol, quantity, token: str | None = None) -> Trade:
     """Buy `quantity` shares of `symbol` for `user` at the current price.
 
     Guarantees: the symbol is listed and not halted; the quantity is a whole number from 1
-    to MAX_QUANTITY; total = to_cents(price × quantity), and cash covers total + commission
-    (checked on the locked balance). In one transaction it writes the journal rows (type
-    "buy", plus "fee" when COMMISSION_PER_TRADE > 0), the holding (created, or its
-    quantity-weighted average price updated) and the trade row — or nothing at all.
+    to MAX_QUANTITY; the class's rules allow it (RuleRefused); total = to_cents(price ×
+    quantity), and cash covers total + the class's commission (checked on the locked
+    balance). In one transaction it writes the journal rows (type "buy", plus "fee" when
+    there is a commission), the holding (created, or its quantity-weighted average price
+    updated) and the trade row — or nothing at all.
     Locks: the user's balance row, then their holding row for the symbol.
     Raises a TradingError subclass (with .message) on any refusal.
     """
@@ -148,11 +159,11 @@ def sell(*, user, symbol, quantity, token: str | None = None) -> Trade:
 
     Guarantees: the symbol is listed and not halted; the quantity is a whole number from 1
     to what the user holds (checked on the locked holding, so concurrent sells never
-    oversell); the proceeds, to_cents(price × quantity), cover the commission. In one
-    transaction it writes the journal rows (type "sell", plus "fee" when
-    COMMISSION_PER_TRADE > 0), reduces or deletes the holding (its average price does not
-    change), and writes the trade row with its realized P/L: proceeds minus the average
-    cost of the shares sold, before commission.
+    oversell); the class's rules allow it (RuleRefused); the proceeds, to_cents(price ×
+    quantity), cover the class's commission. In one transaction it writes the journal rows
+    (type "sell", plus "fee" when there is a commission), reduces or deletes the holding
+    (its average price does not change), and writes the trade row with its realized P/L:
+    proceeds minus the average cost of the shares sold, before commission.
     Locks: the user's balance row, then their holding row, then their portfolio summary.
     Raises a TradingError subclass (with .message) on any refusal.
     """
@@ -183,6 +194,7 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
             quantity=quantity,
             result="duplicate" if isinstance(error, DuplicateRequest) else "rejected",
             reason=type(error).__name__,
+            rule=getattr(error, "rule", None) or None,
             message=error.message,
         )
         raise
@@ -194,11 +206,38 @@ def _duplicate() -> DuplicateRequest:
     return DuplicateRequest("This order was already placed; nothing was traded twice.")
 
 
+@cache
+def _quote_sql(*, trades_today: bool, portfolio: bool) -> str:
+    """The statement that reads, under the balance lock, the price, the halt, whether the
+    token is in the journal already, and what the class's rules need besides: the
+    student's trades this simulated day (those since prices' MarketState.day_started_at),
+    and their holdings at current prices with how many of this symbol they hold."""
+    columns = [
+        "p.price",
+        "p.halted",
+        "EXISTS(SELECT 1 FROM transactions t WHERE t.user_id = %(user)s AND t.token = %(token)s)",
+    ]
+    if trades_today:
+        columns.append(
+            "(SELECT COUNT(*) FROM trades d WHERE d.user_id = %(user)s AND d.timestamp >="
+            " (SELECT m.day_started_at FROM market_state m WHERE m.id = 1))"
+        )
+    if portfolio:
+        columns.append(
+            "(SELECT SUM(h.quantity * hp.price) FROM holdings h"
+            " JOIN prices hp ON hp.symbol = h.symbol WHERE h.user_id = %(user)s)"
+        )
+        columns.append(
+            "(SELECT h.quantity FROM holdings h WHERE h.user_id = %(user)s AND h.symbol = p.symbol)"
+        )
+    return f"SELECT {', '.join(columns)} FROM prices p WHERE p.symbol = %(symbol)s"  # noqa: S608
+
+
 def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) -> Trade:
-    commission = commission_per_trade()
     # The reads and writes of a trade are single statements (tradesim.rows): this is the
     # project's busiest path, and the ORM's query building cost more CPU than the database.
     with transaction.atomic():
+        rules = rulebook_for(user)
         # Lock the balance first, in a statement of its own: on PostgreSQL a locking read
         # that waited for the lock sees the locked row as committed meanwhile, but not the
         # other rows it joins, so the price and the token check must come after it.
@@ -209,23 +248,38 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
         if found is None:
             raise NoCashAccount("This account has no cash account to trade with.")
         balance = rows.loaded(Balance, found[0], user_id=user.pk, amount=rows.decimal(found[1], 2))
-        # Then, under the lock, the price and whether the token is in the journal already
+        # Then, under the lock, the price, whether the token is in the journal already
         # (every trade journals its cash row under its token, as does every other form that
-        # moves cash), in one statement: a resubmitted order waits for the first at the
-        # lock and then sees its token.
+        # moves cash) and what the class's rules need to know, in one statement: a
+        # resubmitted order waits for the first at the lock and then sees its token, and an
+        # order waits for the one before it to count its trades and holdings.
+        counting, valuing = rules.counts_trades_today, rules.values_portfolio
         quote = rows.fetch_one(
-            "SELECT p.price, p.halted, EXISTS(SELECT 1 FROM transactions t"
-            " WHERE t.user_id = %s AND t.token = %s) FROM prices p WHERE p.symbol = %s",
-            [user.pk, token or None, symbol],
+            _quote_sql(trades_today=counting, portfolio=valuing),
+            {"user": user.pk, "token": token or None, "symbol": symbol},
         )
         if quote is None:
             raise UnknownSymbol(f"There is no symbol {symbol} on this market.")
         price, halted, used = rows.decimal(quote[0], 2), bool(quote[1]), bool(quote[2])
         if used:
             raise _duplicate()
+        total = to_cents(price * quantity)
+        commission = rules.commission(quantity=quantity, total=total)
+        extra = iter(quote[3:])
+        order = classroom_rules.Order(
+            side=side,
+            symbol=symbol,
+            quantity=quantity,
+            price=price,
+            total=total,
+            commission=commission,
+            at=timezone.now(),
+            trades_today=next(extra) if counting else 0,
+            **(_portfolio_figures(balance, *extra) if valuing else {}),
+        )
+        _check_rules(rules, order)
         if halted:
             raise SymbolHalted(f"Trading in {symbol} is paused right now; try again later.")
-        total = to_cents(price * quantity)
         if total + commission > MAX_MONEY:
             raise InvalidQuantity("That order is too large.")
 
@@ -250,6 +304,20 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
             commission=commission,
             token=token,
         )
+
+
+def _portfolio_figures(balance: Balance, holdings_value, held) -> dict:
+    return {
+        "cash": balance.amount,
+        "holdings_value": to_cents(rows.decimal(holdings_value, 2) or ZERO),
+        "held": int(held or 0),
+    }
+
+
+def _check_rules(rules: Rulebook, order: classroom_rules.Order) -> None:
+    refusal = classroom_rules.check_order(rules, order)
+    if refusal is not None:
+        raise RuleRefused(refusal.message, rule=refusal.rule)
 
 
 def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, token) -> Trade:
@@ -402,7 +470,8 @@ class ResetResult:
 
 
 def reset_student(*, student, instructor, reason: str, token: str | None = None) -> ResetResult:
-    """Bring a student back to the start: no shares and settings.STARTING_CASH in cash.
+    """Bring a student back to the start: no shares, and their class's starting cash in
+    cash (settings.STARTING_CASH for a student in no class).
 
     Guarantees: `instructor` has the trading.reset_student permission and `reason` is not
     blank (ResetRefused otherwise). In one transaction, or not at all:
@@ -428,9 +497,9 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
         raise ResetRefused("Only an instructor with the reset permission can reset a student.")
     if not reason:
         raise ResetRefused("Give a reason for the reset; the student sees it in their journal.")
-    target = to_cents(settings.STARTING_CASH)
     by = instructor.get_username()
     with transaction.atomic():
+        target = to_cents(rulebook_for(student).starting_cash)
         try:
             Balance.objects.select_for_update().get(user_id=student.pk)
         except Balance.DoesNotExist:

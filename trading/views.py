@@ -1,6 +1,5 @@
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -9,9 +8,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods
 
+from classrooms.rules import rulebook_for
 from tradesim.exports import csv_download
 from tradesim.logging import form_error_codes, log_event
-from tradesim.money import to_cents
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
 from trading.forms import OrderForm, TradeFilterForm
@@ -116,7 +115,8 @@ def _order(request, *, side: str):
         "options": options,
         "selected": selected,
         "cash": cash,
-        "commission": to_cents(settings.COMMISSION_PER_TRADE),
+        # The class's commission, which the ticket's estimate charges as the service does.
+        "rules": rulebook_for(request.user),
         "max_quantity": MAX_QUANTITY,
     }
     return render(request, "trading/order.html", context, status=status)

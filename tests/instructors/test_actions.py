@@ -14,6 +14,7 @@ from ledger.models import Balance, Transaction
 from ledger.selectors import find_mismatches
 from portfolio.models import Holding
 from prices.models import MarketEvent, Price
+from tests.factories import ClassroomFactory
 from tradesim.models import AuditEntry
 from trading import services as trading
 from trading.models import Trade
@@ -228,6 +229,19 @@ def test_the_reset_form_explains_what_will_happen(teacher_client, invested):
     assert "sold at the current market price" in body
     assert "$10,000.00" in body  # the starting cash
     assert 'name="confirm"' in body
+
+
+def test_the_reset_form_names_the_starting_cash_of_the_students_class(
+    teacher_client, student, other_student
+):
+    student.classroom = ClassroomFactory(starting_cash=Decimal("25000.00"))
+    student.save(update_fields=["classroom"])
+
+    alone = teacher_client.get(url(RESET, student)).content.decode()
+    mixed = teacher_client.get(url(RESET, student, other_student)).content.decode()
+
+    assert "back to the starting $25,000.00" in alone
+    assert "back to the starting cash of each one&#x27;s class" in mixed
 
 
 def test_a_reset_sells_everything_and_brings_cash_back_to_the_start(

@@ -1,7 +1,7 @@
 """Reads of cash: the journal and its filters, the statistics, allowances, the ledger check."""
 
 import zoneinfo
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,9 +15,16 @@ from ledger.selectors import (
     find_mismatches,
     journal_for,
     statistics_for,
+    withdrawals_closed_for,
 )
 from ledger.services import credit, debit, deposit, grant, withdraw
-from tests.factories import BalanceFactory, StudentFactory, TransactionFactory, UserFactory
+from tests.factories import (
+    BalanceFactory,
+    ClassroomFactory,
+    StudentFactory,
+    TransactionFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -184,6 +191,46 @@ def test_deposit_allowance_with_a_cap_counts_own_deposits(student, settings):
 def test_deposit_allowance_when_closed(student, settings):
     settings.DEPOSITS_OPEN = False
     assert not deposit_allowance_for(student).can_deposit
+
+
+def test_deposit_allowance_follows_the_students_class(settings, django_assert_num_queries):
+    settings.MAX_TOTAL_DEPOSITS = None
+    settings.MAX_DEPOSIT = D("750.00")
+    user = StudentFactory(classroom=ClassroomFactory(max_total_deposits=D("1000.00")))
+    deposit(user=user, amount=D("600.00"))
+
+    with django_assert_num_queries(2):  # the class, the deposits so far
+        allowance = deposit_allowance_for(user)
+
+    assert (allowance.max_total, allowance.remaining, allowance.largest) == (
+        D("1000.00"),
+        D("400.00"),
+        D("400.00"),
+    )
+    assert allowance.closed is None and allowance.can_deposit
+
+
+def test_deposit_allowance_of_a_class_that_closed_deposits_or_ended():
+    closed = StudentFactory(classroom=ClassroomFactory(deposits_open=False))
+    over = StudentFactory(
+        classroom=ClassroomFactory(
+            deposits_open=True,
+            starts_at=timezone.now() - timedelta(days=30),
+            ends_at=timezone.now() - timedelta(seconds=1),
+        )
+    )
+
+    assert deposit_allowance_for(closed).closed.rule == "deposits_open"
+    assert deposit_allowance_for(over).closed.rule == "ends_at"
+    assert not deposit_allowance_for(over).can_deposit
+
+
+def test_withdrawals_closed_for_a_student_says_why(student, django_assert_num_queries):
+    closed = StudentFactory(classroom=ClassroomFactory(withdrawals_open=False))
+
+    with django_assert_num_queries(0):
+        assert withdrawals_closed_for(student) is None
+    assert withdrawals_closed_for(closed).rule == "withdrawals_open"
 
 
 def test_balance_of_a_user_without_an_account_is_none(instructor, student):

@@ -1,11 +1,14 @@
 """The ledger services: every rule, and that a refusal changes nothing."""
 
 import logging
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from classrooms.models import Classroom
 from ledger import services
 from ledger.models import Balance, Transaction
 from ledger.services import (
@@ -16,7 +19,10 @@ from ledger.services import (
     InvalidAmount,
     LedgerError,
     NoAccount,
+    RuleRefused,
+    WithdrawalsClosed,
     credit,
+    credit_starting_cash,
     debit,
     deposit,
     grant,
@@ -24,7 +30,7 @@ from ledger.services import (
     validate_amount,
     withdraw,
 )
-from tests.factories import StudentFactory, UserFactory
+from tests.factories import ClassroomFactory, StudentFactory, UserFactory
 from tradesim.money import MAX_MONEY
 
 pytestmark = pytest.mark.django_db
@@ -472,3 +478,225 @@ def test_a_refused_movement_logs_nothing(student, caplog, django_capture_on_comm
         withdraw(user=student, amount=D("99999.00"))
     assert callbacks == []
     assert [r for r in caplog.records if r.name == "tradesim.ledger"] == []
+
+
+# The class's rules -----------------------------------------------------------------------
+
+START = datetime(2027, 1, 11, 14, 30, tzinfo=UTC)
+END = START + timedelta(days=30)
+
+
+def student_in(**rules):
+    return StudentFactory(classroom=ClassroomFactory(**rules))
+
+
+def test_a_student_in_a_class_opens_with_its_starting_cash(settings):
+    settings.STARTING_CASH = D("10000.00")
+    user = student_in(starting_cash=D("25000.00"))
+
+    (row,) = rows(user)
+    assert (row.type, row.amount, row.description, row.token) == (
+        "deposit",
+        D("25000.00"),
+        "Starting cash",
+        services.OPENING_TOKEN,
+    )
+    assert cash(user) == D("25000.00")
+
+
+def test_a_student_in_no_class_opens_with_the_settings_starting_cash(settings):
+    settings.STARTING_CASH = D("5000.00")
+    ClassroomFactory(starting_cash=D("25000.00"))
+
+    assert cash(StudentFactory()) == D("5000.00")
+
+
+def test_a_class_that_gives_no_starting_cash_opens_an_empty_account():
+    user = student_in(starting_cash=D("0.00"))
+
+    assert_unchanged(user, D("0.00"), 0)
+
+
+def join(user, classroom):
+    user.classroom = classroom
+    user.save(update_fields=["classroom"])
+
+
+def test_joining_a_class_credits_its_starting_cash_once(student):
+    join(student, ClassroomFactory(starting_cash=D("25000.00")))
+
+    row = credit_starting_cash(user=student)
+
+    assert (row.type, row.amount, row.description) == ("deposit", D("25000.00"), "Starting cash")
+    assert cash(student) == D("35000.00") == signed_sum(student)
+    with pytest.raises(DuplicateRequest):
+        credit_starting_cash(user=student)
+    assert_unchanged(student, D("35000.00"), 2)
+
+
+def test_each_class_joined_gives_its_own_starting_cash_once(student):
+    join(student, ClassroomFactory(starting_cash=D("100.00")))
+    credit_starting_cash(user=student)
+    join(student, ClassroomFactory(starting_cash=D("200.00")))
+
+    credit_starting_cash(user=student)
+
+    assert cash(student) == D("10300.00")
+
+
+def test_starting_cash_may_be_given_as_an_amount(student):
+    join(student, ClassroomFactory(starting_cash=D("25000.00")))
+
+    with pytest.raises(InvalidAmount):
+        credit_starting_cash(user=student, amount=D("0.00"))
+    row = credit_starting_cash(user=student, amount="1500.00")
+
+    assert row.amount == D("1500.00")
+
+
+def test_a_class_that_gives_no_starting_cash_credits_nothing_on_joining(student):
+    join(student, ClassroomFactory(starting_cash=D("0.00")))
+
+    assert credit_starting_cash(user=student) is None
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_a_student_in_no_class_is_given_no_class_starting_cash(student):
+    with pytest.raises(LedgerError, match="in a class"):
+        credit_starting_cash(user=student)
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_a_late_joiner_gets_the_starting_cash_whatever_the_cash_rules(student, clock):
+    room = ClassroomFactory(
+        starting_cash=D("500.00"), deposits_open=False, starts_at=START, ends_at=END
+    )
+    join(student, room)
+    clock(START + timedelta(days=20))
+
+    credit_starting_cash(user=student)
+
+    assert cash(student) == D("10500.00")
+
+
+def test_the_class_starting_cash_is_outside_the_deposit_cap(student):
+    join(student, ClassroomFactory(starting_cash=D("500.00"), max_total_deposits=D("100.00")))
+    credit_starting_cash(user=student)
+
+    deposit(user=student, amount=D("100.00"))
+
+    assert cash(student) == D("10600.00")
+
+
+def test_a_form_cannot_use_a_class_starting_cash_token(student):
+    join(student, ClassroomFactory(max_total_deposits=D("100.00")))
+
+    with pytest.raises(LedgerError, match="reload the page"):
+        deposit(user=student, amount=D("100.00"), token=f"opening:{student.classroom_id}")
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_deposits_closed_by_the_class_are_refused_and_change_nothing(settings):
+    settings.DEPOSITS_OPEN = True
+    user = student_in(deposits_open=False)
+
+    with pytest.raises(DepositsClosed, match="Deposits are closed for this class") as refused:
+        deposit(user=user, amount=D("10.00"))
+
+    assert refused.value.rule == "deposits_open"
+    assert_unchanged(user, D("10000.00"), 1)
+
+
+def test_a_class_with_deposits_open_is_not_closed_by_the_settings(settings):
+    settings.DEPOSITS_OPEN = False
+    user = student_in(deposits_open=True, max_total_deposits=None)
+
+    deposit(user=user, amount=D("10.00"))
+
+    assert cash(user) == D("10010.00")
+
+
+def test_the_class_deposit_cap_reached_exactly_is_allowed_and_a_cent_over_is_refused(settings):
+    settings.MAX_TOTAL_DEPOSITS = None
+    user = student_in(max_total_deposits=D("1000.00"))
+    deposit(user=user, amount=D("600.00"))
+
+    with pytest.raises(DepositLimitExceeded, match=r"at most \$400.00 more") as refused:
+        deposit(user=user, amount=D("400.01"))
+    assert refused.value.rule == "max_total_deposits"
+    assert_unchanged(user, D("10600.00"), 2)
+
+    deposit(user=user, amount=D("400.00"))
+    with pytest.raises(DepositLimitExceeded, match=r"reached the class limit of \$1,000.00"):
+        deposit(user=user, amount=D("0.01"))
+    assert_unchanged(user, D("11000.00"), 3)
+
+
+def test_withdrawals_closed_by_the_class_are_refused_and_deposits_still_work():
+    user = student_in(withdrawals_open=False, deposits_open=True)
+
+    with pytest.raises(WithdrawalsClosed, match="Withdrawals are closed for this class") as no:
+        withdraw(user=user, amount=D("10.00"))
+
+    assert no.value.rule == "withdrawals_open"
+    assert_unchanged(user, D("10000.00"), 1)
+    deposit(user=user, amount=D("10.00"))
+    assert cash(user) == D("10010.00")
+
+
+def test_cash_moves_before_the_class_starts(clock):
+    user = student_in(starts_at=START, ends_at=END, deposits_open=True)
+    clock(START - timedelta(days=3))
+
+    deposit(user=user, amount=D("10.00"))
+    withdraw(user=user, amount=D("5.00"))
+
+    assert cash(user) == D("10005.00")
+
+
+@pytest.mark.parametrize(
+    ("moment", "refused"),
+    [(END - timedelta(seconds=1), False), (END, True), (END + timedelta(days=1), True)],
+    ids=["the last second", "the end", "after"],
+)
+@pytest.mark.parametrize("move", [deposit, withdraw], ids=["deposit", "withdraw"])
+def test_from_the_end_of_the_class_deposits_and_withdrawals_are_refused(
+    clock, move, moment, refused
+):
+    user = student_in(starts_at=START, ends_at=END, deposits_open=True)
+    clock(moment)
+
+    if not refused:
+        move(user=user, amount=D("10.00"))
+        assert Transaction.objects.filter(user=user).count() == 2
+        return
+    with pytest.raises(RuleRefused, match="Your class ended") as no:
+        move(user=user, amount=D("10.00"))
+    assert no.value.rule == "ends_at"
+    assert_unchanged(user, D("10000.00"), 1)
+
+
+def test_a_rule_change_applies_to_the_next_movement_without_reloading_the_student():
+    user = student_in(deposits_open=True)
+    deposit(user=user, amount=D("10.00"))
+    Classroom.objects.filter(pk=user.classroom_id).update(deposits_open=False)
+
+    with pytest.raises(DepositsClosed):
+        deposit(user=user, amount=D("10.00"))
+
+
+def test_a_student_in_no_class_is_not_held_to_any_class_rules(student, settings):
+    settings.DEPOSITS_OPEN = True
+    settings.MAX_TOTAL_DEPOSITS = None
+    ClassroomFactory(
+        deposits_open=False,
+        withdrawals_open=False,
+        max_total_deposits=D("0.00"),
+        ends_at=timezone.now() - timedelta(days=1),
+        starts_at=timezone.now() - timedelta(days=2),
+    )
+
+    deposit(user=student, amount=D("10.00"))
+    withdraw(user=student, amount=D("20.00"))
+
+    assert cash(student) == D("9990.00")

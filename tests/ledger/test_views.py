@@ -2,8 +2,9 @@
 
 import csv
 import io
+import logging
 import zoneinfo
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -16,7 +17,7 @@ from django.urls import reverse
 from ledger import views
 from ledger.models import Balance, Transaction
 from ledger.services import credit, debit, deposit, withdraw
-from tests.factories import TransactionFactory
+from tests.factories import ClassroomFactory, TransactionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -299,6 +300,121 @@ def test_with_no_cash_the_withdraw_page_says_so(student_client, student):
     response = student_client.get(WITHDRAW)
     assert "There is no cash to withdraw" in text(response)
     assert 'name="amount"' not in text(response)
+
+
+# the class's rules -----------------------------------------------------------------------
+
+START = datetime(2027, 1, 11, 14, 30, tzinfo=UTC)
+END = START + timedelta(days=30)
+
+
+@pytest.fixture
+def in_class(student):
+    """Puts the logged-in student in a class with the given rules (starting cash as given
+    at sign-up: $10,000)."""
+
+    def put(**rules):
+        student.classroom = ClassroomFactory(**rules)
+        student.save(update_fields=["classroom"])
+        return student.classroom
+
+    return put
+
+
+def logged_in(client, student):
+    """Log in once the clock is stopped: a session begun in today's time would have
+    expired by the class's dates."""
+    client.force_login(student)
+    return client
+
+
+def rejection(caplog) -> str:
+    (line,) = [r.getMessage() for r in caplog.records if "cash.rejected" in r.getMessage()]
+    return line
+
+
+def test_deposits_closed_by_the_class_show_on_the_page_and_a_post_gets_400(
+    student_client, student, in_class, settings, caplog
+):
+    settings.DEPOSITS_OPEN = True
+    in_class(deposits_open=False)
+
+    page = student_client.get(DEPOSIT)
+    assert "Deposits are closed." in text(page)
+    assert 'name="amount"' not in text(page)
+
+    caplog.set_level(logging.INFO, logger="tradesim.ledger")
+    response = student_client.post(DEPOSIT, {"amount": "10"})
+    assert response.status_code == 400
+    assert "Deposits are closed for this class" in text(response)
+    assert cash(student) == D("10000.00")
+    assert "reason=DepositsClosed rule=deposits_open" in rejection(caplog)
+
+
+def test_the_class_deposit_cap_over_http_exactly_then_a_cent_over(
+    student_client, student, in_class, settings
+):
+    settings.MAX_TOTAL_DEPOSITS = None
+    in_class(max_total_deposits=D("500.00"))
+
+    assert 'id="deposit-remaining">$500.00' in text(student_client.get(DEPOSIT))
+    over = student_client.post(DEPOSIT, {"amount": "500.01"})
+    assert over.status_code == 400
+    assert "Deposits are capped at $500.00 per student; you can deposit at most $500.00 more." in (
+        text(over)
+    )
+    assert cash(student) == D("10000.00")
+
+    assert student_client.post(DEPOSIT, {"amount": "500.00"}).status_code == 302
+    assert cash(student) == D("10500.00")
+    refused = student_client.post(DEPOSIT, {"amount": "0.01"})
+    assert refused.status_code == 400
+    assert cash(student) == D("10500.00")
+
+
+def test_withdrawals_closed_by_the_class_show_on_the_page_and_a_post_gets_400(
+    student_client, student, in_class
+):
+    in_class(withdrawals_open=False)
+
+    page = student_client.get(WITHDRAW)
+    assert "Withdrawals are closed for this class" in text(page)
+    assert 'name="amount"' not in text(page)
+
+    response = student_client.post(WITHDRAW, {"amount": "10"})
+    assert response.status_code == 400
+    assert "Withdrawals are closed for this class" in text(response)
+    assert cash(student) == D("10000.00")
+
+
+@pytest.mark.parametrize("url", [DEPOSIT, WITHDRAW])
+def test_after_the_class_ends_cash_pages_say_so_and_posts_get_400(
+    client, student, in_class, clock, settings, url
+):
+    settings.TIME_ZONE = "UTC"
+    in_class(starts_at=START, ends_at=END, deposits_open=True)
+    clock(END)
+    student_client = logged_in(client, student)
+
+    page = student_client.get(url)
+    assert "Your class ended Wed 10 Feb at 14:30" in text(page)  # this year: no year
+    assert 'name="amount"' not in text(page)
+
+    response = student_client.post(url, {"amount": "10"})
+    assert response.status_code == 400
+    assert "Your class ended Wed 10 Feb at 14:30" in text(response)
+    assert Transaction.objects.filter(user=student).count() == 1
+
+
+@pytest.mark.parametrize("url", [DEPOSIT, WITHDRAW])
+def test_in_the_last_second_of_the_class_cash_still_moves(client, student, in_class, clock, url):
+    in_class(starts_at=START, ends_at=END, deposits_open=True)
+    clock(END - timedelta(seconds=1))
+    student_client = logged_in(client, student)
+
+    assert 'name="amount"' in text(student_client.get(url))
+    assert student_client.post(url, {"amount": "10"}).status_code == 302
+    assert Transaction.objects.filter(user=student).count() == 2
 
 
 # a login without a cash account --------------------------------------------------------

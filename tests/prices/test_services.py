@@ -135,6 +135,18 @@ def test_previous_close_is_the_price_at_the_end_of_the_last_trading_day(market):
     assert state().day_elapsed == pytest.approx(0.5)
 
 
+def test_the_tick_that_begins_a_day_marks_when_it_began(market):
+    monday = timezone.now() - timedelta(days=1)
+    began = state().day_started_at
+    advance_market(seed=1, dt=0.5, now=monday)
+    advance_market(seed=2, dt=0.5, now=monday + timedelta(hours=1))  # the day is complete
+    assert state().day_started_at == began
+
+    advance_market(seed=3, dt=0.5, now=monday + timedelta(hours=2))
+
+    assert state().day_started_at == monday + timedelta(hours=2)
+
+
 def test_390_one_minute_ticks_make_a_trading_day(market):
     for i in range(390):
         result = advance_market(seed=i)

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -21,13 +22,14 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding, PortfolioSummary
-from prices.models import Price
+from prices.models import MarketState, Price
 from tests.concurrency import run_concurrently
-from tests.factories import PriceFactory, StudentFactory
+from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
 from tradesim.money import to_cents
 from trading.models import Trade
 from trading.services import (
@@ -113,6 +115,38 @@ def test_a_double_submit_racing_itself_makes_one_trade():
     assert sum(isinstance(r, Trade) for r in results) == 1, results
     assert sum(isinstance(r, DuplicateRequest) for r in results) == 7, results
     assert cash(user) == Decimal("990.00")
+
+
+def test_concurrent_orders_never_pass_the_class_limit_on_trades_a_day():
+    PriceFactory(symbol="ACME", price=Decimal("10.00"))
+    MarketState.objects.update_or_create(
+        id=1, defaults={"day_started_at": timezone.now() - timedelta(hours=1)}
+    )
+    user = StudentFactory(classroom=ClassroomFactory(max_trades_per_day=2), cash="1000.00")
+
+    results = run_concurrently(
+        [lambda: buy(user=user, symbol="ACME", quantity=1) for _ in range(12)]
+    )
+
+    assert sum(isinstance(r, Trade) for r in results) == 2, results
+    assert sum(getattr(r, "rule", None) == "max_trades_per_day" for r in results) == 10, results
+    assert Trade.objects.filter(user=user).count() == 2
+
+
+def test_concurrent_buys_never_pass_the_class_limit_in_one_stock():
+    PriceFactory(symbol="ACME", price=Decimal("10.00"))
+    user = StudentFactory(
+        classroom=ClassroomFactory(max_position_percent=Decimal("25")), cash="1000.00"
+    )
+
+    # Each buy is 10 % of the portfolio: only two fit under 25 %.
+    results = run_concurrently(
+        [lambda: buy(user=user, symbol="ACME", quantity=10) for _ in range(12)]
+    )
+
+    assert sum(isinstance(r, Trade) for r in results) == 2, results
+    assert sum(getattr(r, "rule", None) == "max_position_percent" for r in results) == 10
+    assert Holding.objects.get(user=user).quantity == 20
 
 
 def _while_holding_the_balance_lock(user, change, order):

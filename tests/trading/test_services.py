@@ -1,14 +1,26 @@
 import logging
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
 
+from classrooms.models import Classroom
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio import services as portfolio
 from portfolio.models import Holding, PortfolioSummary
-from prices.models import Price
-from tests.factories import PriceFactory, StudentFactory, UserFactory
+from prices.models import MarketState, Price
+from prices.services import advance_market
+from tests.factories import (
+    ClassroomFactory,
+    HoldingFactory,
+    PriceFactory,
+    StudentFactory,
+    TradeFactory,
+    UserFactory,
+)
 from trading import services
 from trading.models import Trade
 from trading.services import (
@@ -17,6 +29,7 @@ from trading.services import (
     InvalidQuantity,
     NoCashAccount,
     NotEnoughShares,
+    RuleRefused,
     SymbolHalted,
     TradingError,
     UnknownSymbol,
@@ -513,3 +526,332 @@ def test_a_sell_runs_eight_statements(student, aapl, whole, django_assert_num_qu
     # realized P/L; journal row; balance; the trade row
     with django_assert_num_queries(8 + SAVEPOINT):
         services.sell(user=student, symbol="AAPL", quantity=4 if whole else 1, token="t")
+
+
+# The class's rules -------------------------------------------------------------------
+
+START = datetime(2027, 1, 11, 14, 30, tzinfo=UTC)
+END = START + timedelta(days=30)
+
+
+def student_in(cash="10000.00", **rules):
+    return StudentFactory(classroom=ClassroomFactory(**rules), cash=cash)
+
+
+def refused(rule, order, *args, **kwargs) -> RuleRefused:
+    with pytest.raises(RuleRefused) as refusal:
+        order(*args, **kwargs)
+    assert refusal.value.rule == rule
+    return refusal.value
+
+
+@pytest.fixture
+def new_day():
+    """Begins a new simulated day now, as the tick that rolls the market's day does."""
+
+    def begin(at=None):
+        MarketState.objects.update_or_create(
+            id=1, defaults={"day_started_at": at or timezone.now()}
+        )
+
+    begin(timezone.now() - timedelta(hours=1))
+    return begin
+
+
+@pytest.mark.parametrize(
+    ("kind", "amount", "minimum", "fee"),
+    [
+        ("flat", "4.95", "0.00", "4.95"),
+        ("per_share", "0.0150", "0.00", "0.15"),  # 10 shares
+        ("percent", "0.5000", "1.00", "9.46"),  # 0.5 % of $1,891.20, rounded half up
+        ("percent", "0.0100", "1.00", "1.00"),  # 0.19 is under the minimum
+    ],
+)
+def test_a_class_commission_is_charged_as_its_own_fee_row(aapl, kind, amount, minimum, fee):
+    user = student_in(
+        commission_kind=kind, commission_amount=Decimal(amount), commission_minimum=minimum
+    )
+
+    trade = buy(user=user, symbol="AAPL", quantity=10)
+
+    assert trade.commission == Decimal(fee)
+    assert cash(user) == Decimal("10000.00") - Decimal("1891.20") - Decimal(fee)
+    fee_row = Transaction.objects.get(user=user, type="fee")
+    assert (fee_row.amount, fee_row.description) == (
+        Decimal(fee),
+        "Commission: Bought 10 AAPL @ 189.12",
+    )
+
+
+def test_a_class_commission_is_taken_from_a_sale(aapl):
+    user = student_in(commission_kind="per_share", commission_amount=Decimal("0.0100"))
+    buy(user=user, symbol="AAPL", quantity=50)
+
+    trade = sell(user=user, symbol="AAPL", quantity=50)
+
+    assert trade.commission == Decimal("0.50")
+    assert cash(user) == Decimal("9999.00")
+
+
+def test_a_class_without_commission_charges_none_whatever_the_settings(aapl, settings):
+    settings.COMMISSION_PER_TRADE = Decimal("4.95")
+    user = student_in(commission_kind="none")
+
+    assert buy(user=user, symbol="AAPL", quantity=1).commission == Decimal("0.00")
+    assert not Transaction.objects.filter(user=user, type="fee").exists()
+
+
+def test_cash_must_cover_the_class_commission_too(aapl):
+    user = student_in(
+        cash="1891.20",
+        commission_kind="percent",
+        commission_amount=Decimal("0.1"),
+        commission_minimum=Decimal("0"),
+    )
+    before = state(user)
+
+    with pytest.raises(InsufficientFunds, match=r"\$1,893.09 including \$1.89 commission"):
+        buy(user=user, symbol="AAPL", quantity=10)
+
+    assert state(user) == before
+
+
+@pytest.mark.parametrize("order", [buy, sell])
+def test_before_the_class_starts_orders_are_refused_and_say_when_trading_opens(
+    aapl, clock, settings, order
+):
+    settings.TIME_ZONE = "UTC"
+    user = student_in(starts_at=START, ends_at=END)
+    HoldingFactory(user=user, stock=aapl, quantity=5)
+    clock(START - timedelta(seconds=1))
+    before = state(user)
+
+    refusal = refused("starts_at", order, user=user, symbol="AAPL", quantity=1)
+
+    assert refusal.message == "Trading opens Mon 11 Jan at 14:30."
+    assert state(user) == before
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [START, END - timedelta(seconds=1)],
+    ids=["the first second", "the last second"],
+)
+def test_orders_go_through_in_the_first_and_last_second_of_the_class(aapl, clock, moment):
+    user = student_in(starts_at=START, ends_at=END)
+    clock(moment)
+
+    buy(user=user, symbol="AAPL", quantity=2)
+    sell(user=user, symbol="AAPL", quantity=1)
+
+    assert Trade.objects.filter(user=user).count() == 2
+
+
+@pytest.mark.parametrize("order", [buy, sell])
+def test_from_the_end_of_the_class_orders_are_refused(aapl, clock, order):
+    user = student_in(starts_at=START, ends_at=END)
+    HoldingFactory(user=user, stock=aapl, quantity=5)
+    clock(END)
+    before = state(user)
+
+    refusal = refused("ends_at", order, user=user, symbol="AAPL", quantity=1)
+
+    assert "orders are closed and the standings are final" in refusal.message
+    assert state(user) == before
+
+
+@pytest.mark.parametrize(
+    ("price", "allowed"),
+    [("0.99", False), ("1.00", True), ("1.01", True)],
+)
+def test_the_lowest_share_price_allows_a_price_exactly_at_it(price, allowed):
+    PriceFactory(symbol="PENNY", price=Decimal(price))
+    user = student_in(min_share_price=Decimal("1.00"))
+    before = state(user)
+
+    if allowed:
+        buy(user=user, symbol="PENNY", quantity=10)
+        assert Trade.objects.filter(user=user).count() == 1
+        return
+    refusal = refused("min_share_price", buy, user=user, symbol="PENNY", quantity=10)
+    assert refusal.message == (
+        "Your class does not allow buying shares priced below $1.00; PENNY is at $0.99."
+    )
+    assert state(user) == before
+
+
+def test_shares_that_fell_below_the_lowest_price_can_still_be_sold():
+    PriceFactory(symbol="FALL", price=Decimal("5.00"))
+    user = student_in(min_share_price=Decimal("1.00"))
+    buy(user=user, symbol="FALL", quantity=10)
+    set_price("FALL", "0.50")
+
+    sell(user=user, symbol="FALL", quantity=10)
+
+    assert not Holding.objects.filter(user=user).exists()
+
+
+def test_exactly_the_most_in_one_stock_is_allowed_and_a_share_more_is_refused():
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    user = student_in(max_position_percent=Decimal("25"))
+    before = state(user)
+
+    refusal = refused("max_position_percent", buy, user=user, symbol="ACME", quantity=26)
+    assert refusal.message == (
+        "Your class allows at most 25 % of your portfolio in one stock; after this buy ACME "
+        "would be 26 %."
+    )
+    assert state(user) == before
+
+    buy(user=user, symbol="ACME", quantity=25)  # $2,500 of $10,000: exactly 25 %
+    assert Holding.objects.get(user=user).quantity == 25
+
+
+def test_the_most_in_one_stock_values_the_portfolio_at_current_prices():
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    PriceFactory(symbol="BOLT", price=Decimal("100.00"))
+    user = student_in(max_position_percent=Decimal("25"))
+    buy(user=user, symbol="BOLT", quantity=20)
+    buy(user=user, symbol="ACME", quantity=10)
+    set_price("BOLT", "200.00")  # the portfolio is now $7,000 cash + $4,000 + $1,000
+
+    # ACME after 21 more: $3,100 of $12,000 is 25.8 %; after 20, $3,000: exactly 25 %
+    # (at the prices paid, $11,000, it would have been 27 %).
+    refusal = refused("max_position_percent", buy, user=user, symbol="ACME", quantity=21)
+    assert refusal.message.endswith("after this buy ACME would be 26 %.")
+    buy(user=user, symbol="ACME", quantity=20)
+
+    # BOLT is over the limit already (a price move, not a buy): no more of it.
+    refused("max_position_percent", buy, user=user, symbol="BOLT", quantity=1)
+    sell(user=user, symbol="BOLT", quantity=5)
+
+
+def test_the_most_trades_a_day_counts_buys_and_sells_until_the_next_simulated_day(aapl, new_day):
+    user = student_in(max_trades_per_day=3)
+    buy(user=user, symbol="AAPL", quantity=2)
+    sell(user=user, symbol="AAPL", quantity=1)
+    buy(user=user, symbol="AAPL", quantity=1)
+    before = state(user)
+
+    refusal = refused("max_trades_per_day", sell, user=user, symbol="AAPL", quantity=1)
+    assert refusal.message == (
+        "Your class allows at most 3 trades per market day, and you have made 3 today. You "
+        "can trade again when the market opens its next day."
+    )
+    assert state(user) == before
+
+    new_day()
+    sell(user=user, symbol="AAPL", quantity=1)
+    assert Trade.objects.filter(user=user).count() == 4
+
+
+def test_a_simulated_day_begins_when_the_market_rolls_its_day(aapl, new_day):
+    user = student_in(max_trades_per_day=1)
+    buy(user=user, symbol="AAPL", quantity=1)
+    refused("max_trades_per_day", buy, user=user, symbol="AAPL", quantity=1)
+
+    advance_market(seed=1, dt=1.0)  # completes the day
+    refused("max_trades_per_day", buy, user=user, symbol="AAPL", quantity=1)
+    advance_market(seed=2)  # the next day's first tick
+
+    buy(user=user, symbol="AAPL", quantity=1)
+    assert Trade.objects.filter(user=user).count() == 2
+
+
+def test_trades_made_before_joining_the_class_today_count_too(aapl, new_day):
+    user = student_in(max_trades_per_day=1)
+    TradeFactory(user=user, stock=aapl, timestamp=timezone.now() - timedelta(hours=2))
+
+    buy(user=user, symbol="AAPL", quantity=1)  # yesterday's trade does not count
+
+    refused("max_trades_per_day", buy, user=user, symbol="AAPL", quantity=1)
+
+
+def test_a_rule_change_applies_to_the_next_order_without_reloading_the_student(aapl):
+    user = student_in()
+    buy(user=user, symbol="AAPL", quantity=1)
+    Classroom.objects.filter(pk=user.classroom_id).update(min_share_price=Decimal("500.00"))
+
+    refused("min_share_price", buy, user=user, symbol="AAPL", quantity=1)
+
+
+def test_a_student_in_no_class_is_held_to_no_class_rules(student, aapl, settings):
+    settings.COMMISSION_PER_TRADE = Decimal("1.00")
+    ClassroomFactory(
+        commission_kind="none",
+        min_share_price=Decimal("500.00"),
+        max_position_percent=Decimal("1"),
+        max_trades_per_day=1,
+        starts_at=timezone.now() - timedelta(days=2),
+        ends_at=timezone.now() - timedelta(days=1),
+    )
+
+    trades = [buy(user=student, symbol="AAPL", quantity=15) for _ in range(3)]
+
+    assert [t.commission for t in trades] == [Decimal("1.00")] * 3
+
+
+def test_a_refusal_by_a_rule_is_logged_with_the_rule(aapl, caplog):
+    caplog.set_level(logging.INFO, logger="tradesim.trading")
+    user = student_in(min_share_price=Decimal("500.00"))
+
+    refused("min_share_price", buy, user=user, symbol="AAPL", quantity=1)
+
+    (record,) = [r for r in caplog.records if r.name == "tradesim.trading"]
+    assert "result=rejected reason=RuleRefused rule=min_share_price" in record.getMessage()
+
+
+def test_a_repeated_order_is_told_it_went_through_even_after_the_class_ended(aapl, clock):
+    user = student_in(starts_at=START, ends_at=END)
+    clock(END - timedelta(seconds=1))
+    buy(user=user, symbol="AAPL", quantity=1, token="last-second")
+    clock(END)
+
+    with pytest.raises(DuplicateRequest):
+        buy(user=user, symbol="AAPL", quantity=1, token="last-second")
+
+
+def test_a_reset_brings_a_student_in_a_class_back_to_its_starting_cash(aapl, instructor):
+    instructor.user_permissions.add(Permission.objects.get(codename="reset_student"))
+    user = student_in(cash=None, starting_cash=Decimal("25000.00"))
+    buy(user=user, symbol="AAPL", quantity=10)
+    ledger.withdraw(user=user, amount="1000.00")
+
+    result = services.reset_student(student=user, instructor=instructor, reason="Start over")
+
+    assert result.cash_after == cash(user) == Decimal("25000.00")
+    assert (result.adjustment.type, result.adjustment.amount) == (
+        "reset_credit",
+        Decimal("1000.00"),
+    )
+
+
+EVERY_RULE = {
+    "starts_at": START - timedelta(days=400),
+    "ends_at": END + timedelta(days=400),
+    "commission_kind": "percent",
+    "commission_amount": Decimal("0.1"),
+    "commission_minimum": Decimal("1.00"),
+    "max_position_percent": Decimal("50"),
+    "max_trades_per_day": 1000,
+    "min_share_price": Decimal("1.00"),
+}
+
+
+@pytest.mark.parametrize("size", [1, 30])
+def test_in_a_class_with_every_rule_an_order_runs_one_statement_more_at_any_size(
+    aapl, size, new_day, django_assert_num_queries
+):
+    user = student_in(cash="1000000.00", **EVERY_RULE)
+    for i in range(size):
+        PriceFactory(symbol=f"S{i}", price=Decimal("10.00"))
+        buy(user=user, symbol=f"S{i}", quantity=1)
+    buy(user=user, symbol="AAPL", quantity=4)
+    PortfolioSummary.objects.get_or_create(user=user)
+
+    # the class's rules, then a buy's seven statements (its price statement also counts
+    # today's trades and values the holdings) plus the commission's journal row and balance
+    with django_assert_num_queries(1 + 7 + 2 + SAVEPOINT):
+        services.buy(user=user, symbol="AAPL", quantity=2, token="b")
+    with django_assert_num_queries(1 + 8 + 2 + SAVEPOINT):
+        services.sell(user=user, symbol="AAPL", quantity=1, token="s")

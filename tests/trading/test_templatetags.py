@@ -10,7 +10,7 @@ from django.template import RequestContext, Template
 from django.test import RequestFactory
 from django.utils import timezone
 
-from tests.factories import PriceFactory
+from tests.factories import ClassroomFactory, PriceFactory
 from trading.models import Trade
 from trading.services import buy
 
@@ -120,3 +120,59 @@ def test_the_tickets_fields_place_an_order_that_returns_to_the_quote(student, cl
     assert response.status_code == 302
     assert response.url == "/prices/AAPL/"
     assert Trade.objects.get(user=student).quantity == 2
+
+
+@pytest.mark.parametrize(
+    ("rules", "attributes", "described"),
+    [
+        (
+            {"commission_kind": "flat", "commission_amount": Decimal("4.95")},
+            'data-commission-kind="flat" data-commission-amount="4.9500"',
+            "($4.95 a trade)",
+        ),
+        (
+            {"commission_kind": "per_share", "commission_amount": Decimal("0.005")},
+            'data-commission-kind="per_share" data-commission-amount="0.0050"',
+            "($0.005 a share)",
+        ),
+        (
+            {
+                "commission_kind": "percent",
+                "commission_amount": Decimal("0.25"),
+                "commission_minimum": Decimal("1.50"),
+            },
+            'data-commission-kind="percent" data-commission-amount="0.2500"',
+            "(0.25 % of the order&#x27;s value, at least $1.50)",
+        ),
+    ],
+    ids=["flat", "per share", "percent"],
+)
+def test_the_ticket_knows_the_class_commission_for_its_estimate(
+    student, aapl, rules, attributes, described
+):
+    student.classroom = ClassroomFactory(**{"commission_minimum": Decimal("1.50"), **rules})
+    student.save(update_fields=["classroom"])
+
+    html = render(student, quote_for())
+
+    assert attributes in html
+    assert 'data-commission-minimum="1.50"' in html
+    assert described in html
+    assert "data-commission-estimate" in html
+
+
+def test_a_student_in_no_class_gets_the_settings_commission_on_the_ticket(student, aapl, settings):
+    settings.COMMISSION_PER_TRADE = Decimal("2.00")
+
+    html = render(student, quote_for())
+
+    assert 'data-commission-kind="flat" data-commission-amount="2.00"' in html
+    assert 'data-commission-minimum="0.00"' in html
+
+
+def test_in_a_class_the_ticket_reads_the_class_too(student, aapl, django_assert_num_queries):
+    student.classroom = ClassroomFactory()
+    student.save(update_fields=["classroom"])
+
+    with django_assert_num_queries(2):
+        render(student, quote_for())

@@ -1,4 +1,5 @@
 import csv
+import html
 import io
 import re
 from datetime import UTC, datetime, timedelta
@@ -7,11 +8,12 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
-from prices.models import Price
-from tests.factories import PriceFactory, StudentFactory, TradeFactory
+from prices.models import MarketState, Price
+from tests.factories import ClassroomFactory, PriceFactory, StudentFactory, TradeFactory
 from trading.models import Trade
 from trading.services import buy
 
@@ -128,8 +130,8 @@ def test_buy_page_shows_the_commission(student_client, aapl, settings):
 
     html = student_client.get(BUY + "?symbol=AAPL").content.decode()
 
-    assert 'data-commission="4.95"' in html
-    assert "Commission" in html
+    assert 'data-commission-kind="flat" data-commission-amount="4.95"' in html
+    assert "Commission <span" in html and "($4.95 a trade)" in html
 
 
 def test_order_returns_to_a_local_next_page(student_client, aapl):
@@ -438,6 +440,172 @@ def test_history_links_to_the_csv_with_the_same_filters(student_client, trades):
     html = student_client.get(HISTORY + "?symbol=AAPL&page=1").content.decode()
 
     assert "?symbol=AAPL&amp;format=csv" in html
+
+
+# The class's rules -------------------------------------------------------------------
+
+START = datetime(2027, 1, 11, 14, 30, tzinfo=UTC)
+END = START + timedelta(days=30)
+
+
+@pytest.fixture
+def in_class(student):
+    """Puts the student in a class with the given rules."""
+
+    def put(**rules):
+        student.classroom = ClassroomFactory(**rules)
+        student.save(update_fields=["classroom"])
+        return student.classroom
+
+    return put
+
+
+def page_text(response) -> str:
+    return html.unescape(response.content.decode())
+
+
+@pytest.mark.parametrize(
+    ("rules", "quantity", "message"),
+    [
+        (
+            {"min_share_price": Decimal("200.00")},
+            "1",
+            "Your class does not allow buying shares priced below $200.00; AAPL is at $189.12.",
+        ),
+        (
+            {"max_position_percent": Decimal("10")},
+            "6",
+            "Your class allows at most 10 % of your portfolio in one stock; after this buy "
+            "AAPL would be 11 %.",
+        ),
+        (
+            {"starts_at": timezone.now() + timedelta(days=1)},
+            "1",
+            "Trading opens ",
+        ),
+        (
+            {
+                "starts_at": timezone.now() - timedelta(days=30),
+                "ends_at": timezone.now() - timedelta(minutes=1),
+            },
+            "1",
+            "orders are closed and the standings are final.",
+        ),
+    ],
+    ids=["lowest price", "most in one stock", "before the start", "after the end"],
+)
+def test_a_buy_refused_by_a_class_rule_is_400_with_its_message_and_changes_nothing(
+    student_client, student, aapl, in_class, rules, quantity, message
+):
+    in_class(**rules)
+
+    response = student_client.post(BUY, {"symbol": "AAPL", "quantity": quantity, "token": "t"})
+
+    assert response.status_code == 400
+    assert message in page_text(response)
+    assert 'name="token" value="t"' in response.content.decode()
+    assert nothing_changed(student)
+
+
+def test_a_sell_after_the_class_ended_is_400_and_changes_nothing(
+    student_client, student, aapl, in_class
+):
+    buy(user=student, symbol="AAPL", quantity=2)
+    in_class(starts_at=timezone.now() - timedelta(days=30), ends_at=timezone.now())
+
+    response = student_client.post(SELL, {"symbol": "AAPL", "quantity": "1"})
+
+    assert response.status_code == 400
+    assert "Your class ended" in page_text(response)
+    assert Holding.objects.get(user=student).quantity == 2
+    assert Trade.objects.filter(user=student).count() == 1
+
+
+def test_exactly_the_most_in_one_stock_goes_through_over_http(student_client, student, in_class):
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    in_class(max_position_percent=Decimal("25"))
+
+    refused = student_client.post(BUY, {"symbol": "ACME", "quantity": "26"})
+    accepted = student_client.post(BUY, {"symbol": "ACME", "quantity": "25"})
+
+    assert refused.status_code == 400
+    assert "after this buy ACME would be 26 %." in page_text(refused)
+    assert accepted.status_code == 302
+    assert Holding.objects.get(user=student).quantity == 25
+
+
+def test_a_price_exactly_at_the_lowest_goes_through_over_http(student_client, student, in_class):
+    PriceFactory(symbol="PENNY", price=Decimal("1.00"))
+    in_class(min_share_price=Decimal("1.00"))
+
+    assert student_client.post(BUY, {"symbol": "PENNY", "quantity": "10"}).status_code == 302
+    assert Holding.objects.get(user=student).quantity == 10
+
+
+def test_the_most_trades_a_day_over_http(student_client, student, aapl, in_class):
+    MarketState.objects.update_or_create(
+        id=1, defaults={"day_started_at": timezone.now() - timedelta(hours=1)}
+    )
+    in_class(max_trades_per_day=2)
+    student_client.post(BUY, {"symbol": "AAPL", "quantity": "2"})
+    student_client.post(SELL, {"symbol": "AAPL", "quantity": "1"})
+
+    response = student_client.post(SELL, {"symbol": "AAPL", "quantity": "1"})
+
+    assert response.status_code == 400
+    assert "at most 2 trades per market day, and you have made 2 today" in page_text(response)
+    assert Holding.objects.get(user=student).quantity == 1
+
+
+@pytest.mark.parametrize(
+    ("moment", "status"),
+    [
+        (START - timedelta(seconds=1), 400),
+        (START, 302),
+        (END - timedelta(seconds=1), 302),
+        (END, 400),
+    ],
+    ids=["a second early", "the first second", "the last second", "the end"],
+)
+def test_the_trading_window_over_http(client, student, aapl, in_class, clock, moment, status):
+    in_class(starts_at=START, ends_at=END)
+    clock(moment)
+    client.force_login(student)  # once the clock is stopped, so the session is current
+
+    response = client.post(BUY, {"symbol": "AAPL", "quantity": "1"})
+
+    assert response.status_code == status
+    assert Trade.objects.filter(user=student).count() == (status == 302)
+
+
+def test_the_order_page_hands_the_ticket_the_class_commission(
+    student_client, aapl, in_class, settings
+):
+    settings.COMMISSION_PER_TRADE = Decimal("4.95")
+    in_class(
+        commission_kind="percent",
+        commission_amount=Decimal("0.5"),
+        commission_minimum=Decimal("1.00"),
+    )
+
+    page = page_text(student_client.get(BUY + "?symbol=AAPL"))
+
+    assert 'data-commission-kind="percent" data-commission-amount="0.5000"' in page
+    assert 'data-commission-minimum="1.00"' in page
+    assert "(0.5 % of the order's value, at least $1.00)" in page
+    assert "data-commission-estimate" in page
+
+
+def test_the_order_page_shows_no_commission_row_when_the_class_charges_none(
+    student_client, aapl, in_class, settings
+):
+    settings.COMMISSION_PER_TRADE = Decimal("4.95")
+    in_class(commission_kind="none")
+
+    page = page_text(student_client.get(BUY + "?symbol=AAPL"))
+
+    assert 'data-commission-kind="none"' in page
+    assert "data-commission-estimate" not in page
 
 
 # Query counts ------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 from django import template
-from django.conf import settings
 
-from tradesim.money import to_cents
+from classrooms.rules import rulebook_for
 from trading import selectors
 from trading.forms import OrderForm
 from trading.services import MAX_QUANTITY
@@ -14,8 +13,9 @@ def order_ticket(context, quote):
     """The order ticket for one quote: `{% order_ticket quote %}`.
 
     `quote` needs .symbol, .name, .price and .halted (prices.selectors.Quote has them).
-    Reads the visitor's cash and shares held: one query for a logged-in user, none for
-    an anonymous visitor or a halted symbol."""
+    Reads the visitor's cash and shares held, and their class's rules for the commission:
+    one query for a logged-in user (two in a class), none for an anonymous visitor or a
+    halted symbol."""
     request = context.get("request")
     user = getattr(request, "user", None)
     ticket = {
@@ -31,7 +31,7 @@ def order_ticket(context, quote):
     ticket.update(
         cash=cash,
         held=held,
-        commission=to_cents(settings.COMMISSION_PER_TRADE),
+        rules=rulebook_for(user),
         max_quantity=MAX_QUANTITY,
         form=OrderForm(initial={"symbol": quote.symbol, "next": ticket["next"]}),
         csrf_token=context.get("csrf_token"),

@@ -191,9 +191,7 @@ def enroll_students(*, students, password: str, classroom=None) -> list:
                 password=hashed,
             )
             user.save()
-            open_account(
-                user=user, starting_cash=classroom.starting_cash if classroom else None
-            )
+            open_account(user=user, starting_cash=classroom.starting_cash if classroom else None)
             created.append(user)
     return created
 

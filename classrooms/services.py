@@ -144,9 +144,7 @@ def update_rules(*, classroom: Classroom, changes: dict, by) -> list[AuditEntry]
         stored = Classroom.objects.select_for_update().get(pk=classroom.pk)
         now = timezone.now()
         started = Rulebook.from_classroom(stored).has_started(now)
-        changed = [
-            name for name, value in changes.items() if getattr(stored, name) != value
-        ]
+        changed = [name for name, value in changes.items() if getattr(stored, name) != value]
         for name in changed:
             before, after = getattr(stored, name), changes[name]
             setattr(stored, name, after)

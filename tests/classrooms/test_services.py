@@ -208,7 +208,8 @@ def test_moving_the_start_is_judged_by_the_start_before_the_change(instructor):
     not_yet = ClassroomFactory(starts_at=later)
 
     assert len(update_rules(classroom=started, changes={"starts_at": later}, by=instructor)) == 1
-    assert update_rules(classroom=not_yet, changes={"starts_at": timezone.now()}, by=instructor) == []
+    now = timezone.now()
+    assert update_rules(classroom=not_yet, changes={"starts_at": now}, by=instructor) == []
 
 
 @pytest.mark.django_db

@@ -46,15 +46,6 @@ class AlreadyInClass(JoinRefused):
         self.classroom = classroom
 
 
-def ensure_classroom(*, name: str) -> tuple[Classroom, bool]:
-    """The class called `name` (surrounding spaces ignored), created if there is none yet;
-    returns it and whether it was created."""
-    name = (name or "").strip()
-    if not name:
-        raise ValueError("A class needs a name.")
-    return Classroom.objects.get_or_create(name=name)
-
-
 def create_class(*, name: str, owners, rules: dict | None = None) -> Classroom:
     """A new class run by `owners` (staff users), with `rules` (column name → value; the
     rest from the settings' defaults) and a fresh join code.

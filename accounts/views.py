@@ -1,8 +1,11 @@
+import math
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import JoinClassForm, ProfileForm, RegistrationForm
@@ -12,8 +15,15 @@ from classrooms.services import AlreadyInClass, JoinRefused
 from ledger.models import Balance
 
 
-def _refused_status(error: JoinRefused) -> int:
-    return 429 if isinstance(error, TooManyWrongCodes) else 400
+def _render_refused(request, template: str, form, error: JoinRefused):
+    """The form again with the reason: 400, or 429 with Retry-After for too many wrong
+    codes."""
+    if not isinstance(error, TooManyWrongCodes):
+        return render(request, template, {"form": form}, status=400)
+    response = render(request, template, {"form": form}, status=429)
+    wait = (error.until - timezone.now()).total_seconds()
+    response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -33,12 +43,7 @@ def register(request):
                 )
             except JoinRefused as error:
                 form.add_error("class_code", error.message)
-                return render(
-                    request,
-                    "registration/register.html",
-                    {"form": form},
-                    status=_refused_status(error),
-                )
+                return _render_refused(request, "registration/register.html", form, error)
             except IntegrityError:
                 # Someone took the username or email between the form's check and the
                 # insert; the database's unique constraints kept them apart.
@@ -80,23 +85,20 @@ def profile(request):
 def join(request):
     """Join a class with its code: GET shows the form, POST joins (accounts.services.
     join_class) and redirects; a refused code re-renders the form with the reason."""
-    form = JoinClassForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            try:
-                classroom = join_class(user=request.user, code=form.cleaned_data["code"])
-            except AlreadyInClass as error:
-                messages.info(request, error.message)
-                return redirect("portfolio:dashboard")
-            except JoinRefused as error:
-                form.add_error("code", error.message)
-                status = _refused_status(error)
-            else:
-                cash = classroom.starting_cash
-                messages.success(
-                    request, f"You joined {classroom.name}. You start with ${cash:,.2f} in cash."
-                )
-                return redirect("portfolio:dashboard")
-    return render(request, "accounts/join_class.html", {"form": form}, status=status)
+    template = "accounts/join_class.html"
+    if request.method != "POST":
+        return render(request, template, {"form": JoinClassForm()})
+    form = JoinClassForm(request.POST)
+    if not form.is_valid():
+        return render(request, template, {"form": form}, status=400)
+    try:
+        classroom = join_class(user=request.user, code=form.cleaned_data["code"])
+    except AlreadyInClass as error:
+        messages.info(request, error.message)
+        return redirect("portfolio:dashboard")
+    except JoinRefused as error:
+        form.add_error("code", error.message)
+        return _render_refused(request, template, form, error)
+    cash = classroom.starting_cash
+    messages.success(request, f"You joined {classroom.name}. You start with ${cash:,.2f} in cash.")
+    return redirect("portfolio:dashboard")

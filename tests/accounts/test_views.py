@@ -61,6 +61,13 @@ def test_something_that_is_no_code_at_all_is_a_400_and_not_counted(student_clien
     assert student_client.post(JOIN, {"code": "KX7M3QPA"}).status_code == 302
 
 
+def test_an_empty_post_is_a_400_asking_for_the_code(student_client):
+    response = student_client.post(JOIN)
+
+    assert response.status_code == 400
+    assert "This field is required." in response.content.decode()
+
+
 def test_a_refusal_for_a_closed_class_is_a_400_naming_it(student_client, period1):
     period1.joining_open = False
     period1.save()
@@ -88,6 +95,7 @@ def test_too_many_wrong_codes_are_a_429_saying_when_to_try_again(student_client,
 
     assert response.status_code == 429
     assert "Too many wrong class codes: try again after" in response.content.decode()
+    assert 0 < int(response["Retry-After"]) <= code_attempts.WINDOW.total_seconds()
     assert User.objects.get(username="alice").classroom is None
 
 

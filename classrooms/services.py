@@ -89,10 +89,11 @@ def regenerate_join_code(*, classroom: Classroom, by) -> str:
     already in the class stay.
 
     Guarantees: the new code and an audit entry naming `by`, the class and both codes,
-    together. Locks: the class row.
+    together. Locks: the class row (FOR NO KEY UPDATE, as every lock on it here: rows
+    that point at the class need not wait).
     """
     with transaction.atomic():
-        locked = Classroom.objects.select_for_update().get(pk=classroom.pk)
+        locked = Classroom.objects.select_for_update(no_key=True).get(pk=classroom.pk)
         old, code = locked.join_code, _unused_join_code()
         locked.join_code = code
         locked.save(update_fields=["join_code"])
@@ -132,7 +133,7 @@ def update_rules(*, classroom: Classroom, changes: dict, by) -> list[AuditEntry]
         raise ValueError(f"Not a rule of a class: {', '.join(unknown)}")
     entries = []
     with transaction.atomic():
-        stored = Classroom.objects.select_for_update().get(pk=classroom.pk)
+        stored = Classroom.objects.select_for_update(no_key=True).get(pk=classroom.pk)
         now = timezone.now()
         started = Rulebook.from_classroom(stored).has_started(now)
         changed = [name for name, value in changes.items() if getattr(stored, name) != value]

@@ -2,10 +2,57 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
+from classrooms.models import looks_like_join_code, normalize_join_code
+
 User = get_user_model()
+
+
+class ClassCodeField(forms.CharField):
+    """A class's join code as a student types it: any case, with spaces or hyphens;
+    cleaned to the stored form. Whether a class has it is the service's question."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 20)
+        kwargs.setdefault(
+            "widget",
+            forms.TextInput(
+                attrs={
+                    "class": "form-control",
+                    "autocomplete": "off",
+                    "autocapitalize": "characters",
+                    "spellcheck": "false",
+                }
+            ),
+        )
+        super().__init__(**kwargs)
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return value
+        code = normalize_join_code(value)
+        if not looks_like_join_code(code):
+            raise forms.ValidationError(
+                "A class code has 8 letters and digits, never 0, O, 1, I or L (such as "
+                "KX7M-3QPA); check yours with your teacher.",
+                code="class_code_shape",
+            )
+        return code
+
+
+class JoinClassForm(forms.Form):
+    code = ClassCodeField(
+        label="Class code", help_text="The 8 letters and digits your teacher gave you."
+    )
+
 
 class RegistrationForm(UserCreationForm):
     email = forms.EmailField(required=True, help_text="Used only by your instructor to reach you.")
+    class_code = ClassCodeField(
+        label="Class code (optional)",
+        required=False,
+        help_text="From your teacher, to join their class now. You can also join one later.",
+    )
 
     class Meta(UserCreationForm.Meta):
         model = User

@@ -1,32 +1,184 @@
 """Writes about people: registering a student opens their cash account in the same
-database transaction, so a user never exists without a balance and its journal row."""
+database transaction, so a user never exists without a balance and its journal row;
+joining a class puts a student in it and gives them its starting cash, together.
 
+Lock order when joining: the student's row, then the class's row, then their balance.
+"""
+
+from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from ledger.services import open_account
+from accounts import code_attempts
+from classrooms.rules import when
+from classrooms.services import JoinRefused, UnknownCode, take_seat
+from ledger.models import Balance, Transaction
+from ledger.services import (
+    DuplicateRequest,
+    credit_starting_cash,
+    open_account,
+    post_locked,
+)
+from tradesim import audit
+from tradesim.models import AuditEntry
 
 
-def register_student(*, username: str, email: str, password: str, classroom=None):
-    """Create a student, their balance and the starting-cash journal row, atomically.
+class TooManyWrongCodes(JoinRefused):
+    def __init__(self, until: datetime):
+        super().__init__(
+            f"Too many wrong class codes: try again after {when(until)}, or ask your teacher "
+            "for the code."
+        )
+        self.until = until
 
-    Guarantees: either all three rows exist afterwards or none does. Locks nothing:
-    every row it writes is new.
+
+def _check_attempts(key: tuple[str, int]) -> None:
+    until = code_attempts.blocked_until(*key)
+    if until is not None:
+        raise TooManyWrongCodes(until)
+
+
+def register_student(
+    *,
+    username: str,
+    email: str,
+    password: str,
+    classroom=None,
+    class_code: str | None = None,
+    client_address: str | None = None,
+):
+    """Create a student, their balance and the starting-cash journal row, atomically;
+    with `class_code`, in the class that has it, starting with its starting cash.
+
+    Guarantees: either the user, their balance and the starting-cash row exist afterwards
+    or none of them does. A class code is checked as join_class checks it (JoinRefused,
+    nothing created); wrong codes count against `client_address` (there is no log-in
+    yet), and too many raise TooManyWrongCodes. Locks: the class's row with a code
+    (seats are counted under it); every row it writes is new.
     """
     User = get_user_model()
+    attempts = code_attempts.for_address(client_address)
+    if class_code:
+        _check_attempts(attempts)
     with transaction.atomic():
         user = User.objects.create_user(
             username=username, email=email, password=password, classroom=classroom
         )
-        open_account(user=user)
+        if not class_code:
+            open_account(user=user)
+            return user
+        try:
+            classroom = take_seat(code=class_code, student=user)
+        except UnknownCode:
+            code_attempts.count_wrong(attempts[0])
+            raise
+        user.classroom = classroom
+        user.save(update_fields=["classroom"])
+        open_account(user=user, starting_cash=classroom.starting_cash)
     return user
+
+
+def join_class(*, user, code: str):
+    """Put `user`, a student, in the class whose join code is `code` and start them with
+    its starting cash; returns the class.
+
+    Guarantees (JoinRefused otherwise, with the reason for the student; see
+    classrooms.services.take_seat): the code is a class's, in any case, spaces and hyphens
+    ignored; the class has not ended, is open to joining and has a free seat, counted
+    under its lock; the student is in no other class that has not ended. A late joiner
+    is welcome. AlreadyInClass if they are in it already (nothing changes).
+    Cash: everyone in a class starts equal, so the cash the student had is set aside
+    (one `reset_debit` row, "Set aside on joining <class>: …") and the class's starting
+    cash paid in (one `deposit` row, "Starting cash"); the shares they hold stay theirs
+    (the instructor can reset them). All of it, with the move into the class, in one
+    transaction, or nothing.
+    Wrong codes: after code_attempts.PER_USER codes that match no class within
+    code_attempts.WINDOW, every code is refused (TooManyWrongCodes) until it is over.
+    Locks: the student's row (FOR NO KEY UPDATE), the class's row, the student's balance.
+    """
+    User = get_user_model()
+    attempts = code_attempts.for_user(user)
+    _check_attempts(attempts)
+    with transaction.atomic():
+        student = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        try:
+            classroom = take_seat(code=code, student=student)
+        except UnknownCode:
+            code_attempts.count_wrong(attempts[0])
+            raise
+        _start_with_class_cash(student=student, classroom=classroom)
+        student.classroom = classroom
+        student.save(update_fields=["classroom"])
+    code_attempts.forget(attempts[0])
+    user.classroom = classroom
+    return classroom
+
+
+def _start_with_class_cash(*, student, classroom) -> None:
+    """Bring the joining student's cash to the class's starting cash, journaled. The
+    one place that pays a class's starting cash to a student who has an account already:
+    the cash they had is set aside, then ledger.credit_starting_cash pays the class's in
+    (outside the class's deposit cap, once per student and class)."""
+    balance = Balance.objects.select_for_update().filter(user_id=student.pk).first()
+    if balance is None:
+        raise JoinRefused("This login has no cash account, so it cannot join a class.")
+    start = classroom.starting_cash
+    if balance.amount > 0:
+        post_locked(
+            balance=balance,
+            user=student,
+            type=Transaction.Type.RESET_DEBIT,
+            amount=balance.amount,
+            description=f"Set aside on joining {classroom.name}: everyone in the class starts "
+            f"with ${start:,.2f}",
+        )
+    if start > 0:
+        student.classroom = classroom
+        try:
+            credit_starting_cash(user=student, amount=start)
+        except DuplicateRequest:
+            raise JoinRefused(
+                f"You were given {classroom.name}'s starting cash before; ask your teacher "
+                "to move you back into the class."
+            ) from None
+
+
+def move_student(*, student, classroom, by) -> AuditEntry | None:
+    """An instructor puts `student` in `classroom` (None: in no class); returns the audit
+    entry ("Moved alice from Period 1 to Period 2"), or None if they were there already.
+
+    Not a join: no seat limit, no code, and the student's cash, shares and record stay as
+    they are (the instructor can reset them). Guarantees: the move and its audit entry
+    naming `by`, together. Locks: the student's row (FOR NO KEY UPDATE).
+    """
+    User = get_user_model()
+    with transaction.atomic():
+        locked = User.objects.select_for_update(no_key=True).get(pk=student.pk)
+        if locked.classroom_id == (classroom.pk if classroom else None):
+            return None
+        before = locked.classroom
+        locked.classroom = classroom
+        locked.save(update_fields=["classroom"])
+        name = locked.get_username()
+        if before is None:
+            detail = f"Put {name} in {classroom}"
+        elif classroom is None:
+            detail = f"Took {name} out of {before}"
+        else:
+            detail = f"Moved {name} from {before} to {classroom}"
+        entry = audit.record(
+            actor=by, action=AuditEntry.Action.MOVE_STUDENT, student=locked, detail=detail
+        )
+    student.classroom = classroom
+    return entry
 
 
 def enroll_students(*, students, password: str, classroom=None) -> list:
     """Register a roster of students who share one first password (hashed once, so a class
     of thirty takes a moment rather than thirty password hashes), each exactly as
-    register_student does: the user, their balance and the starting-cash journal row.
+    register_student does: the user, their balance and the starting-cash journal row (the
+    class's starting cash when they go into `classroom`).
 
     `students` holds (username, email, first_name, last_name) tuples. Guarantees: all of
     them or none, in one transaction. Locks nothing: every row it writes is new.
@@ -47,7 +199,7 @@ def enroll_students(*, students, password: str, classroom=None) -> list:
                 password=hashed,
             )
             user.save()
-            open_account(user=user)
+            open_account(user=user, starting_cash=classroom.starting_cash if classroom else None)
             created.append(user)
     return created
 

@@ -1,13 +1,29 @@
+import math
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.forms import ProfileForm, RegistrationForm
-from accounts.services import register_student
+from accounts.forms import JoinClassForm, ProfileForm, RegistrationForm
+from accounts.lockout import client_ip
+from accounts.services import TooManyWrongCodes, join_class, register_student
+from classrooms.services import AlreadyInClass, JoinRefused
 from ledger.models import Balance
+
+
+def _render_refused(request, template: str, form, error: JoinRefused):
+    """The form again with the reason: 400, or 429 with Retry-After for too many wrong
+    codes."""
+    if not isinstance(error, TooManyWrongCodes):
+        return render(request, template, {"form": form}, status=400)
+    response = render(request, template, {"form": form}, status=429)
+    wait = (error.until - timezone.now()).total_seconds()
+    response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -22,7 +38,12 @@ def register(request):
                     username=form.cleaned_data["username"],
                     email=form.cleaned_data["email"],
                     password=form.cleaned_data["password1"],
+                    class_code=form.cleaned_data["class_code"],
+                    client_address=client_ip(request),
                 )
+            except JoinRefused as error:
+                form.add_error("class_code", error.message)
+                return _render_refused(request, "registration/register.html", form, error)
             except IntegrityError:
                 # Someone took the username or email between the form's check and the
                 # insert; the database's unique constraints kept them apart.
@@ -32,8 +53,10 @@ def register(request):
                 return render(request, "registration/register.html", {"form": form}, status=400)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             cash = Balance.objects.get(user=user).amount
+            joined = f" You are in {user.classroom.name}." if user.classroom else ""
             messages.success(
-                request, f"Welcome to TradeSim, {user.username}! You start with ${cash:,.2f}."
+                request,
+                f"Welcome to TradeSim, {user.username}!{joined} You start with ${cash:,.2f}.",
             )
             return redirect("portfolio:dashboard")
         return render(request, "registration/register.html", {"form": form}, status=400)
@@ -56,3 +79,26 @@ def profile(request):
     return render(
         request, "accounts/profile.html", {"form": form, "balance": balance}, status=status
     )
+
+
+@login_required
+def join(request):
+    """Join a class with its code: GET shows the form, POST joins (accounts.services.
+    join_class) and redirects; a refused code re-renders the form with the reason."""
+    template = "accounts/join_class.html"
+    if request.method != "POST":
+        return render(request, template, {"form": JoinClassForm()})
+    form = JoinClassForm(request.POST)
+    if not form.is_valid():
+        return render(request, template, {"form": form}, status=400)
+    try:
+        classroom = join_class(user=request.user, code=form.cleaned_data["code"])
+    except AlreadyInClass as error:
+        messages.info(request, error.message)
+        return redirect("portfolio:dashboard")
+    except JoinRefused as error:
+        form.add_error("code", error.message)
+        return _render_refused(request, template, form, error)
+    cash = classroom.starting_cash
+    messages.success(request, f"You joined {classroom.name}. You start with ${cash:,.2f} in cash.")
+    return redirect("portfolio:dashboard")

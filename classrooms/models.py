@@ -22,6 +22,17 @@ def new_join_code() -> str:
     return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
 
 
+def normalize_join_code(text: str) -> str:
+    """A code as typed ("kx7m-3qpa", "KX7M 3QPA") in the form it is stored: upper case,
+    without spaces or hyphens."""
+    return "".join((text or "").split()).replace("-", "").upper()
+
+
+def looks_like_join_code(code: str) -> bool:
+    """Whether a normalized code could be one at all: the right length and alphabet."""
+    return len(code) == JOIN_CODE_LENGTH and all(c in JOIN_CODE_ALPHABET for c in code)
+
+
 def _default_starting_cash():
     return settings.STARTING_CASH
 

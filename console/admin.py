@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -26,7 +27,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.services import move_student
 from classrooms.models import Classroom
+from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, update_rules
 from console import selectors
 from console.forms import GrantCashForm, ResetStudentForm
 from console.services import grant_cash
@@ -86,13 +89,25 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
 
 @admin.register(Classroom)
 class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
-    list_display = ["name", "student_count", "created_at", "leaderboard_link", "standings_link"]
-    search_fields = ["name"]
-    readonly_fields = ["join_code", "created_at", "rules_changed_at"]
+    """A class: its owners, join code and rules. A rule changed after the class started
+    is audited with its value before and after (classrooms.services.update_rules)."""
+
+    list_display = [
+        "name",
+        "code",
+        "joining",
+        "student_count",
+        "created_at",
+        "leaderboard_link",
+        "standings_link",
+    ]
+    search_fields = ["name", "join_code"]
+    readonly_fields = ["join_code_with_link", "created_at", "rules_changed_at"]
     filter_horizontal = ["owners"]
+    actions = ["new_join_codes_action", "open_joining_action", "close_joining_action"]
     fieldsets = [
         (None, {"fields": ["name", "owners", "created_at"]}),
-        ("Joining", {"fields": ["join_code", "joining_open", "seat_limit"]}),
+        ("Joining", {"fields": ["join_code_with_link", "joining_open", "seat_limit"]}),
         ("Dates", {"fields": ["starts_at", "ends_at"]}),
         (
             "Cash",
@@ -115,6 +130,90 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             {"fields": ["ranking", "min_trades_to_rank", "names_shown", "rules_changed_at"]},
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            changes = {
+                name: form.cleaned_data[name] for name in form.changed_data if name in RULE_FIELDS
+            }
+            if changes:
+                update_rules(classroom=obj, changes=changes, by=request.user)
+        super().save_model(request, obj, form, change)
+
+    # The join code ----------------------------------------------------------------------
+
+    @admin.display(description="Join code", ordering="join_code")
+    def code(self, obj):
+        return format_html('<code class="join-code">{}</code>', obj.join_code)
+
+    @admin.display(description="Join code")
+    def join_code_with_link(self, obj):
+        if obj is None or obj.pk is None:
+            return "Given when the class is saved."
+        url = reverse("admin:classrooms_classroom_new_code", args=[obj.pk])
+        return format_html(
+            '<code class="join-code" style="font-size: 1.6em; letter-spacing: .15em">{}</code>'
+            '<div class="help">Students enter it at /classes/join/ or when they sign up '
+            '(any case; spaces and hyphens are ignored). <a href="{}">Give the class a new '
+            "code…</a></div>",
+            obj.join_code,
+            url,
+        )
+
+    @admin.display(description="Joining")
+    def joining(self, obj):
+        state = "open" if obj.joining_open else "closed"
+        if obj.seat_limit is None:
+            return f"{state}, {obj.n_students} students, no seat limit"
+        return f"{state}, {obj.n_students} of {obj.seat_limit} seats taken"
+
+    @admin.action(description="Give the selected classes new join codes", permissions=["change"])
+    def new_join_codes_action(self, request, queryset):
+        for classroom in queryset.order_by("name"):
+            code = regenerate_join_code(classroom=classroom, by=request.user)
+            self.message_user(
+                request,
+                f"{classroom.name}: the new join code is {code}; the old one no longer works.",
+                messages.SUCCESS,
+            )
+
+    @admin.action(description="Open joining for the selected classes", permissions=["change"])
+    def open_joining_action(self, request, queryset):
+        changed = set_joining(classroom_ids=queryset.values_list("pk", flat=True), is_open=True)
+        self.message_user(request, f"Joining opened for {changed} class(es).", messages.SUCCESS)
+
+    @admin.action(description="Close joining for the selected classes", permissions=["change"])
+    def close_joining_action(self, request, queryset):
+        changed = set_joining(classroom_ids=queryset.values_list("pk", flat=True), is_open=False)
+        self.message_user(request, f"Joining closed for {changed} class(es).", messages.SUCCESS)
+
+    def new_code_view(self, request, object_id):
+        """GET asks to confirm; POST gives the class a new join code (audited) and goes
+        back to the class."""
+        classroom = self.get_object(request, unquote(object_id))
+        if classroom is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_change_permission(request, classroom):
+            raise PermissionDenied
+        back = reverse("admin:classrooms_classroom_change", args=[classroom.pk])
+        if request.method == "POST":
+            code = regenerate_join_code(classroom=classroom, by=request.user)
+            self.message_user(
+                request,
+                f"The new join code of {classroom.name} is {code}. The old code no longer "
+                "works; students already in the class stay.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Give {classroom.name} a new join code?",
+            "original": classroom,
+            "back": back,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/classrooms/classroom/new_code.html", context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(n_students=Count("students"))
@@ -142,6 +241,11 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 "standings/",
                 self.admin_site.admin_view(self.standings_view),
                 name="classrooms_classroom_standings",
+            ),
+            path(
+                "<path:object_id>/new-code/",
+                self.admin_site.admin_view(self.new_code_view),
+                name="classrooms_classroom_new_code",
             ),
             *super().get_urls(),
         ]
@@ -337,7 +441,9 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
                 "fields": ("username", "email", "classroom", "password1", "password2"),
                 "description": (
                     "A new user who is not staff is a student: they get a cash account with "
-                    "the starting cash, as if they had registered."
+                    "the starting cash (their class's, when you choose one), as if they had "
+                    "registered. Changing a student's class later is kept in the audit log; "
+                    "their cash and shares stay as they are."
                 ),
             },
         ),
@@ -415,11 +521,14 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
         return super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
+        if change and "classroom" in form.changed_data:
+            move_student(student=obj, classroom=obj.classroom, by=request.user)
         super().save_model(request, obj, form, change)
         # UserAdmin.add_view runs in one transaction, so the user and the account it opens
         # exist together or not at all.
         if not change and not (obj.is_staff or obj.is_superuser):
-            open_account(user=obj)
+            classroom = obj.classroom
+            open_account(user=obj, starting_cash=classroom.starting_cash if classroom else None)
 
     def user_change_password(self, request, id, form_url=""):
         if not request.user.is_superuser:

@@ -1,8 +1,9 @@
 """A student's whole journey over HTTP, the way a browser makes it.
 
 Read this first: it shows what TradeSim does, in the order a student meets it —
-register, log in, move cash, look up a quote, buy, watch the market move, sell, and
-read the portfolio, the history, the journal, the statistics and the leaderboard.
+register, join a class with its code, log in, move cash, look up a quote, buy, watch the
+market move, sell, and read the portfolio, the history, the journal, the statistics and
+the leaderboard.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -48,7 +49,8 @@ def market(db):
 def test_a_students_journey(market):
     browser = Client()
 
-    # 1. Sign up: an account with the starting cash, logged in, sent to the dashboard.
+    # 1. Sign up: an account with the starting cash, logged in, sent to the dashboard;
+    #    then join her class.
     response = browser.post(
         "/accounts/register/",
         {
@@ -63,6 +65,29 @@ def test_a_students_journey(market):
     assert "You start with $10,000.00" in response.content.decode()
     assert cash_of("maya") == Decimal("10000.00")
 
+    # Her teacher sets up the class from a script and reads out its code; she joins with
+    # it, typed her own way, and starts with the class's cash like everyone in it.
+    out = io.StringIO()
+    call_command(
+        "create_instructor",
+        "mr.osei",
+        email="osei@school.example",
+        password=PASSWORD,
+        stdout=io.StringIO(),
+    )
+    call_command(
+        "create_class",
+        "Economics 101",
+        owner=["mr.osei"],
+        rule=["starting_cash=25000", "max_position_percent=50"],
+        stdout=out,
+    )
+    code = out.getvalue().splitlines()[-1]
+    typed = f"{code[:4]}-{code[4:]}".lower()
+    response = browser.post("/classes/join/", {"code": typed}, follow=True)
+    assert "You joined Economics 101. You start with $25,000.00" in response.content.decode()
+    assert cash_of("maya") == Decimal("25000.00")
+
     # 2. Log out and back in.
     browser.post("/accounts/logout/")
     assert browser.get("/portfolio/").status_code == 302
@@ -72,18 +97,18 @@ def test_a_students_journey(market):
     # 3. Deposit $500, with the form's one-time token; a double-click makes one deposit.
     token = token_from(browser.get("/ledger/deposit/").content.decode())
     response = browser.post("/ledger/deposit/", {"amount": "500.00", "token": token}, follow=True)
-    assert "Your balance is now $10,500.00" in response.content.decode()
+    assert "Your balance is now $25,500.00" in response.content.decode()
     browser.post("/ledger/deposit/", {"amount": "500.00", "token": token})
-    assert cash_of("maya") == Decimal("10500.00")
+    assert cash_of("maya") == Decimal("25500.00")
 
     # 4. Withdraw $200; asking for more than there is changes nothing and says why.
     token = token_from(browser.get("/ledger/withdraw/").content.decode())
     browser.post("/ledger/withdraw/", {"amount": "200", "token": token})
-    assert cash_of("maya") == Decimal("10300.00")
+    assert cash_of("maya") == Decimal("25300.00")
     response = browser.post("/ledger/withdraw/", {"amount": "99999"})
     assert response.status_code == 400
     assert "You can&#x27;t withdraw $99,999.00" in response.content.decode()
-    assert cash_of("maya") == Decimal("10300.00")
+    assert cash_of("maya") == Decimal("25300.00")
 
     # 5. Look up a quote: the market page lists it, a lower-case symbol is redirected.
     assert "AAPL" in browser.get("/prices/").content.decode()
@@ -99,7 +124,7 @@ def test_a_students_journey(market):
     )
     total = (price * 10).quantize(Decimal("0.01"))
     assert f"Bought 10 AAPL at ${price:,.2f} for ${total:,.2f}" in response.content.decode()
-    assert cash_of("maya") == Decimal("10300.00") - total
+    assert cash_of("maya") == Decimal("25300.00") - total
     assert Holding.objects.get(user__username="maya", stock_id="AAPL").quantity == 10
 
     # Buying more than the cash covers is refused with a message, and nothing changes.
@@ -133,10 +158,11 @@ def test_a_students_journey(market):
 
     # 11. The cash journal and its statistics; the export holds exactly the filtered rows.
     journal = browser.get("/ledger/").content.decode()
-    assert "$10,500.00" in journal  # total deposited, starting cash included
+    # Total deposited: both starting cashes (the one set aside on joining too) and hers.
+    assert "$35,500.00" in journal
     response = browser.get("/ledger/?type=deposit&format=csv")
     rows = list(csv.reader(io.StringIO(body_of(response))))
-    assert len(rows) == 1 + 2  # header + starting cash + one deposit
+    assert len(rows) == 1 + 3  # header + two starting cashes + one deposit
 
     # 12. The leaderboard ranks her.
     assert "maya" in browser.get("/portfolio/leaderboard/").content.decode()

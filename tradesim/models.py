@@ -16,6 +16,9 @@ class AuditEntry(models.Model):
         RESUME = "resume", "Resumed a symbol"
         MARKET_EVENT = "market_event", "Scheduled a market event"
         PARAMETERS = "parameters", "Changed simulation parameters"
+        CLASS_RULES = "class_rules", "Changed a class's rule"
+        NEW_JOIN_CODE = "join_code", "Gave a class a new join code"
+        MOVE_STUDENT = "move_student", "Moved a student to another class"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_actions"

@@ -16,6 +16,20 @@ urlpatterns = [
     path("ledger/", include("ledger.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("trading/", include("trading.urls")),
+    # /classes/: one namespace, "classes", over the pages of the apps that own them (an app
+    # imports no app above it, so no single app's urls.py could list them all).
+    path(
+        "classes/",
+        include(
+            (
+                [
+                    path("", include("accounts.class_urls")),  # classes:join
+                    # the class's rules page (classes:rules) goes here
+                ],
+                "classes",
+            )
+        ),
+    ),
     # Classes moved to their own app; old bookmarks of their admin pages still work.
     re_path(
         r"^admin/accounts/classroom/(?P<rest>.*)$",

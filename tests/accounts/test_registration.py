@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from ledger.models import Balance, Transaction
@@ -139,3 +140,92 @@ def test_a_username_taken_between_the_check_and_the_insert_is_a_400_not_a_500(cl
     assert "just taken" in response.content.decode()
     assert User.objects.filter(username="carol").count() == 1
     assert not Balance.objects.exists()
+
+
+# Signing up with a class code ---------------------------------------------------------
+
+
+@pytest.fixture
+def period1(db):
+    from tests.factories import ClassroomFactory
+
+    return ClassroomFactory(name="Period 1", join_code="KX7M3QPA", starting_cash=Decimal("25000"))
+
+
+@pytest.mark.django_db
+def test_register_with_a_class_code_joins_the_class_with_its_starting_cash(client, period1):
+    response = register(client, class_code="kx7m-3qpa")
+
+    assert response.status_code == 302
+    user = User.objects.get(username="carol")
+    assert user.classroom == period1
+    assert Balance.objects.get(user=user).amount == Decimal("25000.00")
+    row = Transaction.objects.get(user=user)  # one row: no sandbox cash to set aside
+    assert (row.type, row.amount, row.description) == (
+        "deposit",
+        Decimal("25000.00"),
+        "Starting cash",
+    )
+    page = client.get(response.url).content.decode()
+    assert "You are in Period 1. You start with $25,000.00." in page
+
+
+@pytest.mark.django_db
+def test_register_without_a_class_code_starts_in_no_class_with_the_settings_cash(
+    client, period1, settings
+):
+    register(client, class_code="")
+
+    user = User.objects.get(username="carol")
+    assert user.classroom is None
+    assert Balance.objects.get(user=user).amount == settings.STARTING_CASH
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "code, message",
+    [
+        ("KX7M3QPB", "No class has the code KX7M3QPB; check it with your teacher."),
+        ("KX7M", "A class code has 8 letters and digits"),
+    ],
+)
+def test_register_with_a_bad_class_code_is_a_400_and_creates_nothing(
+    client, period1, code, message
+):
+    response = register(client, class_code=code)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not User.objects.filter(username="carol").exists()
+    assert not Transaction.objects.exists()
+
+
+@pytest.mark.django_db
+def test_register_into_a_full_class_is_a_400_and_creates_nothing(client, period1):
+    from tests.factories import StudentFactory
+
+    period1.seat_limit = 1
+    period1.save()
+    StudentFactory(classroom=period1)
+
+    response = register(client, class_code="KX7M3QPA")
+
+    assert response.status_code == 400
+    assert "Period 1 is full" in response.content.decode()
+    assert not User.objects.filter(username="carol").exists()
+
+
+@pytest.mark.django_db
+def test_wrong_codes_on_the_sign_up_form_are_limited_per_address(client, period1):
+    from accounts import code_attempts
+
+    for n in range(code_attempts.PER_ADDRESS):
+        wrong = register(client, username=f"s{n}", email=f"s{n}@x.example", class_code="AAAAAAAA")
+        assert wrong.status_code == 400
+    response = register(client, class_code="KX7M3QPA")
+
+    assert response.status_code == 429
+    assert "try again after" in response.content.decode()
+    assert not User.objects.exists()
+    other = register(Client(REMOTE_ADDR="10.0.0.9"), class_code="KX7M3QPA")
+    assert other.status_code == 302

@@ -2,15 +2,18 @@
 
 from collections import Counter
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Max, Min
 from django.utils import timezone
 
 from accounts.roles import INSTRUCTORS
+from classrooms.models import Classroom
 from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from prices import services as market
@@ -49,12 +52,14 @@ def test_the_demo_classroom_is_ready_with_its_logins_printed():
     out = seed()
 
     assert "Instructor login at /admin/: instructor / Demo-Teacher-2024" in out
+    assert "Instructor login at /admin/: instructor2 / Demo-Teacher-2024" in out
     assert "share the password demo-pass-123" in out and "demo only" in out
-    teacher = User.objects.get(username="instructor")
-    assert teacher.is_staff and not teacher.is_superuser
-    assert teacher.groups.filter(name=INSTRUCTORS).exists()
-    assert teacher.check_password("Demo-Teacher-2024")
-    students = User.objects.filter(classroom__name="Demo class")
+    for username in ("instructor", "instructor2"):
+        teacher = User.objects.get(username=username)
+        assert teacher.is_staff and not teacher.is_superuser
+        assert teacher.groups.filter(name=INSTRUCTORS).exists()
+        assert teacher.check_password("Demo-Teacher-2024")
+    students = User.objects.filter(classroom__name__in=["Demo class", "Demo contest"])
     assert students.count() == 5
     assert all(s.check_password("demo-pass-123") for s in students)
     assert Trade.objects.filter(user__in=students).count() > 5
@@ -63,6 +68,33 @@ def test_the_demo_classroom_is_ready_with_its_logins_printed():
         PortfolioSnapshot.objects.filter(user__in=students).values("user").distinct().count() == 5
     )
     assert PriceHistory.objects.values("timestamp").distinct().count() == 1 + 40
+
+
+def test_two_classes_with_different_rules_each_run_by_its_instructor():
+    out = seed()
+
+    demo, contest = Classroom.objects.order_by("name")
+    assert (demo.name, contest.name) == ("Demo class", "Demo contest")
+    assert list(demo.owners.values_list("username", flat=True)) == ["instructor"]
+    assert list(contest.owners.values_list("username", flat=True)) == ["instructor2"]
+    assert (demo.students.count(), contest.students.count()) == (3, 2)
+    assert demo.starting_cash == settings.STARTING_CASH and demo.ends_at is None
+    assert contest.starting_cash == Decimal("100000.00") and contest.ends_at > timezone.now()
+    assert (demo.deposits_open, contest.deposits_open) == (settings.DEPOSITS_OPEN, False)
+    assert (demo.ranking, contest.ranking) == ("twr", "total_return")
+    assert contest.max_position_percent == Decimal("25") and not contest.names_shown
+    for room in (demo, contest):
+        assert f"“{room.name}” " in out and f"join code {room.join_code}" in out
+        opening = Transaction.objects.filter(
+            user__classroom=room, description="Starting cash"
+        ).values_list("amount", flat=True)
+        assert set(opening) == {room.starting_cash}
+
+
+def test_the_prize_goes_to_a_student_of_the_instructors_own_class():
+    seed()
+
+    assert Transaction.objects.get(type="grant").user.classroom.name == "Demo class"
 
 
 def test_the_books_balance_after_the_demo():
@@ -118,7 +150,9 @@ def test_a_second_run_adds_nothing_and_says_so():
 
     assert "already there" in out and "nothing added" in out
     assert "Demo-Teacher-2024" not in out and "demo-pass-123" not in out
+    assert "Instructor login: instructor2 (password unchanged)." in out
     assert counts() == before
+    assert Classroom.objects.count() == 2
 
 
 def test_a_market_that_has_moved_already_keeps_its_history_in_order():
@@ -137,8 +171,8 @@ def test_a_username_taken_outside_the_class_is_left_out():
 
     out = seed()
 
-    assert "ava.t exists outside" in out
-    assert User.objects.filter(classroom__name="Demo class").count() == 4
+    assert "ava.t exists outside “Demo class”" in out
+    assert User.objects.filter(classroom__name__in=["Demo class", "Demo contest"]).count() == 4
     assert not Trade.objects.filter(user__username="ava.t").exists()
 
 

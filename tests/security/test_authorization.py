@@ -56,6 +56,8 @@ EXPECTED = {
     "trading:history": PRIVATE,
     "trading:buy": PRIVATE,
     "trading:sell": PRIVATE,
+    # The form; an instructor is told instructors don't join, and a join is refused.
+    "classes:join": PRIVATE,
 }
 
 # Extra query strings fetched for a URL name: the exports and filters.

@@ -1,7 +1,8 @@
-"""A ready classroom for trying TradeSim out: an instructor, a class of students and a few
-simulated trading days of prices, trades, deposits and instructor actions.
+"""A ready classroom for trying TradeSim out: two instructors, each with a class of students
+under different rules, and a few simulated trading days of prices, trades, deposits and
+instructor actions.
 
-Everything is written through the services (load_market, enroll_students,
+Everything is written through the services (load_market, create_class, enroll_students,
 create_instructor, advance_market, buy, sell, deposit, withdraw, grant_cash, schedule_event,
 set_halted), so this command is also a worked example of using them. The history is
 stamped over the last few weekdays rather than the seconds the command takes: while it
@@ -18,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -26,18 +26,53 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.services import create_instructor, enroll_students
-from classrooms.services import ensure_classroom
+from classrooms.models import Classroom
+from classrooms.services import create_class
 from console.services import grant_cash
 from ledger import services as ledger
+from ledger.models import Balance
 from prices import services as market
 from prices.models import MarketState, Price, PriceHistory
 from prices.ticker import TickerBusy, ticker_lock
-from tradesim.money import to_cents
 from trading import services as trading
 from trading.models import Trade
 
 INSTRUCTOR = "instructor"
 CLASS_NAME = "Demo class"
+
+
+@dataclass(frozen=True)
+class DemoClass:
+    name: str
+    instructor: str
+    rules: dict
+
+
+# The first plays by the settings; the second is a contest with rules of its own. Students
+# are dealt to them in turn.
+CLASSES = [
+    DemoClass(CLASS_NAME, INSTRUCTOR, {}),
+    DemoClass(
+        "Demo contest",
+        "instructor2",
+        {
+            "starting_cash": Decimal("100000.00"),
+            "deposits_open": False,
+            "withdrawals_open": False,
+            "commission_kind": Classroom.Commission.PERCENT,
+            "commission_amount": Decimal("0.10"),
+            "commission_minimum": Decimal("1.00"),
+            "max_position_percent": Decimal("25"),
+            "max_trades_per_day": 20,
+            "min_share_price": Decimal("5.00"),
+            "ranking": Classroom.Ranking.TOTAL_RETURN,
+            "min_trades_to_rank": 3,
+            "names_shown": False,
+            "seat_limit": 30,
+        },
+    ),
+]
+CONTEST_WEEKS = 8
 EMAIL_DOMAIN = "demo.tradesim.example"
 OPEN = time(9, 30)
 TRADING_MINUTES = 390
@@ -142,9 +177,10 @@ def tick_times(*, days: int, per_day: int, now: datetime, after: datetime | None
 
 class Command(BaseCommand):
     help = (
-        "Create a demo classroom: an instructor login (printed), a class of students and a "
-        "few simulated days of prices, trades and deposits, so the dashboards, charts and "
-        "leaderboard look alive. Idempotent: a second run adds nothing."
+        "Create a demo classroom: two instructor logins (printed), each with a class of "
+        "students under different rules, and a few simulated days of prices, trades and "
+        "deposits, so the dashboards, charts and leaderboards look alive. Idempotent: a "
+        "second run adds nothing."
     )
 
     def add_arguments(self, parser):
@@ -160,7 +196,8 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=2024, help="Makes the demo repeatable.")
         parser.add_argument(
-            "--password", help="The instructor's password (default: a random one, printed)."
+            "--password",
+            help="The instructors' password (default: a random one each, printed).",
         )
         parser.add_argument(
             "--student-password",
@@ -194,31 +231,45 @@ class Command(BaseCommand):
     def _seed(self, count, days, per_day, options):
         added = []
 
-        instructor, password = self._instructor(options["password"])
-        if password:
-            added.append("the instructor")
-        classroom, created = ensure_classroom(name=CLASS_NAME)
-        if created:
-            added.append(f"the class “{CLASS_NAME}”")
+        instructors, passwords = {}, {}
+        for demo in CLASSES:
+            user, password = self._instructor(demo.instructor, options["password"])
+            instructors[demo.instructor] = user
+            if password:
+                passwords[demo.instructor] = password
+                added.append(f"the instructor {demo.instructor}")
+        classrooms = []
+        for demo in CLASSES:
+            classroom = Classroom.objects.filter(name=demo.name).first()
+            if classroom is None:
+                classroom = self._class(demo, instructors[demo.instructor])
+                added.append(f"the class “{demo.name}”")
+            classrooms.append(classroom)
+        instructor = instructors[INSTRUCTOR]
+        own_class = classrooms[0]
 
         User = get_user_model()
         roster = [
-            (f"{first.lower()}.{last[0].lower()}", first, last) for first, last in NAMES[:count]
+            (f"{first.lower()}.{last[0].lower()}", first, last, classrooms[i % len(classrooms)])
+            for i, (first, last) in enumerate(NAMES[:count])
         ]
         taken = dict(
             User.objects.filter(username__in=[r[0] for r in roster]).values_list(
                 "username", "classroom_id"
             )
         )
-        for username in sorted(u for u, c in taken.items() if c != classroom.pk):
-            self.stderr.write(f"{username} exists outside “{CLASS_NAME}”: left out of the demo.")
-        roster = [r for r in roster if taken.get(r[0], classroom.pk) == classroom.pk]
-        usernames = [username for username, _, _ in roster]
+        for username, _, _, classroom in roster:
+            if taken.get(username, classroom.pk) != classroom.pk:
+                self.stderr.write(
+                    f"{username} exists outside “{classroom.name}”: left out of the demo."
+                )
+        roster = [r for r in roster if taken.get(r[0], r[3].pk) == r[3].pk]
+        usernames = [username for username, _, _, _ in roster]
         missing = [r for r in roster if r[0] not in taken]
         needs_history = (
             bool(usernames)
             and not Trade.objects.filter(
-                user__username__in=usernames, user__classroom=classroom
+                user__username__in=usernames, user__classroom__in=classrooms
             ).exists()
         )
 
@@ -237,25 +288,29 @@ class Command(BaseCommand):
                 added.append(f"listed {len(loaded.created)} symbols")
             if missing:
                 student_password = options["student_password"] or secrets.token_urlsafe(9)
-                enroll_students(
-                    students=[
+                for classroom in classrooms:
+                    joining = [
                         (username, f"{username}@{EMAIL_DOMAIN}", first, last)
-                        for username, first, last in missing
-                    ],
-                    password=student_password,
-                    classroom=classroom,
-                )
+                        for username, first, last, room in missing
+                        if room == classroom
+                    ]
+                    if joining:
+                        enroll_students(
+                            students=joining, password=student_password, classroom=classroom
+                        )
                 added.append(f"{len(missing)} students")
             if needs_history:
                 students = list(
-                    User.objects.filter(username__in=usernames, classroom=classroom).order_by(
+                    User.objects.filter(username__in=usernames, classroom__in=classrooms).order_by(
                         "username"
                     )
                 )
-                summary = self._simulate(students, instructor, moments, clock, per_day, options)
+                summary = self._simulate(
+                    students, instructor, own_class, moments, clock, per_day, options
+                )
                 added.append(summary)
 
-        self._report(added, instructor, password, usernames, student_password)
+        self._report(added, instructors, passwords, classrooms, usernames, student_password)
 
     @staticmethod
     def _latest_price_time():
@@ -268,34 +323,46 @@ class Command(BaseCommand):
 
     # Who --------------------------------------------------------------------------------
 
-    def _instructor(self, password: str | None):
-        """The demo instructor, and the password when it was created just now."""
+    def _instructor(self, username: str, password: str | None):
+        """A demo instructor, and the password when it was created just now."""
         User = get_user_model()
-        found = User.objects.filter(username=INSTRUCTOR).first()
+        found = User.objects.filter(username=username).first()
         if found is not None:
             return found, None
         password = password or secrets.token_urlsafe(12)
         try:
             user = create_instructor(
-                username=INSTRUCTOR, email=f"{INSTRUCTOR}@{EMAIL_DOMAIN}", password=password
+                username=username, email=f"{username}@{EMAIL_DOMAIN}", password=password
             )
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         return user, password
 
+    @staticmethod
+    def _class(demo: DemoClass, owner) -> Classroom:
+        rules = dict(demo.rules)
+        if demo.rules:
+            rules["ends_at"] = timezone.now() + timedelta(weeks=CONTEST_WEEKS)
+        try:
+            return create_class(name=demo.name, owners=[owner], rules=rules)
+        except ValidationError as exc:
+            raise CommandError("; ".join(exc.messages)) from None
+
     # The simulated days -----------------------------------------------------------------
 
-    def _simulate(self, students, instructor, moments, clock, per_day, options) -> str:
+    def _simulate(self, students, instructor, own_class, moments, clock, per_day, options) -> str:
         rng = self.rng
         market_rng = random.Random(options["seed"] + 1)
         styles = {s.pk: STYLES[i % len(STYLES)] for i, s in enumerate(students)}
-        cash = {s.pk: to_cents(settings.STARTING_CASH) for s in students}
+        cash = dict(Balance.objects.filter(user__in=students).values_list("user_id", "amount"))
         held: dict[int, dict[str, int]] = defaultdict(dict)
         depositors = set(rng.sample([s.pk for s in students], k=max(1, len(students) // 5)))
         deposit_at = {pk: rng.randrange(len(moments)) for pk in depositors}
         withdrawer = rng.choice(students).pk
         withdraw_at = rng.randrange(len(moments) // 2, len(moments))
-        script = self._instructor_script(len(moments), per_day)
+        # The instructor's prize goes to a student of their own class.
+        own_students = [s for s in students if s.classroom_id == own_class.pk] or students
+        script = self._instructor_script(len(moments), per_day, own_students)
         can_act = instructor.has_perm("ledger.grant_cash")
         self.halted = None
         trades = flows = 0
@@ -318,14 +385,18 @@ class Command(BaseCommand):
                     try:
                         ledger.deposit(user=student, amount=amount, description="Summer job")
                     except ledger.LedgerError:
-                        pass  # deposits may be closed or capped in this class's settings
+                        pass  # deposits may be closed or capped in this class
                     else:
                         cash[pk] += amount
                         flows += 1
                 if pk == withdrawer and n == withdraw_at and cash[pk] >= 500:
-                    ledger.withdraw(user=student, amount="500", description="Field trip")
-                    cash[pk] -= 500
-                    flows += 1
+                    try:
+                        ledger.withdraw(user=student, amount="500", description="Field trip")
+                    except ledger.LedgerError:
+                        pass  # withdrawals may be closed in this class
+                    else:
+                        cash[pk] -= 500
+                        flows += 1
                 first_purchase = n == 0 and styles[pk].name != "cautious"
                 if not first_purchase and rng.random() >= styles[pk].activity:
                     continue
@@ -376,7 +447,7 @@ class Command(BaseCommand):
         cash[student.pk] -= trade.total + trade.commission
         return trade
 
-    def _instructor_script(self, ticks: int, per_day: int) -> dict:
+    def _instructor_script(self, ticks: int, per_day: int, prize_candidates) -> dict:
         """What the instructor does, and at which tick: news for a sector, a halt and its
         resumption, a prize; each goes into the audit log."""
         rng = self.rng
@@ -398,7 +469,7 @@ class Command(BaseCommand):
 
         def prize(instructor, students, quotes):
             grant_cash(
-                student=rng.choice(students),
+                student=rng.choice(prize_candidates),
                 instructor=instructor,
                 amount=Decimal("500"),
                 reason="Best stock pitch of the week",
@@ -414,25 +485,30 @@ class Command(BaseCommand):
 
     # What happened ----------------------------------------------------------------------
 
-    def _report(self, added, instructor, password, usernames, student_password):
+    def _report(self, added, instructors, passwords, classrooms, usernames, student_password):
         style = self.style
+        names = " and ".join(f"“{classroom.name}”" for classroom in classrooms)
         if not added:
             self.stdout.write(
                 style.SUCCESS(
                     f"The demo classroom is already there ({len(usernames)} students in "
-                    f"“{CLASS_NAME}”); nothing added."
+                    f"{names}); nothing added."
                 )
             )
-            self.stdout.write(f"Instructor login: {instructor.username} (password unchanged).")
-            return
-        self.stdout.write(style.SUCCESS("Demo classroom ready: " + "; ".join(added) + "."))
-        if password:
-            self.stdout.write(
-                f"Instructor login at /admin/: {INSTRUCTOR} / {password}  "
-                "(shown once; change it with `manage.py changepassword instructor`)"
-            )
         else:
-            self.stdout.write(f"Instructor login: {instructor.username} (password unchanged).")
+            self.stdout.write(style.SUCCESS("Demo classroom ready: " + "; ".join(added) + "."))
+        for username in instructors:
+            if username in passwords:
+                self.stdout.write(
+                    f"Instructor login at /admin/: {username} / {passwords[username]}  "
+                    f"(shown once; change it with `manage.py changepassword {username}`)"
+                )
+            else:
+                self.stdout.write(f"Instructor login: {username} (password unchanged).")
+        for demo, classroom in zip(CLASSES, classrooms, strict=True):
+            self.stdout.write(
+                f"“{classroom.name}” ({demo.instructor}'s): join code {classroom.join_code}"
+            )
         if student_password:
             self.stdout.write(
                 f"Students {usernames[0]} … {usernames[-1]} share the password "

@@ -1,8 +1,16 @@
-"""Form pieces shared by every form that moves money."""
+"""Form pieces shared by the apps' forms."""
 
 import uuid
+from datetime import date
 
 from django import forms
+from django.core.exceptions import ValidationError
+
+# The days a filter may name. Python's dates end at 9999-12-31, and a filter's day goes
+# into date arithmetic ("the day after the end date") and a time-zone conversion, which
+# overflow near either end; no class trades outside these years.
+FIRST_DAY = date(1900, 1, 1)
+LAST_DAY = date(2999, 12, 31)
 
 
 def new_token() -> str:
@@ -26,3 +34,17 @@ class OneTimeTokenField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
         return value or None
+
+
+class DayField(forms.DateField):
+    """A day written YYYY-MM-DD, from FIRST_DAY to LAST_DAY."""
+
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    default_error_messages = {
+        "out_of_range": f"Pick a date between {FIRST_DAY:%Y} and {LAST_DAY:%Y}.",
+    }
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not FIRST_DAY <= value <= LAST_DAY:
+            raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")

@@ -384,6 +384,9 @@ def test_history_filter_with_no_match_says_so(student_client, trades):
         ("start=yesterday", "Enter the start date as YYYY-MM-DD."),
         ("end=2026-13-45", "Enter the end date as YYYY-MM-DD."),
         ("start=2026-03-04&end=2026-03-01", "The start date is after the end date."),
+        ("end=9999-12-31", "Pick a date between 1900 and 2999."),
+        ("start=0001-01-01", "Pick a date between 1900 and 2999."),
+        ("end=10000-01-01", "Enter the end date as YYYY-MM-DD."),
         ("symbol=%3Cscript%3E", "no symbol"),
         ("format=xml", "The format can be csv"),
     ],
@@ -432,6 +435,15 @@ def test_history_csv_has_every_filtered_row(student_client, trades):
     assert rows[1][1:] == ["AAPL", "sell", "4", "120.00", "480.00", "1.00", "80.00"]
     assert rows[2][1:] == ["AAPL", "buy", "10", "100.00", "1000.00", "0.00", ""]
     assert len(rows) == 3
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_csv_with_a_far_date_is_refused_before_the_download_starts(student_client, trades, day):
+    response = student_client.get(HISTORY, {"format": "csv", "start": "2026-01-01", "end": day})
+
+    assert response.status_code == 400
+    assert not response.streaming
+    assert "Pick a date between 1900 and 2999." in response.content.decode()
 
 
 def test_history_links_to_the_csv_with_the_same_filters(student_client, trades):

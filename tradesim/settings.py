@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tradesim.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
+    "tradesim.middleware.RejectNulCharactersMiddleware",
 ]
 
 ROOT_URLCONF = "tradesim.urls"

@@ -32,7 +32,7 @@ from accounts.services import grant_cash
 from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
-from tradesim.admin import RejectedFormIs400Mixin
+from tradesim.admin import RejectedFormIs400Mixin, is_row_id
 from tradesim.exports import csv_download, safe_cell
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
@@ -461,7 +461,7 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
         ids = []
         for part in request.GET.get("ids", "").split(","):
             part = part.strip()
-            if part.isascii() and part.isdigit():
+            if part.isascii() and part.isdigit() and is_row_id(User, part):
                 ids.append(int(part))
         ids = ids[:MAX_SELECTED]
         users = User.objects.filter(pk__in=ids).select_related("classroom").order_by("username")

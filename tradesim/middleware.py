@@ -51,3 +51,42 @@ def _holds_nul(request) -> bool:
         for data in sent
         for key, values in data.lists()
     )
+
+
+class AdminChangeListGuardMiddleware:
+    """Check an admin changelist's filters and picked rows before the list is built
+    (tradesim.admin.check_changelist_input), answering a 400 with the reason. Middleware,
+    not a ModelAdmin mixin, so that every changelist is covered, Django's own and django-
+    axes' included."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        model_admin = getattr(view_func, "model_admin", None)
+        url_name = request.resolver_match.url_name or ""
+        if model_admin is None or not url_name.endswith("_changelist"):
+            return None
+        site = model_admin.admin_site
+        if not site.has_permission(request) or not model_admin.has_view_or_change_permission(
+            request
+        ):
+            return None  # the admin sends them to log in, or refuses them
+        from tradesim.admin import BadChangeListInput, check_changelist_input
+
+        try:
+            check_changelist_input(model_admin, request)
+        except BadChangeListInput as refusal:
+            request.current_app = site.name
+            context = {
+                **site.each_context(request),
+                "title": "This filter cannot be used",
+                "opts": model_admin.opts,
+                "message": refusal.message,
+                "list_url": request.path,
+            }
+            return render(request, "admin/bad_filter.html", context, status=400)
+        return None

@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "tradesim.middleware.ContentSecurityPolicyMiddleware",
     "axes.middleware.AxesMiddleware",
     "tradesim.middleware.RejectNulCharactersMiddleware",
+    "tradesim.middleware.AdminChangeListGuardMiddleware",
 ]
 
 ROOT_URLCONF = "tradesim.urls"

@@ -77,6 +77,10 @@ class NotEnoughShares(TradingError, portfolio.NotEnoughShares):
     pass
 
 
+class PositionTooLarge(TradingError, portfolio.PositionLimit):
+    pass
+
+
 class DuplicateRequest(TradingError, ledger.DuplicateRequest):
     pass
 
@@ -131,10 +135,12 @@ def buy(*, user, symbol, quantity, token: str | None = None) -> Trade:
     """Buy `quantity` shares of `symbol` for `user` at the current price.
 
     Guarantees: the symbol is listed and not halted; the quantity is a whole number from 1
-    to MAX_QUANTITY; total = to_cents(price × quantity), and cash covers total + commission
-    (checked on the locked balance). In one transaction it writes the journal rows (type
-    "buy", plus "fee" when COMMISSION_PER_TRADE > 0), the holding (created, or its
-    quantity-weighted average price updated) and the trade row — or nothing at all.
+    to MAX_QUANTITY; total = to_cents(price × quantity), at most MAX_MONEY with the
+    commission, and cash covers both (checked on the locked balance); the holding stays
+    within portfolio.MAX_SHARES_HELD (PositionTooLarge, checked on the locked holding).
+    In one transaction it writes the journal rows (type "buy", plus "fee" when
+    COMMISSION_PER_TRADE > 0), the holding (created, or its quantity-weighted average
+    price updated) and the trade row — or nothing at all.
     Locks: the user's balance row, then their holding row for the symbol.
     Raises a TradingError subclass (with .message) on any refusal.
     """
@@ -227,7 +233,10 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
             raise SymbolHalted(f"Trading in {symbol} is paused right now; try again later.")
         total = to_cents(price * quantity)
         if total + commission > MAX_MONEY:
-            raise InvalidQuantity("That order is too large.")
+            raise InvalidQuantity(
+                f"That order is too large: {quantity:,} {symbol} at ${price:,.2f} comes to "
+                f"${total + commission:,.2f}, and one order moves at most ${MAX_MONEY:,.2f}."
+            )
 
         if side == Trade.Operation.BUY:
             return _buy_locked(
@@ -274,7 +283,10 @@ def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, to
     _charge_commission(
         user=user, balance=balance, commission=commission, description=description, symbol=symbol
     )
-    portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+    try:
+        portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+    except portfolio.PositionLimit as error:
+        raise PositionTooLarge(error.message) from None
     return _record(
         user=user,
         stock_id=symbol,

@@ -21,6 +21,7 @@ from trading.services import (
     DuplicateRequest,
     InvalidQuantity,
     NotEnoughShares,
+    PositionTooLarge,
     SymbolHalted,
     TradingError,
     UnknownSymbol,
@@ -38,6 +39,7 @@ ERROR_FIELDS = {
     SymbolHalted: "symbol",
     InvalidQuantity: "quantity",
     NotEnoughShares: "quantity",
+    PositionTooLarge: "quantity",
 }
 
 

@@ -318,6 +318,24 @@ def rows_of(response) -> list[Trade]:
     return response.context["trades"]
 
 
+def test_a_buy_past_the_most_one_holding_can_have_is_a_400_on_the_quantity(student_client, student):
+    penny = PriceFactory(symbol="PENNY", price=Decimal("0.01"))
+    Holding.objects.create(
+        user=student, stock=penny, quantity=2_147_483_000, average_price=Decimal("0.01")
+    )
+
+    response = student_client.post(BUY, {"symbol": "PENNY", "quantity": "1000"})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["quantity"] == [
+        "One holding can have at most 2,147,483,647 shares. "
+        "You hold 2,147,483,000 PENNY, so you can buy at most 647 more."
+    ]
+    assert cash(student) == Decimal("10000.00")
+    assert not Trade.objects.filter(user=student).exists()
+    assert Holding.objects.get(user=student).quantity == 2_147_483_000
+
+
 def test_history_lists_the_users_trades_newest_first_with_realized_total(student_client, trades):
     response = student_client.get(HISTORY)
 

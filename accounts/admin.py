@@ -14,8 +14,10 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
@@ -34,6 +36,7 @@ from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
 from tradesim.admin import RejectedFormIs400Mixin, is_row_id
 from tradesim.exports import csv_download, safe_cell
+from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from trading import services as trading
@@ -84,6 +87,7 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
 
 @admin.register(Classroom)
 class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
+    form = ModelForm
     list_display = ["name", "student_count", "created_at", "leaderboard_link", "standings_link"]
     search_fields = ["name"]
     readonly_fields = ["created_at"]
@@ -154,6 +158,16 @@ def _standings_rows(rows):
             row.twr_pct,
             row.trades,
         ]
+
+
+# Roles ----------------------------------------------------------------------------------
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(RejectedFormIs400Mixin, DjangoGroupAdmin):
+    form = ModelForm
 
 
 # Users ----------------------------------------------------------------------------------
@@ -260,7 +274,7 @@ class RoleFilter(admin.SimpleListFilter):
         return queryset
 
 
-class InstructorUserChangeForm(UserChangeForm):
+class InstructorUserChangeForm(StrictFormMixin, UserChangeForm):
     def clean_email(self):
         email = (self.cleaned_data.get("email") or "").strip()
         taken = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
@@ -269,9 +283,19 @@ class InstructorUserChangeForm(UserChangeForm):
         return email
 
 
+class UserCreationAdminForm(StrictFormMixin, AdminUserCreationForm):
+    pass
+
+
+class PasswordChangeAdminForm(StrictFormMixin, AdminPasswordChangeForm):
+    pass
+
+
 @admin.register(User)
 class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
     form = InstructorUserChangeForm
+    add_form = UserCreationAdminForm
+    change_password_form = PasswordChangeAdminForm
     list_display = [
         "username",
         "email",

@@ -3,6 +3,8 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 
+from accounts.forms import LoginForm, PasswordChangeForm
+
 
 class Status400OnInvalidMixin:
     def form_invalid(self, form):
@@ -10,10 +12,12 @@ class Status400OnInvalidMixin:
 
 
 class LoginView(Status400OnInvalidMixin, auth_views.LoginView):
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
 class PasswordChangeView(Status400OnInvalidMixin, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
     template_name = "registration/password_change.html"
 
     def form_valid(self, form):

@@ -1,9 +1,9 @@
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import UserCreationForm
 
 from ledger.forms import AmountField
-from tradesim.forms import OneTimeTokenField
+from tradesim.forms import Form, ModelForm, OneTimeTokenField, StrictFormMixin
 
 User = get_user_model()
 
@@ -11,10 +11,10 @@ User = get_user_model()
 REASON_MAX_LENGTH = 150
 
 
-class RegistrationForm(UserCreationForm):
+class RegistrationForm(StrictFormMixin, auth_forms.UserCreationForm):
     email = forms.EmailField(required=True, help_text="Used only by your instructor to reach you.")
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(auth_forms.UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
 
@@ -25,7 +25,15 @@ class RegistrationForm(UserCreationForm):
         return email
 
 
-class ProfileForm(forms.ModelForm):
+class LoginForm(StrictFormMixin, auth_forms.AuthenticationForm):
+    pass
+
+
+class PasswordChangeForm(StrictFormMixin, auth_forms.PasswordChangeForm):
+    pass
+
+
+class ProfileForm(ModelForm):
     class Meta:
         model = User
         fields = ("first_name", "last_name", "email")
@@ -37,7 +45,7 @@ class ProfileForm(forms.ModelForm):
         return email
 
 
-class GrantCashForm(forms.Form):
+class GrantCashForm(Form):
     """An instructor's grant: how much and why (the student reads the reason in their
     journal). The amount is checked like a student's deposit; the grant itself is checked
     again by the service."""
@@ -54,7 +62,7 @@ class GrantCashForm(forms.Form):
         return self.cleaned_data["reason"].strip()
 
 
-class ResetStudentForm(forms.Form):
+class ResetStudentForm(Form):
     reason = forms.CharField(
         max_length=REASON_MAX_LENGTH,
         help_text="Shown to the student in their journal, e.g. “Fresh start for unit 2”.",

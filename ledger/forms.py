@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from ledger.models import Transaction
 from ledger.selectors import JournalFilters
-from tradesim.forms import DayField, OneTimeTokenField
+from tradesim.forms import DayField, Form, OneTimeTokenField
 from tradesim.money import CENT, MAX_MONEY
 
 EXAMPLE = "such as 250 or 99.95"
@@ -114,7 +114,7 @@ class BootstrapFormMixin:
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
 
-class AmountForm(BootstrapFormMixin, forms.Form):
+class AmountForm(BootstrapFormMixin, Form):
     """An amount, an optional note, and the one-time token. Reused by every form that moves
     a student's cash (deposit, withdraw, an instructor's grant)."""
 
@@ -145,7 +145,7 @@ class WithdrawForm(AmountForm):
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}", re.ASCII)
 
 
-class JournalFilterForm(BootstrapFormMixin, forms.Form):
+class JournalFilterForm(BootstrapFormMixin, Form):
     """The journal's filters, read from the query string. All optional."""
 
     type = forms.ChoiceField(

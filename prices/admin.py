@@ -9,9 +9,10 @@ from prices.market_data import Listing
 from prices.models import MarketEvent, MarketState, Price, PriceHistory
 from prices.simulation import DEFAULT_MODEL
 from tradesim.admin import RejectedFormIs400Mixin
+from tradesim.forms import ModelForm
 
 
-class PriceForm(forms.ModelForm):
+class PriceForm(ModelForm):
     class Meta:
         model = Price
         fields = ["symbol", "name", "sector", "price", "is_index", "drift", "volatility", "beta"]
@@ -157,7 +158,7 @@ class PriceHistoryAdmin(admin.ModelAdmin):
         return False
 
 
-class MarketEventForm(forms.ModelForm):
+class MarketEventForm(ModelForm):
     sector = forms.ChoiceField(required=False, help_text="Or a whole sector")
 
     class Meta:

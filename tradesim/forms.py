@@ -48,3 +48,60 @@ class DayField(forms.DateField):
         super().validate(value)
         if value is not None and not FIRST_DAY <= value <= LAST_DAY:
             raise ValidationError(self.error_messages["out_of_range"], code="out_of_range")
+
+
+class StrictFormMixin:
+    """What every form here adds to Django's:
+
+    - a field sent more than once (amount=1&amount=2) is refused, not read as its last
+      value: which one was meant is anybody's guess. Fields that take several values (a
+      multiple choice) may repeat;
+    - an error on a hidden field (the one-time token, the page to return to), which no
+      template shows, is told above the form as well."""
+
+    repeated_message = "This field was sent {times}; send it once."
+    hidden_error_message = (
+        "Part of this form was changed or has expired: reload the page and try again."
+    )
+
+    # Before the form's clean(), which must not act on a repeated field (a log-in form
+    # authenticates there).
+    def _clean_fields(self):
+        super()._clean_fields()
+        if hasattr(self.data, "getlist"):
+            for name, field in self.fields.items():
+                if field.disabled or _takes_several_values(field):
+                    continue
+                count = max(len(self.data.getlist(key)) for key in _sent_names(self[name]))
+                if count > 1:
+                    times = "twice" if count == 2 else f"{count} times"
+                    message = self.repeated_message.format(times=times)
+                    self.add_error(name, ValidationError(message, code="repeated"))
+        if any(self.errors.get(bound.name) for bound in self.hidden_fields()):
+            self.add_error(None, ValidationError(self.hidden_error_message, code="hidden"))
+
+
+def _takes_several_values(field) -> bool:
+    widget = getattr(field.widget, "widget", field.widget)  # the admin wraps some widgets
+    return (
+        isinstance(field, (forms.MultipleChoiceField, forms.ModelMultipleChoiceField))
+        or getattr(widget, "allow_multiple_selected", False)
+        or isinstance(widget, forms.MultipleHiddenInput)
+    )
+
+
+def _sent_names(bound) -> list[str]:
+    """The names a field's value arrives under: one, or one per part of a split widget
+    (a date and a time)."""
+    widget = bound.field.widget
+    if isinstance(widget, forms.MultiWidget):
+        return [bound.html_name + suffix for suffix in widget.widgets_names]
+    return [bound.html_name]
+
+
+class Form(StrictFormMixin, forms.Form):
+    pass
+
+
+class ModelForm(StrictFormMixin, forms.ModelForm):
+    pass

@@ -3,7 +3,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tradesim.forms import DayField, OneTimeTokenField
+from tradesim.forms import DayField, Form, OneTimeTokenField
 from trading.models import Trade
 from trading.services import MAX_QUANTITY, SYMBOL_MAX_LENGTH, UnknownSymbol, normalize_symbol
 
@@ -15,7 +15,7 @@ def clean_symbol_text(value: str) -> str:
         raise ValidationError(error.message) from None
 
 
-class BootstrapForm(forms.Form):
+class BootstrapForm(Form):
     """Bootstrap classes on the visible widgets, and `is-invalid` on fields with errors."""
 
     def style_widgets(self) -> None:

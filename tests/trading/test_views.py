@@ -318,6 +318,37 @@ def rows_of(response) -> list[Trade]:
     return response.context["trades"]
 
 
+@pytest.mark.parametrize(
+    ("url", "data", "message"),
+    [
+        (BUY, {"symbol": "AAPL", "quantity": ["1", "50"]}, "sent twice; send it once"),
+        (BUY, {"symbol": ["AAPL", "MSFT"], "quantity": "1"}, "sent twice; send it once"),
+        (SELL, {"symbol": "AAPL", "quantity": ["1", "1"]}, "sent twice; send it once"),
+        (
+            BUY,
+            {"symbol": "AAPL", "quantity": "1", "next": ["/ledger/", "/portfolio/"]},
+            "Part of this form was changed or has expired",  # a hidden field
+        ),
+    ],
+)
+def test_an_order_with_a_field_sent_twice_is_refused_and_changes_nothing(
+    student_client, student, aapl, url, data, message
+):
+    PriceFactory(symbol="MSFT")
+    buy(user=student, symbol="AAPL", quantity=2)
+    before = (cash(student), Trade.objects.count(), list(Holding.objects.values_list("quantity")))
+
+    response = student_client.post(url, data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert (
+        cash(student),
+        Trade.objects.count(),
+        list(Holding.objects.values_list("quantity")),
+    ) == before
+
+
 def test_a_buy_past_the_most_one_holding_can_have_is_a_400_on_the_quantity(student_client, student):
     penny = PriceFactory(symbol="PENNY", price=Decimal("0.01"))
     Holding.objects.create(

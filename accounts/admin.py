@@ -392,7 +392,11 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
     # The user page ----------------------------------------------------------------------
 
     def get_inlines(self, request, obj):
-        return [HoldingInline, JournalInline] if obj is not None else []
+        # Rows to read, never submitted: a POST is handled without them, or a tampered
+        # management form would have the page build rows that do not exist.
+        if obj is None or request.method == "POST":
+            return []
+        return [HoldingInline, JournalInline]
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not request.user.is_superuser:

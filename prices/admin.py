@@ -23,6 +23,12 @@ class PriceForm(ModelForm):
         except services.InvalidMarketInput as exc:
             raise ValidationError(exc.message) from None
 
+    def clean_price(self):
+        price = self.cleaned_data["price"]
+        if not services.MIN_LISTING_PRICE <= price <= services.MAX_LISTING_PRICE:
+            raise ValidationError(services.LISTING_PRICE_RANGE)
+        return price
+
 
 @admin.register(Price)
 class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
@@ -176,9 +182,8 @@ class MarketEventForm(ModelForm):
         self.fields["sector"].choices = [("", "—"), *((s, s) for s in sectors)]
 
     def clean(self):
+        # "A symbol or a sector" is the table's constraint, which says so in its own words.
         cleaned = super().clean()
-        if bool(cleaned.get("stock")) == bool(cleaned.get("sector")):
-            raise ValidationError("Choose a symbol or a sector (one of them).")
         percent = cleaned.get("percent")
         if percent is not None and (not -100 < percent <= 1000 or percent == 0):
             self.add_error("percent", "The move must be above -100 % and at most 1000 %, not 0.")

@@ -146,3 +146,12 @@ def test_an_action_on_real_rows_still_runs(superuser_client):
 )
 def test_is_row_id_says_whether_a_key_fits_the_column(text, expected):
     assert is_row_id(Trade, text) is expected
+
+
+def test_a_choice_of_rows_no_table_can_have_is_refused_on_the_form(superuser_client):
+    response = superuser_client.post(
+        reverse("admin:auth_group_add"), {"name": "Helpers", "permissions": [HUGE]}
+    )
+
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()

@@ -6,6 +6,9 @@ class TradesimConfig(AppConfig):
     name = "tradesim"
     verbose_name = "Classroom audit"
 
+    def ready(self):
+        from tradesim import lookups  # noqa: F401  (registers them)
+
 
 class TradeSimAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin, with the project's admin site (tradesim.admin_site)."""

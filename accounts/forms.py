@@ -3,7 +3,13 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 
 from ledger.forms import AmountField
-from tradesim.forms import Form, ModelForm, OneTimeTokenField, StrictFormMixin
+from tradesim.forms import (
+    Form,
+    ModelForm,
+    OneTimeTokenField,
+    StrictFormMixin,
+    UsernameLengthMixin,
+)
 
 User = get_user_model()
 
@@ -25,7 +31,7 @@ class RegistrationForm(StrictFormMixin, auth_forms.UserCreationForm):
         return email
 
 
-class LoginForm(StrictFormMixin, auth_forms.AuthenticationForm):
+class LoginForm(StrictFormMixin, UsernameLengthMixin, auth_forms.AuthenticationForm):
     pass
 
 

@@ -7,10 +7,10 @@ from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordCha
 from django.contrib.auth.views import PasswordChangeView
 from django.urls import reverse
 
-from tradesim.forms import StrictFormMixin
+from tradesim.forms import StrictFormMixin, UsernameLengthMixin
 
 
-class AdminLoginForm(StrictFormMixin, AdminAuthenticationForm):
+class AdminLoginForm(StrictFormMixin, UsernameLengthMixin, AdminAuthenticationForm):
     pass
 
 

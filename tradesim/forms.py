@@ -5,6 +5,7 @@ from datetime import date
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 
 # The days a filter may name. Python's dates end at 9999-12-31, and a filter's day goes
 # into date arithmetic ("the day after the end date") and a time-zone conversion, which
@@ -72,7 +73,7 @@ class StrictFormMixin:
             for name, field in self.fields.items():
                 if field.disabled or _takes_several_values(field):
                     continue
-                count = max(len(self.data.getlist(key)) for key in _sent_names(self[name]))
+                count = max(len(self.data.getlist(key)) for key in sent_names(self[name]))
                 if count > 1:
                     times = "twice" if count == 2 else f"{count} times"
                     message = self.repeated_message.format(times=times)
@@ -90,13 +91,25 @@ def _takes_several_values(field) -> bool:
     )
 
 
-def _sent_names(bound) -> list[str]:
+def sent_names(bound) -> list[str]:
     """The names a field's value arrives under: one, or one per part of a split widget
     (a date and a time)."""
     widget = bound.field.widget
     if isinstance(widget, forms.MultiWidget):
         return [bound.html_name + suffix for suffix in widget.widgets_names]
     return [bound.html_name]
+
+
+class UsernameLengthMixin:
+    """For Django's log-in form, which sets its username field's max_length after the
+    field is made, without the validator that would enforce it: a username of thousands
+    of characters went on to authenticate() and into django-axes' record of the failure,
+    a column of 255 that PostgreSQL refused."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.append(MaxLengthValidator(field.max_length))
 
 
 class Form(StrictFormMixin, forms.Form):

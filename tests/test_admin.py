@@ -155,3 +155,15 @@ def test_a_choice_of_rows_no_table_can_have_is_refused_on_the_form(superuser_cli
 
     assert response.status_code == 400
     assert "Select a valid choice" in response.content.decode()
+
+
+@pytest.mark.parametrize("view", ["change", "history"])
+def test_the_page_of_a_row_no_table_can_have_says_it_does_not_exist(superuser_client, view):
+    """A portfolio summary's key is its user (a one-to-one relation): Django's guard
+    against impossible integers did not cover the relation."""
+    url = reverse(f"admin:portfolio_portfoliosummary_{view}", args=[HUGE])
+
+    response = superuser_client.get(url)
+
+    assert response.status_code == 302
+    assert response.url == reverse("admin:index")

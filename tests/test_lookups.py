@@ -25,3 +25,14 @@ def test_in_with_values_the_column_holds_is_unchanged():
     pks = list(Permission.objects.values_list("pk", flat=True)[:3])
 
     assert sorted(Permission.objects.filter(pk__in=pks).values_list("pk", flat=True)) == sorted(pks)
+
+
+def test_exact_on_a_relation_to_an_integer_key_finds_nothing_past_the_column(student):
+    from portfolio.models import PortfolioSummary
+
+    PortfolioSummary.objects.create(user=student)
+
+    assert list(PortfolioSummary.objects.filter(pk=HUGE)) == []
+    assert list(PortfolioSummary.objects.filter(user=-HUGE)) == []
+    assert PortfolioSummary.objects.filter(user__in=[HUGE, student.pk]).get().user == student
+    assert PortfolioSummary.objects.exclude(pk=HUGE).count() == 1

@@ -50,25 +50,32 @@ PATH_VALUES = {
 }
 
 
-def _fill(pattern_text: str) -> str:
-    """A route or regex with its parameters replaced by values from PATH_VALUES."""
-    text = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: PATH_VALUES[m[1]], pattern_text)
-    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: PATH_VALUES[m[1]], text)
+def _fill(pattern_text: str, value=None) -> str:
+    """A route or regex with its parameters replaced by values from PATH_VALUES, or all
+    by `value` (already quoted for a path)."""
+
+    def filled(match):
+        return PATH_VALUES[match[1]] if value is None else value
+
+    text = re.sub(r"<(?:\w+:)?(\w+)>", filled, pattern_text)
+    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", filled, text)
     return text.lstrip("^").rstrip("$").replace("\\", "")
 
 
-def all_urls(patterns=None, prefix="", namespace=""):
+def all_urls(patterns=None, prefix="", namespace="", value=None):
     """(name, path) for every pattern the resolver knows, nested ones included; unnamed
-    patterns are named "<namespace>:<unnamed route>"."""
+    patterns are named "<namespace>:<unnamed route>". `value` fills every parameter of
+    a path instead of PATH_VALUES."""
     if patterns is None:
         patterns = get_resolver().url_patterns
     for entry in patterns:
         if isinstance(entry, URLResolver):
             ns = namespace + (f"{entry.namespace}:" if entry.namespace else "")
-            yield from all_urls(entry.url_patterns, prefix + _fill(str(entry.pattern)), ns)
+            inner = prefix + _fill(str(entry.pattern), value)
+            yield from all_urls(entry.url_patterns, inner, ns, value)
         else:
             name = entry.name or f"<unnamed {entry.pattern}>"
-            yield namespace + name, "/" + prefix + _fill(str(entry.pattern))
+            yield namespace + name, "/" + prefix + _fill(str(entry.pattern), value)
 
 
 def site_urls() -> dict[str, str]:

@@ -53,7 +53,9 @@ from tests.factories import (
     UserFactory,
 )
 from tests.security.helpers import (
+    PATH_VALUES,
     admin_urls,
+    all_urls,
     link_parameters,
     link_values,
     money_state,
@@ -367,6 +369,33 @@ def test_no_other_admin_page_answers_500(world, student):
         sweep.query(url, CONSOLE if console else set(), names)
 
     verdict([sweep], at_least=100)
+
+
+# What a path parameter (a symbol, a row's id) is filled with, quoted for the path.
+PATH_PARAMETER = [
+    "%00",
+    "99999999999999999999",
+    "-1",
+    "x" * 300,
+    "%C4%B1%F0%9D%9F%8F%E2%80%AE",  # ı𝟏 and a right-to-left override
+    "..%2F..%2Fadmin",
+    "%2520",
+]
+
+
+def test_no_path_parameter_answers_500(world):
+    """Every URL with parameters in its path (a quote's symbol, an admin row's id), each
+    filled with odd values, as a student and as a superuser."""
+    sweeps = [Sweep(world["alice"]), Sweep(world["root"])]
+    plain = dict(all_urls())
+    for value in PATH_PARAMETER:
+        for name, url in all_urls(value=value):
+            if url == plain[name]:
+                continue  # no parameters
+            for sweep in sweeps:
+                sweep.send("get", url, {}, shown={"path": url[:60]})
+
+    verdict(sweeps, at_least=len(PATH_PARAMETER) * len(PATH_VALUES))
 
 
 def test_the_sweep_finds_every_kind_of_input(world):

@@ -95,6 +95,7 @@ class PageForm:
     action: str  # "" for the page itself
     fields: dict[str, list[str]] = field(default_factory=dict)  # as a browser submits them
     several: set[str] = field(default_factory=set)  # names that take several values
+    dates: set[str] = field(default_factory=set)  # names of date (and time) inputs
 
 
 class _Page(HTMLParser):
@@ -121,6 +122,8 @@ class _Page(HTMLParser):
             if kind in ("submit", "button", "file", "image", "reset"):
                 return
             name = attrs["name"]
+            if kind.startswith("date") or "vDateField" in (attrs.get("class") or ""):
+                self.form.dates.add(name)
             if kind in ("checkbox", "radio"):
                 self.form.fields.setdefault(name, [])
                 if kind == "checkbox":

@@ -69,9 +69,12 @@ from trading.services import buy, sell
 pytestmark = pytest.mark.django_db
 
 # One parameter or field at a time: values a field may accept and pass further in. A
-# query parameter gets a NUL on its own too: the admin's lists read theirs one by one, so
-# a refusal of one would hide another.
-EACH = ["99999999999999999999", "-1", "0001-01-01", "9999-12-31"]
+# form's field gets the days only if it is a date input; a query parameter gets them all,
+# and a NUL on its own too: the admin's lists read theirs one by one, so a refusal of one
+# would hide another.
+NUMBERS = ["99999999999999999999", "-1"]
+DAYS = ["0001-01-01", "9999-12-31"]
+EACH = [*NUMBERS, *DAYS]
 EACH_PARAMETER = [*EACH, "\x00"]
 # All of a page's parameters, or a form's fields, at once: values refused wherever they
 # go (a NUL, a date past year 9999, a repeat), or kept as text. (A year past 9999 on its
@@ -218,10 +221,10 @@ class Sweep:
     def forms(self, url: str, page: str, *, each: bool = True) -> None:
         """Every POST form of the last page fetched: each field it reads spoiled in turn
         (every field, if the page's form is not Django's to read, as for an admin
-        list's actions), and sent twice (a field taking several values may repeat), then
-        every field spoiled at once. A formset's counts are spoiled too: the formset
-        reads them. `each=False` leaves out the spoiling field by field (for a second
-        persona on the same form)."""
+        list's actions; the far days only in a date input), and sent twice (a field
+        taking several values may repeat), then every field spoiled at once. A
+        formset's counts are spoiled too: the formset reads them. `each=False` leaves
+        out the spoiling field by field (for a second persona on the same form)."""
         for form in page_forms(page):
             action = form.action or url
             # A form that posts to another page is swept there (the quote page's order
@@ -234,7 +237,7 @@ class Sweep:
                     name.endswith(FORMSET_COUNTS)
                     or (not FORMSET_ROW.search(name) and (name in self.read or not self.read))
                 ):
-                    for value in EACH:
+                    for value in EACH if name in form.dates else NUMBERS:
                         data = {**rendered, name: [value]}
                         self.send("post", action, data, shown={name: value})
                 if name in self.read and name not in form.several:

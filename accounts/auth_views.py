@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 
-from accounts.forms import LoginForm
+from accounts.forms import LoginForm, PasswordChangeForm
 
 
 class Status400OnInvalidMixin:
@@ -47,6 +47,7 @@ class LogoutView(auth_views.LogoutView):
 
 
 class PasswordChangeView(Status400OnInvalidMixin, auth_views.PasswordChangeView):
+    form_class = PasswordChangeForm
     template_name = "registration/password_change.html"
 
     def form_valid(self, form):

@@ -1,8 +1,9 @@
 from django import forms
+from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
-from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from classrooms.models import looks_like_join_code, normalize_join_code
+from tradesim.forms import Form, ModelForm, StrictFormMixin, UsernameLengthMixin
 
 User = get_user_model()
 
@@ -40,13 +41,13 @@ class ClassCodeField(forms.CharField):
         return code
 
 
-class JoinClassForm(forms.Form):
+class JoinClassForm(Form):
     code = ClassCodeField(
         label="Class code", help_text="The 8 letters and digits your teacher gave you."
     )
 
 
-class RegistrationForm(UserCreationForm):
+class RegistrationForm(StrictFormMixin, auth_forms.UserCreationForm):
     email = forms.EmailField(required=True, help_text="Used only by your instructor to reach you.")
     class_code = ClassCodeField(
         label="Class code (optional)",
@@ -54,7 +55,7 @@ class RegistrationForm(UserCreationForm):
         help_text="From your teacher, to join their class now. You can also join one later.",
     )
 
-    class Meta(UserCreationForm.Meta):
+    class Meta(auth_forms.UserCreationForm.Meta):
         model = User
         fields = ("username", "email")
 
@@ -65,7 +66,7 @@ class RegistrationForm(UserCreationForm):
         return email
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(StrictFormMixin, UsernameLengthMixin, auth_forms.AuthenticationForm):
     remember = forms.BooleanField(
         label="Keep me logged in",
         required=False,
@@ -82,7 +83,11 @@ class LoginForm(AuthenticationForm):
             self.fields[name].widget.attrs.setdefault("class", "form-control")
 
 
-class ProfileForm(forms.ModelForm):
+class PasswordChangeForm(StrictFormMixin, auth_forms.PasswordChangeForm):
+    pass
+
+
+class ProfileForm(ModelForm):
     class Meta:
         model = User
         fields = ("first_name", "last_name", "email")

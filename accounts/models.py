@@ -25,7 +25,11 @@ class User(AbstractUser):
     class Meta:
         db_table = "users"
         constraints = [
-            models.UniqueConstraint(Lower("email"), name="users_email_ci_unique"),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="users_email_ci_unique",
+                violation_error_message="An account with this email address already exists.",
+            ),
         ]
 
     @property

@@ -16,8 +16,10 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
@@ -36,8 +38,9 @@ from console.services import grant_cash
 from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
-from tradesim.admin import RejectedFormIs400Mixin
+from tradesim.admin import RejectedFormIs400Mixin, is_row_id
 from tradesim.exports import csv_download, file_name_part, safe_cell
+from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from trading import services as trading
@@ -91,6 +94,8 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
 class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     """A class: its owners, join code and rules. A rule changed after the class started
     is audited with its value before and after (classrooms.services.update_rules)."""
+
+    form = ModelForm
 
     list_display = [
         "name",
@@ -288,6 +293,16 @@ def _standings_rows(rows):
         ]
 
 
+# Roles ----------------------------------------------------------------------------------
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(RejectedFormIs400Mixin, DjangoGroupAdmin):
+    form = ModelForm
+
+
 # Users ----------------------------------------------------------------------------------
 
 
@@ -392,7 +407,7 @@ class RoleFilter(admin.SimpleListFilter):
         return queryset
 
 
-class InstructorUserChangeForm(UserChangeForm):
+class InstructorUserChangeForm(StrictFormMixin, UserChangeForm):
     def clean_email(self):
         email = (self.cleaned_data.get("email") or "").strip()
         taken = User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk)
@@ -401,9 +416,19 @@ class InstructorUserChangeForm(UserChangeForm):
         return email
 
 
+class UserCreationAdminForm(StrictFormMixin, AdminUserCreationForm):
+    pass
+
+
+class PasswordChangeAdminForm(StrictFormMixin, AdminPasswordChangeForm):
+    pass
+
+
 @admin.register(User)
 class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
     form = InstructorUserChangeForm
+    add_form = UserCreationAdminForm
+    change_password_form = PasswordChangeAdminForm
     list_display = [
         "username",
         "email",
@@ -502,7 +527,11 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
     # The user page ----------------------------------------------------------------------
 
     def get_inlines(self, request, obj):
-        return [HoldingInline, JournalInline] if obj is not None else []
+        # Rows to read, never submitted: a POST is handled without them, or a tampered
+        # management form would have the page build rows that do not exist.
+        if obj is None or request.method == "POST":
+            return []
+        return [HoldingInline, JournalInline]
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None and not request.user.is_superuser:
@@ -598,7 +627,7 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
         ids = []
         for part in request.GET.get("ids", "").split(","):
             part = part.strip()
-            if part.isascii() and part.isdigit():
+            if part.isascii() and part.isdigit() and is_row_id(User, part):
                 ids.append(int(part))
         ids = ids[:MAX_SELECTED]
         users = User.objects.filter(pk__in=ids).select_related("classroom").order_by("username")

@@ -1,13 +1,13 @@
 from django import forms
 
 from ledger.forms import AmountField
-from tradesim.forms import OneTimeTokenField
+from tradesim.forms import Form, OneTimeTokenField
 
 # "Granted by <instructor>: <reason>" fits the journal's 200-character description.
 REASON_MAX_LENGTH = 150
 
 
-class GrantCashForm(forms.Form):
+class GrantCashForm(Form):
     """An instructor's grant: how much and why (the student reads the reason in their
     journal). The amount is checked like a student's deposit; the grant itself is checked
     again by the service."""
@@ -24,7 +24,7 @@ class GrantCashForm(forms.Form):
         return self.cleaned_data["reason"].strip()
 
 
-class ResetStudentForm(forms.Form):
+class ResetStudentForm(Form):
     reason = forms.CharField(
         max_length=REASON_MAX_LENGTH,
         help_text="Shown to the student in their journal, e.g. “Fresh start for unit 2”.",

@@ -5,7 +5,6 @@ or room under the class's limits is decided by the service, under the balance lo
 """
 
 import re
-from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -13,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from ledger.models import Transaction
 from ledger.selectors import JournalFilters
-from tradesim.forms import OneTimeTokenField
+from tradesim.forms import DayField, Form, OneTimeTokenField
 from tradesim.money import CENT, MAX_MONEY
 
 EXAMPLE = "such as 250 or 99.95"
@@ -115,7 +114,7 @@ class BootstrapFormMixin:
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
 
-class AmountForm(BootstrapFormMixin, forms.Form):
+class AmountForm(BootstrapFormMixin, Form):
     """An amount, an optional note, and the one-time token. Reused by every form that moves
     a student's cash (deposit, withdraw, an instructor's grant)."""
 
@@ -144,26 +143,22 @@ class WithdrawForm(AmountForm):
 
 
 _SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,9}", re.ASCII)
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(2999, 12, 31)
 
 
-class JournalFilterForm(BootstrapFormMixin, forms.Form):
+class JournalFilterForm(BootstrapFormMixin, Form):
     """The journal's filters, read from the query string. All optional."""
 
     type = forms.ChoiceField(
         label="Type", required=False, choices=[("", "All types"), *Transaction.Type.choices]
     )
-    start = forms.DateField(
+    start = DayField(
         label="From",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter the start date as YYYY-MM-DD, such as 2026-03-14."},
     )
-    end = forms.DateField(
+    end = DayField(
         label="To",
         required=False,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD, such as 2026-03-14."},
     )
     symbol = forms.CharField(
@@ -179,20 +174,6 @@ class JournalFilterForm(BootstrapFormMixin, forms.Form):
         self.fields["type"].error_messages["invalid_choice"] = (
             "Pick a type from the list (deposit, withdrawal, buy, sell, …)."
         )
-
-    def _clean_day(self, name: str):
-        day = self.cleaned_data.get(name)
-        if day is not None and not (FIRST_DAY <= day <= LAST_DAY):
-            raise ValidationError(
-                f"Pick a date between {FIRST_DAY:%Y} and {LAST_DAY:%Y}.", code="out_of_range"
-            )
-        return day
-
-    def clean_start(self):
-        return self._clean_day("start")
-
-    def clean_end(self):
-        return self._clean_day("end")
 
     def clean_symbol(self):
         symbol = self.cleaned_data["symbol"].strip().upper()

@@ -3,13 +3,15 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from tradesim.forms import Form
+
 
 def classroom_model():
     """The class model, reached through the user model (apps don't import accounts)."""
     return get_user_model()._meta.get_field("classroom").related_model
 
 
-class LeaderboardFilterForm(forms.Form):
+class LeaderboardFilterForm(Form):
     """?class=<id>: rank only the students of one class. Optional."""
 
     def __init__(self, *args, **kwargs):

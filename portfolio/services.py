@@ -26,6 +26,9 @@ logger = logging.getLogger("tradesim.portfolio")
 
 # Any fixed number: it names the PostgreSQL advisory lock that keeps snapshots one at a time.
 SNAPSHOT_LOCK_KEY = 7_460_001
+# The most shares one holding can record: holdings.quantity is a PositiveIntegerField, a
+# 4-byte integer on PostgreSQL. The same limit on SQLite, which would store more.
+MAX_SHARES_HELD = 2_147_483_647
 
 
 class PositionError(Exception):
@@ -38,43 +41,59 @@ class NotEnoughShares(PositionError):
     pass
 
 
+class PositionLimit(PositionError):
+    pass
+
+
 def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
     """Add `quantity` shares bought at `price` to the user's holding, creating it if new.
 
     Guarantees: the average price becomes the quantity-weighted mean of the old average and
-    `price`, to 4 places. Locks: the user's holding row for `symbol` (when it exists).
+    `price`, to 4 places; the holding stays within MAX_SHARES_HELD shares (PositionLimit,
+    checked on the locked row, before any write). Locks: the user's holding row for
+    `symbol` (when it exists).
     """
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     now = timezone.now()
-    # No savepoint inside a caller's transaction (a trade): nothing here refuses, and a
-    # database error must abort the whole trade anyway. Single statements (tradesim.rows):
-    # this runs in every buy.
+    # No savepoint inside a caller's transaction (a trade): a database error must abort the
+    # whole trade anyway, and the refusal is raised after the block, having written nothing,
+    # so a caller may still go on. Single statements (tradesim.rows): this runs in every buy.
     with transaction.atomic(savepoint=False):
         held = _lock_holding(user, symbol)
-        if held is None:
-            return rows.create(
+        old_quantity = 0 if held is None else held[1]
+        if old_quantity + quantity <= MAX_SHARES_HELD:
+            if held is None:
+                return rows.create(
+                    Holding,
+                    user=user.pk,
+                    stock=symbol,
+                    quantity=quantity,
+                    average_price=to_4dp(price),
+                    last_updated=now,
+                )
+            pk, old_quantity, old_average = held
+            total_cost = old_average * old_quantity + price * quantity
+            quantity += old_quantity
+            average = to_4dp(total_cost / quantity)
+            rows.update(
+                Holding, {"id": pk}, quantity=quantity, average_price=average, last_updated=now
+            )
+            return rows.loaded(
                 Holding,
-                user=user.pk,
-                stock=symbol,
+                pk,
+                user_id=user.pk,
+                stock_id=symbol,
                 quantity=quantity,
-                average_price=to_4dp(price),
+                average_price=average,
                 last_updated=now,
             )
-        pk, old_quantity, old_average = held
-        total_cost = old_average * old_quantity + price * quantity
-        quantity += old_quantity
-        average = to_4dp(total_cost / quantity)
-        rows.update(Holding, {"id": pk}, quantity=quantity, average_price=average, last_updated=now)
-        return rows.loaded(
-            Holding,
-            pk,
-            user_id=user.pk,
-            stock_id=symbol,
-            quantity=quantity,
-            average_price=average,
-            last_updated=now,
-        )
+    room = MAX_SHARES_HELD - old_quantity
+    can = f"you can buy at most {room:,} more" if room else "you cannot buy more"
+    raise PositionLimit(
+        f"One holding can have at most {MAX_SHARES_HELD:,} shares. You hold "
+        f"{old_quantity:,} {symbol}, so {can}."
+    )
 
 
 def _lock_holding(user, symbol: str) -> tuple[int, int, Decimal] | None:

@@ -9,9 +9,10 @@ from prices.market_data import Listing
 from prices.models import MarketEvent, MarketState, Price, PriceHistory
 from prices.simulation import DEFAULT_MODEL
 from tradesim.admin import RejectedFormIs400Mixin
+from tradesim.forms import ModelForm
 
 
-class PriceForm(forms.ModelForm):
+class PriceForm(ModelForm):
     class Meta:
         model = Price
         fields = ["symbol", "name", "sector", "price", "is_index", "drift", "volatility", "beta"]
@@ -21,6 +22,12 @@ class PriceForm(forms.ModelForm):
             return services.normalize_symbol(self.cleaned_data["symbol"])
         except services.InvalidMarketInput as exc:
             raise ValidationError(exc.message) from None
+
+    def clean_price(self):
+        price = self.cleaned_data["price"]
+        if not services.MIN_LISTING_PRICE <= price <= services.MAX_LISTING_PRICE:
+            raise ValidationError(services.LISTING_PRICE_RANGE)
+        return price
 
 
 @admin.register(Price)
@@ -157,7 +164,7 @@ class PriceHistoryAdmin(admin.ModelAdmin):
         return False
 
 
-class MarketEventForm(forms.ModelForm):
+class MarketEventForm(ModelForm):
     sector = forms.ChoiceField(required=False, help_text="Or a whole sector")
 
     class Meta:
@@ -175,9 +182,8 @@ class MarketEventForm(forms.ModelForm):
         self.fields["sector"].choices = [("", "—"), *((s, s) for s in sectors)]
 
     def clean(self):
+        # "A symbol or a sector" is the table's constraint, which says so in its own words.
         cleaned = super().clean()
-        if bool(cleaned.get("stock")) == bool(cleaned.get("sector")):
-            raise ValidationError("Choose a symbol or a sector (one of them).")
         percent = cleaned.get("percent")
         if percent is not None and (not -100 < percent <= 1000 or percent == 0):
             self.add_error("percent", "The move must be above -100 % and at most 1000 %, not 0.")

@@ -50,13 +50,25 @@ class Price(models.Model):
         db_table = "prices"
         ordering = ["symbol"]
         constraints = [
-            models.CheckConstraint(condition=Q(price__gt=0), name="prices_price_positive"),
             models.CheckConstraint(
-                condition=Q(previous_close__gt=0), name="prices_previous_close_positive"
+                condition=Q(price__gt=0),
+                name="prices_price_positive",
+                violation_error_message="The price must be more than zero.",
             ),
-            models.CheckConstraint(condition=Q(volatility__gte=0), name="prices_volatility_gte_0"),
             models.CheckConstraint(
-                condition=Q(symbol=Upper(F("symbol"))), name="prices_symbol_upper"
+                condition=Q(previous_close__gt=0),
+                name="prices_previous_close_positive",
+                violation_error_message="The previous close must be more than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(volatility__gte=0),
+                name="prices_volatility_gte_0",
+                violation_error_message="The volatility cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(symbol=Upper(F("symbol"))),
+                name="prices_symbol_upper",
+                violation_error_message="Write the symbol in capitals, such as AAPL.",
             ),
         ]
 
@@ -173,10 +185,12 @@ class MarketEvent(models.Model):
                 condition=(Q(stock__isnull=False) & Q(sector=""))
                 | (Q(stock__isnull=True) & ~Q(sector="")),
                 name="market_events_symbol_xor_sector",
+                violation_error_message="Choose a symbol or a sector (one of them).",
             ),
             models.CheckConstraint(
                 condition=Q(percent__gt=-100) & Q(percent__lte=1000) & ~Q(percent=0),
                 name="market_events_percent_range",
+                violation_error_message="The move must be above -100 % and at most 1000 %, not 0.",
             ),
         ]
 

@@ -64,6 +64,9 @@ _MARKET_OPEN = time(9, 30)
 _SYMBOL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-")
 SYMBOL_MAX_LENGTH = 10
 THIN_HISTORY_EVERY_TICKS = 60  # how often a running market thins its old price history
+MIN_LISTING_PRICE = CENT
+MAX_LISTING_PRICE = Decimal("1000000000")
+LISTING_PRICE_RANGE = f"The price must be between ${MIN_LISTING_PRICE} and ${MAX_LISTING_PRICE:,}."
 
 
 class MarketError(Exception):
@@ -598,8 +601,8 @@ def _new_price(listing: Listing, now: datetime) -> Price:
 def _check_listing(listing: Listing) -> None:
     if normalize_symbol(listing.symbol) != listing.symbol:
         raise InvalidMarketInput(f"Write the symbol in capitals: {listing.symbol.upper()}.")
-    if not CENT <= listing.price <= Decimal("1000000000"):
-        raise InvalidMarketInput("The price must be between $0.01 and $1,000,000,000.")
+    if not MIN_LISTING_PRICE <= listing.price <= MAX_LISTING_PRICE:
+        raise InvalidMarketInput(LISTING_PRICE_RANGE)
     _check_parameters(drift=listing.drift, volatility=listing.volatility, beta=listing.beta)
 
 

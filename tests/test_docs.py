@@ -19,7 +19,8 @@ INVOCATION = re.compile(r"manage\.py ([a-z_]+)([^`'\n#;|&>]*)")
 def invocations():
     for name in DOCUMENTS:
         path = BASE_DIR / name if (BASE_DIR / name).exists() else BASE_DIR / "docs" / name
-        for number, line in enumerate(path.read_text().splitlines(), 1):
+        text = path.read_text().replace("\\\n", " ")  # a shell line continued by a backslash
+        for number, line in enumerate(text.splitlines(), 1):
             for match in INVOCATION.finditer(line):
                 yield pytest.param(match[1], match[2].strip(), id=f"{name}:{number}:{match[1]}")
 

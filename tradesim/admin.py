@@ -1,5 +1,17 @@
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
+from django.contrib.admin.views.main import (
+    ALL_VAR,
+    ERROR_FLAG,
+    ORDER_VAR,
+    PAGE_VAR,
+    SEARCH_VAR,
+)
+from django.core.exceptions import FieldDoesNotExist, ValidationError
+from django.db.models.constants import LOOKUP_SEP
 
+from tradesim.forms import FIRST_DAY, LAST_DAY
 from tradesim.models import AuditEntry
 
 
@@ -43,3 +55,143 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# The changelist's query string ------------------------------------------------------
+
+# Parameters of the changelist itself, which Django reads safely; every other one is a
+# lookup (field__lookup=value) or a list filter's own parameter.
+CHANGELIST_PARAMETERS = {
+    ALL_VAR,
+    ERROR_FLAG,
+    IS_FACETS_VAR,
+    IS_POPUP_VAR,
+    ORDER_VAR,
+    PAGE_VAR,
+    SEARCH_VAR,
+    TO_FIELD_VAR,
+}
+# The parts of a date a lookup compares by number (the date hierarchy's year, month and
+# day among them), and the numbers that can name one.
+DATE_PARTS = {
+    "year": (FIRST_DAY.year, LAST_DAY.year),
+    "iso_year": (FIRST_DAY.year, LAST_DAY.year),
+    "quarter": (1, 4),
+    "month": (1, 12),
+    "week": (1, 53),
+    "day": (1, 31),
+    "week_day": (1, 7),
+    "iso_week_day": (1, 7),
+    "hour": (0, 23),
+    "minute": (0, 59),
+    "second": (0, 59),
+}
+# Lookups whose value is one of the field's own values (or, for "in", a list of them).
+COMPARISONS = {"exact", "iexact", "gt", "gte", "lt", "lte", "in"}
+PATTERNS = {"regex", "iregex"}
+SHOWN_LENGTH = 40  # characters of a refused value repeated in the message
+
+
+class BadChangeListInput(Exception):
+    """A changelist request that names something the database cannot take."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+def check_changelist_input(model_admin, request) -> None:
+    """Raise BadChangeListInput, with a message for the instructor, for the first filter in
+    the query string (or row picked for an action) of a changelist request that the
+    database could not run: a year Python's dates cannot hold or the date hierarchy cannot
+    step past, a number wider than its column, a value of the wrong kind, a regular
+    expression. Django's admin checks some of these itself (a redirect to the bare list),
+    others fail inside the query as a 500; this answers them all alike, before the list is
+    built. NUL characters are refused earlier, for every page."""
+    model = model_admin.model
+    for key, values in request.GET.lists():
+        if key in CHANGELIST_PARAMETERS:
+            continue
+        for value in values:
+            _check_lookup(model, key, value)
+    if request.method == "POST":
+        for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+            if not is_row_id(model, value):
+                raise BadChangeListInput(
+                    f"Choose rows from the list: {_shown(value)} is not one of them."
+                )
+
+
+def is_row_id(model, text: str) -> bool:
+    """Whether `text` can be the primary key of a row of `model` (a key the database can
+    take, which a query may then look for)."""
+    try:
+        return _as_field_value(model._meta.pk, text) not in (None, "")
+    except ValidationError:
+        return False
+
+
+def _shown(value: str) -> str:
+    if len(value) > SHOWN_LENGTH:
+        value = value[:SHOWN_LENGTH] + "…"
+    return f"“{value}”"
+
+
+def _resolve(model, key: str):
+    """(field, the lookup parts after it) for `key`, following relations; (None, …) when
+    `key` does not start with a field (a list filter's own parameter, or nonsense, which
+    Django refuses)."""
+    parts = key.split(LOOKUP_SEP)
+    opts, field = model._meta, None
+    for index, name in enumerate(parts):
+        if opts is None:
+            return field, parts[index:]
+        try:
+            field = opts.pk if name == "pk" else opts.get_field(name)
+        except FieldDoesNotExist:
+            return field, parts[index:]
+        opts = field.related_model._meta if field.is_relation and field.related_model else None
+    return field, []
+
+
+def _check_lookup(model, key: str, value: str) -> None:
+    field, rest = _resolve(model, key)
+    if field is None:
+        return
+    where = f"The list cannot be filtered by {key}={_shown(value)}"
+    if rest and rest[-1] in PATTERNS:
+        raise BadChangeListInput(f"{where}: filters by regular expression are not offered.")
+    part = next((name for name in rest if name in DATE_PARTS), None)
+    if part is not None:
+        low, high = DATE_PARTS[part]
+        for piece in value.split(",") if rest[-1] == "in" else [value]:
+            try:
+                number = int(piece)
+            except ValueError:
+                raise BadChangeListInput(f"{where}: a {part} is a whole number.") from None
+            if not low <= number <= high:
+                raise BadChangeListInput(f"{where}: a {part} is from {low} to {high}.")
+        return
+    lookup = rest[0] if rest else "exact"
+    if len(rest) > 1 or lookup not in COMPARISONS:
+        return  # isnull, contains, date, …: compared as text, or refused by Django
+    if field.is_relation:
+        field = getattr(field, "target_field", None) or field.related_model._meta.pk
+    for piece in value.split(",") if lookup == "in" else [value]:
+        try:
+            _as_field_value(field, piece)
+        except ValidationError as error:
+            raise BadChangeListInput(f"{where}: {' '.join(error.messages)}") from None
+
+
+def _as_field_value(field, text: str):
+    """`text` as a value of `field`, or ValidationError: of the field's kind, within what
+    its column holds (the field's own validators: length, digits, the integer's range),
+    and a date within FIRST_DAY and LAST_DAY."""
+    value = field.to_python(text)
+    if value is None or value == "":
+        return value
+    field.run_validators(value)
+    if hasattr(value, "year") and not FIRST_DAY.year <= value.year <= LAST_DAY.year:
+        raise ValidationError(f"Pick a date between {FIRST_DAY:%Y} and {LAST_DAY:%Y}.")
+    return value

@@ -44,7 +44,7 @@ ALLOWED_HOSTS = setting("ALLOWED_HOSTS", names, default=["localhost", "127.0.0.1
 CSRF_TRUSTED_ORIGINS = setting("CSRF_TRUSTED_ORIGINS", names, default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tradesim.apps.TradeSimAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -76,6 +76,8 @@ MIDDLEWARE = [
     "tradesim.middleware.ContentSecurityPolicyMiddleware",
     "accounts.lockout.KnownBrowserMiddleware",
     "axes.middleware.AxesMiddleware",
+    "tradesim.middleware.RejectNulCharactersMiddleware",
+    "tradesim.middleware.AdminChangeListGuardMiddleware",
 ]
 
 ROOT_URLCONF = "tradesim.urls"

@@ -3,10 +3,6 @@ from django.urls import include, path, re_path
 
 from tradesim import views
 
-admin.site.site_header = "TradeSim classroom console"
-admin.site.site_title = "TradeSim admin"
-admin.site.index_title = "Run your class"
-
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

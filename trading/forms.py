@@ -3,7 +3,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tradesim.forms import OneTimeTokenField
+from tradesim.forms import DayField, Form, OneTimeTokenField
 from trading.models import Trade
 from trading.services import MAX_QUANTITY, SYMBOL_MAX_LENGTH, UnknownSymbol, normalize_symbol
 
@@ -15,7 +15,7 @@ def clean_symbol_text(value: str) -> str:
         raise ValidationError(error.message) from None
 
 
-class BootstrapForm(forms.Form):
+class BootstrapForm(Form):
     """Bootstrap classes on the visible widgets, and `is-invalid` on fields with errors."""
 
     def style_widgets(self) -> None:
@@ -120,16 +120,14 @@ class TradeFilterForm(BootstrapForm):
         label="Side",
         error_messages={"invalid_choice": "Side must be buy or sell."},
     )
-    start = forms.DateField(
+    start = DayField(
         required=False,
         label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
     )
-    end = forms.DateField(
+    end = DayField(
         required=False,
         label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
     )
 

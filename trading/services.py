@@ -83,6 +83,10 @@ class NotEnoughShares(TradingError, portfolio.NotEnoughShares):
     pass
 
 
+class PositionTooLarge(TradingError, portfolio.PositionLimit):
+    pass
+
+
 class DuplicateRequest(TradingError, ledger.DuplicateRequest):
     pass
 
@@ -142,10 +146,12 @@ def buy(*, user, symbol, quantity, token: str | None = None) -> Trade:
 
     Guarantees: the symbol is listed and not halted; the quantity is a whole number from 1
     to MAX_QUANTITY; the class's rules allow it (RuleRefused); total = to_cents(price ×
-    quantity), and cash covers total + the class's commission (checked on the locked
-    balance). In one transaction it writes the journal rows (type "buy", plus "fee" when
-    there is a commission), the holding (created, or its quantity-weighted average price
-    updated) and the trade row — or nothing at all.
+    quantity), at most MAX_MONEY with the commission, and cash covers total + the class's
+    commission (checked on the locked balance); the holding stays within
+    portfolio.MAX_SHARES_HELD (PositionTooLarge, checked on the locked holding). In one
+    transaction it writes the journal rows (type "buy", plus "fee" when there is a
+    commission), the holding (created, or its quantity-weighted average price updated) and
+    the trade row — or nothing at all.
     Locks: the user's balance row, then their holding row for the symbol.
     Raises a TradingError subclass (with .message) on any refusal.
     """
@@ -281,7 +287,10 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
         if halted:
             raise SymbolHalted(f"Trading in {symbol} is paused right now; try again later.")
         if total + commission > MAX_MONEY:
-            raise InvalidQuantity("That order is too large.")
+            raise InvalidQuantity(
+                f"That order is too large: {quantity:,} {symbol} at ${price:,.2f} comes to "
+                f"${total + commission:,.2f}, and one order moves at most ${MAX_MONEY:,.2f}."
+            )
 
         if side == Trade.Operation.BUY:
             return _buy_locked(
@@ -342,7 +351,10 @@ def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, to
     _charge_commission(
         user=user, balance=balance, commission=commission, description=description, symbol=symbol
     )
-    portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+    try:
+        portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+    except portfolio.PositionLimit as error:
+        raise PositionTooLarge(error.message) from None
     return _record(
         user=user,
         stock_id=symbol,

@@ -20,6 +20,7 @@ from trading.services import (
     DuplicateRequest,
     InvalidQuantity,
     NotEnoughShares,
+    PositionTooLarge,
     SymbolHalted,
     TradingError,
     UnknownSymbol,
@@ -37,6 +38,7 @@ ERROR_FIELDS = {
     SymbolHalted: "symbol",
     InvalidQuantity: "quantity",
     NotEnoughShares: "quantity",
+    PositionTooLarge: "quantity",
 }
 
 

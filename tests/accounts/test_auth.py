@@ -22,6 +22,20 @@ def test_login_with_wrong_password_is_400_with_message(client, student):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("url", [reverse("login"), reverse("admin:login")])
+def test_a_username_longer_than_any_is_refused_before_anyone_is_asked(client, student, url):
+    """Django's log-in form does not enforce its username's length: this one went on to
+    authenticate() and into django-axes' record of failures, which PostgreSQL refused."""
+    from axes.models import AccessAttempt
+
+    response = client.post(url, {"username": "x" * 5000, "password": "x" * 5000})
+
+    assert response.status_code in (200, 400)  # the admin re-renders its form with 200
+    assert "Ensure this value has at most 150 characters" in response.content.decode()
+    assert not AccessAttempt.objects.exists()
+
+
+@pytest.mark.django_db
 def test_a_get_of_logout_asks_for_the_post_that_ends_the_session(student_client):
     page = student_client.get(reverse("logout"))
 

@@ -165,6 +165,19 @@ def test_the_changelist_action_leads_to_the_grant_form(teacher_client, student, 
     assert response.url == url(GRANT, student, other_student)
 
 
+@pytest.mark.parametrize("ids", ["99999999999999999999", "-1", "1e3", "١"])
+def test_a_grant_form_for_rows_that_cannot_exist_asks_to_select_students(
+    teacher_client, student, ids
+):
+    before = snapshot()
+
+    response = teacher_client.post(f"{GRANT}?ids={ids}", {"amount": "10", "reason": "Prize"})
+
+    assert response.status_code == 302
+    assert response.url == CHANGELIST
+    assert snapshot() == before
+
+
 def test_staff_without_the_grant_permission_cannot_grant(instructor_client, instructor, student):
     instructor.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_user", "change_user"])

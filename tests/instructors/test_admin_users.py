@@ -225,6 +225,43 @@ def test_an_instructor_changes_names_email_class_and_active_only(teacher_client,
     assert Balance.objects.get(user=alice).amount == Decimal("8500.00")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("transactions-TOTAL_FORMS", "99999999999"),
+        ("transactions-TOTAL_FORMS", "5"),
+        ("transactions-INITIAL_FORMS", ""),
+        ("transactions-0-id", "99999999999"),
+        ("holdings-TOTAL_FORMS", "3"),
+    ],
+)
+def test_tampered_read_only_rows_on_the_user_page_change_nothing(
+    teacher_client, alice, field, value
+):
+    """The inline rows are for reading; a POST that claims rows that do not exist (which
+    the page once tried to show, failing on their empty amounts) is handled without them."""
+    data = form_data(teacher_client.get(change_url(alice)).content.decode(), "user_form")
+    data.update({field: [value], "first_name": ["Alicia"]})
+
+    response = teacher_client.post(change_url(alice), data)
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.first_name == "Alicia"
+    assert Transaction.objects.filter(user=alice).count() == 3
+    assert Holding.objects.get(user=alice).quantity == 10
+
+
+def test_a_refused_user_page_still_says_why(teacher_client, alice):
+    data = form_data(teacher_client.get(change_url(alice)).content.decode(), "user_form")
+    data.update({"email": ["not an email"], "transactions-TOTAL_FORMS": ["5"]})
+
+    response = teacher_client.post(change_url(alice), data)
+
+    assert response.status_code == 400
+    assert "Enter a valid email address." in response.content.decode()
+
+
 def test_an_email_taken_in_another_case_is_refused_on_the_form(teacher_client, alice):
     data = form_data(teacher_client.get(change_url(alice)).content.decode(), "user_form")
     data["email"] = ["BOB@School.example"]

@@ -171,6 +171,30 @@ def test_a_bad_amount_is_refused_with_400_and_changes_nothing(
     assert Transaction.objects.filter(user=student).count() == 1
 
 
+REPEATED = "This field was sent twice; send it once."
+CHANGED = "Part of this form was changed or has expired: reload the page and try again."
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"amount": ["1", "2"]}, REPEATED),
+        ({"amount": ["5", "5"]}, REPEATED),
+        ({"amount": "5", "description": ["a", "b"]}, REPEATED),
+        ({"amount": "5", "token": ["tok-1", "tok-2"]}, CHANGED),  # a hidden field
+    ],
+)
+def test_a_field_sent_twice_is_refused_with_400_and_changes_nothing(
+    student_client, student, data, message
+):
+    response = student_client.post(DEPOSIT, data)
+
+    assert response.status_code == 400
+    assert message in text(response)
+    assert cash(student) == D("10000.00")
+    assert Transaction.objects.filter(user=student).count() == 1
+
+
 def test_a_deposit_above_the_maximum_is_refused_with_400(student_client, student, settings):
     settings.MAX_DEPOSIT = D("500.00")
 

@@ -13,10 +13,17 @@ from django.utils import timezone
 
 from ledger import services as ledger
 from portfolio import selectors
-from portfolio.models import PortfolioSnapshot, PortfolioSummary
-from portfolio.services import _add_realized, after_tick, take_snapshots
+from portfolio.models import Holding, PortfolioSnapshot, PortfolioSummary
+from portfolio.services import (
+    MAX_SHARES_HELD,
+    PositionLimit,
+    _add_realized,
+    add_shares,
+    after_tick,
+    take_snapshots,
+)
 from portfolio.units import UnitState, next_state
-from tests.factories import InstructorFactory, StudentFactory
+from tests.factories import InstructorFactory, PriceFactory, StudentFactory
 from tests.portfolio.helpers import buy, listed, sell, set_price
 
 D = Decimal
@@ -237,3 +244,16 @@ def test_realized_pnl_stays_at_whole_cents_in_the_database(student):
         )
         stored = cursor.fetchone()[0]
     assert Decimal(str(stored)) == Decimal("100")
+
+
+def test_add_shares_keeps_a_holding_within_what_its_column_holds(student):
+    PriceFactory(symbol="XYZ", price=D("1.00"))
+    add_shares(user=student, symbol="XYZ", quantity=MAX_SHARES_HELD - 1, price=D("1.00"))
+
+    with pytest.raises(PositionLimit, match="you can buy at most 1 more"):
+        add_shares(user=student, symbol="XYZ", quantity=2, price=D("1.00"))
+    add_shares(user=student, symbol="XYZ", quantity=1, price=D("1.00"))
+    with pytest.raises(PositionLimit, match="you cannot buy more"):
+        add_shares(user=student, symbol="XYZ", quantity=1, price=D("1.00"))
+
+    assert Holding.objects.get(user=student).quantity == MAX_SHARES_HELD

@@ -7,17 +7,16 @@ copy of every page and export is searched for alice's data. Every admin URL is f
 by an anonymous visitor and by a student, who both must be sent to the admin's log-in.
 """
 
-import re
 from decimal import Decimal
 
 import pytest
 from django.test import Client
-from django.urls import URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from accounts.roles import ensure_instructor_group
 from ledger.services import deposit
 from tests.factories import PriceFactory
-from tests.security.helpers import money_state
+from tests.security.helpers import admin_urls, money_state, site_urls
 from trading.services import buy
 
 # What a persona gets: a status code, or one of these redirects.
@@ -69,49 +68,6 @@ VARIANTS = {
 # Pages that show other students by design: the leaderboard ranks everyone by name and
 # total value (never their cash, holdings or notes).
 SHARED_BY_DESIGN = {"portfolio:leaderboard": ["alice", "12,345.67"]}
-
-PATH_VALUES = {
-    "symbol": "ZAL",
-    "object_id": "1",
-    "id": "1",
-    "content_type_id": "1",
-    "app_label": "ledger",
-    "url": "nothing-here/",
-    "rest": "",
-}
-
-
-# The resolver ------------------------------------------------------------------------
-
-
-def _fill(pattern_text: str) -> str:
-    """A route or regex with its parameters replaced by values from PATH_VALUES."""
-    text = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: PATH_VALUES[m[1]], pattern_text)
-    text = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: PATH_VALUES[m[1]], text)
-    return text.lstrip("^").rstrip("$").replace("\\", "")
-
-
-def all_urls(patterns=None, prefix="", namespace=""):
-    """(name, path) for every pattern the resolver knows, nested ones included; unnamed
-    patterns are named "<namespace>:<unnamed route>"."""
-    if patterns is None:
-        patterns = get_resolver().url_patterns
-    for entry in patterns:
-        if isinstance(entry, URLResolver):
-            ns = namespace + (f"{entry.namespace}:" if entry.namespace else "")
-            yield from all_urls(entry.url_patterns, prefix + _fill(str(entry.pattern)), ns)
-        else:
-            name = entry.name or f"<unnamed {entry.pattern}>"
-            yield namespace + name, "/" + prefix + _fill(str(entry.pattern))
-
-
-def site_urls() -> dict[str, str]:
-    return {name: path for name, path in all_urls() if not name.startswith("admin:")}
-
-
-def admin_urls() -> list[tuple[str, str]]:
-    return [(name, path) for name, path in all_urls() if name.startswith("admin:")]
-
 
 # The classroom -----------------------------------------------------------------------
 

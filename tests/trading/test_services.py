@@ -29,6 +29,7 @@ from trading.services import (
     InvalidQuantity,
     NoCashAccount,
     NotEnoughShares,
+    PositionTooLarge,
     RuleRefused,
     SymbolHalted,
     TradingError,
@@ -178,8 +179,32 @@ def test_buy_refuses_more_than_the_per_order_maximum(aapl):
 def test_buy_refuses_an_order_whose_total_is_beyond_any_account(student):
     PriceFactory(symbol="HUGE", price=Decimal("99999999999.99"))
 
-    with pytest.raises(InvalidQuantity, match="too large"):
+    with pytest.raises(InvalidQuantity, match="too large") as refused:
         buy(user=student, symbol="HUGE", quantity=1000)
+
+    assert "one order moves at most $9,999,999,999,999.99" in refused.value.message
+
+
+def test_buy_that_would_take_a_holding_past_its_column_changes_nothing():
+    """holdings.quantity is a 4-byte integer on PostgreSQL, which refused the UPDATE (a
+    500); SQLite stored it. Both refuse it as a domain error now, before any write."""
+    penny = PriceFactory(symbol="PENNY", price=Decimal("0.01"))
+    user = StudentFactory(cash="100000.00")
+    held = portfolio.MAX_SHARES_HELD - 500
+    Holding.objects.create(user=user, stock=penny, quantity=held, average_price=Decimal("0.01"))
+    before = state(user)
+
+    with pytest.raises(PositionTooLarge) as refused:
+        buy(user=user, symbol="PENNY", quantity=501)
+
+    assert refused.value.message == (
+        "One holding can have at most 2,147,483,647 shares. "
+        "You hold 2,147,483,147 PENNY, so you can buy at most 500 more."
+    )
+    assert isinstance(refused.value, portfolio.PositionLimit)
+    assert state(user) == before
+    buy(user=user, symbol="PENNY", quantity=500)
+    assert Holding.objects.get(user=user).quantity == portfolio.MAX_SHARES_HELD
 
 
 def test_buy_of_halted_symbol_changes_nothing(student, aapl):

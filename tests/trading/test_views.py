@@ -320,6 +320,55 @@ def rows_of(response) -> list[Trade]:
     return response.context["trades"]
 
 
+@pytest.mark.parametrize(
+    ("url", "data", "message"),
+    [
+        (BUY, {"symbol": "AAPL", "quantity": ["1", "50"]}, "sent twice; send it once"),
+        (BUY, {"symbol": ["AAPL", "MSFT"], "quantity": "1"}, "sent twice; send it once"),
+        (SELL, {"symbol": "AAPL", "quantity": ["1", "1"]}, "sent twice; send it once"),
+        (
+            BUY,
+            {"symbol": "AAPL", "quantity": "1", "next": ["/ledger/", "/portfolio/"]},
+            "Part of this form was changed or has expired",  # a hidden field
+        ),
+    ],
+)
+def test_an_order_with_a_field_sent_twice_is_refused_and_changes_nothing(
+    student_client, student, aapl, url, data, message
+):
+    PriceFactory(symbol="MSFT")
+    buy(user=student, symbol="AAPL", quantity=2)
+    before = (cash(student), Trade.objects.count(), list(Holding.objects.values_list("quantity")))
+
+    response = student_client.post(url, data)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert (
+        cash(student),
+        Trade.objects.count(),
+        list(Holding.objects.values_list("quantity")),
+    ) == before
+
+
+def test_a_buy_past_the_most_one_holding_can_have_is_a_400_on_the_quantity(student_client, student):
+    penny = PriceFactory(symbol="PENNY", price=Decimal("0.01"))
+    Holding.objects.create(
+        user=student, stock=penny, quantity=2_147_483_000, average_price=Decimal("0.01")
+    )
+
+    response = student_client.post(BUY, {"symbol": "PENNY", "quantity": "1000"})
+
+    assert response.status_code == 400
+    assert response.context["form"].errors["quantity"] == [
+        "One holding can have at most 2,147,483,647 shares. "
+        "You hold 2,147,483,000 PENNY, so you can buy at most 647 more."
+    ]
+    assert cash(student) == Decimal("10000.00")
+    assert not Trade.objects.filter(user=student).exists()
+    assert Holding.objects.get(user=student).quantity == 2_147_483_000
+
+
 def test_history_lists_the_users_trades_newest_first_with_realized_total(student_client, trades):
     response = student_client.get(HISTORY)
 
@@ -386,6 +435,9 @@ def test_history_filter_with_no_match_says_so(student_client, trades):
         ("start=yesterday", "Enter the start date as YYYY-MM-DD."),
         ("end=2026-13-45", "Enter the end date as YYYY-MM-DD."),
         ("start=2026-03-04&end=2026-03-01", "The start date is after the end date."),
+        ("end=9999-12-31", "Pick a date between 1900 and 2999."),
+        ("start=0001-01-01", "Pick a date between 1900 and 2999."),
+        ("end=10000-01-01", "Enter the end date as YYYY-MM-DD."),
         ("symbol=%3Cscript%3E", "no symbol"),
         ("format=xml", "The format can be csv"),
     ],
@@ -434,6 +486,15 @@ def test_history_csv_has_every_filtered_row(student_client, trades):
     assert rows[1][1:] == ["AAPL", "sell", "4", "120.00", "480.00", "1.00", "80.00"]
     assert rows[2][1:] == ["AAPL", "buy", "10", "100.00", "1000.00", "0.00", ""]
     assert len(rows) == 3
+
+
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
+def test_a_csv_with_a_far_date_is_refused_before_the_download_starts(student_client, trades, day):
+    response = student_client.get(HISTORY, {"format": "csv", "start": "2026-01-01", "end": day})
+
+    assert response.status_code == 400
+    assert not response.streaming
+    assert "Pick a date between 1900 and 2999." in response.content.decode()
 
 
 def test_history_links_to_the_csv_with_the_same_filters(student_client, trades):

@@ -80,11 +80,13 @@ class StandingRow:
     trades: int
 
 
-def class_standings(*, classroom_id: int | None = None) -> Iterator[StandingRow]:
-    """The students of one class (or all) in leaderboard order, with cash, value, returns
-    and trade count. One query (the leaderboard's ranking with three more columns), read
-    as a stream."""
-    rows = ranking(classroom_id=classroom_id).annotate(
+def class_standings(*, classroom=None, owner=None) -> Iterator[StandingRow]:
+    """The students of one class (or all of them; with `owner`, all of that instructor's
+    classes) in leaderboard order, with cash, value, returns and trade count. One query
+    (the leaderboard's ranking with three more columns), read as a stream."""
+    rows = ranking(
+        classroom_id=classroom.pk if classroom else None, owner_id=owner.pk if owner else None
+    ).annotate(
         user_email=F("email"),
         account_cash=F("cash"),
         trade_count=trade_count_expression(),

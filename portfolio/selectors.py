@@ -37,6 +37,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, FirstValue, Greatest, Rank, Round, RowNumber
 from django.utils import timezone
 
+from classrooms.models import Classroom
 from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from portfolio.units import HALF_CENT, ONE, UnitState, drawdown, live_unit_value
@@ -530,13 +531,16 @@ class Standing:
     max_drawdown_pct: Decimal
 
 
-def ranking(*, classroom_id: int | None = None) -> QuerySet:
-    """Every student (of one class, with `classroom_id`) with their live unit value and rank,
-    best first: by time-weighted return, then total value; equal on both, equal rank. One
-    query for all of them (no loop over users); `ranking_page` returns a page of it."""
+def ranking(*, classroom_id: int | None = None, owner_id: int | None = None) -> QuerySet:
+    """Every student (of one class, with `classroom_id`; of the classes an instructor owns,
+    with `owner_id`) with their live unit value and rank, best first: by time-weighted
+    return, then total value; equal on both, equal rank. One query for all of them (no loop
+    over users); `ranking_page` returns a page of it."""
     rows = students()
     if classroom_id is not None:
         rows = rows.filter(classroom_id=classroom_id)
+    if owner_id is not None:
+        rows = rows.filter(classroom__in=Classroom.objects.filter(owners=owner_id).values("pk"))
     # Everyone: one grouped pass over all holdings and flows. One class (tens of students
     # out of all of them): a subquery per member, which reads only the class's rows.
     rows = valued(rows, all_at_once=classroom_id is None).annotate(

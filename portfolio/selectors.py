@@ -510,6 +510,7 @@ def snapshot_valuations(
     if prices_before is not None:
         fields.append("market_value_before")
     summary = {name: F(path) for name, path in _SUMMARY_FIELDS.items()}
+    summary["regular_unit_value"] = F("portfolio_summary__regular_unit_value")
     return [
         {**row, "state": _unit_state(row)} for row in rows.order_by("pk").values(*fields, **summary)
     ]

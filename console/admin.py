@@ -64,6 +64,9 @@ STANDINGS_HEADER = [
     "return_pct",
     "time_weighted_return_pct",
     "trades",
+    "ranked_by",
+    "ranking_value",
+    "note",
 ]
 
 
@@ -167,8 +170,9 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         ]
 
     def standings_view(self, request):
-        """The standings of one class (?class=<id>) or of every student, as CSV: the
-        leaderboard's order, with cash, value, returns and trade count."""
+        """The standings of one class (?class=<id>) or of every student of the viewer's
+        classes (a superuser's: everyone), as CSV: the leaderboard's order, with cash,
+        value, returns, trade count and what the class ranks by."""
         if not request.user.has_perm("accounts.view_user"):
             raise PermissionDenied
         classroom = None
@@ -191,18 +195,24 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 
 
 def _standings_rows(rows):
+    def cell(value):
+        return "" if value is None else value
+
     for row in rows:
         yield [
-            row.rank,
+            cell(row.rank),
             safe_cell(row.username),
             safe_cell(row.email),
             safe_cell(row.classroom),
-            row.cash,
-            row.total_value,
-            row.net_contributions,
-            "" if row.return_pct is None else row.return_pct,
-            row.twr_pct,
+            cell(row.cash),
+            cell(row.total_value),
+            cell(row.net_contributions),
+            cell(row.return_pct),
+            cell(row.twr_pct),
             row.trades,
+            row.ranked_by,
+            cell(row.ranking_value),
+            row.note,
         ]
 
 

@@ -81,8 +81,7 @@ class PortfolioSummary(models.Model):
         **UNIT_VALUE,
         null=True,
         blank=True,
-        help_text="The unit value at the last regular snapshot (every SNAPSHOT_EVERY_TICKS "
-        "ticks)",
+        help_text="The unit value at the last regular snapshot (every SNAPSHOT_EVERY_TICKS ticks)",
     )
 
     class Meta:

@@ -1,4 +1,5 @@
-"""Portfolio pages: the dashboard (and its live partial), the holdings CSV, the leaderboard.
+"""Portfolio pages: the dashboard (and its live partial), the holdings CSV, the leaderboard,
+and the student's class as a contest (its rules and their standing).
 
 Thin: the selectors do the reading, every lookup is the logged-in user's, and each page
 costs a fixed number of queries whatever the number of holdings or students."""
@@ -18,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from classrooms import describe
-from classrooms.rules import Rulebook
+from classrooms.rules import Rulebook, when
 from portfolio import selectors
 from portfolio.forms import LeaderboardFilterForm
 from tradesim.exports import attachment_header, file_name_part, safe_cell
@@ -99,6 +100,7 @@ def dashboard(request):
     overview = context["overview"]
     history = selectors.value_history(request.user, overview)
     context.update(
+        contest=_contest(request.user),
         history=history,
         activity=selectors.recent_activity(request.user),
         chart_data=_chart_data(overview, history),
@@ -220,3 +222,38 @@ def leaderboard(request):
         by_class=board.classroom_id is None and not board.no_class,
     )
     return render(request, "portfolio/leaderboard.html", context)
+
+
+@login_required
+@require_GET
+def class_rules(request):
+    """The student's class as a contest: its dates with a countdown, every rule in plain
+    words, and where they stand. A student in no class is pointed to joining one."""
+    contest = _contest(request.user)
+    if contest is None:
+        return render(request, "portfolio/class_rules.html", {"classroom": None})
+    rulebook = contest["rulebook"]
+    changed = rulebook.rules_changed_at
+    context = {
+        **contest,
+        "rules": describe.rules(rulebook),
+        "rules_changed": when(changed) if changed else None,
+    }
+    return render(request, "portfolio/class_rules.html", context)
+
+
+def _contest(user) -> dict | None:
+    """The user's class, its rulebook, board and countdown, and their standing on it: two
+    queries (the class, their ranked row); none for someone in no class."""
+    classroom = selectors.own_classroom(user)
+    if classroom is None:
+        return None
+    rulebook = Rulebook.from_classroom(classroom)
+    board = selectors.Board.of(rulebook)
+    return {
+        "classroom": classroom,
+        "rulebook": rulebook,
+        "board": board,
+        "countdown": describe.countdown(rulebook),
+        "mine": selectors.standing_of(board, user.pk),
+    }

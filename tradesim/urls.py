@@ -16,6 +16,9 @@ urlpatterns = [
     path("ledger/", include("ledger.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("trading/", include("trading.urls")),
+    # The student's class as a contest (/classes/rules/); keep it after any other
+    # "classes/" include, such as joining a class.
+    path("classes/", include("portfolio.contest_urls")),
     # Classes moved to their own app; old bookmarks of their admin pages still work.
     re_path(
         r"^admin/accounts/classroom/(?P<rest>.*)$",

@@ -57,6 +57,7 @@ EXPECTED = {
     "portfolio:live": PRIVATE,
     "portfolio:holdings_csv": PRIVATE,
     "portfolio:leaderboard": PRIVATE,
+    "contest:rules": PRIVATE,
     "trading:history": PRIVATE,
     "trading:buy": PRIVATE,
     "trading:sell": PRIVATE,
@@ -307,9 +308,7 @@ def colleague(classroom, settings):
     bee.groups.add(ensure_instructor_group())
     # Beyond the Instructors group, so the portfolio's own lists are tried too.
     bee.user_permissions.add(
-        *Permission.objects.filter(
-            codename__in=["view_portfoliosummary", "view_portfoliosnapshot"]
-        )
+        *Permission.objects.filter(codename__in=["view_portfoliosummary", "view_portfoliosnapshot"])
     )
     period2 = ClassroomFactory(name="Period 2")
     period2.owners.add(bee)

@@ -144,7 +144,7 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             "Classmates see each other's names on the leaderboard."
             if rb.names_shown
             else "Only your instructor sees names: you see your own rank and your "
-            'classmates as "Student 4" and the like, and they see you the same way.',
+            "classmates as “Student 4” and the like, and they see you the same way.",
         ),
     ]
     return listed

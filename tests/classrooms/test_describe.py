@@ -77,7 +77,7 @@ def test_every_rule_of_a_strict_class_in_plain_words():
         "(their standard deviation): steady gains beat wild ones.",
         "To be ranked": "At least 3 trades of your own.",
         "Names": "Only your instructor sees names: you see your own rank and your classmates "
-        'as "Student 4" and the like, and they see you the same way.',
+        "as “Student 4” and the like, and they see you the same way.",
     }
 
 

@@ -744,8 +744,9 @@ def ranking(board: Board = Board()) -> QuerySet:
 
     Ranked students first, by the board's metric, then by total value; equal on both, equal
     rank. Then the unranked ones (too few trades, or a metric that cannot be told yet), by
-    the same order, with no rank. One query for all of them (no loop over users);
-    `ranking_page` returns a page of it."""
+    total value, with no rank (`rank` is only meaningful where `ranked`, which `standings`
+    tells). One query for all of them (no loop over users); `ranking_page` returns a page
+    of it."""
     rows = _members(board).annotate(span_start=_span_start(board))
     rows = _with_values(rows, board)
     if board.metric == RANKINGS.EXCESS_RETURN:
@@ -753,31 +754,32 @@ def ranking(board: Board = Board()) -> QuerySet:
             uv_start=Coalesce(_snapshot_at_or_before("unit_value", OuterRef("span_start")), ONE),
             index_start=_index_price_at(OuterRef("span_start")),
         )
-    rows = rows.annotate(
-        metric=Round(_metric(board), METRIC_PLACES, output_field=RATIO),
-        own_trades=_trade_count(board) if board.min_trades else Value(None, IntegerField()),
-    )
-    enough = Q(metric__isnull=False)
+    rows = rows.annotate(metric=Round(_metric(board), METRIC_PLACES, output_field=RATIO))
+    # The score is the metric of the ranked and NULL for the others. Django writes an
+    # annotation out in full wherever it is referenced, and the metric is deep: each window
+    # refers to the score once.
     if board.min_trades:
-        enough &= Q(own_trades__gte=board.min_trades)
-    rows = rows.annotate(
-        ranked=Case(When(enough, then=Value(1)), default=Value(0), output_field=IntegerField())
-    )
-    order = [
-        F("ranked").desc(),
-        F("metric").desc(nulls_last=True),
-        F("total_value").desc(nulls_last=True),
-    ]
+        rows = rows.annotate(own_trades=_trade_count(board))
+        score = Case(
+            When(own_trades__gte=board.min_trades, then=F("metric")),
+            default=None,
+            output_field=RATIO,
+        )
+    else:
+        rows = rows.annotate(own_trades=Value(None, IntegerField()))
+        score = F("metric")
+    rows = rows.alias(score=score)
+    order = [F("score").desc(nulls_last=True), F("total_value").desc(nulls_last=True)]
     place = [*order, F("username").asc(), F("pk").asc()]
     frozen = board.is_frozen
     return (
         rows.annotate(
             rank=Window(Rank(), order_by=order),
             position=Window(RowNumber(), order_by=place),
-            ranked_total=Window(Sum("ranked")),
+            ranked_total=Window(Count("score")),
             board_size=Window(Count("pk")),
         )
-        .order_by(*place)
+        .order_by("position")
         .values(
             "rank",
             "position",
@@ -789,7 +791,6 @@ def ranking(board: Board = Board()) -> QuerySet:
             "uv",
             "metric",
             "own_trades",
-            "ranked",
             "ranked_total",
             "board_size",
             classroom_name=F("classroom__name"),
@@ -797,6 +798,12 @@ def ranking(board: Board = Board()) -> QuerySet:
             max_drawdown=Value(None, RATIO) if frozen else F("portfolio_summary__max_drawdown"),
         )
     )
+
+
+def _is_ranked(board: Board, row: dict) -> bool:
+    if row["metric"] is None:
+        return False
+    return not board.min_trades or row["own_trades"] >= board.min_trades
 
 
 @dataclass(frozen=True)
@@ -853,7 +860,7 @@ def standings(rows, board: Board = Board(), *, viewer_id=None, names=True) -> li
         needed = max(board.min_trades - trades, 0) if trades is not None else 0
         result.append(
             Standing(
-                rank=row["rank"] if row["ranked"] else None,
+                rank=row["rank"] if _is_ranked(board, row) else None,
                 position=row["position"],
                 user_id=row["pk"],
                 name=f"Student {row['position']}" if hidden else row["username"],

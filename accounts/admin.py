@@ -3,7 +3,6 @@
 from axes.admin import AccessAttemptAdmin as AxesAccessAttemptAdmin
 from axes.models import AccessAttempt
 from django.contrib import admin
-from django.db.models import Q
 
 from accounts.models import User
 
@@ -16,10 +15,11 @@ admin.site.unregister(AccessAttempt)
 class AccessAttemptAdmin(AxesAccessAttemptAdmin):
     """axes' records of failed log-ins; deleting one unlocks that log-in (accounts.lockout).
 
-    Instructors see, and so can delete, only the records of students and of usernames
-    that belong to nobody. A staff account's lock is the superusers' business, like the
-    rest of a staff account (UserAdmin.has_change_permission): clearing it would give
-    whoever is guessing that password a fresh set of tries.
+    Instructors see, and so can delete, only the records of the students of the classes
+    they own, as everywhere in the console. A staff account's lock is the superusers'
+    business, like the rest of a staff account (UserAdmin.has_change_permission): clearing
+    it would give whoever is guessing that password a fresh set of tries; so are usernames
+    that belong to nobody, which lock no one out.
     """
 
     # Not axes' "Clean up expired attempts": it needs a request that went through a log-in
@@ -30,6 +30,8 @@ class AccessAttemptAdmin(AxesAccessAttemptAdmin):
         attempts = super().get_queryset(request)
         if request.user.is_superuser:
             return attempts
-        staff = User.objects.filter(Q(is_staff=True) | Q(is_superuser=True))
-        return attempts.exclude(username__in=staff.values("username"))
+        theirs = User.objects.filter(
+            is_staff=False, is_superuser=False, classroom__owners=request.user
+        )
+        return attempts.filter(username__in=theirs.values("username"))
 

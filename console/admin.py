@@ -5,6 +5,10 @@ standings export.
 Money is never written here: the actions call console.services.grant_cash and
 trading.services.reset_student, which journal and audit every change. Non-superusers
 (instructors) may change only a student's names, email, class and active flag.
+
+An instructor sees and acts on the classes they own (Classroom.owners) and their students
+only, on every page and action, by list or by URL; a superuser sees everyone, students in
+no class included (tradesim.admin.OwnStudentsOnlyMixin).
 """
 
 import logging
@@ -38,7 +42,13 @@ from console.services import grant_cash
 from ledger.models import Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
-from tradesim.admin import RejectedFormIs400Mixin, is_row_id
+from tradesim.admin import (
+    OwnClassFilter,
+    OwnStudentsOnlyMixin,
+    RejectedFormIs400Mixin,
+    is_row_id,
+    owned_classes,
+)
 from tradesim.exports import csv_download, file_name_part, safe_cell
 from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
@@ -61,6 +71,9 @@ STANDINGS_HEADER = [
     "return_pct",
     "time_weighted_return_pct",
     "trades",
+    "ranked_by",
+    "ranking_value",
+    "note",
 ]
 
 
@@ -221,7 +234,18 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/classrooms/classroom/new_code.html", context)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_students=Count("students"))
+        classes = super().get_queryset(request)
+        if not request.user.is_superuser:
+            classes = classes.filter(pk__in=owned_classes(request.user))
+        return classes.annotate(n_students=Count("students"))
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Whoever adds a class runs it, or an instructor would lose sight of the class they
+        # just made; a superuser who named the owners leaves them as named.
+        obj = form.instance
+        if not change and (not request.user.is_superuser or not obj.owners.exists()):
+            obj.owners.add(request.user)
 
     @admin.display(description="Students", ordering="n_students")
     def student_count(self, obj):
@@ -256,18 +280,21 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         ]
 
     def standings_view(self, request):
-        """The standings of one class (?class=<id>) or of every student, as CSV: the
-        leaderboard's order, with cash, value, returns and trade count."""
+        """The standings of one class (?class=<id>) or of every student of the viewer's
+        classes (a superuser's: everyone), as CSV: the leaderboard's order, with cash,
+        value, returns, trade count and what the class ranks by."""
         if not request.user.has_perm("accounts.view_user"):
             raise PermissionDenied
         classroom = None
         if request.GET.get("class"):
+            # Another instructor's class is answered as one that does not exist.
             try:
-                classroom = Classroom.objects.get(pk=int(request.GET["class"]))
+                classroom = self.get_queryset(request).get(pk=int(request.GET["class"]))
             except (ValueError, Classroom.DoesNotExist):
                 self.message_user(request, "There is no such class.", messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:classrooms_classroom_changelist"))
-        rows = selectors.class_standings(classroom_id=classroom.pk if classroom else None)
+        owner = None if request.user.is_superuser else request.user
+        rows = selectors.class_standings(classroom=classroom, owner=owner)
         slug = file_name_part(classroom.name) if classroom else "all"
         stamp = timezone.localtime().strftime("%Y-%m-%d")
         return csv_download(
@@ -278,18 +305,24 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 
 
 def _standings_rows(rows):
+    def cell(value):
+        return "" if value is None else value
+
     for row in rows:
         yield [
-            row.rank,
+            cell(row.rank),
             safe_cell(row.username),
             safe_cell(row.email),
             safe_cell(row.classroom),
-            row.cash,
-            row.total_value,
-            row.net_contributions,
-            "" if row.return_pct is None else row.return_pct,
-            row.twr_pct,
+            cell(row.cash),
+            cell(row.total_value),
+            cell(row.net_contributions),
+            cell(row.return_pct),
+            cell(row.twr_pct),
             row.trades,
+            row.ranked_by,
+            cell(row.ranking_value),
+            row.note,
         ]
 
 
@@ -425,7 +458,7 @@ class PasswordChangeAdminForm(StrictFormMixin, AdminPasswordChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
+class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
     form = InstructorUserChangeForm
     add_form = UserCreationAdminForm
     change_password_form = PasswordChangeAdminForm
@@ -440,7 +473,8 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
         "trades",
         "is_active",
     ]
-    list_filter = [RoleFilter, "classroom", "is_active", "date_joined"]
+    student_field = ""
+    list_filter = [RoleFilter, ("classroom", OwnClassFilter), "is_active", "date_joined"]
     list_select_related = ["classroom"]
     search_fields = ["username", "email", "first_name", "last_name"]
     actions = ["grant_cash_action", "reset_action"]
@@ -486,6 +520,17 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
 
     def get_changelist(self, request, **kwargs):
         return StandingChangeList
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return self.list_filter
+        # An instructor's list holds students only: no roles to tell apart.
+        return [f for f in self.list_filter if f is not RoleFilter]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "classroom" and not request.user.is_superuser:
+            kwargs["queryset"] = Classroom.objects.filter(pk__in=owned_classes(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description="Cash", ordering="account_cash")
     def cash(self, obj):
@@ -623,14 +668,21 @@ class UserAdmin(RejectedFormIs400Mixin, DjangoUserAdmin):
         ]
 
     def _selected(self, request) -> list:
-        """The users named by ?ids=, with their money (one query), in username order."""
+        """The users named by ?ids= that the list would show (an instructor: students of
+        their own classes; any other id counts as unknown), with their money (one query),
+        in username order."""
         ids = []
         for part in request.GET.get("ids", "").split(","):
             part = part.strip()
             if part.isascii() and part.isdigit() and is_row_id(User, part):
                 ids.append(int(part))
         ids = ids[:MAX_SELECTED]
-        users = User.objects.filter(pk__in=ids).select_related("classroom").order_by("username")
+        users = (
+            self.get_queryset(request)
+            .filter(pk__in=ids)
+            .select_related("classroom")
+            .order_by("username")
+        )
         return list(selectors.with_standing(users))
 
     def _done_url(self, users) -> str:

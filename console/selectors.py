@@ -13,12 +13,15 @@ from decimal import Decimal
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
+from classrooms.rules import Rulebook
 from portfolio.selectors import (
+    Board,
     Ratio,
     live_unit_value_expression,
     percent,
     ranking,
     ratio_percent,
+    standings,
     valued,
 )
 from portfolio.units import ONE
@@ -66,41 +69,65 @@ def twr_pct(unit_value: Decimal) -> Decimal:
 
 @dataclass(frozen=True)
 class StandingRow:
-    """One line of the standings export."""
+    """One line of the standings export. On a class that has ended, the money is as of the
+    student's last snapshot before the end (None: no snapshot by then)."""
 
-    rank: int
+    rank: int | None
     username: str
     email: str
     classroom: str
-    cash: Decimal
-    total_value: Decimal
-    net_contributions: Decimal
+    cash: Decimal | None
+    total_value: Decimal | None
+    net_contributions: Decimal | None
     return_pct: Decimal | None
-    twr_pct: Decimal
+    twr_pct: Decimal | None
     trades: int
+    ranked_by: str
+    ranking_value: Decimal | None
+    note: str
 
 
-def class_standings(*, classroom_id: int | None = None) -> Iterator[StandingRow]:
-    """The students of one class (or all) in leaderboard order, with cash, value, returns
-    and trade count. One query (the leaderboard's ranking with three more columns), read
-    as a stream."""
-    rows = ranking(classroom_id=classroom_id).annotate(
-        user_email=F("email"),
-        account_cash=F("cash"),
-        trade_count=trade_count_expression(),
-    )
+def _cents(value) -> Decimal | None:
+    return None if value is None else to_cents(value)
+
+
+def _note(board: Board, standing) -> str:
+    if standing.rank is not None:
+        return ""
+    if standing.trades_needed:
+        n = standing.trades_needed
+        return f"needs {n} more trade{'s' if n != 1 else ''}"
+    if board.is_frozen and standing.total_value is None:
+        return "no record before the class ended"
+    return "not ranked yet"
+
+
+def class_standings(*, classroom=None, owner=None) -> Iterator[StandingRow]:
+    """The students of one class (by its ranking, as of its end once it has ended), or of
+    all classes (with `owner`, that instructor's classes; by time-weighted return), in
+    leaderboard order, with cash, value, returns and trade count. One query (the
+    leaderboard's ranking with two more columns), read as a stream."""
+    if classroom is not None:
+        board = Board.of(Rulebook.from_classroom(classroom))
+    else:
+        board = Board(owner_id=owner.pk if owner else None)
+    rows = ranking(board).annotate(user_email=F("email"), trade_count=trade_count_expression())
     for row in rows.iterator(chunk_size=500):
-        total_value = to_cents(row["total_value"])
-        net = to_cents(row["net_contributions"])
+        (standing,) = standings([row], board)
+        total_value = _cents(row["total_value"])
+        net = _cents(row["net_contributions"])
         yield StandingRow(
-            rank=row["rank"],
+            rank=standing.rank,
             username=row["username"],
             email=row["user_email"],
             classroom=row["classroom_name"] or "",
-            cash=to_cents(row["account_cash"]),
+            cash=_cents(row["cash"]),
             total_value=total_value,
             net_contributions=net,
-            return_pct=return_pct(total_value, net),
-            twr_pct=twr_pct(row["score"]),
+            return_pct=return_pct(total_value, net) if total_value is not None else None,
+            twr_pct=standing.twr_pct,
             trades=row["trade_count"],
+            ranked_by=board.metric,
+            ranking_value=standing.metric_value,
+            note=_note(board, standing),
         )

@@ -1,12 +1,14 @@
 """Cash in the admin: read-only for everybody, superusers included. The journal is
-append-only, and a balance changes only through ledger.services (with its journal row)."""
+append-only, and a balance changes only through ledger.services (with its journal row).
+An instructor sees the cash of the students in their own classes only."""
 
 from django.contrib import admin
 
 from ledger.models import Balance, Transaction
+from tradesim.admin import OwnClassFilter, OwnStudentsOnlyMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
@@ -20,7 +22,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Balance)
 class BalanceAdmin(ReadOnlyAdmin):
     list_display = ["user", "amount", "last_updated"]
-    list_filter = ["user__classroom"]
+    list_filter = [("user__classroom", OwnClassFilter)]
     list_select_related = ["user"]
     search_fields = ["user__username"]
     ordering = ["user__username"]
@@ -38,7 +40,7 @@ class TransactionAdmin(ReadOnlyAdmin):
         "description",
         "created_by",
     ]
-    list_filter = ["type", "user__classroom", "timestamp"]
+    list_filter = ["type", ("user__classroom", OwnClassFilter), "timestamp"]
     list_select_related = ["user", "created_by"]
     search_fields = ["user__username"]
     # Counting the whole journal for "N total" gets slow on a big class.

@@ -1,13 +1,14 @@
 """Positions and performance in the admin: read-only for everybody, superusers included.
 Holdings are written only with their trade (trading.services), summaries and snapshots by
-portfolio.services."""
+portfolio.services. An instructor sees the students of their own classes only."""
 
 from django.contrib import admin
 
 from portfolio.models import Holding, PortfolioSnapshot, PortfolioSummary
+from tradesim.admin import OwnClassFilter, OwnStudentsOnlyMixin
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
     list_per_page = 50
     show_full_result_count = False
 
@@ -24,7 +25,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(Holding)
 class HoldingAdmin(ReadOnlyAdmin):
     list_display = ["user", "stock", "quantity", "average_price", "last_updated"]
-    list_filter = ["user__classroom", "stock__sector"]
+    list_filter = [("user__classroom", OwnClassFilter), "stock__sector"]
     list_select_related = ["user", "stock"]
     search_fields = ["user__username", "stock__symbol"]
 
@@ -40,7 +41,7 @@ class PortfolioSummaryAdmin(ReadOnlyAdmin):
         "max_drawdown",
         "snapshot_at",
     ]
-    list_filter = ["user__classroom"]
+    list_filter = [("user__classroom", OwnClassFilter)]
     list_select_related = ["user"]
     search_fields = ["user__username"]
 
@@ -56,7 +57,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
         "net_contributions",
         "unit_value",
     ]
-    list_filter = ["user__classroom", "timestamp"]
+    list_filter = [("user__classroom", OwnClassFilter), "timestamp"]
     list_select_related = ["user"]
     search_fields = ["user__username"]
     date_hierarchy = "timestamp"

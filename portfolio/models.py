@@ -77,6 +77,12 @@ class PortfolioSummary(models.Model):
         help_text="Net contributions already turned into units",
     )
     snapshot_at = models.DateTimeField(null=True, blank=True)
+    regular_unit_value = models.DecimalField(
+        **UNIT_VALUE,
+        null=True,
+        blank=True,
+        help_text="The unit value at the last regular snapshot (every SNAPSHOT_EVERY_TICKS ticks)",
+    )
 
     class Meta:
         db_table = "portfolio_summaries"
@@ -98,7 +104,11 @@ class PortfolioSummary(models.Model):
 
 class PortfolioSnapshot(models.Model):
     """A student's portfolio at one moment: the value-over-time series and the unit value
-    behind the time-weighted return. Written in bulk by the snapshot services; append-only."""
+    behind the time-weighted return. Written in bulk by the snapshot services; append-only.
+
+    Regular snapshots (every SNAPSHOT_EVERY_TICKS ticks, for every student) also carry the
+    period return that the risk-adjusted ranking averages: equal periods, so a student who
+    deposits often (and is snapshotted in between) has the same periods as everyone."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolio_snapshots"
@@ -110,6 +120,15 @@ class PortfolioSnapshot(models.Model):
     net_contributions = models.DecimalField(max_digits=15, decimal_places=2)
     units = models.DecimalField(**UNITS)
     unit_value = models.DecimalField(**UNIT_VALUE)
+    period_return = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        null=True,
+        blank=True,
+        help_text="On a regular snapshot: the unit value's change since the student's "
+        "previous regular one (0.01 = +1 %); empty on the first and on the snapshots taken "
+        "between, for a deposit or a withdrawal",
+    )
 
     class Meta:
         db_table = "portfolio_snapshots"

@@ -20,11 +20,18 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
+    Aggregate,
+    Avg,
     Case,
+    Count,
+    DateTimeField,
     DecimalField,
     F,
+    FloatField,
     Func,
+    IntegerField,
     OuterRef,
     Q,
     QuerySet,
@@ -37,6 +44,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, FirstValue, Greatest, Rank, Round, RowNumber
 from django.utils import timezone
 
+from classrooms.models import Classroom
+from classrooms.rules import Rulebook
 from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from portfolio.units import HALF_CENT, ONE, UnitState, drawdown, live_unit_value
@@ -51,7 +60,6 @@ MONEY = DecimalField(max_digits=15, decimal_places=2)
 RATIO = DecimalField(max_digits=20, decimal_places=8)
 HUNDRED = Decimal("100")
 PCT_PLACES = Decimal("0.01")
-RANK_PLACES = 6  # unit values are ranked to 6 places, so float noise on SQLite cannot split a tie
 RECENT_ACTIVITY = 10
 HISTORY_POINTS = 500  # the chart shows the most recent snapshots, plus "now"
 CASH_LABEL = "Cash"
@@ -509,95 +517,398 @@ def snapshot_valuations(
     if prices_before is not None:
         fields.append("market_value_before")
     summary = {name: F(path) for name, path in _SUMMARY_FIELDS.items()}
+    summary["regular_unit_value"] = F("portfolio_summary__regular_unit_value")
     return [
         {**row, "state": _unit_state(row)} for row in rows.order_by("pk").values(*fields, **summary)
     ]
 
 
+# The leaderboard ---------------------------------------------------------------------------
+
+
+class SampleStdDev(Aggregate):
+    """The sample standard deviation (n − 1) of a numeric column; NULL for fewer than two
+    values. PostgreSQL has STDDEV_SAMP. SQLite has no such function (Django adds one in
+    Python that fails on a group of one), so there it is
+    √(max(Σx² − (Σx)²/n, 0) / (n − 1)), in floating point."""
+
+    function = "STDDEV_SAMP"
+    name = "SampleStdDev"
+    output_field = FloatField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        column = self.get_source_expressions()[0]
+        x, params = compiler.compile(column)
+        if params:
+            raise ValueError("SampleStdDev on SQLite takes a column, not an expression")
+        x = f"CAST({x} AS REAL)"
+        sql = (
+            f"SQRT(MAX(SUM({x} * {x}) - SUM({x}) * SUM({x}) / COUNT({x}), 0)"
+            f" / NULLIF(COUNT({x}) - 1, 0))"
+        )
+        return sql, ()
+
+
+# A standard deviation below this is no variation at all (cash, or float noise on SQLite):
+# mean ÷ deviation would be a huge number with no meaning.
+NO_VARIATION = 1e-9
+METRIC_PLACES = 6  # metrics are ranked to 6 places, so float noise cannot split a tie
+TRADE_TYPES = (Transaction.Type.BUY, Transaction.Type.SELL)
+RANKINGS = Classroom.Ranking
+
+
 @dataclass(frozen=True)
-class Standing:
-    """One row of the leaderboard."""
+class Board:
+    """Whom a leaderboard ranks, by what, and as of when.
 
-    rank: int
-    position: int  # 1-based place in the board's order (ties broken by username)
-    user_id: int
-    username: str
-    classroom: str | None
-    total_value: Decimal
-    net_contributions: Decimal
-    unit_value: Decimal
-    twr_pct: Decimal
-    max_drawdown_pct: Decimal
+    `classroom_id`: one class's students; `no_class`: the students in no class;
+    `owner_id`: the students of the classes an instructor owns; none of them: every student.
+    `frozen_at`: the class's end once it has passed; the board then shows each student as
+    of their last snapshot at or before it, so nothing after the end moves it."""
+
+    classroom_id: int | None = None
+    no_class: bool = False
+    owner_id: int | None = None
+    metric: str = RANKINGS.TWR
+    min_trades: int = 0
+    names_shown: bool = True
+    starts_at: datetime | None = None
+    frozen_at: datetime | None = None
+
+    @classmethod
+    def of(cls, rulebook: Rulebook, *, now: datetime | None = None) -> "Board":
+        """The board of a rulebook's class, or of the students in no class (the settings'
+        rulebook: time-weighted return, no minimum, names shown)."""
+        if rulebook.classroom_id is None:
+            return cls(no_class=True)
+        now = now or timezone.now()
+        return cls(
+            classroom_id=rulebook.classroom_id,
+            metric=rulebook.ranking,
+            min_trades=rulebook.min_trades_to_rank,
+            names_shown=rulebook.names_shown,
+            starts_at=rulebook.starts_at,
+            frozen_at=rulebook.ends_at if rulebook.has_ended(now) else None,
+        )
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    @property
+    def metric_label(self) -> str:
+        return RANKINGS(self.metric).label
+
+    @property
+    def metric_is_percent(self) -> bool:
+        return self.metric != RANKINGS.RISK_ADJUSTED
 
 
-def ranking(*, classroom_id: int | None = None) -> QuerySet:
-    """Every student (of one class, with `classroom_id`) with their live unit value and rank,
-    best first: by time-weighted return, then total value; equal on both, equal rank. One
-    query for all of them (no loop over users); `ranking_page` returns a page of it."""
+def _members(board: Board) -> QuerySet:
     rows = students()
-    if classroom_id is not None:
-        rows = rows.filter(classroom_id=classroom_id)
-    # Everyone: one grouped pass over all holdings and flows. One class (tens of students
-    # out of all of them): a subquery per member, which reads only the class's rows.
-    rows = valued(rows, all_at_once=classroom_id is None).annotate(
-        score=Round(live_unit_value_expression(), RANK_PLACES, output_field=RATIO)
+    if board.classroom_id is not None:
+        rows = rows.filter(classroom_id=board.classroom_id)
+    if board.no_class:
+        rows = rows.filter(classroom__isnull=True)
+    if board.owner_id is not None:
+        rows = rows.filter(
+            classroom__in=Classroom.objects.filter(owners=board.owner_id).values("pk")
+        )
+    return rows
+
+
+def _everyone(board: Board) -> bool:
+    return board.classroom_id is None and board.owner_id is None and not board.no_class
+
+
+def _span_start(board: Board):
+    """When the contest began for each student: the class's start, or the sign-up of one
+    who joined after it (a student's own sign-up on a board with no start)."""
+    if board.starts_at is None:
+        return F("date_joined")
+    return Case(
+        When(date_joined__gt=board.starts_at, then=F("date_joined")),
+        default=Value(board.starts_at),
+        output_field=DateTimeField(),
     )
-    order = [F("score").desc(), F("total_value").desc()]
+
+
+def _snapshot_at_or_before(field: str, moment, output_field=RATIO) -> Subquery:
+    """`field` of the outer student's last snapshot at or before `moment` (a datetime or an
+    OuterRef)."""
+    rows = PortfolioSnapshot.objects.filter(user=OuterRef("pk"), timestamp__lte=moment)
+    return Subquery(rows.order_by("-timestamp").values(field)[:1], output_field=output_field)
+
+
+def _index_price_at(moment) -> Coalesce:
+    """The market index's last recorded price at or before `moment`, or its first one after
+    (an index listed later than the moment). With two index symbols, the first by symbol,
+    as the dashboard's chart takes it."""
+    history = PriceHistory.objects.filter(stock__is_index=True)
+    before = history.filter(timestamp__lte=moment).order_by("stock_id", "-timestamp")
+    after = history.filter(timestamp__gt=moment).order_by("stock_id", "timestamp")
+    return Coalesce(
+        Subquery(before.values("price")[:1], output_field=MONEY),
+        Subquery(after.values("price")[:1], output_field=MONEY),
+    )
+
+
+def _with_values(rows: QuerySet, board: Board) -> QuerySet:
+    """cash, total_value, net_contributions and the unit value `uv` of each student: now,
+    or on a frozen board as of their last snapshot at or before the end (NULL for a student
+    with none: nothing is known of them by the end), with `end_at`, that snapshot's time."""
+    if board.frozen_at is None:
+        # One class (tens of students out of all of them): a subquery per member, which reads
+        # only the class's rows. But SQLite's parser refuses those subqueries nested under a
+        # metric as deep as the excess return's, and SQLite serves one small school, where
+        # summing everyone at once (the view) is cheap.
+        all_at_once = _everyone(board) or connection.vendor == "sqlite"
+        return valued(rows, all_at_once=all_at_once).annotate(
+            uv=live_unit_value_expression(), end_at=Value(None, output_field=DateTimeField())
+        )
+    end = board.frozen_at
+    return rows.annotate(
+        cash=_snapshot_at_or_before("cash", end, MONEY),
+        total_value=_snapshot_at_or_before("total_value", end, MONEY),
+        net_contributions=_snapshot_at_or_before("net_contributions", end, MONEY),
+        uv=_snapshot_at_or_before("unit_value", end),
+        end_at=_snapshot_at_or_before("timestamp", end, DateTimeField()),
+    )
+
+
+def _metric(board: Board):
+    """The board's metric as a ratio (0.05 = +5 %); NULL where it cannot be told."""
+    if board.metric == RANKINGS.TOTAL_RETURN:
+        return Case(
+            When(
+                net_contributions__gt=0,
+                then=Ratio(F("total_value") - F("net_contributions"), F("net_contributions")),
+            ),
+            default=None,
+            output_field=RATIO,
+        )
+    if board.metric == RANKINGS.EXCESS_RETURN:
+        index_now = (
+            _index_price_at(OuterRef("end_at"))
+            if board.is_frozen
+            else Subquery(
+                Price.objects.filter(is_index=True).order_by("symbol").values("price")[:1],
+                output_field=MONEY,
+            )
+        )
+        return Ratio(F("uv"), F("uv_start")) - Ratio(index_now, F("index_start"))
+    if board.metric == RANKINGS.RISK_ADJUSTED:
+        returns = PortfolioSnapshot.objects.filter(
+            user=OuterRef("pk"), period_return__isnull=False, timestamp__gt=OuterRef("span_start")
+        )
+        if board.is_frozen:
+            returns = returns.filter(timestamp__lte=board.frozen_at)
+        score = (
+            returns.order_by()
+            .values("user")
+            .annotate(
+                n=Count("pk"),
+                mean=Avg("period_return", output_field=RATIO),
+                deviation=SampleStdDev("period_return"),
+            )
+            .annotate(
+                score=Case(
+                    When(n__gte=2, deviation__gt=NO_VARIATION, then=Ratio("mean", "deviation")),
+                    default=None,
+                    output_field=RATIO,
+                )
+            )
+            .values("score")
+        )
+        return Subquery(score, output_field=RATIO)
+    return F("uv") - Value(ONE)
+
+
+def _trade_count(board: Board) -> Coalesce:
+    """The student's own buys and sells on the board's span (a reset's sales are the
+    instructor's, not theirs): their journal rows, one per trade."""
+    trades = Transaction.objects.filter(
+        user=OuterRef("pk"),
+        type__in=TRADE_TYPES,
+        created_by__isnull=True,
+        timestamp__gte=OuterRef("span_start"),
+    )
+    if board.is_frozen:
+        trades = trades.filter(timestamp__lte=board.frozen_at)
+    count = trades.order_by().values("user").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(count, output_field=IntegerField()), Value(0))
+
+
+def ranking(board: Board = Board()) -> QuerySet:
+    """The board's students with their values, metric and rank, best first.
+
+    Ranked students first, by the board's metric, then by total value; equal on both, equal
+    rank. Then the unranked ones (too few trades, or a metric that cannot be told yet), by
+    total value, with no rank (`rank` is only meaningful where `ranked`, which `standings`
+    tells). One query for all of them (no loop over users); `ranking_page` returns a page
+    of it."""
+    rows = _members(board).annotate(span_start=_span_start(board))
+    rows = _with_values(rows, board)
+    if board.metric == RANKINGS.EXCESS_RETURN:
+        rows = rows.annotate(
+            uv_start=Coalesce(_snapshot_at_or_before("unit_value", OuterRef("span_start")), ONE),
+            index_start=_index_price_at(OuterRef("span_start")),
+        )
+    rows = rows.annotate(metric=Round(_metric(board), METRIC_PLACES, output_field=RATIO))
+    # The score is the metric of the ranked and NULL for the others. Django writes an
+    # annotation out in full wherever it is referenced, and the metric is deep: each window
+    # refers to the score once.
+    if board.min_trades:
+        rows = rows.annotate(own_trades=_trade_count(board))
+        score = Case(
+            When(own_trades__gte=board.min_trades, then=F("metric")),
+            default=None,
+            output_field=RATIO,
+        )
+    else:
+        rows = rows.annotate(own_trades=Value(None, IntegerField()))
+        score = F("metric")
+    rows = rows.alias(score=score)
+    order = [F("score").desc(nulls_last=True), F("total_value").desc(nulls_last=True)]
     place = [*order, F("username").asc(), F("pk").asc()]
+    frozen = board.is_frozen
     return (
         rows.annotate(
-            rank=Window(Rank(), order_by=order), position=Window(RowNumber(), order_by=place)
+            rank=Window(Rank(), order_by=order),
+            position=Window(RowNumber(), order_by=place),
+            ranked_total=Window(Count("score")),
+            board_size=Window(Count("pk")),
         )
-        .order_by("-score", "-total_value", "username", "pk")
+        .order_by("position")
         .values(
             "rank",
             "position",
             "pk",
             "username",
+            "cash",
             "total_value",
             "net_contributions",
-            "score",
+            "uv",
+            "metric",
+            "own_trades",
+            "ranked_total",
+            "board_size",
             classroom_name=F("classroom__name"),
-            peak=F("portfolio_summary__peak_unit_value"),
-            max_drawdown=F("portfolio_summary__max_drawdown"),
+            peak=Value(None, RATIO) if frozen else F("portfolio_summary__peak_unit_value"),
+            max_drawdown=Value(None, RATIO) if frozen else F("portfolio_summary__max_drawdown"),
         )
     )
 
 
-def standings(rows) -> list[Standing]:
-    """Evaluated rows of `ranking` (e.g. one page) as Standing objects."""
+def _is_ranked(board: Board, row: dict) -> bool:
+    if row["metric"] is None:
+        return False
+    return not board.min_trades or row["own_trades"] >= board.min_trades
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One row of the leaderboard. `rank` is None for an unranked student; `name` is
+    "Student <position>" for a classmate the viewer may not see by name."""
+
+    rank: int | None
+    position: int  # 1-based place in the board's order (ties broken by username)
+    user_id: int
+    name: str
+    anonymous: bool
+    classroom: str | None
+    total_value: Decimal | None
+    net_contributions: Decimal | None
+    unit_value: Decimal | None
+    twr_pct: Decimal | None
+    max_drawdown_pct: Decimal | None
+    metric_value: Decimal | None  # % for the returns, a plain ratio for risk-adjusted
+    trades: int | None
+    trades_needed: int
+    ranked_total: int
+    board_size: int
+
+    @property
+    def username(self) -> str:
+        return self.name
+
+
+def _metric_value(board: Board, metric) -> Decimal | None:
+    if metric is None:
+        return None
+    metric = Decimal(metric)
+    if board.metric_is_percent:
+        return ratio_percent(metric)
+    return metric.quantize(PCT_PLACES, rounding=ROUND_HALF_UP)
+
+
+def standings(rows, board: Board = Board(), *, viewer_id=None, names=True) -> list[Standing]:
+    """Evaluated rows of `ranking` (e.g. one page) as Standing objects; with `names` False,
+    every student but the viewer is "Student <their place>"."""
     result = []
     for row in rows:
-        unit_value = row["score"]
-        peak = max(row["peak"] or ONE, unit_value)
-        worst = max(row["max_drawdown"] or ZERO, drawdown(peak, unit_value))
+        unit_value = row["uv"]
+        twr = worst = None
+        if unit_value is not None:
+            unit_value = Decimal(unit_value)
+            twr = ratio_percent(unit_value - ONE)
+            if row["peak"] is not None or not board.is_frozen:
+                peak = max(row["peak"] or ONE, unit_value)
+                worst = ratio_percent(max(row["max_drawdown"] or ZERO, drawdown(peak, unit_value)))
+        hidden = not names and row["pk"] != viewer_id
+        trades = row["own_trades"]
+        needed = max(board.min_trades - trades, 0) if trades is not None else 0
         result.append(
             Standing(
-                rank=row["rank"],
+                rank=row["rank"] if _is_ranked(board, row) else None,
                 position=row["position"],
                 user_id=row["pk"],
-                username=row["username"],
+                name=f"Student {row['position']}" if hidden else row["username"],
+                anonymous=hidden,
                 classroom=row["classroom_name"],
-                total_value=to_cents(row["total_value"]),
-                net_contributions=to_cents(row["net_contributions"]),
+                total_value=None if row["total_value"] is None else to_cents(row["total_value"]),
+                net_contributions=(
+                    None if row["net_contributions"] is None else to_cents(row["net_contributions"])
+                ),
                 unit_value=unit_value,
-                twr_pct=ratio_percent(unit_value - ONE),
-                max_drawdown_pct=ratio_percent(worst),
+                twr_pct=twr,
+                max_drawdown_pct=worst,
+                metric_value=_metric_value(board, row["metric"]),
+                trades=trades,
+                trades_needed=needed,
+                ranked_total=row["ranked_total"] or 0,
+                board_size=row["board_size"],
             )
         )
     return result
 
 
-def ranked_count(*, classroom_id: int | None = None) -> int:
-    """How many students `ranking` ranks (one COUNT, no valuation)."""
-    rows = students()
-    if classroom_id is not None:
-        rows = rows.filter(classroom_id=classroom_id)
-    return rows.count()
+def visible_classes(user) -> list[Classroom]:
+    """The classes whose leaderboard `user` may see, by name: a superuser's every class, an
+    instructor's their own, a student's their one (no query for a student in no class)."""
+    if user.is_superuser:
+        return list(Classroom.objects.order_by("name"))
+    if user.is_staff:
+        return list(Classroom.objects.filter(owners=user).order_by("name"))
+    if user.classroom_id is None:
+        return []
+    return list(Classroom.objects.filter(pk=user.classroom_id))
+
+
+def own_classroom(user) -> Classroom | None:
+    """A student's class (one query), None for anyone in no class (none)."""
+    if getattr(user, "classroom_id", None) is None:
+        return None
+    return Classroom.objects.filter(pk=user.classroom_id).first()
+
+
+def ranked_count(board: Board = Board()) -> int:
+    """How many students the board lists (one COUNT, no valuation)."""
+    return _members(board).count()
 
 
 def ranking_page(
-    *, first: int, last: int, viewer_id: int | None, classroom_id: int | None = None
+    board: Board, *, first: int, last: int, viewer_id: int | None, names: bool = True
 ) -> tuple[list[Standing], Standing | None]:
     """The standings at positions first..last (1-based) and the viewer's own, ranked among
     everyone, in one query that returns only those rows: the database ranks every student
@@ -606,13 +917,16 @@ def ranking_page(
     # The viewer is picked by a window (their own pk, as a window value), so the filter
     # stays outside the ranking (QUALIFY) and ranks count everyone; a plain pk filter
     # would rank the viewer alone.
-    ranked = ranking(classroom_id=classroom_id).annotate(
-        row_user=Window(FirstValue("pk"), partition_by=[F("pk")])
-    )
+    ranked = ranking(board).annotate(row_user=Window(FirstValue("pk"), partition_by=[F("pk")]))
     wanted = Q(position__gte=first, position__lte=last)
     if viewer_id is not None:
         wanted |= Q(row_user=viewer_id)
-    found = standings(ranked.filter(wanted))
+    found = standings(ranked.filter(wanted), board, viewer_id=viewer_id, names=names)
     page = [row for row in found if first <= row.position <= last]
     mine = next((row for row in found if row.user_id == viewer_id), None)
     return page, mine
+
+
+def standing_of(board: Board, user_id: int) -> Standing | None:
+    """One student's row of the board, ranked among everyone (one query)."""
+    return ranking_page(board, first=0, last=-1, viewer_id=user_id)[1]

@@ -10,7 +10,7 @@ method and portfolio.selectors for the valuation).
 
 import logging
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +29,8 @@ SNAPSHOT_LOCK_KEY = 7_460_001
 # The most shares one holding can record: holdings.quantity is a PositiveIntegerField, a
 # 4-byte integer on PostgreSQL. The same limit on SQLite, which would store more.
 MAX_SHARES_HELD = 2_147_483_647
+
+PERIOD_RETURN_PLACES = Decimal("0.0000000001")
 
 
 class PositionError(Exception):
@@ -175,7 +177,11 @@ def _lock_snapshots() -> None:
 
 
 def take_snapshots(
-    *, timestamp: datetime, prices_before: datetime | None = None, only_with_flows: bool = False
+    *,
+    timestamp: datetime,
+    prices_before: datetime | None = None,
+    only_with_flows: bool = False,
+    regular: bool = False,
 ) -> int:
     """Value every student now and write one snapshot each, in bulk; return how many.
 
@@ -188,6 +194,10 @@ def take_snapshots(
     `only_with_flows` snapshots just the students with flows not yet turned into units (and
     those never snapshotted). Students already snapshotted at or after `timestamp` are
     skipped, so a repeated call for the same tick writes nothing twice.
+
+    `regular` marks the snapshots of the cadence (after_tick's every N ticks): each carries
+    its period return, the unit value's change since the student's previous regular
+    snapshot (none on their first), which the risk-adjusted ranking reads.
 
     Guarantees: all of it or nothing, in one transaction, in a fixed number of queries
     whatever the number of students (the snapshot lock, one valuation query, one
@@ -210,6 +220,11 @@ def take_snapshots(
                 value_after=value_after,
                 net_contributions=row["net_contributions"],
             )
+            regular_unit_value = row["regular_unit_value"]
+            period_return = None
+            if regular:
+                period_return = _period_return(regular_unit_value, state.unit_value)
+                regular_unit_value = state.unit_value
             snapshots.append(
                 PortfolioSnapshot(
                     user_id=row["pk"],
@@ -220,6 +235,7 @@ def take_snapshots(
                     net_contributions=row["net_contributions"],
                     units=state.units,
                     unit_value=state.unit_value,
+                    period_return=period_return,
                 )
             )
             summaries.append(
@@ -231,6 +247,7 @@ def take_snapshots(
                     max_drawdown=state.max_drawdown,
                     contributions_at_snapshot=state.contributions,
                     snapshot_at=timestamp,
+                    regular_unit_value=regular_unit_value,
                 )
             )
         if snapshots:
@@ -248,9 +265,17 @@ def take_snapshots(
                     "max_drawdown",
                     "contributions_at_snapshot",
                     "snapshot_at",
+                    "regular_unit_value",
                 ],
             )
     return len(snapshots)
+
+
+def _period_return(previous: Decimal | None, unit_value: Decimal) -> Decimal | None:
+    """unit_value / previous − 1 to ten places; None with no previous regular snapshot."""
+    if previous is None or previous <= 0:
+        return None
+    return (unit_value / previous - 1).quantize(PERIOD_RETURN_PLACES, rounding=ROUND_HALF_UP)
 
 
 def after_tick(*, ticks: int, timestamp: datetime) -> int:
@@ -266,7 +291,10 @@ def after_tick(*, ticks: int, timestamp: datetime) -> int:
     every = settings.SNAPSHOT_EVERY_TICKS
     on_cadence = every > 0 and ticks % every == 0
     count = take_snapshots(
-        timestamp=timestamp, prices_before=timestamp, only_with_flows=not on_cadence
+        timestamp=timestamp,
+        prices_before=timestamp,
+        only_with_flows=not on_cadence,
+        regular=on_cadence,
     )
     if count:
         logger.info("portfolio snapshots tick=%s count=%s cadence=%s", ticks, count, on_cadence)

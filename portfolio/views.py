@@ -1,4 +1,5 @@
-"""Portfolio pages: the dashboard (and its live partial), the holdings CSV, the leaderboard.
+"""Portfolio pages: the dashboard (and its live partial), the holdings CSV, the leaderboard,
+and the student's class as a contest (its rules and their standing).
 
 Thin: the selectors do the reading, every lookup is the logged-in user's, and each page
 costs a fixed number of queries whatever the number of holdings or students."""
@@ -10,13 +11,15 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from classrooms import describe
+from classrooms.rules import Rulebook, when
 from portfolio import selectors
 from portfolio.forms import LeaderboardFilterForm
 from tradesim.exports import attachment_header, file_name_part, safe_cell
@@ -97,6 +100,7 @@ def dashboard(request):
     overview = context["overview"]
     history = selectors.value_history(request.user, overview)
     context.update(
+        contest=_contest(request.user),
         history=history,
         activity=selectors.recent_activity(request.user),
         chart_data=_chart_data(overview, history),
@@ -147,33 +151,109 @@ def holdings_csv(request):
     return response
 
 
+def _board_for(request, classes):
+    """The class the leaderboard shows and its board: ?class=<id> among the viewer's
+    classes, or by default the student's own class (their own board of the students in no
+    class), an instructor's first class, a superuser's every student. Another class is
+    answered as one that does not exist (404), so the page tells no one which classes
+    there are. None for an instructor who runs no class."""
+    user = request.user
+    requested = request.GET.get("class", "")
+    if requested:
+        classroom = next((c for c in classes if str(c.pk) == requested), None)
+        if classroom is None:
+            raise Http404("No such class among yours.")
+    elif user.is_superuser:
+        return None, selectors.Board()
+    elif user.is_staff:
+        if not classes:
+            return None, None
+        classroom = classes[0]
+    else:
+        classroom = classes[0] if classes else None
+    if classroom is None:
+        return None, selectors.Board(no_class=True)
+    return classroom, selectors.Board.of(Rulebook.from_classroom(classroom))
+
+
 @login_required
 @require_GET
 def leaderboard(request):
-    """Students ranked by time-weighted return, then total value; ?class=<id> ranks one
-    class; 25 to a page; the viewer's row highlighted and their rank shown on every page."""
-    form = LeaderboardFilterForm(request.GET)
-    if not form.is_valid():
-        return render(request, "portfolio/leaderboard.html", {"form": form}, status=400)
-    classroom = form.classroom
-    classroom_id = classroom.pk if classroom else None
+    """A class's students ranked by the class's metric (a student's own class by default),
+    the unranked after them; 25 to a page; the viewer's row highlighted and their rank shown
+    on every page. Classmates' names are hidden from students when the class says so."""
+    user = request.user
+    classes = selectors.visible_classes(user)
+    classroom, board = _board_for(request, classes)
+    form = None
+    if user.is_staff or user.is_superuser:
+        form = LeaderboardFilterForm(
+            {"class": str(classroom.pk) if classroom else ""},
+            classes=classes,
+            everyone=user.is_superuser,
+        )
+    context = {"form": form, "classroom": classroom, "board": board}
+    if board is None:
+        return render(request, "portfolio/leaderboard.html", context)
+    rulebook = Rulebook.from_classroom(classroom) if classroom else None
+    # Instructors see the names in their classes (superusers in all); students as the class
+    # says.
+    names = board.names_shown or user.is_staff or user.is_superuser
     # The database ranks every student and returns only this page and the viewer's row;
-    # the count is a plain COUNT. Three queries whatever the size of the class.
-    total = selectors.ranked_count(classroom_id=classroom_id)
+    # the count is a plain COUNT. Fixed queries whatever the size of the class.
+    total = selectors.ranked_count(board)
     page = Paginator(range(total), PAGE_SIZE).get_page(request.GET.get("page"))
     rows, mine = selectors.ranking_page(
+        board,
         first=page.start_index(),
         last=page.end_index(),
-        viewer_id=request.user.pk,
-        classroom_id=classroom_id,
+        viewer_id=user.pk,
+        names=names,
     )
-    context = {
-        "form": form,
-        "classroom": classroom,
-        "page_obj": page,
-        "rows": rows,
-        "mine": mine,
-        "mine_page": (mine.position - 1) // PAGE_SIZE + 1 if mine else None,
-        "total": total,
-    }
+    context.update(
+        page_obj=page,
+        rows=rows,
+        mine=mine,
+        mine_page=(mine.position - 1) // PAGE_SIZE + 1 if mine else None,
+        total=total,
+        ranked_total=next((row.ranked_total for row in [*rows, mine] if row), 0),
+        countdown=describe.countdown(rulebook) if rulebook else None,
+        explained=describe.RANKING_EXPLAINED[board.metric],
+        by_class=board.classroom_id is None and not board.no_class,
+    )
     return render(request, "portfolio/leaderboard.html", context)
+
+
+@login_required
+@require_GET
+def class_rules(request):
+    """The student's class as a contest: its dates with a countdown, every rule in plain
+    words, and where they stand. A student in no class is pointed to joining one."""
+    contest = _contest(request.user)
+    if contest is None:
+        return render(request, "portfolio/class_rules.html", {"classroom": None})
+    rulebook = contest["rulebook"]
+    changed = rulebook.rules_changed_at
+    context = {
+        **contest,
+        "rules": describe.rules(rulebook),
+        "rules_changed": when(changed) if changed else None,
+    }
+    return render(request, "portfolio/class_rules.html", context)
+
+
+def _contest(user) -> dict | None:
+    """The user's class, its rulebook, board and countdown, and their standing on it: two
+    queries (the class, their ranked row); none for someone in no class."""
+    classroom = selectors.own_classroom(user)
+    if classroom is None:
+        return None
+    rulebook = Rulebook.from_classroom(classroom)
+    board = selectors.Board.of(rulebook)
+    return {
+        "classroom": classroom,
+        "rulebook": rulebook,
+        "board": board,
+        "countdown": describe.countdown(rulebook),
+        "mine": selectors.standing_of(board, user.pk),
+    }

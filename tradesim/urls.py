@@ -20,7 +20,7 @@ urlpatterns = [
             (
                 [
                     path("", include("accounts.class_urls")),  # classes:join
-                    # the class's rules page (classes:rules) goes here
+                    path("", include("portfolio.contest_urls")),  # classes:rules
                 ],
                 "classes",
             )

@@ -1,13 +1,15 @@
 """Trades in the admin: read-only for everybody, superusers included. A trade is written
-only by trading.services, together with its journal rows and the holding."""
+only by trading.services, together with its journal rows and the holding. An instructor
+sees the trades of the students in their own classes only."""
 
 from django.contrib import admin
 
+from tradesim.admin import OwnClassFilter, OwnStudentsOnlyMixin
 from trading.models import Trade
 
 
 @admin.register(Trade)
-class TradeAdmin(admin.ModelAdmin):
+class TradeAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
     list_display = [
         "timestamp",
         "user",
@@ -19,7 +21,7 @@ class TradeAdmin(admin.ModelAdmin):
         "commission",
         "realized_pnl",
     ]
-    list_filter = ["operation", "user__classroom", "timestamp"]
+    list_filter = ["operation", ("user__classroom", OwnClassFilter), "timestamp"]
     list_select_related = ["user", "stock"]
     search_fields = ["user__username", "stock__symbol"]
     date_hierarchy = "timestamp"

@@ -129,10 +129,14 @@ def test_a_student_signs_up_deposits_trades_and_exports(browser_page, market):
 
 def test_an_instructor_grants_cash_from_the_admin(browser_page, market):
     from accounts.services import create_instructor
-    from tests.factories import StudentFactory
+    from tests.factories import ClassroomFactory, StudentFactory
 
-    create_instructor(username="ms-rivera", email="rivera@school.example", password=PASSWORD)
-    maya = StudentFactory(username="maya", email="maya@school.example")
+    rivera = create_instructor(
+        username="ms-rivera", email="rivera@school.example", password=PASSWORD
+    )
+    period = ClassroomFactory(name="Period 1")
+    period.owners.add(rivera)  # an instructor sees the students of their own classes
+    maya = StudentFactory(username="maya", email="maya@school.example", classroom=period)
     b = browser_page
     page = b.page
 
@@ -189,6 +193,47 @@ def test_on_a_shared_phone_log_out_is_one_tap_and_back_shows_nothing(browser_pag
     page.wait_for_load_state()
     assert "/accounts/login/" in page.url
     assert "$10,000.00" not in page.content()
+
+
+def test_a_student_follows_their_contest_on_a_phone(browser_page, market):
+    """The class card on the dashboard, the rules page and a leaderboard with hidden names,
+    at phone width: no sideways scrolling, nothing blocked by the Content-Security-Policy."""
+    from tests.factories import ClassroomFactory, StudentFactory
+
+    period = ClassroomFactory(
+        name="Period 1",
+        starts_at=timezone.now() - timedelta(days=2),
+        ends_at=timezone.now() + timedelta(days=12, hours=1),
+        ranking="total_return",
+        min_trades_to_rank=1,
+        names_shown=False,
+    )
+    maya = StudentFactory(username="maya", password=PASSWORD, classroom=period)
+    for i in range(12):
+        StudentFactory(username=f"classmate{i:02d}", classroom=period)
+    b = browser_page
+    page = b.page
+    page.set_viewport_size({"width": 390, "height": 844})
+    b.goto("/accounts/login/")
+    page.fill("#id_username", "maya")
+    page.fill("#id_password", PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/portfolio/")
+
+    assert "Period 1 · Ends in 12 days" in page.inner_text("#contest")
+    b.shot("40-phone-dashboard-class")
+    page.locator("#contest").get_by_role("link", name="Rules").click()
+    page.wait_for_load_state("networkidle")
+    assert "At least 1 trade of your own." in page.inner_text("#rules")
+    assert "You need 1 more trade to be ranked." in page.inner_text("#standing")
+    b.shot("41-phone-class-rules")
+    b.goto("/portfolio/leaderboard/")
+    table = page.inner_text("#leaderboard")
+    assert "maya" in table and "classmate" not in table
+    box = "document.querySelector('#leaderboard').closest('.table-responsive')"
+    assert page.evaluate(f"{box}.scrollWidth <= {box}.clientWidth")  # no sideways scrolling
+    b.shot("42-phone-class-leaderboard")
+    assert maya.pk
 
 
 def test_the_watch_catches_inline_script_and_missing_files(browser_page):

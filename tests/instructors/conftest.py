@@ -1,4 +1,5 @@
-"""Instructors' fixtures: a teacher in the Instructors group, a superuser, a small market."""
+"""Instructors' fixtures: a teacher in the Instructors group who runs Periods 1 and 2, with alice
+and bob in Period 1, a superuser, a small market."""
 
 from decimal import Decimal
 
@@ -47,13 +48,30 @@ def market(db):
 
 
 @pytest.fixture
-def period1(db):
-    return ClassroomFactory(name="Period 1")
+def period1(instructor):
+    """The teacher's class; alice and bob are in it."""
+    classroom = ClassroomFactory(name="Period 1")
+    classroom.owners.add(instructor)
+    return classroom
 
 
 @pytest.fixture
-def period2(db):
-    return ClassroomFactory(name="Period 2")
+def period2(instructor):
+    """The teacher's other class."""
+    classroom = ClassroomFactory(name="Period 2")
+    classroom.owners.add(instructor)
+    return classroom
+
+
+@pytest.fixture
+def student(period1):
+    """alice, in the teacher's Period 1: an instructor sees only their own classes."""
+    return StudentFactory(username="alice", email="alice@school.example", classroom=period1)
+
+
+@pytest.fixture
+def other_student(period1):
+    return StudentFactory(username="bob", email="bob@school.example", classroom=period1)
 
 
 @pytest.fixture

@@ -142,10 +142,10 @@ def test_a_bad_grant_is_refused_with_a_message_and_changes_nothing(
     assert snapshot() == before
 
 
-def test_a_grant_to_an_instructor_is_refused_with_the_reason(teacher_client, teacher):
+def test_a_grant_to_an_instructor_is_refused_with_the_reason(superuser_client, teacher):
     before = snapshot()
 
-    response = teacher_client.post(url(GRANT, teacher), {"amount": "10", "reason": "Oops"})
+    response = superuser_client.post(url(GRANT, teacher), {"amount": "10", "reason": "Oops"})
 
     assert response.status_code == 400
     assert "no cash account" in response.content.decode()
@@ -245,9 +245,10 @@ def test_the_reset_form_explains_what_will_happen(teacher_client, invested):
 
 
 def test_the_reset_form_names_the_starting_cash_of_the_students_class(
-    teacher_client, student, other_student
+    teacher, teacher_client, student, other_student
 ):
     student.classroom = ClassroomFactory(starting_cash=Decimal("25000.00"))
+    student.classroom.owners.add(teacher)
     student.save(update_fields=["classroom"])
 
     alone = teacher_client.get(url(RESET, student)).content.decode()
@@ -374,9 +375,9 @@ def test_the_reset_service_refuses_without_the_permission(invested, instructor):
 
 
 def test_a_reset_of_several_students_reports_the_one_that_could_not_be_reset(
-    teacher_client, teacher, invested, other_student
+    superuser_client, teacher, invested, other_student
 ):
-    response = teacher_client.post(
+    response = superuser_client.post(
         url(RESET, invested, other_student, teacher),
         {"reason": "Unit 2", "confirm": "on"},
         follow=True,
@@ -486,6 +487,7 @@ def test_a_refused_grant_is_logged_with_who_whom_and_why(student, caplog):
 
     teacher = InstructorFactory(username="mrlog")
     teacher.groups.add(ensure_instructor_group())
+    student.classroom.owners.add(teacher)
     console = Client()
     console.force_login(teacher)
     url = reverse("admin:accounts_user_grant_cash") + f"?ids={student.pk}"

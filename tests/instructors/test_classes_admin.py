@@ -93,6 +93,7 @@ def test_staff_without_the_change_permission_cannot_give_a_new_code(period1):
 
     viewer = InstructorFactory(username="viewer")
     viewer.user_permissions.add(Permission.objects.get(codename="view_classroom"))
+    period1.owners.add(viewer)  # theirs to see, not to change
     client = Client()
     client.force_login(viewer)
 

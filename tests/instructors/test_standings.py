@@ -59,6 +59,9 @@ def test_a_class_exports_its_students_in_leaderboard_order(teacher_client, class
         "return_pct",
         "time_weighted_return_pct",
         "trades",
+        "ranked_by",
+        "ranking_value",
+        "note",
     ]
     assert [(r["rank"], r["username"]) for r in rows] == [("1", "ann"), ("2", "ben"), ("3", "cat")]
     ann, ben, cat = rows
@@ -74,6 +77,7 @@ def test_a_class_exports_its_students_in_leaderboard_order(teacher_client, class
         "10.00",
         "1",
     )
+    assert (ann["ranked_by"], ann["ranking_value"], ann["note"]) == ("twr", "10.00", "")
     assert (ben["value"], ben["return_pct"], ben["trades"]) == ("10000.00", "0.00", "0")
     # cat: 12,000 in; 5 MSFT left at 300 and 10,000 cash (12,000 − 4,000 + 2,000).
     assert (cat["cash"], cat["value"], cat["net_contributions"]) == (
@@ -154,3 +158,47 @@ def test_the_export_streams_without_holding_the_whole_class(teacher_client, clas
         before_reading = len(ctx)
         read_csv(response)
     assert len(ctx) == before_reading + 1  # the standings query runs as the body is read
+
+
+def test_a_class_is_exported_in_its_own_ranking_with_the_unranked_last(
+    teacher_client, class_of_three
+):
+    class_of_three.ranking = "total_return"
+    class_of_three.min_trades_to_rank = 1
+    class_of_three.save()
+
+    rows = read_csv(teacher_client.get(STANDINGS, {"class": class_of_three.pk}))
+
+    assert [(r["rank"], r["username"], r["ranking_value"], r["note"]) for r in rows] == [
+        ("1", "ann", "10.00", ""),
+        ("2", "cat", "-4.17", ""),
+        ("", "ben", "0.00", "needs 1 more trade"),
+    ]
+    assert {r["ranked_by"] for r in rows} == {"total_return"}
+
+
+def test_the_standings_of_a_class_that_ended_are_as_of_its_end(
+    teacher_client, class_of_three, settings
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from portfolio.services import after_tick
+
+    settings.SNAPSHOT_EVERY_TICKS = 1
+    end = timezone.now() - timedelta(minutes=1)
+    after_tick(ticks=1, timestamp=end - timedelta(minutes=1))
+    class_of_three.ends_at = end
+    class_of_three.save()
+    Price.objects.filter(symbol="AAPL").update(price=Decimal("50.00"))  # after the end
+
+    rows = read_csv(teacher_client.get(STANDINGS, {"class": class_of_three.pk}))
+
+    ann = next(r for r in rows if r["username"] == "ann")
+    assert (ann["rank"], ann["cash"], ann["value"], ann["time_weighted_return_pct"]) == (
+        "1",
+        "6000.00",
+        "11000.00",
+        "10.00",
+    )

@@ -91,11 +91,14 @@ def test_ranking_everyone_and_ranking_one_class_agree(every_kind_of_row):
     StudentFactory()  # another student, in no class
 
     everyone = {row["pk"]: row for row in selectors.ranking()}
-    one_class = {row["pk"]: row for row in selectors.ranking(classroom_id=classroom.pk)}
+    one_class = {
+        row["pk"]: row for row in selectors.ranking(selectors.Board(classroom_id=classroom.pk))
+    }
 
+    assert set(one_class) == {student.pk, other.pk}
     for pk, row in one_class.items():
         assert row["total_value"] == everyone[pk]["total_value"]
-        assert row["score"] == everyone[pk]["score"]
+        assert row["metric"] == everyone[pk]["metric"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +16,13 @@ from django.utils import timezone
 
 from ledger import services as ledger
 from portfolio.services import after_tick
-from tests.factories import ClassroomFactory, HoldingFactory, PriceFactory, StudentFactory
+from tests.factories import (
+    ClassroomFactory,
+    HoldingFactory,
+    InstructorFactory,
+    PriceFactory,
+    StudentFactory,
+)
 from tests.portfolio.helpers import buy, listed, sell, set_price, tick
 
 D = Decimal
@@ -350,19 +357,21 @@ def test_your_rank_shows_on_every_page(student, student_client):
     assert 'class="row-self"' in row_of(page2, "alice")
 
 
-def test_staff_and_superusers_are_not_ranked(board, student_client, instructor_client):
+def test_staff_and_superusers_are_not_ranked(board, student_client):
     StudentFactory(username="staffer", is_staff=True, cash="50000.00")
     StudentFactory(username="root", is_superuser=True, cash="50000.00")
 
     page = student_client.get(LEADERBOARD).content.decode()
 
     assert "staffer" not in page and "root" not in page and "teacher" not in page
-    instructor_page = instructor_client.get(LEADERBOARD).content.decode()
-    assert "Instructors are not ranked" in instructor_page
-    assert len(ranks(instructor_page)) == 5
+    superuser = Client()
+    superuser.force_login(InstructorFactory(username="boss", is_superuser=True))
+    everyone = superuser.get(LEADERBOARD).content.decode()
+    assert "Instructors are not ranked" in everyone
+    assert len(ranks(everyone)) == 5
 
 
-def test_leaderboard_filters_by_class(board, student_client):
+def test_a_student_sees_their_own_class_by_default_and_no_other(board, student_client):
     period1 = ClassroomFactory(name="Period 1")
     period2 = ClassroomFactory(name="Period 2")
     for name in ("alice", "carol", "bob"):
@@ -371,46 +380,124 @@ def test_leaderboard_filters_by_class(board, student_client):
     board["erin"].classroom = period2
     board["erin"].save(update_fields=["classroom"])
 
-    page = student_client.get(LEADERBOARD, {"class": period1.pk}).content.decode()
+    page = student_client.get(LEADERBOARD).content.decode()
 
     assert ranks(page) == [("1", "alice"), ("2", "bob"), ("3", "carol")]
     assert "Your rank: <strong>#1</strong> of 3 in Period 1" in page
-    other = student_client.get(LEADERBOARD, {"class": period2.pk}).content.decode()
-    assert ranks(other) == [("1", "erin")]
-    assert "You are not in Period 2" in other
+    assert 'name="class"' not in page  # nothing to choose from
+    assert student_client.get(LEADERBOARD, {"class": period1.pk}).status_code == 200
+    other = student_client.get(LEADERBOARD, {"class": period2.pk})
+    assert other.status_code == 404
+    assert "erin" not in other.content.decode()
+
+
+def test_a_student_in_no_class_sees_the_students_in_no_class(board, student_client):
+    period1 = ClassroomFactory(name="Period 1")
+    board["erin"].classroom = period1
+    board["erin"].save(update_fields=["classroom"])
+
+    page = student_client.get(LEADERBOARD).content.decode()
+
+    assert [user for _, user in ranks(page)] == ["alice", "bob", "carol", "dave"]
+    assert "Students in no class" in page and "/classes/join/" in page
 
 
 @pytest.mark.parametrize("value", ["abc", "999999"])
-def test_an_unknown_class_is_a_400_with_a_message(student_client, value):
-    response = student_client.get(LEADERBOARD, {"class": value})
-
-    assert response.status_code == 400
-    assert "Choose a class from the list." in response.content.decode()
+def test_an_unknown_class_is_a_404(student_client, value):
+    assert student_client.get(LEADERBOARD, {"class": value}).status_code == 404
 
 
-def test_an_empty_class_says_so(student_client):
+def test_an_instructor_picks_among_their_own_classes(board):
+    teacher = InstructorFactory(username="teacher")
+    period1 = ClassroomFactory(name="Period 1")
+    period2 = ClassroomFactory(name="Period 2")
+    theirs = ClassroomFactory(name="Period 3")
+    period1.owners.add(teacher)
+    period2.owners.add(teacher)
+    for name, classroom in [("alice", period1), ("bob", period2), ("erin", theirs)]:
+        board[name].classroom = classroom
+        board[name].save(update_fields=["classroom"])
+    client = Client()
+    client.force_login(teacher)
+
+    first = client.get(LEADERBOARD).content.decode()
+    second = client.get(LEADERBOARD, {"class": period2.pk}).content.decode()
+
+    assert [user for _, user in ranks(first)] == ["alice"]  # their first class by name
+    assert [user for _, user in ranks(second)] == ["bob"]
+    assert "Period 3" not in first
+    assert client.get(LEADERBOARD, {"class": theirs.pk}).status_code == 404
+
+
+def test_an_instructor_with_no_class_is_told_so(instructor_client, board):
+    page = instructor_client.get(LEADERBOARD).content.decode()
+
+    assert "You don't run a class yet" in page
+    assert ranks(page) == []
+
+
+def test_an_empty_class_says_so(student):
     empty = ClassroomFactory(name="Period 9")
+    superuser = Client()
+    superuser.force_login(InstructorFactory(username="boss", is_superuser=True))
 
-    page = student_client.get(LEADERBOARD, {"class": empty.pk}).content.decode()
+    page = superuser.get(LEADERBOARD, {"class": empty.pk}).content.decode()
 
     assert "No students in Period 9 yet" in page
 
 
-@pytest.mark.parametrize("students", [3, 40])
-def test_leaderboard_costs_the_same_queries_for_3_and_40_students(
-    student, student_client, students
-):
-    ClassroomFactory(name="Period 1")
+def _class_of(students: int) -> None:
     listed("XYZ", "100.00")
     for i in range(students):
         user = StudentFactory(username=f"s{i:02d}")
         buy(user, "XYZ", i + 1)
 
-    # session, user, classes (the select), the count, the ranking (the page and the
-    # viewer's row, ranked among everyone)
-    assert queries(student_client, LEADERBOARD) == 5
-    assert queries(student_client, LEADERBOARD + "?page=2") == 5
-    assert queries(student_client, LEADERBOARD + "?page=99") == 5
+
+@pytest.mark.parametrize("students", [3, 40])
+def test_leaderboard_costs_the_same_queries_for_3_and_40_students(
+    student, student_client, students, django_assert_max_num_queries
+):
+    ClassroomFactory(name="Period 1")
+    _class_of(students)
+
+    # session, user, the count, the ranking (the page and the viewer's row, ranked among
+    # everyone); a student in no class has no class to look up
+    for url in [LEADERBOARD, LEADERBOARD + "?page=2", LEADERBOARD + "?page=99"]:
+        with django_assert_max_num_queries(4):
+            assert student_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("students", [3, 40])
+@pytest.mark.parametrize("ranking", ["twr", "total_return", "excess_return", "risk_adjusted"])
+def test_a_class_leaderboard_costs_the_same_queries_whatever_its_size_and_metric(
+    student, student_client, students, ranking, django_assert_max_num_queries
+):
+    period = ClassroomFactory(name="Period 1", ranking=ranking, min_trades_to_rank=1)
+    listed("MKT", "1000.00", is_index=True)
+    _class_of(students)
+    get_user_model().objects.update(classroom=period)
+
+    # session, user, the class, the count, the ranking
+    for url in [LEADERBOARD, LEADERBOARD + "?page=2"]:
+        with django_assert_max_num_queries(5):
+            assert student_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("students", [3, 40])
+def test_an_instructors_leaderboard_costs_the_same_queries_whatever_its_size(
+    students, django_assert_max_num_queries
+):
+    teacher = InstructorFactory(username="teacher")
+    period = ClassroomFactory(name="Period 1", names_shown=False)
+    period.owners.add(teacher)
+    _class_of(students)
+    get_user_model().objects.exclude(pk=teacher.pk).update(classroom=period)
+    client = Client()
+    client.force_login(teacher)
+
+    # session, user, their classes, the count, the ranking
+    with django_assert_max_num_queries(5):
+        assert client.get(LEADERBOARD).status_code == 200
 
 
 # The admin ---------------------------------------------------------------------------

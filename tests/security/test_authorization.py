@@ -7,16 +7,21 @@ copy of every page and export is searched for alice's data. Every admin URL is f
 by an anonymous visitor and by a student, who both must be sent to the admin's log-in.
 """
 
+import re
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.roles import ensure_instructor_group
 from ledger.services import deposit
-from tests.factories import PriceFactory
-from tests.security.helpers import admin_urls, money_state, site_urls
+from tests.factories import ClassroomFactory, InstructorFactory, PriceFactory, StudentFactory
+from tests.security.helpers import PATH_VALUES, admin_urls, money_state, site_urls
 from trading.services import buy
 
 # What a persona gets: a status code, or one of these redirects.
@@ -52,6 +57,7 @@ EXPECTED = {
     "portfolio:live": PRIVATE,
     "portfolio:holdings_csv": PRIVATE,
     "portfolio:leaderboard": PRIVATE,
+    "classes:rules": PRIVATE,
     "trading:history": PRIVATE,
     "trading:buy": PRIVATE,
     "trading:sell": PRIVATE,
@@ -75,12 +81,18 @@ SHARED_BY_DESIGN = {"portfolio:leaderboard": ["alice", "12,345.67"]}
 @pytest.fixture
 def classroom(student, other_student, instructor):
     """alice: $10,000, deposits $2,345.67 ("Aunt Ida"), buys 37 ZAL at $123.45 ($4,567.65),
-    leaving $7,778.02 cash and $12,345.67 in total. bob: $10,000 and a $100.00 deposit."""
+    leaving $7,778.02 cash and $12,345.67 in total. bob: $10,000 and a $100.00 deposit.
+    Both are in Period 1, the teacher's class."""
     PriceFactory(symbol="ZAL", price=Decimal("123.45"), name="Zalando Trading")
     deposit(user=student, amount=Decimal("2345.67"), description="Aunt Ida's gift")
     buy(user=student, symbol="ZAL", quantity=37)
     deposit(user=other_student, amount=Decimal("100.00"), description="Pocket money")
     instructor.groups.add(ensure_instructor_group())
+    period = ClassroomFactory(name="Period 1")
+    period.owners.add(instructor)
+    for user in (student, other_student):
+        user.classroom = period
+        user.save(update_fields=["classroom"])
     return {"alice": student, "bob": other_student, "teacher": instructor}
 
 
@@ -240,3 +252,87 @@ def test_an_instructor_reads_every_students_money_in_the_admin(classroom):
         seen += body(response)
     for marker in ["alice", "bob", "Aunt Ida", "7,778.02"]:
         assert marker in seen
+
+
+# Another class's instructor -------------------------------------------------------------
+
+
+@pytest.fixture
+def colleague(classroom, settings):
+    """Ms Bee runs Period 2 (carol); alice has a row in every table the console shows."""
+    from console.services import grant_cash
+    from portfolio.services import after_tick
+
+    bee = InstructorFactory(username="msbee", email="bee@school.example")
+    bee.groups.add(ensure_instructor_group())
+    # Beyond the Instructors group, so the portfolio's own lists are tried too.
+    bee.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_portfoliosummary", "view_portfoliosnapshot"])
+    )
+    period2 = ClassroomFactory(name="Period 2")
+    period2.owners.add(bee)
+    StudentFactory(username="carol", email="carol@school.example", classroom=period2)
+    grant_cash(student=classroom["alice"], instructor=classroom["teacher"], amount="1", reason="x")
+    settings.SNAPSHOT_EVERY_TICKS = 1
+    after_tick(ticks=1, timestamp=timezone.now())
+    client = Client()
+    client.force_login(bee)
+    return client
+
+
+def _alices_row(name: str, alice) -> str:
+    """The id of alice's row (or her class) in the model an admin URL name is about."""
+    match = re.fullmatch(r"admin:(\w+?)_(\w+)_(change|history|delete|password_change)", name)
+    if not match:
+        return PATH_VALUES["object_id"]
+    app_label, model_name = match[1], match[2]
+    if name == "admin:auth_user_password_change":
+        app_label, model_name = "accounts", "user"
+    model = apps.get_model(app_label, model_name)
+    if model is get_user_model():
+        return str(alice.pk)
+    if model._meta.label == "classrooms.Classroom":
+        return str(alice.classroom_id)
+    for field in ("user", "student"):
+        if any(f.name == field and f.many_to_one for f in model._meta.get_fields()):
+            row = model.objects.filter(**{field: alice}).first()
+            assert row is not None, f"alice has no {model._meta.label} row"
+            return str(row.pk)
+    return PATH_VALUES["object_id"]
+
+
+@pytest.mark.django_db
+def test_another_classs_instructor_sees_none_of_alices_data_anywhere_in_the_admin(
+    classroom, colleague
+):
+    alice = classroom["alice"]
+    markers = [*ALICE_PRIVATE, "alice", "Period 1"]
+    pages = 0
+    for name, path in admin_urls():
+        if name in ("admin:logout", "admin:<unnamed (?P<url>.*)$>"):
+            continue
+        path = path.replace("/1/", f"/{_alices_row(name, alice)}/")
+        for query in ["", f"?ids={alice.pk}", f"?class={alice.classroom_id}", "?q=alic"]:
+            response = colleague.get(path + query)
+            assert response.status_code in (200, 302, 403, 404), f"{path}{query}"
+            pages += response.status_code == 200
+            page = body(response)
+            for marker in markers:
+                assert marker not in page, f"msbee sees {marker!r} at {path}{query}"
+    assert pages > 40  # the sweep opened real pages, not only refusals
+
+
+@pytest.mark.django_db
+def test_another_classs_instructor_cannot_move_alices_money(classroom, colleague):
+    alice = classroom["alice"]
+    before = money_state()
+    for name in ("admin:accounts_user_grant_cash", "admin:accounts_user_reset"):
+        colleague.post(
+            reverse(name) + f"?ids={alice.pk}",
+            {"amount": "100", "reason": "Mine", "confirm": "on", "token": "t"},
+        )
+    colleague.post(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "grant_cash_action", "_selected_action": [str(alice.pk)]},
+    )
+    assert money_state() == before

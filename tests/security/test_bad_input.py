@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from accounts.roles import ensure_instructor_group
 from ledger.models import Balance
 from portfolio.models import Holding, PortfolioSummary
-from tests.factories import PriceFactory
+from tests.factories import ClassroomFactory, PriceFactory
 from tests.security.helpers import MONEY_TABLES, money_state
 from tradesim.money import CENT, to_4dp, to_cents
 from trading.services import buy
@@ -221,6 +221,9 @@ def room(settings, student, instructor):
     PriceFactory(symbol=HALTED, price=Decimal("9.99"), halted=True)
     buy(user=student, symbol="AAPL", quantity=30)
     instructor.groups.add(ensure_instructor_group())
+    student.classroom = ClassroomFactory(name="Period 1")
+    student.save(update_fields=["classroom"])
+    student.classroom.owners.add(instructor)
     alice, teacher = Client(), Client()
     alice.force_login(student)
     teacher.force_login(instructor)

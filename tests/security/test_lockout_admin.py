@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.roles import ensure_instructor_group
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, ClassroomFactory, StudentFactory, UserFactory
 
 WRONG = "Wrong-Guess-Velvet-5512"
 CHANGELIST = "/admin/axes/accessattempt/"
@@ -57,9 +57,19 @@ def test_a_superuser_unlocks_a_student_from_the_admin(student):
     assert response.status_code == 302
 
 
+def own_class_of(instructor, *students):
+    period = ClassroomFactory(name="Period 1")
+    period.owners.add(instructor)
+    for student in students:
+        student.classroom = period
+        student.save(update_fields=["classroom"])
+    return period
+
+
 @pytest.mark.django_db
 def test_an_instructor_unlocks_a_student_from_the_admin(student, instructor):
     instructor.groups.add(ensure_instructor_group())
+    own_class_of(instructor, student)
     locked = lock_out()
     console = Client()
     console.force_login(instructor)
@@ -102,8 +112,9 @@ def colleague(db):
 
 
 @pytest.fixture
-def console(instructor):
+def console(instructor, student):
     instructor.groups.add(ensure_instructor_group())
+    own_class_of(instructor, student)
     client = Client()
     client.force_login(instructor)
     return client
@@ -139,6 +150,24 @@ def test_an_instructor_does_not_see_a_staff_accounts_lock(console, student, staf
     assert f"/admin/axes/accessattempt/{attempt.pk}/change/" not in page
     assert "alice" in page
     assert console.get(f"{CHANGELIST}{attempt.pk}/change/").status_code == 302
+
+
+@pytest.mark.django_db
+def test_an_instructor_does_not_see_the_locks_of_another_class(console):
+    from axes.models import AccessAttempt
+
+    StudentFactory(username="carol", classroom=ClassroomFactory(name="Period 2"))
+    StudentFactory(username="dana", classroom=None)
+    lock_out("carol")
+    lock_out("dana")
+    lock_out("alice")
+
+    page = console.get(CHANGELIST).content.decode()
+
+    assert "alice" in page
+    assert "carol" not in page and "dana" not in page
+    carol = AccessAttempt.objects.get(username="carol")
+    assert console.get(f"{CHANGELIST}{carol.pk}/change/").status_code == 302
 
 
 @pytest.mark.django_db

@@ -51,6 +51,16 @@ def pct(value, places=2):
 
 
 @register.filter
+def signed_ratio(value, places=2):
+    """A signed plain number, such as a risk-adjusted return: "+0.42"."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    sign = "+" if d > 0 else MINUS if d < 0 else ""
+    return f"{sign}{abs(d):,.{int(places)}f}"
+
+
+@register.filter
 def shares(value):
     d = _as_decimal(value)
     return "—" if d is None else f"{d:,.0f}"
@@ -58,11 +68,12 @@ def shares(value):
 
 @register.simple_tag
 def pnl(value, kind="money"):
-    """A gain or loss badge: arrow + sign + amount, colored, readable without color."""
+    """A gain or loss badge: arrow + sign + amount, colored, readable without color. `kind`:
+    "money", "pct" or "ratio"."""
     d = _as_decimal(value)
     if d is None:
         return "—"
-    text = signed_money(d) if kind == "money" else pct(d)
+    text = {"money": signed_money, "ratio": signed_ratio}.get(kind, pct)(d)
     if d > 0:
         return format_html('<span class="pnl pnl-up">▲ {}</span>', text)
     if d < 0:

@@ -1,0 +1,155 @@
+"""A class's dates and rules in plain words, as the students' pages show them.
+
+Server-rendered text only (the site's Content-Security-Policy allows no inline script), in
+the site's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+
+from classrooms.models import Classroom
+from classrooms.rules import Rulebook, when
+from tradesim.money import to_cents
+
+RANKING_EXPLAINED = {
+    Classroom.Ranking.TWR: (
+        "the growth of one unit of your portfolio, so deposits and withdrawals don't count: "
+        "only your gains and losses do"
+    ),
+    Classroom.Ranking.TOTAL_RETURN: (
+        "what your portfolio gained or lost, as a percentage of the money put in"
+    ),
+    Classroom.Ranking.EXCESS_RETURN: (
+        "your time-weighted return since the class started (or since you joined, if later) "
+        "minus the market index's return over the same time: above zero, you beat the market"
+    ),
+    Classroom.Ranking.RISK_ADJUSTED: (
+        "your average return from one regular snapshot of your portfolio to the next, "
+        "divided by how much those returns swing (their standard deviation): steady gains "
+        "beat wild ones"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    text: str
+
+
+def _on(moment: datetime, now: datetime) -> str:
+    """ "today at 15:00", "tomorrow at 09:30", "in 12 days (Fri 23 Jan)": calendar days in
+    the site's time zone, as people count them."""
+    local = timezone.localtime(moment)
+    days = (local.date() - timezone.localtime(now).date()).days
+    if days <= 0:
+        return f"today at {local:%H:%M}"
+    if days == 1:
+        return f"tomorrow at {local:%H:%M}"
+    return f"in {days} days ({local:%a} {local.day} {local:%b})"
+
+
+def countdown(rulebook: Rulebook, now: datetime | None = None) -> str:
+    """Where the class stands in its dates, in a few words: "Starts tomorrow at 09:30",
+    "Ends in 12 days (Fri 23 Jan)", "Ended Fri 23 Jan at 15:00"."""
+    now = now or timezone.now()
+    if not rulebook.has_started(now):
+        return f"Starts {_on(rulebook.starts_at, now)}"
+    if rulebook.ends_at is None:
+        return "Open, with no end date"
+    if not rulebook.has_ended(now):
+        return f"Ends {_on(rulebook.ends_at, now)}"
+    return f"Ended {when(rulebook.ends_at)}"
+
+
+def _money(amount) -> str:
+    return f"${to_cents(amount):,.2f}"
+
+
+def _percent(value) -> str:
+    return f"{value.normalize():f} %"
+
+
+def rules(rulebook: Rulebook) -> list[Rule]:
+    """Every rule of the class, one sentence each."""
+    rb = rulebook
+    if rb.starts_at and rb.ends_at:
+        window = f"From {when(rb.starts_at)} to {when(rb.ends_at)}."
+    elif rb.starts_at:
+        window = f"From {when(rb.starts_at)}, with no end date."
+    elif rb.ends_at:
+        window = f"Open now, until {when(rb.ends_at)}."
+    else:
+        window = "Open now, with no end date."
+    if rb.ends_at:
+        window += (
+            " After the end, orders, deposits and withdrawals are refused and the standings "
+            "are final."
+        )
+    if not rb.deposits_open:
+        deposits = "Not allowed."
+    elif rb.max_total_deposits is not None:
+        deposits = (
+            f"Allowed, up to {_money(rb.max_total_deposits)} in all beyond your starting cash."
+        )
+    else:
+        deposits = "Allowed, with no cap."
+    commission = rb.describe_commission()
+    listed = [
+        Rule("Trading dates", window),
+        Rule(
+            "Starting cash",
+            f"{_money(rb.starting_cash)}, given when you join the class (also if you join late).",
+        ),
+        Rule("Deposits", deposits),
+        Rule("Withdrawals", "Allowed." if rb.withdrawals_open else "Not allowed."),
+        Rule(
+            "Commission",
+            "None." if commission == "none" else f"{commission[0].upper()}{commission[1:]}.",
+        ),
+        Rule(
+            "Most in one stock",
+            f"After a buy, no stock may be more than {_percent(rb.max_position_percent)} of "
+            "your portfolio's value."
+            if rb.max_position_percent is not None
+            else "No limit.",
+        ),
+        Rule(
+            "Trades a day",
+            f"At most {rb.max_trades_per_day} trade{'s' if rb.max_trades_per_day != 1 else ''} "
+            "per simulated day."
+            if rb.max_trades_per_day
+            else "No limit.",
+        ),
+        Rule(
+            "Lowest share price",
+            f"You may not buy shares priced below {_money(rb.min_share_price)}."
+            if rb.min_share_price is not None
+            else "No limit.",
+        ),
+        Rule("Leaderboard", ranking_sentence(rb)),
+        Rule(
+            "To be ranked",
+            f"At least {rb.min_trades_to_rank} trade{'s' if rb.min_trades_to_rank != 1 else ''}"
+            " of your own."
+            if rb.min_trades_to_rank
+            else "No minimum number of trades.",
+        ),
+        Rule(
+            "Names",
+            "Classmates see each other's names on the leaderboard."
+            if rb.names_shown
+            else "Only your instructor sees names: you see your own rank and your "
+            "classmates as “Student 4” and the like, and they see you the same way.",
+        ),
+    ]
+    return listed
+
+
+def ranking_sentence(rulebook: Rulebook) -> str:
+    label = Classroom.Ranking(rulebook.ranking).label
+    return f"Ranks by {label.lower()}: {RANKING_EXPLAINED[rulebook.ranking]}."

@@ -30,7 +30,7 @@ class LogoutView(auth_views.LogoutView):
     """POST logs out (Django's view). GET, from a link or a typed address, shows a page with
     the one button that does it, instead of Django's bare 405."""
 
-    http_method_names = ["get", "post", "options"]
+    http_method_names = ["get", "head", "post", "options"]
     template_name = "registration/logout_confirm.html"
 
     def get(self, request, *args, **kwargs):

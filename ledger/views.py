@@ -10,7 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from ledger import selectors, services
 from ledger.forms import AmountForm, DepositForm, JournalFilterForm, WithdrawForm
@@ -34,7 +34,7 @@ _AMOUNT_ERRORS = (
 
 
 @login_required
-@require_GET
+@require_safe
 def journal(request):
     """The user's cash journal, newest first, 25 to a page, with statistics; `?format=csv`
     streams exactly the filtered rows."""
@@ -107,14 +107,14 @@ _WITHDRAW = _Movement(WithdrawForm, services.withdraw, "ledger/withdraw.html", "
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def deposit(request):
     """Add simulated cash. POST amount (+ description, token) → redirect to the journal."""
     return _movement_page(request, _DEPOSIT)
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def withdraw(request):
     """Take simulated cash out. POST amount (+ description, token) → redirect to the journal."""
     return _movement_page(request, _WITHDRAW)

@@ -16,7 +16,7 @@ from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from classrooms import describe
 from classrooms.rules import Rulebook, when
@@ -92,7 +92,7 @@ def _chart_data(overview: selectors.Overview, history: selectors.ValueHistory) -
 
 
 @login_required
-@require_GET
+@require_safe
 def dashboard(request):
     """The user's totals, holdings, allocation, performance against the index and recent
     activity. The totals and the holdings table refresh through `live`."""
@@ -112,7 +112,7 @@ def dashboard(request):
 
 @never_cache
 @login_required_for_polls
-@require_GET
+@require_safe
 def live(request):
     """The dashboard's totals and holdings table alone, for htmx to poll and swap in."""
     return render(request, "portfolio/_live.html", _live_context(request))
@@ -120,7 +120,7 @@ def live(request):
 
 @never_cache
 @login_required
-@require_GET
+@require_safe
 def holdings_csv(request):
     """The user's holdings as CSV, one row per symbol, amounts as plain decimals."""
     overview = selectors.portfolio_overview(request.user)
@@ -177,7 +177,7 @@ def _board_for(request, classes):
 
 
 @login_required
-@require_GET
+@require_safe
 def leaderboard(request):
     """A class's students ranked by the class's metric (a student's own class by default),
     the unranked after them; 25 to a page; the viewer's row highlighted and their rank shown
@@ -225,7 +225,7 @@ def leaderboard(request):
 
 
 @login_required
-@require_GET
+@require_safe
 def class_rules(request):
     """The student's class as a contest: its dates with a countdown, every rule in plain
     words, and where they stand. A student in no class is pointed to joining one."""

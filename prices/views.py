@@ -2,7 +2,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from prices.selectors import (
     CHART_RANGES,
@@ -27,7 +27,7 @@ COLUMNS = [
 RANGE_LABELS = {"100": "100 ticks", "390": "1 day", "1950": "5 days"}
 
 
-@require_GET
+@require_safe
 def market(request):
     """The market overview: every symbol with its change since the previous close."""
     query = request.GET.get("q", "").strip()
@@ -81,7 +81,7 @@ def _chart_range(request) -> str:
     return value if value in CHART_RANGES else DEFAULT_CHART_RANGE
 
 
-@require_GET
+@require_safe
 def quote(request, symbol):
     """One symbol: its quote, its chart and the order ticket."""
     try:
@@ -117,7 +117,7 @@ def quote(request, symbol):
 
 
 @never_cache
-@require_GET
+@require_safe
 def quote_live(request, symbol):
     """The quote and chart series as JSON, for the quote page's periodic refresh."""
     try:

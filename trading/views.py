@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods, require_safe
 
 from classrooms.rules import rulebook_for
 from tradesim.exports import csv_download
@@ -46,13 +46,13 @@ ERROR_FIELDS = {
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def buy_view(request):
     return _order(request, side=Trade.Operation.BUY)
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def sell_view(request):
     return _order(request, side=Trade.Operation.SELL)
 
@@ -178,7 +178,7 @@ CSV_HEADER = [
 
 
 @login_required
-@require_GET
+@require_safe
 def history(request):
     form = TradeFilterForm(request.GET)
     export = request.GET.get("format", "")

@@ -21,6 +21,7 @@ from ledger.services import (
     deposit,
     grant,
     open_account,
+    post_locked,
     validate_amount,
     withdraw,
 )
@@ -298,6 +299,18 @@ def test_the_unique_constraint_catches_a_repeat_the_lookup_missed(student, monke
     assert_unchanged(student, D("10100.00"), 2)
 
 
+def test_a_repeat_the_constraint_caught_still_reports_the_balance_now(student, monkeypatch):
+    # The deposit page tells the student their balance after a repeated form.
+    deposit(user=student, amount=D("100.00"), token="t-6")
+    withdraw(user=student, amount=D("30.00"))
+    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+
+    with pytest.raises(DuplicateRequest) as excinfo:
+        deposit(user=student, amount=D("100.00"), token="t-6")
+
+    assert excinfo.value.balance == D("10070.00")
+
+
 def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(student, monkeypatch):
     """Trading calls debit/credit inside its own transaction: a refused movement rolls
     back only its own savepoint."""
@@ -322,6 +335,24 @@ def test_an_integrity_error_that_is_not_about_the_token_is_not_disguised(student
     monkeypatch.setattr(services, "_post", broken_post)
     with pytest.raises(IntegrityError):
         deposit(user=student, amount=D("1.00"), token="t-8")
+
+
+# post_locked ---------------------------------------------------------------------------
+
+
+def test_post_locked_refuses_a_used_token_without_breaking_the_callers_transaction(student):
+    deposit(user=student, amount=D("100.00"), token="t-9")
+
+    with transaction.atomic():
+        balance = Balance.objects.select_for_update().get(user=student)
+        with pytest.raises(DuplicateRequest) as excinfo:
+            post_locked(balance=balance, user=student, type="buy", amount=D("5.00"), token="t-9")
+        # Refused before any write: the caller's transaction can still be used.
+        assert Transaction.objects.filter(user=student).count() == 2
+
+    assert excinfo.value.original.type == "deposit"
+    assert excinfo.value.balance == D("10100.00")
+    assert_unchanged(student, D("10100.00"), 2)
 
 
 # debit and credit ----------------------------------------------------------------------
@@ -426,6 +457,13 @@ def test_open_account_journals_the_starting_cash(settings):
         D("2500.00"),
         services.OPENING_TOKEN,
     )
+
+
+def test_open_account_journals_a_starting_cash_under_a_dollar():
+    user = UserFactory()
+
+    assert open_account(user=user, starting_cash=D("0.50")).amount == D("0.50")
+    assert [(row.amount, row.balance_after) for row in rows(user)] == [(D("0.50"), D("0.50"))]
 
 
 def test_open_account_with_no_starting_cash_writes_no_row():

@@ -2,6 +2,7 @@ import logging
 from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError
 
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
@@ -9,6 +10,7 @@ from portfolio import services as portfolio
 from portfolio.models import Holding, PortfolioSummary
 from prices.models import Price
 from tests.factories import PriceFactory, StudentFactory, UserFactory
+from tradesim.money import MAX_MONEY
 from trading import services
 from trading.models import Trade
 from trading.services import (
@@ -169,6 +171,17 @@ def test_buy_refuses_an_order_whose_total_is_beyond_any_account(student):
         buy(user=student, symbol="HUGE", quantity=1000)
 
 
+def test_buy_of_exactly_the_largest_amount_an_account_holds_goes_through(settings):
+    settings.COMMISSION_PER_TRADE = Decimal("9.99")
+    PriceFactory(symbol="HUGE", price=Decimal("9999999999.99"))
+    user = StudentFactory(cash=str(MAX_MONEY))
+
+    trade = buy(user=user, symbol="HUGE", quantity=1000)
+
+    assert trade.total + trade.commission == MAX_MONEY
+    assert cash(user) == Decimal("0.00")
+
+
 def test_buy_of_halted_symbol_changes_nothing(student, aapl):
     Price.objects.filter(symbol="AAPL").update(halted=True)
     before = state(student)
@@ -207,6 +220,7 @@ def test_sell_credits_cash_records_realized_pnl_and_keeps_average_price(student,
 
     assert (trade.operation, trade.quantity, trade.price) == ("sell", 4, Decimal("200.00"))
     assert trade.total == Decimal("800.00")
+    assert trade.token == Trade.objects.get(operation="sell").token == "s-1"
     assert trade.realized_pnl == Decimal("43.52")  # 800.00 − 4 × 189.12
     assert cash(student) == Decimal("8908.80")
     holding = Holding.objects.get(user=student)
@@ -378,6 +392,18 @@ def test_sell_refused_when_proceeds_do_not_cover_the_commission(student, setting
     assert state(student) == before
 
 
+def test_sell_whose_proceeds_exactly_cover_the_commission_goes_through(student, settings):
+    PriceFactory(symbol="PENNY", price=Decimal("0.01"))
+    buy(user=student, symbol="PENNY", quantity=100)
+    settings.COMMISSION_PER_TRADE = Decimal("1.00")
+
+    trade = sell(user=student, symbol="PENNY", quantity=100)
+
+    assert (trade.total, trade.commission) == (Decimal("1.00"), Decimal("1.00"))
+    assert cash(student) == Decimal("9999.00")
+    assert not Holding.objects.filter(user=student).exists()
+
+
 def test_no_fee_row_when_commission_is_zero(student, aapl, settings):
     settings.COMMISSION_PER_TRADE = Decimal("0")
 
@@ -431,6 +457,21 @@ def test_trades_without_token_are_not_duplicates(student, aapl):
     buy(user=student, symbol="AAPL", quantity=1, token="")
 
     assert Trade.objects.filter(user=student, token__isnull=True).count() == 2
+
+
+def test_a_database_error_that_is_not_a_repeated_token_is_not_called_a_repeat(
+    student, aapl, monkeypatch
+):
+    def broken_record(**fields):
+        raise IntegrityError("something else")
+
+    monkeypatch.setattr(services, "_record", broken_record)
+    before = state(student)
+
+    with pytest.raises(IntegrityError):
+        buy(user=student, symbol="AAPL", quantity=1, token="fresh")
+
+    assert state(student) == before
 
 
 # Logging -----------------------------------------------------------------------------

@@ -542,11 +542,12 @@ def test_open_account_journals_the_starting_cash(settings):
     assert balance.amount == D("2500.00")
     [row] = rows(user)
     assert balance.last_updated == row.timestamp
-    assert (row.type, row.amount, row.balance_after, row.token) == (
+    assert (row.type, row.amount, row.balance_after, row.token, row.description) == (
         "deposit",
         D("2500.00"),
         D("2500.00"),
         services.OPENING_TOKEN,
+        "Starting cash",
     )
 
 

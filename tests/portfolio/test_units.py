@@ -43,6 +43,7 @@ def test_a_portfolio_under_a_dollar_gets_units_and_follows_its_prices():
 
     assert (later.units, later.unit_value) == (D("1"), D("1.32"))
     assert later.twr == D("0.32")
+    assert later.peak_unit_value == D("1.32")
 
 
 def test_the_live_unit_value_of_a_portfolio_under_a_dollar():
@@ -52,6 +53,23 @@ def test_the_live_unit_value_of_a_portfolio_under_a_dollar():
     for state in (before_any_snapshot, after_one):
         value = live_unit_value(state, total_value=D("0.60"), net_contributions=D("0.50"))
         assert value == D("1.2")
+
+
+def test_the_live_unit_value_leaves_out_the_flows_not_yet_turned_into_units():
+    state = started("1000", "1.2", "1000.00")
+
+    # 1,200 now, of which the 100 deposited since the snapshot bought no units yet
+    assert live_unit_value(state, total_value=D("1300.00"), net_contributions=D("1100.00")) == D(
+        "1.2"
+    )
+
+
+def test_the_live_unit_value_with_no_units_is_the_last_one():
+    never_funded = UnitState()
+    emptied = started("0", "0.8", "0.00")
+
+    assert live_unit_value(never_funded, total_value=D("0"), net_contributions=D("0")) == 1
+    assert live_unit_value(emptied, total_value=D("0"), net_contributions=D("0")) == D("0.8")
 
 
 def test_flows_into_a_portfolio_worth_nothing_before_them_are_issued_at_the_last_unit_value():

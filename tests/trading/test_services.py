@@ -629,6 +629,11 @@ def test_a_reset_sells_the_position_takes_back_the_surplus_and_logs_it(
     assert [(t.operation, t.quantity, t.price) for t in result.trades] == [
         ("sell", 10, Decimal("200.00"))
     ]
+    sale = Transaction.objects.get(user=student, type="sell")
+    assert (sale.description, sale.created_by) == (
+        "Reset by teacher: Sold 10 AAPL @ 200.00",
+        teacher,
+    )
     adjustment = result.adjustment
     assert (adjustment.type, adjustment.amount, adjustment.description) == (
         "reset_debit",
@@ -638,8 +643,10 @@ def test_a_reset_sells_the_position_takes_back_the_surplus_and_logs_it(
     assert adjustment.created_by == teacher
     assert (result.cash_before, result.cash_after) == (Decimal("10108.80"), Decimal("10000.00"))
     assert cash(student) == Decimal("10000.00")
-    assert AuditEntry.objects.get().detail == (
-        "Fresh start (sold 1 position; cash $10,108.80 → $10,000.00)"
+    entry = AuditEntry.objects.get()
+    assert (entry.amount, entry.detail) == (
+        Decimal("-108.80"),
+        "Fresh start (sold 1 position; cash $10,108.80 → $10,000.00)",
     )
     (record,) = [r for r in caplog.records if r.name == "tradesim.trading"]
     assert record.event == "trade.reset"
@@ -651,6 +658,37 @@ def test_a_reset_sells_the_position_takes_back_the_surplus_and_logs_it(
         "adjustment": "-108.80",
         "result": "ok",
     }
+
+
+def test_a_reset_of_a_student_already_at_the_start_needs_no_adjustment(teacher, student):
+    result = services.reset_student(student=student, instructor=teacher, reason="Check")
+
+    assert (result.trades, result.adjustment) == ([], None)
+    assert AuditEntry.objects.get().amount == Decimal("0.00")
+
+
+def test_a_reset_whose_adjustment_is_refused_is_undone_with_the_reason(
+    teacher, student, aapl, monkeypatch
+):
+    buy(user=student, symbol="AAPL", quantity=10)  # the sale at 189.12 leaves it at 10,000
+    ledger.withdraw(user=student, amount="5.00")
+    before = state(student)
+
+    credit = ledger.credit
+
+    def refuse(**kwargs):
+        if kwargs["type"] == "reset_credit":
+            raise ledger.InvalidAmount("The adjustment could not be written.")
+        return credit(**kwargs)
+
+    monkeypatch.setattr(services.ledger, "credit", refuse)
+
+    with pytest.raises(services.ResetRefused) as excinfo:
+        services.reset_student(student=student, instructor=teacher, reason="Fresh start")
+
+    assert refusal(excinfo) == "The adjustment could not be written."
+    assert state(student) == before
+    assert not AuditEntry.objects.exists()
 
 
 def test_a_reset_form_counts_once_per_student(teacher, student, other_student):

@@ -68,5 +68,26 @@ check: install env
 bench-tick: install env
 	$(PY) bench/tick.py
 
+## make mutants: mutation testing (mutmut) of ledger/services.py, trading/services.py and
+## portfolio/units.py against their tests, on SQLite, in a venv of its own; one test process
+## at a time (MUTANTS_CHILDREN). Not part of `make test` or CI: it takes tens of minutes.
+## Survivors: `.venv-mutants/bin/mutmut results`, `.venv-mutants/bin/mutmut show NAME`.
+MUTANTS_VENV     := .venv-mutants
+MUTANTS_CHILDREN ?= 1
+
+.PHONY: mutants
+mutants: $(MUTANTS_VENV)/.installed
+	rm -rf mutants
+	env -u DATABASE_URL DEBUG=True $(MUTANTS_VENV)/bin/mutmut run --max-children $(MUTANTS_CHILDREN)
+	@$(MUTANTS_VENV)/bin/mutmut results --all true | awk -F': ' '{ sub(/^ +/, "", $$1); split($$1, n, "."); \
+	  f = n[1] "/" n[2] ".py"; total[f]++; if ($$2 == "killed") killed[f]++ } \
+	  END { for (f in total) printf "%-22s %4d killed of %4d\n", f, killed[f], total[f] }' | sort
+
+$(MUTANTS_VENV)/.installed: requirements.txt requirements-mutants.txt
+	test -d $(MUTANTS_VENV) || $(PYTHON) -m venv $(MUTANTS_VENV)
+	$(MUTANTS_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTANTS_VENV)/bin/pip install --quiet -r requirements.txt -r requirements-mutants.txt
+	touch $@
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -27,6 +27,7 @@ from ledger.services import (
     deposit,
     grant,
     open_account,
+    post_locked,
     validate_amount,
     withdraw,
 )
@@ -76,33 +77,41 @@ def test_validate_amount_accepts_whole_cents(raw, expected):
     assert value.as_tuple().exponent == -2
 
 
+FLOAT = "Amounts must be exact decimals, not floating-point numbers."
+NOT_AN_AMOUNT = "Enter an amount such as 250 or 99.95."
+NOT_POSITIVE = "The amount must be more than zero."
+NOT_CENTS = "Amounts have at most two decimal places (whole cents)."
+TOO_LARGE = "That amount is too large."
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        (12.5, "not floating-point"),
-        (True, "such as 250"),
-        (None, "such as 250"),
-        ("abc", "such as 250"),
-        ("", "such as 250"),
-        ("NaN", "such as 250"),
-        ("1e3", "such as 250"),
-        ("1_000", "such as 250"),
-        ("١٢", "such as 250"),
-        (D("NaN"), "such as 250"),
-        (D("sNaN"), "such as 250"),
-        (D("Infinity"), "such as 250"),
-        (D("0"), "more than zero"),
-        (D("-0.00"), "more than zero"),
-        (-5, "more than zero"),
-        (D("1.005"), "two decimal places"),
-        (D("1E-30"), "two decimal places"),
-        (MAX_MONEY + D("0.01"), "too large"),
-        (D("1E+30"), "too large"),
+        (12.5, FLOAT),
+        (True, NOT_AN_AMOUNT),
+        (None, NOT_AN_AMOUNT),
+        ("abc", NOT_AN_AMOUNT),
+        ("", NOT_AN_AMOUNT),
+        ("NaN", NOT_AN_AMOUNT),
+        ("1e3", NOT_AN_AMOUNT),
+        ("1_000", NOT_AN_AMOUNT),
+        ("١٢", NOT_AN_AMOUNT),
+        (D("NaN"), NOT_AN_AMOUNT),
+        (D("sNaN"), NOT_AN_AMOUNT),
+        (D("Infinity"), NOT_AN_AMOUNT),
+        (D("0"), NOT_POSITIVE),
+        (D("-0.00"), NOT_POSITIVE),
+        (-5, NOT_POSITIVE),
+        (D("1.005"), NOT_CENTS),
+        (D("1E-30"), NOT_CENTS),
+        (MAX_MONEY + D("0.01"), TOO_LARGE),
+        (D("1E+30"), TOO_LARGE),
     ],
 )
 def test_validate_amount_refuses_with_a_readable_reason(raw, message):
-    with pytest.raises(InvalidAmount, match=message):
+    with pytest.raises(InvalidAmount) as excinfo:
         validate_amount(raw)
+    assert excinfo.value.message == message
 
 
 # deposit -------------------------------------------------------------------------------
@@ -150,8 +159,11 @@ def test_deposit_above_max_deposit_is_refused_and_changes_nothing(student, setti
 def test_deposit_when_deposits_are_closed_is_refused_and_changes_nothing(student, settings):
     settings.DEPOSITS_OPEN = False
 
-    with pytest.raises(DepositsClosed, match="Deposits are closed"):
+    with pytest.raises(DepositsClosed) as excinfo:
         deposit(user=student, amount=D("10.00"))
+    assert excinfo.value.message == (
+        "Deposits are closed for this class: your instructor has turned them off."
+    )
     assert_unchanged(student, D("10000.00"), 1)
 
 
@@ -165,8 +177,11 @@ def test_deposit_cap_counts_own_deposits_only_and_says_what_is_left(student, ins
     assert_unchanged(student, D("11300.00"), 3)
 
     deposit(user=student, amount=D("200.00"))  # exactly up to the cap
-    with pytest.raises(DepositLimitExceeded, match="reached the class limit"):
+    with pytest.raises(DepositLimitExceeded) as excinfo:
         deposit(user=student, amount=D("0.01"))
+    assert excinfo.value.message == (
+        "You have reached the class limit of $500.00 in deposits, so no more deposits are possible."
+    )
     assert_unchanged(student, D("11500.00"), 4)
 
 
@@ -178,8 +193,11 @@ def test_deposit_cap_is_per_student(student, other_student, settings):
 
 
 def test_deposit_for_a_user_without_an_account_is_refused(instructor):
-    with pytest.raises(NoAccount, match="no cash account"):
+    with pytest.raises(NoAccount) as excinfo:
         deposit(user=instructor, amount=D("10.00"))
+    assert excinfo.value.message == (
+        "There is no cash account for this login (instructors do not hold cash)."
+    )
     assert not Transaction.objects.filter(user=instructor).exists()
 
 
@@ -187,9 +205,13 @@ def test_deposit_beyond_what_a_balance_holds_is_refused(settings):
     settings.MAX_DEPOSIT = MAX_MONEY
     rich = StudentFactory(cash=str(MAX_MONEY - D("1.00")))
 
-    with pytest.raises(InvalidAmount, match="beyond what an account can hold"):
+    with pytest.raises(InvalidAmount) as excinfo:
         deposit(user=rich, amount=D("1.01"))
+    assert excinfo.value.message == "That would take the balance beyond what an account can hold."
     assert_unchanged(rich, MAX_MONEY - D("1.00"), 1)
+
+    deposit(user=rich, amount=D("1.00"))  # up to exactly what it holds
+    assert cash(rich) == MAX_MONEY
 
 
 # withdraw ------------------------------------------------------------------------------
@@ -214,8 +236,12 @@ def test_withdraw_the_whole_balance_leaves_zero(student):
 
 
 def test_withdraw_more_than_the_balance_is_refused_and_changes_nothing(student):
-    with pytest.raises(InsufficientFunds, match=r"your balance is \$10,000.00"):
+    with pytest.raises(InsufficientFunds) as excinfo:
         withdraw(user=student, amount=D("10000.01"))
+    assert excinfo.value.message == (
+        "You can't withdraw $10,000.01: your balance is $10,000.00, "
+        "so that is the most you can take out."
+    )
     assert_unchanged(student, D("10000.00"), 1)
 
 
@@ -270,6 +296,19 @@ def test_a_repeat_is_a_duplicate_even_after_deposits_closed(student, settings):
         deposit(user=student, amount=D("100.00"), token="t-4")
 
 
+def test_a_repeat_names_the_users_own_movement_with_that_token(student, other_student):
+    deposit(user=other_student, amount=D("5.00"), token="same")
+    deposit(user=student, amount=D("100.00"), token="same")
+    withdraw(user=other_student, amount=D("1.00"))  # a later row without the token
+
+    with pytest.raises(DuplicateRequest) as excinfo:
+        deposit(user=other_student, amount=D("5.00"), token="same")
+
+    assert excinfo.value.message == (
+        "That deposit of $5.00 was already made; it was recorded once, not twice."
+    )
+
+
 def test_tokens_are_per_user(student, other_student):
     deposit(user=student, amount=D("1.00"), token="same")
     deposit(user=other_student, amount=D("1.00"), token="same")
@@ -287,8 +326,9 @@ def test_the_starting_cash_token_cannot_be_reused_to_slip_past_the_cap(settings)
     settings.MAX_TOTAL_DEPOSITS = D("100.00")
     user = StudentFactory(cash="0.00")  # no starting-cash row holds the token
 
-    with pytest.raises(LedgerError, match="reload the page"):
+    with pytest.raises(LedgerError) as excinfo:
         deposit(user=user, amount=D("100.00"), token=services.OPENING_TOKEN)
+    assert excinfo.value.message == "This form has expired: reload the page and try again."
     assert_unchanged(user, D("0.00"), 0)
 
 
@@ -302,6 +342,18 @@ def test_the_unique_constraint_catches_a_repeat_the_lookup_missed(student, monke
 
     assert excinfo.value.original.amount == D("100.00")
     assert_unchanged(student, D("10100.00"), 2)
+
+
+def test_a_repeat_the_constraint_caught_still_reports_the_balance_now(student, monkeypatch):
+    # The deposit page tells the student their balance after a repeated form.
+    deposit(user=student, amount=D("100.00"), token="t-6")
+    withdraw(user=student, amount=D("30.00"))
+    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+
+    with pytest.raises(DuplicateRequest) as excinfo:
+        deposit(user=student, amount=D("100.00"), token="t-6")
+
+    assert excinfo.value.balance == D("10070.00")
 
 
 def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(student, monkeypatch):
@@ -321,13 +373,71 @@ def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(student, monkey
     assert signed_sum(student) == D("10000.00")
 
 
-def test_an_integrity_error_that_is_not_about_the_token_is_not_disguised(student, monkeypatch):
+def test_an_integrity_error_that_is_not_about_the_token_is_not_disguised(
+    student, other_student, monkeypatch
+):
+    deposit(user=other_student, amount=D("1.00"), token="t-8")  # not this student's
+
     def broken_post(balance, **kwargs):
         raise IntegrityError("something else")
 
     monkeypatch.setattr(services, "_post", broken_post)
     with pytest.raises(IntegrityError):
         deposit(user=student, amount=D("1.00"), token="t-8")
+
+
+# post_locked ---------------------------------------------------------------------------
+
+
+def test_post_locked_refuses_a_used_token_without_breaking_the_callers_transaction(student):
+    deposit(user=student, amount=D("100.00"), token="t-9")
+
+    with transaction.atomic():
+        balance = Balance.objects.select_for_update().get(user=student)
+        with pytest.raises(DuplicateRequest) as excinfo:
+            post_locked(balance=balance, user=student, type="buy", amount=D("5.00"), token="t-9")
+        # Refused before any write: the caller's transaction can still be used.
+        assert Transaction.objects.filter(user=student).count() == 2
+
+    assert excinfo.value.original.type == "deposit"
+    assert excinfo.value.balance == D("10100.00")
+    assert_unchanged(student, D("10100.00"), 2)
+
+
+def test_post_locked_journals_who_made_the_movement_and_no_description_by_default(
+    student, instructor
+):
+    with transaction.atomic():
+        balance = Balance.objects.select_for_update().get(user=student)
+        row = post_locked(
+            balance=balance, user=student, type="reset_credit", amount="5", created_by=instructor
+        )
+
+    assert (row.created_by, row.description, row.symbol) == (instructor, "", "")
+    assert balance.amount == cash(student) == D("10005.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_post_locked_outside_a_transaction_is_refused(student):
+    balance = Balance.objects.get(user=student)
+
+    with pytest.raises(transaction.TransactionManagementError) as excinfo:
+        post_locked(balance=balance, user=student, type="buy", amount="1")
+
+    assert str(excinfo.value) == "post_locked needs the caller's transaction"
+    assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_post_locked_refuses_an_unknown_type_and_the_reserved_token(student):
+    with transaction.atomic():
+        balance = Balance.objects.select_for_update().get(user=student)
+        with pytest.raises(ValueError, match="^'bonus' is not a movement$"):
+            post_locked(balance=balance, user=student, type="bonus", amount="1")
+        with pytest.raises(LedgerError) as excinfo:
+            post_locked(balance=balance, user=student, type="sell", amount="1", token="opening")
+
+    assert excinfo.value.message == "This form has expired: reload the page and try again."
+    assert_unchanged(student, D("10000.00"), 1)
 
 
 # debit and credit ----------------------------------------------------------------------
@@ -340,8 +450,12 @@ def test_credit_and_debit_journal_trade_rows_with_their_symbol(student):
 
     assert (buy.symbol, buy.balance_after) == ("ACME", D("8765.44"))
     assert fee.balance_after == D("8760.49")
+    assert fee.description == ""
     assert sell.balance_after == D("10060.49")
     assert cash(student) == signed_sum(student) == D("10060.49")
+    assert sell.description == ""
+    assert credit(user=student, type="reset_credit", amount="1").symbol == ""
+    assert debit(user=student, type="reset_debit", amount="1").symbol == ""
 
 
 def test_debit_beyond_the_balance_is_refused_and_changes_nothing(student):
@@ -355,7 +469,8 @@ def test_debit_beyond_the_balance_is_refused_and_changes_nothing(student):
     [(credit, "withdrawal"), (credit, "buy"), (debit, "deposit"), (debit, "sell"), (debit, "x")],
 )
 def test_credit_and_debit_refuse_a_type_of_the_other_direction(student, move, type):
-    with pytest.raises(ValueError, match="is not a"):
+    direction = "credit" if move is credit else "debit"
+    with pytest.raises(ValueError, match=f"^'{type}' is not a {direction}$"):
         move(user=student, type=type, amount=D("1.00"))
     assert_unchanged(student, D("10000.00"), 1)
 
@@ -399,10 +514,16 @@ def test_grant_is_not_subject_to_the_deposit_rules(student, instructor, settings
 
 
 def test_grant_needs_an_instructor_and_a_reason(student, other_student, instructor):
-    with pytest.raises(LedgerError, match="Only an instructor"):
-        grant(user=student, amount=D("5.00"), reason="Because", instructor=other_student)
-    with pytest.raises(LedgerError, match="Give a reason"):
-        grant(user=student, amount=D("5.00"), reason="   ", instructor=instructor)
+    for not_an_instructor in (other_student, None):
+        with pytest.raises(LedgerError) as excinfo:
+            grant(user=student, amount=D("5.00"), reason="Because", instructor=not_an_instructor)
+        assert excinfo.value.message == "Only an instructor can grant cash."
+    for reason in ("   ", None):
+        with pytest.raises(LedgerError) as excinfo:
+            grant(user=student, amount=D("5.00"), reason=reason, instructor=instructor)
+        assert excinfo.value.message == (
+            "Give a reason for the grant; the student sees it in their journal."
+        )
     with pytest.raises(InvalidAmount):
         grant(user=student, amount=D("-5.00"), reason="Oops", instructor=instructor)
     assert_unchanged(student, D("10000.00"), 1)
@@ -426,12 +547,21 @@ def test_open_account_journals_the_starting_cash(settings):
 
     assert balance.amount == D("2500.00")
     [row] = rows(user)
-    assert (row.type, row.amount, row.balance_after, row.token) == (
+    assert balance.last_updated == row.timestamp
+    assert (row.type, row.amount, row.balance_after, row.token, row.description) == (
         "deposit",
         D("2500.00"),
         D("2500.00"),
         services.OPENING_TOKEN,
+        "Starting cash",
     )
+
+
+def test_open_account_journals_a_starting_cash_under_a_dollar():
+    user = UserFactory()
+
+    assert open_account(user=user, starting_cash=D("0.50")).amount == D("0.50")
+    assert [(row.amount, row.balance_after) for row in rows(user)] == [(D("0.50"), D("0.50"))]
 
 
 def test_open_account_with_no_starting_cash_writes_no_row():
@@ -460,13 +590,43 @@ def test_each_movement_logs_one_line_after_commit(
             callback()
 
     [record] = [r for r in caplog.records if r.name == "tradesim.ledger"]
-    line = record.getMessage()
-    assert "withdrawal" in line
-    assert "user=alice" in line
-    assert "amount=12.34" in line
-    assert "balance=9987.66" in line
-    assert f"row={row.pk}" in line
-    assert "secret-token-value" not in line
+    assert record.event == "cash.withdrawal"
+    assert record.fields == {
+        "user": "alice",
+        "user_id": student.pk,
+        "action": "withdrawal",
+        "amount": "12.34",
+        "balance": "9987.66",
+        "row": row.pk,
+        "result": "ok",
+    }
+    assert "secret-token-value" not in record.getMessage()
+
+
+def test_the_log_line_names_the_symbol_and_the_instructor_who_moved_the_cash(
+    student, instructor, caplog, django_capture_on_commit_callbacks
+):
+    with (
+        caplog.at_level(logging.INFO, logger="tradesim.ledger"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        sale = credit(user=student, type="sell", amount="10.00", symbol="ACME")
+        gift = grant(user=student, amount="5.00", reason="Prize", instructor=instructor)
+
+    sold, granted = [r for r in caplog.records if r.name == "tradesim.ledger"]
+    assert (sold.event, granted.event) == ("cash.sell", "cash.grant")
+    assert sold.fields["symbol"] == "ACME" and "by" not in sold.fields
+    assert granted.fields == {
+        "user": "alice",
+        "user_id": student.pk,
+        "action": "grant",
+        "amount": "5.00",
+        "balance": "10015.00",
+        "by": "teacher",
+        "row": gift.pk,
+        "result": "ok",
+    }
+    assert sale.pk < gift.pk
 
 
 def test_a_refused_movement_logs_nothing(student, caplog, django_capture_on_commit_callbacks):

@@ -722,9 +722,21 @@ def test_a_class_that_gives_no_starting_cash_credits_nothing_on_joining(student)
 
 
 def test_a_student_in_no_class_is_given_no_class_starting_cash(student):
-    with pytest.raises(LedgerError, match="in a class"):
+    with pytest.raises(LedgerError) as no:
         credit_starting_cash(user=student)
+
+    assert no.value.message == "Only a student in a class is given a class's starting cash."
     assert_unchanged(student, D("10000.00"), 1)
+
+
+@pytest.mark.parametrize("amount", ["1.00", "0.50", "0.01"])
+def test_a_class_starting_cash_of_a_dollar_or_less_is_still_given(student, amount):
+    join(student, ClassroomFactory(starting_cash=D(amount)))
+
+    row = credit_starting_cash(user=student)
+
+    assert row.amount == D(amount)
+    assert cash(student) == D("10000.00") + D(amount)
 
 
 def test_a_late_joiner_gets_the_starting_cash_whatever_the_cash_rules(student, clock):
@@ -834,6 +846,46 @@ def test_from_the_end_of_the_class_deposits_and_withdrawals_are_refused(
         move(user=user, amount=D("10.00"))
     assert no.value.rule == "ends_at"
     assert_unchanged(user, D("10000.00"), 1)
+
+
+@pytest.mark.parametrize("cap", [None, D("500.00")], ids=["no cap", "a deposit cap"])
+@pytest.mark.parametrize(
+    ("move", "what"),
+    [(deposit, "deposits"), (withdraw, "withdrawals")],
+    ids=["deposit", "withdraw"],
+)
+def test_after_the_end_the_refusal_says_what_is_closed(clock, move, what, cap):
+    user = student_in(starts_at=START, ends_at=END, deposits_open=True, max_total_deposits=cap)
+    clock(END)
+
+    with pytest.raises(RuleRefused) as no:
+        move(user=user, amount=D("10.00"))
+
+    assert no.value.message.endswith(f": {what} are closed and the standings are final.")
+
+
+def test_a_deposit_up_to_the_cap_goes_through_in_the_last_second_of_the_class(clock):
+    user = student_in(
+        starts_at=START, ends_at=END, deposits_open=True, max_total_deposits=D("500.00")
+    )
+    clock(END - timedelta(seconds=1))
+
+    deposit(user=user, amount=D("500.00"))
+
+    assert cash(user) == D("10500.00")
+
+
+def test_a_deposit_cap_costs_a_withdrawal_no_query():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for user in (student_in(max_total_deposits=D("500.00")), student_in()):
+        with CaptureQueriesContext(connection) as queries:
+            withdraw(user=user, amount=D("1.00"))
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
 
 
 def test_a_rule_change_applies_to_the_next_movement_without_reloading_the_student():

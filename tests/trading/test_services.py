@@ -265,7 +265,10 @@ def test_buy_refuses_an_order_that_the_commission_takes_beyond_any_account(setti
     with pytest.raises(InvalidQuantity) as excinfo:
         buy(user=user, symbol="HUGE", quantity=1000)  # 9,999,999,999,990.00 + 10.00
 
-    assert refusal(excinfo).startswith("That order is too large: ")
+    assert refusal(excinfo) == (
+        "That order is too large: 1,000 HUGE at $9,999,999,999.99 comes to "
+        "$10,000,000,000,000.00, and one order moves at most $9,999,999,999,999.99."
+    )
     assert state(user) == before
 
 

@@ -20,6 +20,7 @@ from ledger.services import (
     open_account,
     post_locked,
 )
+from portfolio.selectors import holds_shares
 from tradesim import audit
 from tradesim.models import AuditEntry
 
@@ -90,9 +91,9 @@ def join_class(*, user, code: str):
     is welcome. AlreadyInClass if they are in it already (nothing changes).
     Cash: everyone in a class starts equal, so the cash the student had is set aside
     (one `reset_debit` row, "Set aside on joining <class>: …") and the class's starting
-    cash paid in (one `deposit` row, "Starting cash"); the shares they hold stay theirs
-    (the instructor can reset them). All of it, with the move into the class, in one
-    transaction, or nothing.
+    cash paid in (one `deposit` row, "Starting cash"); a student who holds shares is
+    refused (they sell first, or their teacher moves them). All of it, with the move into
+    the class, in one transaction, or nothing.
     Wrong codes: after code_attempts.PER_USER codes that match no class within
     code_attempts.WINDOW, every code is refused (TooManyWrongCodes) until it is over.
     Locks: the student's row (FOR NO KEY UPDATE), the class's row, the student's balance.
@@ -123,6 +124,12 @@ def _start_with_class_cash(*, student, classroom) -> None:
     balance = Balance.objects.select_for_update().filter(user_id=student.pk).first()
     if balance is None:
         raise JoinRefused("This login has no cash account, so it cannot join a class.")
+    # Checked under the balance lock, which every buy takes too.
+    if holds_shares(student):
+        raise JoinRefused(
+            f"Everyone in {classroom.name} starts with cash only, and you hold shares: sell "
+            "them first, or ask your teacher to move you into the class."
+        )
     start = classroom.starting_cash
     if balance.amount > 0:
         post_locked(

@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -382,8 +382,12 @@ def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:
     STARTING_CASH for a user in no class.
 
     Locks nothing: the balance row is new. A second opening is impossible (one balance per
-    user, and the opening row's fixed token is unique per user).
+    user, and the opening row's token is unique per user). A student who opens in a class
+    gets its token "opening:<class id>", as credit_starting_cash gives it, so that class's
+    starting cash is never paid to them twice.
     """
+    classroom_id = getattr(user, "classroom_id", None)
+    token = OPENING_TOKEN if classroom_id is None else _class_opening_token(classroom_id)
     with transaction.atomic():
         cash = rulebook_for(user).starting_cash if starting_cash is None else starting_cash
         balance = Balance.objects.create(user=user, amount=ZERO)
@@ -393,7 +397,7 @@ def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:
                 type=Transaction.Type.DEPOSIT,
                 amount=validate_amount(cash),
                 description=STARTING_CASH_DESCRIPTION,
-                token=OPENING_TOKEN,
+                token=token,
             )
     return balance
 
@@ -432,13 +436,19 @@ def credit_starting_cash(*, user, amount=None) -> Transaction | None:
 
 
 def deposits_toward_cap(user) -> Decimal:
-    """The student's own deposits so far: what the class's cap on deposits limits (the
-    starting cash and instructor grants are not counted)."""
-    return (
-        Transaction.objects.filter(user_id=user.pk, type=Transaction.Type.DEPOSIT)
-        .exclude(Q(token=OPENING_TOKEN) | Q(token__startswith=OPENING_TOKEN + ":"))
-        .aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+    """The student's own deposits in their class so far: what the class's cap on deposits
+    limits. Not the starting cash, not grants, and not deposits from before they were given
+    this class's starting cash (joining set that cash aside). One query."""
+    rows = Transaction.objects.filter(user_id=user.pk, type=Transaction.Type.DEPOSIT).exclude(
+        Q(token=OPENING_TOKEN) | Q(token__startswith=OPENING_TOKEN + ":")
     )
+    classroom_id = getattr(user, "classroom_id", None)
+    if classroom_id is not None:
+        opened = Transaction.objects.filter(
+            user_id=user.pk, token=_class_opening_token(classroom_id)
+        ).values("pk")[:1]
+        rows = rows.filter(pk__gt=Coalesce(Subquery(opened), Value(0)))
+    return rows.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
 
 
 def _refuse(user, movement: CashMovement, check) -> None:

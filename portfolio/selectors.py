@@ -930,3 +930,8 @@ def ranking_page(
 def standing_of(board: Board, user_id: int) -> Standing | None:
     """One student's row of the board, ranked among everyone (one query)."""
     return ranking_page(board, first=0, last=-1, viewer_id=user_id)[1]
+
+
+def holds_shares(user) -> bool:
+    """Whether `user` holds any shares."""
+    return Holding.objects.filter(user_id=user.pk).exists()

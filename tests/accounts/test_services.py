@@ -14,7 +14,7 @@ from ledger.models import Balance, Transaction
 from ledger.services import deposit
 from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
 from tradesim.models import AuditEntry
-from trading.services import buy
+from trading.services import buy, sell
 
 pytestmark = pytest.mark.django_db
 
@@ -71,19 +71,32 @@ def test_codes_are_matched_in_any_case_with_spaces_and_hyphens_ignored(student, 
     assert join_class(user=student, code=typed) == period1
 
 
-def test_a_student_who_deposited_and_traded_starts_level_in_cash_and_keeps_their_shares(
-    student, period1
-):
+def test_a_student_who_deposited_and_sold_starts_level_in_cash(student, period1):
     PriceFactory(symbol="ZAL", price=D("100.00"))
     deposit(user=student, amount=D("2500.00"))
     buy(user=student, symbol="ZAL", quantity=10)
+    sell(user=student, symbol="ZAL", quantity=10)
 
     join_class(user=student, code="KX7M3QPA")
 
     assert cash(student) == D("25000.00")
     set_aside = Transaction.objects.get(user=student, type="reset_debit")
-    assert set_aside.amount == D("11500.00")  # 10,000 + 2,500 − 1,000
-    assert student.holdings.get().quantity == 10
+    assert set_aside.amount == D("12500.00")  # 10,000 + 2,500 − 1,000 + 1,000
+
+
+def test_a_student_who_holds_shares_sells_them_before_joining(student, period1):
+    """Otherwise spending all their cash on shares before joining would bring them the
+    class's whole starting cash on top of the shares."""
+    PriceFactory(symbol="ZAL", price=D("100.00"))
+    buy(user=student, symbol="ZAL", quantity=10)
+    before = journal(student)
+
+    with pytest.raises(JoinRefused, match="you hold shares: sell them first"):
+        join_class(user=student, code="KX7M3QPA")
+
+    student.refresh_from_db()
+    assert student.classroom is None
+    assert journal(student) == before
 
 
 def test_a_student_with_no_cash_left_gets_the_class_cash_and_nothing_set_aside(period1):
@@ -114,6 +127,18 @@ def test_the_class_starting_cash_is_not_counted_by_its_deposit_cap(student, peri
     join_class(user=student, code="KX7M3QPA")
     student.refresh_from_db()
     deposit(user=student, amount="500.00")  # the whole cap is still the student's
+
+    assert cash(student) == D("25500.00")
+
+
+def test_deposits_from_before_joining_do_not_count_against_the_class_cap(student, period1):
+    period1.max_total_deposits = D("500.00")
+    period1.save()
+    deposit(user=student, amount=D("2000.00"))  # in no class, set aside on joining
+
+    join_class(user=student, code="KX7M3QPA")
+    student.refresh_from_db()
+    deposit(user=student, amount=D("500.00"))
 
     assert cash(student) == D("25500.00")
 

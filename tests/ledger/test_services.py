@@ -659,9 +659,11 @@ def test_a_student_in_a_class_opens_with_its_starting_cash(settings):
         "deposit",
         D("25000.00"),
         "Starting cash",
-        services.OPENING_TOKEN,
+        f"{services.OPENING_TOKEN}:{user.classroom_id}",
     )
     assert cash(user) == D("25000.00")
+    with pytest.raises(DuplicateRequest):  # the class's starting cash, once
+        credit_starting_cash(user=user)
 
 
 def test_a_student_in_no_class_opens_with_the_settings_starting_cash(settings):

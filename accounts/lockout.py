@@ -113,7 +113,8 @@ class LoginThrottle(AxesDatabaseHandler):
         device = known_browser(request, get_client_username(request, credentials))
         if device is not None:
             request.axes_user_agent = DEVICE_LABEL + device
-        elif agent.startswith(DEVICE_LABEL):
+        elif agent.lower().startswith(DEVICE_LABEL):
+            # In any letters: SQLite's LIKE, behind startswith, ignores case.
             request.axes_user_agent = f"({agent})"[:255]
         try:
             return super().user_login_failed(sender, credentials, request, **kwargs)

@@ -33,8 +33,9 @@ def owned_classes(user):
 class OwnStudentsOnlyMixin:
     """An instructor (staff, not a superuser) sees the rows of the students in the classes
     they own and nobody else's: in the list, its counts and filters, and on a row's own
-    page by URL (another class's row is "not found"). A superuser sees every row, students
-    in no class included.
+    page by URL (another class's row is "not found"). A staff account a superuser put in
+    a class is not one of its students. A superuser sees every row, students in no class
+    included.
 
     `student_field` is the path from a row to its student ("user"); empty when the rows are
     the users themselves. The apps below the classrooms' owners reach them through the
@@ -47,7 +48,13 @@ class OwnStudentsOnlyMixin:
         if request.user.is_superuser:
             return rows
         prefix = f"{self.student_field}__" if self.student_field else ""
-        return rows.filter(**{f"{prefix}classroom__in": owned_classes(request.user)})
+        return rows.filter(
+            **{
+                f"{prefix}classroom__in": owned_classes(request.user),
+                f"{prefix}is_staff": False,
+                f"{prefix}is_superuser": False,
+            }
+        )
 
 
 class OwnClassFilter(admin.RelatedFieldListFilter):

@@ -181,14 +181,23 @@ def test_a_student_can_be_moved_only_into_the_instructors_own_classes(school, te
     assert school["alice"].classroom == school["period1"]
 
 
-def test_a_staff_account_in_an_owned_class_stays_read_only(school, teacher_client, period1):
+def test_a_staff_account_in_an_owned_class_is_not_one_of_its_students(
+    school, teacher_client, period1
+):
     colleague = InstructorFactory(username="colleague", classroom=period1)
+    before = AuditEntry.objects.count()
 
     response = teacher_client.post(
         reverse("admin:accounts_user_change", args=[colleague.pk]), {"first_name": "X"}
     )
+    granted = teacher_client.post(
+        f"{GRANT}?ids={colleague.pk}", {"amount": "10", "reason": "x", "token": "t-9"}
+    )
 
-    assert response.status_code == 403
+    assert not_found(response)
+    assert granted.status_code == 302 and granted.url == USERS  # nobody of theirs selected
+    assert "colleague" not in listed(teacher_client.get(USERS))
+    assert AuditEntry.objects.count() == before
 
 
 # Grant and reset --------------------------------------------------------------------------

@@ -80,7 +80,10 @@ class Watched:
             self.problems.append(f"console error at {where or page_url(self.page)}: {message.text}")
 
     def _request_failed(self, request):
-        if request.resource_type != "document":
+        # ERR_ABORTED is the browser cancelling a request it no longer needs (the page
+        # moved on, say, while its icon loaded); a file that is missing answers 404, which
+        # _response reports.
+        if request.resource_type != "document" and "ERR_ABORTED" not in (request.failure or ""):
             self.problems.append(f"failed to load {request.url}: {request.failure}")
 
     def _response(self, response):

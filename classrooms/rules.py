@@ -159,7 +159,7 @@ class Rulebook:
         if kind == Classroom.Commission.PER_SHARE:
             return to_cents(amount * quantity)
         if kind == Classroom.Commission.PERCENT:
-            share = (total * amount / HUNDRED).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            share = to_cents(total * amount / HUNDRED)
             return max(share, to_cents(self.commission_minimum))
         return ZERO
 

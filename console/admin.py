@@ -15,7 +15,6 @@ import logging
 from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -35,6 +34,7 @@ from django.utils.html import format_html
 
 from accounts.services import move_student
 from classrooms.models import Classroom
+from classrooms.rules import Rulebook
 from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, update_rules
 from console import selectors
 from console.forms import GrantCashForm, ResetStudentForm
@@ -787,9 +787,11 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             self.message_user(request, "Select the students to reset.", messages.WARNING)
             return HttpResponseRedirect(reverse("admin:accounts_user_changelist"))
         form = ResetStudentForm(request.POST or None)
-        # The starting cash they go back to: their class's, or the settings' outside one.
+        # The starting cash they go back to: their class's, or the settings' outside one
+        # (the classes came with the users, so no query per student).
+        outside = Rulebook.from_settings().starting_cash
         starting = {
-            user.classroom.starting_cash if user.classroom else to_cents(settings.STARTING_CASH)
+            Rulebook.from_classroom(user.classroom).starting_cash if user.classroom else outside
             for user in users
         }
         if len(starting) == 1:

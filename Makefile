@@ -34,7 +34,8 @@ $(STAMP): requirements.txt
 	$(PIP) install --quiet -r requirements.txt
 	touch $(STAMP)
 
-## .env for local use: DEBUG on and a random SECRET_KEY, written once, never overwritten
+## .env for local use: DEBUG on, a random SECRET_KEY and this machine's TIME_ZONE, each written
+## once when missing, never overwritten
 env:
 	@test -f .env || { \
 	  echo "# Written by 'make' for local development; see .env.example for every setting." > .env; \
@@ -44,6 +45,10 @@ env:
 	@grep -q '^SECRET_KEY=' .env || { \
 	  echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env; \
 	  echo "Added a random SECRET_KEY to .env"; }
+	@grep -q '^TIME_ZONE=' .env || { \
+	  zone=$$($(PY) -c 'from tradesim.envvars import machine_time_zone; print(machine_time_zone())'); \
+	  echo "TIME_ZONE=$$zone" >> .env; \
+	  echo "Added TIME_ZONE=$$zone to .env (this machine's time zone; pages and exports show times in it)"; }
 
 migrate: install env
 	$(PY) manage.py migrate --noinput

@@ -16,6 +16,7 @@ must be ("True or False").
 
 import os
 import re
+import subprocess
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -135,3 +136,58 @@ def cache_url(text: str) -> dict:
         return environ.Env.cache_url_config(text)
     except (ValueError, ImproperlyConfigured):
         raise ValueError(what) from None
+
+
+def machine_time_zone(
+    *,
+    environ: dict | None = None,
+    timezone_file: str = "/etc/timezone",
+    localtime: str = "/etc/localtime",
+    timedatectl: Callable[[], str] | None = None,
+) -> str:
+    """This machine's time zone as an IANA name, for `make` to write into .env: the TZ
+    variable, else /etc/timezone (Debian), else the zone /etc/localtime links to, else what
+    `timedatectl` says; the first that zoneinfo knows. "UTC" when none does."""
+    environ = os.environ if environ is None else environ
+
+    def from_tz_variable():
+        return environ.get("TZ", "").lstrip(":")
+
+    def from_timezone_file():
+        with open(timezone_file, encoding="utf-8") as file:
+            return file.readline()
+
+    def from_localtime_link():
+        target = os.path.realpath(localtime)
+        return target.split("/zoneinfo/", 1)[1] if "/zoneinfo/" in target else ""
+
+    def from_timedatectl():
+        result = subprocess.run(
+            ["timedatectl", "show", "-p", "Timezone", "--value"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        return result.stdout if result.returncode == 0 else ""
+
+    for source in (
+        from_tz_variable,
+        from_timezone_file,
+        from_localtime_link,
+        timedatectl or from_timedatectl,
+    ):
+        try:
+            name = source().strip()
+        except (OSError, ValueError, subprocess.SubprocessError):
+            continue
+        for prefix in ("posix/", "right/"):  # the same zone, from another zoneinfo tree
+            name = name.removeprefix(prefix)
+        if not name:
+            continue
+        try:
+            time_zone(name)
+        except ValueError:
+            continue
+        return name
+    return "UTC"

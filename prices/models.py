@@ -138,6 +138,24 @@ class MarketState(models.Model):
         return f"Market after {self.ticks} ticks"
 
 
+class TradingSession(models.Model):
+    """One simulated trading day, by the moment its first tick came: the charts' ranges
+    ("This session", "Last 5 sessions") start at these moments. The tick that opens a
+    day writes its row (prices.services.advance_market)."""
+
+    number = models.PositiveIntegerField(
+        unique=True, help_text="1 for the market's first trading day"
+    )
+    opened_at = models.DateTimeField(help_text="When the day's first tick came")
+
+    class Meta:
+        db_table = "trading_sessions"
+        ordering = ["-number"]
+
+    def __str__(self):
+        return f"Trading day {self.number}"
+
+
 class HistoryThinning(models.Model):
     """How far the price history has been thinned (prices.services.thin_history): one row,
     apart from the market lock's row, so that a pass never holds up a tick."""

@@ -4,17 +4,19 @@ Trading does not use these: it reads the price row itself inside its own transac
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q
+from django.db.models import Count, DateTimeField, F, Q, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from prices import quote_cache
-from prices.models import MarketState, Price, PriceHistory
+from prices.models import MarketState, Price, PriceHistory, TradingSession
 from prices.services import InvalidMarketInput, normalize_symbol
+from tradesim.charts import axis_labels
 from tradesim.money import CENT
 
 QUOTE_FIELDS = (
@@ -195,26 +197,50 @@ def market_summary() -> MarketSummary:
 
 # Chart history ----------------------------------------------------------------------------
 
-CHART_RANGES = {"100": 100, "390": 390, "1950": 1950}  # ticks: ~1.5 h, a day, a week
-DEFAULT_CHART_RANGE = "390"
+# A range is a number of trading sessions (simulated days), counted back from the current
+# one; the market's ticks may come every few seconds or once a day, so a range counted in
+# ticks or in hours would cover very different stretches of market time.
+CHART_RANGES = {"session": 1, "5sessions": 5}
+RANGE_LABELS = {"session": "This session", "5sessions": "Last 5 sessions"}
+DEFAULT_CHART_RANGE = "session"
+# The ranges' old names (tick counts): links and bookmarks from before keep working.
+OLD_CHART_RANGES = {"100": "session", "390": "session", "1950": "5sessions"}
+# At most this many ticks on a chart (the newest), however fast the ticker runs.
+MAX_CHART_POINTS = 4000
+_BEFORE_ANY_SESSION = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def price_history(symbol: str, *, points: int = 390) -> list[tuple[datetime, Decimal]]:
-    """The last `points` (timestamp, price) pairs of `symbol`, oldest first. One query,
-    on the (symbol, timestamp) index, bounded however long the market has run."""
+def chart_range(value: str | None) -> str:
+    """The chart range a `range` query parameter asks for: a current name, an old one
+    (mapped), or anything else (the default)."""
+    value = OLD_CHART_RANGES.get(value or "", value or "")
+    return value if value in CHART_RANGES else DEFAULT_CHART_RANGE
+
+
+def price_history(
+    symbol: str, *, sessions: int = 1, limit: int | None = None
+) -> list[tuple[datetime, Decimal]]:
+    """The (timestamp, price) pairs of `symbol` since the opening of the trading session
+    `sessions` − 1 before the current one (the newest `limit` of them), oldest first. All
+    of the kept history when fewer sessions are on record. One query, on the (symbol,
+    timestamp) index, bounded however long the market has run (MAX_CHART_POINTS)."""
+    opened = TradingSession.objects.order_by("-number").values("opened_at")[sessions - 1 : sessions]
+    since = Coalesce(Subquery(opened), Value(_BEFORE_ANY_SESSION, output_field=DateTimeField()))
     rows = (
-        PriceHistory.objects.filter(stock_id=symbol)
+        PriceHistory.objects.filter(stock_id=symbol, timestamp__gte=since)
         .order_by("-timestamp")
-        .values_list("timestamp", "price")[:points]
+        .values_list("timestamp", "price")[: limit or MAX_CHART_POINTS]
     )
     return list(reversed(rows))
 
 
 def chart_data(quote: Quote, history: list[tuple[datetime, Decimal]]) -> dict:
-    """What price-chart.js draws: ISO times and prices (strings, exact to the cent)."""
+    """What price-chart.js draws: ISO times, their axis labels in the site's time zone,
+    and prices (strings, exact to the cent)."""
     return {
         "symbol": quote.symbol,
         "previous_close": str(quote.previous_close),
         "times": [ts.isoformat() for ts, _ in history],
+        "labels": axis_labels([ts for ts, _ in history]),
         "prices": [str(price) for _, price in history],
     }

@@ -40,7 +40,14 @@ from django.utils.module_loading import import_string
 
 from prices import bulk, quote_cache
 from prices.market_data import MARKET, Listing
-from prices.models import HistoryThinning, MarketEvent, MarketState, Price, PriceHistory
+from prices.models import (
+    HistoryThinning,
+    MarketEvent,
+    MarketState,
+    Price,
+    PriceHistory,
+    TradingSession,
+)
 from prices.simulation import (
     DEFAULT_MODEL,
     MINUTES_PER_TRADING_DAY,
@@ -178,8 +185,9 @@ def advance_market(
       when its symbol ticks and is not halted (news waits for a halted stock to reopen),
       a sector's event at the next whole-market tick, to the sector's trading symbols;
     - one price_history row per ticked symbol (halted ones at their unchanged price);
-    - a fixed number of queries whatever the number of symbols (six, plus one when a
-      new trading day rolls the previous closes and one when events are applied);
+    - a fixed number of queries whatever the number of symbols (six, plus two when a
+      new trading day rolls the previous closes and records the day's opening in
+      TradingSession (one on the market's first tick), and one when events are applied);
     - after commit: the quote cache moves to a new generation, then each
       settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…); a failing hook
       is logged and does not undo the tick.
@@ -244,6 +252,10 @@ def _tick(
         state.trading_day += 1
         state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
         state.day_started_at = now
+    if new_day or state.ticks == 0:
+        TradingSession.objects.bulk_create(
+            [TradingSession(number=state.trading_day + 1, opened_at=now)], ignore_conflicts=True
+        )
 
     rows = bulk.read_market(wanted)
     if wanted is not None and len(rows) != len(wanted):

@@ -1,14 +1,17 @@
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from prices.selectors import (
     CHART_RANGES,
-    DEFAULT_CHART_RANGE,
+    MAX_CHART_POINTS,
+    RANGE_LABELS,
     UnknownSymbol,
     chart_data,
+    chart_range,
     get_quote,
     market_overview,
     market_summary,
@@ -24,7 +27,6 @@ COLUMNS = [
     ("change", "Change", True),
     ("change_pct", "% Change", True),
 ]
-RANGE_LABELS = {"100": "100 ticks", "390": "1 day", "1950": "5 days"}
 
 
 @require_safe
@@ -76,9 +78,9 @@ def _columns(sort: str) -> list[dict]:
     return columns
 
 
-def _chart_range(request) -> str:
-    value = request.GET.get("range", "")
-    return value if value in CHART_RANGES else DEFAULT_CHART_RANGE
+def _quote_time(quote) -> str:
+    """When the quote's price was set, in the site's time zone, its zone named."""
+    return dateformat.format(timezone.localtime(quote.timestamp), "M j, H:i:s T")
 
 
 @require_safe
@@ -98,8 +100,8 @@ def quote(request, symbol):
         if request.GET:
             url = f"{url}?{request.GET.urlencode()}"
         return redirect(url, permanent=True)
-    chart_range = _chart_range(request)
-    history = price_history(current.symbol, points=CHART_RANGES[chart_range])
+    selected = chart_range(request.GET.get("range"))
+    history = price_history(current.symbol, sessions=CHART_RANGES[selected])
     prices = [price for _, price in history]
     return render(
         request,
@@ -110,8 +112,12 @@ def quote(request, symbol):
             "points": len(history),
             "low": min(prices, default=None),
             "high": max(prices, default=None),
+            "quote_time": _quote_time(current),
             "ranges": [(key, RANGE_LABELS[key]) for key in CHART_RANGES],
-            "chart_range": chart_range,
+            "chart_range": selected,
+            "range_label": RANGE_LABELS[selected],
+            "capped": len(history) >= MAX_CHART_POINTS,
+            "since": history[0][0] if history else None,
         },
     )
 
@@ -124,5 +130,12 @@ def quote_live(request, symbol):
         current = get_quote(symbol)
     except UnknownSymbol as exc:
         return JsonResponse({"error": exc.message}, status=404)
-    history = price_history(current.symbol, points=CHART_RANGES[_chart_range(request)])
-    return JsonResponse({"quote": current.as_json(), "history": chart_data(current, history)})
+    selected = chart_range(request.GET.get("range"))
+    history = price_history(current.symbol, sessions=CHART_RANGES[selected])
+    return JsonResponse(
+        {
+            "quote": current.as_json(),
+            "quote_time": _quote_time(current),
+            "history": chart_data(current, history),
+        }
+    )

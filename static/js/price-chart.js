@@ -1,8 +1,9 @@
 /* The quote page's price chart (Chart.js) and its periodic refresh.
  *
  * Data arrives in <script id="price-history" type="application/json"> (json_script):
- * {symbol, previous_close, times: [ISO…], prices: ["123.45", …]}. Prices travel as
- * strings so the page never rounds a cent; the chart only needs them as numbers.
+ * {symbol, previous_close, times: [ISO…], labels: ["14:05", …], prices: ["123.45", …]}.
+ * Prices travel as strings so the page never rounds a cent; the chart only needs them as
+ * numbers. The axis labels come from the server, in the site's time zone (tradesim/charts.py).
  * Every REFRESH_MS, while the tab is visible, the page asks /prices/<SYMBOL>/live/ for
  * the quote and the series and updates both.
  */
@@ -21,23 +22,17 @@
     return node ? JSON.parse(node.textContent) : null;
   }
 
-  function labelsFor(times) {
-    if (!times.length) return [];
-    var first = new Date(times[0]);
-    var last = new Date(times[times.length - 1]);
-    var multiDay = last - first > 20 * 3600 * 1000;
-    return times.map(function (iso) {
-      var d = new Date(iso);
-      var time = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
-      return multiDay ? d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + time : time;
-    });
+  // An axis tick whose label repeats the one before it is left blank (ticks in one second).
+  function uniqueTick(value, index, ticks) {
+    var label = this.getLabelForValue(value);
+    return index > 0 && this.getLabelForValue(ticks[index - 1].value) === label ? null : label;
   }
 
   function series(data) {
     var prices = data.prices.map(Number);
     var close = Number(data.previous_close);
     return {
-      labels: labelsFor(data.times),
+      labels: data.labels,
       prices: prices,
       close: prices.map(function () { return close; }),
       up: prices.length ? prices[prices.length - 1] >= close : true,
@@ -84,7 +79,7 @@
         animation: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0 } },
+          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0, callback: uniqueTick } },
           y: { ticks: { callback: function (v) { return "$" + money.format(v); } } },
         },
         plugins: {
@@ -124,7 +119,7 @@
     node.replaceChildren(span);
   }
 
-  function showQuote(root, quote) {
+  function showQuote(root, quote, quoteTime) {
     var price = root.querySelector('[data-quote="price"]');
     var change = root.querySelector('[data-quote="change"]');
     var pct = root.querySelector('[data-quote="change_pct"]');
@@ -133,11 +128,8 @@
     if (change) badge(change, quote.change, "$", "");
     if (pct) badge(pct, quote.change_pct, "", "%");
     if (time) {
-      var d = new Date(quote.timestamp);
       time.setAttribute("datetime", quote.timestamp);
-      time.textContent = d.toLocaleString([], {
-        month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit",
-      });
+      time.textContent = quoteTime;
     }
   }
 
@@ -150,7 +142,7 @@
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (payload) {
           if (!payload) return;
-          showQuote(root, payload.quote);
+          showQuote(root, payload.quote, payload.quote_time);
           if (chart) update(chart, payload.history);
         })
         .catch(function () { /* offline for a moment: try again at the next interval */ });

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from prices.models import Price, PriceHistory
+from prices.models import Price, PriceHistory, TradingSession
 from prices.selectors import (
     PAGE_SIZE,
     Quote,
@@ -184,9 +184,26 @@ def test_history_is_the_latest_points_oldest_first_and_bounded(market, django_as
     PriceHistoryFactory(stock=market["MSFT"], price=Decimal("1.00"))
 
     with django_assert_num_queries(1):
-        points = price_history("AAPL", points=10)
+        points = price_history("AAPL", limit=10)
 
     assert [price for _, price in points] == [Decimal(v) for v in range(120, 130)]
     assert [ts for ts, _ in points] == sorted(ts for ts, _ in points)
     assert len(price_history("AAPL")) == 30
     assert PriceHistory.objects.count() == 31
+
+
+def test_history_starts_at_the_opening_of_the_session_asked_for(market, django_assert_num_queries):
+    start = timezone.now() - timedelta(hours=1)
+    for i in range(30):
+        PriceHistoryFactory(
+            stock=market["AAPL"], price=Decimal(100 + i), timestamp=start + timedelta(minutes=i)
+        )
+    for number, minute in enumerate([0, 10, 20], 1):  # three sessions of 10 ticks
+        TradingSession.objects.create(number=number, opened_at=start + timedelta(minutes=minute))
+
+    with django_assert_num_queries(1):
+        this_session = price_history("AAPL", sessions=1)
+    assert [price for _, price in this_session] == [Decimal(v) for v in range(120, 130)]
+    assert len(price_history("AAPL", sessions=2)) == 20
+    assert len(price_history("AAPL", sessions=3)) == 30
+    assert len(price_history("AAPL", sessions=5)) == 30  # fewer on record: all there is

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from prices import services
 from prices.market_data import MARKET
-from prices.models import MarketEvent, MarketState, Price, PriceHistory
+from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
 from prices.services import (
     EmptyMarket,
     InvalidMarketInput,
@@ -288,13 +288,14 @@ def test_a_tick_runs_the_same_queries_at_any_size(db, size, django_assert_num_qu
 
 
 @pytest.mark.parametrize("size", [10, 500])
-def test_a_new_day_and_events_add_one_query_each_at_any_size(db, size, django_assert_num_queries):
+def test_a_new_day_and_events_add_fixed_queries_at_any_size(db, size, django_assert_num_queries):
     make_symbols(size)
     advance_market(seed=1, dt=1.0)  # closes day one
     MarketEvent.objects.create(stock_id="S00003", percent=Decimal("5.00"))
     MarketEvent.objects.create(sector="Technology", percent=Decimal("-2.00"))
 
-    with django_assert_num_queries(10):
+    # A new day: the previous closes, and the day's row in trading_sessions; events: one.
+    with django_assert_num_queries(11):
         result = advance_market(seed=2)
 
     assert result.new_day and result.events_applied == 2
@@ -487,3 +488,23 @@ def test_load_market_is_idempotent_and_keeps_a_moved_market(db):
     assert prices() == moved
     assert Price.objects.get(symbol="AAPL").drift == 0.2
     assert Price.objects.get(symbol="AAPL").halted
+
+
+# Trading sessions -------------------------------------------------------------------------
+
+
+def test_each_trading_day_records_when_its_first_tick_came(db):
+    make_symbols(3)
+    start = timezone.now()
+    moments = [start + timedelta(minutes=i) for i in range(5)]
+    advance_market(seed=1, dt=0.5, now=moments[0])  # opens day 1
+    advance_market(seed=2, dt=0.5, now=moments[1])  # closes day 1
+    advance_market(seed=3, dt=0.5, now=moments[2])  # opens day 2
+    advance_market(seed=4, dt=0.5, now=moments[3])
+    advance_market(seed=5, dt=1.0, now=moments[4])  # day 3, a whole day in one tick
+
+    assert list(TradingSession.objects.order_by("number").values_list("number", "opened_at")) == [
+        (1, moments[0]),
+        (2, moments[2]),
+        (3, moments[4]),
+    ]

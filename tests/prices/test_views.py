@@ -1,12 +1,12 @@
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from prices.models import Price, PriceHistory
+from prices.models import Price, PriceHistory, TradingSession
 from prices.selectors import Quote
 from tests.factories import PriceFactory
 from tests.prices.conftest import make_symbols
@@ -171,23 +171,106 @@ def test_an_unknown_symbol_is_a_404_page(anon_client, market, symbol):
         assert "There is no symbol NOPE on this market." in body
 
 
-def test_the_chart_range_is_chosen_from_a_fixed_list(anon_client, market):
-    base = timezone.now() - timedelta(days=1)
-    PriceHistory.objects.bulk_create(
-        PriceHistory(
-            stock_id="AAPL", price=Decimal("100.00"), timestamp=base + timedelta(seconds=i)
+def sessions_of(*counts, seconds_apart=5):
+    """Price history of AAPL over trading sessions of `counts` ticks each, one session a
+    day (the ticker ran a while each day), the last one running now."""
+    now = timezone.now()
+    for number, count in enumerate(counts, 1):
+        opened = now - timedelta(days=len(counts) - number, seconds=count * seconds_apart)
+        TradingSession.objects.create(number=number, opened_at=opened)
+        PriceHistory.objects.bulk_create(
+            PriceHistory(
+                stock_id="AAPL",
+                price=Decimal("100.00") + number,
+                timestamp=opened + timedelta(seconds=i * seconds_apart),
+            )
+            for i in range(count)
         )
-        for i in range(500)
-    )
 
-    assert len(anon_client.get(quote_url("AAPL")).context["history"]["prices"]) == 390
-    assert (
-        len(anon_client.get(quote_url("AAPL"), {"range": "100"}).context["history"]["times"]) == 100
+
+def chart_of(client, **params):
+    return client.get(quote_url("AAPL"), params).context["history"]
+
+
+def test_the_chart_shows_this_session_or_the_last_five(anon_client, market):
+    sessions_of(40, 50, 60, 70, 80, 90, 30)
+
+    this_session = chart_of(anon_client)
+    assert set(this_session["prices"]) == {"107.00"} and len(this_session["prices"]) == 30
+    last_five = chart_of(anon_client, range="5sessions")
+    assert len(last_five["prices"]) == 60 + 70 + 80 + 90 + 30
+    assert last_five["prices"][0] == "103.00"
+
+
+def test_the_page_names_the_range_and_offers_the_others(anon_client, market):
+    sessions_of(10, 10)
+
+    body = anon_client.get(quote_url("AAPL"), {"range": "5sessions"}).content.decode()
+
+    assert '<a class="btn btn-outline-secondary" href="?range=session">This session</a>' in body
+    assert 'aria-current="true" href="?range=5sessions">Last 5 sessions</a>' in body
+    assert "Last 5 sessions: from " in body
+
+
+@pytest.mark.parametrize(
+    ("asked", "shown"),
+    [
+        ("100", "session"),  # the old names: 100 ticks, 1 day (390 ticks), 5 days
+        ("390", "session"),
+        ("1950", "5sessions"),
+        ("99999", "session"),  # anything else: the default
+        ("", "session"),
+        ("5SESSIONS", "session"),
+    ],
+)
+def test_old_and_unknown_range_names_are_understood(anon_client, market, asked, shown):
+    sessions_of(10, 10)
+
+    response = anon_client.get(quote_url("AAPL"), {"range": asked})
+
+    assert response.status_code == 200
+    assert response.context["chart_range"] == shown
+
+
+def test_with_fewer_sessions_on_record_the_longer_range_shows_all_history(anon_client, market):
+    PriceHistory.objects.create(
+        stock_id="AAPL", price=Decimal("90.00"), timestamp=timezone.now() - timedelta(days=9)
     )
+    sessions_of(10, 10)
+
+    assert len(chart_of(anon_client, range="5sessions")["prices"]) == 21
+    assert len(chart_of(anon_client)["prices"]) == 10
+
+
+def test_a_chart_never_has_more_than_the_newest_points(anon_client, market, monkeypatch):
+    monkeypatch.setattr("prices.selectors.MAX_CHART_POINTS", 25)
+    monkeypatch.setattr("prices.views.MAX_CHART_POINTS", 25)
+    sessions_of(40)
+
+    response = anon_client.get(quote_url("AAPL"))
+
+    history = response.context["history"]
+    assert len(history["prices"]) == 25
     assert (
-        len(anon_client.get(quote_url("AAPL"), {"range": "99999"}).context["history"]["prices"])
-        == 390
+        history["times"][-1]
+        == max(PriceHistory.objects.values_list("timestamp", flat=True)).isoformat()
     )
+    assert "This session: from " in response.content.decode()
+    assert "(its newest 25 ticks)" in response.content.decode()
+
+
+def test_the_chart_labels_its_ticks_in_the_site_s_time_zone(anon_client, market, settings):
+    settings.TIME_ZONE = "Asia/Kolkata"  # UTC+05:30
+    moment = datetime(2026, 3, 2, 4, 0, 0, tzinfo=UTC)
+    TradingSession.objects.create(number=1, opened_at=moment)
+    for i in range(3):
+        PriceHistory.objects.create(
+            stock_id="AAPL", price=Decimal("100.00"), timestamp=moment + timedelta(minutes=i)
+        )
+
+    history = chart_of(anon_client)
+
+    assert history["labels"] == ["09:30", "09:31", "09:32"]
 
 
 @pytest.mark.parametrize("points", [3, 400])
@@ -202,10 +285,14 @@ def test_the_quote_page_runs_a_fixed_number_of_queries(
         for i in range(points)
     )
 
+    TradingSession.objects.create(number=1, opened_at=base)
+
     # session and user, the quote, the history, the order ticket's cash and shares held
-    with django_assert_max_num_queries(5):
-        response = student_client.get(quote_url("AAPL"))
-    assert response.status_code == 200
+    for chart in ("session", "5sessions"):
+        with django_assert_max_num_queries(5):
+            response = student_client.get(quote_url("AAPL"), {"range": chart})
+        assert response.status_code == 200
+        assert len(response.context["history"]["prices"]) == points
 
 
 # The live endpoint ------------------------------------------------------------------------
@@ -222,6 +309,24 @@ def test_the_live_endpoint_returns_the_quote_and_series_as_json(anon_client, mar
     assert payload["quote"]["symbol"] == "AAPL"
     assert payload["quote"]["price"] == "262.50"
     assert payload["history"]["prices"] == ["262.50"]
+    assert len(payload["history"]["labels"]) == 1
+    assert payload["quote_time"].endswith(" UTC")
+
+
+def test_the_live_endpoint_keeps_the_page_s_range(anon_client, market):
+    sessions_of(10, 20)
+    url = reverse("prices:quote_live", kwargs={"symbol": "AAPL"})
+
+    assert (
+        len(json.loads(anon_client.get(url, {"range": "5sessions"}).content)["history"]["prices"])
+        == 30
+    )
+    assert (
+        len(json.loads(anon_client.get(url, {"range": "1950"}).content)["history"]["prices"]) == 30
+    )
+    assert (
+        len(json.loads(anon_client.get(url, {"range": "nope"}).content)["history"]["prices"]) == 20
+    )
 
 
 def test_the_live_endpoint_for_an_unknown_symbol_is_a_json_404(anon_client, market):

@@ -50,6 +50,8 @@ from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from portfolio.units import HALF_CENT, ONE, UnitState, drawdown, live_unit_value
 from prices.models import Price, PriceHistory
+from prices.selectors import session_at, sessions_label
+from tradesim.charts import axis_labels
 from tradesim.money import ZERO, to_cents
 
 INFLOW_TYPES = (Transaction.Type.DEPOSIT, Transaction.Type.GRANT, Transaction.Type.RESET_CREDIT)
@@ -411,7 +413,8 @@ class ValueHistory:
     the first point, so a line above the index beat the market whatever was deposited;
     `total_value` is the plain dollar value. Lists hold None where there is no number."""
 
-    labels: list[str]
+    labels: list[str]  # the time axis's, in the site's time zone (tradesim.charts)
+    span: str  # "This session", "Last 3 sessions"; "" before any session on record
     timestamps: list[datetime]
     performance: list[Decimal | None]
     index: list[Decimal | None]
@@ -439,7 +442,9 @@ def value_history(user, overview: Overview, *, limit: int = HISTORY_POINTS) -> V
     index's last recorded price at or before each one."""
     index = Price.objects.filter(is_index=True).order_by("symbol").values("symbol", "name", "price")
     index = index.first()
-    snapshots = PortfolioSnapshot.objects.filter(user_id=user.pk)
+    snapshots = PortfolioSnapshot.objects.filter(user_id=user.pk).annotate(
+        session=session_at(OuterRef("timestamp")), current_session=session_at(None)
+    )
     if index:
         snapshots = snapshots.annotate(
             index_price=Subquery(
@@ -454,10 +459,14 @@ def value_history(user, overview: Overview, *, limit: int = HISTORY_POINTS) -> V
         snapshots = snapshots.annotate(index_price=Value(None, output_field=MONEY))
     rows = list(
         snapshots.order_by("-timestamp").values_list(
-            "timestamp", "unit_value", "total_value", "index_price"
+            "timestamp", "unit_value", "total_value", "index_price", "session", "current_session"
         )[:limit]
     )
     rows.reverse()
+    # The span in trading sessions, from the first snapshot's to the current one.
+    first_session, current = (rows[0][4], rows[0][5]) if rows else (None, None)
+    span = sessions_label(current - first_session + 1) if first_session and current else ""
+    rows = [row[:4] for row in rows]
     now = timezone.now()
     rows.append((now, overview.unit_value, overview.total_value, index["price"] if index else None))
     timestamps = [r[0] for r in rows]
@@ -469,7 +478,8 @@ def value_history(user, overview: Overview, *, limit: int = HISTORY_POINTS) -> V
         return (known[-1] - HUNDRED).quantize(PCT_PLACES) if len(known) > 1 else None
 
     return ValueHistory(
-        labels=[timezone.localtime(t).strftime("%b %d %H:%M") for t in timestamps[:-1]] + ["Now"],
+        labels=[*axis_labels(timestamps)[:-1], "Now"],
+        span=span,
         timestamps=timestamps,
         performance=performance,
         index=index_series,

@@ -217,6 +217,21 @@ def chart_range(value: str | None) -> str:
     return value if value in CHART_RANGES else DEFAULT_CHART_RANGE
 
 
+def session_at(moment) -> Subquery:
+    """An expression: the number of the trading session running at `moment` (a column,
+    such as OuterRef("timestamp")), or the current one with `moment` None; NULL before the
+    first session on record."""
+    sessions = TradingSession.objects.order_by("-number")
+    if moment is not None:
+        sessions = sessions.filter(opened_at__lte=moment)
+    return Subquery(sessions.values("number")[:1])
+
+
+def sessions_label(count: int) -> str:
+    """A span of trading sessions in words, as the charts name their ranges."""
+    return "This session" if count <= 1 else f"Last {count} sessions"
+
+
 def price_history(
     symbol: str, *, sessions: int = 1, limit: int | None = None
 ) -> list[tuple[datetime, Decimal]]:

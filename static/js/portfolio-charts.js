@@ -94,6 +94,13 @@
     show("sector");
   }
 
+  // The time axis's labels come from the server (tradesim/charts.py); a tick whose label
+  // repeats the one before it is left blank.
+  function uniqueTick(value, index, ticks) {
+    var label = this.getLabelForValue(value);
+    return index > 0 && this.getLabelForValue(ticks[index - 1].value) === label ? null : label;
+  }
+
   function drawPerformance(data) {
     var canvas = document.getElementById("performance-chart");
     var h = data.history;
@@ -144,7 +151,7 @@
         animation: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0 } },
+          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0, callback: uniqueTick } },
           y: { position: "left", title: { display: true, text: "start = 100" } },
           dollars: {
             position: "right",

@@ -12,10 +12,11 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 from ledger import services as ledger
 from portfolio.services import after_tick
+from prices.models import TradingSession
 from tests.factories import (
     ClassroomFactory,
     HoldingFactory,
@@ -185,6 +186,34 @@ def test_dashboard_draws_the_value_history_against_the_index(student, student_cl
     page = response.content.decode()
     assert 'id="performance-chart"' in page
     assert 'you <span class="pnl pnl-up">▲ +5.00%</span>' in page
+
+
+def test_the_performance_chart_names_its_span_in_sessions_and_times_in_the_zone(
+    student, student_client, settings
+):
+    settings.SNAPSHOT_EVERY_TICKS = 1
+    settings.TIME_ZONE = "Europe/Paris"
+    listed("XYZ", "100.00")
+    buy(student, "XYZ", 10)
+    start = timezone.now() - timedelta(days=2)
+    TradingSession.objects.create(number=1, opened_at=start - timedelta(minutes=5))
+    TradingSession.objects.create(number=2, opened_at=start + timedelta(days=1))
+    for i, moment in enumerate([start, start + timedelta(minutes=1), start + timedelta(days=1)]):
+        tick({"XYZ": "100.00"}, moment)
+        after_tick(ticks=i + 1, timestamp=moment)
+
+    response = student_client.get(DASHBOARD)
+
+    labels = response.context["chart_data"]["history"]["labels"]
+    paris = [
+        timezone.localtime(m)
+        for m in (start, start + timedelta(minutes=1), start + timedelta(days=1))
+    ]
+    assert labels == [f"{m:%a %H:%M}" for m in paris] + ["Now"]
+    page = response.content.decode()
+    assert f"Last 2 sessions, since {dateformat.format(paris[0], 'M j, H:i T')}:" in page
+    assert dateformat.format(paris[0], "T") in ("CET", "CEST")
+    assert "Times are in the Europe/Paris time zone" in page
 
 
 @pytest.mark.parametrize("holdings", [1, 30])

@@ -29,7 +29,6 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.services import move_student
@@ -49,7 +48,7 @@ from tradesim.admin import (
     is_row_id,
     owned_classes,
 )
-from tradesim.exports import csv_download, file_name_part, safe_cell
+from tradesim.exports import csv_download, decimal_cell, export_filename, safe_cell
 from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
@@ -61,19 +60,19 @@ ledger_logger = logging.getLogger("tradesim.ledger")
 RECENT_JOURNAL_ROWS = 20
 MAX_SELECTED = 1000  # students in one grant or reset
 STANDINGS_HEADER = [
-    "rank",
-    "username",
-    "email",
-    "class",
-    "cash",
-    "value",
-    "net_contributions",
-    "return_pct",
-    "time_weighted_return_pct",
-    "trades",
-    "ranked_by",
-    "ranking_value",
-    "note",
+    "Rank",
+    "Username",
+    "Email",
+    "Class",
+    "Cash",
+    "Total value",
+    "Net contributions",
+    "Return %",
+    "Time-weighted return %",
+    "Trades",
+    "Ranked by",
+    "Ranking value",
+    "Note",
 ]
 
 
@@ -295,33 +294,28 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 return HttpResponseRedirect(reverse("admin:classrooms_classroom_changelist"))
         owner = None if request.user.is_superuser else request.user
         rows = selectors.class_standings(classroom=classroom, owner=owner)
-        slug = file_name_part(classroom.name) if classroom else "all"
-        stamp = timezone.localtime().strftime("%Y-%m-%d")
-        return csv_download(
-            _standings_rows(rows),
-            header=STANDINGS_HEADER,
-            filename=f"standings-{slug}-{stamp}.csv",
-        )
+        filename = export_filename("standings", classroom.name if classroom else "all")
+        return csv_download(_standings_rows(rows), header=STANDINGS_HEADER, filename=filename)
+
+
+RANKING_NAMES = dict(Classroom.Ranking.choices)
 
 
 def _standings_rows(rows):
-    def cell(value):
-        return "" if value is None else value
-
     for row in rows:
         yield [
-            cell(row.rank),
+            "" if row.rank is None else row.rank,
             safe_cell(row.username),
             safe_cell(row.email),
             safe_cell(row.classroom),
-            cell(row.cash),
-            cell(row.total_value),
-            cell(row.net_contributions),
-            cell(row.return_pct),
-            cell(row.twr_pct),
+            decimal_cell(row.cash),
+            decimal_cell(row.total_value),
+            decimal_cell(row.net_contributions),
+            decimal_cell(row.return_pct),
+            decimal_cell(row.twr_pct),
             row.trades,
-            row.ranked_by,
-            cell(row.ranking_value),
+            RANKING_NAMES.get(row.ranked_by, row.ranked_by),
+            "" if row.ranking_value is None else row.ranking_value,
             row.note,
         ]
 

@@ -9,21 +9,31 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_safe
 
 from ledger import selectors, services
 from ledger.forms import AmountForm, DepositForm, JournalFilterForm, WithdrawForm
 from ledger.models import Transaction
 from ledger.selectors import JournalFilters
-from tradesim.exports import csv_download, safe_cell
+from tradesim.exports import (
+    csv_download,
+    date_time_cell,
+    date_time_header,
+    decimal_cell,
+    export_filename,
+    safe_cell,
+)
 from tradesim.logging import form_error_codes, log_event
 
 logger = logging.getLogger("tradesim.ledger")
 
 PAGE_SIZE = 25
 CSV_CHUNK_SIZE = 2000
-CSV_HEADER = ["Date", "Type", "Symbol", "Description", "Amount", "Balance after", "ID"]
+CSV_HEADER = ["Type", "Symbol", "Description", "Amount", "Balance after", "ID"]
+
+
+def csv_header() -> list[str]:
+    return [date_time_header(), *CSV_HEADER]
 
 # Amount-field errors: the rest are about the class's rules or the account as a whole.
 _AMOUNT_ERRORS = (
@@ -71,7 +81,7 @@ def _render_journal(request, form, *, filters: JournalFilters | None, status: in
 
 def _csv_response(user, filters: JournalFilters):
     credit_types = Transaction.CREDIT_TYPES
-    tz = timezone.get_current_timezone()
+    type_names = dict(Transaction._meta.get_field("type").flatchoices)
     rows = selectors.journal_for(user, filters).values_list(
         "timestamp", "type", "symbol", "description", "amount", "balance_after", "id"
     )
@@ -81,17 +91,17 @@ def _csv_response(user, filters: JournalFilters):
             chunk_size=CSV_CHUNK_SIZE
         ):
             yield [
-                timezone.localtime(timestamp, tz).strftime("%Y-%m-%d %H:%M:%S"),
-                type_,
+                date_time_cell(timestamp),
+                type_names.get(type_, type_),
                 safe_cell(symbol),
                 safe_cell(description),
-                f"{amount if type_ in credit_types else -amount:.2f}",
-                f"{balance_after:.2f}",
+                decimal_cell(amount if type_ in credit_types else -amount),
+                decimal_cell(balance_after),
                 pk,
             ]
 
-    stamp = timezone.localdate().isoformat()
-    return csv_download(lines(), header=CSV_HEADER, filename=f"tradesim-cash-{stamp}.csv")
+    filename = export_filename("cash", user.get_username())
+    return csv_download(lines(), header=csv_header(), filename=filename)
 
 
 @dataclass(frozen=True)

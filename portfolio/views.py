@@ -4,7 +4,6 @@ and the student's class as a contest (its rules and their standing).
 Thin: the selectors do the reading, every lookup is the logged-in user's, and each page
 costs a fixed number of queries whatever the number of holdings or students."""
 
-import csv
 from functools import wraps
 
 from django.conf import settings
@@ -22,7 +21,7 @@ from classrooms import describe
 from classrooms.rules import Rulebook, when
 from portfolio import selectors
 from portfolio.forms import LeaderboardFilterForm
-from tradesim.exports import attachment_header, file_name_part, safe_cell
+from tradesim.exports import csv_download, decimal_cell, export_filename, safe_cell
 
 PAGE_SIZE = 25
 LIVE_SECONDS = 10
@@ -124,31 +123,26 @@ def live(request):
 def holdings_csv(request):
     """The user's holdings as CSV, one row per symbol, amounts as plain decimals."""
     overview = selectors.portfolio_overview(request.user)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    stamp = timezone.localtime().strftime("%Y-%m-%d")
-    filename = f"holdings-{file_name_part(request.user.get_username())}-{stamp}.csv"
-    response["Content-Disposition"] = attachment_header(filename)
-    writer = csv.writer(response)
-    writer.writerow(CSV_HEADER)
-    for p in overview.positions:
-        writer.writerow(
-            [
-                p.symbol,
-                safe_cell(p.name),
-                safe_cell(p.sector),
-                p.quantity,
-                p.average_cost,
-                p.price,
-                p.cost_basis,
-                p.market_value,
-                p.unrealized_pnl,
-                "" if p.unrealized_pnl_pct is None else p.unrealized_pnl_pct,
-                p.day_change,
-                "" if p.day_change_pct is None else p.day_change_pct,
-                "" if p.weight is None else p.weight,
-            ]
-        )
-    return response
+    rows = [
+        [
+            p.symbol,
+            safe_cell(p.name),
+            safe_cell(p.sector),
+            p.quantity,
+            decimal_cell(p.average_cost),
+            decimal_cell(p.price),
+            decimal_cell(p.cost_basis),
+            decimal_cell(p.market_value),
+            decimal_cell(p.unrealized_pnl),
+            decimal_cell(p.unrealized_pnl_pct),
+            decimal_cell(p.day_change),
+            decimal_cell(p.day_change_pct),
+            decimal_cell(p.weight),
+        ]
+        for p in overview.positions
+    ]
+    filename = export_filename("holdings", request.user.get_username())
+    return csv_download(rows, header=CSV_HEADER, filename=filename)
 
 
 def _board_for(request, classes):

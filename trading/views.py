@@ -9,7 +9,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 
 from classrooms.rules import rulebook_for
-from tradesim.exports import csv_download
+from tradesim.exports import (
+    csv_download,
+    date_time_cell,
+    date_time_header,
+    decimal_cell,
+    export_filename,
+)
 from tradesim.logging import form_error_codes, log_event
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
@@ -166,15 +172,18 @@ def _next_url(request, candidate: str | None) -> str:
 # History -----------------------------------------------------------------------------
 
 CSV_HEADER = [
-    "timestamp",
-    "symbol",
-    "operation",
-    "quantity",
-    "price",
-    "total",
-    "commission",
-    "realized_pnl",
+    "Symbol",
+    "Side",
+    "Quantity",
+    "Price",
+    "Amount",
+    "Commission",
+    "Realized P/L",
 ]
+
+
+def csv_header() -> list[str]:
+    return [date_time_header(), *CSV_HEADER]
 
 
 @login_required
@@ -212,14 +221,15 @@ def _csv_response(user, filters):
     def rows():  # a generator: nothing is read until the response is sent
         for trade in selectors.trades_for(user, filters).iterator(chunk_size=1000):
             yield [
-                trade.timestamp.isoformat(),
+                date_time_cell(trade.timestamp),
                 trade.stock_id,
-                trade.operation,
+                trade.get_operation_display(),
                 trade.quantity,
-                f"{trade.price:.2f}",
-                f"{trade.total:.2f}",
-                f"{trade.commission:.2f}",
-                "" if trade.realized_pnl is None else f"{trade.realized_pnl:.2f}",
+                decimal_cell(trade.price),
+                decimal_cell(trade.total),
+                decimal_cell(trade.commission),
+                decimal_cell(trade.realized_pnl),
             ]
 
-    return csv_download(rows(), header=CSV_HEADER, filename="trades.csv")
+    filename = export_filename("trades", user.get_username())
+    return csv_download(rows(), header=csv_header(), filename=filename)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from console import admin
 from ledger import services as ledger
 from prices.models import Price
 from tests.factories import StudentFactory
@@ -46,52 +47,50 @@ def class_of_three(market, period1, carol):
 def test_a_class_exports_its_students_in_leaderboard_order(teacher_client, class_of_three):
     response = teacher_client.get(STANDINGS, {"class": class_of_three.pk})
 
-    assert 'filename="standings-Period-1-' in response["Content-Disposition"]
+    assert 'filename="tradesim-standings-Period-1-' in response["Content-Disposition"]
     rows = read_csv(response)
-    assert list(rows[0]) == [
-        "rank",
-        "username",
-        "email",
-        "class",
-        "cash",
-        "value",
-        "net_contributions",
-        "return_pct",
-        "time_weighted_return_pct",
-        "trades",
-        "ranked_by",
-        "ranking_value",
-        "note",
+    assert list(rows[0]) == admin.STANDINGS_HEADER
+    assert admin.STANDINGS_HEADER[:6] == [
+        "Rank",
+        "Username",
+        "Email",
+        "Class",
+        "Cash",
+        "Total value",
     ]
-    assert [(r["rank"], r["username"]) for r in rows] == [("1", "ann"), ("2", "ben"), ("3", "cat")]
+    assert [(r["Rank"], r["Username"]) for r in rows] == [("1", "ann"), ("2", "ben"), ("3", "cat")]
     ann, ben, cat = rows
     # ann: 10,000 − 4,000 in cash + 20 × 250.
-    assert (ann["email"], ann["class"], ann["cash"], ann["value"]) == (
+    assert (ann["Email"], ann["Class"], ann["Cash"], ann["Total value"]) == (
         "ann@school.example",
         "Period 1",
         "6000.00",
         "11000.00",
     )
-    assert (ann["return_pct"], ann["time_weighted_return_pct"], ann["trades"]) == (
+    assert (ann["Return %"], ann["Time-weighted return %"], ann["Trades"]) == (
         "10.00",
         "10.00",
         "1",
     )
-    assert (ann["ranked_by"], ann["ranking_value"], ann["note"]) == ("twr", "10.00", "")
-    assert (ben["value"], ben["return_pct"], ben["trades"]) == ("10000.00", "0.00", "0")
+    assert (ann["Ranked by"], ann["Ranking value"], ann["Note"]) == (
+        "Time-weighted return",
+        "10.00",
+        "",
+    )
+    assert (ben["Total value"], ben["Return %"], ben["Trades"]) == ("10000.00", "0.00", "0")
     # cat: 12,000 in; 5 MSFT left at 300 and 10,000 cash (12,000 − 4,000 + 2,000).
-    assert (cat["cash"], cat["value"], cat["net_contributions"]) == (
+    assert (cat["Cash"], cat["Total value"], cat["Net contributions"]) == (
         "10000.00",
         "11500.00",
         "12000.00",
     )
-    assert (cat["return_pct"], cat["trades"]) == ("-4.17", "2")
+    assert (cat["Return %"], cat["Trades"]) == ("-4.17", "2")
 
 
 def test_without_a_class_everyone_but_the_staff_is_exported(teacher_client, class_of_three):
     rows = read_csv(teacher_client.get(STANDINGS))
 
-    assert {r["username"] for r in rows} == {"ann", "ben", "cat", "carol"}
+    assert {r["Username"] for r in rows} == {"ann", "ben", "cat", "carol"}
 
 
 def test_an_unknown_class_is_refused_with_a_message(teacher_client, class_of_three):
@@ -106,7 +105,7 @@ def test_a_name_that_a_spreadsheet_would_run_is_defused(teacher_client, period1)
 
     (row,) = read_csv(teacher_client.get(STANDINGS, {"class": period1.pk}))
 
-    assert (row["username"], row["email"]) == ("'-1+1", "'=cmd@school.example")
+    assert (row["Username"], row["Email"]) == ("'-1+1", "'=cmd@school.example")
 
 
 def test_a_class_named_in_another_script_keeps_its_name_in_the_file_name(teacher_client, period1):
@@ -115,8 +114,8 @@ def test_a_class_named_in_another_script_keeps_its_name_in_the_file_name(teacher
 
     disposition = teacher_client.get(STANDINGS, {"class": period1.pk})["Content-Disposition"]
 
-    assert "filename*=UTF-8''standings-%E9%AB%98%E4%B8%80-3-%E7%8F%AD-" in disposition
-    assert 'filename="standings-3-' in disposition  # the ASCII stand-in for old clients
+    assert "filename*=UTF-8''tradesim-standings-%E9%AB%98%E4%B8%80-3-%E7%8F%AD-" in disposition
+    assert 'filename="tradesim-standings-3-' in disposition  # the ASCII stand-in for old clients
 
 
 @pytest.mark.parametrize("n", [5, 50])
@@ -169,12 +168,12 @@ def test_a_class_is_exported_in_its_own_ranking_with_the_unranked_last(
 
     rows = read_csv(teacher_client.get(STANDINGS, {"class": class_of_three.pk}))
 
-    assert [(r["rank"], r["username"], r["ranking_value"], r["note"]) for r in rows] == [
+    assert [(r["Rank"], r["Username"], r["Ranking value"], r["Note"]) for r in rows] == [
         ("1", "ann", "10.00", ""),
         ("2", "cat", "-4.17", ""),
         ("", "ben", "0.00", "needs 1 more trade"),
     ]
-    assert {r["ranked_by"] for r in rows} == {"total_return"}
+    assert {r["Ranked by"] for r in rows} == {"Total return"}
 
 
 def test_the_standings_of_a_class_that_ended_are_as_of_its_end(
@@ -195,8 +194,8 @@ def test_the_standings_of_a_class_that_ended_are_as_of_its_end(
 
     rows = read_csv(teacher_client.get(STANDINGS, {"class": class_of_three.pk}))
 
-    ann = next(r for r in rows if r["username"] == "ann")
-    assert (ann["rank"], ann["cash"], ann["value"], ann["time_weighted_return_pct"]) == (
+    ann = next(r for r in rows if r["Username"] == "ann")
+    assert (ann["Rank"], ann["Cash"], ann["Total value"], ann["Time-weighted return %"]) == (
         "1",
         "6000.00",
         "11000.00",

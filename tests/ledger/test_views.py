@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models.query import QuerySet
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ledger import views
 from ledger.models import Balance, Transaction
@@ -617,18 +618,29 @@ def test_csv_exports_the_journal_with_signed_amounts(student_client, student, se
 
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    assert response["Content-Disposition"].startswith('attachment; filename="tradesim-cash-')
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="tradesim-cash-{student.username}-{today}.csv"'
+    )
     rows = csv_rows(response)
-    assert rows[0] == views.CSV_HEADER
+    assert rows[0] == [
+        "Date and time (America/New_York)",
+        "Type",
+        "Symbol",
+        "Description",
+        "Amount",
+        "Balance after",
+        "ID",
+    ]
     ids = list(
         Transaction.objects.filter(user=student).order_by("-id").values_list("id", flat=True)
     )
     assert rows[1:] == [
-        ["2026-03-14 19:30:00", "buy", "ACME", "10 ACME", "-1000.00", "9500.00", str(ids[0])],
-        ["2026-03-14 19:30:00", "deposit", "", "Allowance", "500.00", "10500.00", str(ids[1])],
+        ["2026-03-14 19:30:00", "Buy", "ACME", "10 ACME", "-1000.00", "9500.00", str(ids[0])],
+        ["2026-03-14 19:30:00", "Deposit", "", "Allowance", "500.00", "10500.00", str(ids[1])],
         [
             "2026-03-14 19:30:00",
-            "deposit",
+            "Deposit",
             "",
             "Starting cash",
             "10000.00",
@@ -649,8 +661,8 @@ def test_csv_exports_exactly_the_filtered_rows(student_client, student):
     both = csv_rows(student_client.get(JOURNAL, {"format": "csv", "type": "buy", "symbol": "BOLT"}))
 
     assert [(r[1], r[2], r[4]) for r in by_symbol[1:]] == [
-        ("fee", "ACME", "-1.00"),
-        ("buy", "ACME", "-10.00"),
+        ("Commission", "ACME", "-1.00"),
+        ("Buy", "ACME", "-10.00"),
     ]
     assert [r[2] for r in by_type[1:]] == ["BOLT", "ACME"]
     assert [r[4] for r in both[1:]] == ["-20.00"]

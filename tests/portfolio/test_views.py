@@ -36,6 +36,13 @@ CSV_URL = reverse("portfolio:holdings_csv")
 LEADERBOARD = reverse("portfolio:leaderboard")
 
 
+def text_of(response) -> str:
+    """A page's or a (streamed) download's text."""
+    if response.streaming:
+        return b"".join(response.streaming_content).decode()
+    return response.content.decode()
+
+
 def queries(client, url, **headers) -> int:
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url, **headers)
@@ -96,7 +103,7 @@ def test_other_users_holdings_are_never_shown(invested, other_student, other_cli
     buy(other_student, "SECRET", 7)
 
     for url in (DASHBOARD, LIVE, CSV_URL):
-        page = other_client.get(url).content.decode()
+        page = text_of(other_client.get(url))
         assert "SECRET" in page  # bob's own
         assert "AAPL" not in page and "Apple Inc." not in page
         assert "9,980.00" not in page and "9980.00" not in page  # alice's cash
@@ -104,7 +111,7 @@ def test_other_users_holdings_are_never_shown(invested, other_student, other_cli
     alice = Client()
     alice.force_login(invested)
     for url in (DASHBOARD, LIVE, CSV_URL):
-        page = alice.get(url).content.decode()
+        page = text_of(alice.get(url))
         assert "AAPL" in page
         assert "SECRET" not in page and "Hidden Holdings" not in page
 
@@ -266,16 +273,19 @@ def test_holdings_csv(invested, student_client):
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    assert response["Content-Disposition"].startswith('attachment; filename="holdings-alice-')
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="tradesim-holdings-alice-{today}.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(text_of(response))))
     assert rows[0][:4] == ["Symbol", "Name", "Sector", "Quantity"]
     assert rows[1:] == [
         [
-            "AAPL", "Apple Inc.", "Technology", "6", "100.0000", "120.00", "600.00",
+            "AAPL", "Apple Inc.", "Technology", "6", "100.00", "120.00", "600.00",
             "720.00", "120.00", "20.00", "60.00", "9.09", "6.21",
         ],
         [
-            "XOM", "Exxon Mobil", "Energy", "20", "50.0000", "45.00", "1000.00",
+            "XOM", "Exxon Mobil", "Energy", "20", "50.00", "45.00", "1000.00",
             "900.00", "-100.00", "-10.00", "-100.00", "-10.00", "7.76",
         ],
     ]  # fmt: skip
@@ -286,21 +296,21 @@ def test_holdings_csv_keeps_a_non_latin_username_in_its_file_name(client):
 
     disposition = client.get(CSV_URL)["Content-Disposition"]
 
-    assert disposition.startswith('attachment; filename="holdings-Zoe-')
-    assert "; filename*=UTF-8''holdings-Zo%C3%AB-" in disposition
+    assert disposition.startswith('attachment; filename="tradesim-holdings-Zoe-')
+    assert "; filename*=UTF-8''tradesim-holdings-Zo%C3%AB-" in disposition
 
 
 def test_holdings_csv_defuses_formulas(student, student_client):
     listed("EVIL", "10.00", name="=HYPERLINK(1)")
     buy(student, "EVIL", 1)
 
-    rows = list(csv.reader(io.StringIO(student_client.get(CSV_URL).content.decode())))
+    rows = list(csv.reader(io.StringIO(text_of(student_client.get(CSV_URL)))))
 
     assert rows[1][1] == "'=HYPERLINK(1)"
 
 
 def test_holdings_csv_of_a_new_student_is_just_the_header(student_client):
-    rows = list(csv.reader(io.StringIO(student_client.get(CSV_URL).content.decode())))
+    rows = list(csv.reader(io.StringIO(text_of(student_client.get(CSV_URL)))))
 
     assert len(rows) == 1
 

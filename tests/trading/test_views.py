@@ -466,25 +466,29 @@ def test_history_paginates_by_25_keeping_the_filters(student_client, student, aa
     assert len(rows_of(student_client.get(HISTORY + "?page=x"))) == 25
 
 
-def test_history_csv_has_every_filtered_row(student_client, trades):
+def test_history_csv_has_every_filtered_row(student, student_client, trades):
     response = student_client.get(HISTORY + "?format=csv&symbol=AAPL")
 
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    assert 'filename="trades.csv"' in response["Content-Disposition"]
+    today = timezone.localdate().isoformat()
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="tradesim-trades-{student.username}-{today}.csv"'
+    )
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert rows[0] == [
-        "timestamp",
-        "symbol",
-        "operation",
-        "quantity",
-        "price",
-        "total",
-        "commission",
-        "realized_pnl",
+        "Date and time (UTC)",
+        "Symbol",
+        "Side",
+        "Quantity",
+        "Price",
+        "Amount",
+        "Commission",
+        "Realized P/L",
     ]
-    assert rows[1][1:] == ["AAPL", "sell", "4", "120.00", "480.00", "1.00", "80.00"]
-    assert rows[2][1:] == ["AAPL", "buy", "10", "100.00", "1000.00", "0.00", ""]
+    assert rows[1][1:] == ["AAPL", "Sell", "4", "120.00", "480.00", "1.00", "80.00"]
+    assert rows[2][1:] == ["AAPL", "Buy", "10", "100.00", "1000.00", "0.00", ""]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[0]) for row in rows[1:])
     assert len(rows) == 3
 
 

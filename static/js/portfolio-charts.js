@@ -151,7 +151,7 @@
         animation: false,
         interaction: { mode: "index", intersect: false },
         scales: {
-          x: { ticks: { maxTicksLimit: 8, autoSkip: true, maxRotation: 0, callback: uniqueTick } },
+          x: { ticks: { maxTicksLimit: 8, autoSkip: true, autoSkipPadding: 16, maxRotation: 0, callback: uniqueTick } },
           y: { position: "left", title: { display: true, text: "start = 100" } },
           dollars: {
             position: "right",

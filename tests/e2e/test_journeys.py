@@ -120,9 +120,9 @@ def test_a_student_signs_up_deposits_trades_and_exports(browser_page, market):
         page.get_by_role("link", name=re.compile("CSV")).click()
     exported = Path(download.value.path()).read_text(encoding="utf-8")
     rows = list(csv.DictReader(io.StringIO(exported)))
-    assert sorted((r["operation"], r["symbol"], r["quantity"]) for r in rows) == [
-        ("buy", "AAPL", "10"),
-        ("sell", "AAPL", "4"),
+    assert sorted((r["Side"], r["Symbol"], r["Quantity"]) for r in rows) == [
+        ("Buy", "AAPL", "10"),
+        ("Sell", "AAPL", "4"),
     ]
     b.assert_styled()
 

@@ -1,0 +1,28 @@
+"""The trading_sessions table on a market that already ran: its current day is on record."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import call_command
+
+from prices.models import MarketState, TradingSession
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_the_migration_records_the_current_trading_day_of_a_running_market():
+    call_command("migrate", "prices", "0006", verbosity=0)
+    try:
+        opened = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+        MarketState.objects.filter(id=1).update(ticks=800, trading_day=2, day_started_at=opened)
+    finally:
+        call_command("migrate", "prices", verbosity=0)
+
+    assert list(TradingSession.objects.values_list("number", "opened_at")) == [(3, opened)]
+
+
+def test_a_market_that_never_ticked_has_no_trading_day_yet():
+    call_command("migrate", "prices", "0006", verbosity=0)
+    call_command("migrate", "prices", verbosity=0)
+
+    assert not TradingSession.objects.exists()

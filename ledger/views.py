@@ -35,6 +35,7 @@ CSV_HEADER = ["Type", "Symbol", "Description", "Amount", "Balance after", "ID"]
 def csv_header() -> list[str]:
     return [date_time_header(), *CSV_HEADER]
 
+
 # Amount-field errors: the rest are about the class's rules or the account as a whole.
 _AMOUNT_ERRORS = (
     services.InvalidAmount,

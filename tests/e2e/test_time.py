@@ -88,6 +88,8 @@ def test_the_quote_chart_names_sessions_and_never_repeats_a_label(browser_page, 
     width = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
     assert page.evaluate(width)
     b.shot("time-03-phone-quote-5-sessions")
+    card = page.locator("#price-chart").locator("xpath=ancestor::div[contains(@class,'card')][1]")
+    card.screenshot(path=str(SCREENSHOTS / "time-03b-phone-quote-chart-card.png"))
 
 
 def test_the_dashboard_chart_names_its_span_and_never_repeats_a_label(browser_page, sessions):

@@ -7,12 +7,14 @@ from django.views.decorators.http import require_safe
 from prices.selectors import (
     CHART_RANGES,
     DEFAULT_CHART_RANGE,
+    NEWS_SESSIONS,
     UnknownSymbol,
     chart_data,
     get_quote,
     market_overview,
     market_summary,
     price_history,
+    recent_news,
 )
 
 # (sort key, heading, numeric): numbers sort largest first on the first click.
@@ -52,6 +54,8 @@ def market(request):
             "summary": summary,
             "columns": _columns(overview.sort),
             "filtered": bool(overview.query or overview.sector),
+            "news": recent_news(),
+            "news_sessions": NEWS_SESSIONS,
         },
     )
 
@@ -112,6 +116,8 @@ def quote(request, symbol):
             "high": max(prices, default=None),
             "ranges": [(key, RANGE_LABELS[key]) for key in CHART_RANGES],
             "chart_range": chart_range,
+            "news": recent_news(symbol=current.symbol, sector=current.sector),
+            "news_sessions": NEWS_SESSIONS,
         },
     )
 

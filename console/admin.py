@@ -26,7 +26,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -112,6 +112,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 
     list_display = [
         "name",
+        "overview_link",
         "code",
         "joining",
         "student_count",
@@ -254,6 +255,11 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             '<a href="{}?classroom__id__exact={}">{}</a>', url, obj.pk, obj.n_students
         )
 
+    @admin.display(description="Overview")
+    def overview_link(self, obj):
+        url = reverse("admin:classrooms_classroom_overview", args=[obj.pk])
+        return format_html('<a href="{}" aria-label="Overview of {}">Overview</a>', url, obj.name)
+
     @admin.display(description="Leaderboard")
     def leaderboard_link(self, obj):
         url = reverse("portfolio:leaderboard")
@@ -272,12 +278,79 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 name="classrooms_classroom_standings",
             ),
             path(
+                "<path:object_id>/overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="classrooms_classroom_overview",
+            ),
+            path(
                 "<path:object_id>/new-code/",
                 self.admin_site.admin_view(self.new_code_view),
                 name="classrooms_classroom_new_code",
             ),
             *super().get_urls(),
         ]
+
+    def overview_view(self, request, object_id):
+        """The class at a glance (console.selectors.class_overview): averages, the top and
+        bottom five, who has not traded, everyone's last activity. Another instructor's
+        class is not found (404), as one that does not exist."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        classroom = self.get_object(request, unquote(object_id))
+        if classroom is None:
+            raise Http404("There is no such class.")
+        overview = selectors.class_overview(classroom)
+        board = overview.board
+
+        def metric(value):
+            if value is None:
+                return "—"
+            return _pct(value) if board.metric_is_percent else f"{value:+.2f}"
+
+        def shown(row):
+            return {
+                "row": row,
+                "url": reverse("admin:accounts_user_change", args=[row.user_id]),
+                "value": _money(row.total_value),
+                "return": _pct(row.return_pct),
+                "metric": metric(row.metric_value),
+            }
+
+        averages = overview.averages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{classroom.name}: class overview",
+            "original": classroom,
+            "overview": overview,
+            "metric_label": board.metric_label,
+            "metric_is_return": board.metric == Classroom.Ranking.TOTAL_RETURN,
+            "averages": [
+                ("Average portfolio value", _money(averages.value)),
+                ("Average total return", _pct(averages.return_pct)),
+                *(
+                    []
+                    if board.metric == Classroom.Ranking.TOTAL_RETURN
+                    else [(f"Average {board.metric_label.lower()}", metric(averages.metric_value))]
+                ),
+                (
+                    "Average number of trades",
+                    "—" if averages.trades is None else f"{averages.trades:,}",
+                ),
+            ],
+            "students": [shown(row) for row in overview.students],
+            "top": [shown(row) for row in overview.top],
+            "bottom": [shown(row) for row in overview.bottom],
+            "not_traded": [shown(row) for row in overview.not_traded],
+            "change_url": reverse("admin:classrooms_classroom_change", args=[classroom.pk]),
+            "students_url": reverse("admin:accounts_user_changelist")
+            + f"?classroom__id__exact={classroom.pk}",
+            "standings_url": reverse("admin:classrooms_classroom_standings")
+            + f"?class={classroom.pk}",
+            "leaderboard_url": reverse("portfolio:leaderboard") + f"?class={classroom.pk}",
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/classrooms/classroom/overview.html", context)
 
     def standings_view(self, request):
         """The standings of one class (?class=<id>) or of every student of the viewer's

@@ -259,9 +259,12 @@ def test_a_pending_events_page_has_a_cancel_button_that_asks_first(teacher_clien
     pending, applied = pending_and_applied()
     cancel = reverse("admin:prices_marketevent_cancel", args=[pending.pk])
 
-    assert cancel in teacher_client.get(
-        reverse("admin:prices_marketevent_change", args=[pending.pk])
-    ).content.decode()
+    assert (
+        cancel
+        in teacher_client.get(
+            reverse("admin:prices_marketevent_change", args=[pending.pk])
+        ).content.decode()
+    )
     assert "Yes, cancel the event" in teacher_client.get(cancel).content.decode()
     pending.refresh_from_db()
     assert pending.is_pending  # asking changes nothing
@@ -279,9 +282,12 @@ def test_an_applied_event_says_it_cannot_be_cancelled(teacher_client, market):
     _, applied = pending_and_applied()
     cancel = reverse("admin:prices_marketevent_cancel", args=[applied.pk])
 
-    assert cancel not in teacher_client.get(
-        reverse("admin:prices_marketevent_change", args=[applied.pk])
-    ).content.decode()
+    assert (
+        cancel
+        not in teacher_client.get(
+            reverse("admin:prices_marketevent_change", args=[applied.pk])
+        ).content.decode()
+    )
     assert "cannot be cancelled" in teacher_client.get(cancel).content.decode()
     response = teacher_client.post(cancel, follow=True)
 

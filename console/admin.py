@@ -558,11 +558,20 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
     )
     # What an instructor (a non-superuser) may change: a student's names, email, class and
     # whether the login works. Roles, permissions and passwords are for superusers.
+    # Roles, groups and permissions are not shown to them at all, not even read-only: a
+    # student has none, and the form ignores them when posted.
     instructor_fieldsets = (
         (None, {"fields": ("username",)}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         ("Class", {"fields": ("classroom",)}),
-        ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (
+            "Log-in",
+            {
+                "fields": ("is_active",),
+                "description": "Untick “Active” to stop the student logging in; their "
+                "money and record stay.",
+            },
+        ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -580,14 +589,7 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             },
         ),
     )
-    instructor_readonly = (
-        "username",
-        "is_staff",
-        "is_superuser",
-        "groups",
-        "last_login",
-        "date_joined",
-    )
+    instructor_readonly = ("username", "last_login", "date_joined")
 
     # The list ---------------------------------------------------------------------------
 
@@ -683,8 +685,13 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
         return super().user_change_password(request, id, form_url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        student = self.get_object(request, unquote(object_id))
+        summary = None
+        if student is not None and not (student.is_staff or student.is_superuser):
+            summary = self._summary(request, student)
         extra_context = {
             **(extra_context or {}),
+            "summary": summary,
             "can_grant_cash": self.has_grant_cash_permission(request),
             "can_reset": self.has_reset_permission(request),
             "grant_url": self._action_url("grant_cash", [object_id]),
@@ -695,6 +702,52 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             + f"?user__id__exact={object_id}",
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _summary(self, request, student) -> dict:
+        """The block at the top of a student's page: who, where they stand, what they did
+        last, whether they can log in."""
+        found = selectors.student_summary(student)
+        board = found.board
+        if found.rank is not None:
+            rank = f"{found.rank} of {found.ranked_total} by {board.metric_label.lower()}"
+        else:
+            rank = f"Not ranked ({found.note})"
+        lockout = found.lockout
+        if not student.is_active:
+            login = "Cannot log in: the account is not active"
+        elif lockout.locked:
+            until = timezone.localtime(lockout.until).strftime("%H:%M")
+            login = f"Locked out after {lockout.failures} failed log-ins, until {until}"
+        elif lockout.failures:
+            login = f"Can log in ({lockout.failures} failed log-ins lately)"
+        else:
+            login = "Can log in"
+        classroom = student.classroom
+        attempts = reverse("admin:axes_accessattempt_changelist")
+        return {
+            "name": student.get_full_name(),
+            "classroom": classroom,
+            "overview_url": (
+                reverse("admin:classrooms_classroom_overview", args=[classroom.pk])
+                if classroom
+                else ""
+            ),
+            "figures": [
+                ("Cash", _money(found.cash)),
+                ("Portfolio value", _money(found.total_value)),
+                ("Total return", _pct(found.return_pct)),
+                ("Time-weighted return", _pct(found.twr_pct)),
+                ("Rank", rank),
+                ("Trades", f"{found.trades:,}"),
+            ],
+            "last_activity_at": found.last_activity_at,
+            "last_activity": found.last_activity,
+            "login": login,
+            "locked": lockout.locked,
+            "unlock_url": f"{attempts}?{urlencode({'q': student.get_username()})}"
+            if lockout.failures and request.user.has_perm("axes.delete_accessattempt")
+            else "",
+        }
 
     # The money actions ------------------------------------------------------------------
 

@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.db.models import (
     CharField,
     Count,
     DateTimeField,
     F,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -24,6 +27,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from classrooms.rules import Rulebook
 from ledger.models import Transaction
@@ -35,6 +39,7 @@ from portfolio.selectors import (
     percent,
     ranking,
     ratio_percent,
+    standing_of,
     standings,
     valued,
 )
@@ -276,3 +281,110 @@ def class_overview(classroom, *, now: datetime | None = None) -> ClassOverview:
         bottom=ranked[bottom_start:],
         not_traded=sorted((row for row in students if not row.trades), key=lambda r: r.username),
     )
+
+
+# A student's page -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lockout:
+    locked: bool
+    failures: int  # the most failed log-ins counted against one browser or address
+    until: datetime | None  # when the last lock lifts
+
+
+@dataclass(frozen=True)
+class StudentSummary:
+    cash: Decimal | None  # None: no cash account
+    total_value: Decimal | None
+    return_pct: Decimal | None
+    twr_pct: Decimal | None
+    trades: int
+    board: Board
+    rank: int | None
+    ranked_total: int
+    board_size: int
+    note: str  # why they are not ranked
+    last_activity_at: datetime | None
+    last_activity: str
+    lockout: Lockout
+
+
+def lockout_of(username: str, *, now: datetime | None = None) -> Lockout:
+    """Whether failed log-ins lock `username` out now (django-axes' records: a lock is per
+    browser or address, and lifts AXES_COOLOFF_TIME after its last failure). One query."""
+    now = now or timezone.now()
+    cooloff = settings.AXES_COOLOFF_TIME
+    limit = settings.AXES_FAILURE_LIMIT
+    found = AccessAttempt.objects.filter(
+        username=username, attempt_time__gte=now - cooloff
+    ).aggregate(
+        locked=Count("pk", filter=Q(failures_since_start__gte=limit)),
+        failures=Max("failures_since_start"),
+        last=Max("attempt_time", filter=Q(failures_since_start__gte=limit)),
+    )
+    return Lockout(
+        locked=bool(found["locked"]),
+        failures=found["failures"] or 0,
+        until=found["last"] + cooloff if found["last"] else None,
+    )
+
+
+def student_summary(student, *, now: datetime | None = None) -> StudentSummary:
+    """What the top of a student's page in the console says: their money (as the user list
+    shows it), their rank on their class's leaderboard (or among the students in no class),
+    trade count, last activity (as the class overview tells it) and whether failed log-ins
+    lock them out. Three queries."""
+    row = (
+        with_standing(_one(student))
+        .annotate(
+            last_move_at=Subquery(
+                _own_journal_rows().values("timestamp")[:1], output_field=DateTimeField()
+            ),
+            last_move_type=Subquery(
+                _own_journal_rows().values("type")[:1], output_field=CharField()
+            ),
+            login_at=F("last_login"),
+        )
+        .values(
+            "account_cash",
+            "total_value",
+            "net_contributions",
+            "unit_value",
+            "trade_count",
+            "last_move_at",
+            "last_move_type",
+            "login_at",
+        )
+        .get()
+    )
+    board = Board.of(
+        Rulebook.from_classroom(student.classroom)
+        if student.classroom_id
+        else Rulebook.from_settings(),
+        now=now,
+    )
+    standing = standing_of(board, student.pk)
+    has_account = row["account_cash"] is not None
+    at, what = _last_activity(row)
+    return StudentSummary(
+        cash=_cents(row["account_cash"]),
+        total_value=_cents(row["total_value"]) if has_account else None,
+        return_pct=(
+            return_pct(row["total_value"], row["net_contributions"]) if has_account else None
+        ),
+        twr_pct=twr_pct(row["unit_value"]) if has_account else None,
+        trades=row["trade_count"],
+        board=board,
+        rank=standing.rank if standing else None,
+        ranked_total=standing.ranked_total if standing else 0,
+        board_size=standing.board_size if standing else 0,
+        note=_note(board, standing) if standing else "not on a leaderboard",
+        last_activity_at=at,
+        last_activity=what,
+        lockout=lockout_of(student.get_username(), now=now),
+    )
+
+
+def _one(student) -> QuerySet:
+    return type(student)._default_manager.filter(pk=student.pk)

@@ -60,6 +60,14 @@ ledger_logger = logging.getLogger("tradesim.ledger")
 
 RECENT_JOURNAL_ROWS = 20
 MAX_SELECTED = 1000  # students in one grant or reset
+# Column headings for the class's ranking metric, short enough for a phone (the full name
+# is the heading's title).
+METRIC_SHORT = {
+    Classroom.Ranking.TWR: "TWR",
+    Classroom.Ranking.TOTAL_RETURN: "Return",
+    Classroom.Ranking.EXCESS_RETURN: "Over index",
+    Classroom.Ranking.RISK_ADJUSTED: "Risk-adj.",
+}
 STANDINGS_HEADER = [
     "rank",
     "username",
@@ -324,6 +332,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "original": classroom,
             "overview": overview,
             "metric_label": board.metric_label,
+            "metric_short": METRIC_SHORT.get(board.metric, board.metric_label),
             "metric_is_return": board.metric == Classroom.Ranking.TOTAL_RETURN,
             "averages": [
                 ("Average portfolio value", _money(averages.value)),
@@ -535,16 +544,17 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
     form = InstructorUserChangeForm
     add_form = UserCreationAdminForm
     change_password_form = PasswordChangeAdminForm
+    # The columns an instructor reads the class by fit a 1366 px screen beside the filters
+    # (tests/e2e/test_console.py): the email is searched, not shown, and an inactive
+    # account is marked in its name's cell.
     list_display = [
-        "username",
-        "email",
+        "student",
         "classroom",
         "cash",
         "value",
         "return_pct",
         "twr",
         "trades",
-        "is_active",
     ]
     student_field = ""
     list_filter = [RoleFilter, ("classroom", OwnClassFilter), "is_active", "date_joined"]
@@ -607,11 +617,25 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             kwargs["queryset"] = Classroom.objects.filter(pk__in=owned_classes(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    @admin.display(description="Student", ordering="username")
+    def student(self, obj):
+        name = obj.get_full_name()
+        notes = [name] if name else []
+        if not obj.is_active:
+            notes.append("inactive")
+        if obj.is_superuser or obj.is_staff:
+            notes.append("admin" if obj.is_superuser else "instructor")
+        if not notes:
+            return obj.get_username()
+        return format_html(
+            '{}<span class="list-note">{}</span>', obj.get_username(), " · ".join(notes)
+        )
+
     @admin.display(description="Cash", ordering="account_cash")
     def cash(self, obj):
         return _money(obj.account_cash)
 
-    @admin.display(description="Portfolio value", ordering="total_value")
+    @admin.display(description="Value", ordering="total_value")
     def value(self, obj):
         return _money(obj.total_value) if obj.account_cash is not None else "—"
 
@@ -621,7 +645,7 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             return "—"
         return _pct(selectors.return_pct(obj.total_value, obj.net_contributions))
 
-    @admin.display(description="Time-weighted return", ordering="unit_value")
+    @admin.display(description="TWR", ordering="unit_value")
     def twr(self, obj):
         if obj.account_cash is None:
             return "—"

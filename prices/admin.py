@@ -21,6 +21,11 @@ def _when(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
+def _signed(percent) -> str:
+    """The move with its sign, a real minus: "+40", "−12.5"."""
+    return f"{percent.normalize():+f}".replace("-", "−")
+
+
 class PriceForm(ModelForm):
     class Meta:
         model = Price
@@ -177,7 +182,7 @@ class MarketEventForm(ModelForm):
     sector = forms.ChoiceField(required=False, help_text="Or a whole sector")
     confirm = forms.BooleanField(
         required=False,
-        label=f"Confirm a move of more than ±{services.LARGE_MOVE_PERCENT:g} %",
+        label="Confirm a large move",
         help_text=(
             f"Needed only for a move larger than {services.LARGE_MOVE_PERCENT:g} % either "
             "way: such a move can wipe out or double a student's position in one tick."
@@ -211,7 +216,8 @@ class MarketEventForm(ModelForm):
         ):
             self.add_error(
                 "confirm",
-                f"A move of {percent:+} % is larger than {services.LARGE_MOVE_PERCENT:g} % "
+                f"A move of {_signed(percent)} % is larger than "
+                f"{services.LARGE_MOVE_PERCENT:g} % "
                 "either way. Check the number (a typo such as 50 for 5.0?), then tick the "
                 "box to confirm it and save again. Nothing has been scheduled yet.",
             )

@@ -179,7 +179,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             return "Given when the class is saved."
         url = reverse("admin:classrooms_classroom_new_code", args=[obj.pk])
         return format_html(
-            '<code class="join-code" style="font-size: 1.6em; letter-spacing: .15em">{}</code>'
+            '<code class="join-code join-code-large">{}</code>'
             '<div class="help">Students enter it at /classes/join/ or when they sign up '
             '(any case; spaces and hyphens are ignored). <a href="{}">Give the class a new '
             "code…</a></div>",

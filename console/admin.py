@@ -26,9 +26,10 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from accounts.services import move_student
@@ -59,6 +60,14 @@ ledger_logger = logging.getLogger("tradesim.ledger")
 
 RECENT_JOURNAL_ROWS = 20
 MAX_SELECTED = 1000  # students in one grant or reset
+# Column headings for the class's ranking metric, short enough for a phone (the full name
+# is the heading's title).
+METRIC_SHORT = {
+    Classroom.Ranking.TWR: "TWR",
+    Classroom.Ranking.TOTAL_RETURN: "Return",
+    Classroom.Ranking.EXCESS_RETURN: "Over index",
+    Classroom.Ranking.RISK_ADJUSTED: "Risk-adj.",
+}
 STANDINGS_HEADER = [
     "Rank",
     "Username",
@@ -111,6 +120,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 
     list_display = [
         "name",
+        "overview_link",
         "code",
         "joining",
         "student_count",
@@ -169,7 +179,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             return "Given when the class is saved."
         url = reverse("admin:classrooms_classroom_new_code", args=[obj.pk])
         return format_html(
-            '<code class="join-code" style="font-size: 1.6em; letter-spacing: .15em">{}</code>'
+            '<code class="join-code join-code-large">{}</code>'
             '<div class="help">Students enter it at /classes/join/ or when they sign up '
             '(any case; spaces and hyphens are ignored). <a href="{}">Give the class a new '
             "code…</a></div>",
@@ -253,6 +263,11 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             '<a href="{}?classroom__id__exact={}">{}</a>', url, obj.pk, obj.n_students
         )
 
+    @admin.display(description="Overview")
+    def overview_link(self, obj):
+        url = reverse("admin:classrooms_classroom_overview", args=[obj.pk])
+        return format_html('<a href="{}" aria-label="Overview of {}">Overview</a>', url, obj.name)
+
     @admin.display(description="Leaderboard")
     def leaderboard_link(self, obj):
         url = reverse("portfolio:leaderboard")
@@ -271,12 +286,80 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 name="classrooms_classroom_standings",
             ),
             path(
+                "<path:object_id>/overview/",
+                self.admin_site.admin_view(self.overview_view),
+                name="classrooms_classroom_overview",
+            ),
+            path(
                 "<path:object_id>/new-code/",
                 self.admin_site.admin_view(self.new_code_view),
                 name="classrooms_classroom_new_code",
             ),
             *super().get_urls(),
         ]
+
+    def overview_view(self, request, object_id):
+        """The class at a glance (console.selectors.class_overview): averages, the top and
+        bottom five, who has not traded, everyone's last activity. Another instructor's
+        class is not found (404), as one that does not exist."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        classroom = self.get_object(request, unquote(object_id))
+        if classroom is None:
+            raise Http404("There is no such class.")
+        overview = selectors.class_overview(classroom)
+        board = overview.board
+
+        def metric(value):
+            if value is None:
+                return "—"
+            return _pct(value) if board.metric_is_percent else f"{value:+.2f}"
+
+        def shown(row):
+            return {
+                "row": row,
+                "url": reverse("admin:accounts_user_change", args=[row.user_id]),
+                "value": _money(row.total_value),
+                "return": _pct(row.return_pct),
+                "metric": metric(row.metric_value),
+            }
+
+        averages = overview.averages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{classroom.name}: class overview",
+            "original": classroom,
+            "overview": overview,
+            "metric_label": board.metric_label,
+            "metric_short": METRIC_SHORT.get(board.metric, board.metric_label),
+            "metric_is_return": board.metric == Classroom.Ranking.TOTAL_RETURN,
+            "averages": [
+                ("Average portfolio value", _money(averages.value)),
+                ("Average total return", _pct(averages.return_pct)),
+                *(
+                    []
+                    if board.metric == Classroom.Ranking.TOTAL_RETURN
+                    else [(f"Average {board.metric_label.lower()}", metric(averages.metric_value))]
+                ),
+                (
+                    "Average number of trades",
+                    "—" if averages.trades is None else f"{averages.trades:,}",
+                ),
+            ],
+            "students": [shown(row) for row in overview.students],
+            "top": [shown(row) for row in overview.top],
+            "bottom": [shown(row) for row in overview.bottom],
+            "not_traded": [shown(row) for row in overview.not_traded],
+            "change_url": reverse("admin:classrooms_classroom_change", args=[classroom.pk]),
+            "students_url": reverse("admin:accounts_user_changelist")
+            + f"?classroom__id__exact={classroom.pk}",
+            "standings_url": reverse("admin:classrooms_classroom_standings")
+            + f"?class={classroom.pk}",
+            "leaderboard_url": reverse("portfolio:leaderboard") + f"?class={classroom.pk}",
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/classrooms/classroom/overview.html", context)
 
     def standings_view(self, request):
         """The standings of one class (?class=<id>) or of every student of the viewer's
@@ -456,16 +539,17 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
     form = InstructorUserChangeForm
     add_form = UserCreationAdminForm
     change_password_form = PasswordChangeAdminForm
+    # The columns an instructor reads the class by fit a 1366 px screen beside the filters
+    # (tests/e2e/test_console.py): the email is searched, not shown, and an inactive
+    # account is marked in its name's cell.
     list_display = [
-        "username",
-        "email",
+        "student",
         "classroom",
         "cash",
         "value",
         "return_pct",
         "twr",
         "trades",
-        "is_active",
     ]
     student_field = ""
     list_filter = [RoleFilter, ("classroom", OwnClassFilter), "is_active", "date_joined"]
@@ -479,11 +563,20 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
     )
     # What an instructor (a non-superuser) may change: a student's names, email, class and
     # whether the login works. Roles, permissions and passwords are for superusers.
+    # Roles, groups and permissions are not shown to them at all, not even read-only: a
+    # student has none, and the form ignores them when posted.
     instructor_fieldsets = (
         (None, {"fields": ("username",)}),
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         ("Class", {"fields": ("classroom",)}),
-        ("Status", {"fields": ("is_active", "is_staff", "is_superuser", "groups")}),
+        (
+            "Log-in",
+            {
+                "fields": ("is_active",),
+                "description": "Untick “Active” to stop the student logging in; their "
+                "money and record stay.",
+            },
+        ),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -501,14 +594,7 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             },
         ),
     )
-    instructor_readonly = (
-        "username",
-        "is_staff",
-        "is_superuser",
-        "groups",
-        "last_login",
-        "date_joined",
-    )
+    instructor_readonly = ("username", "last_login", "date_joined")
 
     # The list ---------------------------------------------------------------------------
 
@@ -526,11 +612,25 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             kwargs["queryset"] = Classroom.objects.filter(pk__in=owned_classes(request.user))
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    @admin.display(description="Student", ordering="username")
+    def student(self, obj):
+        name = obj.get_full_name()
+        notes = [name] if name else []
+        if not obj.is_active:
+            notes.append("inactive")
+        if obj.is_superuser or obj.is_staff:
+            notes.append("admin" if obj.is_superuser else "instructor")
+        if not notes:
+            return obj.get_username()
+        return format_html(
+            '{}<span class="list-note">{}</span>', obj.get_username(), " · ".join(notes)
+        )
+
     @admin.display(description="Cash", ordering="account_cash")
     def cash(self, obj):
         return _money(obj.account_cash)
 
-    @admin.display(description="Portfolio value", ordering="total_value")
+    @admin.display(description="Value", ordering="total_value")
     def value(self, obj):
         return _money(obj.total_value) if obj.account_cash is not None else "—"
 
@@ -540,7 +640,7 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             return "—"
         return _pct(selectors.return_pct(obj.total_value, obj.net_contributions))
 
-    @admin.display(description="Time-weighted return", ordering="unit_value")
+    @admin.display(description="TWR", ordering="unit_value")
     def twr(self, obj):
         if obj.account_cash is None:
             return "—"
@@ -604,8 +704,13 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
         return super().user_change_password(request, id, form_url)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        student = self.get_object(request, unquote(object_id))
+        summary = None
+        if student is not None and not (student.is_staff or student.is_superuser):
+            summary = self._summary(request, student)
         extra_context = {
             **(extra_context or {}),
+            "summary": summary,
             "can_grant_cash": self.has_grant_cash_permission(request),
             "can_reset": self.has_reset_permission(request),
             "grant_url": self._action_url("grant_cash", [object_id]),
@@ -616,6 +721,52 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             + f"?user__id__exact={object_id}",
         }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _summary(self, request, student) -> dict:
+        """The block at the top of a student's page: who, where they stand, what they did
+        last, whether they can log in."""
+        found = selectors.student_summary(student)
+        board = found.board
+        if found.rank is not None:
+            rank = f"{found.rank} of {found.ranked_total} by {board.metric_label.lower()}"
+        else:
+            rank = f"Not ranked ({found.note})"
+        lockout = found.lockout
+        if not student.is_active:
+            login = "Cannot log in: the account is not active"
+        elif lockout.locked:
+            until = timezone.localtime(lockout.until).strftime("%H:%M")
+            login = f"Locked out after {lockout.failures} failed log-ins, until {until}"
+        elif lockout.failures:
+            login = f"Can log in ({lockout.failures} failed log-ins lately)"
+        else:
+            login = "Can log in"
+        classroom = student.classroom
+        attempts = reverse("admin:axes_accessattempt_changelist")
+        return {
+            "name": student.get_full_name(),
+            "classroom": classroom,
+            "overview_url": (
+                reverse("admin:classrooms_classroom_overview", args=[classroom.pk])
+                if classroom
+                else ""
+            ),
+            "figures": [
+                ("Cash", _money(found.cash)),
+                ("Portfolio value", _money(found.total_value)),
+                ("Total return", _pct(found.return_pct)),
+                ("Time-weighted return", _pct(found.twr_pct)),
+                ("Rank", rank),
+                ("Trades", f"{found.trades:,}"),
+            ],
+            "last_activity_at": found.last_activity_at,
+            "last_activity": found.last_activity,
+            "login": login,
+            "locked": lockout.locked,
+            "unlock_url": f"{attempts}?{urlencode({'q': student.get_username()})}"
+            if lockout.failures and request.user.has_perm("axes.delete_accessattempt")
+            else "",
+        }
 
     # The money actions ------------------------------------------------------------------
 

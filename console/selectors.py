@@ -8,12 +8,30 @@ runs one query whatever the number of students.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Value
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import (
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from classrooms.rules import Rulebook
+from ledger.models import Transaction
+from ledger.services import OPENING_TOKEN
 from portfolio.selectors import (
     Board,
     Ratio,
@@ -21,6 +39,7 @@ from portfolio.selectors import (
     percent,
     ranking,
     ratio_percent,
+    standing_of,
     standings,
     valued,
 )
@@ -131,3 +150,241 @@ def class_standings(*, classroom=None, owner=None) -> Iterator[StandingRow]:
             ranking_value=standing.metric_value,
             note=_note(board, standing),
         )
+
+
+# The class overview -----------------------------------------------------------------------
+
+SHOWN_AT_EACH_END = 5  # the top five and the bottom five
+ACTIVITY_LABELS = {
+    Transaction.Type.BUY: "bought shares",
+    Transaction.Type.SELL: "sold shares",
+    Transaction.Type.DEPOSIT: "deposited cash",
+    Transaction.Type.WITHDRAWAL: "withdrew cash",
+}
+
+
+def _own_journal_rows():
+    """The outer student's own journal rows, newest first: their trades and cash movements,
+    not an instructor's grant or reset, nor the starting cash they were given."""
+    return (
+        Transaction.objects.filter(user=OuterRef("pk"), created_by__isnull=True)
+        .exclude(Q(token=OPENING_TOKEN) | Q(token__startswith=f"{OPENING_TOKEN}:"))
+        .order_by("-timestamp", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    rank: int | None
+    position: int
+    user_id: int
+    username: str
+    full_name: str
+    total_value: Decimal | None
+    return_pct: Decimal | None
+    metric_value: Decimal | None
+    trades: int
+    last_activity_at: datetime | None
+    last_activity: str  # "bought shares", "logged in", "" for none
+    note: str  # why an unranked student is not ranked
+
+
+@dataclass(frozen=True)
+class ClassAverages:
+    value: Decimal | None
+    return_pct: Decimal | None
+    metric_value: Decimal | None
+    trades: Decimal | None
+
+
+@dataclass(frozen=True)
+class ClassOverview:
+    board: Board
+    students: list[OverviewRow]  # in leaderboard order
+    averages: ClassAverages
+    top: list[OverviewRow]
+    bottom: list[OverviewRow]  # in leaderboard order, the last ranked at the end
+    not_traded: list[OverviewRow]  # by username
+
+    @property
+    def ranked(self) -> int:
+        return sum(row.rank is not None for row in self.students)
+
+
+def _average(values, places=Decimal("0.01")) -> Decimal | None:
+    values = [value for value in values if value is not None]
+    if not values:
+        return None
+    return (sum(values, Decimal(0)) / len(values)).quantize(places, rounding=ROUND_HALF_UP)
+
+
+def _last_activity(row: dict) -> tuple[datetime | None, str]:
+    moved, login = row["last_move_at"], row["login_at"]
+    if moved is not None and (login is None or moved >= login):
+        return moved, ACTIVITY_LABELS.get(row["last_move_type"], "moved cash")
+    if login is not None:
+        return login, "logged in"
+    return None, ""
+
+
+def class_overview(classroom, *, now: datetime | None = None) -> ClassOverview:
+    """One class at a glance for its instructor: every student in leaderboard order (the
+    leaderboard's own ranking, as of the class's end once it has ended) with value, total
+    return, the class's metric, trade count and last activity (their last trade or cash
+    movement, or their last log-in if that came later); the class's averages; the top and
+    bottom five ranked; who has not traded yet. One query however many students."""
+    board = Board.of(Rulebook.from_classroom(classroom), now=now)
+    own = _own_journal_rows()
+    rows = ranking(board).annotate(
+        given_name=F("first_name"),
+        family_name=F("last_name"),
+        login_at=F("last_login"),
+        trade_count=trade_count_expression(),
+        last_move_at=Subquery(own.values("timestamp")[:1], output_field=DateTimeField()),
+        last_move_type=Subquery(own.values("type")[:1], output_field=CharField()),
+    )
+    students = []
+    for row in rows:
+        (standing,) = standings([row], board)
+        total_value = _cents(row["total_value"])
+        net = _cents(row["net_contributions"])
+        at, what = _last_activity(row)
+        students.append(
+            OverviewRow(
+                rank=standing.rank,
+                position=standing.position,
+                user_id=row["pk"],
+                username=row["username"],
+                full_name=f"{row['given_name']} {row['family_name']}".strip(),
+                total_value=total_value,
+                return_pct=return_pct(total_value, net) if total_value is not None else None,
+                metric_value=standing.metric_value,
+                trades=row["trade_count"],
+                last_activity_at=at,
+                last_activity=what,
+                note=_note(board, standing),
+            )
+        )
+    ranked = [row for row in students if row.rank is not None]
+    bottom_start = max(len(ranked) - SHOWN_AT_EACH_END, SHOWN_AT_EACH_END)
+    return ClassOverview(
+        board=board,
+        students=students,
+        averages=ClassAverages(
+            value=_average(row.total_value for row in students),
+            return_pct=_average(row.return_pct for row in students),
+            metric_value=_average(row.metric_value for row in students),
+            trades=_average((Decimal(row.trades) for row in students), Decimal("0.1")),
+        ),
+        top=ranked[:SHOWN_AT_EACH_END],
+        # Never the same student in both lists: a class of seven shows five and two.
+        bottom=ranked[bottom_start:],
+        not_traded=sorted((row for row in students if not row.trades), key=lambda r: r.username),
+    )
+
+
+# A student's page -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Lockout:
+    locked: bool
+    failures: int  # the most failed log-ins counted against one browser or address
+    until: datetime | None  # when the last lock lifts
+
+
+@dataclass(frozen=True)
+class StudentSummary:
+    cash: Decimal | None  # None: no cash account
+    total_value: Decimal | None
+    return_pct: Decimal | None
+    twr_pct: Decimal | None
+    trades: int
+    board: Board
+    rank: int | None
+    ranked_total: int
+    board_size: int
+    note: str  # why they are not ranked
+    last_activity_at: datetime | None
+    last_activity: str
+    lockout: Lockout
+
+
+def lockout_of(username: str, *, now: datetime | None = None) -> Lockout:
+    """Whether failed log-ins lock `username` out now (django-axes' records: a lock is per
+    browser or address, and lifts AXES_COOLOFF_TIME after its last failure). One query."""
+    now = now or timezone.now()
+    cooloff = settings.AXES_COOLOFF_TIME
+    limit = settings.AXES_FAILURE_LIMIT
+    found = AccessAttempt.objects.filter(
+        username=username, attempt_time__gte=now - cooloff
+    ).aggregate(
+        locked=Count("pk", filter=Q(failures_since_start__gte=limit)),
+        failures=Max("failures_since_start"),
+        last=Max("attempt_time", filter=Q(failures_since_start__gte=limit)),
+    )
+    return Lockout(
+        locked=bool(found["locked"]),
+        failures=found["failures"] or 0,
+        until=found["last"] + cooloff if found["last"] else None,
+    )
+
+
+def student_summary(student, *, now: datetime | None = None) -> StudentSummary:
+    """What the top of a student's page in the console says: their money (as the user list
+    shows it), their rank on their class's leaderboard (or among the students in no class),
+    trade count, last activity (as the class overview tells it) and whether failed log-ins
+    lock them out. Three queries."""
+    row = (
+        with_standing(_one(student))
+        .annotate(
+            last_move_at=Subquery(
+                _own_journal_rows().values("timestamp")[:1], output_field=DateTimeField()
+            ),
+            last_move_type=Subquery(
+                _own_journal_rows().values("type")[:1], output_field=CharField()
+            ),
+            login_at=F("last_login"),
+        )
+        .values(
+            "account_cash",
+            "total_value",
+            "net_contributions",
+            "unit_value",
+            "trade_count",
+            "last_move_at",
+            "last_move_type",
+            "login_at",
+        )
+        .get()
+    )
+    board = Board.of(
+        Rulebook.from_classroom(student.classroom)
+        if student.classroom_id
+        else Rulebook.from_settings(),
+        now=now,
+    )
+    standing = standing_of(board, student.pk)
+    has_account = row["account_cash"] is not None
+    at, what = _last_activity(row)
+    return StudentSummary(
+        cash=_cents(row["account_cash"]),
+        total_value=_cents(row["total_value"]) if has_account else None,
+        return_pct=(
+            return_pct(row["total_value"], row["net_contributions"]) if has_account else None
+        ),
+        twr_pct=twr_pct(row["unit_value"]) if has_account else None,
+        trades=row["trade_count"],
+        board=board,
+        rank=standing.rank if standing else None,
+        ranked_total=standing.ranked_total if standing else 0,
+        board_size=standing.board_size if standing else 0,
+        note=_note(board, standing) if standing else "not on a leaderboard",
+        last_activity_at=at,
+        last_activity=what,
+        lockout=lockout_of(student.get_username(), now=now),
+    )
+
+
+def _one(student) -> QuerySet:
+    return type(student)._default_manager.filter(pk=student.pk)

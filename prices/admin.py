@@ -2,7 +2,12 @@ import math
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
 
 from prices import services
 from prices.market_data import Listing
@@ -10,6 +15,15 @@ from prices.models import MarketEvent, MarketState, Price, PriceHistory
 from prices.simulation import DEFAULT_MODEL
 from tradesim.admin import RejectedFormIs400Mixin
 from tradesim.forms import ModelForm
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _signed(percent) -> str:
+    """The move with its sign, a real minus: "+40", "−12.5"."""
+    return f"{percent.normalize():+f}".replace("-", "−")
 
 
 class PriceForm(ModelForm):
@@ -166,6 +180,14 @@ class PriceHistoryAdmin(admin.ModelAdmin):
 
 class MarketEventForm(ModelForm):
     sector = forms.ChoiceField(required=False, help_text="Or a whole sector")
+    confirm = forms.BooleanField(
+        required=False,
+        label="Confirm a large move",
+        help_text=(
+            f"Needed only for a move larger than {services.LARGE_MOVE_PERCENT:g} % either "
+            "way: such a move can wipe out or double a student's position in one tick."
+        ),
+    )
 
     class Meta:
         model = MarketEvent
@@ -187,26 +209,137 @@ class MarketEventForm(ModelForm):
         percent = cleaned.get("percent")
         if percent is not None and (not -100 < percent <= 1000 or percent == 0):
             self.add_error("percent", "The move must be above -100 % and at most 1000 %, not 0.")
+        elif (
+            percent is not None
+            and abs(percent) > services.LARGE_MOVE_PERCENT
+            and not cleaned.get("confirm")
+        ):
+            self.add_error(
+                "confirm",
+                f"A move of {_signed(percent)} % is larger than "
+                f"{services.LARGE_MOVE_PERCENT:g} % "
+                "either way. Check the number (a typo such as 50 for 5.0?), then tick the "
+                "box to confirm it and save again. Nothing has been scheduled yet.",
+            )
         return cleaned
+
+
+class EventStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("applied", "Applied"), ("cancelled", "Cancelled")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(applied_at__isnull=True, cancelled_at__isnull=True)
+        if self.value() == "applied":
+            return queryset.filter(applied_at__isnull=False)
+        if self.value() == "cancelled":
+            return queryset.filter(cancelled_at__isnull=False)
+        return queryset
 
 
 @admin.register(MarketEvent)
 class MarketEventAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
-    """News shocks an instructor schedules; applied once at the next tick."""
+    """News shocks an instructor schedules; applied once at the next tick, unless cancelled
+    before (prices.services.cancel_event, audited). Students read the applied ones' reasons
+    as news on the market and quote pages."""
 
     form = MarketEventForm
-    list_display = ["created_at", "target", "percent", "reason", "created_by", "applied_at"]
-    list_filter = [("applied_at", admin.EmptyFieldListFilter), "sector"]
-    list_select_related = ["created_by"]
+    list_display = ["created_at", "target", "percent", "reason", "created_by", "state"]
+    list_filter = [EventStateFilter, "sector"]
+    list_select_related = ["created_by", "cancelled_by"]
     autocomplete_fields = ["stock"]
-    readonly_fields = ["created_by", "created_at", "applied_at"]
+    readonly_fields = ["created_by", "created_at", "state", "cancelled_by"]
+    actions = ["cancel_events_action"]
 
     @admin.display(description="Symbol or sector")
     def target(self, obj):
         return obj.stock_id or f"Sector: {obj.sector}"
 
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.applied_at is not None:
+            day = f" (trading day {obj.applied_day})" if obj.applied_day else ""
+            return f"Applied {_when(obj.applied_at)}{day}"
+        if obj.cancelled_at is not None:
+            return f"Cancelled {_when(obj.cancelled_at)}"
+        return "Pending: applied at the next tick"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["stock", "sector", "percent", "reason", "confirm"]
+        fields = ["stock", "sector", "percent", "reason", "created_by", "created_at", "state"]
+        return [*fields, "cancelled_by"] if obj.cancelled_at else fields
+
     def has_change_permission(self, request, obj=None):
         return False  # an event is a fact once scheduled; schedule another to correct it
+
+    def has_cancel_permission(self, request, obj=None):
+        # Whoever may schedule news may call it off before it runs.
+        return self.has_add_permission(request)
+
+    @admin.action(description="Cancel the selected pending events", permissions=["cancel"])
+    def cancel_events_action(self, request, queryset):
+        for event_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                event = services.cancel_event(event_id=event_id, by=request.user)
+            except services.MarketError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Cancelled “{event}”: it will not move the market.", messages.SUCCESS
+                )
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/cancel/",
+                self.admin_site.admin_view(self.cancel_view),
+                name="prices_marketevent_cancel",
+            ),
+            *super().get_urls(),
+        ]
+
+    def cancel_view(self, request, object_id):
+        """GET asks to confirm; POST cancels the pending event (audited) and goes back to
+        it. An event applied meanwhile is refused with a message, and the page says so."""
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_cancel_permission(request, event):
+            raise PermissionDenied
+        back = reverse("admin:prices_marketevent_change", args=[event.pk])
+        if request.method == "POST":
+            try:
+                services.cancel_event(event_id=event.pk, by=request.user)
+            except services.MarketError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Cancelled “{event}”: it will not move the market.", messages.SUCCESS
+                )
+            return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"Cancel the event “{event}”?",
+            "original": event,
+            "back": back,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/prices/marketevent/cancel.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "can_cancel": self.has_cancel_permission(request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         event = services.schedule_event(

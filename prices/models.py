@@ -194,6 +194,17 @@ class MarketEvent(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     applied_at = models.DateTimeField(null=True, blank=True)
+    # The simulated trading day (1 for the first) the event moved the market on: the news
+    # students read goes back a few sessions, not a few hours.
+    applied_day = models.PositiveIntegerField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         db_table = "market_events"
@@ -210,8 +221,17 @@ class MarketEvent(models.Model):
                 name="market_events_percent_range",
                 violation_error_message="The move must be above -100 % and at most 1000 %, not 0.",
             ),
+            models.CheckConstraint(
+                condition=Q(applied_at__isnull=True) | Q(cancelled_at__isnull=True),
+                name="market_events_applied_or_cancelled",
+                violation_error_message="An event is either applied or cancelled, not both.",
+            ),
         ]
 
     def __str__(self):
         target = self.stock_id or f"sector {self.sector}"
         return f"{target} {self.percent:+}%"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.applied_at is None and self.cancelled_at is None

@@ -12,9 +12,10 @@ from django.core.cache import cache
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, DateTimeField, F, Q, Subquery, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from prices import quote_cache
-from prices.models import MarketState, Price, PriceHistory, TradingSession
+from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
 from prices.services import InvalidMarketInput, normalize_symbol
 from tradesim.charts import axis_labels
 from tradesim.money import CENT
@@ -259,3 +260,66 @@ def chart_data(quote: Quote, history: list[tuple[datetime, Decimal]]) -> dict:
         "labels": axis_labels([ts for ts, _ in history]),
         "prices": [str(price) for _, price in history],
     }
+
+
+# News: the instructors' market events, as students read them ----------------------------
+
+NEWS_SESSIONS = 5  # the current simulated trading day and the four before it
+NEWS_LIMIT = 8
+
+
+@dataclass(frozen=True)
+class NewsItem:
+    applied_at: datetime
+    symbol: str  # "" for a sector's news
+    sector: str  # "" for one symbol's news
+    percent: Decimal
+    reason: str
+
+    @property
+    def target(self) -> str:
+        return self.symbol or f"{self.sector} sector"
+
+    @property
+    def move(self) -> str:
+        """The move as shown: "−12.0 %", "+8.5 %" (a real minus sign, one decimal)."""
+        rounded = self.percent.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        sign = "+" if rounded > 0 else "−" if rounded < 0 else ""
+        return f"{sign}{abs(rounded)} %"
+
+    @property
+    def is_rise(self) -> bool:
+        return self.percent > 0
+
+    @property
+    def when(self) -> str:
+        """The local time, with the day when it was not today: "10:42", "Nov 30, 15:02"."""
+        local = timezone.localtime(self.applied_at)
+        if local.date() == timezone.localdate():
+            return f"{local:%H:%M}"
+        return f"{local:%b} {local.day}, {local:%H:%M}"
+
+
+def recent_news(
+    *, symbol: str | None = None, sector: str | None = None, limit: int = NEWS_LIMIT
+) -> list[NewsItem]:
+    """The market events applied in the last NEWS_SESSIONS simulated trading days, newest
+    first, at most `limit`: all of them, or with `symbol` and `sector` those about the
+    symbol or its sector (a quote page's). Cancelled events never moved the market and are
+    not news. One query, however many events there are."""
+    current_day = Subquery(MarketState.objects.filter(id=1).values("trading_day")[:1])
+    rows = MarketEvent.objects.filter(
+        applied_at__isnull=False,
+        cancelled_at__isnull=True,
+        # MarketState.trading_day counts the completed days; the current one is that + 1.
+        applied_day__gte=current_day + Value(2 - NEWS_SESSIONS),
+    )
+    if symbol is not None or sector is not None:
+        rows = rows.filter(Q(stock_id=symbol) | Q(stock__isnull=True, sector=sector or ""))
+    rows = rows.order_by("-applied_at", "-id").values_list(
+        "applied_at", "stock_id", "sector", "percent", "reason"
+    )[:limit]
+    return [
+        NewsItem(applied_at=at, symbol=sym or "", sector=sec, percent=pct, reason=reason)
+        for at, sym, sec, pct, reason in rows
+    ]

@@ -73,6 +73,8 @@ SYMBOL_MAX_LENGTH = 10
 THIN_HISTORY_EVERY_TICKS = 60  # how often a running market thins its old price history
 MIN_LISTING_PRICE = CENT
 MAX_LISTING_PRICE = Decimal("1000000000")
+# A market event moving prices by more than this (either way) is asked to be confirmed.
+LARGE_MOVE_PERCENT = Decimal("25")
 LISTING_PRICE_RANGE = f"The price must be between ${MIN_LISTING_PRICE} and ${MAX_LISTING_PRICE:,}."
 
 
@@ -181,7 +183,8 @@ def advance_market(
       call raises MarketBusy at once on PostgreSQL (or waits for it with `wait=True`);
     - every listed symbol (or only `symbols`, all of which must exist) moves by the
       engine's step, except halted symbols, which keep their price and timestamp;
-    - pending MarketEvents are applied once and stamped applied_at: a symbol's event
+    - pending MarketEvents (neither applied nor cancelled) are applied once and stamped
+      applied_at and applied_day (the simulated trading day): a symbol's event
       when its symbol ticks and is not halted (news waits for a halted stock to reopen),
       a sector's event at the next whole-market tick, to the sector's trading symbols;
     - one price_history row per ticked symbol (halted ones at their unchanged price);
@@ -268,7 +271,7 @@ def _tick(
         raise EmptyMarket("The market has no symbols yet: run `manage.py load_market` first.")
 
     events = list(
-        MarketEvent.objects.filter(applied_at__isnull=True)
+        MarketEvent.objects.filter(applied_at__isnull=True, cancelled_at__isnull=True)
         .order_by("id")
         .values_list("id", "stock_id", "sector", "percent")
     )
@@ -321,7 +324,10 @@ def _tick(
     bulk.update_prices(updates, timestamp=now)
     bulk.insert_history(history, timestamp=now)
     if applied:
-        MarketEvent.objects.filter(id__in=applied).update(applied_at=now)
+        # Cancelling takes the market lock too, so none of these was cancelled meanwhile.
+        MarketEvent.objects.filter(id__in=applied).update(
+            applied_at=now, applied_day=state.trading_day + 1
+        )
 
     state.ticks += 1
     state.last_tick_at = now
@@ -589,6 +595,50 @@ def schedule_event(
                 detail=f"{percent:+}%{': ' + reason if reason else ''}",
             )
     return event
+
+
+def cancel_event(*, event_id: int, by=None, now: datetime | None = None) -> MarketEvent:
+    """Cancel a pending market event, so that no tick ever applies it.
+
+    Takes the market lock first (waiting for a running tick to finish), as the tick does
+    before it reads the pending events, and stamps the event with a conditional UPDATE
+    (only while it is neither applied nor cancelled): an event is applied or cancelled,
+    never both (the table's constraint says so too). Raises MarketError, naming when, for
+    an event already applied or cancelled, and for one that does not exist. Audited when
+    `by` is given."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _lock_market(wait=True)
+        stamped = MarketEvent.objects.filter(
+            pk=event_id, applied_at__isnull=True, cancelled_at__isnull=True
+        ).update(cancelled_at=now, cancelled_by=by)
+        event = MarketEvent.objects.filter(pk=event_id).first()
+        if event is None:
+            raise MarketError("There is no such market event.")
+        if not stamped:
+            raise MarketError(_not_pending(event))
+        if by is not None:
+            audit.record(
+                actor=by,
+                action=AuditEntry.Action.CANCEL_EVENT,
+                symbol=event.stock_id or "",
+                sector=event.sector,
+                detail=f"{event.percent:+}%{': ' + event.reason if event.reason else ''}",
+            )
+    logger.info("Cancelled market event %s (%s)", event.pk, event)
+    return event
+
+
+def _not_pending(event: MarketEvent) -> str:
+    def when(moment):
+        return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+    if event.applied_at is not None:
+        return (
+            f"The event “{event}” was applied at {when(event.applied_at)}: it has moved the "
+            "market and cannot be cancelled. Schedule an opposite move to correct it."
+        )
+    return f"The event “{event}” was already cancelled at {when(event.cancelled_at)}."
 
 
 # Listing symbols --------------------------------------------------------------------------

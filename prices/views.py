@@ -8,6 +8,7 @@ from django.views.decorators.http import require_safe
 from prices.selectors import (
     CHART_RANGES,
     MAX_CHART_POINTS,
+    NEWS_SESSIONS,
     RANGE_LABELS,
     UnknownSymbol,
     chart_data,
@@ -16,6 +17,7 @@ from prices.selectors import (
     market_overview,
     market_summary,
     price_history,
+    recent_news,
 )
 
 # (sort key, heading, numeric): numbers sort largest first on the first click.
@@ -54,6 +56,8 @@ def market(request):
             "summary": summary,
             "columns": _columns(overview.sort),
             "filtered": bool(overview.query or overview.sector),
+            "news": recent_news(),
+            "news_sessions": NEWS_SESSIONS,
         },
     )
 
@@ -118,6 +122,8 @@ def quote(request, symbol):
             "range_label": RANGE_LABELS[selected],
             "capped": len(history) >= MAX_CHART_POINTS,
             "since": history[0][0] if history else None,
+            "news": recent_news(symbol=current.symbol, sector=current.sector),
+            "news_sessions": NEWS_SESSIONS,
         },
     )
 

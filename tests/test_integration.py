@@ -2,8 +2,8 @@
 
 Read this first: it shows what TradeSim does, in the order a student meets it —
 register, join a class with its code, log in, move cash, look up a quote, buy, watch the
-market move, sell, and read the portfolio, the history, the journal, the statistics and
-the leaderboard.
+market move on her teacher's news, sell, and read the portfolio, the history, the journal,
+the statistics and the leaderboard.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -132,9 +132,17 @@ def test_a_students_journey(market):
     assert response.status_code == 400
     assert Trade.objects.filter(user__username="maya").count() == 1
 
-    # 7. The operator moves the market.
+    # 7. Her teacher schedules news in the console; the operator moves the market, the news
+    #    moves AAPL, and she reads it on the market page and on AAPL's quote.
+    teacher = Client()
+    teacher.post("/admin/login/", {"username": "mr.osei", "password": PASSWORD})
+    news = {"stock": "AAPL", "sector": "", "percent": "-8", "reason": "Flagship phone recalled"}
+    assert teacher.post("/admin/prices/marketevent/add/", news).status_code == 302
     call_command("tick_prices", ticks=5, seed=7, stdout=io.StringIO())
     new_price = Price.objects.get(symbol="AAPL").price
+    for page in ("/prices/", "/prices/AAPL/"):
+        text = browser.get(page).content.decode()
+        assert "Market news" in text and "−8.0 %" in text and "Flagship phone recalled" in text
 
     # 8. Sell 4 at the new price; the realized P/L is against the average cost.
     token = token_from(browser.get("/trading/sell/?symbol=AAPL").content.decode())

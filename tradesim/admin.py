@@ -21,6 +21,7 @@ MARKET_ACTIONS = [
     AuditEntry.Action.HALT,
     AuditEntry.Action.RESUME,
     AuditEntry.Action.MARKET_EVENT,
+    AuditEntry.Action.CANCEL_EVENT,
     AuditEntry.Action.PARAMETERS,
 ]
 

@@ -15,6 +15,7 @@ class AuditEntry(models.Model):
         HALT = "halt", "Halted a symbol"
         RESUME = "resume", "Resumed a symbol"
         MARKET_EVENT = "market_event", "Scheduled a market event"
+        CANCEL_EVENT = "cancel_event", "Cancelled a market event"
         PARAMETERS = "parameters", "Changed simulation parameters"
         CLASS_RULES = "class_rules", "Changed a class's rule"
         NEW_JOIN_CODE = "join_code", "Gave a class a new join code"

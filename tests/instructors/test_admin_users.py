@@ -108,8 +108,8 @@ def test_a_superuser_filters_the_list_by_role(superuser_client, superuser, alice
 
 def test_the_list_sorts_by_cash(teacher_client, alice, other_student, carol):
     ledger.withdraw(user=carol, amount="100")
-    # Columns: 0 checkbox, 1 username, 2 email, 3 class, 4 cash.
-    response = teacher_client.get(CHANGELIST, {"o": "-4"})
+    # Columns: 0 checkbox, 1 student, 2 class, 3 cash.
+    response = teacher_client.get(CHANGELIST, {"o": "-3"})
     assert listed(response) == ["bob", "carol", "alice"]
 
 
@@ -478,3 +478,86 @@ def test_a_class_with_a_taken_name_is_refused_with_400(teacher_client):
 
     assert response.status_code == 400
     assert Classroom.objects.filter(name="Period 1").count() == 1
+
+
+# The student's summary block ------------------------------------------------------------
+
+
+def test_a_students_page_opens_with_a_summary_of_where_they_stand(
+    teacher_client, alice, other_student
+):
+    response = teacher_client.get(change_url(alice))
+
+    page = response.content.decode()
+    summary = response.context["summary"]
+    assert summary["classroom"].name == "Period 1"
+    figures = dict(summary["figures"])
+    # cash 8,500 + 10 AAPL at 260 = 11,100 on 10,500 contributed.
+    assert figures["Cash"] == "$8,500.00"
+    assert figures["Portfolio value"] == "$11,100.00"
+    assert figures["Total return"] == "+5.71%"
+    assert figures["Rank"] == "1 of 2 by time-weighted return"
+    assert figures["Trades"] == "1"
+    assert summary["last_activity"] == "deposited cash"
+    assert summary["login"] == "Can log in"
+    # First on the page, before the form's fields, with the links and the money actions.
+    block = page[page.index("student-summary") : page.index('name="first_name"')]
+    for link in [
+        reverse("admin:classrooms_classroom_overview", args=[alice.classroom_id]),
+        f"{reverse('admin:trading_trade_changelist')}?user__id__exact={alice.pk}",
+        f"{reverse('admin:ledger_transaction_changelist')}?user__id__exact={alice.pk}",
+        reverse("admin:accounts_user_grant_cash"),
+        reverse("admin:accounts_user_reset"),
+    ]:
+        assert link in block, link
+
+
+def test_the_summary_says_when_failed_log_ins_lock_the_student_out(teacher_client, alice, settings):
+    from axes.models import AccessAttempt
+
+    AccessAttempt.objects.create(
+        username="alice",
+        ip_address="10.0.0.9",
+        user_agent="Firefox",
+        failures_since_start=settings.AXES_FAILURE_LIMIT,
+        attempt_time=timezone.now(),
+    )
+
+    summary = teacher_client.get(change_url(alice)).context["summary"]
+
+    assert summary["locked"] and summary["login"].startswith("Locked out after 5 failed log-ins")
+    assert summary["unlock_url"].endswith("?q=alice")
+
+
+def test_an_instructor_sees_no_role_group_or_permission_fields_and_cannot_post_them(
+    teacher_client, alice
+):
+    from django.contrib.auth.models import Group, Permission
+
+    page = teacher_client.get(change_url(alice)).content.decode()
+    for field in ("is_staff", "is_superuser", "groups", "user_permissions"):
+        assert f'name="{field}"' not in page
+        assert f"field-{field}" not in page  # not even read-only
+    data = form_data(page, "user_form")
+    group = Group.objects.create(name="Powerful")
+    data.update(
+        is_staff=["on"],
+        is_superuser=["on"],
+        groups=[str(group.pk)],
+        user_permissions=[str(Permission.objects.get(codename="grant_cash").pk)],
+    )
+
+    response = teacher_client.post(change_url(alice), data)
+
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert not alice.is_staff and not alice.is_superuser
+    assert not alice.groups.exists() and not alice.user_permissions.exists()
+
+
+def test_a_superuser_still_sees_the_role_fields_beside_the_summary(superuser_client, alice):
+    response = superuser_client.get(change_url(alice))
+    page = response.content.decode()
+    assert response.context["summary"] is not None
+    for field in ("is_staff", "is_superuser", "groups", "user_permissions"):
+        assert f'name="{field}"' in page

@@ -53,7 +53,8 @@ def test_the_list_shows_each_code_and_whether_joining_is_open(teacher_client, pe
 def test_the_class_page_shows_the_code_large_with_a_way_to_replace_it(teacher_client, period1):
     page = teacher_client.get(change_url(period1)).content.decode()
 
-    assert period1.join_code in page and "font-size: 1.6em" in page
+    assert f'<code class="join-code join-code-large">{period1.join_code}</code>' in page
+    assert "css/console.css" in page  # where .join-code-large makes it large
     assert new_code_url(period1) in page
 
 

@@ -195,3 +195,117 @@ def test_every_market_page_of_the_admin_opens(admin_client, market, model):
     PriceHistory.objects.create(stock_id="AAPL", price=Decimal("262.50"))
 
     assert admin_client.get(reverse(f"admin:prices_{model}_changelist")).status_code == 200
+
+
+# Large moves and cancelling -----------------------------------------------------------------
+
+EVENT_ADD = reverse("admin:prices_marketevent_add")
+
+
+@pytest.mark.parametrize("percent", ["-25.01", "40", "250"])
+def test_a_move_beyond_25_percent_asks_for_confirmation_first(teacher_client, market, percent):
+    data = {"stock": "XOM", "sector": "", "percent": percent, "reason": "Refinery fire"}
+
+    first = teacher_client.post(EVENT_ADD, data)
+
+    assert first.status_code == 400
+    assert "tick the box to confirm" in first.content.decode()
+    assert not MarketEvent.objects.exists() and not AuditEntry.objects.exists()
+
+    second = teacher_client.post(EVENT_ADD, {**data, "confirm": "on"})
+
+    assert second.status_code == 302
+    assert MarketEvent.objects.get().percent == Decimal(percent)
+    assert AuditEntry.objects.filter(action="market_event", symbol="XOM").count() == 1
+
+
+@pytest.mark.parametrize("percent", ["25", "-25", "3"])
+def test_a_move_within_25_percent_needs_no_confirmation(teacher_client, market, percent):
+    response = teacher_client.post(EVENT_ADD, {"stock": "XOM", "sector": "", "percent": percent})
+
+    assert response.status_code == 302
+    assert MarketEvent.objects.count() == 1
+
+
+def pending_and_applied():
+    from django.utils import timezone
+
+    pending = MarketEvent.objects.create(stock_id="XOM", percent=Decimal("-5"), reason="Spill")
+    applied = MarketEvent.objects.create(
+        stock_id="AAPL", percent=Decimal("4"), applied_at=timezone.now(), applied_day=1
+    )
+    return pending, applied
+
+
+def test_an_instructor_cancels_pending_events_by_the_list_action(teacher_client, market):
+    pending, applied = pending_and_applied()
+
+    response = teacher_client.post(
+        reverse("admin:prices_marketevent_changelist"),
+        {"action": "cancel_events_action", ACTION_CHECKBOX_NAME: [pending.pk, applied.pk]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "it will not move the market" in page
+    assert "cannot be cancelled" in page
+    pending.refresh_from_db()
+    applied.refresh_from_db()
+    assert pending.cancelled_at is not None and applied.cancelled_at is None
+    assert AuditEntry.objects.filter(action="cancel_event", symbol="XOM").count() == 1
+
+
+def test_a_pending_events_page_has_a_cancel_button_that_asks_first(teacher_client, market):
+    pending, applied = pending_and_applied()
+    cancel = reverse("admin:prices_marketevent_cancel", args=[pending.pk])
+
+    assert (
+        cancel
+        in teacher_client.get(
+            reverse("admin:prices_marketevent_change", args=[pending.pk])
+        ).content.decode()
+    )
+    assert "Yes, cancel the event" in teacher_client.get(cancel).content.decode()
+    pending.refresh_from_db()
+    assert pending.is_pending  # asking changes nothing
+
+    response = teacher_client.post(cancel)
+
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert pending.cancelled_at is not None
+    page = teacher_client.get(response.url).content.decode()
+    assert "Cancelled" in page and cancel not in page
+
+
+def test_an_applied_event_says_it_cannot_be_cancelled(teacher_client, market):
+    _, applied = pending_and_applied()
+    cancel = reverse("admin:prices_marketevent_cancel", args=[applied.pk])
+
+    assert (
+        cancel
+        not in teacher_client.get(
+            reverse("admin:prices_marketevent_change", args=[applied.pk])
+        ).content.decode()
+    )
+    assert "cannot be cancelled" in teacher_client.get(cancel).content.decode()
+    response = teacher_client.post(cancel, follow=True)
+
+    assert "cannot be cancelled" in response.content.decode()
+    applied.refresh_from_db()
+    assert applied.cancelled_at is None
+    assert not AuditEntry.objects.filter(action="cancel_event").exists()
+
+
+def test_cancelling_needs_the_permission_to_schedule(client, instructor, market):
+    from django.contrib.auth.models import Permission
+
+    instructor.user_permissions.add(Permission.objects.get(codename="view_marketevent"))
+    client.force_login(instructor)
+    pending, _ = pending_and_applied()
+
+    response = client.post(reverse("admin:prices_marketevent_cancel", args=[pending.pk]))
+
+    assert response.status_code == 403
+    pending.refresh_from_db()
+    assert pending.is_pending

@@ -116,3 +116,72 @@ def test_a_second_ticker_is_refused_or_waits_while_a_tick_runs(market, clock, mo
     assert results["waiting"].ticks == 2
     assert MarketState.objects.get(id=1).ticks == 2
     assert PriceHistory.objects.filter(stock_id="AAPL").count() == 2
+
+
+# Cancelling an event while a tick runs ------------------------------------------------------
+
+
+def test_a_cancel_during_a_tick_waits_and_is_refused_once_the_tick_applied_it(
+    market, clock, monkeypatch
+):
+    from decimal import Decimal
+
+    from prices.models import MarketEvent, Price
+
+    event = services.schedule_event(symbol="AAPL", percent=Decimal("-50"))
+    inside, release = threading.Event(), threading.Event()
+    real_step = services.step
+
+    def slow_step(*args, **kwargs):
+        inside.set()  # the tick holds the market lock and has read the pending events
+        release.wait(30)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(services, "step", slow_step)
+    results = {}
+    ticker = in_thread(lambda: advance_market(seed=1), results, "tick")
+    assert inside.wait(30)
+    canceller = in_thread(lambda: services.cancel_event(event_id=event.pk), results, "cancel")
+    assert wait_for_a_blocked_backend()  # the cancel waits for the market lock
+    release.set()
+    ticker.join(30)
+    canceller.join(30)
+
+    assert results["tick"].events_applied == 1
+    assert isinstance(results["cancel"], services.MarketError)
+    assert "cannot be cancelled" in results["cancel"].message
+    event.refresh_from_db()
+    assert event.applied_at is not None and event.cancelled_at is None
+    assert Price.objects.get(symbol="AAPL").price < Decimal("200")  # it did move: −50 %
+    assert MarketEvent.objects.filter(cancelled_at__isnull=False).count() == 0
+
+
+def test_racing_cancels_and_ticks_leave_each_event_applied_or_cancelled(market, clock):
+    from decimal import Decimal
+
+    from prices.models import MarketEvent
+    from tests.concurrency import run_concurrently
+
+    for round_ in range(6):
+        event = services.schedule_event(symbol="MSFT", percent=Decimal("-30"))
+        before = MarketState.objects.get(id=1).ticks
+        tick, cancel = run_concurrently(
+            [
+                lambda r=round_: advance_market(seed=r, wait=True),
+                lambda e=event: services.cancel_event(event_id=e.pk),
+            ]
+        )
+        event.refresh_from_db()
+        assert MarketState.objects.get(id=1).ticks == before + 1
+        if isinstance(cancel, services.MarketError):
+            assert (event.applied_at is not None, tick.events_applied) == (True, 1)
+        else:
+            assert not isinstance(cancel, Exception), cancel
+            assert (event.cancelled_at is not None, event.applied_at, tick.events_applied) == (
+                True,
+                None,
+                0,
+            )
+    assert not MarketEvent.objects.filter(
+        applied_at__isnull=False, cancelled_at__isnull=False
+    ).exists()

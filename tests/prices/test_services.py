@@ -508,3 +508,63 @@ def test_each_trading_day_records_when_its_first_tick_came(db):
         (2, moments[2]),
         (3, moments[4]),
     ]
+
+
+# Cancelling events ------------------------------------------------------------------------
+
+
+def test_a_cancelled_event_is_audited_and_never_applied(still):
+    teacher = InstructorFactory()
+    event = schedule_event(symbol="AAPL", percent=Decimal("-40"), reason="Fake news", by=teacher)
+
+    services.cancel_event(event_id=event.pk, by=teacher)
+    result = advance_market(seed=1, model=DIFFUSION_ONLY)
+
+    event.refresh_from_db()
+    assert event.cancelled_at is not None and event.cancelled_by == teacher
+    assert event.applied_at is None and result.events_applied == 0
+    assert Price.objects.get(symbol="AAPL").price == Decimal("262.50")
+    entry = AuditEntry.objects.get(action="cancel_event")
+    assert (entry.actor, entry.symbol, entry.detail) == (teacher, "AAPL", "-40.00%: Fake news")
+
+
+def test_an_applied_event_cannot_be_cancelled(still):
+    event = schedule_event(symbol="AAPL", percent=Decimal("-10"))
+    advance_market(seed=1, model=DIFFUSION_ONLY)
+
+    with pytest.raises(services.MarketError, match="cannot be cancelled"):
+        services.cancel_event(event_id=event.pk, by=InstructorFactory())
+
+    event.refresh_from_db()
+    assert event.applied_at is not None and event.cancelled_at is None
+    assert not AuditEntry.objects.filter(action="cancel_event").exists()
+
+
+def test_an_event_is_cancelled_once(market):
+    event = schedule_event(symbol="AAPL", percent=Decimal("-10"))
+    services.cancel_event(event_id=event.pk)
+
+    with pytest.raises(services.MarketError, match="already cancelled"):
+        services.cancel_event(event_id=event.pk)
+    with pytest.raises(services.MarketError, match="no such market event"):
+        services.cancel_event(event_id=event.pk + 1000)
+
+
+def test_the_table_refuses_an_event_both_applied_and_cancelled(market):
+    from django.db import IntegrityError, transaction
+
+    event = schedule_event(symbol="AAPL", percent=Decimal("-10"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        MarketEvent.objects.filter(pk=event.pk).update(
+            applied_at=timezone.now(), cancelled_at=timezone.now()
+        )
+
+
+def test_an_applied_event_records_its_trading_day(still):
+    MarketState.objects.update_or_create(id=1, defaults={"trading_day": 4})
+    event = schedule_event(symbol="AAPL", percent=Decimal("5"))
+
+    result = advance_market(seed=1, model=DIFFUSION_ONLY)
+
+    event.refresh_from_db()
+    assert event.applied_day == result.trading_day == 5

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from prices.models import Price, PriceHistory, TradingSession
+from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
 from prices.selectors import Quote
 from tests.factories import PriceFactory
 from tests.prices.conftest import make_symbols
@@ -104,8 +104,8 @@ def test_the_market_page_runs_a_fixed_number_of_queries(
     make_symbols(size)
     PriceFactory(symbol="TSIM", is_index=True)
 
-    # session and user, summary (4), overview (count and page)
-    with django_assert_max_num_queries(8):
+    # session and user, summary (4), overview (count and page), the news
+    with django_assert_max_num_queries(9):
         response = student_client.get(MARKET_URL, {"sort": "-change_pct"})
     assert response.status_code == 200
 
@@ -287,9 +287,10 @@ def test_the_quote_page_runs_a_fixed_number_of_queries(
 
     TradingSession.objects.create(number=1, opened_at=base)
 
-    # session and user, the quote, the history, the order ticket's cash and shares held
+    # session and user, the quote, the history, the news, the order ticket's cash and
+    # shares held
     for chart in ("session", "5sessions"):
-        with django_assert_max_num_queries(5):
+        with django_assert_max_num_queries(6):
             response = student_client.get(quote_url("AAPL"), {"range": chart})
         assert response.status_code == 200
         assert len(response.context["history"]["prices"]) == points
@@ -334,3 +335,91 @@ def test_the_live_endpoint_for_an_unknown_symbol_is_a_json_404(anon_client, mark
 
     assert response.status_code == 404
     assert json.loads(response.content) == {"error": "There is no symbol NOPE on this market."}
+
+
+# Market news ------------------------------------------------------------------------------
+
+
+def news_event(day=1, minutes_ago=0, **fields):
+    """An event the ticker applied on simulated trading day `day`, `minutes_ago` ago."""
+    fields.setdefault("percent", Decimal("-12.00"))
+    if "sector" not in fields:
+        fields.setdefault("stock_id", "AAPL")
+    return MarketEvent.objects.create(
+        applied_at=timezone.now() - timedelta(minutes=minutes_ago), applied_day=day, **fields
+    )
+
+
+def on_day(day: int) -> None:
+    """The market is on simulated trading day `day` (that many minus one completed)."""
+    MarketState.objects.update_or_create(id=1, defaults={"trading_day": day - 1})
+
+
+def test_students_read_applied_events_as_news_newest_first(student_client, market):
+    on_day(3)
+    news_event(minutes_ago=30, reason="Recall of the flagship product")
+    news_event(
+        minutes_ago=5, stock_id=None, sector="Energy", percent=Decimal("8.5"), reason="Oil spike"
+    )
+
+    response = student_client.get(MARKET_URL)
+
+    body = response.content.decode()
+    assert "Market news" in body
+    assert body.index("Oil spike") < body.index("Recall of the flagship product")
+    assert "AAPL</a>" in body and "▼ −12.0 %" in body and "Recall of the flagship product" in body
+    assert "Energy sector" in body and "▲ +8.5 %" in body
+    local = timezone.localtime(timezone.now() - timedelta(minutes=30))
+    assert f"{local:%H:%M}" in body
+
+
+def test_pending_cancelled_and_old_events_are_not_news(anon_client, market):
+    on_day(7)
+    MarketEvent.objects.create(stock_id="AAPL", percent=Decimal("5"), reason="Still pending")
+    MarketEvent.objects.create(
+        stock_id="AAPL", percent=Decimal("5"), reason="Called off", cancelled_at=timezone.now()
+    )
+    news_event(day=2, reason="Six sessions ago")
+    news_event(day=3, reason="Five sessions ago")
+
+    body = anon_client.get(MARKET_URL).content.decode()
+
+    assert "Five sessions ago" in body
+    for hidden in ("Still pending", "Called off", "Six sessions ago"):
+        assert hidden not in body
+
+
+def test_without_news_the_market_page_has_no_news_box(anon_client, market):
+    assert "Market news" not in anon_client.get(MARKET_URL).content.decode()
+
+
+def test_a_quote_page_shows_the_news_of_its_symbol_and_its_sector(anon_client, market):
+    on_day(1)
+    news_event(reason="Apple recall")
+    news_event(stock_id=None, sector="Technology", percent=Decimal("3"), reason="Chip boom")
+    news_event(stock_id="XOM", reason="Refinery fire")
+    news_event(stock_id=None, sector="Energy", percent=Decimal("3"), reason="Oil spike")
+
+    apple = anon_client.get(quote_url("AAPL")).content.decode()
+    exxon = anon_client.get(quote_url("XOM")).content.decode()
+
+    assert "Apple recall" in apple and "Chip boom" in apple
+    assert "Refinery fire" not in apple and "Oil spike" not in apple
+    assert "Refinery fire" in exxon and "Oil spike" in exxon and "Chip boom" not in exxon
+
+
+@pytest.mark.parametrize("events", [1, 30])
+def test_the_news_costs_one_query_however_many_events(
+    anon_client, market, events, django_assert_max_num_queries
+):
+    on_day(2)
+    for i in range(events):
+        news_event(minutes_ago=i, reason=f"Headline {i}")
+
+    # summary (4), overview (count and page), the news
+    with django_assert_max_num_queries(7):
+        body = anon_client.get(MARKET_URL).content.decode()
+    assert "Headline 0" in body
+    # the quote, the history, the news
+    with django_assert_max_num_queries(3):
+        assert "Headline 0" in anon_client.get(quote_url("AAPL")).content.decode()

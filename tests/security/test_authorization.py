@@ -282,7 +282,9 @@ def colleague(classroom, settings):
 
 def _alices_row(name: str, alice) -> str:
     """The id of alice's row (or her class) in the model an admin URL name is about."""
-    match = re.fullmatch(r"admin:(\w+?)_(\w+)_(change|history|delete|password_change)", name)
+    match = re.fullmatch(
+        r"admin:(\w+?)_(\w+)_(change|history|delete|password_change|overview)", name
+    )
     if not match:
         return PATH_VALUES["object_id"]
     app_label, model_name = match[1], match[2]
@@ -320,6 +322,16 @@ def test_another_classs_instructor_sees_none_of_alices_data_anywhere_in_the_admi
             for marker in markers:
                 assert marker not in page, f"msbee sees {marker!r} at {path}{query}"
     assert pages > 40  # the sweep opened real pages, not only refusals
+
+
+@pytest.mark.django_db
+def test_only_the_classs_own_instructor_opens_its_overview(classroom, colleague):
+    url = reverse("admin:classrooms_classroom_overview", args=[classroom["alice"].classroom_id])
+    own = body(clients(classroom)["instructor"].get(url))
+    assert "alice" in own and "bob" in own
+    response = colleague.get(url)
+    assert response.status_code == 404
+    assert "alice" not in body(response)
 
 
 @pytest.mark.django_db

@@ -14,7 +14,10 @@ def test_the_migration_records_the_current_trading_day_of_a_running_market():
     call_command("migrate", "prices", "0006", verbosity=0)
     try:
         opened = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
-        MarketState.objects.filter(id=1).update(ticks=800, trading_day=2, day_started_at=opened)
+        # update_or_create: an earlier transactional test's flush may have removed the row.
+        MarketState.objects.update_or_create(
+            id=1, defaults={"ticks": 800, "trading_day": 2, "day_started_at": opened}
+        )
     finally:
         call_command("migrate", "prices", verbosity=0)
 

@@ -44,6 +44,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, FirstValue, Greatest, Rank, Round, RowNumber
 from django.utils import timezone
 
+from classrooms.describe import RANKING_TERMS
 from classrooms.models import Classroom
 from classrooms.rules import Rulebook
 from ledger.models import Transaction
@@ -603,6 +604,17 @@ class Board:
     def metric_is_percent(self) -> bool:
         return self.metric != RANKINGS.RISK_ADJUSTED
 
+    @property
+    def metric_term(self) -> str:
+        """The metric's entry in the glossary (tradesim.glossary)."""
+        return RANKING_TERMS[self.metric]
+
+    @property
+    def shows_total_return(self) -> bool:
+        """Whether the board shows each student's total return beside the metric: when it
+        ranks by something else, so a student sees both."""
+        return self.metric != RANKINGS.TOTAL_RETURN
+
 
 def _members(board: Board) -> QuerySet:
     rows = students()
@@ -831,6 +843,14 @@ class Standing:
     @property
     def username(self) -> str:
         return self.name
+
+    @property
+    def total_return_pct(self) -> Decimal | None:
+        """Total value less net contributions, as a % of net contributions (as the
+        dashboard's total return); None when nothing was put in or nothing is known."""
+        if self.total_value is None or not self.net_contributions or self.net_contributions < 0:
+            return None
+        return percent(self.total_value - self.net_contributions, self.net_contributions)
 
 
 def _metric_value(board: Board, metric) -> Decimal | None:

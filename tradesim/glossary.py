@@ -33,7 +33,7 @@ class Section:
 
 SECTIONS: tuple[Section, ...] = (
     Section(
-        "trading",
+        "buying-and-selling",
         "Buying and selling",
         (
             Term(
@@ -126,7 +126,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "money",
+        "your-cash",
         "Your cash",
         (
             Term(
@@ -172,7 +172,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "portfolio",
+        "your-portfolio",
         "Your portfolio",
         (
             Term(
@@ -239,7 +239,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "profit",
+        "gains-and-losses",
         "Gains and losses",
         (
             Term(
@@ -285,7 +285,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "performance",
+        "measuring-how-you-did",
         "Measuring how you did",
         (
             Term(
@@ -370,7 +370,7 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
-        "class",
+        "your-class",
         "Your class and the leaderboard",
         (
             Term(

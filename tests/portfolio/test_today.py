@@ -1,6 +1,6 @@
-""""Today" on a holding: the shares held when the trading day began count from the previous
-close, the shares bought since from what they cost (buying is not a gain or a loss), and a
-sale takes the shares held longest first. Worked examples, by hand."""
+"""How "Today" on a holding is measured: the shares held when the trading day began count
+from the previous close, the shares bought since from what they cost (buying is not a gain
+or a loss), and a sale takes the shares held longest first. Worked examples, by hand."""
 
 from datetime import timedelta
 from decimal import Decimal

@@ -231,7 +231,7 @@ class Position:
     day_change: Decimal
     day_change_pct: Decimal | None  # of what the holding started the day at
     weight: Decimal | None  # % of total value
-    bought_today: int = 0  # of `quantity`: bought in the current trading day (see day_change)
+    bought_today: int = 0  # of `quantity`, in the current trading day (holding_day_change)
 
 
 @dataclass(frozen=True)

@@ -35,10 +35,21 @@ RANKING_EXPLAINED = {
 }
 
 
+# Each ranking's entry in the glossary (tradesim.glossary): what it is, and why a teacher
+# might rank a class by it.
+RANKING_TERMS = {
+    Classroom.Ranking.TWR: "time-weighted-return",
+    Classroom.Ranking.TOTAL_RETURN: "total-return",
+    Classroom.Ranking.EXCESS_RETURN: "excess-return",
+    Classroom.Ranking.RISK_ADJUSTED: "risk-adjusted-return",
+}
+
+
 @dataclass(frozen=True)
 class Rule:
     name: str
     text: str
+    term: str = ""  # the glossary entry that explains the rule's word, if any
 
 
 def _on(moment: datetime, now: datetime) -> str:
@@ -104,12 +115,14 @@ def rules(rulebook: Rulebook) -> list[Rule]:
         Rule(
             "Starting cash",
             f"{_money(rb.starting_cash)}, given when you join the class (also if you join late).",
+            "starting-cash",
         ),
-        Rule("Deposits", deposits),
-        Rule("Withdrawals", "Allowed." if rb.withdrawals_open else "Not allowed."),
+        Rule("Deposits", deposits, "deposit"),
+        Rule("Withdrawals", "Allowed." if rb.withdrawals_open else "Not allowed.", "withdrawal"),
         Rule(
             "Commission",
             "None." if commission == "none" else f"{commission[0].upper()}{commission[1:]}.",
+            "commission",
         ),
         Rule(
             "Most in one stock",
@@ -117,6 +130,7 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             "your portfolio's value."
             if rb.max_position_percent is not None
             else "No limit.",
+            "diversification",
         ),
         Rule(
             "Trades a day",
@@ -124,6 +138,7 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             "per simulated day."
             if rb.max_trades_per_day
             else "No limit.",
+            "trading-day",
         ),
         Rule(
             "Lowest share price",
@@ -131,13 +146,14 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             if rb.min_share_price is not None
             else "No limit.",
         ),
-        Rule("Leaderboard", ranking_sentence(rb)),
+        Rule("Leaderboard", ranking_sentence(rb), RANKING_TERMS[rb.ranking]),
         Rule(
             "To be ranked",
             f"At least {rb.min_trades_to_rank} trade{'s' if rb.min_trades_to_rank != 1 else ''}"
             " of your own."
             if rb.min_trades_to_rank
             else "No minimum number of trades.",
+            "rank",
         ),
         Rule(
             "Names",

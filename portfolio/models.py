@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 
@@ -22,6 +22,24 @@ class Holding(models.Model):
     quantity = models.PositiveIntegerField()
     average_price = models.DecimalField(max_digits=15, decimal_places=4)
     last_updated = models.DateTimeField(default=timezone.now)
+    # The shares bought in the current trading day, for "Today": they count from what they
+    # cost, not from the previous close. Kept by add_shares and remove_shares (a sale takes
+    # the shares held longest first); they count only while day_bought_at is in the
+    # market's current trading day (prices' MarketState.day_started_at), so a new day needs
+    # no write here.
+    day_quantity = models.PositiveIntegerField(
+        default=0, help_text="Shares of this holding bought in the trading day of day_bought_at"
+    )
+    day_average_price = models.DecimalField(
+        max_digits=15,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="What those shares cost, on average",
+    )
+    day_bought_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the first of those shares was bought"
+    )
 
     class Meta:
         db_table = "holdings"
@@ -31,6 +49,12 @@ class Holding(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="holdings_quantity_gt_0"),
             models.CheckConstraint(
                 condition=Q(average_price__gt=0), name="holdings_average_price_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(day_quantity__lte=F("quantity")),
+                name="holdings_day_quantity_lte_quantity",
+                violation_error_message="The shares bought today cannot be more than the "
+                "shares held.",
             ),
         ]
 

@@ -44,12 +44,13 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, FirstValue, Greatest, Rank, Round, RowNumber
 from django.utils import timezone
 
+from classrooms.describe import RANKING_TERMS
 from classrooms.models import Classroom
 from classrooms.rules import Rulebook
 from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from portfolio.units import HALF_CENT, ONE, UnitState, drawdown, live_unit_value
-from prices.models import Price, PriceHistory
+from prices.models import MarketState, Price, PriceHistory
 from prices.selectors import session_at, sessions_label
 from tradesim.charts import axis_labels
 from tradesim.money import ZERO, to_cents
@@ -230,8 +231,9 @@ class Position:
     unrealized_pnl: Decimal
     unrealized_pnl_pct: Decimal | None
     day_change: Decimal
-    day_change_pct: Decimal | None
+    day_change_pct: Decimal | None  # of what the holding started the day at
     weight: Decimal | None  # % of total value
+    bought_today: int = 0  # of `quantity`, in the current trading day (holding_day_change)
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,7 @@ class Overview:
     unrealized_pnl: Decimal
     unrealized_pnl_pct: Decimal | None  # of the cost of what is held
     day_change: Decimal
-    day_change_pct: Decimal | None  # of the total value at the previous close
+    day_change_pct: Decimal | None  # of the total value at the day's start (or at purchase)
     cash_weight: Decimal | None
     by_symbol: list[Slice]
     by_sector: list[Slice]
@@ -296,8 +298,19 @@ def _account_row(user) -> dict:
 
 
 def _holdings(user) -> list[tuple]:
+    """The user's holdings with their prices, and how many of each were bought in the
+    current trading day and at what average price (0 and None when none were)."""
+    day_started_at = MarketState.objects.filter(id=1).values("day_started_at")[:1]
+    # No market clock yet (no market_state row): every recorded purchase is today's, as
+    # portfolio.services counts them.
+    today = Q(day_bought_at__gte=Coalesce(Subquery(day_started_at), F("day_bought_at")))
     return list(
         Holding.objects.filter(user_id=user.pk)
+        .annotate(
+            bought_today=Case(
+                When(today, then=F("day_quantity")), default=Value(0), output_field=IntegerField()
+            )
+        )
         .order_by("stock_id")
         .values_list(
             "stock_id",
@@ -308,8 +321,24 @@ def _holdings(user) -> list[tuple]:
             "average_price",
             "stock__price",
             "stock__previous_close",
+            "bought_today",
+            "day_average_price",
         )
     )
+
+
+def holding_day_change(
+    *, quantity: int, price: Decimal, previous_close: Decimal, bought_today: int, paid: Decimal
+) -> tuple[Decimal, Decimal | None]:
+    """A holding's change over the current trading day, in dollars (to the cent) and as a %
+    of what it started the day at: the shares held when the day began count from the
+    previous close, the `bought_today` shares bought since from `paid`, their average price
+    (buying is not a gain or a loss). `bought_today` are the ones still held: a sale takes
+    the shares held longest first."""
+    bought_today = min(bought_today, quantity) if paid is not None else 0
+    start = previous_close * (quantity - bought_today) + (paid or ZERO) * bought_today
+    change = price * quantity - start
+    return to_cents(change), percent(change, start)
 
 
 def portfolio_overview(user) -> Overview:
@@ -324,18 +353,20 @@ def portfolio_overview(user) -> Overview:
     cash = cash if has_account else ZERO
 
     held = []
-    for symbol, name, sector, halted, qty, avg, price, prev in _holdings(user):
+    for symbol, name, sector, halted, qty, avg, price, prev, today, paid in _holdings(user):
         cost = to_cents(avg * qty)
         value = to_cents(price * qty)
-        held.append((symbol, name, sector, halted, qty, avg, price, prev, cost, value))
-    market_value = sum((h[9] for h in held), ZERO)
-    cost_basis = sum((h[8] for h in held), ZERO)
+        held.append((symbol, name, sector, halted, qty, avg, price, prev, today, paid, cost, value))
+    market_value = sum((h[11] for h in held), ZERO)
+    cost_basis = sum((h[10] for h in held), ZERO)
     total_value = cash + market_value
 
     positions = []
     by_sector: dict[str, Decimal] = {}
-    for symbol, name, sector, halted, qty, avg, price, prev, cost, value in held:
-        day = to_cents((price - prev) * qty)
+    for symbol, name, sector, halted, qty, avg, price, prev, today, paid, cost, value in held:
+        day, day_pct = holding_day_change(
+            quantity=qty, price=price, previous_close=prev, bought_today=today, paid=paid
+        )
         positions.append(
             Position(
                 symbol=symbol,
@@ -351,8 +382,9 @@ def portfolio_overview(user) -> Overview:
                 unrealized_pnl=value - cost,
                 unrealized_pnl_pct=percent(value - cost, cost),
                 day_change=day,
-                day_change_pct=percent(price - prev, prev),
+                day_change_pct=day_pct,
                 weight=percent(value, total_value),
+                bought_today=min(today, qty) if paid is not None else 0,
             )
         )
         by_sector[sector] = by_sector.get(sector, ZERO) + value
@@ -613,6 +645,17 @@ class Board:
     def metric_is_percent(self) -> bool:
         return self.metric != RANKINGS.RISK_ADJUSTED
 
+    @property
+    def metric_term(self) -> str:
+        """The metric's entry in the glossary (tradesim.glossary)."""
+        return RANKING_TERMS[self.metric]
+
+    @property
+    def shows_total_return(self) -> bool:
+        """Whether the board shows each student's total return beside the metric: when it
+        ranks by something else, so a student sees both."""
+        return self.metric != RANKINGS.TOTAL_RETURN
+
 
 def _members(board: Board) -> QuerySet:
     rows = students()
@@ -841,6 +884,14 @@ class Standing:
     @property
     def username(self) -> str:
         return self.name
+
+    @property
+    def total_return_pct(self) -> Decimal | None:
+        """Total value less net contributions, as a % of net contributions (as the
+        dashboard's total return); None when nothing was put in or nothing is known."""
+        if self.total_value is None or not self.net_contributions or self.net_contributions < 0:
+            return None
+        return percent(self.total_value - self.net_contributions, self.net_contributions)
 
 
 def _metric_value(board: Board, metric) -> Decimal | None:

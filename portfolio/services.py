@@ -9,6 +9,7 @@ method and portfolio.selectors for the valuation).
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -51,9 +52,11 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
     """Add `quantity` shares bought at `price` to the user's holding, creating it if new.
 
     Guarantees: the average price becomes the quantity-weighted mean of the old average and
-    `price`, to 4 places; the holding stays within MAX_SHARES_HELD shares (PositionLimit,
-    checked on the locked row, before any write). Locks: the user's holding row for
-    `symbol` (when it exists).
+    `price`, to 4 places; the shares bought in the current trading day (day_quantity, for
+    "Today") grow by `quantity` and their average price likewise, or start again from this
+    purchase when the ones recorded are from an earlier day; the holding stays within
+    MAX_SHARES_HELD shares (PositionLimit, checked on the locked row, before any write).
+    Locks: the user's holding row for `symbol` (when it exists).
     """
     if quantity <= 0:
         raise ValueError("quantity must be positive")
@@ -63,7 +66,7 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
     # so a caller may still go on. Single statements (tradesim.rows): this runs in every buy.
     with transaction.atomic(savepoint=False):
         held = _lock_holding(user, symbol)
-        old_quantity = 0 if held is None else held[1]
+        old_quantity = 0 if held is None else held.quantity
         if old_quantity + quantity <= MAX_SHARES_HELD:
             if held is None:
                 return rows.create(
@@ -73,23 +76,27 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
                     quantity=quantity,
                     average_price=to_4dp(price),
                     last_updated=now,
+                    day_quantity=quantity,
+                    day_average_price=to_4dp(price),
+                    day_bought_at=now,
                 )
-            pk, old_quantity, old_average = held
-            total_cost = old_average * old_quantity + price * quantity
-            quantity += old_quantity
-            average = to_4dp(total_cost / quantity)
-            rows.update(
-                Holding, {"id": pk}, quantity=quantity, average_price=average, last_updated=now
-            )
-            return rows.loaded(
-                Holding,
-                pk,
-                user_id=user.pk,
-                stock_id=symbol,
-                quantity=quantity,
-                average_price=average,
-                last_updated=now,
-            )
+            total_cost = held.average_price * held.quantity + price * quantity
+            new_quantity = held.quantity + quantity
+            changes = {
+                "quantity": new_quantity,
+                "average_price": to_4dp(total_cost / new_quantity),
+                "last_updated": now,
+            }
+            if held.day_quantity:
+                day_cost = held.day_average_price * held.day_quantity + price * quantity
+                changes["day_quantity"] = held.day_quantity + quantity
+                changes["day_average_price"] = to_4dp(day_cost / changes["day_quantity"])
+            else:  # the first purchase of the day
+                changes.update(
+                    day_quantity=quantity, day_average_price=to_4dp(price), day_bought_at=now
+                )
+            rows.update(Holding, {"id": held.id}, **changes)
+            return rows.loaded(Holding, held.id, user_id=user.pk, stock_id=symbol, **changes)
     room = MAX_SHARES_HELD - old_quantity
     can = f"you can buy at most {room:,} more" if room else "you cannot buy more"
     raise PositionLimit(
@@ -98,24 +105,43 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
     )
 
 
-def _lock_holding(user, symbol: str) -> tuple[int, int, Decimal] | None:
-    """(id, quantity, average price) of the user's holding of `symbol`, row locked; None
-    if they hold none."""
-    row = rows.fetch_one(
-        "SELECT id, quantity, average_price FROM holdings WHERE user_id = %s AND symbol = %s"  # noqa: S608
-        + rows.for_update(),
-        [user.pk, symbol],
-    )
+@dataclass(frozen=True)
+class _Held:
+    id: int
+    quantity: int
+    average_price: Decimal
+    day_quantity: int  # shares bought in the current trading day, still held
+    day_average_price: Decimal | None
+
+
+# The day's purchases are compared in SQL, as trading counts a day's trades; with no market
+# clock yet (no market_state row) every recorded purchase is today's.
+_LOCK_HOLDING_SQL = (
+    "SELECT h.id, h.quantity, h.average_price,"
+    " CASE WHEN h.day_bought_at >= COALESCE("
+    "(SELECT m.day_started_at FROM market_state m WHERE m.id = 1), h.day_bought_at)"
+    " THEN h.day_quantity ELSE 0 END,"
+    " h.day_average_price"
+    " FROM holdings h WHERE h.user_id = %s AND h.symbol = %s"
+)
+
+
+def _lock_holding(user, symbol: str) -> _Held | None:
+    """The user's holding of `symbol`, row locked; None if they hold none. Its day_quantity
+    is 0 when the shares it records were bought before the current trading day began (or
+    the market has no clock yet and none were recorded)."""
+    row = rows.fetch_one(_LOCK_HOLDING_SQL + rows.for_update(), [user.pk, symbol])
     if row is None:
         return None
-    return row[0], row[1], rows.decimal(row[2], 4)
+    return _Held(row[0], row[1], rows.decimal(row[2], 4), row[3], rows.decimal(row[4], 4))
 
 
 def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decimal:
     """Take `quantity` shares sold at `price` out of the user's holding; return the realized
     P/L (proceeds minus the average cost of the shares sold, in cents) and add it to the
     user's summary. A holding that reaches zero is deleted; the average price of what is
-    left does not change.
+    left does not change. The shares sold come out of those held before the current trading
+    day first, then out of the day's purchases (day_quantity), whose average price stays.
 
     Raises NotEnoughShares, checked on the locked row. Locks: the holding row, then the
     user's summary row.
@@ -126,19 +152,28 @@ def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decima
     # statements (this runs in every sell).
     with transaction.atomic(savepoint=False):
         found = _lock_holding(user, symbol)
-        pk, held, average = found if found is not None else (None, 0, None)
+        held = 0 if found is None else found.quantity
         if quantity > held:
             raise NotEnoughShares(
                 f"You hold {held:,} {symbol} share{'s' if held != 1 else ''}; "
                 f"you cannot sell {quantity:,}."
             )
-        realized = to_cents(price * quantity) - to_cents(average * quantity)
+        realized = to_cents(price * quantity) - to_cents(found.average_price * quantity)
         now = timezone.now()
         if quantity == held:
             with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM holdings WHERE id = %s", [pk])
+                cursor.execute("DELETE FROM holdings WHERE id = %s", [found.id])
         else:
-            rows.update(Holding, {"id": pk}, quantity=held - quantity, last_updated=now)
+            # The shares held longest go first: today's purchases only once the shares held
+            # before today are all sold. (An earlier day's record is cleared: 0.)
+            from_today = max(quantity - (held - found.day_quantity), 0)
+            rows.update(
+                Holding,
+                {"id": found.id},
+                quantity=held - quantity,
+                last_updated=now,
+                day_quantity=found.day_quantity - from_today,
+            )
         _add_realized(user, realized, now)
         return realized
 

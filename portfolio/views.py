@@ -22,6 +22,7 @@ from classrooms.rules import Rulebook, when
 from portfolio import selectors
 from portfolio.forms import LeaderboardFilterForm
 from tradesim.exports import csv_download, decimal_cell, export_filename, safe_cell
+from tradesim.glossary import GLOSSARY
 
 PAGE_SIZE = 25
 LIVE_SECONDS = 10
@@ -213,6 +214,7 @@ def leaderboard(request):
         ranked_total=next((row.ranked_total for row in [*rows, mine] if row), 0),
         countdown=describe.countdown(rulebook) if rulebook else None,
         explained=describe.RANKING_EXPLAINED[board.metric],
+        metric_term=GLOSSARY[board.metric_term],
         by_class=board.classroom_id is None and not board.no_class,
     )
     return render(request, "portfolio/leaderboard.html", context)

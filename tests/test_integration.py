@@ -158,6 +158,21 @@ def test_a_students_journey(market):
     value = cash_of("maya") + new_price * 6
     assert f"{value:,.2f}" in dashboard
 
+    # She doesn't know what "time-weighted return" means: the "?" beside it says it in a
+    # sentence and links to the glossary, which has the whole entry at that anchor.
+    explained = re.search(
+        r'<details class="explain" id="explain-live-time-weighted-return".*?</details>',
+        dashboard,
+        re.DOTALL,
+    )
+    assert explained and "<summary" in explained[0]
+    assert "Your return from your choices alone" in explained[0]
+    link = re.search(r'href="([^"#]+)#([a-z-]+)"', explained[0])
+    assert link[2] == "time-weighted-return"
+    glossary = browser.get(link[1])
+    assert glossary.status_code == 200
+    assert 'id="time-weighted-return"' in glossary.content.decode()
+
     # 10. The trade history, filtered and exported.
     history = browser.get("/trading/?symbol=AAPL&operation=sell").content.decode()
     assert "Sell" in history

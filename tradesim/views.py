@@ -5,11 +5,20 @@ from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from tradesim.glossary import SECTIONS
+
 
 def home(request):
     if request.user.is_authenticated:
         return redirect("portfolio:dashboard")
     return render(request, "home.html")
+
+
+@require_safe
+def glossary(request):
+    """Every finance word a student meets, in plain words, one anchor per entry (the pages'
+    "?" explanations link here). Public: a visitor may read it before signing up."""
+    return render(request, "glossary.html", {"sections": SECTIONS})
 
 
 @never_cache

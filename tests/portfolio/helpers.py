@@ -4,10 +4,12 @@ through the ledger, shares through portfolio.services), without depending on tra
 from datetime import datetime
 from decimal import Decimal
 
+from django.utils import timezone
+
 from ledger import services as ledger
 from ledger.models import Transaction
 from portfolio.services import add_shares, remove_shares
-from prices.models import Price, PriceHistory
+from prices.models import MarketState, Price, PriceHistory
 from tests.factories import PriceFactory
 from tradesim.money import to_cents
 
@@ -21,6 +23,12 @@ def set_price(symbol: str, price: str, *, previous_close: str | None = None) -> 
     if previous_close is not None:
         changes["previous_close"] = Decimal(previous_close)
     Price.objects.filter(symbol=symbol).update(**changes)
+
+
+def new_trading_day(at: datetime | None = None) -> None:
+    """The market's clock starts a new trading day (now, or `at`): what was bought before
+    it counts in "Today" from the previous close, no longer from its purchase price."""
+    MarketState.objects.update_or_create(id=1, defaults={"day_started_at": at or timezone.now()})
 
 
 def tick(prices: dict[str, str], at: datetime) -> None:

@@ -11,7 +11,7 @@ from ledger.models import Transaction
 from portfolio import selectors
 from portfolio.services import after_tick
 from tests.factories import PriceHistoryFactory, StudentFactory
-from tests.portfolio.helpers import buy, listed, sell, set_price, tick
+from tests.portfolio.helpers import buy, listed, new_trading_day, sell, set_price, tick
 
 D = Decimal
 
@@ -23,7 +23,8 @@ def worked_example(student):
     """alice starts with $10,000.00.
 
     buy 10 AAPL @ 100.00 and 20 XOM @ 50.00            cash 8,000.00
-    AAPL moves to 120.00 (closed yesterday at 110.00), XOM to 45.00 (closed at 50.00)
+    a new trading day: AAPL moves to 120.00 (closed yesterday at 110.00), XOM to 45.00
+    (closed at 50.00)
     sell 4 AAPL @ 120.00: realized (120 − 100) × 4 = +80.00   cash 8,480.00
     deposit 2,000.00                                   cash 10,480.00
     withdraw 500.00                                    cash 9,980.00
@@ -32,6 +33,7 @@ def worked_example(student):
     listed("XOM", "50.00", sector="Energy", name="Exxon Mobil")
     buy(student, "AAPL", 10)
     buy(student, "XOM", 20)
+    new_trading_day()
     set_price("AAPL", "120.00", previous_close="110.00")
     set_price("XOM", "45.00", previous_close="50.00")
     assert sell(student, "AAPL", 4) == D("80.00")

@@ -24,7 +24,7 @@ from tests.factories import (
     PriceFactory,
     StudentFactory,
 )
-from tests.portfolio.helpers import buy, listed, sell, set_price, tick
+from tests.portfolio.helpers import buy, listed, new_trading_day, sell, set_price, tick
 
 D = Decimal
 
@@ -66,11 +66,13 @@ def ranks(page: str) -> list[tuple[str, str]]:
 
 @pytest.fixture
 def invested(student):
-    """alice: 10 AAPL @ 100.00 now worth 120.00 (closed at 110.00), 4 sold; $9,980 cash."""
+    """alice: 10 AAPL @ 100.00, on a later day worth 120.00 (closed at 110.00), 4 sold; $9,980
+    cash."""
     listed("AAPL", "100.00", name="Apple Inc.", sector="Technology")
     listed("XOM", "50.00", name="Exxon Mobil", sector="Energy")
     buy(student, "AAPL", 10)
     buy(student, "XOM", 20)
+    new_trading_day()
     set_price("AAPL", "120.00", previous_close="110.00")
     set_price("XOM", "45.00", previous_close="50.00")
     sell(student, "AAPL", 4)

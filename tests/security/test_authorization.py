@@ -38,6 +38,7 @@ PRIVATE = {"anon": LOGIN, "student": 200, "instructor": 200}
 # pages render empty, and any order or movement they send is refused by the service.
 EXPECTED = {
     "home": PUBLIC_FOR_VISITORS,
+    "glossary": PUBLIC,
     "healthz": PUBLIC,
     "favicon": {"anon": 301, "student": 301, "instructor": 301},
     "moved_class_admin": {"anon": 302, "student": 302, "instructor": 302},

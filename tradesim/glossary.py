@@ -1,0 +1,412 @@
+"""Every finance word a student meets in TradeSim, explained once, in plain words.
+
+One source of truth: the glossary page (/glossary/) lists these entries, and the
+`{% explain "<id>" %}` tag (tradesim.templatetags.glossary) shows an entry's one-sentence
+`short` next to the word wherever a page uses it, with a link to the entry on the page.
+The `id` is the entry's anchor on that page (/glossary/#time-weighted-return) and the key the
+templates name; an unknown key is a template error, so a typo cannot ship.
+
+Written for a 15-year-old: short sentences, an example with numbers where it helps, and no
+word used before it is explained (or linked to its own entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Term:
+    id: str  # the anchor on the glossary page and the key of {% explain %}
+    term: str
+    short: str  # one or two sentences, shown where the word appears
+    text: str = ""  # more, on the glossary page only
+    why: str = ""  # ranking metrics: why a teacher might rank a class by it
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    terms: tuple[Term, ...]
+
+
+SECTIONS: tuple[Section, ...] = (
+    Section(
+        "buying-and-selling",
+        "Buying and selling",
+        (
+            Term(
+                "share",
+                "Share (stock)",
+                "A small piece of a company. If you own a share, you own a tiny part of the "
+                "company, and its price goes up and down with what people will pay for it.",
+                "In TradeSim you buy and sell whole shares, never parts of one.",
+            ),
+            Term(
+                "symbol",
+                "Symbol (ticker)",
+                "The short code that names a company on the market, such as AAPL for Apple.",
+            ),
+            Term(
+                "market-order",
+                "Market order",
+                "An order to buy or sell right away at the current price. It fills at the "
+                "price when your order reaches the market, which may have moved a little "
+                "since you looked.",
+                "Every trade in TradeSim is a market order. The estimate on the order form uses "
+                "the price on your screen; the trade itself uses the price at that moment.",
+            ),
+            Term(
+                "buy",
+                "Buy",
+                "Swap cash for shares: the price times the number of shares (plus any "
+                "commission) leaves your cash, and the shares go into your portfolio.",
+            ),
+            Term(
+                "sell",
+                "Sell",
+                "Swap shares back for cash: you get the price times the number of shares "
+                "(minus any commission). You can only sell shares you own.",
+            ),
+            Term(
+                "quantity",
+                "Quantity (shares)",
+                "How many shares an order buys or sells, or how many of a company you own.",
+            ),
+            Term(
+                "price",
+                "Price",
+                "What one share costs right now. In TradeSim prices are simulated: they move "
+                "a little at every market tick, like real prices do.",
+            ),
+            Term(
+                "estimated-total",
+                "Estimated total",
+                "What the order would cost (or bring in) at the price on your screen: "
+                "shares × price, plus any commission.",
+                "It is an estimate because the trade uses the price at the moment your order "
+                "arrives, which can be a little different.",
+            ),
+            Term(
+                "commission",
+                "Commission (fee)",
+                "A fee you pay for each trade, on top of what the shares cost. Your class "
+                "decides whether there is one and how big it is.",
+                "A commission makes trading a lot more expensive than trading a little: each "
+                "trade costs the fee, so buying and selling the same shares back and forth "
+                "loses money even when the price does not move.",
+            ),
+            Term(
+                "halted",
+                "Halted",
+                "Trading in this company is paused by your teacher: its price does not move "
+                "and orders for it are refused until trading resumes.",
+            ),
+            Term(
+                "trading-day",
+                "Trading day (session)",
+                "One simulated day of the market. The market in TradeSim runs faster than a "
+                "real one: many simulated trading days can pass in one real day.",
+                "By default a trading day is 390 market ticks, one for each minute of a real "
+                "6½-hour trading day. When a day ends, each company's last price becomes its "
+                "previous close and a new day begins.",
+            ),
+            Term(
+                "market-tick",
+                "Market tick",
+                "One step of the simulated market: at each tick every price moves a little.",
+            ),
+            Term(
+                "previous-close",
+                "Previous close",
+                "A company's price at the end of the last simulated trading day. "
+                "“Change” and “today” on a quote are measured from it.",
+            ),
+        ),
+    ),
+    Section(
+        "your-cash",
+        "Your cash",
+        (
+            Term(
+                "cash",
+                "Cash",
+                "The money in your account that is not in shares. You spend it to buy and get "
+                "it back when you sell. It is play money: nothing real is charged or paid.",
+            ),
+            Term(
+                "deposit",
+                "Deposit",
+                "Adding cash to your account. Your class may limit how much you can add, so "
+                "that the game is won by trading, not by depositing.",
+                "Your starting cash counts as your first deposit.",
+            ),
+            Term(
+                "withdrawal",
+                "Withdrawal",
+                "Taking cash out of your account. Like a deposit, it changes how much money "
+                "you have but is not a gain or a loss.",
+            ),
+            Term(
+                "grant",
+                "Instructor grant (reset)",
+                "Cash your teacher added to your account (a grant), or a fresh start your "
+                "teacher gave you (a reset). Both count as money put in, like a deposit.",
+            ),
+            Term(
+                "net-contributions",
+                "Net contributions",
+                "All the money put into your account (starting cash, deposits, grants) minus "
+                "all the money taken out (withdrawals). It is what you put in, not what you "
+                "earned.",
+                "Example: $10,000 starting cash, a $500 deposit and a $200 withdrawal make "
+                "$10,300 of net contributions. Your total return is measured against it.",
+            ),
+            Term(
+                "cash-journal",
+                "Cash journal (balance after)",
+                "The list of every change to your cash: deposits, withdrawals, buys, sells "
+                "and fees. “Balance after” is your cash right after each one.",
+            ),
+        ),
+    ),
+    Section(
+        "your-portfolio",
+        "Your portfolio",
+        (
+            Term(
+                "portfolio",
+                "Portfolio",
+                "Everything you own in TradeSim: your cash and all your shares.",
+            ),
+            Term(
+                "holding",
+                "Holding (position)",
+                "The shares of one company that you own, such as 10 shares of AAPL. "
+                "“Position” means the same thing.",
+            ),
+            Term(
+                "average-cost",
+                "Average cost",
+                "What you paid per share, on average, for the shares of a company you hold. "
+                "Bought 10 at $100 and 10 at $120? Your average cost is $110.",
+                "Selling does not change the average cost of the shares you keep.",
+            ),
+            Term(
+                "cost-basis",
+                "Cost basis",
+                "What the shares you hold cost you in total: average cost × number of shares.",
+            ),
+            Term(
+                "market-value",
+                "Market value",
+                "What your shares are worth right now: number of shares × today's price. "
+                "It is what you would get if you sold them all at this price.",
+            ),
+            Term(
+                "total-value",
+                "Total value",
+                "Your cash plus the market value of all your shares: everything your "
+                "portfolio is worth right now.",
+            ),
+            Term(
+                "weight",
+                "Weight",
+                "How big one part of your portfolio is compared with the whole, as a "
+                "percentage of your total value (cash included).",
+                "Example: $2,500 of shares in a $10,000 portfolio is a weight of 25%.",
+            ),
+            Term(
+                "allocation",
+                "Allocation",
+                "How your money is spread: how much is in each company, each sector and cash.",
+            ),
+            Term(
+                "sector",
+                "Sector",
+                "A group of companies in the same kind of business, such as Technology or "
+                "Energy. Companies in one sector often go up and down together.",
+            ),
+            Term(
+                "diversification",
+                "Diversification",
+                "Spreading your money over many companies and sectors, so that one bad day "
+                "for one company cannot sink your whole portfolio.",
+                "Your class may limit how much of your portfolio one stock may be (“most in "
+                "one stock”) to push you to diversify.",
+            ),
+        ),
+    ),
+    Section(
+        "gains-and-losses",
+        "Gains and losses",
+        (
+            Term(
+                "unrealized-pnl",
+                "Unrealized P/L (profit or loss)",
+                "How much the shares you still hold have gained or lost: market value minus "
+                "cost basis. It is “unrealized” because it can still change until you sell.",
+            ),
+            Term(
+                "realized-pnl",
+                "Realized P/L (profit or loss)",
+                "The gain or loss you locked in by selling: what the sale brought in minus "
+                "the average cost of the shares sold (before commission).",
+                "Example: you bought 10 shares at $100 and sell them at $130. Your realized "
+                "P/L is 10 × ($130 − $100) = $300.",
+            ),
+            Term(
+                "today",
+                "Today (day change)",
+                "How much your shares gained or lost since the current simulated trading day "
+                "began. Shares you held when the day began count from the previous close; "
+                "shares you bought today count from the price you paid.",
+                "So buying is never a gain or a loss by itself: bought 10 shares at $50 today "
+                "and the price is now $52? That holding is up $20 today, whatever the "
+                "previous close was. If you bought and sold the same company today, the "
+                "shares you sold count as the ones you held longest, those from before today, "
+                "first. Shares you sold are no longer in “today”: what they made is in your "
+                "realized P/L.",
+            ),
+            Term(
+                "total-return",
+                "Total return",
+                "How much your portfolio has gained or lost in all: total value minus net "
+                "contributions, also shown as a percentage of your net contributions.",
+                "Example: you put in $10,000 and your portfolio is worth $10,800. Your total "
+                "return is $800, or +8%. Deposits and withdrawals are taken out, so depositing "
+                "more does not raise it.",
+                why=(
+                    "It is the simplest to understand: what you made for what you put in. It "
+                    "is fairest when no one deposits or withdraws during the contest."
+                ),
+            ),
+        ),
+    ),
+    Section(
+        "measuring-how-you-did",
+        "Measuring how you did",
+        (
+            Term(
+                "time-weighted-return",
+                "Time-weighted return (TWR)",
+                "Your return from your choices alone: how much one unit of your portfolio has "
+                "grown, so deposits and withdrawals, and when you made them, don't count.",
+                "Think of your portfolio as a fund made of units. A deposit buys new units at "
+                "today's unit value and a withdrawal sells some, so the value of one unit only "
+                "moves when your shares gain or lose. Professional funds report their "
+                "results this way, so that fund managers are not judged by when their "
+                "clients add money.",
+                why=(
+                    "It is fair when students deposit or withdraw different amounts at "
+                    "different times: adding cash neither helps nor hurts it, so only what you "
+                    "bought and sold, and when, counts."
+                ),
+            ),
+            Term(
+                "max-drawdown",
+                "Max drawdown",
+                "The biggest drop your portfolio has had from a high point to a later low "
+                "point, as a percentage. It shows the worst losing stretch you went through.",
+                "Example: your unit value rose to 120, fell to 90, then climbed to 130. The "
+                "max drawdown is (120 − 90) ÷ 120 = 25%. Deposits and withdrawals don't "
+                "count, as in the time-weighted return.",
+            ),
+            Term(
+                "indexed-chart",
+                "Performance chart (start = 100)",
+                "Both lines start at 100, so you can compare them however much money each one "
+                "is about: 110 means up 10% since the start, 95 means down 5%.",
+                "Your line follows the value of one unit of your portfolio (see time-weighted "
+                "return), so deposits and withdrawals don't move it. When your line is above "
+                "the market index's, you did better than the market.",
+            ),
+            Term(
+                "market-index",
+                "Market index (index fund)",
+                "One number that follows the prices of the whole market at once. If the index "
+                "is up 3%, the market as a whole is up 3%.",
+                "In TradeSim the index is also a fund you can buy: one share of it is like "
+                "owning a little of every company at once. Beating the index means you did "
+                "better than someone who simply bought the whole market.",
+            ),
+            Term(
+                "excess-return",
+                "Return over the market index",
+                "Your time-weighted return minus the market index's return over the same "
+                "time. Above zero, you beat the market; below zero, the market beat you.",
+                why=(
+                    "When the whole market rises everyone gains, and when it falls everyone "
+                    "loses. This shows who did better than simply buying the whole market, "
+                    "whichever way it went."
+                ),
+            ),
+            Term(
+                "volatility",
+                "Volatility (risk)",
+                "How much and how often your returns swing up and down. A portfolio that "
+                "jumps around a lot is volatile, or risky, even if it ends up in the same "
+                "place as a steady one.",
+            ),
+            Term(
+                "risk-adjusted-return",
+                "Risk-adjusted return (Sharpe ratio)",
+                "Your average return per step divided by how much your returns swing "
+                "(their volatility). Steady gains score higher than the same gains made "
+                "with wild ups and downs.",
+                "TradeSim takes your return from one regular record of your portfolio to the "
+                "next, averages them, and divides by their standard deviation (how spread "
+                "out they are). Professionals call this a Sharpe ratio. It is a plain "
+                "number, not a percentage: above 0 you gained on average, and the higher "
+                "the steadier.",
+                why=(
+                    "It rewards steady gains over lucky gambles: putting everything in one "
+                    "risky stock can win big or lose big, and this ranks the students who "
+                    "earned their return with the smallest swings first, as professionals "
+                    "judge a fund manager."
+                ),
+            ),
+        ),
+    ),
+    Section(
+        "your-class",
+        "Your class and the leaderboard",
+        (
+            Term(
+                "leaderboard",
+                "Leaderboard",
+                "Your class ranked by one measure of how well each student did, chosen by "
+                "your teacher. The page says which measure and why.",
+            ),
+            Term(
+                "rank",
+                "Rank (unranked)",
+                "Your place on the leaderboard. Your class may ask for a few trades of your "
+                "own before you are ranked; until then you are listed after the ranked "
+                "students, without a rank.",
+            ),
+            Term(
+                "final-standings",
+                "Final standings (leaderboard freeze)",
+                "When your class ends, the leaderboard stops moving: it shows each student "
+                "as their portfolio was recorded at the end, and nothing after that counts.",
+            ),
+            Term(
+                "starting-cash",
+                "Starting cash",
+                "The play money you get when you join a class, the same for everyone in it.",
+            ),
+        ),
+    ),
+)
+
+GLOSSARY: dict[str, Term] = {term.id: term for section in SECTIONS for term in section.terms}
+
+
+def lookup(key: str) -> Term:
+    """The entry for `key`; KeyError naming the key and the known ones when there is none."""
+    try:
+        return GLOSSARY[key]
+    except KeyError:
+        raise KeyError(f"No glossary entry {key!r}; known: {', '.join(sorted(GLOSSARY))}") from None

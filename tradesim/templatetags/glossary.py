@@ -1,0 +1,56 @@
+"""{% explain "<glossary id>" %}: a short explanation of a finance word, next to the word.
+
+It renders a <details> disclosure (includes/explain.html): a small "?" button that opens the
+glossary entry's one-sentence explanation and a link to the whole entry on /glossary/. It
+works by keyboard and touch, needs no script, and never hides anything behind a hover.
+
+The key is checked when the template is compiled: `{% explain "twr" %}` with no such entry
+is a TemplateSyntaxError, so a typo fails the first test that renders the page. A key from a
+variable (`{% explain board.metric_term %}`) is checked when it renders, as loudly.
+"""
+
+from pathlib import PurePosixPath
+
+from django import template
+from django.template.loader import render_to_string
+
+from tradesim.glossary import GLOSSARY, lookup
+
+register = template.Library()
+
+
+class ExplainNode(template.Node):
+    def __init__(self, key: template.base.FilterExpression):
+        self.key = key
+
+    def render(self, context):
+        key = self.key.resolve(context)
+        try:
+            term = lookup(key)
+        except KeyError as error:
+            raise template.TemplateSyntaxError(str(error)) from None
+        # The same word may be explained more than once on a page: each disclosure needs an
+        # id of its own, and the same id on every render of its template (the dashboard's
+        # live section, served alone and swapped in, keeps an open one open by its id). So
+        # the id names the template and counts the key within it.
+        name = getattr(self.origin, "template_name", None) or "page"
+        place = PurePosixPath(str(name)).stem.strip("_") or "page"
+        seen = context.render_context.setdefault("glossary_explained", {})
+        count = seen[place, key] = seen.get((place, key), 0) + 1
+        dom_id = f"explain-{place}-{key}" + (f"-{count}" if count > 1 else "")
+        return render_to_string("includes/explain.html", {"term": term, "dom_id": dom_id})
+
+
+@register.tag
+def explain(parser, token):
+    bits = token.split_contents()
+    if len(bits) != 2:
+        raise template.TemplateSyntaxError(
+            f'{bits[0]} takes one glossary id, e.g. {{% {bits[0]} "time-weighted-return" %}}'
+        )
+    raw = bits[1]
+    if len(raw) > 1 and raw[0] == raw[-1] and raw[0] in "\"'" and raw[1:-1] not in GLOSSARY:
+        raise template.TemplateSyntaxError(
+            f"No glossary entry {raw[1:-1]!r}; known: {', '.join(sorted(GLOSSARY))}"
+        )
+    return ExplainNode(parser.compile_filter(raw))

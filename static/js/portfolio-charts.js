@@ -6,7 +6,8 @@
  *   history: {labels, performance, index, index_label, total_value}
  * Amounts travel as strings so the page never rounds a cent; the charts only need numbers.
  * Without JavaScript the page shows the same numbers as tables; the chart boxes and the
- * by-sector/by-symbol switch stay hidden.
+ * by-sector/by-symbol switch stay hidden. With it, each chart's legend is a row of buttons
+ * and the performance chart's numbers are also a table (chart-a11y.js).
  */
 (function () {
   "use strict";
@@ -46,7 +47,7 @@
         maintainAspectRatio: false,
         animation: false,
         plugins: {
-          legend: { position: "right" },
+          legend: { display: false }, // a row of buttons instead (chart-a11y.js)
           tooltip: {
             callbacks: {
               label: function (ctx) {
@@ -65,6 +66,7 @@
     var toggle = document.querySelector("[data-allocation-toggle]");
     if (!canvas || !data.allocation) return;
     var chart = new window.Chart(canvas, allocationConfig(data.allocation.sector));
+    var legend = document.querySelector('[data-chart-legend="allocation-chart"]');
 
     function show(grouping) {
       var slices = data.allocation[grouping];
@@ -72,6 +74,7 @@
       chart.data = config.data;
       chart.options.plugins.tooltip.callbacks.label = config.options.plugins.tooltip.callbacks.label;
       chart.update("none");
+      if (window.TradeSimCharts) window.TradeSimCharts.legend(chart, legend);
       document.querySelectorAll("[data-allocation-table]").forEach(function (table) {
         table.hidden = table.getAttribute("data-allocation-table") !== grouping;
       });
@@ -136,7 +139,7 @@
       hidden: true,
       yAxisID: "dollars",
     });
-    return new window.Chart(canvas, {
+    var chart = new window.Chart(canvas, {
       type: "line",
       data: { labels: h.labels, datasets: datasets },
       options: {
@@ -154,6 +157,7 @@
           },
         },
         plugins: {
+          legend: { display: false }, // a row of buttons instead (chart-a11y.js)
           tooltip: {
             callbacks: {
               label: function (ctx) {
@@ -165,6 +169,30 @@
         },
       },
     });
+    if (window.TradeSimCharts) {
+      window.TradeSimCharts.legend(chart, document.querySelector('[data-chart-legend="performance-chart"]'));
+      performanceTable(h);
+    }
+    return chart;
+  }
+
+  // The chart's numbers as a table (in "Show the numbers as a table").
+  function performanceTable(h) {
+    var headers = ["Time", "You (start = 100)"];
+    if (h.index) headers.push((h.index_label || "Market index") + " (start = 100)");
+    headers.push("Total value");
+    var rows = h.labels.map(function (label, i) {
+      var row = [label, h.performance[i] === null ? "—" : Number(h.performance[i]).toFixed(2)];
+      if (h.index) row.push(h.index[i] === null ? "—" : Number(h.index[i]).toFixed(2));
+      row.push(h.total_value[i] === null ? "—" : "$" + money.format(Number(h.total_value[i])));
+      return row;
+    });
+    window.TradeSimCharts.table(
+      document.querySelector('[data-chart-table="performance-chart"]'),
+      "Your portfolio and the market index, oldest first",
+      headers,
+      rows
+    );
   }
 
   document.addEventListener("DOMContentLoaded", function () {

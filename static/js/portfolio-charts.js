@@ -179,7 +179,7 @@
   // The chart's numbers as a table (in "Show the numbers as a table").
   function performanceTable(h) {
     var headers = ["Time", "You (start = 100)"];
-    if (h.index) headers.push((h.index_label || "Market index") + " (start = 100)");
+    if (h.index) headers.push("Market index (start = 100)");
     headers.push("Total value");
     var rows = h.labels.map(function (label, i) {
       var row = [label, h.performance[i] === null ? "—" : Number(h.performance[i]).toFixed(2)];
@@ -189,7 +189,7 @@
     });
     window.TradeSimCharts.table(
       document.querySelector('[data-chart-table="performance-chart"]'),
-      "Your portfolio and the market index, oldest first",
+      "Your portfolio and " + (h.index_label || "the market index") + ", oldest first",
       headers,
       rows
     );

@@ -587,3 +587,14 @@ def test_chart_legends_are_buttons_and_charts_have_tables(open_page, world):
     page.get_by_text("Show the numbers as a table").click()
     assert page.locator("[data-chart-table='price-chart'] tbody tr").count() >= 2
     assert page.locator("[data-chart-legend='price-chart'] button").count() == 2
+
+
+def test_the_quote_pages_live_price_can_be_paused(open_page, world):
+    b = open_page("desktop", world.student)
+    page = b.page
+    b.goto(f"/prices/{world.ids['symbol']}/")
+    assert not page.evaluate("() => window.TradeSimLive.paused()")
+    page.locator("#live-toggle").click()  # price-chart.js asks before each refresh
+    assert page.evaluate("() => window.TradeSimLive.paused()")
+    assert page.locator("#live-toggle").inner_text() == "Resume live updates"
+    assert page.inner_text("#live-state") == "Live updates are paused."

@@ -61,6 +61,18 @@
     };
   }
 
+  // A written summary of the doughnut: its two largest slices.
+  function describeAllocation(slices, grouping) {
+    var node = document.querySelector('[data-chart-summary="allocation-chart"]');
+    if (!node || !slices.length) return;
+    var sorted = slices.slice().sort(function (a, b) { return Number(b.weight) - Number(a.weight); });
+    function part(slice) { return slice.label + " at " + Number(slice.weight).toFixed(2) + " %"; }
+    var text = "By " + grouping + ", the largest part is " + part(sorted[0]);
+    if (sorted.length > 1) text += ", then " + part(sorted[1]);
+    node.textContent = text + ".";
+    node.hidden = false;
+  }
+
   function drawAllocation(data) {
     var canvas = document.getElementById("allocation-chart");
     var toggle = document.querySelector("[data-allocation-toggle]");
@@ -75,6 +87,7 @@
       chart.options.plugins.tooltip.callbacks.label = config.options.plugins.tooltip.callbacks.label;
       chart.update("none");
       if (window.TradeSimCharts) window.TradeSimCharts.legend(chart, legend);
+      describeAllocation(slices, grouping);
       document.querySelectorAll("[data-allocation-table]").forEach(function (table) {
         table.hidden = table.getAttribute("data-allocation-table") !== grouping;
       });

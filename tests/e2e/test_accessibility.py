@@ -576,6 +576,7 @@ def test_chart_legends_are_buttons_and_charts_have_tables(open_page, world):
     )
     slices = page.locator("[data-chart-legend='allocation-chart'] button")
     assert slices.count() >= 2
+    assert page.inner_text("#allocation-summary").startswith("By sector, the largest part is ")
     page.get_by_text("Show the numbers as a table").click()
     rows = page.locator("[data-chart-table='performance-chart'] tbody tr")
     assert rows.count() >= 2

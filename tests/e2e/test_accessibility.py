@@ -458,7 +458,7 @@ def tab_to(page, selector: str, limit: int = 80):
 
 
 @pytest.mark.parametrize(
-    ("who", "path", "selectors"),
+    ("who", "path", "selectors", "viewport"),
     [
         pytest.param(
             "student",
@@ -473,25 +473,35 @@ def tab_to(page, selector: str, limit: int = 80):
                 "main .table-responsive",
                 "main a[href^='/prices/']",
             ],
+            "desktop",
             id="dashboard",
+        ),
+        pytest.param(
+            "student",
+            "/portfolio/",
+            ["nav .navbar-brand", "nav form button", "nav .navbar-toggler"],
+            "phone",
+            id="phone navbar",
         ),
         pytest.param(
             "student",
             "/ledger/deposit/",
             ["#id_amount", "main button[type=submit]", "main a[href='/ledger/']"],
+            "desktop",
             id="deposit",
         ),
         pytest.param(
             "instructor",
             "/admin/accounts/user/",
             ["#header a", "div.breadcrumbs a", "#searchbar", "#changelist-filter a"],
+            "desktop",
             id="console user list",
         ),
     ],
 )
-def test_focus_rings_stand_out_at_3_to_1(open_page, world, who, path, selectors):
+def test_focus_rings_stand_out_at_3_to_1(open_page, world, who, path, selectors, viewport):
     user = {"student": world.student, "instructor": world.instructor}[who]
-    b = open_page("desktop", user)
+    b = open_page(viewport, user)
     b.goto(path)
     b.page.evaluate("() => document.activeElement.blur()")
     weak = []

@@ -6,7 +6,8 @@
  *   history: {labels, performance, index, index_label, total_value}
  * Amounts travel as strings so the page never rounds a cent; the charts only need numbers.
  * Without JavaScript the page shows the same numbers as tables; the chart boxes and the
- * by-sector/by-symbol switch stay hidden.
+ * by-sector/by-symbol switch stay hidden. With it, each chart's legend is a row of buttons
+ * and the performance chart's numbers are also a table (chart-a11y.js).
  */
 (function () {
   "use strict";
@@ -46,7 +47,7 @@
         maintainAspectRatio: false,
         animation: false,
         plugins: {
-          legend: { position: "right" },
+          legend: { display: false }, // a row of buttons instead (chart-a11y.js)
           tooltip: {
             callbacks: {
               label: function (ctx) {
@@ -60,11 +61,24 @@
     };
   }
 
+  // A written summary of the doughnut: its two largest slices.
+  function describeAllocation(slices, grouping) {
+    var node = document.querySelector('[data-chart-summary="allocation-chart"]');
+    if (!node || !slices.length) return;
+    var sorted = slices.slice().sort(function (a, b) { return Number(b.weight) - Number(a.weight); });
+    function part(slice) { return slice.label + " at " + Number(slice.weight).toFixed(2) + " %"; }
+    var text = "By " + grouping + ", the largest part is " + part(sorted[0]);
+    if (sorted.length > 1) text += ", then " + part(sorted[1]);
+    node.textContent = text + ".";
+    node.hidden = false;
+  }
+
   function drawAllocation(data) {
     var canvas = document.getElementById("allocation-chart");
     var toggle = document.querySelector("[data-allocation-toggle]");
     if (!canvas || !data.allocation) return;
     var chart = new window.Chart(canvas, allocationConfig(data.allocation.sector));
+    var legend = document.querySelector('[data-chart-legend="allocation-chart"]');
 
     function show(grouping) {
       var slices = data.allocation[grouping];
@@ -72,6 +86,8 @@
       chart.data = config.data;
       chart.options.plugins.tooltip.callbacks.label = config.options.plugins.tooltip.callbacks.label;
       chart.update("none");
+      if (window.TradeSimCharts) window.TradeSimCharts.legend(chart, legend);
+      describeAllocation(slices, grouping);
       document.querySelectorAll("[data-allocation-table]").forEach(function (table) {
         table.hidden = table.getAttribute("data-allocation-table") !== grouping;
       });
@@ -143,7 +159,7 @@
       hidden: true,
       yAxisID: "dollars",
     });
-    return new window.Chart(canvas, {
+    var chart = new window.Chart(canvas, {
       type: "line",
       data: { labels: h.labels, datasets: datasets },
       options: {
@@ -161,6 +177,7 @@
           },
         },
         plugins: {
+          legend: { display: false }, // a row of buttons instead (chart-a11y.js)
           tooltip: {
             callbacks: {
               label: function (ctx) {
@@ -172,6 +189,30 @@
         },
       },
     });
+    if (window.TradeSimCharts) {
+      window.TradeSimCharts.legend(chart, document.querySelector('[data-chart-legend="performance-chart"]'));
+      performanceTable(h);
+    }
+    return chart;
+  }
+
+  // The chart's numbers as a table (in "Show the numbers as a table").
+  function performanceTable(h) {
+    var headers = ["Time", "You (start = 100)"];
+    if (h.index) headers.push("Market index (start = 100)");
+    headers.push("Total value");
+    var rows = h.labels.map(function (label, i) {
+      var row = [label, h.performance[i] === null ? "—" : Number(h.performance[i]).toFixed(2)];
+      if (h.index) row.push(h.index[i] === null ? "—" : Number(h.index[i]).toFixed(2));
+      row.push(h.total_value[i] === null ? "—" : "$" + money.format(Number(h.total_value[i])));
+      return row;
+    });
+    window.TradeSimCharts.table(
+      document.querySelector('[data-chart-table="performance-chart"]'),
+      "Your portfolio and " + (h.index_label || "the market index") + ", oldest first",
+      headers,
+      rows
+    );
   }
 
   document.addEventListener("DOMContentLoaded", function () {

@@ -4,8 +4,9 @@
  * {symbol, previous_close, times: [ISO…], labels: ["14:05", …], prices: ["123.45", …]}.
  * Prices travel as strings so the page never rounds a cent; the chart only needs them as
  * numbers. The axis labels come from the server, in the site's time zone (tradesim/charts.py).
- * Every REFRESH_MS, while the tab is visible, the page asks /prices/<SYMBOL>/live/ for
- * the quote and the series and updates both.
+ * Every REFRESH_MS, while the tab is visible and the student has not paused live updates
+ * (live-updates.js), the page asks /prices/<SYMBOL>/live/ for the quote and the series and
+ * updates both, without moving focus.
  */
 (function () {
   "use strict";
@@ -94,6 +95,40 @@
     });
   }
 
+  // The chart's text alternative: a written summary and the numbers as a table.
+  function describe(chart, data) {
+    var charts = window.TradeSimCharts;
+    var summary = document.querySelector('[data-chart-summary="price-chart"]');
+    var details = document.querySelector('[data-chart-details="price-chart"]');
+    var prices = data.prices.map(Number);
+    if (!prices.length) return;
+    var first = prices[0];
+    var last = prices[prices.length - 1];
+    var low = Math.min.apply(null, prices);
+    var high = Math.max.apply(null, prices);
+    var labels = data.labels || [];
+    if (summary) {
+      var change = first ? ((last - first) / first) * 100 : 0;
+      var moved = change > 0 ? "rose " : change < 0 ? "fell " : "was unchanged";
+      summary.textContent = data.symbol + " " + moved
+        + (change ? Math.abs(change).toFixed(2) + " %" : "")
+        + " over the chart, from $" + money.format(first) + " at " + labels[0]
+        + " to $" + money.format(last) + " at " + labels[labels.length - 1]
+        + "; low $" + money.format(low) + ", high $" + money.format(high)
+        + ", previous close $" + money.format(Number(data.previous_close)) + ".";
+      summary.hidden = false;
+    }
+    if (charts && details) {
+      charts.table(
+        details.querySelector("[data-chart-table]"),
+        data.symbol + " price at each market tick, oldest first",
+        ["Time", "Price"],
+        prices.map(function (price, i) { return [labels[i], "$" + money.format(price)]; })
+      );
+      details.hidden = false;
+    }
+  }
+
   function update(chart, data) {
     var s = series(data);
     var c = colors(s.up);
@@ -103,6 +138,7 @@
     chart.data.datasets[0].backgroundColor = c.fill;
     chart.data.datasets[1].data = s.close;
     chart.update("none");
+    describe(chart, data);
   }
 
   function signed(value, prefix, suffix) {
@@ -137,7 +173,7 @@
     var url = root.getAttribute("data-live-url");
     if (!url || !window.fetch) return;
     window.setInterval(function () {
-      if (document.hidden) return;
+      if (document.hidden || (window.TradeSimLive && window.TradeSimLive.paused())) return;
       window.fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
         .then(function (response) { return response.ok ? response.json() : null; })
         .then(function (payload) {
@@ -153,7 +189,13 @@
     var data = readHistory();
     var canvas = document.getElementById("price-chart");
     var chart = null;
-    if (data && canvas && window.Chart) chart = draw(canvas, data);
+    if (data && canvas && window.Chart) {
+      chart = draw(canvas, data);
+      if (window.TradeSimCharts) {
+        window.TradeSimCharts.legend(chart, document.querySelector('[data-chart-legend="price-chart"]'));
+      }
+      describe(chart, data);
+    }
     var root = document.getElementById("quote-live");
     if (root) startRefresh(root, chart);
   });

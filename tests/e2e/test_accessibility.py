@@ -1,0 +1,611 @@
+"""WCAG 2.2 AA in a real browser: axe-core runs on every student page, every console page
+an instructor uses and every form's error state, at a desktop (1280×900) and a phone
+(390×844) viewport. Any violation fails the test with its rule, impact, element and help.
+
+axe is loaded from the live server's own static URL (page.add_script_tag(url=…)), so it
+runs under the site's real Content-Security-Policy, which the conftest's watch enforces.
+One Chromium serves the whole module; each test gets a fresh context (cookies, viewport).
+"""
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+from django.utils import timezone
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, Watched
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE_VERSION = "4.14.1"
+AXE_PATH = f"vendor/axe-core-{AXE_VERSION}/axe.min.js"
+# WCAG 2.0, 2.1 and 2.2 at levels A and AA. The student pages pass axe's best practices too
+# (headings, landmarks, regions, table headers); the console, which is Django's admin, is
+# held to WCAG only (its log-in has no h1 and its inline tables have empty headers).
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+BEST_PRACTICE = "best-practice"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+PASSWORD = "Quartz-Lantern-Harbor-2026"
+
+RUN_AXE = """async (tags) => {
+  const result = await window.axe.run(document, {
+    runOnly: {type: "tag", values: tags},
+    resultTypes: ["violations"],
+  });
+  return result.violations.map((v) => ({
+    id: v.id,
+    impact: v.impact,
+    help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.join(" "), summary: n.failureSummary})),
+  }));
+}"""
+
+
+# The browser, one per module --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread for the whole module; the
+    # tests only set up and read the database between browser steps.
+    before = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                yield browser
+            finally:
+                browser.close()
+    finally:
+        if before is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = before
+
+
+@pytest.fixture
+def plain_http(settings):
+    """The live server speaks plain HTTP and serves static files without a manifest."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    return settings
+
+
+@pytest.fixture
+def open_page(chromium, live_server, plain_http):
+    """open_page(viewport, user=None) -> a watched page in a fresh context, logged in as
+    user (through a session cookie) when one is given."""
+    from django.db import connections
+
+    contexts = []
+    pages = []
+
+    def open_(viewport: str, user=None) -> Watched:
+        context = chromium.new_context(viewport=VIEWPORTS[viewport])
+        contexts.append(context)
+        if user is not None:
+            client = Client()
+            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+            cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+            context.add_cookies(
+                [{"name": cookie.key, "value": cookie.value, "url": live_server.url}]
+            )
+        watched = Watched(context.new_page(), live_server.url)
+        watched.refused = set()  # pages answered with a 4xx on purpose (errors, 404)
+        watched.page.on("response", lambda r, w=watched: _note_refused(w, r))
+        pages.append(watched)
+        return watched
+
+    yield open_
+    try:
+        for watched in pages:
+            # Chromium logs a page answered with a 4xx as a console error; those pages are
+            # the point here (a rejected form is a 400, the missing page a 404).
+            watched.problems = [
+                problem
+                for problem in watched.problems
+                if not any(
+                    problem.startswith(f"console error at {url}: Failed to load resource")
+                    for url in watched.refused
+                )
+            ]
+            watched.assert_clean()
+    finally:
+        for context in contexts:
+            context.close()
+        connections.close_all()
+
+
+def _note_refused(watched: Watched, response):
+    if response.request.resource_type == "document" and response.status in (400, 404, 429):
+        watched.refused.add(response.url)
+
+
+def axe_violations(b: Watched, tags: list[str]) -> list[str]:
+    from django.templatetags.static import static
+
+    b.page.wait_for_load_state("networkidle")
+    if not b.page.evaluate("typeof window.axe === 'object'"):
+        b.page.add_script_tag(url=b.base_url + static(AXE_PATH))
+    found = b.page.evaluate(RUN_AXE, tags)
+    lines = []
+    for v in found:
+        for node in v["nodes"]:
+            lines.append(f"{v['id']} ({v['impact']}) at {node['target']}: {v['help']}")
+    return lines
+
+
+# The class, the market and the people ---------------------------------------------------
+
+
+@dataclass
+class World:
+    student: object
+    instructor: object
+    classroom: object
+    ids: dict = field(default_factory=dict)
+
+
+def build_world() -> World:
+    """A class with a student who deposited, bought two stocks and sold some, and the
+    market moved on, so the dashboard has holdings, a performance chart and activity."""
+    from accounts.roles import ensure_instructor_group
+    from accounts.services import create_instructor
+    from ledger.services import deposit
+    from prices.models import Price
+    from prices.services import advance_market, load_market
+    from prices.simulation import new_rng
+    from tests.factories import ClassroomFactory, StudentFactory
+    from trading.services import buy, sell
+
+    start = timezone.now() - timedelta(minutes=40)
+    load_market(now=start - timedelta(minutes=1))
+    rng = new_rng(7)
+    rivera = create_instructor(
+        username="ms-rivera", email="rivera@school.example", password=PASSWORD
+    )
+    rivera.groups.add(ensure_instructor_group())
+    period = ClassroomFactory(
+        name="Period 1",
+        starts_at=timezone.now() - timedelta(days=2),
+        ends_at=timezone.now() + timedelta(days=12),
+    )
+    period.owners.add(rivera)
+    maya = StudentFactory(username="maya", password=PASSWORD, classroom=period)
+    for i in range(3):
+        StudentFactory(username=f"classmate{i}", classroom=period)
+    deposit(user=maya, amount=Decimal("2500.00"), description="Birthday money")
+    symbols = list(Price.objects.order_by("symbol").values_list("symbol", flat=True)[:2])
+    for minute in range(20):
+        advance_market(rng=rng, now=start + timedelta(minutes=minute))
+    for symbol in symbols:
+        buy(user=maya, symbol=symbol, quantity=10)
+    sell(user=maya, symbol=symbols[0], quantity=3)
+    for minute in range(20, 40):
+        advance_market(rng=rng, now=start + timedelta(minutes=minute))
+    return World(
+        student=maya,
+        instructor=rivera,
+        classroom=period,
+        ids={"symbol": symbols[0], "other_symbol": symbols[1]},
+    )
+
+
+@pytest.fixture
+def world(db) -> World:
+    return build_world()
+
+
+# Pages ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    name: str
+    who: str  # "anon", "student" or "instructor"
+    path: str | Callable[[World], str]
+    # For an error state: fills the form on the page and submits it.
+    submit: Callable | None = None
+    summary: bool = True  # a project form: its error summary takes focus
+    console: bool = False  # Django's admin: WCAG rules only, not axe's best practices
+
+    def url(self, w: World) -> str:
+        return self.path(w) if callable(self.path) else self.path
+
+
+def _fill_and_send(values: dict, button: str | None = None):
+    def submit(page):
+        for selector, value in values.items():
+            page.fill(selector, value)
+        locator = page.locator(button or "main form[method=post] [type=submit]").first
+        with page.expect_navigation():
+            locator.click()
+
+    return submit
+
+
+STUDENT_PAGES = [
+    Page("home", "anon", "/"),
+    Page("login", "anon", "/accounts/login/"),
+    Page("register", "anon", "/accounts/register/"),
+    Page("404", "anon", "/no-such-page/"),
+    Page("join", "student", "/classes/join/"),
+    Page("profile", "student", "/accounts/profile/"),
+    Page("password change", "student", "/accounts/password/"),
+    Page("logout confirm", "student", "/accounts/logout/"),
+    Page("dashboard", "student", "/portfolio/"),
+    Page("leaderboard", "student", "/portfolio/leaderboard/"),
+    Page("class rules", "student", "/classes/rules/"),
+    Page("market", "student", "/prices/"),
+    Page("quote", "student", lambda w: f"/prices/{w.ids['symbol']}/"),
+    Page("buy ticket", "student", lambda w: f"/trading/buy/?symbol={w.ids['symbol']}"),
+    Page("sell ticket", "student", lambda w: f"/trading/sell/?symbol={w.ids['symbol']}"),
+    Page("trade history", "student", "/trading/"),
+    Page("cash journal", "student", "/ledger/"),
+    Page("deposit", "student", "/ledger/deposit/"),
+    Page("withdraw", "student", "/ledger/withdraw/"),
+]
+
+CONSOLE_PAGES = [
+    Page("admin log-in", "anon", "/admin/login/"),
+    Page("admin index", "instructor", "/admin/"),
+    Page("user list", "instructor", "/admin/accounts/user/"),
+    Page("user change", "instructor", lambda w: f"/admin/accounts/user/{w.student.pk}/change/"),
+    Page(
+        "grant cash", "instructor", lambda w: f"/admin/accounts/user/grant-cash/?ids={w.student.pk}"
+    ),
+    Page("reset", "instructor", lambda w: f"/admin/accounts/user/reset/?ids={w.student.pk}"),
+    Page("classroom list", "instructor", "/admin/classrooms/classroom/"),
+    Page(
+        "classroom change",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/change/",
+    ),
+    Page("classroom add", "instructor", "/admin/classrooms/classroom/add/"),
+    Page("market events", "instructor", "/admin/prices/marketevent/"),
+    Page("market event add", "instructor", "/admin/prices/marketevent/add/"),
+    Page("prices", "instructor", "/admin/prices/price/"),
+    Page("audit", "instructor", "/admin/tradesim/auditentry/"),
+    Page("lockouts", "instructor", "/admin/axes/accessattempt/"),
+]
+
+ERROR_STATES = [
+    Page(
+        "login error",
+        "anon",
+        "/accounts/login/",
+        _fill_and_send({"#id_username": "maya", "#id_password": "not-the-password"}),
+    ),
+    Page(
+        "register error",
+        "anon",
+        "/accounts/register/",
+        _fill_and_send(
+            {"#id_username": "maya", "#id_password1": "short", "#id_password2": "other"}
+        ),
+    ),
+    Page("join error", "student", "/classes/join/", _fill_and_send({"#id_code": "NOPE-NOPE"})),
+    Page("deposit error", "student", "/ledger/deposit/", _fill_and_send({"#id_amount": "-5"})),
+    Page(
+        "withdraw error", "student", "/ledger/withdraw/", _fill_and_send({"#id_amount": "99999999"})
+    ),
+    Page(
+        "buy error",
+        "student",
+        lambda w: f"/trading/buy/?symbol={w.ids['symbol']}",
+        _fill_and_send({"#id_quantity": "999999"}),
+    ),
+    Page(
+        "sell error",
+        "student",
+        lambda w: f"/trading/sell/?symbol={w.ids['symbol']}",
+        _fill_and_send({"#id_quantity": "9999"}),
+    ),
+    Page(
+        "password change error",
+        "student",
+        "/accounts/password/",
+        _fill_and_send(
+            {"#id_old_password": "wrong", "#id_new_password1": "x", "#id_new_password2": "y"}
+        ),
+    ),
+    Page(
+        "admin grant cash error",
+        "instructor",
+        lambda w: f"/admin/accounts/user/grant-cash/?ids={w.student.pk}",
+        _fill_and_send({"#id_amount": "-1"}, "input[type=submit][value='Grant cash']"),
+        summary=False,
+    ),
+    Page(
+        "admin classroom error",
+        "instructor",
+        "/admin/classrooms/classroom/add/",
+        _fill_and_send({}, "input[type=submit][name=_save]"),
+        summary=False,
+    ),
+]
+
+
+for _page in CONSOLE_PAGES + ERROR_STATES[-2:]:
+    _page.console = True
+
+
+def _param(pages):
+    return [pytest.param(p, id=p.name) for p in pages]
+
+
+def _open(open_page, world, p: Page) -> Watched:
+    user = {"anon": None, "student": world.student, "instructor": world.instructor}[p.who]
+    b = open_page("desktop", user)
+    response = b.goto(p.url(world))
+    expected = 404 if p.name == "404" else 200
+    assert response.status == expected, f"{p.name}: {response.status} for {p.url(world)}"
+    return b
+
+
+def assert_accessible_at_both_sizes(b: Watched, p: Page, *, reload: bool):
+    """axe at the desktop size the page was opened at, then at the phone size: the page is
+    loaded again there, or (a form's error state, the answer to a POST) only resized."""
+    tags = WCAG_TAGS if p.console else [*WCAG_TAGS, BEST_PRACTICE]
+    found = []
+    for n, (viewport, size) in enumerate(VIEWPORTS.items()):
+        if n:
+            b.page.set_viewport_size(size)
+            if reload:
+                b.page.reload()
+        found += [
+            f"[{viewport} {size['width']}×{size['height']}] {line}"
+            for line in axe_violations(b, tags)
+        ]
+    assert not found, f"{len(found)} accessibility violation(s) on {p.name}:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize("p", _param(STUDENT_PAGES + CONSOLE_PAGES))
+def test_page_has_no_violations(open_page, world, p):
+    b = _open(open_page, world, p)
+    assert_accessible_at_both_sizes(b, p, reload=True)
+
+
+@pytest.mark.parametrize("p", _param(ERROR_STATES))
+def test_form_error_state_has_no_violations(open_page, world, p):
+    b = _open(open_page, world, p)
+    p.submit(b.page)
+    b.page.wait_for_load_state("networkidle")
+    assert b.page.locator(".error-summary, .errornote").count() >= 1, "no error shown"
+    # The summary (or the admin's error note) has keyboard focus, so it is read first.
+    where = ".error-summary" if p.summary else ".errornote"
+    assert b.page.evaluate(f"() => !!document.activeElement.closest('{where}')"), (
+        f"focus is on {b.page.evaluate('document.activeElement.outerHTML.slice(0, 80)')}"
+    )
+    assert_accessible_at_both_sizes(b, p, reload=False)
+
+
+def test_locked_out_page_has_no_violations(open_page, world, settings):
+    settings.AXES_FAILURE_LIMIT = 1
+    b = open_page("desktop")
+    b.goto("/accounts/login/")
+    for _ in range(3):
+        if "Too many failed log-ins" in b.page.inner_text("main"):
+            break
+        b.page.fill("#id_username", "maya")
+        b.page.fill("#id_password", "not-the-password")
+        with b.page.expect_navigation():
+            b.page.locator("main form [type=submit]").click()
+    assert "Too many failed log-ins" in b.page.inner_text("main")
+    assert_accessible_at_both_sizes(b, Page("locked out", "anon", ""), reload=False)
+
+
+# Keyboard and screen readers -------------------------------------------------------------
+
+FOCUS_RING = """(el) => {
+  const style = getComputedStyle(el);
+  let node = el.parentElement, background = "rgba(0, 0, 0, 0)";
+  while (node) {
+    const bg = getComputedStyle(node).backgroundColor;
+    if (bg && !bg.endsWith(", 0)") && bg !== "transparent") { background = bg; break; }
+    node = node.parentElement;
+  }
+  return {
+    style: style.outlineStyle,
+    width: parseFloat(style.outlineWidth),
+    color: style.outlineColor,
+    background: background === "rgba(0, 0, 0, 0)" ? "rgb(255, 255, 255)" : background,
+  };
+}"""
+
+
+def _luminance(rgb: str) -> float:
+    channels = [int(float(c)) for c in rgb[rgb.index("(") + 1 : rgb.index(")")].split(",")[:3]]
+
+    def linear(c):
+        c = c / 255
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted([_luminance(a), _luminance(b)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def tab_to(page, selector: str, limit: int = 80):
+    """Press Tab until the element matching selector has focus (as a keyboard user would
+    reach it), and return it."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => document.activeElement.matches({selector!r})"):
+            return page.locator(":focus")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "selectors", "viewport"),
+    [
+        pytest.param(
+            "student",
+            "/portfolio/",
+            [
+                "nav .navbar-brand",
+                "nav a.nav-link",
+                "nav button.btn-link",
+                "main a.btn-success",
+                "main a.btn-outline-secondary",
+                "#live-toggle",
+                "main .table-responsive",
+                "main a[href^='/prices/']",
+            ],
+            "desktop",
+            id="dashboard",
+        ),
+        pytest.param(
+            "student",
+            "/portfolio/",
+            ["nav .navbar-brand", "nav form button", "nav .navbar-toggler"],
+            "phone",
+            id="phone navbar",
+        ),
+        pytest.param(
+            "student",
+            "/ledger/deposit/",
+            ["#id_amount", "main button[type=submit]", "main a[href='/ledger/']"],
+            "desktop",
+            id="deposit",
+        ),
+        pytest.param(
+            "instructor",
+            "/admin/accounts/user/",
+            ["#header a", "div.breadcrumbs a", "#searchbar", "#changelist-filter a"],
+            "desktop",
+            id="console user list",
+        ),
+    ],
+)
+def test_focus_rings_stand_out_at_3_to_1(open_page, world, who, path, selectors, viewport):
+    user = {"student": world.student, "instructor": world.instructor}[who]
+    b = open_page(viewport, user)
+    b.goto(path)
+    b.page.evaluate("() => document.activeElement.blur()")
+    weak = []
+    for selector in selectors:
+        ring = b.page.evaluate(FOCUS_RING, tab_to(b.page, selector).element_handle())
+        ratio = contrast(ring["color"], ring["background"])
+        if ring["style"] == "none" or ring["width"] < 2 or ratio < 3:
+            weak.append(f"{selector}: {ring} ({ratio:.2f}:1)")
+    assert not weak, "focus rings under 3:1 or under 2 px:\n" + "\n".join(weak)
+
+
+def test_an_error_summary_takes_focus_and_leads_to_its_field(open_page, world):
+    b = open_page("desktop", world.student)
+    page = b.page
+    b.goto("/ledger/withdraw/")
+    page.fill("#id_amount", "abc")
+    with page.expect_navigation():
+        page.locator("main form[method=post] [type=submit]").click()
+    summary = page.locator(".error-summary")
+    assert "There is a problem" in summary.inner_text()
+    assert page.evaluate("() => document.activeElement.matches('.error-summary')")
+    # The field says what is wrong with it to a screen reader too.
+    described = page.get_attribute("#id_amount", "aria-describedby").split()
+    assert "id_amount_error" in described
+    assert page.locator("#id_amount_error").inner_text() in summary.inner_text()
+    assert page.get_attribute("#id_amount", "aria-invalid") == "true"
+    page.keyboard.press("Tab")  # the first link in the summary
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "id_amount"
+
+
+def test_live_updates_keep_focus_and_can_be_paused(open_page, world, monkeypatch):
+    from portfolio import views
+
+    monkeypatch.setattr(views, "LIVE_SECONDS", 1)
+    b = open_page("desktop", world.student)
+    page = b.page
+    symbol = world.ids["symbol"]
+    b.goto("/portfolio/")
+    buy = tab_to(page, f"a[aria-label='Buy {symbol}']")
+    page.evaluate("() => { document.activeElement.dataset.before = 'yes'; }")
+    with page.expect_response("**/portfolio/live/"):
+        pass
+    page.wait_for_function("() => !document.querySelector('[data-before]')")  # swapped
+    assert page.evaluate("() => document.activeElement.getAttribute('aria-label')") == (
+        f"Buy {symbol}"
+    )
+    assert buy.count() == 1
+
+    # Paused: no more refreshes, and the choice outlives a reload.
+    toggle = page.locator("#live-toggle")
+    assert toggle.inner_text() == "Pause live updates"
+    toggle.click()
+    assert toggle.inner_text() == "Resume live updates"
+    assert "paused" in page.inner_text("#live-state")
+    asked = []
+    page.on("request", lambda r: asked.append(r.url) if "/portfolio/live/" in r.url else None)
+    page.wait_for_timeout(2500)
+    assert asked == []
+    page.reload()
+    assert page.locator("#live-toggle").inner_text() == "Resume live updates"
+    page.locator("#live-toggle").click()
+    with page.expect_response("**/portfolio/live/"):
+        pass
+
+
+def test_chart_legends_are_buttons_and_charts_have_tables(open_page, world):
+    b = open_page("desktop", world.student)
+    page = b.page
+    b.goto("/portfolio/")
+    page.wait_for_function("() => window.Chart && Chart.getChart('performance-chart')")
+    legend = page.locator("[data-chart-legend='performance-chart']")
+    total = legend.get_by_role("button", name="Total value ($)")
+    assert total.get_attribute("aria-pressed") == "false"
+    total.focus()
+    page.keyboard.press("Space")
+    assert total.get_attribute("aria-pressed") == "true"
+    assert page.evaluate("() => Chart.getChart('performance-chart').isDatasetVisible(2)")
+    assert (
+        page.evaluate("() => Chart.getChart('performance-chart').options.plugins.legend.display")
+        is False
+    )
+    slices = page.locator("[data-chart-legend='allocation-chart'] button")
+    assert slices.count() >= 2
+    assert page.inner_text("#allocation-summary").startswith("By sector, the largest part is ")
+    page.get_by_text("Show the numbers as a table").click()
+    rows = page.locator("[data-chart-table='performance-chart'] tbody tr")
+    assert rows.count() >= 2
+
+    b.goto(f"/prices/{world.ids['symbol']}/")
+    page.wait_for_function("() => window.Chart && Chart.getChart('price-chart')")
+    summary = page.inner_text("#price-chart-summary")
+    assert summary.startswith(world.ids["symbol"]) and "previous close $" in summary
+    page.get_by_text("Show the numbers as a table").click()
+    assert page.locator("[data-chart-table='price-chart'] tbody tr").count() >= 2
+    assert page.locator("[data-chart-legend='price-chart'] button").count() == 2
+
+
+def test_the_quote_pages_live_price_can_be_paused(open_page, world):
+    b = open_page("desktop", world.student)
+    page = b.page
+    b.goto(f"/prices/{world.ids['symbol']}/")
+    assert not page.evaluate("() => window.TradeSimLive.paused()")
+    page.locator("#live-toggle").click()  # price-chart.js asks before each refresh
+    assert page.evaluate("() => window.TradeSimLive.paused()")
+    assert page.locator("#live-toggle").inner_text() == "Resume live updates"
+    assert page.inner_text("#live-state") == "Live updates are paused."

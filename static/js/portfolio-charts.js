@@ -46,7 +46,8 @@
         maintainAspectRatio: false,
         animation: false,
         plugins: {
-          legend: { position: "right" },
+          // Beside the ring on a wide card; under it on a phone, where names would be cut.
+          legend: { position: window.matchMedia("(max-width: 575.98px)").matches ? "bottom" : "right" },
           tooltip: {
             callbacks: {
               label: function (ctx) {

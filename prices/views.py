@@ -51,6 +51,7 @@ def market(request):
             "overview": overview,
             "summary": summary,
             "columns": _columns(overview.sort),
+            "sort_choices": _sort_choices(),
             "filtered": bool(overview.query or overview.sector),
         },
     )
@@ -74,6 +75,18 @@ def _columns(sort: str) -> list[dict]:
             }
         )
     return columns
+
+
+def _sort_choices() -> list[tuple[str, str]]:
+    """The sorts as a list to pick from: on a phone the table's headings are out of sight."""
+    choices = []
+    for name, heading, numeric in COLUMNS:
+        if numeric:
+            choices += [(f"-{name}", f"{heading}, highest first")]
+            choices += [(name, f"{heading}, lowest first")]
+        else:
+            choices += [(name, f"{heading}, A to Z"), (f"-{name}", f"{heading}, Z to A")]
+    return choices
 
 
 def _chart_range(request) -> str:

@@ -291,6 +291,16 @@ def test_on_a_phone_the_tables_keep_their_key_numbers_on_screen(browser_page, bu
             if off:
                 problems.append(f"{path}: {selector} off screen at 390 px: {off[:2]}")
     assert problems == [], "\n".join(problems)
+    # The market's sortable headings are out of sight on a phone: a list picks the sort.
+    b.goto("/prices/")
+    page.select_option("#market-sort", "-change_pct")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_load_state("networkidle")
+    assert "sort=-change_pct" in page.url
+    assert page.locator("#market-sort").input_value() == "-change_pct"
+    sorted_by = page.locator("#market [aria-sort=descending]").inner_text()
+    assert sorted_by.strip().startswith("% Change")
+
     # Still tables to a screen reader: the rows are rows and the cells are cells.
     b.goto("/portfolio/")
     assert page.get_by_role("table", name="Your holdings").count() == 1

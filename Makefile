@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install env migrate market demo lint check bench-tick clean
+.PHONY: run test install env migrate market demo lint check bench-tick clean screenshots
 
 ## make run: install, migrate, offer the demo classroom (first run), load the sample market,
 ## serve on http://127.0.0.1:8000
@@ -60,6 +60,11 @@ market: migrate
 ## lists the sample market itself, so the history starts with the listing
 demo: migrate
 	$(PY) manage.py seed_demo
+
+## make screenshots: retake the README's screenshots (docs/screenshots/, desktop and phone)
+## in Chromium
+screenshots: install
+	README_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_screenshots.py
 
 lint: install
 	$(VENV)/bin/ruff check .

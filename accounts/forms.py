@@ -3,7 +3,13 @@ from django.contrib.auth import forms as auth_forms
 from django.contrib.auth import get_user_model
 
 from classrooms.models import looks_like_join_code, normalize_join_code
-from tradesim.forms import Form, ModelForm, StrictFormMixin, UsernameLengthMixin
+from tradesim.forms import (
+    BootstrapFormMixin,
+    Form,
+    ModelForm,
+    StrictFormMixin,
+    UsernameLengthMixin,
+)
 
 User = get_user_model()
 
@@ -41,13 +47,13 @@ class ClassCodeField(forms.CharField):
         return code
 
 
-class JoinClassForm(Form):
+class JoinClassForm(BootstrapFormMixin, Form):
     code = ClassCodeField(
         label="Class code", help_text="The 8 letters and digits your teacher gave you."
     )
 
 
-class RegistrationForm(StrictFormMixin, auth_forms.UserCreationForm):
+class RegistrationForm(BootstrapFormMixin, StrictFormMixin, auth_forms.UserCreationForm):
     email = forms.EmailField(required=True, help_text="Used only by your instructor to reach you.")
     class_code = ClassCodeField(
         label="Class code (optional)",
@@ -66,7 +72,9 @@ class RegistrationForm(StrictFormMixin, auth_forms.UserCreationForm):
         return email
 
 
-class LoginForm(StrictFormMixin, UsernameLengthMixin, auth_forms.AuthenticationForm):
+class LoginForm(
+    BootstrapFormMixin, StrictFormMixin, UsernameLengthMixin, auth_forms.AuthenticationForm
+):
     remember = forms.BooleanField(
         label="Keep me logged in",
         required=False,
@@ -77,17 +85,12 @@ class LoginForm(StrictFormMixin, UsernameLengthMixin, auth_forms.AuthenticationF
         ),
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in ("username", "password"):
-            self.fields[name].widget.attrs.setdefault("class", "form-control")
 
-
-class PasswordChangeForm(StrictFormMixin, auth_forms.PasswordChangeForm):
+class PasswordChangeForm(BootstrapFormMixin, StrictFormMixin, auth_forms.PasswordChangeForm):
     pass
 
 
-class ProfileForm(ModelForm):
+class ProfileForm(BootstrapFormMixin, ModelForm):
     class Meta:
         model = User
         fields = ("first_name", "last_name", "email")

@@ -55,6 +55,7 @@ def market(request):
             "overview": overview,
             "summary": summary,
             "columns": _columns(overview.sort),
+            "sort_choices": _sort_choices(),
             "filtered": bool(overview.query or overview.sector),
             "news": recent_news(),
             "news_sessions": NEWS_SESSIONS,
@@ -85,6 +86,18 @@ def _columns(sort: str) -> list[dict]:
 def _quote_time(quote) -> str:
     """When the quote's price was set, in the site's time zone, its zone named."""
     return dateformat.format(timezone.localtime(quote.timestamp), "M j, H:i:s T")
+
+
+def _sort_choices() -> list[tuple[str, str]]:
+    """The sorts as a list to pick from: on a phone the table's headings are out of sight."""
+    choices = []
+    for name, heading, numeric in COLUMNS:
+        if numeric:
+            choices += [(f"-{name}", f"{heading}, highest first")]
+            choices += [(name, f"{heading}, lowest first")]
+        else:
+            choices += [(name, f"{heading}, A to Z"), (f"-{name}", f"{heading}, Z to A")]
+    return choices
 
 
 @require_safe

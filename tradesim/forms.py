@@ -112,6 +112,37 @@ class UsernameLengthMixin:
         field.validators.append(MaxLengthValidator(field.max_length))
 
 
+class BootstrapFormMixin:
+    """The site's look on a form's widgets: Bootstrap's classes on every visible one
+    (form-control, form-select, form-check-input), and `is-invalid` on the fields that
+    have errors, so the account forms look and fail like the trading and cash forms."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            widget = field.widget
+            if widget.is_hidden:
+                continue
+            if isinstance(widget, forms.CheckboxInput):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select):
+                css = "form-select"
+            else:
+                css = "form-control"
+            classes = widget.attrs.get("class", "").split()
+            if css not in classes:
+                widget.attrs["class"] = " ".join([*classes, css])
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        for name in self._errors:
+            if name in self.fields:
+                widget = self.fields[name].widget
+                classes = widget.attrs.get("class", "").split()
+                if "is-invalid" not in classes:
+                    widget.attrs["class"] = " ".join([*classes, "is-invalid"])
+
+
 class Form(StrictFormMixin, forms.Form):
     pass
 

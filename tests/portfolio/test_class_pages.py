@@ -33,7 +33,7 @@ def login(user) -> Client:
 def rows(page: str) -> list[tuple[str, str]]:
     """(rank cell, name) of each row of the leaderboard table, in order."""
     found = re.findall(
-        r'<tr[^>]*data-user="([^"]+)"[^>]*>\s*<td class="num fw-semibold">(.*?)</td>',
+        r'<tr[^>]*data-user="([^"]+)"[^>]*>\s*<td class="num fw-semibold"[^>]*>(.*?)</td>',
         page,
         re.DOTALL,
     )

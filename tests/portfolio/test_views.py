@@ -59,7 +59,7 @@ def row_of(page: str, username: str) -> str:
 def ranks(page: str) -> list[tuple[str, str]]:
     """(rank, username) of each row of the leaderboard table, in order."""
     rows = re.findall(
-        r'<tr[^>]*data-user="([^"]+)"[^>]*>\s*<td class="num fw-semibold">(\d+)</td>', page
+        r'<tr[^>]*data-user="([^"]+)"[^>]*>\s*<td class="num fw-semibold"[^>]*>(\d+)</td>', page
     )
     return [(rank, user) for user, rank in rows]
 

@@ -79,3 +79,37 @@ def pnl(value, kind="money"):
     if d < 0:
         return format_html('<span class="pnl pnl-down">▼ {}</span>', text)
     return format_html('<span class="pnl pnl-flat">{}</span>', text)
+
+
+SIDES = {"buy": "Buy", "sell": "Sell"}
+
+
+@register.simple_tag
+def side_badge(side, quantity=None, symbol=None):
+    """Buy or Sell, the same badge on every page: the word, in the side's color (green to
+    buy, red to sell, like the order buttons). With a quantity and a symbol it reads as
+    the whole order: "Buy 3 AAPL"."""
+    side = str(side).lower()
+    badge = format_html(
+        '<span class="badge side-badge side-{}">{}</span>', side, SIDES.get(side, side)
+    )
+    if quantity is None:
+        return badge
+    return format_html("{} {} {}", badge, shares(quantity), symbol or "")
+
+
+@register.simple_tag
+def cash_badge(row):
+    """A cash-journal row's type: a trade's side badge for buys and sells, a plain gray
+    badge for the others (the signed amount beside it says in or out)."""
+    if row.type in SIDES:
+        return side_badge(row.type)
+    return format_html('<span class="badge text-bg-secondary">{}</span>', row.get_type_display())
+
+
+@register.simple_tag
+def cash_amount(row):
+    """A cash movement: "+$100.00" in, "−$25.00" out; the sign says which, the color
+    repeats it."""
+    css = "pnl-up" if row.is_credit else "pnl-down"
+    return format_html('<span class="pnl {}">{}</span>', css, signed_money(row.signed_amount))

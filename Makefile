@@ -46,8 +46,8 @@ env:
 	  echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env; \
 	  echo "Added a random SECRET_KEY to .env"; }
 	@grep -q '^TIME_ZONE=' .env || { \
-	  zone=$$($(PY) -c 'from tradesim.envvars import machine_time_zone; print(machine_time_zone())'); \
-	  echo "TIME_ZONE=$$zone" >> .env; \
+	  zone=$$($(PY) -c 'from tradesim.envvars import machine_time_zone; print(machine_time_zone())' 2>/dev/null || echo UTC); \
+	  echo "TIME_ZONE=$${zone:-UTC}" >> .env; \
 	  echo "Added TIME_ZONE=$$zone to .env (this machine's time zone; pages and exports show times in it)"; }
 
 migrate: install env

@@ -196,6 +196,8 @@ class MarketEventForm(ModelForm):
         help_texts = {
             "stock": "One symbol…",
             "percent": "Applied at the next tick on top of the normal move, e.g. -12.5 or 8.",
+            "reason": "The news headline: once applied, everyone who opens the market and "
+            "quote pages reads it (the market is public). Write it for students.",
         }
 
     def __init__(self, *args, **kwargs):

@@ -237,11 +237,17 @@ def price_history(
     symbol: str, *, sessions: int = 1, limit: int | None = None
 ) -> list[tuple[datetime, Decimal]]:
     """The (timestamp, price) pairs of `symbol` since the opening of the trading session
-    `sessions` − 1 before the current one (the newest `limit` of them), oldest first. All
-    of the kept history when fewer sessions are on record. One query, on the (symbol,
-    timestamp) index, bounded however long the market has run (MAX_CHART_POINTS)."""
+    `sessions` − 1 before the current one (the newest `limit` of them), oldest first. With
+    fewer sessions on record, since the oldest recorded one (so "Last 5 sessions" never
+    shows more than five); all of the kept history when none is. One query, on the
+    (symbol, timestamp) index, bounded however long the market has run (MAX_CHART_POINTS)."""
     opened = TradingSession.objects.order_by("-number").values("opened_at")[sessions - 1 : sessions]
-    since = Coalesce(Subquery(opened), Value(_BEFORE_ANY_SESSION, output_field=DateTimeField()))
+    oldest = TradingSession.objects.order_by("number").values("opened_at")[:1]
+    since = Coalesce(
+        Subquery(opened),
+        Subquery(oldest),
+        Value(_BEFORE_ANY_SESSION, output_field=DateTimeField()),
+    )
     rows = (
         PriceHistory.objects.filter(stock_id=symbol, timestamp__gte=since)
         .order_by("-timestamp")

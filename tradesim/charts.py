@@ -13,7 +13,8 @@ def axis_labels(moments: Sequence[datetime]) -> list[str]:
     """One label per moment, as short as the span allows: "14:05" within one calendar
     day, "Mon 09:30" within a week, "Mar 2 09:30" beyond; seconds ("14:05:30") only when two
     neighbouring moments would otherwise read the same. Labels only repeat for moments in
-    the same second; the chart shows a repeated label once (static/js/chart-axis.js)."""
+    the same second; the charts show a repeated label once (uniqueTick in
+    static/js/price-chart.js and static/js/portfolio-charts.js)."""
     local = [timezone.localtime(moment) for moment in moments]
     if not local:
         return []

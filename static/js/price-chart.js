@@ -118,7 +118,9 @@
         + ", previous close $" + money.format(Number(data.previous_close)) + ".";
       summary.hidden = false;
     }
-    if (charts && details) {
+    // An open table is left as it is: rebuilding it every refresh would lose a screen
+    // reader's place (and redraw thousands of rows); while shut, each refresh rebuilds it.
+    if (charts && details && !details.open) {
       charts.table(
         details.querySelector("[data-chart-table]"),
         data.symbol + " price at each market tick, oldest first",

@@ -87,7 +87,8 @@ def test_explanations_open_by_click_and_keyboard_and_lead_to_the_glossary(browse
     page.locator("#explain-live-today-2 summary").focus()
     page.keyboard.press("Enter")
     assert page.evaluate("document.querySelector('#explain-live-today-2').open")
-    page.wait_for_function(NO_SIDEWAYS_SCROLL, timeout=5000)  # placed on its toggle event
+    # explain.js places the box on its toggle event, just after.
+    page.wait_for_function(f"() => {NO_SIDEWAYS_SCROLL}", timeout=5000)
     box = page.locator("#explain-live-today-2 .explain-body").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= LAPTOP["width"]
     assert page.evaluate(NO_SIDEWAYS_SCROLL)
@@ -95,7 +96,9 @@ def test_explanations_open_by_click_and_keyboard_and_lead_to_the_glossary(browse
 
     # One open at a time; a click elsewhere shuts it.
     twr.locator("summary").click()
-    page.wait_for_function("!document.querySelector('#explain-live-today-2').open", timeout=5000)
+    page.wait_for_function(
+        "() => !document.querySelector('#explain-live-today-2').open", timeout=5000
+    )
     page.locator("h1").click()
     assert not page.evaluate("document.querySelector('#explain-live-time-weighted-return').open")
 
@@ -114,11 +117,12 @@ def test_an_open_explanation_stays_open_while_the_dashboard_refreshes(
     page = b.page
     log_in(b, LAPTOP)
 
+    page.evaluate(
+        "document.body.addEventListener('htmx:afterSettle',"
+        " () => { window.__swaps = (window.__swaps || 0) + 1; })"
+    )
     page.locator("#explain-live-total-return summary").click()
-    for _ in range(2):  # two refreshes of the live section
-        with page.expect_response(lambda r: "/portfolio/live/" in r.url):
-            pass
-    page.wait_for_timeout(200)  # the swap follows the response
+    page.wait_for_function("() => window.__swaps >= 2", timeout=15000)  # two refreshes swapped in
     assert page.evaluate("document.querySelector('#explain-live-total-return').open")
     assert page.locator("#explain-live-total-return .explain-body").is_visible()
 
@@ -142,7 +146,7 @@ def test_the_words_fit_a_phone(browser_page, contest):
     # are explained in the line above it.
     page.locator("#your-rank details.explain summary").click()
     # explain.js moves an opened box inside the window on its toggle event, just after.
-    page.wait_for_function(NO_SIDEWAYS_SCROLL, timeout=5000)
+    page.wait_for_function(f"() => {NO_SIDEWAYS_SCROLL}", timeout=5000)
     b.shot("55-phone-leaderboard-explained")
 
     b.goto("/glossary/")
@@ -151,7 +155,7 @@ def test_the_words_fit_a_phone(browser_page, contest):
 
     b.goto("/prices/AAPL/")
     page.locator("#order-ticket details.explain summary").first.click()
-    page.wait_for_function(NO_SIDEWAYS_SCROLL, timeout=5000)
+    page.wait_for_function(f"() => {NO_SIDEWAYS_SCROLL}", timeout=5000)
     b.shot("57-phone-quote-explained")
 
     b.goto("/classes/rules/")

@@ -206,4 +206,17 @@ def test_history_starts_at_the_opening_of_the_session_asked_for(market, django_a
     assert [price for _, price in this_session] == [Decimal(v) for v in range(120, 130)]
     assert len(price_history("AAPL", sessions=2)) == 20
     assert len(price_history("AAPL", sessions=3)) == 30
-    assert len(price_history("AAPL", sessions=5)) == 30  # fewer on record: all there is
+    assert len(price_history("AAPL", sessions=5)) == 30  # fewer on record: all sessions
+
+
+def test_history_before_the_first_recorded_session_shows_only_when_none_is(market):
+    start = timezone.now() - timedelta(hours=1)
+    for i in range(3):
+        PriceHistoryFactory(
+            stock=market["AAPL"], price=Decimal(100 + i), timestamp=start + timedelta(minutes=i)
+        )
+    assert len(price_history("AAPL", sessions=5)) == 3  # no session on record: all of it
+
+    TradingSession.objects.create(number=7, opened_at=start + timedelta(minutes=1))
+
+    assert len(price_history("AAPL", sessions=5)) == 2

@@ -72,25 +72,42 @@
   function table(container, caption, headers, rows) {
     if (!container) return;
     var t = document.createElement("table");
-    t.className = "table table-sm table-striped mb-0";
+    // On a phone each row stacks (tradesim.css .table-stack), its numbers labelled.
+    // The roles keep it a table to screen readers when CSS lays it out as blocks.
+    t.className = "table table-sm table-striped mb-0 table-stack chart-numbers";
+    t.setAttribute("role", "table");
     var c = document.createElement("caption");
     c.className = "caption-top";
     c.textContent = caption;
     t.appendChild(c);
-    var head = t.createTHead().insertRow();
+    var thead = t.createTHead();
+    thead.setAttribute("role", "rowgroup");
+    var head = thead.insertRow();
+    head.setAttribute("role", "row");
     headers.forEach(function (text, i) {
       var th = document.createElement("th");
       th.scope = "col";
+      th.setAttribute("role", "columnheader");
       th.textContent = text;
       if (i > 0) th.className = "num";
       head.appendChild(th);
     });
     var body = t.createTBody();
+    body.setAttribute("role", "rowgroup");
     rows.forEach(function (cells) {
       var tr = body.insertRow();
+      tr.setAttribute("role", "row");
       cells.forEach(function (text, i) {
         var cell = document.createElement(i === 0 ? "th" : "td");
-        if (i === 0) { cell.scope = "row"; cell.className = "fw-normal"; } else { cell.className = "num"; }
+        if (i === 0) {
+          cell.scope = "row";
+          cell.className = "fw-normal";
+          cell.setAttribute("role", "rowheader");
+        } else {
+          cell.className = "num";
+          cell.setAttribute("role", "cell");
+          cell.dataset.label = headers[i];
+        }
         cell.textContent = text;
         tr.appendChild(cell);
       });

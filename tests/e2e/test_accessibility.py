@@ -280,11 +280,23 @@ def _audit_entry(w: World) -> int:
     return AuditEntry.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
-def _click(selector: str):
-    def then(page):
-        page.locator(selector).first.click()
+def _lockout(w: World) -> int:
+    """A student locked out after too many wrong passwords, as axes records it."""
+    from axes.models import AccessAttempt
 
-    return then
+    attempt, _ = AccessAttempt.objects.get_or_create(
+        username=w.student.username,
+        ip_address="127.0.0.1",
+        user_agent="Mozilla/5.0 (a school Chromebook)",
+        defaults={
+            "http_accept": "text/html",
+            "path_info": "/accounts/login/",
+            "get_data": "",
+            "post_data": "username=maya",
+            "failures_since_start": 5,
+        },
+    )
+    return attempt.pk
 
 
 def _open_explanation(page):
@@ -378,6 +390,16 @@ CONSOLE_PAGES = [
     Page("prices", "instructor", "/admin/prices/price/"),
     Page("audit", "instructor", "/admin/tradesim/auditentry/"),
     Page("lockouts", "instructor", "/admin/axes/accessattempt/"),
+    Page(
+        "lockouts with a student",
+        "instructor",
+        lambda w: _lockout(w) and "/admin/axes/accessattempt/",
+    ),
+    Page(
+        "lockout",
+        "instructor",
+        lambda w: f"/admin/axes/accessattempt/{_lockout(w)}/change/",
+    ),
     Page(
         "class overview",
         "instructor",

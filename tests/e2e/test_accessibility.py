@@ -280,6 +280,16 @@ def _audit_entry(w: World) -> int:
     return AuditEntry.objects.order_by("pk").values_list("pk", flat=True).first()
 
 
+def _row(model: str, w: World | None) -> int:
+    """The first row of a model (the student's own, when the model has a user)."""
+    from django.apps import apps
+
+    rows = apps.get_model(model).objects.order_by("pk")
+    if w is not None:
+        rows = rows.filter(user=w.student)
+    return rows.values_list("pk", flat=True).first()
+
+
 def _lockout(w: World) -> int:
     """A student locked out after too many wrong passwords, as axes records it."""
     from axes.models import AccessAttempt
@@ -365,6 +375,12 @@ STUDENT_PAGES = [
     ),
     # Error pages: a request the site refuses (a NUL character: 400), a console page the
     # signed-in account may not open (403), an address that does not exist (404, above).
+    Page("unknown symbol", "student", "/prices/NOSUCH/", status=404),
+    Page(
+        "leaderboard (instructor)",
+        "instructor",
+        lambda w: f"/portfolio/leaderboard/?class={w.classroom.pk}",
+    ),
     Page("400", "anon", "/glossary/?q=%00", status=400),
     Page("403", "instructor", "/admin/auth/group/", status=403),
 ]
@@ -449,6 +465,39 @@ CONSOLE_PAGES = [
         "audit entry",
         "instructor",
         lambda w: f"/admin/tradesim/auditentry/{_audit_entry(w)}/change/",
+    ),
+    Page(
+        "class history",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/history/",
+    ),
+    Page(
+        "class delete",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/delete/",
+    ),
+    Page(
+        "balance",
+        "instructor",
+        lambda w: f"/admin/ledger/balance/{_row('ledger.Balance', w)}/change/",
+    ),
+    Page(
+        "journal entry",
+        "instructor",
+        lambda w: f"/admin/ledger/transaction/{_row('ledger.Transaction', w)}/change/",
+    ),
+    Page(
+        "holding",
+        "instructor",
+        lambda w: f"/admin/portfolio/holding/{_row('portfolio.Holding', w)}/change/",
+    ),
+    Page(
+        "trade", "instructor", lambda w: f"/admin/trading/trade/{_row('trading.Trade', w)}/change/"
+    ),
+    Page(
+        "price history row",
+        "instructor",
+        lambda w: f"/admin/prices/pricehistory/{_row('prices.PriceHistory', None)}/change/",
     ),
     # What only a superuser (the school's administrator) opens.
     Page("superuser index", "superuser", "/admin/"),

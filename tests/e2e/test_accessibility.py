@@ -499,6 +499,7 @@ CONSOLE_PAGES = [
         "instructor",
         lambda w: f"/admin/prices/pricehistory/{_row('prices.PriceHistory', None)}/change/",
     ),
+    Page("console password change", "instructor", "/admin/password_change/"),
     # What only a superuser (the school's administrator) opens.
     Page("superuser index", "superuser", "/admin/"),
     Page("groups", "superuser", "/admin/auth/group/"),

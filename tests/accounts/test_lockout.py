@@ -238,7 +238,9 @@ def test_trying_again_during_the_lock_does_not_extend_it(settings, student, cloc
 
 
 @pytest.mark.django_db
-def test_the_lock_page_says_for_how_long_and_that_retrying_does_not_extend_it(settings, student):
+def test_the_lock_page_says_for_how_long_and_that_retrying_does_not_extend_it(
+    settings, student
+):
     response = lock(browser(SCHOOL), "alice")
 
     page = " ".join(response.content.decode().split())

@@ -171,7 +171,9 @@ def test_an_instructor_does_not_see_the_locks_of_another_class(console):
 
 
 @pytest.mark.django_db
-def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_the_list_action(console, staff_lock):
+def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_the_list_action(
+    console, staff_lock
+):
     username, attempt = staff_lock
 
     console.post(
@@ -192,7 +194,9 @@ def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_the_list_action(con
 
 
 @pytest.mark.django_db
-def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_its_delete_page(console, staff_lock):
+def test_an_instructor_cannot_clear_a_staff_accounts_lock_by_its_delete_page(
+    console, staff_lock
+):
     username, attempt = staff_lock
     delete_url = f"{CHANGELIST}{attempt.pk}/delete/"
 

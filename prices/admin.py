@@ -226,6 +226,17 @@ class MarketEventForm(ModelForm):
         return cleaned
 
 
+class EventSectorFilter(admin.AllValuesFieldListFilter):
+    """The sectors events moved; an event on one stock has no sector (a blank value), which
+    the admin's own filter would list as a link with no text."""
+
+    def choices(self, changelist):
+        for choice in super().choices(changelist):
+            if choice["display"] == "":
+                choice["display"] = "One stock (no sector)"
+            yield choice
+
+
 class EventStateFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
@@ -251,7 +262,7 @@ class MarketEventAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 
     form = MarketEventForm
     list_display = ["created_at", "target", "percent", "reason", "created_by", "state"]
-    list_filter = [EventStateFilter, "sector"]
+    list_filter = [EventStateFilter, ("sector", EventSectorFilter)]
     list_select_related = ["created_by", "cancelled_by"]
     autocomplete_fields = ["stock"]
     readonly_fields = ["created_by", "created_at", "state", "cancelled_by"]

@@ -31,4 +31,14 @@
   } else {
     focusSummary();
   }
+  // The admin's add forms focus their first field from an async script (change_form.js)
+  // that may run after DOMContentLoaded; the page's load comes after every such script, so
+  // the summary takes focus back then, unless the user has already started to type or click.
+  var touched = false;
+  function touch() { touched = true; }
+  document.addEventListener("keydown", touch, true);
+  document.addEventListener("pointerdown", touch, true);
+  window.addEventListener("load", function () {
+    if (!touched) focusSummary();
+  });
 })();

@@ -134,7 +134,13 @@ def open_page(chromium, live_server, plain_http):
 
 
 def _note_refused(watched: Watched, response):
-    if response.request.resource_type == "document" and response.status in (400, 404, 429):
+    if response.request.resource_type == "document" and response.status in (
+        400,
+        403,
+        404,
+        429,
+        500,
+    ):
         watched.refused.add(response.url)
 
 
@@ -219,15 +225,100 @@ def world(db) -> World:
 @dataclass
 class Page:
     name: str
-    who: str  # "anon", "student" or "instructor"
+    who: str  # "anon", "student", "instructor" or "superuser"
+    # The address, or a function of the world that returns it (and may first add what the
+    # page shows: market news, a pending event, an audit entry).
     path: str | Callable[[World], str]
     # For an error state: fills the form on the page and submits it.
     submit: Callable | None = None
     summary: bool = True  # a project form: its error summary takes focus
     console: bool = False  # Django's admin: WCAG rules only, not axe's best practices
+    status: int = 200
+    # Runs on the page after each load, before axe (opens an explanation, a chart's table).
+    then: Callable | None = None
 
     def url(self, w: World) -> str:
         return self.path(w) if callable(self.path) else self.path
+
+
+def _news(w: World) -> World:
+    """An instructor's market event on the student's stock, applied by the next tick: the
+    market and quote pages show it as a news line."""
+    from prices.services import advance_market, schedule_event
+
+    if "news" not in w.ids:
+        w.ids["news"] = schedule_event(
+            percent=Decimal("12"),
+            symbol=w.ids["symbol"],
+            reason="Record sales beat every forecast",
+            by=w.instructor,
+        ).pk
+        advance_market(seed=3)
+    return w
+
+
+def _events(w: World) -> World:
+    """One event of each state: applied (news), pending and cancelled."""
+    from prices.services import cancel_event, schedule_event
+
+    _news(w)
+    if "pending" not in w.ids:
+        w.ids["pending"] = schedule_event(
+            percent=Decimal("-4"), sector="Energy", reason="Oil price falls", by=w.instructor
+        ).pk
+        cancelled = schedule_event(
+            percent=Decimal("3"), symbol=w.ids["other_symbol"], reason="Rumour", by=w.instructor
+        )
+        cancel_event(event_id=cancelled.pk, by=w.instructor)
+    return w
+
+
+def _audit_entry(w: World) -> int:
+    from tradesim.models import AuditEntry
+
+    _events(w)
+    return AuditEntry.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
+def _row(model: str, w: World | None) -> int:
+    """The first row of a model (the student's own, when the model has a user)."""
+    from django.apps import apps
+
+    rows = apps.get_model(model).objects.order_by("pk")
+    if w is not None:
+        rows = rows.filter(user=w.student)
+    return rows.values_list("pk", flat=True).first()
+
+
+def _lockout(w: World) -> int:
+    """A student locked out after too many wrong passwords, as axes records it."""
+    from axes.models import AccessAttempt
+
+    attempt, _ = AccessAttempt.objects.get_or_create(
+        username=w.student.username,
+        ip_address="127.0.0.1",
+        user_agent="Mozilla/5.0 (a school Chromebook)",
+        defaults={
+            "http_accept": "text/html",
+            "path_info": "/accounts/login/",
+            "get_data": "",
+            "post_data": "username=maya",
+            "failures_since_start": 5,
+        },
+    )
+    return attempt.pk
+
+
+def _open_explanation(page):
+    explain = page.locator("main details.explain").first
+    explain.locator("summary").click()
+    page.wait_for_function("() => document.querySelector('main details.explain[open]')")
+
+
+def _open_chart_table(page):
+    page.wait_for_function("() => window.Chart && Chart.getChart('price-chart')")
+    page.get_by_text("Show the numbers as a table").click()
+    page.locator("[data-chart-table='price-chart'] tbody tr").first.wait_for()
 
 
 def _fill_and_send(values: dict, button: str | None = None):
@@ -241,11 +332,21 @@ def _fill_and_send(values: dict, button: str | None = None):
     return submit
 
 
+def _send_large_event(page):
+    """A move over ±25 % without the confirmation box ticked: the form comes back (400)
+    asking to confirm."""
+    page.select_option("#id_sector", "Energy")
+    page.fill("#id_percent", "40")
+    page.fill("#id_reason", "Oil discovered under the school")
+    with page.expect_navigation():
+        page.locator("input[type=submit][name=_save]").click()
+
+
 STUDENT_PAGES = [
     Page("home", "anon", "/"),
     Page("login", "anon", "/accounts/login/"),
     Page("register", "anon", "/accounts/register/"),
-    Page("404", "anon", "/no-such-page/"),
+    Page("404", "anon", "/no-such-page/", status=404),
     Page("join", "student", "/classes/join/"),
     Page("profile", "student", "/accounts/profile/"),
     Page("password change", "student", "/accounts/password/"),
@@ -261,6 +362,27 @@ STUDENT_PAGES = [
     Page("cash journal", "student", "/ledger/"),
     Page("deposit", "student", "/ledger/deposit/"),
     Page("withdraw", "student", "/ledger/withdraw/"),
+    Page("glossary", "anon", "/glossary/"),
+    Page("glossary signed in", "student", "/glossary/"),
+    Page("dashboard explanation open", "student", "/portfolio/", then=_open_explanation),
+    Page("market with news", "student", lambda w: _news(w) and "/prices/"),
+    Page("quote with news", "student", lambda w: _news(w) and f"/prices/{w.ids['symbol']}/"),
+    Page(
+        "quote chart table open",
+        "student",
+        lambda w: f"/prices/{w.ids['symbol']}/",
+        then=_open_chart_table,
+    ),
+    # Error pages: a request the site refuses (a NUL character: 400), a console page the
+    # signed-in account may not open (403), an address that does not exist (404, above).
+    Page("unknown symbol", "student", "/prices/NOSUCH/", status=404),
+    Page(
+        "leaderboard (instructor)",
+        "instructor",
+        lambda w: f"/portfolio/leaderboard/?class={w.classroom.pk}",
+    ),
+    Page("400", "anon", "/glossary/?q=%00", status=400),
+    Page("403", "instructor", "/admin/auth/group/", status=403),
 ]
 
 CONSOLE_PAGES = [
@@ -284,7 +406,125 @@ CONSOLE_PAGES = [
     Page("prices", "instructor", "/admin/prices/price/"),
     Page("audit", "instructor", "/admin/tradesim/auditentry/"),
     Page("lockouts", "instructor", "/admin/axes/accessattempt/"),
+    Page(
+        "lockouts with a student",
+        "instructor",
+        lambda w: _lockout(w) and "/admin/axes/accessattempt/",
+    ),
+    Page(
+        "lockout",
+        "instructor",
+        lambda w: f"/admin/axes/accessattempt/{_lockout(w)}/change/",
+    ),
+    Page(
+        "class overview",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/overview/",
+    ),
+    Page(
+        "new join code",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/new-code/",
+    ),
+    Page(
+        "market events in each state",
+        "instructor",
+        lambda w: _events(w) and "/admin/prices/marketevent/",
+    ),
+    Page(
+        "market events pending",
+        "instructor",
+        lambda w: _events(w) and "/admin/prices/marketevent/?state=pending",
+    ),
+    Page(
+        "market events cancelled",
+        "instructor",
+        lambda w: _events(w) and "/admin/prices/marketevent/?state=cancelled",
+    ),
+    Page(
+        "pending event",
+        "instructor",
+        lambda w: f"/admin/prices/marketevent/{_events(w).ids['pending']}/change/",
+    ),
+    Page(
+        "cancel event",
+        "instructor",
+        lambda w: f"/admin/prices/marketevent/{_events(w).ids['pending']}/cancel/",
+    ),
+    Page(
+        "applied event",
+        "instructor",
+        lambda w: f"/admin/prices/marketevent/{_news(w).ids['news']}/change/",
+    ),
+    Page("balances", "instructor", "/admin/ledger/balance/"),
+    Page("cash journal (console)", "instructor", "/admin/ledger/transaction/"),
+    Page("holdings", "instructor", "/admin/portfolio/holding/"),
+    Page("trades", "instructor", "/admin/trading/trade/"),
+    Page("price history", "instructor", "/admin/prices/pricehistory/"),
+    Page(
+        "audit entry",
+        "instructor",
+        lambda w: f"/admin/tradesim/auditentry/{_audit_entry(w)}/change/",
+    ),
+    Page(
+        "class history",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/history/",
+    ),
+    Page(
+        "class delete",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/delete/",
+    ),
+    Page(
+        "balance",
+        "instructor",
+        lambda w: f"/admin/ledger/balance/{_row('ledger.Balance', w)}/change/",
+    ),
+    Page(
+        "journal entry",
+        "instructor",
+        lambda w: f"/admin/ledger/transaction/{_row('ledger.Transaction', w)}/change/",
+    ),
+    Page(
+        "holding",
+        "instructor",
+        lambda w: f"/admin/portfolio/holding/{_row('portfolio.Holding', w)}/change/",
+    ),
+    Page(
+        "trade", "instructor", lambda w: f"/admin/trading/trade/{_row('trading.Trade', w)}/change/"
+    ),
+    Page(
+        "price history row",
+        "instructor",
+        lambda w: f"/admin/prices/pricehistory/{_row('prices.PriceHistory', None)}/change/",
+    ),
+    Page("console password change", "instructor", "/admin/password_change/"),
+    # What only a superuser (the school's administrator) opens.
+    Page("superuser index", "superuser", "/admin/"),
+    Page("groups", "superuser", "/admin/auth/group/"),
+    Page(
+        "group change", "superuser", lambda w: f"/admin/auth/group/{_instructors_group()}/change/"
+    ),
+    Page("market state", "superuser", "/admin/prices/marketstate/1/change/"),
+    Page("portfolio summaries", "superuser", "/admin/portfolio/portfoliosummary/"),
+    Page("portfolio snapshots", "superuser", "/admin/portfolio/portfoliosnapshot/"),
+    Page("user add", "superuser", "/admin/accounts/user/add/"),
+    Page(
+        "user password",
+        "superuser",
+        lambda w: f"/admin/accounts/user/{w.student.pk}/password/",
+    ),
+    Page("access logs", "superuser", "/admin/axes/accesslog/"),
+    Page("access failures", "superuser", "/admin/axes/accessfailurelog/"),
 ]
+
+
+def _instructors_group() -> int:
+    from accounts.roles import ensure_instructor_group
+
+    return ensure_instructor_group().pk
+
 
 ERROR_STATES = [
     Page(
@@ -326,6 +566,7 @@ ERROR_STATES = [
             {"#id_old_password": "wrong", "#id_new_password1": "x", "#id_new_password2": "y"}
         ),
     ),
+    Page("profile error", "student", "/accounts/profile/", _fill_and_send({"#id_email": "maya@"})),
     Page(
         "admin grant cash error",
         "instructor",
@@ -340,10 +581,48 @@ ERROR_STATES = [
         _fill_and_send({}, "input[type=submit][name=_save]"),
         summary=False,
     ),
+    Page(
+        "admin reset error",
+        "instructor",
+        lambda w: f"/admin/accounts/user/reset/?ids={w.student.pk}",
+        _fill_and_send({}, ".submit-row input[type=submit]"),
+        summary=False,
+    ),
+    Page(
+        "admin classroom rule error",
+        "instructor",
+        lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/change/",
+        _fill_and_send({"#id_max_position_percent": "-5"}, "input[type=submit][name=_save]"),
+        summary=False,
+    ),
+    Page(
+        "admin large market event",
+        "instructor",
+        "/admin/prices/marketevent/add/",
+        _send_large_event,
+        summary=False,
+    ),
+    Page(
+        "admin user add error",
+        "superuser",
+        "/admin/accounts/user/add/",
+        _fill_and_send(
+            {"#id_username": "maya", "#id_password1": "short", "#id_password2": "other"},
+            "input[type=submit][name=_save]",
+        ),
+        summary=False,
+    ),
+    Page(
+        "admin password error",
+        "superuser",
+        lambda w: f"/admin/accounts/user/{w.student.pk}/password/",
+        _fill_and_send({"#id_password1": "short", "#id_password2": "other"}, "input[type=submit]"),
+        summary=False,
+    ),
 ]
 
 
-for _page in CONSOLE_PAGES + ERROR_STATES[-2:]:
+for _page in CONSOLE_PAGES + [e for e in ERROR_STATES if e.name.startswith("admin ")]:
     _page.console = True
 
 
@@ -351,12 +630,28 @@ def _param(pages):
     return [pytest.param(p, id=p.name) for p in pages]
 
 
+def _superuser():
+    from django.contrib.auth import get_user_model
+
+    User = get_user_model()
+    return User.objects.filter(username="root").first() or User.objects.create_superuser(
+        username="root", email="root@school.example", password=PASSWORD
+    )
+
+
 def _open(open_page, world, p: Page) -> Watched:
-    user = {"anon": None, "student": world.student, "instructor": world.instructor}[p.who]
+    user = {
+        "anon": lambda: None,
+        "student": lambda: world.student,
+        "instructor": lambda: world.instructor,
+        "superuser": _superuser,
+    }[p.who]()
+    url = p.url(world)
     b = open_page("desktop", user)
-    response = b.goto(p.url(world))
-    expected = 404 if p.name == "404" else 200
-    assert response.status == expected, f"{p.name}: {response.status} for {p.url(world)}"
+    response = b.goto(url)
+    assert response.status == p.status, f"{p.name}: {response.status} for {url}"
+    if p.then:
+        p.then(b.page)
     return b
 
 
@@ -370,6 +665,9 @@ def assert_accessible_at_both_sizes(b: Watched, p: Page, *, reload: bool):
             b.page.set_viewport_size(size)
             if reload:
                 b.page.reload()
+                b.page.wait_for_load_state("networkidle")
+                if p.then:
+                    p.then(b.page)
         found += [
             f"[{viewport} {size['width']}×{size['height']}] {line}"
             for line in axe_violations(b, tags)
@@ -410,6 +708,31 @@ def test_locked_out_page_has_no_violations(open_page, world, settings):
             b.page.locator("main form [type=submit]").click()
     assert "Too many failed log-ins" in b.page.inner_text("main")
     assert_accessible_at_both_sizes(b, Page("locked out", "anon", ""), reload=False)
+
+
+def test_form_expired_page_has_no_violations(open_page, world):
+    """The CSRF failure page (403_csrf.html): a form sent after its security cookie went."""
+    b = open_page("desktop")
+    b.goto("/accounts/login/")
+    b.page.context.clear_cookies()
+    b.page.fill("#id_username", "maya")
+    b.page.fill("#id_password", PASSWORD)
+    with b.page.expect_navigation() as answer:
+        b.page.locator("main form [type=submit]").click()
+    assert answer.value.status == 403
+    assert "That form has expired" in b.page.inner_text("main")
+    assert_accessible_at_both_sizes(b, Page("403 form expired", "anon", ""), reload=False)
+
+
+def test_server_error_page_has_no_violations(open_page, world, settings):
+    """The 500 page, as Django's own handler renders it for a view that raises (the
+    URLconf adds one such view to the site's own; nothing else changes)."""
+    settings.ROOT_URLCONF = "tests.e2e.server_error_urls"
+    b = open_page("desktop", world.student)
+    response = b.goto("/raise-an-error/")
+    assert response.status == 500
+    assert "Something went wrong" in b.page.inner_text("h1")
+    assert_accessible_at_both_sizes(b, Page("500", "student", ""), reload=True)
 
 
 # Keyboard and screen readers -------------------------------------------------------------

@@ -309,3 +309,13 @@ def test_cancelling_needs_the_permission_to_schedule(client, instructor, market)
     assert response.status_code == 403
     pending.refresh_from_db()
     assert pending.is_pending
+
+
+def test_the_event_list_names_its_filter_choice_for_events_on_one_stock(teacher_client, market):
+    """An event on one stock has no sector; the sector filter's choice for it has words."""
+    pending_and_applied()
+    MarketEvent.objects.create(sector="Energy", percent=Decimal("-3"), reason="Oil falls")
+    page = teacher_client.get(reverse("admin:prices_marketevent_changelist")).content.decode()
+    assert 'href="?sector=">One stock (no sector)</a>' in page
+    assert 'href="?sector=Energy">Energy</a>' in page
+    assert 'href="?sector="></a>' not in page

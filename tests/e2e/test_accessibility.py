@@ -312,11 +312,11 @@ def _lockout(w: World) -> int:
 def _open_explanation(page):
     explain = page.locator("main details.explain").first
     explain.locator("summary").click()
-    page.wait_for_function("() => document.querySelector('main details.explain[open]')")
+    page.locator("main details.explain[open]").first.wait_for()
 
 
 def _open_chart_table(page):
-    page.wait_for_function("() => window.Chart && Chart.getChart('price-chart')")
+    page.locator("[data-chart-legend='price-chart'] button").first.wait_for()  # drawn
     page.get_by_text("Show the numbers as a table").click()
     page.locator("[data-chart-table='price-chart'] tbody tr").first.wait_for()
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from ledger.models import Transaction
 from ledger.selectors import JournalFilters
-from tradesim.forms import DayField, Form, OneTimeTokenField
+from tradesim.forms import BootstrapFormMixin, DayField, Form, OneTimeTokenField
 from tradesim.money import CENT, MAX_MONEY
 
 EXAMPLE = "such as 250 or 99.95"
@@ -90,28 +90,6 @@ class AmountField(forms.Field):
         if amount != amount.quantize(CENT):
             raise self._error("decimals")
         return amount.quantize(CENT)
-
-
-class BootstrapFormMixin:
-    """Bootstrap classes on the widgets, and `is-invalid` on the fields that have errors."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for field in self.fields.values():
-            widget = field.widget
-            if widget.is_hidden:
-                continue
-            css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-    def add_error(self, field, error):
-        super().add_error(field, error)
-        for name in self.errors:
-            if name in self.fields and "is-invalid" not in self.fields[name].widget.attrs.get(
-                "class", ""
-            ):
-                widget = self.fields[name].widget
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
 
 
 class AmountForm(BootstrapFormMixin, Form):

@@ -119,6 +119,10 @@ class BootstrapFormMixin:
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.style_widgets()
+
+    def style_widgets(self) -> None:
+        """Give every visible widget its Bootstrap class (again, after one was replaced)."""
         for field in self.fields.values():
             widget = field.widget
             if widget.is_hidden:

@@ -3,7 +3,7 @@ import re
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tradesim.forms import DayField, Form, OneTimeTokenField
+from tradesim.forms import BootstrapFormMixin, DayField, Form, OneTimeTokenField
 from trading.models import Trade
 from trading.services import MAX_QUANTITY, SYMBOL_MAX_LENGTH, UnknownSymbol, normalize_symbol
 
@@ -15,23 +15,8 @@ def clean_symbol_text(value: str) -> str:
         raise ValidationError(error.message) from None
 
 
-class BootstrapForm(Form):
-    """Bootstrap classes on the visible widgets, and `is-invalid` on fields with errors."""
-
-    def style_widgets(self) -> None:
-        for field in self.fields.values():
-            widget = field.widget
-            if not widget.is_hidden:
-                css = "form-select" if isinstance(widget, forms.Select) else "form-control"
-                widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
-
-    def add_error(self, field, error):
-        super().add_error(field, error)
-        for name in self._errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "is-invalid" not in widget.attrs.get("class", ""):
-                    widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+class BootstrapForm(BootstrapFormMixin, Form):
+    """A strict form in the site's look (tradesim.forms.BootstrapFormMixin)."""
 
 
 class SymbolSelect(forms.Select):
@@ -91,7 +76,6 @@ class OrderForm(BootstrapForm):
         self.fields["symbol"].error_messages["required"] = "Choose a symbol to trade."
         if symbol_choices is not None:
             self.use_symbol_choices(symbol_choices=symbol_choices, option_data=option_data)
-        self.style_widgets()
 
     def use_symbol_choices(self, *, symbol_choices, option_data=None) -> None:
         """Show the symbol as a picker of `symbol_choices`. The field stays a text field
@@ -130,10 +114,6 @@ class TradeFilterForm(BootstrapForm):
         label="To",
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
     )
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.style_widgets()
 
     def clean_symbol(self):
         value = self.cleaned_data["symbol"]

@@ -13,12 +13,13 @@ from django.db import transaction
 from accounts import code_attempts
 from classrooms.rules import when
 from classrooms.services import JoinRefused, UnknownCode, take_seat
-from ledger.models import Balance, Transaction
+from ledger.models import Transaction
 from ledger.services import (
     DuplicateRequest,
+    NoAccount,
     credit_starting_cash,
+    lock_account,
     open_account,
-    post_locked,
 )
 from portfolio.selectors import holds_shares
 from tradesim import audit
@@ -121,22 +122,26 @@ def _start_with_class_cash(*, student, classroom) -> None:
     one place that pays a class's starting cash to a student who has an account already:
     the cash they had is set aside, then ledger.credit_starting_cash pays the class's in
     (outside the class's deposit cap, once per student and class)."""
-    balance = Balance.objects.select_for_update().filter(user_id=student.pk).first()
-    if balance is None:
-        raise JoinRefused("This login has no cash account, so it cannot join a class.")
-    # Checked under the balance lock, which every buy takes too.
+    try:
+        account = lock_account(user=student)
+    except NoAccount:
+        raise JoinRefused("This login has no cash account, so it cannot join a class.") from None
+    # Checked under the balance lock, which every order takes too.
+    if account.held:
+        raise JoinRefused(
+            f"Everyone in {classroom.name} starts with cash only, and you have open orders: "
+            "cancel them first, or ask your teacher to move you into the class."
+        )
     if holds_shares(student):
         raise JoinRefused(
             f"Everyone in {classroom.name} starts with cash only, and you hold shares: sell "
             "them first, or ask your teacher to move you into the class."
         )
     start = classroom.starting_cash
-    if balance.amount > 0:
-        post_locked(
-            balance=balance,
-            user=student,
+    if account.amount > 0:
+        account.post(
             type=Transaction.Type.RESET_DEBIT,
-            amount=balance.amount,
+            amount=account.amount,
             description=f"Set aside on joining {classroom.name}: everyone in the class starts "
             f"with ${start:,.2f}",
         )

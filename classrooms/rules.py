@@ -30,6 +30,7 @@ from classrooms.models import Classroom
 from tradesim.money import ZERO, to_cents
 
 HUNDRED = Decimal("100")
+ORDER_TYPES_ALL, ORDER_TYPES_MARKET = "all", "market"
 BUY, SELL = "buy", "sell"
 DEPOSIT, WITHDRAWAL = "deposit", "withdrawal"
 
@@ -66,6 +67,7 @@ class Rulebook:
     min_trades_to_rank: int = 0
     names_shown: bool = True
     rules_changed_at: datetime | None = None
+    order_types: str = "all"  # ORDER_TYPES_MARKET: market orders only
 
     # Where the rules come from ------------------------------------------------------------
 
@@ -148,6 +150,18 @@ class Rulebook:
         if self.max_total_deposits is None:
             return None
         return max(self.max_total_deposits - deposited, ZERO)
+
+    # Order types ------------------------------------------------------------------------
+
+    def check_order_type(self, order_type: str) -> Refusal | None:
+        """Whether the class lets its students place an order of `order_type` (the
+        trading app's Order.Type values: "market", "limit", …)."""
+        if self.order_types == ORDER_TYPES_MARKET and order_type != "market":
+            return Refusal(
+                "order_types",
+                "Your class trades with market orders only: buy or sell at the current price.",
+            )
+        return None
 
     # Commission -------------------------------------------------------------------------
 
@@ -356,7 +370,7 @@ def percent(value: Decimal, *, above: Decimal | None = None) -> str:
 
 
 def when(moment: datetime) -> str:
-    """"Mon 12 Jan at 09:30" in the site's time zone (the year when it is not this one)."""
+    """ "Mon 12 Jan at 09:30" in the site's time zone (the year when it is not this one)."""
     local = timezone.localtime(moment)
     year = "" if local.year == timezone.localtime().year else f" {local.year}"
     return f"{local:%a} {local.day} {local:%b}{year} at {local:%H:%M}"

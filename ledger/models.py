@@ -11,16 +11,34 @@ class Balance(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="balance"
     )
     amount = models.DecimalField(max_digits=15, decimal_places=2)
+    # Not a journal movement: cash set aside for open orders, still the student's. What
+    # they can spend is amount − held; the database keeps held within the amount.
+    held = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        help_text="Cash held for open orders",
+    )
     last_updated = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "balances"
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="balances_amount_gte_0"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="balances_held_gte_0"),
+            models.CheckConstraint(
+                condition=Q(held__lte=models.F("amount")), name="balances_held_within_amount"
+            ),
         ]
 
     def __str__(self):
         return f"{self.user} ${self.amount:,.2f}"
+
+    @property
+    def available(self):
+        """What the student can spend now: their cash less what open orders hold."""
+        return self.amount - self.held
 
 
 class TransactionType(models.TextChoices):

@@ -142,17 +142,6 @@ def validate_amount(amount) -> Decimal:
     return cents
 
 
-def _lock_balance(user) -> Balance:
-    try:
-        balance = Balance.objects.select_for_update().get(user_id=user.pk)
-    except Balance.DoesNotExist:
-        raise NoAccount(
-            "There is no cash account for this login (instructors do not hold cash)."
-        ) from None
-    balance.user = user  # already loaded: saves a query when the log line names the user
-    return balance
-
-
 def _duplicate(user, token: str, balance: Decimal | None = None) -> DuplicateRequest:
     original = Transaction.objects.filter(user_id=user.pk, token=token).first()
     if balance is None:
@@ -165,12 +154,6 @@ def _duplicate(user, token: str, balance: Decimal | None = None) -> DuplicateReq
             "already made; it was recorded once, not twice."
         )
     return DuplicateRequest(message, original=original, balance=balance)
-
-
-def _check_token(user, token: str | None, balance: Balance | None = None) -> None:
-    """Raise DuplicateRequest if `token` was used already. Call it holding the balance lock."""
-    if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
-        raise _duplicate(user, token, balance.amount if balance is not None else None)
 
 
 def _log_after_commit(user, row: Transaction, created_by=None) -> None:
@@ -204,6 +187,12 @@ def _post(
     if new_amount < 0:
         raise InsufficientFunds(
             f"Not enough cash: you have ${balance.amount:,.2f} and this needs ${amount:,.2f}."
+        )
+    if not credit and new_amount < balance.held:
+        raise InsufficientFunds(
+            f"Not enough cash: you have ${balance.amount:,.2f}, of which "
+            f"${balance.held:,.2f} is held for your open orders, so ${balance.available:,.2f} "
+            f"is free, and this needs ${amount:,.2f}."
         )
     if new_amount > MAX_MONEY:
         raise InvalidAmount("That would take the balance beyond what an account can hold.")
@@ -240,9 +229,7 @@ def _move(user, token: str | None, write, *, starting_cash: bool = False) -> Tra
         raise LedgerError("This form has expired: reload the page and try again.")
     try:
         with transaction.atomic():
-            balance = _lock_balance(user)
-            _check_token(user, token, balance)
-            return write(balance)
+            return write(_lock(user, token).balance)
     except IntegrityError:
         if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
             raise _duplicate(user, token) from None
@@ -330,50 +317,131 @@ def debit(
     )
 
 
-def post_locked(
-    *,
-    balance: Balance,
-    user,
-    type: str,
-    amount,
-    description: str = "",
-    symbol: str = "",
-    token: str | None = None,
-    created_by=None,
-    token_checked: bool = False,
-) -> Transaction:
-    """Journal one movement on `balance`, a row the caller has already locked with
-    select_for_update() inside its own transaction that is still open (a trade locks the
-    balance first, then its holding).
+class Account:
+    """A user's cash account, its balance row locked in the caller's open transaction:
+    what `lock_account` returns. Post movements to it, and hold or release cash for open
+    orders, without locking the row again or opening a savepoint: each refusal raises
+    before anything is written, and the caller lets any other error abort its transaction.
+    """
 
-    Guarantees the same as credit/debit: the amount is whole positive cents, a debit never
-    takes the balance below zero (checked on the locked row), one journal row per token.
-    Unlike them it neither locks the row a second time nor opens a savepoint: a refusal
-    raises before anything is written, and the caller lets any error abort its transaction.
-    `token_checked`: the caller has already looked for `token` in the journal under this
-    lock (a trade does, with its price), so it is not looked up again; the unique
-    constraint still refuses a second row.
-    Locks: nothing more (the caller holds the balance lock).
+    def __init__(self, user, balance: Balance):
+        self.user = user
+        self._balance = balance
+
+    @property
+    def amount(self) -> Decimal:
+        return self._balance.amount
+
+    @property
+    def held(self) -> Decimal:
+        return self._balance.held
+
+    @property
+    def available(self) -> Decimal:
+        """The cash the user can spend now: the balance less what open orders hold."""
+        return self._balance.available
+
+    @property
+    def balance(self) -> Balance:
+        return self._balance
+
+    def post(
+        self,
+        *,
+        type: str,
+        amount,
+        description: str = "",
+        symbol: str = "",
+        token: str | None = None,
+        created_by=None,
+    ) -> Transaction:
+        """Journal one movement, as credit/debit do: whole positive cents; a debit never
+        takes the balance below zero or below what open orders hold (InsufficientFunds);
+        one journal row per token (`lock_account` looked the token up; the unique
+        constraint refuses a second row)."""
+        if type not in Transaction.CREDIT_TYPES and type not in Transaction.DEBIT_TYPES:
+            raise ValueError(f"{type!r} is not a movement")
+        if _is_reserved(token):
+            raise LedgerError("This form has expired: reload the page and try again.")
+        return _post(
+            self._balance,
+            type=type,
+            amount=validate_amount(amount),
+            description=description,
+            symbol=symbol,
+            token=token,
+            created_by=created_by,
+        )
+
+    def hold(self, amount: Decimal, *, what: str = "this order") -> None:
+        """Set `amount` of the free cash aside for an open order (not a journal row: the
+        cash is still the user's). InsufficientFunds if the free cash is less."""
+        amount = validate_amount(amount)
+        if amount > self.available:
+            held = f" (${self.held:,.2f} is held for your open orders)" if self.held else ""
+            raise InsufficientFunds(
+                f"Not enough cash: {what} needs ${amount:,.2f} set aside, and you have "
+                f"${self.available:,.2f} free{held}."
+            )
+        self._set_held(self.held + amount)
+
+    def release(self, amount: Decimal) -> None:
+        """Free `amount` held for an order that filled, was cancelled or expired."""
+        if amount <= 0:
+            return
+        if amount > self.held:
+            raise LedgerError(f"Cannot release ${amount:,.2f}: only ${self.held:,.2f} is held.")
+        self._set_held(self.held - amount)
+
+    def _set_held(self, held: Decimal) -> None:
+        rows.update(Balance, {"id": self._balance.pk}, held=held)
+        self._balance.held = held
+
+
+_LOCK_ACCOUNT_SQL = "SELECT id, amount, held FROM balances WHERE user_id = %s"
+_TOKEN_USED_SQL = "SELECT 1 FROM transactions WHERE user_id = %s AND token = %s"
+
+
+def _token_used(user, token: str) -> bool:
+    return rows.fetch_one(_TOKEN_USED_SQL, [user.pk, token]) is not None
+
+
+def lock_account(*, user, token: str | None = None) -> Account:
+    """Lock `user`'s balance row in the caller's transaction and return the account to post
+    to, hold and release on: the one place the project takes the balance lock, the first
+    lock of every money path (balance, then holding, then portfolio summary).
+
+    `token`: a one-time form token, looked up in the journal under the lock, so a repeated
+    form that waited for the first sees it (DuplicateRequest); a reserved token is refused
+    (LedgerError). NoAccount for a user without a cash account.
+    Locks: the user's balance row (SELECT … FOR UPDATE; on SQLite the IMMEDIATE
+    transaction already serializes writers).
     """
     if not transaction.get_connection().in_atomic_block:
-        raise transaction.TransactionManagementError("post_locked needs the caller's transaction")
-    if type not in Transaction.CREDIT_TYPES and type not in Transaction.DEBIT_TYPES:
-        raise ValueError(f"{type!r} is not a movement")
+        raise transaction.TransactionManagementError("lock_account needs the caller's transaction")
     if _is_reserved(token):
         raise LedgerError("This form has expired: reload the page and try again.")
-    amount = validate_amount(amount)
-    balance.user = user  # already loaded: the log line names the user without a query
-    if not token_checked:
-        _check_token(user, token, balance)
-    return _post(
-        balance,
-        type=type,
-        amount=amount,
-        description=description,
-        symbol=symbol,
-        token=token,
-        created_by=created_by,
+    return _lock(user, token)
+
+
+def _lock(user, token: str | None) -> Account:
+    # The balance alone, in a statement of its own: on PostgreSQL a locking read that
+    # waited sees the locked row as committed meanwhile, but not the rows it might join,
+    # so the token is looked up after it.
+    found = rows.fetch_one(_LOCK_ACCOUNT_SQL + rows.for_update(), [user.pk])
+    if found is None:
+        raise NoAccount("There is no cash account for this login (instructors do not hold cash).")
+    balance = rows.loaded(
+        Balance,
+        found[0],
+        user_id=user.pk,
+        amount=rows.decimal(found[1], 2),
+        held=rows.decimal(found[2], 2),
     )
+    balance.user = user  # already loaded: the log line names the user without a query
+    if token and _token_used(user, token):
+        raise _duplicate(user, token, balance.amount)
+    return Account(user, balance)
 
 
 def open_account(*, user, starting_cash: Decimal | None = None) -> Balance:

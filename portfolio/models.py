@@ -40,6 +40,10 @@ class Holding(models.Model):
     day_bought_at = models.DateTimeField(
         null=True, blank=True, help_text="When the first of those shares was bought"
     )
+    # Shares set aside for open sell orders: still the user's, but not theirs to sell again.
+    held_quantity = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Shares held for open sell orders"
+    )
 
     class Meta:
         db_table = "holdings"
@@ -56,10 +60,20 @@ class Holding(models.Model):
                 violation_error_message="The shares bought today cannot be more than the "
                 "shares held.",
             ),
+            models.CheckConstraint(
+                condition=Q(held_quantity__lte=F("quantity")),
+                name="holdings_held_quantity_lte_quantity",
+                violation_error_message="Open orders cannot hold more shares than are held.",
+            ),
         ]
 
     def __str__(self):
         return f"{self.quantity} {self.stock_id} ({self.user})"
+
+    @property
+    def free_quantity(self) -> int:
+        """The shares the user may sell or hold for a sell order now."""
+        return self.quantity - self.held_quantity
 
     @property
     def symbol(self):

@@ -112,6 +112,7 @@ class _Held:
     average_price: Decimal
     day_quantity: int  # shares bought in the current trading day, still held
     day_average_price: Decimal | None
+    held_quantity: int  # shares set aside for open sell orders
 
 
 # The day's purchases are compared in SQL, as trading counts a day's trades; with no market
@@ -121,7 +122,7 @@ _LOCK_HOLDING_SQL = (
     " CASE WHEN h.day_bought_at >= COALESCE("
     "(SELECT m.day_started_at FROM market_state m WHERE m.id = 1), h.day_bought_at)"
     " THEN h.day_quantity ELSE 0 END,"
-    " h.day_average_price"
+    " h.day_average_price, h.held_quantity"
     " FROM holdings h WHERE h.user_id = %s AND h.symbol = %s"
 )
 
@@ -133,31 +134,79 @@ def _lock_holding(user, symbol: str) -> _Held | None:
     row = rows.fetch_one(_LOCK_HOLDING_SQL + rows.for_update(), [user.pk, symbol])
     if row is None:
         return None
-    return _Held(row[0], row[1], rows.decimal(row[2], 4), row[3], rows.decimal(row[4], 4))
+    return _Held(row[0], row[1], rows.decimal(row[2], 4), row[3], rows.decimal(row[4], 4), row[5])
 
 
-def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decimal:
+def _shares(count: int) -> str:
+    return f"{count:,} share{'s' if count != 1 else ''}"
+
+
+def _not_enough(symbol: str, quantity: int, owned: int, held: int, verb: str) -> NotEnoughShares:
+    if held:
+        return NotEnoughShares(
+            f"You hold {_shares(owned)} of {symbol}, and {held:,} of them are held for your "
+            f"open sell orders, so you can {verb} {owned - held:,}, not {quantity:,}."
+        )
+    plural = "s" if owned != 1 else ""
+    return NotEnoughShares(
+        f"You hold {owned:,} {symbol} share{plural}; you cannot {verb} {quantity:,}."
+    )
+
+
+def hold_shares(*, user, symbol: str, quantity: int) -> int:
+    """Set `quantity` of the user's free shares of `symbol` aside for an open sell order;
+    return how many they then hold for orders. NotEnoughShares, checked on the locked row,
+    if fewer are free (owned less those held already), so no two orders sell one share.
+    Locks: the user's holding row for `symbol` (the caller holds the balance lock first).
+    """
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    with transaction.atomic(savepoint=False):
+        found = _lock_holding(user, symbol)
+        owned = 0 if found is None else found.quantity
+        held = 0 if found is None else found.held_quantity
+        if quantity > owned - held:
+            raise _not_enough(symbol, quantity, owned, held, "sell")
+        rows.update(Holding, {"id": found.id}, held_quantity=held + quantity)
+        return held + quantity
+
+
+def release_shares(*, user, symbol: str, quantity: int) -> None:
+    """Free `quantity` shares of `symbol` held for an order that was cancelled, expired or
+    rejected. Locks: the user's holding row for `symbol`."""
+    if quantity <= 0:
+        return
+    with transaction.atomic(savepoint=False):
+        found = _lock_holding(user, symbol)
+        if found is None or found.held_quantity < quantity:
+            raise PositionError(f"Cannot release {quantity:,} {symbol}: fewer are held.")
+        rows.update(Holding, {"id": found.id}, held_quantity=found.held_quantity - quantity)
+
+
+def remove_shares(
+    *, user, symbol: str, quantity: int, price: Decimal, from_hold: int = 0
+) -> Decimal:
     """Take `quantity` shares sold at `price` out of the user's holding; return the realized
     P/L (proceeds minus the average cost of the shares sold, in cents) and add it to the
     user's summary. A holding that reaches zero is deleted; the average price of what is
     left does not change. The shares sold come out of those held before the current trading
     day first, then out of the day's purchases (day_quantity), whose average price stays.
 
+    `from_hold`: how many of the shares come out of those held for the open sell order
+    being filled (its hold ends with the sale); the rest must be free shares.
     Raises NotEnoughShares, checked on the locked row. Locks: the holding row, then the
     user's summary row.
     """
-    if quantity <= 0:
-        raise ValueError("quantity must be positive")
+    if quantity <= 0 or not 0 <= from_hold <= quantity:
+        raise ValueError("quantity must be positive, and from_hold within it")
     # As in add_shares: no savepoint (the refusal comes before any write), single
     # statements (this runs in every sell).
     with transaction.atomic(savepoint=False):
         found = _lock_holding(user, symbol)
         held = 0 if found is None else found.quantity
-        if quantity > held:
-            raise NotEnoughShares(
-                f"You hold {held:,} {symbol} share{'s' if held != 1 else ''}; "
-                f"you cannot sell {quantity:,}."
-            )
+        reserved = 0 if found is None else found.held_quantity
+        if from_hold > reserved or quantity - from_hold > held - reserved:
+            raise _not_enough(symbol, quantity, held, reserved - from_hold, "sell")
         realized = to_cents(price * quantity) - to_cents(found.average_price * quantity)
         now = timezone.now()
         if quantity == held:
@@ -173,6 +222,7 @@ def remove_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Decima
                 quantity=held - quantity,
                 last_updated=now,
                 day_quantity=found.day_quantity - from_today,
+                held_quantity=reserved - from_hold,
             )
         _add_realized(user, realized, now)
         return realized

@@ -329,3 +329,17 @@ def recent_news(
         NewsItem(applied_at=at, symbol=sym or "", sector=sec, percent=pct, reason=reason)
         for at, sym, sec, pct, reason in rows
     ]
+
+
+@dataclass(frozen=True)
+class MarketDay:
+    number: int  # the simulated trading day now: 1 for the first
+    closed: bool  # its last tick has come: the next tick opens day number + 1
+
+
+def market_day() -> MarketDay:
+    """The simulated trading day, from the market clock (one query)."""
+    state = MarketState.objects.filter(id=1).values("trading_day", "day_elapsed").first()
+    if state is None:
+        return MarketDay(number=1, closed=False)
+    return MarketDay(number=state["trading_day"] + 1, closed=state["day_elapsed"] >= 1 - 1e-9)

@@ -25,7 +25,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
@@ -139,6 +139,8 @@ class TickResult:
     index_price: Decimal | None
     index_change_pct: Decimal  # the index fund's move this tick (or the market factor's)
     market_return: float  # the market factor's log-return this tick
+    # What the tick hooks report after the tick (e.g. "orders: 2 filled, …"), in order.
+    notes: list[str] = field(default_factory=list, compare=False)
 
     @property
     def clock(self) -> str:
@@ -163,6 +165,7 @@ class TickResult:
             parts.append(f"{self.events_applied} event{plural} applied")
         if self.new_day:
             parts.append("new trading day")
+        parts.extend(self.notes)
         return " | ".join(parts)
 
 
@@ -192,8 +195,10 @@ def advance_market(
       new trading day rolls the previous closes and records the day's opening in
       TradingSession (one on the market's first tick), and one when events are applied);
     - after commit: the quote cache moves to a new generation, then each
-      settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…); a failing hook
-      is logged and does not undo the tick.
+      settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…) (trading's fills
+      the orders the new prices reach, then portfolio's snapshots); a hook that returns a
+      string adds it to the result's notes, which its summary line ends with; a failing
+      hook is logged and does not undo the tick.
 
     `seed` makes the tick reproducible; `rng` (a random.Random) carries one generator
     across many ticks, and wins over `seed`. `now` stamps the tick (default: now).
@@ -212,7 +217,7 @@ def advance_market(
         with transaction.atomic():
             state = _lock_market(wait=wait)
             result = _tick(state, dt=dt, wanted=wanted, rng=rng, model=model, now=timestamp)
-            transaction.on_commit(partial(_after_tick, result.ticks, timestamp))
+            transaction.on_commit(partial(_after_tick, result))
     except OperationalError as exc:
         if _is_lock_conflict(exc):
             raise MarketBusy(
@@ -392,12 +397,15 @@ def _event_shocks(events, rows, *, whole_market: bool) -> tuple[dict[int, float]
     return shocks, applied
 
 
-def _after_tick(ticks: int, timestamp: datetime) -> None:
+def _after_tick(result: TickResult) -> None:
+    ticks, timestamp = result.ticks, result.timestamp
     quote_cache.invalidate()
     for path in settings.TICK_HOOKS:
         try:
             hook = import_string(path)
-            hook(ticks=ticks, timestamp=timestamp)
+            said = hook(ticks=ticks, timestamp=timestamp)
+            if isinstance(said, str) and said:
+                result.notes.append(said)
         except Exception:
             logger.exception("Tick hook %s failed after tick %s", path, ticks)
     if ticks % THIN_HISTORY_EVERY_TICKS == 0:  # PRICE_HISTORY_DAYS = 0: thin_history does nothing

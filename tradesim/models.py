@@ -20,6 +20,7 @@ class AuditEntry(models.Model):
         CLASS_RULES = "class_rules", "Changed a class's rule"
         NEW_JOIN_CODE = "join_code", "Gave a class a new join code"
         MOVE_STUDENT = "move_student", "Moved a student to another class"
+        CANCEL_ORDER = "cancel_order", "Cancelled a student's order"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_actions"

@@ -309,4 +309,9 @@ PRICE_HISTORY_DAYS = setting("PRICE_HISTORY_DAYS", whole_number(minimum=0), defa
 
 # Called after each committed market tick as hook(ticks=<market tick count>, timestamp=...).
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.
-TICK_HOOKS: list[str] = ["portfolio.services.after_tick"]
+# In this order: fills change holdings and cash, then the snapshots value them.
+TICK_HOOKS: list[str] = ["trading.services.after_tick", "portfolio.services.after_tick"]
+# Run by check_ledger after the journal check, as check() -> list of problem lines: the
+# apps above the ledger check what they keep on it (trading: the cash and shares that open
+# orders hold).
+LEDGER_CHECKS: list[str] = ["trading.services.check_holds"]

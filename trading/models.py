@@ -75,3 +75,269 @@ class Trade(models.Model):
     @property
     def symbol(self):
         return self.stock_id
+
+
+class OrderSide(models.TextChoices):
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+
+
+class OrderType(models.TextChoices):
+    MARKET = "market", "Market"
+    LIMIT = "limit", "Limit"
+    STOP = "stop", "Stop"
+    STOP_LIMIT = "stop_limit", "Stop-limit"
+    TRAILING_STOP = "trailing_stop", "Trailing stop"
+
+
+class OrderDuration(models.TextChoices):
+    DAY = "day", "Day"
+    GTC = "gtc", "Good till cancelled"
+
+
+class OrderStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    FILLED = "filled", "Filled"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    REJECTED = "rejected", "Rejected"
+
+
+class OrderDirection(models.TextChoices):
+    BELOW = "below", "At or below"
+    ABOVE = "above", "At or above"
+
+
+class Order(models.Model):
+    """What a student asked for: a market order, filled at once, or an order that waits
+    for the market (limit, stop, stop-limit, trailing stop) until tick_prices fills it, it
+    is cancelled or it expires. Table `orders`: a student's one order history.
+
+    Trigger: an open order is reached when the symbol's price is at or below
+    (`trigger_direction` "below") or at or above ("above") its `trigger_price`, which
+    tick_prices finds with an index on (direction, symbol, trigger price) over open orders.
+    A buy limit is reached at or below its limit, a sell limit at or above; a buy stop at or
+    above its stop, a sell stop at or below; a triggered stop-limit waits as its limit; a
+    trailing stop's trigger follows its mark (the highest price since it was placed, for a
+    sell; the lowest, for a buy) by the trail.
+    """
+
+    Side = OrderSide
+    Type = OrderType
+    Duration = OrderDuration
+    Status = OrderStatus
+    Direction = OrderDirection
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders", db_index=False
+    )
+    stock = models.ForeignKey(
+        "prices.Price",
+        to_field="symbol",
+        db_column="symbol",
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
+    )
+    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    type = models.CharField(max_length=13, choices=OrderType.choices)
+    quantity = models.PositiveIntegerField()
+    limit_price = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    stop_price = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    trail_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    trail_amount = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
+    trail_mark = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Trailing stop: the highest price since placing (sell), the lowest (buy)",
+    )
+    trigger_price = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, help_text="Open orders only"
+    )
+    trigger_direction = models.CharField(max_length=5, choices=OrderDirection.choices, blank=True)
+    triggered_at = models.DateTimeField(
+        null=True, blank=True, help_text="Stop-limit: when its stop was reached"
+    )
+    duration = models.CharField(
+        max_length=3, choices=OrderDuration.choices, default=OrderDuration.DAY
+    )
+    expires_day = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The last simulated trading day it may fill"
+    )
+    status = models.CharField(max_length=9, choices=OrderStatus.choices, default=OrderStatus.OPEN)
+    reason = models.CharField(
+        max_length=300, blank=True, help_text="Why it was rejected or expired, for the student"
+    )
+    held_cash = models.DecimalField(
+        max_digits=15, decimal_places=2, default=0, help_text="Cash an open buy holds"
+    )
+    held_shares = models.PositiveIntegerField(default=0, help_text="Shares an open sell holds")
+    trade = models.OneToOneField(
+        Trade,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="order",
+        help_text="The trade that filled it",
+    )
+    # NULL, not "", for "no token": the unique (user, token) constraint skips NULLs.
+    token = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The instructor who cancelled it, if not the student",
+    )
+    notified = models.BooleanField(
+        default=True, help_text="False until the student has been told it filled or closed"
+    )
+
+    class Meta:
+        db_table = "orders"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at", "-id"], name="orders_user_created"),
+            # What tick_prices looks up: per symbol, the open orders the new price reaches.
+            models.Index(
+                fields=["trigger_direction", "stock", "trigger_price", "created_at", "id"],
+                condition=Q(status="open"),
+                name="orders_open_trigger",
+            ),
+            models.Index(
+                fields=["stock", "trail_mark"],
+                condition=Q(status="open", type="trailing_stop"),
+                name="orders_open_trailing",
+            ),
+            models.Index(
+                fields=["expires_day"], condition=Q(status="open"), name="orders_open_expiry"
+            ),
+            models.Index(fields=["user"], condition=Q(notified=False), name="orders_unnotified"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orders_quantity_gt_0"),
+            models.CheckConstraint(
+                condition=Q(side__in=OrderSide.values), name="orders_side_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(type__in=OrderType.values), name="orders_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=OrderStatus.values), name="orders_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(duration__in=OrderDuration.values), name="orders_duration_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(limit_price__isnull=True) | Q(limit_price__gt=0),
+                name="orders_limit_price_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(stop_price__isnull=True) | Q(stop_price__gt=0),
+                name="orders_stop_price_gt_0",
+            ),
+            models.CheckConstraint(
+                condition=Q(trail_percent__isnull=True)
+                | Q(trail_percent__gt=0, trail_percent__lt=100),
+                name="orders_trail_percent_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(trail_amount__isnull=True) | Q(trail_amount__gt=0),
+                name="orders_trail_amount_gt_0",
+            ),
+            # Which prices each type has: exactly these, and no others.
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        type="market",
+                        limit_price__isnull=True,
+                        stop_price__isnull=True,
+                        trail_percent__isnull=True,
+                        trail_amount__isnull=True,
+                    )
+                    | Q(
+                        type="limit",
+                        limit_price__isnull=False,
+                        stop_price__isnull=True,
+                        trail_percent__isnull=True,
+                        trail_amount__isnull=True,
+                    )
+                    | Q(
+                        type="stop",
+                        limit_price__isnull=True,
+                        stop_price__isnull=False,
+                        trail_percent__isnull=True,
+                        trail_amount__isnull=True,
+                    )
+                    | Q(
+                        type="stop_limit",
+                        limit_price__isnull=False,
+                        stop_price__isnull=False,
+                        trail_percent__isnull=True,
+                        trail_amount__isnull=True,
+                    )
+                    | Q(
+                        type="trailing_stop",
+                        limit_price__isnull=True,
+                        stop_price__isnull=True,
+                        trail_mark__isnull=False,
+                    )
+                    & (
+                        Q(trail_percent__isnull=False, trail_amount__isnull=True)
+                        | Q(trail_percent__isnull=True, trail_amount__isnull=False)
+                    )
+                ),
+                name="orders_prices_match_type",
+            ),
+            # A market order fills at once or not at all: it never waits.
+            models.CheckConstraint(
+                condition=~Q(type="market") | Q(status="filled"),
+                name="orders_market_filled",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="filled", trade__isnull=False)
+                | (~Q(status="filled") & Q(trade__isnull=True)),
+                name="orders_filled_has_trade",
+            ),
+            # Only an open order holds anything, and only on its own side.
+            models.CheckConstraint(
+                condition=Q(held_cash__gte=0)
+                & (Q(status="open") | Q(held_cash=0, held_shares=0))
+                & (Q(side="buy") | Q(held_cash=0))
+                & (Q(side="sell") | Q(held_shares=0)),
+                name="orders_holds_only_when_open",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="open")
+                | Q(trigger_price__isnull=False, trigger_direction__in=OrderDirection.values),
+                name="orders_open_has_trigger",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open") | Q(closed_at__isnull=False),
+                name="orders_closed_has_time",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "token"],
+                condition=Q(token__isnull=False),
+                name="orders_user_token_unique",
+            ),
+        ]
+        permissions = [("cancel_order", "Can cancel a student's open order")]
+
+    def __str__(self):
+        return (
+            f"{self.get_side_display()} {self.quantity} {self.stock_id} {self.get_type_display()}"
+        )
+
+    @property
+    def symbol(self):
+        return self.stock_id
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN

@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache, partial
 
-from django.db import IntegrityError, transaction
+from django.contrib.auth import get_user_model
+from django.core.cache import cache as shared_cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Case, Q, Sum, Value, When
 from django.utils import timezone
 
 from classrooms import rules as classroom_rules
@@ -38,15 +41,21 @@ from portfolio import services as portfolio
 from portfolio.models import Holding
 from prices import services as market
 from prices.models import Price
+from prices.selectors import market_day
 from tradesim import audit, rows
 from tradesim.logging import log_event
 from tradesim.models import AuditEntry
 from tradesim.money import MAX_MONEY, ZERO, to_cents
-from trading.models import Trade
+from trading.models import Order, Trade
 
 logger = logging.getLogger("tradesim.trading")
 
 MAX_QUANTITY = 1_000_000  # shares in one order
+# An open stop buy holds its stop price plus this share, against a price that jumps past the
+# stop; a fill that costs more still fills if the free cash covers it.
+STOP_HOLD_CUSHION = Decimal("0.05")
+GTC_DAYS = 90  # a good-till-cancelled order expires after this many simulated trading days
+MAX_TRAIL_PERCENT = Decimal("50")
 SYMBOL_MAX_LENGTH = market.SYMBOL_MAX_LENGTH
 
 
@@ -92,6 +101,22 @@ class DuplicateRequest(TradingError, ledger.DuplicateRequest):
 
 
 class ResetRefused(TradingError):
+    pass
+
+
+class InvalidOrder(TradingError):
+    """An order whose type, prices or duration do not make sense; nothing was placed."""
+
+
+class LimitNotReached(TradingError):
+    """The price is beyond the order's limit: a limit never fills worse than its limit."""
+
+
+class OrderClosed(TradingError):
+    """The order is no longer open (filled, cancelled, expired or rejected meanwhile)."""
+
+
+class OrderNotFound(TradingError):
     pass
 
 
@@ -214,15 +239,11 @@ def _duplicate() -> DuplicateRequest:
 
 @cache
 def _quote_sql(*, trades_today: bool, portfolio: bool) -> str:
-    """The statement that reads, under the balance lock, the price, the halt, whether the
-    token is in the journal already, and what the class's rules need besides: the
+    """The statement that reads, under the balance lock, the price, the halt, and what the
+    class's rules need besides: the
     student's trades this simulated day (those since prices' MarketState.day_started_at),
     and their holdings at current prices with how many of this symbol they hold."""
-    columns = [
-        "p.price",
-        "p.halted",
-        "EXISTS(SELECT 1 FROM transactions t WHERE t.user_id = %(user)s AND t.token = %(token)s)",
-    ]
+    columns = ["p.price", "p.halted"]
     if trades_today:
         columns.append(
             "(SELECT COUNT(*) FROM trades d WHERE d.user_id = %(user)s AND d.timestamp >="
@@ -244,68 +265,82 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
     # project's busiest path, and the ORM's query building cost more CPU than the database.
     with transaction.atomic():
         rules = rulebook_for(user)
-        # Lock the balance first, in a statement of its own: on PostgreSQL a locking read
-        # that waited for the lock sees the locked row as committed meanwhile, but not the
-        # other rows it joins, so the price and the token check must come after it.
-        found = rows.fetch_one(
-            "SELECT id, amount FROM balances WHERE user_id = %s" + rows.for_update(),  # noqa: S608
-            [user.pk],
+        account = _lock_account(user, token)
+        trade = _trade_locked(
+            account, rules=rules, side=side, symbol=symbol, quantity=quantity, token=token
         )
-        if found is None:
-            raise NoCashAccount("This account has no cash account to trade with.")
-        balance = rows.loaded(Balance, found[0], user_id=user.pk, amount=rows.decimal(found[1], 2))
-        # Then, under the lock, the price, whether the token is in the journal already
-        # (every trade journals its cash row under its token, as does every other form that
-        # moves cash) and what the class's rules need to know, in one statement: a
-        # resubmitted order waits for the first at the lock and then sees its token, and an
-        # order waits for the one before it to count its trades and holdings.
-        counting, valuing = rules.counts_trades_today, rules.values_portfolio
-        quote = rows.fetch_one(
-            _quote_sql(trades_today=counting, portfolio=valuing),
-            {"user": user.pk, "token": token or None, "symbol": symbol},
-        )
-        if quote is None:
-            raise UnknownSymbol(f"There is no symbol {symbol} on this market.")
-        price, halted, used = rows.decimal(quote[0], 2), bool(quote[1]), bool(quote[2])
-        if used:
-            raise _duplicate()
-        total = to_cents(price * quantity)
-        commission = rules.commission(quantity=quantity, total=total)
-        extra = iter(quote[3:])
-        order = classroom_rules.Order(
-            side=side,
-            symbol=symbol,
-            quantity=quantity,
-            price=price,
-            total=total,
-            commission=commission,
-            at=timezone.now(),
-            trades_today=next(extra) if counting else 0,
-            **(_portfolio_figures(balance, *extra) if valuing else {}),
-        )
-        _check_rules(rules, order)
-        if halted:
-            raise SymbolHalted(f"Trading in {symbol} is paused right now; try again later.")
-        if total + commission > MAX_MONEY:
-            raise InvalidQuantity(
-                f"That order is too large: {quantity:,} {symbol} at ${price:,.2f} comes to "
-                f"${total + commission:,.2f}, and one order moves at most ${MAX_MONEY:,.2f}."
-            )
+        _record_market_order(user=user, trade=trade, token=token)
+        return trade
 
-        if side == Trade.Operation.BUY:
-            return _buy_locked(
-                user=user,
-                balance=balance,
-                symbol=symbol,
-                quantity=quantity,
-                price=price,
-                total=total,
-                commission=commission,
-                token=token,
-            )
-        return _sell_locked(
-            user=user,
-            balance=balance,
+
+def _lock_account(user, token: str | None = None) -> ledger.Account:
+    """The ledger's balance lock, the first lock of every order (with the journal token
+    looked up under it), its refusals as trading errors."""
+    try:
+        return ledger.lock_account(user=user, token=token)
+    except ledger.NoAccount:
+        raise NoCashAccount("This account has no cash account to trade with.") from None
+    except ledger.DuplicateRequest:
+        raise _duplicate() from None
+    except ledger.LedgerError as error:
+        raise InvalidQuantity(error.message) from None
+
+
+def _trade_locked(
+    account: ledger.Account,
+    *,
+    rules: Rulebook,
+    side: str,
+    symbol: str,
+    quantity: int,
+    token: str | None,
+    limit: Decimal | None = None,
+    from_hold: int = 0,
+) -> Trade:
+    """One trade at the current price, with the user's account locked by the caller: the
+    money path of every market order and every fill. `limit`: the worst price the order
+    accepts (a buy pays at most it, a sell gets at least it), else LimitNotReached;
+    `from_hold`: the shares of a sell that come out of the filled order's hold."""
+    user = account.user
+    # Under the lock, the price and what the class's rules need to know, in one statement:
+    # an order waits for the one before it to count its trades and holdings.
+    counting, valuing = rules.counts_trades_today, rules.values_portfolio
+    quote = rows.fetch_one(
+        _quote_sql(trades_today=counting, portfolio=valuing),
+        {"user": user.pk, "symbol": symbol},
+    )
+    if quote is None:
+        raise UnknownSymbol(f"There is no symbol {symbol} on this market.")
+    price, halted = rows.decimal(quote[0], 2), bool(quote[1])
+    total = to_cents(price * quantity)
+    commission = rules.commission(quantity=quantity, total=total)
+    extra = iter(quote[2:])
+    order = classroom_rules.Order(
+        side=side,
+        symbol=symbol,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=commission,
+        at=timezone.now(),
+        trades_today=next(extra) if counting else 0,
+        **(_portfolio_figures(account, *extra) if valuing else {}),
+    )
+    _check_rules(rules, order)
+    if halted:
+        raise SymbolHalted(f"Trading in {symbol} is paused right now; try again later.")
+    if limit is not None and not _within_limit(side, price, limit):
+        raise LimitNotReached(
+            f"{symbol} is at ${price:,.2f}, beyond the limit of ${limit:,.2f}: not filled."
+        )
+    if total + commission > MAX_MONEY:
+        raise InvalidQuantity(
+            f"That order is too large: {quantity:,} {symbol} at ${price:,.2f} comes to "
+            f"${total + commission:,.2f}, and one order moves at most ${MAX_MONEY:,.2f}."
+        )
+    if side == Trade.Operation.BUY:
+        return _buy_locked(
+            account,
             symbol=symbol,
             quantity=quantity,
             price=price,
@@ -313,11 +348,25 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
             commission=commission,
             token=token,
         )
+    return _sell_locked(
+        account,
+        symbol=symbol,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=commission,
+        token=token,
+        from_hold=from_hold,
+    )
 
 
-def _portfolio_figures(balance: Balance, holdings_value, held) -> dict:
+def _within_limit(side: str, price: Decimal, limit: Decimal) -> bool:
+    return price <= limit if side == Trade.Operation.BUY else price >= limit
+
+
+def _portfolio_figures(account: ledger.Account, holdings_value, held) -> dict:
     return {
-        "cash": balance.amount,
+        "cash": account.amount,
         "holdings_value": to_cents(rows.decimal(holdings_value, 2) or ZERO),
         "held": int(held or 0),
     }
@@ -329,28 +378,32 @@ def _check_rules(rules: Rulebook, order: classroom_rules.Order) -> None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
 
 
-def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, token) -> Trade:
-    """The buy, with the balance row already locked by the caller."""
+def _buy_locked(account, *, symbol, quantity, price, total, commission, token) -> Trade:
+    """The buy, with the user's account locked by the caller."""
+    user = account.user
     need = total + commission
-    if need > balance.amount:
+    if need > account.available:
         fee_note = f" including ${commission:,.2f} commission" if commission else ""
+        held = (
+            f" free (${account.held:,.2f} of your ${account.amount:,.2f} is held for your "
+            "open orders)"
+            if account.held
+            else ""
+        )
         raise InsufficientFunds(
             f"Not enough cash: {quantity:,} {symbol} at ${price:,.2f} costs ${need:,.2f}"
-            f"{fee_note}, and you have ${balance.amount:,.2f}."
+            f"{fee_note}, and you have ${account.available:,.2f}{held}."
         )
     description = f"Bought {quantity:,} {symbol} @ {price:.2f}"
     _move_cash(
-        user=user,
-        balance=balance,
+        account,
         type=Transaction.Type.BUY,
         amount=total,
         description=description,
         symbol=symbol,
         token=token,
     )
-    _charge_commission(
-        user=user, balance=balance, commission=commission, description=description, symbol=symbol
-    )
+    _charge_commission(account, commission=commission, description=description, symbol=symbol)
     try:
         portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     except portfolio.PositionLimit as error:
@@ -368,8 +421,8 @@ def _buy_locked(*, user, balance, symbol, quantity, price, total, commission, to
 
 
 def _sell_locked(
+    account,
     *,
-    user,
     symbol,
     quantity,
     price,
@@ -378,24 +431,26 @@ def _sell_locked(
     token,
     note: str = "",
     created_by=None,
-    balance=None,
+    from_hold: int = 0,
 ) -> Trade:
-    """The sell, with the balance row already locked by the caller (and passed as `balance`
-    when the caller has it at hand). `note` prefixes the journal description and
-    `created_by` names the instructor when it is not the student's own order (a reset)."""
+    """The sell, with the user's account locked by the caller. `note` prefixes the journal
+    description and `created_by` names the instructor when it is not the student's own
+    order (a reset); `from_hold`: how many of the shares the filled order held."""
+    user = account.user
     if commission > total:
         raise InsufficientFunds(
             f"Selling {quantity:,} {symbol} brings in ${total:,.2f}, which does not cover "
             f"the ${commission:,.2f} commission."
         )
     try:
-        realized = portfolio.remove_shares(user=user, symbol=symbol, quantity=quantity, price=price)
+        realized = portfolio.remove_shares(
+            user=user, symbol=symbol, quantity=quantity, price=price, from_hold=from_hold
+        )
     except portfolio.NotEnoughShares as error:
         raise NotEnoughShares(error.message) from None
     description = f"{note}Sold {quantity:,} {symbol} @ {price:.2f}"
     _move_cash(
-        user=user,
-        balance=balance,
+        account,
         type=Transaction.Type.SELL,
         amount=total,
         description=description,
@@ -403,9 +458,7 @@ def _sell_locked(
         token=token,
         created_by=created_by,
     )
-    _charge_commission(
-        user=user, balance=balance, commission=commission, description=description, symbol=symbol
-    )
+    _charge_commission(account, commission=commission, description=description, symbol=symbol)
     return _record(
         user=user,
         stock_id=symbol,
@@ -424,19 +477,11 @@ def _record(*, user, stock_id: str, **fields) -> Trade:
     return rows.create(Trade, user=user.pk, stock=stock_id, timestamp=timezone.now(), **fields)
 
 
-def _move_cash(
-    *, user, type, amount, description, symbol, token, created_by=None, balance=None
-) -> None:
-    # With the locked balance at hand the journal row is written on it directly: no second
-    # lock and no savepoint (four round trips fewer per trade).
-    if balance is not None:
-        # _execute looked for the token in the journal, under this lock, with the price.
-        move = partial(ledger.post_locked, balance=balance, token_checked=True)
-    else:
-        move = ledger.credit if type in Transaction.CREDIT_TYPES else ledger.debit
+def _move_cash(account, *, type, amount, description, symbol, token, created_by=None) -> None:
+    # The journal row is written on the locked account directly: no second lock and no
+    # savepoint. lock_account looked for the token in the journal, under this lock.
     try:
-        move(
-            user=user,
+        account.post(
             type=type,
             amount=amount,
             description=description,
@@ -446,21 +491,15 @@ def _move_cash(
         )
     except ledger.InsufficientFunds as error:
         raise InsufficientFunds(error.message) from None
-    except ledger.DuplicateRequest:
-        raise _duplicate() from None
     except ledger.LedgerError as error:
         raise InvalidQuantity(error.message) from None
 
 
-def _charge_commission(
-    *, user, commission: Decimal, description: str, symbol: str, balance=None
-) -> None:
+def _charge_commission(account, *, commission: Decimal, description: str, symbol: str) -> None:
     if commission <= ZERO:
         return
-    debit = ledger.debit if balance is None else partial(ledger.post_locked, balance=balance)
     try:
-        debit(
-            user=user,
+        account.post(
             type=Transaction.Type.FEE,
             amount=commission,
             description=f"Commission: {description}",
@@ -494,6 +533,7 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
       sold at its last price too (a halted price does not move, so the last price is the
       market's; refusing would force the instructor to reopen trading for the whole class
       to reset one student);
+    - first every open order is cancelled, its holds released;
     - then one "reset_credit" or "reset_debit" row brings the cash to exactly the starting
       cash ("Reset by <instructor>: <reason>"), unless it is there already;
     - one audit entry names the instructor, the student, the adjustment and the reason.
@@ -501,8 +541,9 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
     adjustment is an external flow, like a deposit, so it does not change the
     time-weighted return).
     Once per (student, token): a resubmitted form raises DuplicateRequest and does nothing.
-    Locks: the student's balance row, then all their holding rows (in symbol order), then
-    their portfolio summary. Raises NoCashAccount for a user without a cash account.
+    Locks: the student's balance row, then their open orders, then all their holding rows
+    (in symbol order), then their portfolio summary. Raises NoCashAccount for a user
+    without a cash account.
     """
     reason = (reason or "").strip()
     if not instructor.has_perm("trading.reset_student"):
@@ -513,8 +554,8 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
     with transaction.atomic():
         target = to_cents(rulebook_for(student).starting_cash)
         try:
-            Balance.objects.select_for_update().get(user_id=student.pk)
-        except Balance.DoesNotExist:
+            account = _lock_account(student)
+        except NoCashAccount:
             raise NoCashAccount(
                 f"{student.get_username()} has no cash account (instructors do not trade), "
                 "so there is nothing to reset."
@@ -523,6 +564,9 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
             raise DuplicateRequest(
                 f"{student.get_username()} was already reset by this form; not reset twice."
             )
+        cancelled = _close_all_open_orders(
+            account, status=Order.Status.CANCELLED, by=instructor, reason="Reset by " + by
+        )
         held = list(
             Holding.objects.select_for_update()
             .filter(user_id=student.pk)
@@ -539,7 +583,7 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
             price = prices[symbol]
             trades.append(
                 _sell_locked(
-                    user=student,
+                    account,
                     symbol=symbol,
                     quantity=quantity,
                     price=price,
@@ -550,30 +594,22 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
                     created_by=instructor,
                 )
             )
-        cash = Balance.objects.values_list("amount", flat=True).get(user_id=student.pk)
+        cash = account.amount
         gap = target - cash
         adjustment = None
-        description = f"Reset by {by}: {reason}"
-        try:
-            if gap > 0:
-                adjustment = ledger.credit(
-                    user=student,
-                    type=Transaction.Type.RESET_CREDIT,
-                    amount=gap,
-                    description=description,
+        if gap:
+            try:
+                adjustment = account.post(
+                    type=Transaction.Type.RESET_CREDIT if gap > 0 else Transaction.Type.RESET_DEBIT,
+                    amount=abs(gap),
+                    description=f"Reset by {by}: {reason}",
                     created_by=instructor,
                 )
-            elif gap < 0:
-                adjustment = ledger.debit(
-                    user=student,
-                    type=Transaction.Type.RESET_DEBIT,
-                    amount=-gap,
-                    description=description,
-                    created_by=instructor,
-                )
-        except ledger.LedgerError as error:
-            raise ResetRefused(error.message) from None
+            except ledger.LedgerError as error:
+                raise ResetRefused(error.message) from None
         sold = f"sold {len(trades)} position{'s' if len(trades) != 1 else ''}"
+        if cancelled:
+            sold += f", cancelled {len(cancelled)} open order{'s' if len(cancelled) != 1 else ''}"
         audit.record(
             actor=instructor,
             action=AuditEntry.Action.RESET_STUDENT,
@@ -612,3 +648,746 @@ def _log_trade(user, trade: Trade) -> None:
         trade=trade.pk,
         result="ok",
     )
+
+
+# Orders ----------------------------------------------------------------------------------
+#
+# Every order is a row in `orders`. A market order is written with its trade, filled. An
+# order that waits holds what it may need (a buy: its worst-case cost on the user's
+# balance, Balance.held; a sell: its shares, Holding.held_quantity), so that what the user
+# can spend or sell is what no open order holds; each fill first releases the order's hold,
+# then trades through the same path as a market order (_trade_locked), under the same locks.
+# Lock order, everywhere: the balance, then the order rows, then the holding rows.
+
+_PRICE_FIELDS = ("limit_price", "stop_price", "trail_percent", "trail_amount")
+_NEEDS = {
+    Order.Type.MARKET: (),
+    Order.Type.LIMIT: ("limit_price",),
+    Order.Type.STOP: ("stop_price",),
+    Order.Type.STOP_LIMIT: ("stop_price", "limit_price"),
+    Order.Type.TRAILING_STOP: ("trail",),
+}
+_LABELS = {
+    "limit_price": "a limit price",
+    "stop_price": "a stop price",
+    "trail": "a trail, in percent or in dollars",
+}
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order as a student asks for it, checked for shape (see `order_request`)."""
+
+    side: str
+    type: str
+    symbol: str
+    quantity: int
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    trail_percent: Decimal | None = None
+    trail_amount: Decimal | None = None
+    duration: str = Order.Duration.DAY
+
+
+def _money_field(value, label: str) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (bool, float)):
+        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.")
+    try:
+        number = Decimal(str(value).strip().replace(",", "").lstrip("$"))
+    except (InvalidOperation, ValueError):
+        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.") from None
+    if not number.is_finite() or number <= 0:
+        raise InvalidOrder(f"Enter {label} above $0.00.")
+    if number != number.quantize(Decimal("0.01")):
+        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.")
+    if number > market.MAX_LISTING_PRICE:
+        raise InvalidOrder(f"Enter {label} of at most ${market.MAX_LISTING_PRICE:,.2f}.")
+    return number
+
+
+def _percent_field(value) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = Decimal(str(value).strip().rstrip("%").strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidOrder("Enter the trail in percent, such as 5 or 7.5.") from None
+    if not number.is_finite() or number <= 0 or number > MAX_TRAIL_PERCENT:
+        raise InvalidOrder(f"Enter a trail above 0 % and at most {MAX_TRAIL_PERCENT} %.")
+    if number != number.quantize(Decimal("0.01")):
+        raise InvalidOrder("Enter the trail in percent with at most two decimals, such as 7.5.")
+    return number
+
+
+def order_request(
+    *,
+    side,
+    type=Order.Type.MARKET,
+    symbol,
+    quantity,
+    limit_price=None,
+    stop_price=None,
+    trail_percent=None,
+    trail_amount=None,
+    duration=Order.Duration.DAY,
+) -> OrderRequest:
+    """Check an order's shape (no database): the side, type and duration are known; the
+    symbol can be one and the quantity is whole; the type has exactly the prices it needs
+    (a stop-limit both, a trailing stop a trail in percent or in dollars, not both); every
+    price is positive whole cents. Raises InvalidOrder, UnknownSymbol or InvalidQuantity
+    with a message for the student."""
+    side = str(side or "").strip().lower()
+    if side not in Order.Side.values:
+        raise InvalidOrder("Choose Buy or Sell.")
+    type = str(type or Order.Type.MARKET).strip().lower()
+    if type not in Order.Type.values:
+        raise InvalidOrder(
+            "Choose an order type: market, limit, stop, stop-limit or trailing stop."
+        )
+    duration = str(duration or Order.Duration.DAY).strip().lower()
+    if duration not in Order.Duration.values:
+        raise InvalidOrder("Choose how long the order lasts: today only, or until cancelled.")
+    values = {
+        "limit_price": _money_field(limit_price, "a limit price"),
+        "stop_price": _money_field(stop_price, "a stop price"),
+        "trail_percent": _percent_field(trail_percent),
+        "trail_amount": _money_field(trail_amount, "a trail in dollars"),
+    }
+    needs = _NEEDS[type]
+    present = {name for name, value in values.items() if value is not None}
+    if "trail_percent" in present and "trail_amount" in present:
+        raise InvalidOrder("Give the trail in percent or in dollars, not both.")
+    wanted = {name for name in _PRICE_FIELDS if name in needs}
+    if "trail" in needs:
+        wanted |= present & {"trail_percent", "trail_amount"}
+        if not wanted:
+            raise InvalidOrder(f"A trailing stop needs {_LABELS['trail']}.")
+    for name in needs:
+        if name != "trail" and name not in present:
+            kind = Order.Type(type).label.lower()
+            raise InvalidOrder(f"A {kind} order needs {_LABELS[name]}.")
+    # Prices a type does not use are ignored (a form may send them empty or left over).
+    kept = {name: (values[name] if name in wanted else None) for name in _PRICE_FIELDS}
+    return OrderRequest(
+        side=side,
+        type=type,
+        symbol=normalize_symbol(symbol),
+        quantity=validate_quantity(quantity),
+        duration=duration,
+        **kept,
+    )
+
+
+def describe_order(request: OrderRequest | Order) -> str:
+    """The order in plain words: "Buy 10 AAPL if the price falls to $180.00 or less; good
+    for today"."""
+    side = "Buy" if request.side == Order.Side.BUY else "Sell"
+    symbol = getattr(request, "symbol", None) or request.stock_id
+    head = f"{side} {request.quantity:,} {symbol}"
+    buying = request.side == Order.Side.BUY
+    if request.type == Order.Type.MARKET:
+        return f"{head} now, at the market price"
+    if request.type == Order.Type.LIMIT:
+        move = "falls to" if buying else "rises to"
+        edge = "or less" if buying else "or more"
+        what = f"{head} if the price {move} ${request.limit_price:,.2f} {edge}"
+    elif request.type == Order.Type.STOP:
+        move = "rises to" if buying else "falls to"
+        what = f"{head} at the market price once it {move} ${request.stop_price:,.2f}"
+    elif request.type == Order.Type.STOP_LIMIT:
+        move = "rises to" if buying else "falls to"
+        edge = "at most" if buying else "at least"
+        what = (
+            f"{head} once the price {move} ${request.stop_price:,.2f}, for {edge} "
+            f"${request.limit_price:,.2f} a share"
+        )
+    else:
+        trail = (
+            f"{request.trail_percent.normalize():f} %"
+            if request.trail_percent is not None
+            else f"${request.trail_amount:,.2f}"
+        )
+        if buying:
+            what = f"{head} at the market price once it rises {trail} above its lowest point"
+        else:
+            what = f"{head} at the market price once it falls {trail} below its highest point"
+    lasts = (
+        "good for today"
+        if request.duration == Order.Duration.DAY
+        else (f"good until cancelled (up to {GTC_DAYS} trading days)")
+    )
+    return f"{what}; {lasts}"
+
+
+def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
+    """(trigger price, direction, trailing mark) of a new order, the price being `price`."""
+    buying = request.side == Order.Side.BUY
+    below, above = Order.Direction.BELOW, Order.Direction.ABOVE
+    if request.type == Order.Type.LIMIT:
+        return request.limit_price, (below if buying else above), None
+    if request.type in (Order.Type.STOP, Order.Type.STOP_LIMIT):
+        return request.stop_price, (above if buying else below), None
+    return _trail_stop(request, mark=price), (above if buying else below), price
+
+
+def _trail_stop(order, *, mark: Decimal) -> Decimal:
+    """A trailing stop's stop price for a mark: the trail away from it, in cents (at least
+    one cent)."""
+    buying = order.side == Order.Side.BUY
+    if order.trail_percent is not None:
+        share = order.trail_percent / 100
+        stop = to_cents(mark * (1 + share if buying else 1 - share))
+    else:
+        stop = mark + order.trail_amount if buying else mark - order.trail_amount
+    return max(stop, Decimal("0.01"))
+
+
+def _reached(direction: str, trigger: Decimal, price: Decimal) -> bool:
+    return price <= trigger if direction == Order.Direction.BELOW else price >= trigger
+
+
+def _buy_hold(request, *, rules: Rulebook, trigger: Decimal) -> Decimal:
+    """What an open buy holds: its worst-case cost with the commission on it."""
+    if request.limit_price is not None:
+        worst = request.limit_price
+    else:  # a stop or trailing stop buys at the market once triggered: the cushion
+        worst = to_cents(trigger * (1 + STOP_HOLD_CUSHION))
+    total = to_cents(worst * request.quantity)
+    return total + rules.commission(quantity=request.quantity, total=total)
+
+
+def _expires_day(duration: str) -> int:
+    day = market_day()
+    first = day.number + 1 if day.closed else day.number  # placed after the close: tomorrow
+    return first if duration == Order.Duration.DAY else first + GTC_DAYS - 1
+
+
+def place_order(*, user, request: OrderRequest, token: str | None = None) -> Order:
+    """Place `request` for `user`: a market order trades now (buy/sell) and is recorded
+    filled; any other waits for tick_prices, unless the market is already there.
+
+    Guarantees, checked under the user's balance lock: the class lets its students use
+    this type (classrooms' order_types rule) and is open (its trading window); a stop (or a
+    stop-limit's stop) is still ahead of the price, not reached at once; an open buy holds
+    its worst-case cost (quantity × limit, or × stop plus STOP_HOLD_CUSHION, plus the
+    commission) out of the free cash (InsufficientFunds), an open sell holds its shares out
+    of the free shares (NotEnoughShares); a limit the price already satisfies fills now, at
+    the price, through the same path as a market order. Once per (user, token): a repeated
+    token raises DuplicateRequest and changes nothing.
+    Locks: the user's balance row, then their holding row for the symbol.
+    Returns the order (its trade set when it filled).
+    """
+    if request.type == Order.Type.MARKET:
+        place = buy if request.side == Order.Side.BUY else sell
+        trade = place(user=user, symbol=request.symbol, quantity=request.quantity, token=token)
+        return Order.objects.select_related("trade").get(trade=trade)
+    try:
+        with transaction.atomic():
+            order = _place_resting(user=user, request=request, token=token)
+    except IntegrityError:
+        if token and Order.objects.filter(user_id=user.pk, token=token).exists():
+            raise _duplicate() from None
+        raise
+    except TradingError as error:
+        log_event(
+            logger,
+            "order.rejected",
+            user=getattr(user, "username", user.pk),
+            side=request.side,
+            type=request.type,
+            symbol=request.symbol,
+            quantity=request.quantity,
+            result="duplicate" if isinstance(error, DuplicateRequest) else "rejected",
+            reason=type(error).__name__,
+            rule=getattr(error, "rule", None) or None,
+            message=error.message,
+        )
+        raise
+    transaction.on_commit(
+        lambda: log_event(
+            logger,
+            "order.placed",
+            user=getattr(user, "username", user.pk),
+            order=order.pk,
+            side=order.side,
+            type=order.type,
+            symbol=order.stock_id,
+            quantity=order.quantity,
+            status=order.status,
+            result="ok",
+        )
+    )
+    return order
+
+
+def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
+    account = _lock_account(user)
+    if token and Order.objects.filter(user_id=user.pk, token=token).exists():
+        raise _duplicate()
+    rules = rulebook_for(user)
+    now = timezone.now()
+    refusal = rules.check_order_type(request.type) or rules.check_window(now)
+    if refusal is not None:
+        raise RuleRefused(refusal.message, rule=refusal.rule)
+    symbol = request.symbol
+    quote = Price.objects.filter(symbol=symbol).values_list("price", "halted").first()
+    if quote is None:
+        raise UnknownSymbol(f"There is no symbol {symbol} on this market.")
+    price, halted = quote
+    trigger, direction, mark = _trigger(request, price=price)
+    if request.type in (Order.Type.STOP, Order.Type.STOP_LIMIT) and _reached(
+        direction, trigger, price
+    ):
+        where = "above" if request.side == Order.Side.BUY else "below"
+        raise InvalidOrder(
+            f"{symbol} is at ${price:,.2f}, so a {request.side} stop at ${trigger:,.2f} would "
+            f"go off at once: set the stop {where} ${price:,.2f}, or use a market order."
+        )
+    fields = {
+        "user_id": user.pk,
+        "stock_id": symbol,
+        "side": request.side,
+        "type": request.type,
+        "quantity": request.quantity,
+        "limit_price": request.limit_price,
+        "stop_price": request.stop_price,
+        "trail_percent": request.trail_percent,
+        "trail_amount": request.trail_amount,
+        "trail_mark": mark,
+        "duration": request.duration,
+        "token": token or None,
+        "created_at": now,
+    }
+    if request.type == Order.Type.LIMIT and not halted and _reached(direction, trigger, price):
+        # Marketable: it fills now, at the price, which is within its limit.
+        trade = _trade_locked(
+            account,
+            rules=rules,
+            side=request.side,
+            symbol=symbol,
+            quantity=request.quantity,
+            token=None,
+            limit=request.limit_price,
+        )
+        return Order.objects.create(
+            **fields, status=Order.Status.FILLED, trade=trade, closed_at=trade.timestamp
+        )
+    held_cash, held_shares = ZERO, 0
+    if request.side == Order.Side.BUY:
+        held_cash = _buy_hold(request, rules=rules, trigger=trigger)
+        if held_cash > MAX_MONEY:
+            raise InvalidQuantity(f"That order is too large: it would hold ${held_cash:,.2f}.")
+        try:
+            account.hold(held_cash, what=f"buying {request.quantity:,} {symbol}")
+        except ledger.InsufficientFunds as error:
+            raise InsufficientFunds(error.message) from None
+    else:
+        try:
+            portfolio.hold_shares(user=user, symbol=symbol, quantity=request.quantity)
+        except portfolio.NotEnoughShares as error:
+            raise NotEnoughShares(error.message) from None
+        held_shares = request.quantity
+    return Order.objects.create(
+        **fields,
+        status=Order.Status.OPEN,
+        trigger_price=trigger,
+        trigger_direction=direction,
+        expires_day=_expires_day(request.duration),
+        held_cash=held_cash,
+        held_shares=held_shares,
+    )
+
+
+def _record_market_order(*, user, trade: Trade, token: str | None) -> None:
+    """The order row of a market order that traded: one history of every order."""
+    rows.insert(
+        Order,
+        user=user.pk,
+        stock=trade.stock_id,
+        side=trade.operation,
+        type=Order.Type.MARKET,
+        quantity=trade.quantity,
+        duration=Order.Duration.DAY,
+        status=Order.Status.FILLED,
+        trade=trade.pk,
+        token=token or None,
+        created_at=trade.timestamp,
+        closed_at=trade.timestamp,
+        held_cash=ZERO,
+        held_shares=0,
+        reason="",
+        trigger_direction="",
+        notified=True,
+    )
+
+
+def _release(account, order: Order) -> None:
+    """Free what `order` holds (the caller holds the balance lock and the order row)."""
+    if order.held_cash:
+        account.release(order.held_cash)
+    if order.held_shares:
+        portfolio.release_shares(
+            user=account.user, symbol=order.stock_id, quantity=order.held_shares
+        )
+
+
+def _close(order: Order, *, status: str, reason: str = "", by=None, now=None, trade=None):
+    order.status = status
+    order.reason = reason[:300]
+    order.closed_at = now or timezone.now()
+    order.held_cash, order.held_shares = ZERO, 0
+    order.cancelled_by = by
+    order.trade = trade
+    # The student hears of what they did not do themselves on their next page.
+    order.notified = status == Order.Status.CANCELLED and by is None
+    order.save(
+        update_fields=[
+            "status",
+            "reason",
+            "closed_at",
+            "held_cash",
+            "held_shares",
+            "cancelled_by",
+            "trade",
+            "notified",
+        ]
+    )
+
+
+def _close_all_open_orders(account, *, status: str, by=None, reason: str = "") -> list[Order]:
+    orders = list(
+        Order.objects.select_for_update()
+        .filter(user_id=account.user.pk, status=Order.Status.OPEN)
+        .order_by("id")
+    )
+    now = timezone.now()
+    for order in orders:
+        _release(account, order)
+        _close(order, status=status, reason=reason, by=by, now=now)
+    return orders
+
+
+def cancel_order(*, order_id, user=None, by=None, reason: str = "") -> Order:
+    """Cancel an open order and release what it holds: the student's own (`user`), or, by
+    an instructor (`by`, with the trading.cancel_order permission), one of a student in a
+    class they own, with an audit entry.
+
+    Exactly one of a cancel and a fill of the same order wins: both lock the student's
+    balance row, then the order row, and act only on an open order (OrderClosed else).
+    OrderNotFound for an order that is not the user's (or not in the instructor's classes).
+    Locks: the student's balance row, then the order row, then their holding row.
+    """
+    orders = Order.objects.all()
+    if by is not None:
+        if not by.has_perm("trading.cancel_order"):
+            raise OrderNotFound("Only an instructor can cancel a student's order.")
+        if not by.is_superuser:
+            orders = orders.filter(user__classroom__owners=by)
+    elif user is not None:
+        orders = orders.filter(user_id=user.pk)
+    else:
+        raise ValueError("cancel_order needs the user or the instructor")
+    try:
+        order_id = int(order_id)
+        owner = orders.select_related("user").get(pk=order_id).user
+    except (TypeError, ValueError, Order.DoesNotExist):
+        raise OrderNotFound("There is no such order among yours.") from None
+    with transaction.atomic():
+        account = _lock_account(owner)
+        order = Order.objects.select_for_update().get(pk=order_id)
+        if not order.is_open:
+            raise OrderClosed(
+                f"This order is {order.get_status_display().lower()} already, so there is "
+                "nothing to cancel."
+            )
+        _release(account, order)
+        note = reason.strip() or (f"Cancelled by {by.get_username()}" if by else "")
+        _close(order, status=Order.Status.CANCELLED, reason=note, by=by)
+        if by is not None:
+            audit.record(
+                actor=by,
+                action=AuditEntry.Action.CANCEL_ORDER,
+                student=owner,
+                symbol=order.stock_id,
+                detail=f"{describe_order(order)} ({note})",
+            )
+    transaction.on_commit(
+        lambda: log_event(
+            logger,
+            "order.cancelled",
+            user=owner.get_username(),
+            order=order.pk,
+            by=by.get_username() if by else None,
+            result="ok",
+        )
+    )
+    return order
+
+
+# Fills -------------------------------------------------------------------------------------
+
+
+@dataclass
+class FillSummary:
+    filled: int = 0
+    rejected: int = 0
+    expired: int = 0
+    triggered: int = 0  # stop-limits whose stop was reached, now waiting as limits
+    failed: int = 0  # fills that hit an unexpected error; left open, logged
+
+    def __str__(self) -> str:
+        text = f"orders: {self.filled} filled, {self.rejected} rejected, {self.expired} expired"
+        if self.triggered:
+            text += f", {self.triggered} stop-limit{'s' if self.triggered != 1 else ''} triggered"
+        if self.failed:
+            text += f", {self.failed} failed (see the log)"
+        return text
+
+
+_OPEN, _BELOW, _ABOVE = Order.Status.OPEN, Order.Direction.BELOW, Order.Direction.ABOVE
+# The open orders the prices reach, in time priority: per direction a join on the
+# (direction, symbol, trigger price) index over open orders, so the work grows with the
+# symbols and the orders reached, not with all that are open. Halted symbols wait.
+_TRIGGERED_SQL = f"""
+SELECT o.id FROM orders o JOIN prices p ON p.symbol = o.symbol
+WHERE o.status = '{_OPEN}' AND o.trigger_direction = '{_BELOW}'
+  AND o.trigger_price >= p.price AND NOT p.halted
+UNION ALL
+SELECT o.id FROM orders o JOIN prices p ON p.symbol = o.symbol
+WHERE o.status = '{_OPEN}' AND o.trigger_direction = '{_ABOVE}'
+  AND o.trigger_price <= p.price AND NOT p.halted
+"""  # noqa: S608 (constants only)
+_TRAILING_SQL = f"""
+SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
+FROM orders o JOIN prices p ON p.symbol = o.symbol
+WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.halted
+  AND ((o.side = 'sell' AND p.price > o.trail_mark) OR (o.side = 'buy' AND p.price < o.trail_mark))
+"""  # noqa: S608 (constants only)
+
+
+def follow_trailing_stops() -> int:
+    """Move each open trailing stop's mark to the new high (a sell) or low (a buy) and its
+    stop with it, in one read and one UPDATE. Returns how many moved."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TRAILING_SQL)
+        found = cursor.fetchall()
+    if not found:
+        return 0
+    marks, stops = {}, {}
+    for order_id, side, percent, amount, price in found:
+        order = OrderRequest(
+            side=side,
+            type=Order.Type.TRAILING_STOP,
+            symbol="",
+            quantity=1,
+            trail_percent=rows.decimal(percent, 2),
+            trail_amount=rows.decimal(amount, 2),
+        )
+        marks[order_id] = rows.decimal(price, 2)
+        stops[order_id] = _trail_stop(order, mark=marks[order_id])
+    with transaction.atomic():
+        for chunk in _chunks(list(marks), 500):
+            Order.objects.filter(pk__in=chunk, status=_OPEN).update(
+                trail_mark=Case(*(When(pk=i, then=Value(marks[i])) for i in chunk)),
+                trigger_price=Case(*(When(pk=i, then=Value(stops[i])) for i in chunk)),
+            )
+    return len(marks)
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def triggered_orders() -> list[int]:
+    """The ids of the open orders the current prices reach, oldest first (time priority)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_TRIGGERED_SQL)
+        ids = sorted(row[0] for row in cursor.fetchall())
+    return ids
+
+
+def fill_orders(*, now=None) -> FillSummary:
+    """After a tick: move the trailing stops, then fill the orders the new prices reach,
+    oldest first, each in its own transaction (`fill_order`), so one student's refused
+    fill rejects that order and never stops the rest; at a day's close, expire the orders
+    good for that day only (and the good-till-cancelled ones past their last day)."""
+    summary = FillSummary()
+    follow_trailing_stops()
+    for order_id in triggered_orders():
+        try:
+            outcome = fill_order(order_id=order_id)
+        except Exception:
+            summary.failed += 1
+            logger.exception("Filling order %s failed; it stays open", order_id)
+            continue
+        if outcome is not None:
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+    day = market_day()
+    if day.closed:
+        summary.expired = expire_orders(day=day.number, now=now)
+    if summary.filled or summary.rejected or summary.expired:
+        transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
+    return summary
+
+
+# The order's id (creation order) is its time priority: ids grow with time.
+def fill_order(*, order_id: int) -> str | None:
+    """Fill one open order if the price reaches it, in a transaction of its own.
+
+    Locks the student's balance row, then the order row (so it cannot race a cancel: one
+    of them finds it no longer open), then re-reads the price: an order the price no longer
+    reaches stays open. A stop-limit whose stop is reached becomes a limit at its limit
+    price. The fill releases the order's hold and trades through `_trade_locked`, the path
+    of a market order, at the current price, within the limit; a refusal there (cash gone,
+    a halt, a rule of the class) rolls the trade back and rejects the order with the
+    reason. Returns "filled", "rejected", "triggered" or None (nothing to do).
+    """
+    owner = Order.objects.filter(pk=order_id, status=_OPEN).values_list("user_id", flat=True)
+    owner_id = owner.first()
+    if owner_id is None:
+        return None
+    user = get_user_model().objects.get(pk=owner_id)
+    outcome = None
+    with transaction.atomic():
+        account = _lock_account(user)
+        order = Order.objects.select_for_update().filter(pk=order_id, status=_OPEN).first()
+        if order is None:
+            return None
+        price, halted = Price.objects.values_list("price", "halted").get(symbol=order.stock_id)
+        if halted or not _reached(order.trigger_direction, order.trigger_price, price):
+            return None
+        now = timezone.now()
+        if order.type == Order.Type.STOP_LIMIT and order.triggered_at is None:
+            order.triggered_at = now
+            order.trigger_price = order.limit_price
+            order.trigger_direction = _BELOW if order.side == Order.Side.BUY else _ABOVE
+            order.save(update_fields=["triggered_at", "trigger_price", "trigger_direction"])
+            outcome = "triggered"
+            if not _reached(order.trigger_direction, order.trigger_price, price):
+                return outcome
+        if order.held_cash:  # the cash it held pays for the trade, or is freed if refused
+            account.release(order.held_cash)
+        try:
+            # A savepoint: a refusal half way (a position limit after the cash moved) rolls
+            # the trade back; the account object is not used after that.
+            with transaction.atomic():
+                trade = _trade_locked(
+                    account,
+                    rules=rulebook_for(user),
+                    side=order.side,
+                    symbol=order.stock_id,
+                    quantity=order.quantity,
+                    token=None,
+                    limit=order.limit_price,
+                    from_hold=order.held_shares,  # a sell's shares come out of its hold
+                )
+        except LimitNotReached:
+            # The price moved between the two reads (another tick committed): not yet.
+            if order.held_cash:
+                account.hold(order.held_cash)
+            return outcome
+        except TradingError as error:
+            if order.held_shares:
+                portfolio.release_shares(
+                    user=user, symbol=order.stock_id, quantity=order.held_shares
+                )
+            _close(order, status=Order.Status.REJECTED, reason=error.message, now=now)
+            outcome = "rejected"
+        else:
+            _close(order, status=Order.Status.FILLED, now=now, trade=trade)
+            outcome = "filled"
+    transaction.on_commit(lambda: _tell_student(owner_id))
+    return outcome
+
+
+def expire_orders(*, day: int, now=None) -> int:
+    """Expire the open orders whose last day is `day` or earlier (day orders at their
+    day's close; good-till-cancelled ones after GTC_DAYS), releasing their holds: one
+    transaction per student. Locks: each student's balance row, then their orders."""
+    owners = (
+        Order.objects.filter(status=_OPEN, expires_day__lte=day)
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    users = get_user_model().objects.in_bulk(list(owners))
+    now = now or timezone.now()
+    expired = 0
+    for user in users.values():
+        with transaction.atomic():
+            account = _lock_account(user)
+            orders = list(
+                Order.objects.select_for_update()
+                .filter(user_id=user.pk, status=_OPEN, expires_day__lte=day)
+                .order_by("id")
+            )
+            for order in orders:
+                _release(account, order)
+                why = (
+                    "Good for one day: the market closed before it was reached."
+                    if order.duration == Order.Duration.DAY
+                    else f"Good till cancelled for {GTC_DAYS} trading days: it was not reached."
+                )
+                _close(order, status=Order.Status.EXPIRED, reason=why, now=now)
+            expired += len(orders)
+        transaction.on_commit(partial(_tell_student, user.pk))
+    return expired
+
+
+def _tell_student(user_id: int) -> None:
+    shared_cache.set(order_news_key(user_id), True, timeout=None)
+
+
+def order_news_key(user_id: int) -> str:
+    return f"trading:order-news:{user_id}"
+
+
+def after_tick(*, ticks: int, timestamp, **_) -> str:
+    """The market's tick hook (settings.TICK_HOOKS): fill what the new prices reach, and
+    return the tick summary's part about orders."""
+    return str(fill_orders(now=timestamp))
+
+
+def check_holds() -> list[str]:
+    """For check_ledger: every balance holds exactly what its open buys hold, and every
+    holding the shares its open sells hold. Returns one line per mismatch."""
+    problems = []
+    held_cash = dict(
+        Order.objects.filter(status=_OPEN)
+        .values("user_id")
+        .annotate(total=Sum("held_cash"))
+        .values_list("user_id", "total")
+    )
+    for user_id, username, amount, held in Balance.objects.values_list(
+        "user_id", "user__username", "amount", "held"
+    ).filter(Q(held__gt=0) | Q(user_id__in=list(held_cash))):
+        expected = held_cash.get(user_id) or ZERO
+        if held != expected or amount < held:
+            problems.append(
+                f"HOLD MISMATCH user {user_id} ({username}): balance ${amount:,.2f} holds "
+                f"${held:,.2f}; its open orders hold ${expected:,.2f}"
+            )
+    held_shares = {
+        (u, s): t
+        for u, s, t in Order.objects.filter(status=_OPEN, side=Order.Side.SELL)
+        .values("user_id", "stock_id")
+        .annotate(total=Sum("held_shares"))
+        .values_list("user_id", "stock_id", "total")
+    }
+    for user_id, symbol, quantity, held in Holding.objects.filter(
+        Q(held_quantity__gt=0) | Q(user_id__in={u for u, _ in held_shares})
+    ).values_list("user_id", "stock_id", "quantity", "held_quantity"):
+        expected = held_shares.pop((user_id, symbol), 0)
+        if held != expected or quantity < held:
+            problems.append(
+                f"HOLD MISMATCH user {user_id} {symbol}: holding of {quantity:,} holds "
+                f"{held:,}; its open sell orders hold {expected:,}"
+            )
+    for (user_id, symbol), expected in held_shares.items():
+        problems.append(
+            f"HOLD MISMATCH user {user_id} {symbol}: no holding, and open sell orders hold "
+            f"{expected:,}"
+        )
+    return problems

@@ -358,10 +358,14 @@ def test_a_bad_reset_is_refused_with_a_message_and_changes_nothing(
 def test_a_reset_is_all_or_nothing(teacher, invested, monkeypatch):
     before = snapshot()
 
-    def fail(**kwargs):
-        raise ledger.InvalidAmount("The adjustment could not be written.")
+    post = ledger.Account.post
 
-    monkeypatch.setattr(trading.ledger, "debit", fail)
+    def fail(self, **kwargs):
+        if kwargs["type"].startswith("reset_"):
+            raise ledger.InvalidAmount("The adjustment could not be written.")
+        return post(self, **kwargs)
+
+    monkeypatch.setattr(ledger.Account, "post", fail)
 
     with pytest.raises(trading.ResetRefused, match="adjustment"):
         trading.reset_student(student=invested, instructor=teacher, reason="Fresh start")

@@ -26,8 +26,8 @@ from ledger.services import (
     debit,
     deposit,
     grant,
+    lock_account,
     open_account,
-    post_locked,
     validate_amount,
     withdraw,
 )
@@ -335,7 +335,7 @@ def test_the_starting_cash_token_cannot_be_reused_to_slip_past_the_cap(settings)
 def test_the_unique_constraint_catches_a_repeat_the_lookup_missed(student, monkeypatch):
     deposit(user=student, amount=D("100.00"), token="t-6")
     # As if a writer had raced past the check: only the constraint stands in the way.
-    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+    monkeypatch.setattr(services, "_token_used", lambda *args, **kwargs: False)
 
     with pytest.raises(DuplicateRequest) as excinfo:
         deposit(user=student, amount=D("100.00"), token="t-6")
@@ -348,7 +348,7 @@ def test_a_repeat_the_constraint_caught_still_reports_the_balance_now(student, m
     # The deposit page tells the student their balance after a repeated form.
     deposit(user=student, amount=D("100.00"), token="t-6")
     withdraw(user=student, amount=D("30.00"))
-    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+    monkeypatch.setattr(services, "_token_used", lambda *args, **kwargs: False)
 
     with pytest.raises(DuplicateRequest) as excinfo:
         deposit(user=student, amount=D("100.00"), token="t-6")
@@ -360,7 +360,7 @@ def test_a_refusal_inside_a_callers_transaction_leaves_it_usable(student, monkey
     """Trading calls debit/credit inside its own transaction: a refused movement rolls
     back only its own savepoint."""
     deposit(user=student, amount=D("1.00"), token="t-7")
-    monkeypatch.setattr(services, "_check_token", lambda *args, **kwargs: None)
+    monkeypatch.setattr(services, "_token_used", lambda *args, **kwargs: False)
 
     with transaction.atomic():
         with pytest.raises(DuplicateRequest):
@@ -386,16 +386,15 @@ def test_an_integrity_error_that_is_not_about_the_token_is_not_disguised(
         deposit(user=student, amount=D("1.00"), token="t-8")
 
 
-# post_locked ---------------------------------------------------------------------------
+# lock_account: the balance lock, the token check, holds ---------------------------------
 
 
-def test_post_locked_refuses_a_used_token_without_breaking_the_callers_transaction(student):
+def test_lock_account_refuses_a_used_token_without_breaking_the_callers_transaction(student):
     deposit(user=student, amount=D("100.00"), token="t-9")
 
     with transaction.atomic():
-        balance = Balance.objects.select_for_update().get(user=student)
         with pytest.raises(DuplicateRequest) as excinfo:
-            post_locked(balance=balance, user=student, type="buy", amount=D("5.00"), token="t-9")
+            lock_account(user=student, token="t-9")
         # Refused before any write: the caller's transaction can still be used.
         assert Transaction.objects.filter(user=student).count() == 2
 
@@ -404,40 +403,86 @@ def test_post_locked_refuses_a_used_token_without_breaking_the_callers_transacti
     assert_unchanged(student, D("10100.00"), 2)
 
 
-def test_post_locked_journals_who_made_the_movement_and_no_description_by_default(
+def test_an_account_journals_who_made_the_movement_and_no_description_by_default(
     student, instructor
 ):
     with transaction.atomic():
-        balance = Balance.objects.select_for_update().get(user=student)
-        row = post_locked(
-            balance=balance, user=student, type="reset_credit", amount="5", created_by=instructor
-        )
+        account = lock_account(user=student)
+        row = account.post(type="reset_credit", amount="5", created_by=instructor)
 
     assert (row.created_by, row.description, row.symbol) == (instructor, "", "")
-    assert balance.amount == cash(student) == D("10005.00")
+    assert account.amount == cash(student) == D("10005.00")
 
 
 @pytest.mark.django_db(transaction=True)
-def test_post_locked_outside_a_transaction_is_refused(student):
-    balance = Balance.objects.get(user=student)
-
+def test_lock_account_outside_a_transaction_is_refused(student):
     with pytest.raises(transaction.TransactionManagementError) as excinfo:
-        post_locked(balance=balance, user=student, type="buy", amount="1")
+        lock_account(user=student)
 
-    assert str(excinfo.value) == "post_locked needs the caller's transaction"
+    assert str(excinfo.value) == "lock_account needs the caller's transaction"
     assert_unchanged(student, D("10000.00"), 1)
 
 
-def test_post_locked_refuses_an_unknown_type_and_the_reserved_token(student):
+def test_an_account_refuses_an_unknown_type_and_the_reserved_token(student):
     with transaction.atomic():
-        balance = Balance.objects.select_for_update().get(user=student)
+        account = lock_account(user=student)
         with pytest.raises(ValueError, match="^'bonus' is not a movement$"):
-            post_locked(balance=balance, user=student, type="bonus", amount="1")
+            account.post(type="bonus", amount="1")
         with pytest.raises(LedgerError) as excinfo:
-            post_locked(balance=balance, user=student, type="sell", amount="1", token="opening")
+            account.post(type="sell", amount="1", token="opening")
+        with pytest.raises(LedgerError):
+            lock_account(user=student, token="opening:3")
 
     assert excinfo.value.message == "This form has expired: reload the page and try again."
     assert_unchanged(student, D("10000.00"), 1)
+
+
+def test_lock_account_without_a_cash_account_raises_no_account(instructor):
+    with transaction.atomic(), pytest.raises(NoAccount):
+        lock_account(user=instructor)
+
+
+def test_held_cash_cannot_be_spent_withdrawn_or_held_twice(student):
+    with transaction.atomic():
+        account = lock_account(user=student)
+        account.hold(D("9000.00"))
+        assert (account.amount, account.held, account.available) == (
+            D("10000.00"),
+            D("9000.00"),
+            D("1000.00"),
+        )
+        with pytest.raises(InsufficientFunds) as held_twice:
+            account.hold(D("1000.01"))
+        with pytest.raises(InsufficientFunds) as spent:
+            account.post(type="buy", amount=D("1000.01"))
+    with pytest.raises(InsufficientFunds) as withdrawn:
+        withdraw(user=student, amount=D("1000.01"))
+
+    assert "$1,000.00 free ($9,000.00 is held for your open orders)" in held_twice.value.message
+    assert "$9,000.00 is held for your open orders, so $1,000.00 is free" in spent.value.message
+    assert "$9,000.00 is held" in withdrawn.value.message
+    assert Balance.objects.get(user=student).held == D("9000.00")
+    withdraw(user=student, amount=D("1000.00"))  # the free cash, to the cent
+    assert_unchanged(student, D("9000.00"), 2)
+
+
+def test_releasing_frees_held_cash_and_never_more_than_is_held(student):
+    with transaction.atomic():
+        account = lock_account(user=student)
+        account.hold(D("50.00"))
+        account.release(D("20.00"))
+        with pytest.raises(LedgerError):
+            account.release(D("30.01"))
+        account.release(D("30.00"))
+
+    assert Balance.objects.get(user=student).held == D("0.00")
+
+
+def test_the_database_keeps_held_cash_within_the_balance(student):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Balance.objects.filter(user=student).update(held=D("10000.01"))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Balance.objects.filter(user=student).update(held=D("-0.01"))
 
 
 # debit and credit ----------------------------------------------------------------------

@@ -4,6 +4,7 @@ and so does the index fund's whole history."""
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -203,7 +204,7 @@ def test_the_ticker_thins_after_the_ticks_hooks(market, settings, monkeypatch):
     monkeypatch.setattr(services, "thin_history", lambda **kwargs: hooks.calls.append("thin"))
     now = timezone.now()
 
-    services._after_tick(THIN_HISTORY_EVERY_TICKS, now)
+    services._after_tick(SimpleNamespace(ticks=THIN_HISTORY_EVERY_TICKS, timestamp=now, notes=[]))
 
     assert hooks.calls == [(THIN_HISTORY_EVERY_TICKS, now), "thin"]
 

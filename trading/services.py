@@ -1147,18 +1147,37 @@ class FillSummary:
 
 
 _OPEN, _BELOW, _ABOVE = Order.Status.OPEN, Order.Direction.BELOW, Order.Direction.ABOVE
-# The open orders the prices reach, in time priority: per direction a join on the
-# (direction, symbol, trigger price) index over open orders, so the work grows with the
-# symbols and the orders reached, not with all that are open. Halted symbols wait.
-_TRIGGERED_SQL = f"""
-SELECT o.id FROM orders o JOIN prices p ON p.symbol = o.symbol
-WHERE o.status = '{_OPEN}' AND o.trigger_direction = '{_BELOW}'
-  AND o.trigger_price >= p.price AND NOT p.halted
-UNION ALL
-SELECT o.id FROM orders o JOIN prices p ON p.symbol = o.symbol
-WHERE o.status = '{_OPEN}' AND o.trigger_direction = '{_ABOVE}'
-  AND o.trigger_price <= p.price AND NOT p.halted
-"""  # noqa: S608 (constants only)
+
+
+def _triggered_sql(vendor: str) -> str:
+    """The open orders the prices reach: per symbol and direction, one range of the
+    orders_open_trigger index (direction, symbol, trigger price), so the work grows with
+    the symbols and the orders reached, not with all that are open. Left to choose, both
+    planners read every open order instead (PostgreSQL a hash join, SQLite a scan of the
+    index by direction, then each order's price; docs/performance.md), so the statement
+    fixes the loop: over the prices, SQLite keeping a CROSS JOIN's order, PostgreSQL a
+    LATERAL subquery that OFFSET 0 keeps from being flattened into a join. Halted symbols
+    wait."""
+    parts = []
+    for direction, reached in ((_BELOW, ">="), (_ABOVE, "<=")):
+        where = (
+            f"o.status = '{_OPEN}' AND o.trigger_direction = '{direction}'"
+            f" AND o.symbol = p.symbol AND o.trigger_price {reached} p.price"
+        )
+        if vendor == "postgresql":
+            parts.append(
+                "SELECT o.id FROM prices p CROSS JOIN LATERAL"  # noqa: S608 (constants only)
+                f" (SELECT o.id FROM orders o WHERE {where} OFFSET 0) o WHERE NOT p.halted"
+            )
+        else:
+            parts.append(
+                "SELECT o.id FROM prices p CROSS JOIN orders o"  # noqa: S608 (constants only)
+                f" WHERE NOT p.halted AND {where}"
+            )
+    return "\nUNION ALL\n".join(parts)
+
+
+_TRIGGERED_SQL = {vendor: _triggered_sql(vendor) for vendor in ("postgresql", "sqlite")}
 _TRAILING_SQL = f"""
 SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
 FROM orders o JOIN prices p ON p.symbol = o.symbol
@@ -1204,7 +1223,7 @@ def _chunks(items: list, size: int):
 def triggered_orders() -> list[int]:
     """The ids of the open orders the current prices reach, oldest first (time priority)."""
     with connection.cursor() as cursor:
-        cursor.execute(_TRIGGERED_SQL)
+        cursor.execute(_TRIGGERED_SQL[connection.vendor])
         ids = sorted(row[0] for row in cursor.fetchall())
     return ids
 

@@ -30,7 +30,7 @@ from functools import cache, partial
 from django.contrib.auth import get_user_model
 from django.core.cache import cache as shared_cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Q, Sum, Value, When
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from classrooms import rules as classroom_rules
@@ -1186,9 +1186,26 @@ WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.h
 """  # noqa: S608 (constants only)
 
 
+# One statement for every mark that moved: the rows travel as arrays on PostgreSQL; SQLite,
+# in-process, steps one prepared UPDATE per row (as prices.bulk writes a tick). Django's
+# bulk update, a CASE with a branch per row, took 8–13 s for 12,500 marks.
+_MOVE_MARKS_SQL = {
+    "postgresql": (
+        "UPDATE orders AS o SET trail_mark = v.mark, trigger_price = v.stop"  # noqa: S608
+        " FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) AS v(id, mark, stop)"
+        f" WHERE o.id = v.id AND o.status = '{_OPEN}'"
+    ),
+    "sqlite": (
+        "UPDATE orders SET trail_mark = %s, trigger_price = %s"  # noqa: S608
+        f" WHERE id = %s AND status = '{_OPEN}'"
+    ),
+}
+
+
 def follow_trailing_stops() -> int:
     """Move each open trailing stop's mark to the new high (a sell) or low (a buy) and its
-    stop with it, in one read and one UPDATE. Returns how many moved."""
+    stop with it, in one read and one UPDATE; an order closed meanwhile keeps its own.
+    Returns how many moved."""
     with connection.cursor() as cursor:
         cursor.execute(_TRAILING_SQL)
         found = cursor.fetchall()
@@ -1206,18 +1223,13 @@ def follow_trailing_stops() -> int:
         )
         marks[order_id] = rows.decimal(price, 2)
         stops[order_id] = _trail_stop(order, mark=marks[order_id])
-    with transaction.atomic():
-        for chunk in _chunks(list(marks), 500):
-            Order.objects.filter(pk__in=chunk, status=_OPEN).update(
-                trail_mark=Case(*(When(pk=i, then=Value(marks[i])) for i in chunk)),
-                trigger_price=Case(*(When(pk=i, then=Value(stops[i])) for i in chunk)),
-            )
+    sql = _MOVE_MARKS_SQL[connection.vendor]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql, [list(marks), list(marks.values()), list(stops.values())])
+        else:
+            cursor.executemany(sql, [(marks[i], stops[i], i) for i in marks])
     return len(marks)
-
-
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def triggered_orders() -> list[int]:

@@ -463,8 +463,8 @@ def orders_report(results, triggered: int) -> str:
     lines = [f"{db}: {version}" for db, version in versions.items()]
     finding = [r for r in results if r["phase"] == "find"]
     if finding:
-        head = ["database", "open", "reached", "of open", "find ms", "(min–max)", "by symbol"]
-        head += ["marks moved", "follow ms"]
+        head = ["database", "open", "reached", "of open", "find ms", "(min–max)", "CPU ms"]
+        head += ["by symbol", "marks moved", "follow ms", "CPU ms", "load"]
         rows = [head]
         for r in finding:
             rows.append(
@@ -475,17 +475,25 @@ def orders_report(results, triggered: int) -> str:
                     f"{r['reached'] / r['open']:.1%}",
                     f"{r['find_ms']:,.1f}",
                     f"{min(r['find_runs_ms']):,.0f}–{max(r['find_runs_ms']):,.0f}",
+                    f"{r['find_cpu_ms']:,.1f}",
                     "yes" if r["index_used"] else "NO",
                     f"{r['marks_moved']:,}",
                     f"{r['follow_ms']:,.1f}",
+                    f"{r['follow_cpu_ms']:,.1f}",
+                    f"{r['load']:.1f}",
                 ]
             )
         lines += ["", "Finding the reached orders (median of the rounds):", *_aligned(rows)]
+        lines.append(
+            "find: triggered_orders; follow: follow_trailing_stops; CPU: this process and its "
+            "PostgreSQL server process; by symbol: the plan reads a range of "
+            "orders_open_trigger per symbol; load: the load average after the rounds."
+        )
     fills = [r for r in results if r["phase"] == "fill"]
     if fills:
         head = ["database", "open", "reached", "filled", "rejected", "triggered", "failed"]
         head += ["fill_orders s", "find+follow s", "fills/s", "statements", "p50 ms", "p95 ms"]
-        head += ["check_ledger"]
+        head += ["CPU ms", "load", "check_ledger"]
         rows = [head]
         for r in fills:
             rows.append(
@@ -503,13 +511,16 @@ def orders_report(results, triggered: int) -> str:
                     f"{r['statements_per_fill']:.1f}",
                     f"{r['fill_p50_ms']:.2f}",
                     f"{r['fill_p95_ms']:.2f}",
+                    f"{r['cpu_per_fill_ms']:.2f}",
+                    f"{r['load']:.1f}",
                     f"{r['ledger_before']}/{r['ledger_after']}",
                 ]
             )
         lines += ["", "Filling them: one fill_orders, as the tick's hook runs it:", *_aligned(rows)]
         lines.append(
             "fills/s: orders handled (filled, rejected or stop-limits triggered) per second of "
-            "fill_order; statements: per fill_order; p50/p95: one fill_order's time."
+            "fill_order; statements: per fill_order; p50/p95: one fill_order's time; CPU: per "
+            "order handled, this process and its PostgreSQL server process."
         )
     for r in finding:
         if r["target"] == triggered and r.get("plan"):
@@ -631,8 +642,9 @@ class OrderMarket:
 
 def add_order_students(market, first: int, last: int):
     """Students number `first` to `last` − 1, in classes of 30, each with the starting
-    cash, 25 holdings bought with it (in the journal) and ORDERS_PER_STUDENT open orders:
-    25 buys holding their worst-case cost, 25 sells holding shares of those holdings."""
+    cash, 25 holdings bought with it (in the journal), a portfolio summary and
+    ORDERS_PER_STUDENT open orders: 25 buys holding their worst-case cost, 25 sells holding
+    shares of those holdings."""
     import random
     from datetime import timedelta
     from decimal import Decimal
@@ -644,7 +656,7 @@ def add_order_students(market, first: int, last: int):
     from classrooms.rules import Rulebook
     from ledger.models import Balance, Transaction
     from ledger.services import OPENING_TOKEN, STARTING_CASH_DESCRIPTION
-    from portfolio.models import Holding
+    from portfolio.models import Holding, PortfolioSummary
     from tradesim.money import ZERO, to_cents
     from trading.models import Order
     from trading.services import _buy_hold
@@ -734,6 +746,10 @@ def add_order_students(market, first: int, last: int):
             Transaction.objects.bulk_create(journal, batch_size=5000)
             Holding.objects.bulk_create(holdings, batch_size=5000)
             Order.objects.bulk_create(orders, batch_size=2000)
+            # A class that trades has had snapshots: each student has a summary row.
+            PortfolioSummary.objects.bulk_create(
+                [PortfolioSummary(user=user, last_updated=now) for user in users]
+            )
 
 
 def _resting_order(rng, user, side: str, symbol: str, quantity: int, price):
@@ -791,16 +807,37 @@ def set_prices(prices: dict):
         )
 
 
-def _runs(run, repeat: int) -> list[float]:
-    run()  # warm-up
-    times = []
+_BACKEND = []  # the PostgreSQL server process serving this connection, once known
+
+
+def cpu_clock() -> float:
+    """CPU seconds used so far by this process and, on PostgreSQL, by the server process
+    that serves it (its /proc/PID/schedstat; the server is on this machine): steadier than
+    wall time when other work shares the cores, since waiting for a core is not counted."""
+    from django.db import connection
+
+    used = time.process_time()
+    if connection.vendor == "postgresql":
+        if not _BACKEND:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                _BACKEND.append(Path(f"/proc/{cursor.fetchone()[0]}/schedstat"))
+        used += int(_BACKEND[0].read_text().split()[0]) / 1e9
+    return used
+
+
+def _runs(run, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of `repeat` runs, after a warm-up."""
+    run()
+    times, cpu = [], []
     for _ in range(max(1, repeat)):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), cpu_clock()
         run()
         times.append(time.perf_counter() - began)
+        cpu.append(cpu_clock() - began_cpu)
         if times[-1] > SLOW_SECONDS:
             break
-    return times
+    return times, cpu
 
 
 def measure_finding(market, size: int, target: int, repeat: int) -> dict:
@@ -813,7 +850,7 @@ def measure_finding(market, size: int, target: int, repeat: int) -> dict:
     found = services.triggered_orders()
     if len(found) != reached:
         raise RuntimeError(f"the query found {len(found):,} orders, {reached:,} are reached")
-    find = _runs(services.triggered_orders, repeat)
+    find, find_cpu = _runs(services.triggered_orders, repeat)
     sql = services._TRIGGERED_SQL
     plan = explain(sql[connection.vendor] if isinstance(sql, dict) else sql)
 
@@ -824,7 +861,7 @@ def measure_finding(market, size: int, target: int, repeat: int) -> dict:
             moved.append(services.follow_trailing_stops())
             transaction.set_rollback(True)
 
-    follow_runs = _runs(follow, repeat)
+    follow_runs, follow_cpu = _runs(follow, repeat)
     # What autovacuum would do before long: the rolled-back rounds left dead index
     # entries behind, which would slow the next size's queries.
     analyze()
@@ -841,6 +878,9 @@ def measure_finding(market, size: int, target: int, repeat: int) -> dict:
         "find_runs_ms": [t * 1000 for t in find],
         "marks_moved": moved[-1],
         "follow_ms": statistics.median(follow_runs) * 1000,
+        "find_cpu_ms": statistics.median(find_cpu) * 1000,
+        "follow_cpu_ms": statistics.median(follow_cpu) * 1000,
+        "load": os.getloadavg()[0],
         "plan": plan,
         "index_used": _probes_by_symbol(plan),
         "vendor": connection.vendor,
@@ -883,17 +923,21 @@ def measure_fills(market, size: int, target: int) -> dict:
         return execute(sql, params, many, context)
 
     parts = {"follow": [], "find": [], "fill": []}
+    parts_cpu = {"follow": 0.0, "find": 0.0}
     per_fill = []
 
     def timing(name, function):
         def timed(*args, **kwargs):
             began, counted = time.perf_counter(), statements[0]
+            began_cpu = cpu_clock() if name in parts_cpu else 0.0  # not per fill: a syscall
             try:
                 return function(*args, **kwargs)
             finally:
                 parts[name].append(time.perf_counter() - began)
                 if name == "fill":
                     per_fill.append(statements[0] - counted)
+                else:
+                    parts_cpu[name] += cpu_clock() - began_cpu
 
         return timed
 
@@ -906,10 +950,12 @@ def measure_fills(market, size: int, target: int) -> dict:
     services.triggered_orders = timing("find", services.triggered_orders)
     services.fill_order = timing("fill", services.fill_order)
     try:
+        began_cpu = cpu_clock()
         with connection.execute_wrapper(count):
             began = time.perf_counter()
             summary = services.fill_orders()
             total = time.perf_counter() - began
+        fill_cpu = cpu_clock() - began_cpu - sum(parts_cpu.values())
     finally:
         for name, function in originals.items():
             setattr(services, name, function)
@@ -933,6 +979,10 @@ def measure_fills(market, size: int, target: int) -> dict:
         "find_s": sum(parts["find"]),
         "fill_s": sum(fills),
         "fills_per_s": handled / sum(fills) if fills else 0.0,
+        "cpu_per_fill_ms": fill_cpu / handled * 1000 if handled else 0.0,
+        "follow_cpu_s": parts_cpu["follow"],
+        "find_cpu_s": parts_cpu["find"],
+        "load": os.getloadavg()[0],
         "statements_per_fill": statistics.mean(per_fill) if per_fill else 0.0,
         "fill_p50_ms": statistics.median(fills) * 1000 if fills else 0.0,
         "fill_p95_ms": ordered[int(len(ordered) * 0.95)] * 1000 if fills else 0.0,

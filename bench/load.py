@@ -55,10 +55,12 @@ MAX_REQUESTS_PER_STUDENT = 1_000_000  # a bound on each loop besides the clock
 STARTING_CASH = "1000000.00"  # enough that no buy in a run is refused for cash
 
 # What each student does, by weight. "classroom": the first minute of a lesson. "buys": every
-# request a buy, the trade alone, for the ratio to pgbench's transactions.
+# request a buy, the trade alone, for the ratio to pgbench's transactions. "trades": buys and
+# sells, half each (a student with nothing to sell buys instead).
 MIXES = {
     "classroom": {"quote": 35, "buy": 25, "sell": 15, "dashboard": 15, "history": 10},
     "buys": {"buy": 100},
+    "trades": {"buy": 50, "sell": 50},
 }
 
 

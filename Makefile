@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install env migrate market demo lint check bench-tick clean screenshots
+.PHONY: run test install env migrate market demo lint check bench-tick bench-orders clean screenshots
 
 ## make run: install, migrate, offer the demo classroom (first run), load the sample market,
 ## serve on http://127.0.0.1:8000
@@ -77,6 +77,11 @@ check: install env
 
 bench-tick: install env
 	$(PY) bench/tick.py
+
+## make bench-orders: a tick's resting orders on both databases — finding the reached ones at
+## 20,000 to 200,000 open, and the fills per second (docs/performance.md); about 8 minutes
+bench-orders: install env
+	$(PY) bench/tick.py --orders
 
 ## make mutants: mutation testing (mutmut) of ledger/services.py, trading/services.py and
 ## portfolio/units.py against their tests, on SQLite, in a venv of its own; one test process

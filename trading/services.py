@@ -211,8 +211,10 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
             trade = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
         except IntegrityError:
             # Two requests with one token that both got past the check (possible only if
-            # the balance lock were bypassed): the unique constraint kept the second out.
-            if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
+            # the balance lock were bypassed), or a token an order that waits (or a limit
+            # that filled at once) already used, which writes no journal row under it: the
+            # unique constraints kept the second out.
+            if token and _token_used(user, token):
                 raise _duplicate() from None
             raise
     except TradingError as error:
@@ -231,6 +233,13 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
         raise
     transaction.on_commit(lambda: _log_trade(user, trade))
     return trade
+
+
+def _token_used(user, token: str) -> bool:
+    return (
+        Transaction.objects.filter(user_id=user.pk, token=token).exists()
+        or Order.objects.filter(user_id=user.pk, token=token).exists()
+    )
 
 
 def _duplicate() -> DuplicateRequest:

@@ -23,6 +23,7 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 """
 
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import cache, partial
@@ -45,7 +46,7 @@ from prices.selectors import market_day
 from tradesim import audit, rows
 from tradesim.logging import log_event
 from tradesim.models import AuditEntry
-from tradesim.money import MAX_MONEY, ZERO, to_cents
+from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
 from trading.models import Order, Trade
 
 logger = logging.getLogger("tradesim.trading")
@@ -105,7 +106,13 @@ class ResetRefused(TradingError):
 
 
 class InvalidOrder(TradingError):
-    """An order whose type, prices or duration do not make sense; nothing was placed."""
+    """An order whose type, prices or duration do not make sense; nothing was placed.
+    `field`: the order's input at fault ("side", "type", "limit_price", "stop_price",
+    "trail_percent", "trail_amount", "duration"), or "" for the order as a whole."""
+
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class LimitNotReached(TradingError):
@@ -698,35 +705,57 @@ class OrderRequest:
     duration: str = Order.Duration.DAY
 
 
-def _money_field(value, label: str) -> Decimal | None:
+# A price or a trail as a person types it: the digits 0–9 (Decimal() alone would also take
+# "١٨٠", "1_000" or "1e3"), a point for the cents, commas only between thousands.
+_MONEY_TEXT = re.compile(r"([+-]?)\s*\$?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)", re.ASCII)
+_PERCENT_TEXT = re.compile(r"([+-]?)\s*(\d+(?:\.\d*)?|\.\d+)\s*%?", re.ASCII)
+
+
+def _number(value, pattern: re.Pattern) -> Decimal | None:
+    """`value` as a Decimal: an int or a Decimal as it is, a text if `pattern` matches it
+    whole; None for anything else."""
+    if isinstance(value, bool | float):
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    match = pattern.fullmatch(str(value).strip())
+    if match is None:
+        return None
+    return Decimal(match[1] + match[2].replace(",", ""))
+
+
+def _money_field(value, label: str, *, field: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, (bool, float)):
-        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.")
-    try:
-        number = Decimal(str(value).strip().replace(",", "").lstrip("$"))
-    except (InvalidOperation, ValueError):
-        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.") from None
+    number = _number(value, _MONEY_TEXT)
+    if number is None:
+        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.", field=field)
     if not number.is_finite() or number <= 0:
-        raise InvalidOrder(f"Enter {label} above $0.00.")
+        raise InvalidOrder(f"Enter {label} above $0.00.", field=field)
     if number != number.quantize(Decimal("0.01")):
-        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.")
+        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.", field=field)
     if number > market.MAX_LISTING_PRICE:
-        raise InvalidOrder(f"Enter {label} of at most ${market.MAX_LISTING_PRICE:,.2f}.")
-    return number
+        raise InvalidOrder(
+            f"Enter {label} of at most ${market.MAX_LISTING_PRICE:,.2f}.", field=field
+        )
+    return number.quantize(CENT)
 
 
 def _percent_field(value) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = Decimal(str(value).strip().rstrip("%").strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidOrder("Enter the trail in percent, such as 5 or 7.5.") from None
+    field = "trail_percent"
+    number = _number(value, _PERCENT_TEXT)
+    if number is None:
+        raise InvalidOrder("Enter the trail in percent, such as 5 or 7.5.", field=field)
     if not number.is_finite() or number <= 0 or number > MAX_TRAIL_PERCENT:
-        raise InvalidOrder(f"Enter a trail above 0 % and at most {MAX_TRAIL_PERCENT} %.")
+        raise InvalidOrder(
+            f"Enter a trail above 0 % and at most {MAX_TRAIL_PERCENT} %.", field=field
+        )
     if number != number.quantize(Decimal("0.01")):
-        raise InvalidOrder("Enter the trail in percent with at most two decimals, such as 7.5.")
+        raise InvalidOrder(
+            "Enter the trail in percent with at most two decimals, such as 7.5.", field=field
+        )
     return number
 
 
@@ -749,34 +778,39 @@ def order_request(
     with a message for the student."""
     side = str(side or "").strip().lower()
     if side not in Order.Side.values:
-        raise InvalidOrder("Choose Buy or Sell.")
+        raise InvalidOrder("Choose Buy or Sell.", field="side")
     type = str(type or Order.Type.MARKET).strip().lower()
     if type not in Order.Type.values:
         raise InvalidOrder(
-            "Choose an order type: market, limit, stop, stop-limit or trailing stop."
+            "Choose an order type: market, limit, stop, stop-limit or trailing stop.",
+            field="type",
         )
     duration = str(duration or Order.Duration.DAY).strip().lower()
     if duration not in Order.Duration.values:
-        raise InvalidOrder("Choose how long the order lasts: today only, or until cancelled.")
+        raise InvalidOrder(
+            "Choose how long the order lasts: today only, or until cancelled.", field="duration"
+        )
     values = {
-        "limit_price": _money_field(limit_price, "a limit price"),
-        "stop_price": _money_field(stop_price, "a stop price"),
+        "limit_price": _money_field(limit_price, "a limit price", field="limit_price"),
+        "stop_price": _money_field(stop_price, "a stop price", field="stop_price"),
         "trail_percent": _percent_field(trail_percent),
-        "trail_amount": _money_field(trail_amount, "a trail in dollars"),
+        "trail_amount": _money_field(trail_amount, "a trail in dollars", field="trail_amount"),
     }
     needs = _NEEDS[type]
     present = {name for name, value in values.items() if value is not None}
     if "trail_percent" in present and "trail_amount" in present:
-        raise InvalidOrder("Give the trail in percent or in dollars, not both.")
+        raise InvalidOrder(
+            "Give the trail in percent or in dollars, not both.", field="trail_amount"
+        )
     wanted = {name for name in _PRICE_FIELDS if name in needs}
     if "trail" in needs:
         wanted |= present & {"trail_percent", "trail_amount"}
         if not wanted:
-            raise InvalidOrder(f"A trailing stop needs {_LABELS['trail']}.")
+            raise InvalidOrder(f"A trailing stop needs {_LABELS['trail']}.", field="trail_percent")
     for name in needs:
         if name != "trail" and name not in present:
             kind = Order.Type(type).label.lower()
-            raise InvalidOrder(f"A {kind} order needs {_LABELS[name]}.")
+            raise InvalidOrder(f"A {kind} order needs {_LABELS[name]}.", field=name)
     # Prices a type does not use are ignored (a form may send them empty or left over).
     kept = {name: (values[name] if name in wanted else None) for name in _PRICE_FIELDS}
     return OrderRequest(
@@ -952,7 +986,8 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
         where = "above" if request.side == Order.Side.BUY else "below"
         raise InvalidOrder(
             f"{symbol} is at ${price:,.2f}, so a {request.side} stop at ${trigger:,.2f} would "
-            f"go off at once: set the stop {where} ${price:,.2f}, or use a market order."
+            f"go off at once: set the stop {where} ${price:,.2f}, or use a market order.",
+            field="stop_price",
         )
     fields = {
         "user_id": user.pk,

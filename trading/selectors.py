@@ -88,23 +88,59 @@ def totals_for(user, filters: TradeFilters | None = None) -> TradeTotals:
     )
 
 
-def cash_of(user) -> Decimal | None:
+@dataclass(frozen=True)
+class Cash:
+    """A student's cash as an order ticket shows it: all of it, and what their open
+    orders hold of it."""
+
+    amount: Decimal
+    held: Decimal = ZERO
+
+    @property
+    def available(self) -> Decimal:
+        """What they can spend now."""
+        return self.amount - self.held
+
+
+def cash_of(user) -> Cash | None:
     """The user's cash, or None without a cash account. One query."""
-    return Balance.objects.filter(user_id=user.pk).values_list("amount", flat=True).first()
+    row = Balance.objects.filter(user_id=user.pk).values_list("amount", "held").first()
+    return Cash(*row) if row is not None else None
 
 
-def cash_and_shares(user, symbol: str) -> tuple[Decimal | None, int]:
-    """The user's cash (None without a cash account) and how many shares of `symbol` they
-    hold, in one query: what an order ticket shows."""
-    held = Holding.objects.filter(user_id=OuterRef("user_id"), stock_id=symbol).values("quantity")[
-        :1
-    ]
+@dataclass(frozen=True)
+class TicketFunds:
+    """What an order ticket for one symbol needs to know of the user: their cash (None
+    without a cash account), the shares of the symbol they own and how many of those
+    open sell orders hold."""
+
+    cash: Cash | None
+    shares: int = 0
+    shares_held: int = 0
+
+    @property
+    def free_shares(self) -> int:
+        """The shares they can sell now."""
+        return self.shares - self.shares_held
+
+
+def cash_and_shares(user, symbol: str) -> TicketFunds:
+    """The user's cash and their shares of `symbol`, in one query."""
+    holding = Holding.objects.filter(user_id=OuterRef("user_id"), stock_id=symbol)
     row = (
         Balance.objects.filter(user_id=user.pk)
-        .values_list("amount", Coalesce(Subquery(held), 0))
+        .values_list(
+            "amount",
+            "held",
+            Coalesce(Subquery(holding.values("quantity")[:1]), 0),
+            Coalesce(Subquery(holding.values("held_quantity")[:1]), 0),
+        )
         .first()
     )
-    return row if row is not None else (None, 0)
+    if row is None:
+        return TicketFunds(cash=None)
+    amount, held, shares, shares_held = row
+    return TicketFunds(cash=Cash(amount, held), shares=shares, shares_held=shares_held)
 
 
 @dataclass(frozen=True)
@@ -113,22 +149,36 @@ class SymbolOption:
     name: str
     price: Decimal
     halted: bool
-    held: int
+    held: int  # the shares owned
+    held_for_orders: int = 0  # of those, the shares open sell orders hold
+
+    @property
+    def free(self) -> int:
+        """The shares that can be sold now."""
+        return self.held - self.held_for_orders
 
 
 def order_options(user, *, side: str) -> list[SymbolOption]:
     """The symbols an order page offers, with live price and shares held. Two queries.
 
     For a buy: every listed symbol. For a sell: the symbols the user holds."""
-    held = dict(
-        Holding.objects.filter(user_id=user.pk).order_by().values_list("stock_id", "quantity")
-    )
+    held = {
+        symbol: (quantity, on_hold)
+        for symbol, quantity, on_hold in Holding.objects.filter(user_id=user.pk)
+        .order_by()
+        .values_list("stock_id", "quantity", "held_quantity")
+    }
     prices = Price.objects.order_by("symbol").only("symbol", "name", "price", "halted")
     if side == Trade.Operation.SELL:
         prices = prices.filter(symbol__in=list(held))
     return [
         SymbolOption(
-            symbol=p.symbol, name=p.name, price=p.price, halted=p.halted, held=held.get(p.symbol, 0)
+            symbol=p.symbol,
+            name=p.name,
+            price=p.price,
+            halted=p.halted,
+            held=held.get(p.symbol, (0, 0))[0],
+            held_for_orders=held.get(p.symbol, (0, 0))[1],
         )
         for p in prices
     ]

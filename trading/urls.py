@@ -7,4 +7,5 @@ urlpatterns = [
     path("", views.history, name="history"),
     path("buy/", views.buy_view, name="buy"),
     path("sell/", views.sell_view, name="sell"),
+    path("orders/new/", views.order_new_view, name="order_new"),
 ]

@@ -4,11 +4,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_safe
 
-from classrooms.rules import rulebook_for
+from classrooms.rules import ORDER_TYPES_MARKET, rulebook_for
 from tradesim.exports import (
     csv_download,
     date_time_cell,
@@ -19,8 +20,8 @@ from tradesim.exports import (
 from tradesim.logging import form_error_codes, log_event
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
-from trading.forms import OrderForm, TradeFilterForm
-from trading.models import Trade
+from trading.forms import OrderTicketForm, TradeFilterForm, ticket_settings
+from trading.models import Order, Trade
 from trading.services import (
     MAX_QUANTITY,
     DuplicateRequest,
@@ -31,6 +32,8 @@ from trading.services import (
     TradingError,
     UnknownSymbol,
     buy,
+    describe_order,
+    place_order,
     sell,
 )
 
@@ -63,69 +66,160 @@ def sell_view(request):
     return _order(request, side=Trade.Operation.SELL)
 
 
-def _order(request, *, side: str):
-    if request.method == "POST":
-        # The order is validated and placed before the symbol list is loaded: a placed
-        # order redirects, so only a refused one pays for the page (two queries fewer on
-        # the path every student takes).
-        form = OrderForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            place = buy if side == Trade.Operation.BUY else sell
-            try:
-                trade = place(
-                    user=request.user,
-                    symbol=data["symbol"],
-                    quantity=data["quantity"],
-                    token=data["token"],
-                )
-            except DuplicateRequest as error:
-                messages.info(request, error.message)
-                return redirect(_next_url(request, data.get("next")))
-            except TradingError as error:
-                form.add_error(ERROR_FIELDS.get(type(error)), error.message)
-            else:
-                messages.success(request, confirmation(trade))
-                return redirect(_next_url(request, data.get("next")))
-        else:
-            # Refusals by the service are logged there; this is the form's own.
-            log_event(
-                logger,
-                "trade.rejected",
-                user=request.user.get_username(),
-                side=side,
-                symbol=form.cleaned_data.get("symbol"),
-                quantity=form.cleaned_data.get("quantity"),
-                result="rejected",
-                reason="invalid_input",
-                errors=form_error_codes(form),
-            )
-        options = selectors.order_options(request.user, side=side)
-        form.use_symbol_choices(**_form_choices(options, side))
-        status = 400
-    else:
-        options = selectors.order_options(request.user, side=side)
-        form = OrderForm(
-            initial={
-                "symbol": request.GET.get("symbol", "").strip().upper()[:20],
-                "next": request.GET.get("next", ""),
-            },
-            **_form_choices(options, side),
-        )
-        status = 200
+# What a market order from /trading/buy/ or /trading/sell/ never carries: those URLs place
+# market orders only, whatever else a form sends them.
+_NOT_MARKET = ("type", "limit_price", "stop_price", "trail_percent", "trail_amount", "duration")
 
+
+def _order(request, *, side: str):
+    if request.method != "POST":
+        form = _new_ticket(request, side=side)
+        return _ticket_page(request, form, side=side)
+    # The order is validated and placed before the symbol list is loaded: a placed order
+    # redirects, so only a refused one pays for the page (two queries fewer on the path
+    # every student takes).
+    data = request.POST.copy()
+    for name in _NOT_MARKET:
+        data.pop(name, None)
+    data.setlist("side", [side])
+    data.setlist("type", [Order.Type.MARKET])
+    form = OrderTicketForm(data)
+    if form.is_valid():
+        data = form.cleaned_data
+        place = buy if side == Trade.Operation.BUY else sell
+        try:
+            trade = place(
+                user=request.user,
+                symbol=data["symbol"],
+                quantity=data["quantity"],
+                token=data["token"],
+            )
+        except DuplicateRequest as error:
+            messages.info(request, error.message)
+            return redirect(_next_url(request, data.get("next")))
+        except TradingError as error:
+            form.add_error(_error_field(error), error.message)
+        else:
+            messages.success(request, confirmation(trade))
+            return redirect(_next_url(request, data.get("next")))
+    else:
+        _log_refused_form(request, form, side=side)
+    return _ticket_page(request, form, side=side, status=400)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def order_new_view(request):
+    """The order ticket for any type of order. GET: the ticket, `?symbol=…&side=…&type=…`
+    filled in. POST: place the order (trading.services.place_order)."""
+    if request.method != "POST":
+        side = Trade.Operation.SELL if request.GET.get("side") == "sell" else Trade.Operation.BUY
+        return _ticket_page(request, _new_ticket(request, side=side), side=side)
+    form = OrderTicketForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            order = place_order(user=request.user, request=data["order"], token=data["token"])
+        except DuplicateRequest as error:
+            messages.info(request, error.message)
+            return redirect(_next_url(request, data.get("next")))
+        except TradingError as error:
+            form.add_error(_error_field(error), error.message)
+        else:
+            return _placed(request, order, next_url=data.get("next"))
+    else:
+        _log_refused_form(request, form, side=form.chosen_side())
+    return _ticket_page(request, form, side=form.chosen_side(), status=400)
+
+
+def _new_ticket(request, *, side: str) -> OrderTicketForm:
+    order_type = request.GET.get("type", "")
+    return OrderTicketForm(
+        initial={
+            "symbol": request.GET.get("symbol", "").strip().upper()[:20],
+            "side": side,
+            "type": order_type if order_type in Order.Type.values else Order.Type.MARKET,
+            "next": request.GET.get("next", ""),
+        }
+    )
+
+
+def _error_field(error: TradingError) -> str | None:
+    # A class's rule, such as market orders only, is told above the form (a class of market
+    # orders only has no type to choose).
+    return getattr(error, "field", "") or ERROR_FIELDS.get(type(error))
+
+
+def _log_refused_form(request, form, *, side: str) -> None:
+    # Refusals by the service are logged there; this is the form's own.
+    log_event(
+        logger,
+        "trade.rejected",
+        user=request.user.get_username(),
+        side=side,
+        symbol=form.cleaned_data.get("symbol"),
+        quantity=form.cleaned_data.get("quantity"),
+        result="rejected",
+        reason="invalid_input",
+        errors=form_error_codes(form),
+    )
+
+
+def _placed(request, order: Order, *, next_url: str | None):
+    """The redirect after a placed order, with its news: what it traded, if it filled at
+    once, or what it waits for and holds."""
+    if order.trade is not None:
+        text = confirmation(order.trade)
+        if order.type != Order.Type.MARKET:
+            text = f"The price was already within your limit, so it filled now: {text}"
+        messages.success(request, text)
+        return redirect(_next_url(request, next_url))
+    if order.held_cash:
+        held = f"{money(order.held_cash)} is held for it."
+    else:
+        held = f"Your {order.held_shares:,} {order.stock_id} {_shares(order.held_shares)} "
+        held += f"{'is' if order.held_shares == 1 else 'are'} held for it."
+    text = f"Order placed: {describe_order(order)}. {held}"
+    orders = _orders_url()
+    if orders:
+        messages.success(request, format_html('{} <a href="{}">See your orders</a>', text, orders))
+    else:
+        messages.success(request, text)
+    quote = reverse("prices:quote", args=[order.stock_id])
+    return redirect(_next_url(request, next_url, default=orders or quote))
+
+
+def _shares(count: int) -> str:
+    return "share" if count == 1 else "shares"
+
+
+def _orders_url() -> str | None:
+    """The student's orders page (trading:orders), when the site has it."""
+    try:
+        return reverse("trading:orders")
+    except NoReverseMatch:
+        return None
+
+
+def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200):
+    options = selectors.order_options(request.user, side=side)
+    form.use_symbol_choices(**_form_choices(options, side))
     chosen = str(form["symbol"].value() or "").strip().upper()
     selected = next((o for o in options if o.symbol == chosen), None)
-    cash = selectors.cash_of(request.user)
+    rules = rulebook_for(request.user)
     context = {
         "form": form,
         "side": side,
         "options": options,
         "selected": selected,
-        "cash": cash,
-        # The class's commission, which the ticket's estimate charges as the service does.
-        "rules": rulebook_for(request.user),
+        "cash": selectors.cash_of(request.user),
+        # The class's commission, which the ticket's estimate charges as the service does,
+        # and the order types it allows.
+        "rules": rules,
+        "market_only": rules.order_types == ORDER_TYPES_MARKET,
         "max_quantity": MAX_QUANTITY,
+        "orders_url": _orders_url(),
+        **ticket_settings(),
     }
     return render(request, "trading/order.html", context, status=status)
 
@@ -133,17 +227,24 @@ def _order(request, *, side: str):
 def _form_choices(options, side: str) -> dict:
     return {
         "symbol_choices": [(o.symbol, _option_label(o, side)) for o in options],
-        "option_data": {
-            o.symbol: {"price": f"{o.price:.2f}", "held": o.held, "disabled": o.halted}
-            for o in options
-        },
+        "option_data": {o.symbol: _option_data(o) for o in options},
     }
+
+
+def _option_data(option) -> dict:
+    # data-held: the shares the student can sell now; those open orders hold besides.
+    data = {"price": f"{option.price:.2f}", "held": option.free, "disabled": option.halted}
+    if option.held_for_orders:
+        data["held-for-orders"] = option.held_for_orders
+    return data
 
 
 def _option_label(option, side: str) -> str:
     label = f"{option.symbol} — {option.name} (${option.price:,.2f})"
     if side == Trade.Operation.SELL:
         label += f" · {option.held:,} held"
+        if option.held_for_orders:
+            label += f", {option.held_for_orders:,} of them for open orders"
     if option.halted:
         label += " · trading paused"
     return label
@@ -161,12 +262,12 @@ def confirmation(trade: Trade) -> str:
     return text + "."
 
 
-def _next_url(request, candidate: str | None) -> str:
+def _next_url(request, candidate: str | None, *, default: str | None = None) -> str:
     if candidate and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return reverse("trading:history")
+    return default or reverse("trading:history")
 
 
 # History -----------------------------------------------------------------------------

@@ -62,6 +62,7 @@ EXPECTED = {
     "trading:history": PRIVATE,
     "trading:buy": PRIVATE,
     "trading:sell": PRIVATE,
+    "trading:order_new": PRIVATE,
     # The form; an instructor is told instructors don't join, and a join is refused.
     "classes:join": PRIVATE,
 }

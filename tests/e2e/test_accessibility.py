@@ -332,6 +332,28 @@ def _fill_and_send(values: dict, button: str | None = None):
     return submit
 
 
+def _choose_order_type(kind: str, values: dict | None = None):
+    """An order ticket with `kind` chosen and `values` filled in, its preview written."""
+
+    def choose(page):
+        form = "main form[data-order-ticket]"
+        page.select_option(f"{form} select[name=type]", kind)
+        for name, value in (values or {}).items():
+            page.fill(f"{form} input[name={name}]", value)
+        page.locator(f"{form} [data-order-preview]").wait_for()
+
+    return choose
+
+
+def _send_order_ticket(page):
+    """A limit order with a price that is not one: the ticket comes back (400)."""
+    page.select_option("#id_type", "limit")
+    page.fill("#id_quantity", "2")
+    page.fill("#id_limit_price", "1e3")
+    with page.expect_navigation():
+        page.locator("main form[method=post] [type=submit]").click()
+
+
 def _send_large_event(page):
     """A move over ±25 % without the confirmation box ticked: the form comes back (400)
     asking to confirm."""
@@ -358,6 +380,25 @@ STUDENT_PAGES = [
     Page("quote", "student", lambda w: f"/prices/{w.ids['symbol']}/"),
     Page("buy ticket", "student", lambda w: f"/trading/buy/?symbol={w.ids['symbol']}"),
     Page("sell ticket", "student", lambda w: f"/trading/sell/?symbol={w.ids['symbol']}"),
+    Page(
+        "order ticket",
+        "student",
+        lambda w: f"/trading/orders/new/?symbol={w.ids['symbol']}&side=sell&type=stop_limit",
+    ),
+    Page(
+        "quote ticket, stop-limit",
+        "student",
+        lambda w: f"/prices/{w.ids['symbol']}/",
+        then=_choose_order_type(
+            "stop_limit", {"quantity": "3", "stop_price": "1", "limit_price": "0.95"}
+        ),
+    ),
+    Page(
+        "buy ticket, trailing stop",
+        "student",
+        lambda w: f"/trading/buy/?symbol={w.ids['symbol']}",
+        then=_choose_order_type("trailing_stop", {"quantity": "2", "trail_percent": "5"}),
+    ),
     Page("trade history", "student", "/trading/"),
     Page("cash journal", "student", "/ledger/"),
     Page("deposit", "student", "/ledger/deposit/"),
@@ -557,6 +598,12 @@ ERROR_STATES = [
         "student",
         lambda w: f"/trading/sell/?symbol={w.ids['symbol']}",
         _fill_and_send({"#id_quantity": "9999"}),
+    ),
+    Page(
+        "order ticket error",
+        "student",
+        lambda w: f"/trading/orders/new/?symbol={w.ids['symbol']}",
+        _send_order_ticket,
     ),
     Page(
         "password change error",

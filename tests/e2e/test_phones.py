@@ -149,6 +149,7 @@ STUDENT_PAGES = [
     ("quote", "/prices/AAPL/"),
     ("buy ticket", "/trading/buy/?symbol=AAPL"),
     ("sell ticket", "/trading/sell/?symbol=MSFT"),
+    ("order ticket", "/trading/orders/new/?symbol=AAPL&type=stop_limit"),
     ("trade history", "/trading/"),
     ("trade history, bad filter", "/trading/?start=yesterday", 400),
     ("cash journal", "/ledger/"),
@@ -336,6 +337,11 @@ def test_on_a_phone_the_primary_controls_fit_a_thumb(browser_page, busy_class):
         problems.append(f"the quote's chart is {height} px high at 390 px")
 
     b.goto("/trading/buy/?symbol=AAPL")
+    problems += too_small(
+        page, "main form[method=post] :is(button, input:not([type=hidden]), select)"
+    )
+    # A trailing stop's fields, with the trail's percent / dollars switch.
+    page.select_option("#id_type", "trailing_stop")
     problems += too_small(
         page, "main form[method=post] :is(button, input:not([type=hidden]), select)"
     )

@@ -118,10 +118,8 @@ class OpenChoiceField(forms.ChoiceField):
 class PriceField(forms.CharField):
     """A price or a trail as typed ("180.50", "$1,800", "7.5 %"); order_request reads it."""
 
-    def __init__(self, *, placeholder: str = "", **kwargs):
+    def __init__(self, **kwargs):
         attrs = {"inputmode": "decimal", "autocomplete": "off"}
-        if placeholder:
-            attrs["placeholder"] = placeholder
         kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
         kwargs.setdefault("error_messages", {"max_length": "That is too long to be a price."})
         super().__init__(required=False, max_length=32, **kwargs)
@@ -130,7 +128,7 @@ class PriceField(forms.CharField):
 ORDER_TYPES = Order.Type.choices
 DURATIONS = [
     (Order.Duration.DAY, "Good for today"),
-    (Order.Duration.GTC, f"Good till cancelled ({GTC_DAYS} trading days)"),
+    (Order.Duration.GTC, "Good till cancelled"),
 ]
 # The inputs each type uses (the ticket's script shows only these; the service ignores the
 # others). trading.services._NEEDS is the rule; this says which boxes to show.
@@ -176,31 +174,30 @@ class OrderTicketForm(OrderForm):
     )
     limit_price = PriceField(
         label="Limit price ($)",
-        placeholder="0.00",
         help_text="The most you pay for a share when buying, the least you take when selling.",
     )
     stop_price = PriceField(
         label="Stop price ($)",
-        placeholder="0.00",
         help_text="The price that sets the order off: for a buy, above the price now; for a "
         "sell, below it.",
     )
     trail_percent = PriceField(
         label="Trail in percent (%)",
-        placeholder="5",
-        help_text="How far the stop stays from the best price since you placed it, such as 5.",
+        help_text="How far the stop stays from the best price since you placed it, in "
+        "percent, such as 5.",
     )
     trail_amount = PriceField(
         label="Trail in dollars ($)",
-        placeholder="0.00",
-        help_text="Or that distance in dollars, such as 2.50: give one of the two, not both.",
+        help_text="How far the stop stays from the best price since you placed it, in "
+        "dollars, such as 2.50.",
     )
     duration = OpenChoiceField(
         choices=DURATIONS,
         required=False,
         initial=Order.Duration.DAY,
         label="How long it waits",
-        help_text=f"Until today's close, or until you cancel it (at most {GTC_DAYS} trading days).",
+        help_text=f"Good for today ends at today's close; good till cancelled waits until you "
+        f"cancel it, at most {GTC_DAYS} trading days.",
     )
 
     field_order = ["symbol", "side", "quantity", "type", *ORDER_FIELDS[2:], "duration"]

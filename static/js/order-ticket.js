@@ -378,7 +378,7 @@
           : "Enter " + found.missing + " to see it in words.");
       }
       show(holdRows, false);
-      setText(estimateAt, "");
+      if (estimateAt) estimateAt.hidden = true;
       if (state.price == null || shares == null || shares <= 0n) {
         setText(estimate, "—");
         setText(commissionEstimate, flat == null ? "—" : formatCents(flat));
@@ -399,7 +399,8 @@
           return;
         }
         price = orderPrice(found.order, state.price);
-        setText(estimateAt, " at " + formatCents(price));
+        setText(estimateAt, "at " + formatCents(price) + " a share");
+        if (estimateAt) estimateAt.hidden = false;
         var stop = found.order.stop;
         if (stop != null && (selling ? stop >= state.price : stop <= state.price)) {
           message = state.symbol.toUpperCase() + " is at " + formatCents(state.price) + ": a " +

@@ -118,7 +118,7 @@ def test_without_a_script_every_field_shows_which_types_use_it(student_client, a
         assert f'name="{name}"' in html
     assert "Limit and stop-limit orders. </span>" in html
     assert "Stop and stop-limit orders. </span>" in html
-    assert html.count("Trailing stops. </span>") == 2
+    assert html.count("Trailing stops (fill in one of the two trails). </span>") == 2
     assert "Every type but market. </span>" in html
     # The plain-words preview is the script's: hidden until it runs.
     assert re.search(r'<p class="order-preview[^"]*" aria-live="polite"[^>]*hidden>', html)

@@ -2,6 +2,7 @@
 quantity, limit_price, stop_price, trail_percent or trail_amount, duration, token), its page,
 and the ticket's type fields on /trading/buy/, /trading/sell/ and the quote page."""
 
+import logging
 import re
 from decimal import Decimal
 
@@ -442,6 +443,20 @@ def test_a_refused_order_is_400_with_its_message_on_its_field(
     assert message in field_errors(response, field)
     assert "There is a problem" in response.content.decode()
     assert money_state(student) == before
+
+
+def test_a_refused_ticket_is_logged_by_its_error_codes_not_what_was_typed(
+    student_client, aapl, caplog
+):
+    caplog.set_level(logging.INFO, logger="tradesim.trading")
+
+    post(student_client, side="sell", type="stop", stop_price="secret-ish 12")
+
+    (record,) = [r for r in caplog.records if r.name == "tradesim.trading"]
+    assert record.event == "order.rejected"
+    assert record.fields["side"] == "sell" and record.fields["type"] == "stop"
+    assert record.fields["errors"] == "stop_price:invalid"
+    assert "secret" not in str(record.fields)
 
 
 def test_a_price_and_a_quantity_are_refused_together(student_client, student, aapl):

@@ -211,8 +211,12 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
             trade = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
         except IntegrityError:
             # Two requests with one token that both got past the check (possible only if
-            # the balance lock were bypassed): the unique constraint kept the second out.
-            if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
+            # the balance lock were bypassed), or a token a resting order used already:
+            # a unique constraint kept the second out.
+            if token and (
+                Transaction.objects.filter(user_id=user.pk, token=token).exists()
+                or Order.objects.filter(user_id=user.pk, token=token).exists()
+            ):
                 raise _duplicate() from None
             raise
     except TradingError as error:

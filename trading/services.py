@@ -24,7 +24,7 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 
 import logging
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from functools import cache, partial
 
 from django.contrib.auth import get_user_model
@@ -45,7 +45,7 @@ from prices.selectors import market_day
 from tradesim import audit, rows
 from tradesim.logging import log_event
 from tradesim.models import AuditEntry
-from tradesim.money import MAX_MONEY, ZERO, to_cents
+from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
 from trading.models import Order, Trade
 
 logger = logging.getLogger("tradesim.trading")
@@ -838,11 +838,14 @@ def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
 
 def _trail_stop(order, *, mark: Decimal) -> Decimal:
     """A trailing stop's stop price for a mark: the trail away from it, in cents (at least
-    one cent)."""
+    one cent). A percent trail rounds away from the mark (a sell's stop down, a buy's up),
+    so the stop never goes off before the price has moved the whole trail."""
     buying = order.side == Order.Side.BUY
     if order.trail_percent is not None:
         share = order.trail_percent / 100
-        stop = to_cents(mark * (1 + share if buying else 1 - share))
+        stop = (mark * (1 + share if buying else 1 - share)).quantize(
+            CENT, rounding=ROUND_CEILING if buying else ROUND_FLOOR
+        )
     else:
         stop = mark + order.trail_amount if buying else mark - order.trail_amount
     return max(stop, Decimal("0.01"))

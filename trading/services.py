@@ -1220,8 +1220,14 @@ def fill_orders(*, now=None) -> FillSummary:
     """After a tick: move the trailing stops, then fill the orders the new prices reach,
     oldest first, each in its own transaction (`fill_order`), so one student's refused
     fill rejects that order and never stops the rest; at a day's close, expire the orders
-    good for that day only (and the good-till-cancelled ones past their last day)."""
+    good for that day only (and the good-till-cancelled ones past their last day).
+
+    An order whose last day ended without this running at its close (the hook failed, or
+    the next tick came first) expires before the fills: it never fills on a day it was not
+    good for."""
     summary = FillSummary()
+    day = market_day()
+    summary.expired = expire_orders(day=day.number - 1, now=now)
     follow_trailing_stops()
     for order_id in triggered_orders():
         try:
@@ -1232,9 +1238,8 @@ def fill_orders(*, now=None) -> FillSummary:
             continue
         if outcome is not None:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
-    day = market_day()
     if day.closed:
-        summary.expired = expire_orders(day=day.number, now=now)
+        summary.expired += expire_orders(day=day.number, now=now)
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary

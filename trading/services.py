@@ -1171,36 +1171,49 @@ SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
 FROM orders o JOIN prices p ON p.symbol = o.symbol
 WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.halted
   AND ((o.side = 'sell' AND p.price > o.trail_mark) OR (o.side = 'buy' AND p.price < o.trail_mark))
+ORDER BY o.id
 """  # noqa: S608 (constants only)
 
 
 def follow_trailing_stops() -> int:
     """Move each open trailing stop's mark to the new high (a sell) or low (a buy) and its
-    stop with it, in one read and one UPDATE. Returns how many moved."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TRAILING_SQL)
-        found = cursor.fetchall()
-    if not found:
-        return 0
-    marks, stops = {}, {}
-    for order_id, side, percent, amount, price in found:
-        order = OrderRequest(
-            side=side,
-            type=Order.Type.TRAILING_STOP,
-            symbol="",
-            quantity=1,
-            trail_percent=rows.decimal(percent, 2),
-            trail_amount=rows.decimal(amount, 2),
-        )
-        marks[order_id] = rows.decimal(price, 2)
-        stops[order_id] = _trail_stop(order, mark=marks[order_id])
+    stop with it, in one read and one UPDATE (per 500 orders), in one transaction.
+    Returns how many moved.
+
+    Locks: the order rows it moves, in id order, as it reads them (the read and the write
+    see the same marks: two runs at once never move a mark back; and the order rows are
+    taken in the order a reset or an expiry takes them, so neither can deadlock with it).
+    A cancel or a fill that closed an order meanwhile wins: only open orders are moved."""
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_TRAILING_SQL + _for_update_of_orders())
+            found = cursor.fetchall()
+        if not found:
+            return 0
+        marks, stops = {}, {}
+        for order_id, side, percent, amount, price in found:
+            order = OrderRequest(
+                side=side,
+                type=Order.Type.TRAILING_STOP,
+                symbol="",
+                quantity=1,
+                trail_percent=rows.decimal(percent, 2),
+                trail_amount=rows.decimal(amount, 2),
+            )
+            marks[order_id] = rows.decimal(price, 2)
+            stops[order_id] = _trail_stop(order, mark=marks[order_id])
         for chunk in _chunks(list(marks), 500):
             Order.objects.filter(pk__in=chunk, status=_OPEN).update(
                 trail_mark=Case(*(When(pk=i, then=Value(marks[i])) for i in chunk)),
                 trigger_price=Case(*(When(pk=i, then=Value(stops[i])) for i in chunk)),
             )
     return len(marks)
+
+
+def _for_update_of_orders() -> str:
+    # The orders only: a lock on the prices rows would hold up the next tick. SQLite has
+    # no row locks; its IMMEDIATE transaction serializes writers instead.
+    return " FOR UPDATE OF o" if connection.features.has_select_for_update_of else ""
 
 
 def _chunks(items: list, size: int):

@@ -1267,8 +1267,10 @@ def fill_order(*, order_id: int) -> str | None:
     reaches stays open. A stop-limit whose stop is reached becomes a limit at its limit
     price. The fill releases the order's hold and trades through `_trade_locked`, the path
     of a market order, at the current price, within the limit; a refusal there (cash gone,
-    a halt, a rule of the class) rolls the trade back and rejects the order with the
-    reason. Returns "filled", "rejected", "triggered" or None (nothing to do).
+    a rule of the class) rolls the trade back and rejects the order with the reason. A
+    halted symbol's orders wait: one halted (or a price moved back) between the two reads
+    leaves the order open, holding what it held. Returns "filled", "rejected",
+    "triggered" or None (nothing to do).
     """
     owner = Order.objects.filter(pk=order_id, status=_OPEN).values_list("user_id", flat=True)
     owner_id = owner.first()
@@ -1309,8 +1311,9 @@ def fill_order(*, order_id: int) -> str | None:
                     limit=order.limit_price,
                     from_hold=order.held_shares,  # a sell's shares come out of its hold
                 )
-        except LimitNotReached:
-            # The price moved between the two reads (another tick committed): not yet.
+        except (LimitNotReached, SymbolHalted):
+            # The price moved back, or the symbol was halted, between the two reads (a tick
+            # or a halt committed meanwhile): not yet. A halt keeps orders waiting.
             if order.held_cash:
                 account.hold(order.held_cash)
             return outcome

@@ -1334,7 +1334,8 @@ def fill_order(*, order_id: int) -> str | None:
 def expire_orders(*, day: int, now=None) -> int:
     """Expire the open orders whose last day is `day` or earlier (day orders at their
     day's close; good-till-cancelled ones after GTC_DAYS), releasing their holds: one
-    transaction per student. Locks: each student's balance row, then their orders."""
+    transaction per student. Locks: each student's balance row, then their orders (in id
+    order), then the holding rows whose shares they release."""
     owners = (
         Order.objects.filter(status=_OPEN, expires_day__lte=day)
         .values_list("user_id", flat=True)

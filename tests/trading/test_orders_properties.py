@@ -184,13 +184,21 @@ def run_step(students, step) -> None:
 
 def stops_fill_on_their_side() -> list[str]:
     """A stop buys at or above its stop and sells at or below it (it fills at the market
-    once the price has crossed its stop)."""
+    once the price has crossed its stop); a trailing stop likewise with its last stop; a
+    stop-limit fills only once its stop was reached."""
     wrong = []
-    for order in Order.objects.filter(status="filled", type="stop").select_related("trade"):
-        buying = order.side == "buy"
+    filled = Order.objects.filter(
+        status="filled", type__in=["stop", "trailing_stop", "stop_limit"]
+    ).select_related("trade")
+    for order in filled:
+        if order.type == "stop_limit":
+            if order.triggered_at is None:
+                wrong.append(f"stop-limit {order.pk} filled without its stop reached")
+            continue
+        stop = order.stop_price if order.type == "stop" else order.trigger_price
         price = order.trade.price
-        if (price < order.stop_price) if buying else (price > order.stop_price):
-            wrong.append(f"{order.side} stop at {order.stop_price} filled at {price}")
+        if (price < stop) if order.side == "buy" else (price > stop):
+            wrong.append(f"{order.side} {order.type} at {stop} filled at {price}")
     return wrong
 
 

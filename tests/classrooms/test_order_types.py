@@ -36,7 +36,9 @@ def aapl(db):
 @pytest.fixture
 def market_only(instructor):
     room = ClassroomFactory(
-        name="Period 1", order_types=ORDER_TYPES_MARKET, starts_at=timezone.now() - timedelta(days=1)
+        name="Period 1",
+        order_types=ORDER_TYPES_MARKET,
+        starts_at=timezone.now() - timedelta(days=1),
     )
     room.owners.add(instructor)
     return room
@@ -160,9 +162,7 @@ def test_switching_the_class_to_all_allows_orders_that_wait(alice, aapl, instruc
     assert money(alice) == (Decimal("10000.00"), Decimal("1800.00"))
 
 
-def test_open_orders_stay_and_fill_when_the_class_switches_to_market_only(
-    alice, aapl, instructor
-):
+def test_open_orders_stay_and_fill_when_the_class_switches_to_market_only(alice, aapl, instructor):
     """The rule is about placing orders: the ones already open were placed under the old
     rule, stay open and fill when the market reaches them (the instructor may cancel
     them)."""

@@ -332,3 +332,35 @@ def test_the_audit_log_shows_the_cancel_in_words(teacher_client, alice):
     assert "Cancelled a student&#x27;s order" in page
     assert "Sell 5 MSFT if the price rises to $450.00 or more" in page
     assert "(Cancelled by teacher)" in page
+
+
+def test_the_student_hears_of_an_instructors_cancel(
+    teacher_client, alice, django_capture_on_commit_callbacks
+):
+    """As of a fill or an expiry: the order is marked for telling, and their news flag set
+    once the cancel commits."""
+    from django.core.cache import cache
+
+    order = Order.objects.get(user=alice, type="limit", side="buy")
+    assert not cache.get(trading.order_news_key(alice.pk))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        teacher_client.post(cancel_url(alice), {"order": order.pk})
+
+    order.refresh_from_db()
+    assert order.notified is False
+    assert cache.get(trading.order_news_key(alice.pk)) is True
+
+
+def test_the_student_hears_of_the_orders_a_reset_cancelled(
+    teacher, alice, django_capture_on_commit_callbacks
+):
+    from django.core.cache import cache
+
+    with django_capture_on_commit_callbacks(execute=True):
+        trading.reset_student(student=alice, instructor=teacher, reason="Fresh start")
+
+    assert set(
+        Order.objects.filter(user=alice, type="limit").values_list("status", "notified")
+    ) == {("cancelled", False)}
+    assert cache.get(trading.order_news_key(alice.pk)) is True

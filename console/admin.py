@@ -184,12 +184,12 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         self.message_user(
             request,
             format_html(
-                "{} now takes market orders only. Its students' {} open order{} placed "
-                "before stay open and may still fill, until they expire or are cancelled: "
-                '<a href="{}">see them in the Orders list</a>, where you can cancel them.',
+                "{} now takes market orders only. Its students' {} placed before {} open and "
+                'may still fill, until they expire or are cancelled: <a href="{}">see them in '
+                "the Orders list</a>, where you can cancel them.",
                 classroom.name,
-                n,
-                "s" if n != 1 else "",
+                "open order" if n == 1 else f"{n} open orders",
+                "stays" if n == 1 else "stay",
                 url,
             ),
             messages.WARNING,
@@ -751,6 +751,8 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             + f"?user__id__exact={object_id}",
             "trades_url": reverse("admin:trading_trade_changelist")
             + f"?user__id__exact={object_id}",
+            "orders_url": reverse("admin:trading_order_changelist")
+            + f"?user__id__exact={object_id}",
         }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -1072,7 +1074,10 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
         student = self.get_object(request, unquote(object_id))
         if student is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_cancel_orders_permission(request):
+        if not (
+            self.has_view_permission(request, student)
+            and self.has_cancel_orders_permission(request)
+        ):
             raise PermissionDenied
         back = HttpResponseRedirect(reverse("admin:accounts_user_change", args=[student.pk]))
         if request.method != "POST":
@@ -1088,21 +1093,19 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
         else:
             order = Order.objects.filter(pk=chosen[0], user_id=student.pk).first()
             if order is None:
-                self.message_user(
-                    request, f"That order is not one of {name}'s; nothing was cancelled.",
-                    messages.ERROR,
-                )  # fmt: skip
+                refusal = f"That order is not one of {name}'s; nothing was cancelled."
+                self.message_user(request, refusal, messages.ERROR)
                 return back
             try:
                 trading.cancel_order(order_id=order.pk, by=request.user)
             except trading.TradingError as error:
                 self.message_user(request, f"Not cancelled: {error.message}", messages.ERROR)
             else:
-                freed = _holds(order)
+                held = _holds(order)  # as read before the cancel, which empties it
                 self.message_user(
                     request,
                     f"Cancelled {name}'s order: {trading.describe_order(order)}."
-                    + (f" The {freed} it held {_are(freed)} free again." if freed else ""),
+                    + (f" The {held} it held {_is_free(held)}" if held else ""),
                     messages.SUCCESS,
                 )
         return back
@@ -1150,8 +1153,8 @@ def _holds(order) -> str:
     return ""
 
 
-def _are(held: str) -> str:
-    return "are" if held.endswith("shares") else "is"
+def _is_free(held: str) -> str:
+    return f"{'are' if held.endswith('shares') else 'is'} free again."
 
 
 def _names(usernames: list[str], shown: int = 10) -> str:

@@ -220,7 +220,10 @@ def test_switching_to_market_only_is_audited_and_says_what_stays_open(
     )
     period1.refresh_from_db()
     assert period1.order_types == "market" and period1.rules_changed_at is not None
-    assert "Period 1 now takes market orders only. Its students' 1 open order placed " in page
+    assert (
+        "Period 1 now takes market orders only. Its students' open order placed before stays "
+        "open and may still fill, until they expire or are cancelled" in page
+    )
     orders = reverse("admin:trading_order_changelist")
     assert f'<a href="{orders}?user__classroom__id__exact={period1.pk}&amp;status__exact=open"' in (
         page

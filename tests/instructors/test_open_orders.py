@@ -94,6 +94,9 @@ def test_a_students_page_lists_their_open_orders_with_what_each_holds(teacher_cl
     form_at = page.index('<form id="cancel-orders" method="post"')
     assert f'action="{cancel_url(alice)}"' in page[form_at : form_at + 200]
     assert form_at < page.index('id="user_form"')
+    # Every order of theirs, past ones too, in the Orders list.
+    orders = reverse("admin:trading_order_changelist")
+    assert f'<a class="button" href="{orders}?user__id__exact={alice.pk}">Orders</a>' in page
 
 
 def test_a_student_without_open_orders_says_so(teacher_client, student, market):

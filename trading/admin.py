@@ -47,15 +47,9 @@ class OrderAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
     trading.services (placed, filled, cancelled, expired). An instructor sees the orders of
     the students in their own classes, and may cancel open ones (audited)."""
 
-    list_display = [
-        "created_at",
-        "user",
-        "order",
-        "status",
-        "holds",
-        "closed_at",
-        "outcome",
-    ]
+    # The order in words first: on a phone the list scrolls sideways after it.
+    list_display = ["order", "user", "outcome", "holds", "created_at"]
+    list_display_links = ["order"]
     list_filter = [
         "status",
         "type",
@@ -108,9 +102,12 @@ class OrderAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
             return f"{obj.held_shares:,} share{'s' if obj.held_shares != 1 else ''}"
         return "—"
 
-    @admin.display(description="Why it closed")
+    @admin.display(description="Status", ordering="status")
     def outcome(self, obj):
-        return obj.reason or "—"
+        status, reason = obj.get_status_display(), obj.reason
+        if not reason or reason.lower().startswith(status.lower()):  # "Cancelled by …"
+            return reason or status
+        return f"{status}: {reason}"
 
     def has_add_permission(self, request):
         return False

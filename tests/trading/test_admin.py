@@ -9,7 +9,7 @@ from ledger.models import Balance
 from tests.factories import ClassroomFactory, InstructorFactory, PriceFactory
 from tradesim.models import AuditEntry
 from trading.models import Order, Trade
-from trading.services import buy, order_request, place_order
+from trading.services import buy, expire_orders, order_request, place_order
 
 pytestmark = pytest.mark.django_db
 
@@ -169,3 +169,18 @@ def test_the_order_list_runs_a_fixed_number_of_queries(
 
     assert response.status_code == 200
     assert len(response.context["cl"].result_list) == min(2 * n, 50)  # a page
+
+
+def test_a_closed_orders_status_says_why(superuser_client, orders, student):
+    assert expire_orders(day=orders[1].expires_day) == 1
+    cancelled = _limit_buy(student, price="90.00")
+    superuser_client.post(
+        reverse("admin:trading_order_changelist"),
+        {"action": "cancel_action", ACTION_CHECKBOX_NAME: [cancelled.pk]},
+    )
+
+    page = superuser_client.get(reverse("admin:trading_order_changelist")).content.decode()
+
+    assert "Expired: Good for one day: the market closed before it was reached." in page
+    assert "Cancelled by root<" in page and "Cancelled: Cancelled" not in page
+    assert "css/console.css" in page

@@ -273,6 +273,39 @@ def _events(w: World) -> World:
     return w
 
 
+def _open_orders(w: World) -> World:
+    """Open orders for the student: a limit buy and a stop that sells the shares she holds,
+    so her page in the console lists them with their Cancel buttons."""
+    from prices.models import Price
+    from trading.services import order_request, place_order
+
+    if "order" not in w.ids:
+        price = Price.objects.get(symbol=w.ids["symbol"]).price
+        stop = (price / 2).quantize(Decimal("0.01"))
+        w.ids["order"] = place_order(
+            user=w.student,
+            request=order_request(
+                side="buy",
+                type="limit",
+                symbol=w.ids["other_symbol"],
+                quantity=2,
+                limit_price="1.00",
+            ),
+        ).pk
+        place_order(
+            user=w.student,
+            request=order_request(
+                side="sell",
+                type="stop",
+                symbol=w.ids["symbol"],
+                quantity=7,
+                stop_price=stop,
+                duration="gtc",
+            ),
+        )
+    return w
+
+
 def _audit_entry(w: World) -> int:
     from tradesim.models import AuditEntry
 
@@ -390,6 +423,17 @@ CONSOLE_PAGES = [
     Page("admin index", "instructor", "/admin/"),
     Page("user list", "instructor", "/admin/accounts/user/"),
     Page("user change", "instructor", lambda w: f"/admin/accounts/user/{w.student.pk}/change/"),
+    Page(
+        "user change with open orders",
+        "instructor",
+        lambda w: f"/admin/accounts/user/{_open_orders(w).student.pk}/change/",
+    ),
+    Page("orders", "instructor", lambda w: _open_orders(w) and "/admin/trading/order/"),
+    Page(
+        "order",
+        "instructor",
+        lambda w: f"/admin/trading/order/{_open_orders(w).ids['order']}/change/",
+    ),
     Page(
         "grant cash", "instructor", lambda w: f"/admin/accounts/user/grant-cash/?ids={w.student.pk}"
     ),

@@ -618,6 +618,8 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
             detail=f"{reason} ({sold}; cash ${cash:,.2f} → ${target:,.2f})",
             token=token,
         )
+    if cancelled:
+        transaction.on_commit(partial(_tell_student, student.pk))
     transaction.on_commit(
         lambda: log_event(
             logger,
@@ -1123,6 +1125,8 @@ def cancel_order(*, order_id, user=None, by=None, reason: str = "") -> Order:
             result="ok",
         )
     )
+    if by is not None:  # the student did not do it: they hear of it on their next page
+        transaction.on_commit(partial(_tell_student, owner.pk))
     return order
 
 

@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "tradesim.middleware.RejectNulCharactersMiddleware",
     "tradesim.middleware.AdminChangeListGuardMiddleware",
+    # After the session, auth and messages: tells a student of their filled, rejected and
+    # expired orders on their next page.
+    "trading.middleware.OrderNewsMiddleware",
 ]
 
 ROOT_URLCONF = "tradesim.urls"

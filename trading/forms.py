@@ -140,7 +140,7 @@ class OrderFilterForm(BootstrapForm):
     symbol = forms.CharField(required=False, max_length=SYMBOL_MAX_LENGTH + 10)
     side = forms.ChoiceField(
         required=False,
-        choices=[("", "Buys and sells"), *Order.Side.choices],
+        choices=[("", "Any side"), *Order.Side.choices],
         error_messages={"invalid_choice": "Side must be buy or sell."},
     )
     type = forms.ChoiceField(

@@ -94,8 +94,7 @@ def order_news(order: Order) -> tuple[int, str]:
             return messages.INFO, f"Your day order to {what} expired at the close."
         return (
             messages.INFO,
-            f"Your order to {what} expired: the price did not reach it in {GTC_DAYS} "
-            "trading days.",
+            f"Your order to {what} expired: the price did not reach it in {GTC_DAYS} trading days.",
         )
     text = f"Your teacher cancelled your order to {what}"
     if order.reason and not order.reason.startswith("Cancelled by "):

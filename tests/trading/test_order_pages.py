@@ -144,7 +144,7 @@ def test_open_orders_come_first_with_what_they_hold_and_a_cancel_button(
         )
         assert form and "csrfmiddlewaretoken" in form.group(0)
         assert 'name="next" value="/trading/orders/"' in form.group(0)
-    assert "Cancel<span class=\"visually-hidden\"> the order to Buy 10 AAPL if" in open_table
+    assert 'Cancel<span class="visually-hidden"> the order to Buy 10 AAPL if' in open_table
     # The totals: two open orders, the cash and the shares they hold.
     assert re.search(r'id="open-count">2<', page)
     assert re.search(r'id="held-cash">\$1,800.00<', page)
@@ -405,9 +405,7 @@ def test_cancel_goes_back_only_to_a_page_of_this_site(student_client, student, a
     assert response.url == ORDERS
 
 
-def test_another_students_order_is_not_found_and_stays_open(
-    student_client, other_student, aapl
-):
+def test_another_students_order_is_not_found_and_stays_open(student_client, other_student, aapl):
     order = limit_buy(other_student)
     before = cash(other_student)
 
@@ -437,7 +435,7 @@ def test_an_order_no_longer_open_is_refused_with_the_reason_and_nothing_changes(
     page = response.content.decode()
     assert "That order was not cancelled" in page
     assert "This order is filled already, so there is nothing to cancel." in page
-    assert 'data-error-summary' in page
+    assert "data-error-summary" in page
     # The page is the orders list, whose links and filters lead back to it.
     assert 'action="/trading/orders/"' in page
     assert 'href="/trading/orders/?format=csv"' in page
@@ -538,7 +536,7 @@ def test_the_live_section_shows_held_cash_and_shares_held(student_client, studen
 
     assert re.search(r'id="cash-held">\$100.00<', page)
     assert re.search(r'id="cash-free">\$7,900.00<', page)  # $8,000 − $100
-    assert "4 held for open orders" in page
+    assert "4 held for orders" in page
 
 
 def test_a_cancel_from_the_dashboard_comes_back_to_it(student_client, student, aapl):
@@ -584,8 +582,7 @@ def test_an_expiry_is_told_on_the_next_page(
     response = student_client.get(ORDERS)
 
     assert flashes(response) == [
-        "Your day order to buy 10 AAPL if the price falls to $180.00 or less expired at the "
-        "close."
+        "Your day order to buy 10 AAPL if the price falls to $180.00 or less expired at the close."
     ]
 
 

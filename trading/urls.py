@@ -7,4 +7,6 @@ urlpatterns = [
     path("", views.history, name="history"),
     path("buy/", views.buy_view, name="buy"),
     path("sell/", views.sell_view, name="sell"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/<int:order_id>/cancel/", views.cancel_order_view, name="cancel_order"),
 ]

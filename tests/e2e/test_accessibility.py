@@ -306,6 +306,71 @@ def _open_orders(w: World) -> World:
     return w
 
 
+def _orders(w: World) -> World:
+    """Maya's orders in every state: an open limit buy and an open trailing stop sell
+    (holding cash and shares), one she cancelled, one her teacher cancelled, one that
+    expired (told on her next page) and one rejected; her market orders are filled ones."""
+    from prices.models import Price
+    from trading.models import Order
+    from trading.services import cancel_order, expire_orders, order_request, place_order
+
+    if "orders" in w.ids:
+        return w
+    maya, symbol, other = w.student, w.ids["symbol"], w.ids["other_symbol"]
+    price = Price.objects.get(symbol=symbol).price
+    below = str((price * Decimal("0.8")).quantize(Decimal("0.01")))
+
+    def limit_buy(duration="gtc"):
+        request = order_request(
+            side="buy",
+            type="limit",
+            symbol=symbol,
+            quantity=5,
+            limit_price=below,
+            duration=duration,
+        )
+        return place_order(user=maya, request=request)
+
+    limit_buy()
+    trailing = order_request(
+        side="sell",
+        type="trailing_stop",
+        symbol=other,
+        quantity=4,
+        trail_percent="5",
+        duration="gtc",
+    )
+    place_order(user=maya, request=trailing)
+    cancel_order(order_id=limit_buy().pk, user=maya)
+    cancel_order(order_id=limit_buy().pk, by=_superuser(), reason="Wrong symbol, see me")
+    expire_orders(day=limit_buy(duration="day").expires_day)
+    Order.objects.create(
+        user=maya,
+        stock_id=symbol,
+        side="buy",
+        type="limit",
+        quantity=2,
+        limit_price=below,
+        status="rejected",
+        reason="Your class's trading window has closed.",
+        closed_at=timezone.now(),
+    )
+    w.ids["orders"] = True
+    return w
+
+
+def _cancel_after_it_closed(page):
+    """The Cancel button of an order that closed since the page was loaded: refused, 400."""
+    from trading.models import Order
+    from trading.services import cancel_order
+
+    form = page.locator("#open-orders form").first
+    order_id = int(form.get_attribute("action").strip("/").split("/")[-2])
+    cancel_order(order_id=order_id, user=Order.objects.get(pk=order_id).user)
+    with page.expect_navigation():
+        form.locator("button").click()
+
+
 def _audit_entry(w: World) -> int:
     from tradesim.models import AuditEntry
 
@@ -392,6 +457,11 @@ STUDENT_PAGES = [
     Page("buy ticket", "student", lambda w: f"/trading/buy/?symbol={w.ids['symbol']}"),
     Page("sell ticket", "student", lambda w: f"/trading/sell/?symbol={w.ids['symbol']}"),
     Page("trade history", "student", "/trading/"),
+    Page("orders", "student", lambda w: _orders(w) and "/trading/orders/"),
+    Page("open orders", "student", lambda w: _orders(w) and "/trading/orders/?status=open"),
+    Page("no orders", "student", "/trading/orders/?status=open"),
+    Page("orders bad filter", "student", "/trading/orders/?start=yesterday", status=400),
+    Page("dashboard with open orders", "student", lambda w: _orders(w) and "/portfolio/"),
     Page("cash journal", "student", "/ledger/"),
     Page("deposit", "student", "/ledger/deposit/"),
     Page("withdraw", "student", "/ledger/withdraw/"),
@@ -601,6 +671,12 @@ ERROR_STATES = [
         "student",
         lambda w: f"/trading/sell/?symbol={w.ids['symbol']}",
         _fill_and_send({"#id_quantity": "9999"}),
+    ),
+    Page(
+        "cancel refused",
+        "student",
+        lambda w: _orders(w) and "/trading/orders/?status=open",
+        _cancel_after_it_closed,
     ),
     Page(
         "password change error",

@@ -62,6 +62,9 @@ EXPECTED = {
     "trading:history": PRIVATE,
     "trading:buy": PRIVATE,
     "trading:sell": PRIVATE,
+    "trading:orders": PRIVATE,
+    # POST only: a GET is refused (405) once logged in.
+    "trading:cancel_order": {"anon": LOGIN, "student": 405, "instructor": 405},
     # The form; an instructor is told instructors don't join, and a join is refused.
     "classes:join": PRIVATE,
 }
@@ -70,6 +73,7 @@ EXPECTED = {
 VARIANTS = {
     "ledger:journal": ["", "?format=csv", "?type=deposit&symbol=ZAL"],
     "trading:history": ["", "?format=csv", "?symbol=ZAL"],
+    "trading:orders": ["", "?format=csv", "?status=open", "?symbol=ZAL"],
 }
 
 # Pages that show other students by design: the leaderboard ranks everyone by name and

@@ -176,15 +176,6 @@ SECTIONS: tuple[Section, ...] = (
                 "An order that ends without filling is expired: the cash or shares it held "
                 "are yours to use again.",
             ),
-            Term(
-                "held-for-orders",
-                "Held for orders",
-                "Cash or shares set aside for your orders that wait. They are still yours, "
-                "but you cannot spend or sell them twice; cancel the order to free them.",
-                "A buy order holds the most it can cost: shares × limit price, plus any "
-                "commission. A buy stop, which buys at the market, holds 5 % more than its "
-                "stop price in case the price jumps. A sell order holds its shares.",
-            ),
         ),
     ),
     Section(
@@ -196,6 +187,25 @@ SECTIONS: tuple[Section, ...] = (
                 "Cash",
                 "The money in your account that is not in shares. You spend it to buy and get "
                 "it back when you sell. It is play money: nothing real is charged or paid.",
+            ),
+            Term(
+                "held-for-orders",
+                "Held for open orders",
+                "Cash or shares set aside for an order that is still waiting for its price. "
+                "They are still yours, but you can't spend or sell them twice: they are freed "
+                "when the order fills, expires or you cancel it.",
+                "A buy holds the most it could cost, commission included: the shares times "
+                "its limit price, or, for a stop or trailing stop order, times its stop price "
+                "plus 5 % (the price may jump past the stop). A sell holds its shares. "
+                "Example: an order to buy 10 shares at $180.00 or less holds $1,800.00.",
+            ),
+            Term(
+                "buying-power",
+                "Free to spend (buying power)",
+                "Your cash minus what your open orders hold: what you can spend on a new "
+                "order right now.",
+                "Example: $10,000 of cash with $1,800 held for an open buy order leaves "
+                "$8,200 free to spend.",
             ),
             Term(
                 "deposit",

@@ -264,3 +264,49 @@ class TradeFilterForm(BootstrapForm):
         if start and end and start > end:
             raise ValidationError("The start date is after the end date.")
         return cleaned
+
+
+class OrderFilterForm(BootstrapForm):
+    """The orders page's filters (all optional), from the query string."""
+
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), *Order.Status.choices],
+        error_messages={
+            "invalid_choice": "Status must be open, filled, cancelled, expired or rejected."
+        },
+    )
+    symbol = forms.CharField(required=False, max_length=SYMBOL_MAX_LENGTH + 10)
+    side = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any side"), *Order.Side.choices],
+        error_messages={"invalid_choice": "Side must be buy or sell."},
+    )
+    type = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any type"), *Order.Type.choices],
+        error_messages={
+            "invalid_choice": "Type must be market, limit, stop, stop_limit or trailing_stop."
+        },
+    )
+    start = DayField(
+        required=False,
+        label="Placed from",
+        error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
+    )
+    end = DayField(
+        required=False,
+        label="To",
+        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
+    )
+
+    def clean_symbol(self):
+        value = self.cleaned_data["symbol"]
+        return clean_symbol_text(value) if value else ""
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise ValidationError("The start date is after the end date.")
+        return cleaned

@@ -1,4 +1,5 @@
-"""Reads for trading pages: the trade history and what an order ticket needs to know.
+"""Reads for trading pages: the trade history, the order history, the dashboard's open
+orders and what an order ticket needs to know.
 
 Each runs a fixed number of queries, however many trades, holdings or symbols there are.
 """
@@ -7,7 +8,20 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -15,7 +29,7 @@ from ledger.models import Balance
 from portfolio.models import Holding
 from prices.models import Price
 from tradesim.money import ZERO, to_cents
-from trading.models import Trade
+from trading.models import Order, Trade
 
 # A sum over many rows can be wider than one row's column.
 TOTAL = DecimalField(max_digits=20, decimal_places=2)
@@ -182,3 +196,100 @@ def order_options(user, *, side: str) -> list[SymbolOption]:
         )
         for p in prices
     ]
+
+
+# Orders ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFilters:
+    """What the orders page and its CSV export are narrowed to. Empty means everything;
+    the dates are the days the orders were placed, inclusive."""
+
+    status: str = ""
+    symbol: str = ""
+    side: str = ""
+    type: str = ""
+    start: date | None = None
+    end: date | None = None
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.symbol or self.side or self.type or self.start or self.end)
+
+    def as_q(self) -> Q:
+        q = Q()
+        if self.status:
+            q &= Q(status=self.status)
+        if self.symbol:
+            q &= Q(stock_id=self.symbol.upper())
+        if self.side:
+            q &= Q(side=self.side)
+        if self.type:
+            q &= Q(type=self.type)
+        if self.start:
+            q &= Q(created_at__gte=_start_of_day(self.start))
+        if self.end:
+            q &= Q(created_at__lt=_start_of_day(self.end + timedelta(days=1)))
+        return q
+
+
+def orders_for(user, filters: OrderFilters | None = None) -> QuerySet[Order]:
+    """The user's orders, the open ones first, then newest first, each with its trade (one
+    query for a page of them). A lazy queryset: slice it for a page, or stream it with
+    `.iterator(chunk_size=...)`."""
+    qs = Order.objects.filter(user_id=user.pk)
+    if filters is not None:
+        qs = qs.filter(filters.as_q())
+    still_open = Case(
+        When(status=Order.Status.OPEN, then=Value(0)), default=Value(1), output_field=IntegerField()
+    )
+    return qs.select_related("trade").order_by(still_open, "-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class OrderTotals:
+    count: int  # the orders the filters match
+    open: int  # all the user's open orders, whatever the filters
+    held_cash: Decimal  # what those hold
+    held_shares: int
+
+
+def order_totals(user, filters: OrderFilters | None = None) -> OrderTotals:
+    """How many orders match `filters`, and the user's open orders and what they hold, in
+    one aggregate query."""
+    still_open = Q(status=Order.Status.OPEN)
+    row = Order.objects.filter(user_id=user.pk).aggregate(
+        count=Count("id", filter=filters.as_q() if filters is not None else Q()),
+        open=Count("id", filter=still_open),
+        held_cash=Coalesce(Sum("held_cash", filter=still_open), Value(ZERO), output_field=TOTAL),
+        held_shares=Coalesce(Sum("held_shares", filter=still_open), Value(0)),
+    )
+    return OrderTotals(
+        count=row["count"],
+        open=row["open"],
+        held_cash=to_cents(row["held_cash"]),
+        held_shares=row["held_shares"],
+    )
+
+
+PANEL_SIZE = 5
+
+
+def open_orders_panel(*, user) -> dict | None:
+    """The dashboard's panel of open orders (settings.DASHBOARD_PANELS): the newest
+    PANEL_SIZE of the user's open orders and how many there are, in one query; None when
+    there are none, so the dashboard shows nothing."""
+    rows = list(
+        Order.objects.filter(user_id=user.pk, status=Order.Status.OPEN)
+        .annotate(open_count=Window(Count("id")))
+        .order_by("-created_at", "-id")[:PANEL_SIZE]
+    )
+    if not rows:
+        return None
+    return {
+        "template": "trading/_open_orders_panel.html",
+        "orders": rows,
+        "count": rows[0].open_count,
+        "more": rows[0].open_count - len(rows),
+    }

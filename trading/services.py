@@ -25,7 +25,7 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 import logging
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from functools import cache, partial
 
 from django.contrib.auth import get_user_model
@@ -218,10 +218,12 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
             trade = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
         except IntegrityError:
             # Two requests with one token that both got past the check (possible only if
-            # the balance lock were bypassed), or a token an order that waits (or a limit
-            # that filled at once) already used, which writes no journal row under it: the
-            # unique constraints kept the second out.
-            if token and _token_used(user, token):
+            # the balance lock were bypassed), or a token a resting order used already:
+            # a unique constraint kept the second out.
+            if token and (
+                Transaction.objects.filter(user_id=user.pk, token=token).exists()
+                or Order.objects.filter(user_id=user.pk, token=token).exists()
+            ):
                 raise _duplicate() from None
             raise
     except TradingError as error:
@@ -240,13 +242,6 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
         raise
     transaction.on_commit(lambda: _log_trade(user, trade))
     return trade
-
-
-def _token_used(user, token: str) -> bool:
-    return (
-        Transaction.objects.filter(user_id=user.pk, token=token).exists()
-        or Order.objects.filter(user_id=user.pk, token=token).exists()
-    )
 
 
 def _duplicate() -> DuplicateRequest:
@@ -634,6 +629,8 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
             detail=f"{reason} ({sold}; cash ${cash:,.2f} → ${target:,.2f})",
             token=token,
         )
+    if cancelled:
+        transaction.on_commit(partial(_tell_student, student.pk))
     transaction.on_commit(
         lambda: log_event(
             logger,
@@ -877,11 +874,14 @@ def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
 
 def _trail_stop(order, *, mark: Decimal) -> Decimal:
     """A trailing stop's stop price for a mark: the trail away from it, in cents (at least
-    one cent)."""
+    one cent). A percent trail rounds away from the mark (a sell's stop down, a buy's up),
+    so the stop never goes off before the price has moved the whole trail."""
     buying = order.side == Order.Side.BUY
     if order.trail_percent is not None:
         share = order.trail_percent / 100
-        stop = to_cents(mark * (1 + share if buying else 1 - share))
+        stop = (mark * (1 + share if buying else 1 - share)).quantize(
+            CENT, rounding=ROUND_CEILING if buying else ROUND_FLOOR
+        )
     else:
         stop = mark + order.trail_amount if buying else mark - order.trail_amount
     return max(stop, Decimal("0.01"))
@@ -1167,6 +1167,8 @@ def cancel_order(*, order_id, user=None, by=None, reason: str = "") -> Order:
             result="ok",
         )
     )
+    if by is not None:  # the student did not cancel it: they hear of it, as of a fill
+        transaction.on_commit(partial(_tell_student, owner.pk))
     return order
 
 
@@ -1208,36 +1210,49 @@ SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
 FROM orders o JOIN prices p ON p.symbol = o.symbol
 WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.halted
   AND ((o.side = 'sell' AND p.price > o.trail_mark) OR (o.side = 'buy' AND p.price < o.trail_mark))
+ORDER BY o.id
 """  # noqa: S608 (constants only)
 
 
 def follow_trailing_stops() -> int:
     """Move each open trailing stop's mark to the new high (a sell) or low (a buy) and its
-    stop with it, in one read and one UPDATE. Returns how many moved."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TRAILING_SQL)
-        found = cursor.fetchall()
-    if not found:
-        return 0
-    marks, stops = {}, {}
-    for order_id, side, percent, amount, price in found:
-        order = OrderRequest(
-            side=side,
-            type=Order.Type.TRAILING_STOP,
-            symbol="",
-            quantity=1,
-            trail_percent=rows.decimal(percent, 2),
-            trail_amount=rows.decimal(amount, 2),
-        )
-        marks[order_id] = rows.decimal(price, 2)
-        stops[order_id] = _trail_stop(order, mark=marks[order_id])
+    stop with it, in one read and one UPDATE (per 500 orders), in one transaction.
+    Returns how many moved.
+
+    Locks: the order rows it moves, in id order, as it reads them (the read and the write
+    see the same marks: two runs at once never move a mark back; and the order rows are
+    taken in the order a reset or an expiry takes them, so neither can deadlock with it).
+    A cancel or a fill that closed an order meanwhile wins: only open orders are moved."""
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_TRAILING_SQL + _for_update_of_orders())
+            found = cursor.fetchall()
+        if not found:
+            return 0
+        marks, stops = {}, {}
+        for order_id, side, percent, amount, price in found:
+            order = OrderRequest(
+                side=side,
+                type=Order.Type.TRAILING_STOP,
+                symbol="",
+                quantity=1,
+                trail_percent=rows.decimal(percent, 2),
+                trail_amount=rows.decimal(amount, 2),
+            )
+            marks[order_id] = rows.decimal(price, 2)
+            stops[order_id] = _trail_stop(order, mark=marks[order_id])
         for chunk in _chunks(list(marks), 500):
             Order.objects.filter(pk__in=chunk, status=_OPEN).update(
                 trail_mark=Case(*(When(pk=i, then=Value(marks[i])) for i in chunk)),
                 trigger_price=Case(*(When(pk=i, then=Value(stops[i])) for i in chunk)),
             )
     return len(marks)
+
+
+def _for_update_of_orders() -> str:
+    # The orders only: a lock on the prices rows would hold up the next tick. SQLite has
+    # no row locks; its IMMEDIATE transaction serializes writers instead.
+    return " FOR UPDATE OF o" if connection.features.has_select_for_update_of else ""
 
 
 def _chunks(items: list, size: int):
@@ -1257,8 +1272,14 @@ def fill_orders(*, now=None) -> FillSummary:
     """After a tick: move the trailing stops, then fill the orders the new prices reach,
     oldest first, each in its own transaction (`fill_order`), so one student's refused
     fill rejects that order and never stops the rest; at a day's close, expire the orders
-    good for that day only (and the good-till-cancelled ones past their last day)."""
+    good for that day only (and the good-till-cancelled ones past their last day).
+
+    An order whose last day ended without this running at its close (the hook failed, or
+    the next tick came first) expires before the fills: it never fills on a day it was not
+    good for."""
     summary = FillSummary()
+    day = market_day()
+    summary.expired = expire_orders(day=day.number - 1, now=now)
     follow_trailing_stops()
     for order_id in triggered_orders():
         try:
@@ -1269,9 +1290,8 @@ def fill_orders(*, now=None) -> FillSummary:
             continue
         if outcome is not None:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
-    day = market_day()
     if day.closed:
-        summary.expired = expire_orders(day=day.number, now=now)
+        summary.expired += expire_orders(day=day.number, now=now)
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
@@ -1286,8 +1306,10 @@ def fill_order(*, order_id: int) -> str | None:
     reaches stays open. A stop-limit whose stop is reached becomes a limit at its limit
     price. The fill releases the order's hold and trades through `_trade_locked`, the path
     of a market order, at the current price, within the limit; a refusal there (cash gone,
-    a halt, a rule of the class) rolls the trade back and rejects the order with the
-    reason. Returns "filled", "rejected", "triggered" or None (nothing to do).
+    a rule of the class) rolls the trade back and rejects the order with the reason. A
+    halted symbol's orders wait: one halted (or a price moved back) between the two reads
+    leaves the order open, holding what it held. Returns "filled", "rejected",
+    "triggered" or None (nothing to do).
     """
     owner = Order.objects.filter(pk=order_id, status=_OPEN).values_list("user_id", flat=True)
     owner_id = owner.first()
@@ -1328,8 +1350,9 @@ def fill_order(*, order_id: int) -> str | None:
                     limit=order.limit_price,
                     from_hold=order.held_shares,  # a sell's shares come out of its hold
                 )
-        except LimitNotReached:
-            # The price moved between the two reads (another tick committed): not yet.
+        except (LimitNotReached, SymbolHalted):
+            # The price moved back, or the symbol was halted, between the two reads (a tick
+            # or a halt committed meanwhile): not yet. A halt keeps orders waiting.
             if order.held_cash:
                 account.hold(order.held_cash)
             return outcome
@@ -1350,7 +1373,8 @@ def fill_order(*, order_id: int) -> str | None:
 def expire_orders(*, day: int, now=None) -> int:
     """Expire the open orders whose last day is `day` or earlier (day orders at their
     day's close; good-till-cancelled ones after GTC_DAYS), releasing their holds: one
-    transaction per student. Locks: each student's balance row, then their orders."""
+    transaction per student. Locks: each student's balance row, then their orders (in id
+    order), then the holding rows whose shares they release."""
     owners = (
         Order.objects.filter(status=_OPEN, expires_day__lte=day)
         .values_list("user_id", flat=True)

@@ -3,11 +3,13 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from classrooms.rules import ORDER_TYPES_MARKET, rulebook_for
 from tradesim.exports import (
@@ -16,22 +18,26 @@ from tradesim.exports import (
     date_time_header,
     decimal_cell,
     export_filename,
+    safe_cell,
 )
 from tradesim.logging import form_error_codes, log_event
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
-from trading.forms import OrderTicketForm, TradeFilterForm, ticket_settings
+from trading.forms import OrderFilterForm, OrderTicketForm, TradeFilterForm, ticket_settings
 from trading.models import Order, Trade
 from trading.services import (
     MAX_QUANTITY,
     DuplicateRequest,
     InvalidQuantity,
     NotEnoughShares,
+    OrderClosed,
+    OrderNotFound,
     PositionTooLarge,
     SymbolHalted,
     TradingError,
     UnknownSymbol,
     buy,
+    cancel_order,
     describe_order,
     place_order,
     sell,
@@ -187,25 +193,13 @@ def _placed(request, order: Order, *, next_url: str | None):
         held = f"Your {order.held_shares:,} {order.stock_id} {_shares(order.held_shares)} "
         held += f"{'is' if order.held_shares == 1 else 'are'} held for it."
     text = f"Order placed: {describe_order(order)}. {held}"
-    orders = _orders_url()
-    if orders:
-        messages.success(request, format_html('{} <a href="{}">See your orders</a>', text, orders))
-    else:
-        messages.success(request, text)
-    quote = reverse("prices:quote", args=[order.stock_id])
-    return redirect(_next_url(request, next_url, default=orders or quote))
+    orders = reverse("trading:orders")
+    messages.success(request, format_html('{} <a href="{}">See your orders</a>', text, orders))
+    return redirect(_next_url(request, next_url, default="trading:orders"))
 
 
 def _shares(count: int) -> str:
     return "share" if count == 1 else "shares"
-
-
-def _orders_url() -> str | None:
-    """The student's orders page (trading:orders), when the site has it."""
-    try:
-        return reverse("trading:orders")
-    except NoReverseMatch:
-        return None
 
 
 def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200):
@@ -225,7 +219,6 @@ def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200
         "rules": rules,
         "market_only": rules.order_types == ORDER_TYPES_MARKET,
         "max_quantity": MAX_QUANTITY,
-        "orders_url": _orders_url(),
         **ticket_settings(),
     }
     return render(request, "trading/order.html", context, status=status)
@@ -269,12 +262,12 @@ def confirmation(trade: Trade) -> str:
     return text + "."
 
 
-def _next_url(request, candidate: str | None, *, default: str | None = None) -> str:
+def _next_url(request, candidate: str | None, *, default: str = "trading:history") -> str:
     if candidate and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
-    return default or reverse("trading:history")
+    return reverse(default)
 
 
 # History -----------------------------------------------------------------------------
@@ -341,3 +334,159 @@ def _csv_response(user, filters):
 
     filename = export_filename("trades", user.get_username())
     return csv_download(rows(), header=csv_header(), filename=filename)
+
+
+# Orders ------------------------------------------------------------------------------
+
+ORDERS_CSV_HEADER = [
+    "Symbol",
+    "Side",
+    "Type",
+    "Quantity",
+    "Limit price",
+    "Stop price",
+    "Trail %",
+    "Trail $",
+    "Duration",
+    "Description",
+    "Status",
+    "Reason",
+    "Fill price",
+    "Amount",
+    "Commission",
+]
+# Order ids are 64-bit: a larger number in the address is no order of anyone's.
+MAX_ORDER_ID = 2**63 - 1
+
+
+def orders_csv_header() -> list[str]:
+    zone = timezone.get_current_timezone_name()
+    return [date_time_header(), *ORDERS_CSV_HEADER, f"Closed ({zone})", "ID"]
+
+
+@login_required
+@require_safe
+def orders(request):
+    """The user's orders: the open ones first, each with what it holds and a Cancel
+    button, then the past ones with their outcome; filters (status, symbol, side, type,
+    start, end), 25 to a page, and `?format=csv` for exactly the filtered orders."""
+    form = OrderFilterForm(request.GET)
+    export = request.GET.get("format", "")
+    if export not in ("", "html", "csv"):
+        form.is_valid()
+        form.add_error(None, "The format can be csv, or left out for this page.")
+    if not form.is_valid():
+        return _render_orders(request, form, filters=None, status=400)
+    filters = selectors.OrderFilters(**form.cleaned_data)
+    if export == "csv":
+        return _orders_csv(request.user, filters)
+    return _render_orders(request, form, filters=filters)
+
+
+def _render_orders(request, form, *, filters, status=200, refusal: str | None = None):
+    context = {"form": form, "filters": filters, "page_obj": None, "refusal": refusal}
+    if filters is not None:
+        totals = selectors.order_totals(request.user, filters)
+        paginator = Paginator(selectors.orders_for(request.user, filters), PAGE_SIZE)
+        # The aggregate already counted the rows; spare the paginator its own COUNT query.
+        paginator.count = totals.count
+        page_obj = paginator.get_page(request.GET.get("page"))
+        rows = list(page_obj.object_list)
+        context.update(
+            totals=totals,
+            page_obj=page_obj,
+            open_orders=[order for order in rows if order.is_open],
+            past_orders=[order for order in rows if not order.is_open],
+        )
+    # Where a Cancel button brings the student back to: this page as they see it; after a
+    # refused cancel (this page answering a POST), the plain list.
+    orders_url = reverse("trading:orders")
+    context["orders_url"] = orders_url
+    context["here"] = request.get_full_path() if request.method != "POST" else orders_url
+    return render(request, "trading/orders.html", context, status=status)
+
+
+def _orders_csv(user, filters):
+    def rows():  # a generator: nothing is read until the response is sent
+        for order in selectors.orders_for(user, filters).iterator(chunk_size=1000):
+            trade = order.trade
+            yield [
+                date_time_cell(order.created_at),
+                order.stock_id,
+                order.get_side_display(),
+                order.get_type_display(),
+                order.quantity,
+                decimal_cell(order.limit_price),
+                decimal_cell(order.stop_price),
+                decimal_cell(order.trail_percent),
+                decimal_cell(order.trail_amount),
+                order.get_duration_display(),
+                describe_order(order),
+                order.get_status_display(),
+                safe_cell(order.reason),
+                decimal_cell(trade.price if trade else None),
+                decimal_cell(trade.total if trade else None),
+                decimal_cell(trade.commission if trade else None),
+                date_time_cell(order.closed_at),
+                order.pk,
+            ]
+
+    filename = export_filename("orders", user.get_username())
+    return csv_download(rows(), header=orders_csv_header(), filename=filename)
+
+
+@login_required
+@require_POST
+def cancel_order_view(request, order_id: int):
+    """Cancel one of the user's open orders and free what it held; back to the orders page
+    (or a safe `next`) with what was freed. Another user's order is a 404; an order that
+    is no longer open is refused with the reason (400) and nothing changes."""
+    order = None
+    if order_id <= MAX_ORDER_ID:
+        order = (
+            Order.objects.filter(pk=order_id, user_id=request.user.pk)
+            .only("held_cash", "held_shares")
+            .first()
+        )
+    if order is None:
+        raise Http404("There is no such order among yours.")
+    # What it holds now is what the cancel frees: an open order's holds never change.
+    held_cash, held_shares = order.held_cash, order.held_shares
+    try:
+        cancelled = cancel_order(user=request.user, order_id=order.pk)
+    except OrderNotFound:
+        raise Http404("There is no such order among yours.") from None
+    except OrderClosed as error:
+        log_event(
+            logger,
+            "order.cancel_rejected",
+            user=request.user.get_username(),
+            order=order.pk,
+            result="rejected",
+            reason=type(error).__name__,
+            message=error.message,
+        )
+        return _render_orders(
+            request,
+            OrderFilterForm({}),
+            filters=selectors.OrderFilters(),
+            status=400,
+            refusal=error.message,
+        )
+    messages.success(request, cancelled_message(cancelled, held_cash, held_shares))
+    return redirect(_next_url(request, request.POST.get("next"), default="trading:orders"))
+
+
+def cancelled_message(order: Order, held_cash, held_shares: int) -> str:
+    """ "Cancelled: Buy 10 AAPL if the price falls to $180.00 or less; good for today.
+    $1,800.00 is free again." """
+    text = f"Cancelled: {describe_order(order)}."
+    if held_cash:
+        text += f" {money(held_cash)} is free again."
+    elif held_shares:
+        one = held_shares == 1
+        text += (
+            f" Your {held_shares:,} {order.stock_id} share{'' if one else 's'} "
+            f"{'is' if one else 'are'} free to sell again."
+        )
+    return text

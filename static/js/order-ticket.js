@@ -295,8 +295,9 @@
       var buying = order.side === "buy";
       var stop;
       if (order.trailPercent != null) {
+        // Rounded away from the mark, as trading.services._trail_stop rounds it.
         var scale = buying ? 10000n + order.trailPercent : 10000n - order.trailPercent;
-        stop = halfUp(price * scale, 10000n);
+        stop = buying ? (price * scale + 9999n) / 10000n : (price * scale) / 10000n;
       } else {
         stop = buying ? price + order.trailAmount : price - order.trailAmount;
       }

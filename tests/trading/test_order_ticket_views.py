@@ -8,14 +8,11 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.messages import get_messages
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
-from classrooms.rules import Rulebook
 from ledger.models import Balance
 from portfolio.models import Holding
 from tests.factories import ClassroomFactory, PriceFactory
-from trading import services
-from trading import views as trading_views
 from trading.models import Order, Trade
 from trading.services import buy, order_request, place_order
 
@@ -26,6 +23,7 @@ BUY = reverse("trading:buy")
 SELL = reverse("trading:sell")
 HISTORY = reverse("trading:history")
 QUOTE = reverse("prices:quote", args=["AAPL"])
+ORDERS = reverse("trading:orders")
 
 
 @pytest.fixture
@@ -68,13 +66,6 @@ def field_errors(response, field: str) -> str:
         re.DOTALL,
     )
     return re.sub(r"<[^>]+>", "", match[1]) if match else ""
-
-
-def orders_page() -> str | None:
-    try:
-        return reverse("trading:orders")
-    except NoReverseMatch:
-        return None
 
 
 # Who may use it -------------------------------------------------------------------------
@@ -151,10 +142,14 @@ def test_every_ticket_page_posts_to_the_order_ticket(student_client, holder, url
     assert 'name="type"' in html
 
 
-def test_a_class_of_market_orders_only_gets_no_type_choice(student_client, aapl, monkeypatch):
-    market_only = Rulebook(order_types="market")
-    monkeypatch.setattr(trading_views, "rulebook_for", lambda user: market_only)
+@pytest.fixture
+def market_only(student):
+    student.classroom = ClassroomFactory(order_types="market")
+    student.save(update_fields=["classroom"])
+    return student
 
+
+def test_a_class_of_market_orders_only_gets_no_type_choice(student_client, market_only, aapl):
     html = student_client.get(NEW + "?symbol=AAPL").content.decode()
 
     assert '<input type="hidden" name="type" value="market">' in html
@@ -162,19 +157,16 @@ def test_a_class_of_market_orders_only_gets_no_type_choice(student_client, aapl,
     assert 'name="limit_price"' not in html
 
 
-def test_an_order_type_the_class_does_not_allow_is_refused_on_the_type(
-    student_client, student, aapl, monkeypatch
+def test_an_order_type_the_class_does_not_allow_is_refused_above_the_form(
+    student_client, market_only, aapl
 ):
-    market_only = Rulebook(order_types="market")
-    monkeypatch.setattr(trading_views, "rulebook_for", lambda user: market_only)
-    monkeypatch.setattr(services, "rulebook_for", lambda user: market_only)
-    before = money_state(student)
+    before = money_state(market_only)
 
     response = post(student_client, type="limit", limit_price="180")
 
     assert response.status_code == 400
     assert "Your class trades with market orders only" in response.content.decode()
-    assert money_state(student) == before
+    assert money_state(market_only) == before
 
 
 def test_the_ticket_shows_the_cash_free_and_what_orders_hold(student_client, holder):
@@ -232,11 +224,10 @@ def test_a_limit_buy_below_the_price_waits_and_holds_its_cost(student_client, st
     response = post(student_client, type="limit", limit_price="180", duration="day")
 
     assert response.status_code == 302
-    assert response.url == (orders_page() or QUOTE)
+    assert response.url == ORDERS
     assert flashes(response) == [
         "Order placed: Buy 10 AAPL if the price falls to $180.00 or less; good for today. "
-        "$1,800.00 is held for it."
-        + (f' <a href="{orders_page()}">See your orders</a>' if orders_page() else "")
+        f'$1,800.00 is held for it. <a href="{ORDERS}">See your orders</a>'
     ]
     order = Order.objects.get(user=student)
     assert (order.type, order.side, order.status, order.duration) == ("limit", "buy", "open", "day")
@@ -257,16 +248,12 @@ def test_a_resting_order_from_the_quote_page_returns_there(student_client, stude
     assert Order.objects.get(user=student).status == "open"
 
 
-def test_the_news_of_a_resting_order_links_to_the_orders(
-    student_client, student, aapl, monkeypatch
-):
-    monkeypatch.setattr(trading_views, "_orders_url", lambda: "/trading/orders/")
-
+def test_the_news_of_a_resting_order_links_to_the_orders(student_client, student, aapl):
     response = post(student_client, type="limit", limit_price="180")
     page = student_client.get(response.url)
 
-    assert response.url == "/trading/orders/"
-    assert 'held for it. <a href="/trading/orders/">See your orders</a>' in page.content.decode()
+    assert response.url == ORDERS
+    assert f'held for it. <a href="{ORDERS}">See your orders</a>' in page.content.decode()
 
 
 def test_a_limit_the_price_already_meets_fills_now(student_client, student, aapl):
@@ -774,11 +761,7 @@ def test_the_quote_ticket_counts_only_the_cash_and_shares_orders_do_not_hold(
     assert re.search(r"Of them, held for orders</dt><dd[^>]*>5</dd>", html)
 
 
-def test_the_quote_ticket_of_a_market_only_class_has_no_type(student_client, aapl, monkeypatch):
-    from trading.templatetags import trading_tags
-
-    monkeypatch.setattr(trading_tags, "rulebook_for", lambda user: Rulebook(order_types="market"))
-
+def test_the_quote_ticket_of_a_market_only_class_has_no_type(student_client, market_only, aapl):
     html = student_client.get(QUOTE).content.decode()
 
     assert '<input type="hidden" name="type" value="market">' in html

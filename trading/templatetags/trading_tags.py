@@ -3,7 +3,7 @@ from django import template
 from classrooms.rules import ORDER_TYPES_MARKET, rulebook_for
 from trading import selectors
 from trading.forms import OrderTicketForm, ticket_settings
-from trading.services import MAX_QUANTITY
+from trading.services import MAX_QUANTITY, describe_order
 
 register = template.Library()
 
@@ -44,3 +44,18 @@ def order_ticket(context, quote):
         **ticket_settings(),
     )
     return ticket
+
+
+@register.filter
+def order_description(order) -> str:
+    """An order in plain words: `{{ order|order_description }}` (services.describe_order)."""
+    return describe_order(order)
+
+
+@register.filter
+def order_terms(order) -> str:
+    """The order in plain words after its side, quantity and symbol, which a page shows as
+    a badge before it: "if the price falls to $180.00 or less; good for today"."""
+    text = describe_order(order)
+    head = f"{order.get_side_display()} {order.quantity:,} {order.stock_id}"
+    return text[len(head) :].lstrip() if text.startswith(head) else text

@@ -256,6 +256,11 @@ def test_a_limit_order_from_the_quote_page_is_placed_and_held(browser_page, hold
     assert "$4,417.60" in page.inner_text("#order-ticket")
     b.shot("42-ticket-limit-placed")
 
+    # The news leads to the student's orders, where it waits.
+    page.locator(".messages").get_by_role("link", name="See your orders").click()
+    page.wait_for_url("**/trading/orders/")
+    assert "if the price falls to $180.00 or less" in page.inner_text("main")
+
 
 def test_a_stop_limit_sell_from_the_sell_page_holds_the_shares(browser_page, holder):
     b = browser_page

@@ -189,7 +189,7 @@ def test_the_ticket_shows_the_cash_free_and_what_orders_hold(student_client, hol
     # $8,108.80 − 20 × ... : $6,217.60 cash, $1,000.00 of it held for the buy.
     assert 'data-cash="5217.60"' in buy_page
     assert "$5,217.60" in buy_page
-    assert "$1,000.00 more is held for your orders" in buy_page
+    assert "$1,000.00 held for orders" in buy_page
     assert re.search(r'<option value="AAPL" selected data-price="189.12" data-held="15"', sell_page)
     assert 'data-held-for-orders="5"' in sell_page
     assert "20 held, 5 of them for open orders" in sell_page

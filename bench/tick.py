@@ -28,6 +28,32 @@ three CASE expressions with one branch per row; at 50,000 rows PostgreSQL 15 spe
 minutes JIT-compiling them in LLVM, where the backend does not answer cancel requests, and
 meanwhile every DROP DATABASE on the server waited for it. Raise it only on a server of
 your own.
+
+Orders (`--orders`): the fills a tick makes, on a market of --symbols (5,000) symbols with
+open orders built in bulk — students in classes of 30, each with 50 open orders (25 buys;
+25 sells of shares they hold), of every type that rests (limit, stop, stop-limit, trailing
+stop in percent or dollars), day and good-till-cancelled, with the cash and shares they
+hold set on `balances.held` and `holdings.held_quantity`, and each student's cash journal
+(the starting cash and the buys of the shares held) behind the balance. Every order's
+trigger is 0.2–20 % away from the price it was placed at; then every symbol moves by the
+same share x, even-numbered symbols down and odd ones up, x chosen so that the wanted
+number of orders is reached (the count is checked against the query's). Each database gets
+two throwaway databases:
+- finding: open orders grown to each of --open (20,000, 100,000, 200,000); at each size
+  --triggered (5,000) orders are reached, and at --base (100,000) also each --percent
+  (1, 5, 10 %). Timed (median of --repeat after a warm-up): trading.services
+  .triggered_orders, the set-based query that finds them, and follow_trailing_stops, which
+  moves the trailing stops' marks (in a transaction rolled back each round, so every round
+  moves the same marks); PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) or SQLite's EXPLAIN QUERY
+  PLAN of the query;
+- fills: --base open orders, --fill-percent (5 %) reached; one trading.services
+  .fill_orders, as the tick's hook runs it: the fills per second, the statements per fill
+  and the time of each fill (p50, p95); `check_ledger` must pass before and after.
+The cache is Django's local-memory one unless BENCH_CACHE_URL names another (a fill tells
+the student through the cache).
+
+    .venv/bin/python bench/tick.py --orders [--open 20000 100000 200000] [--triggered 5000]
+                                   [--base 100000] [--percent 1 5 10] [--repeat 7]
 """
 
 import argparse
@@ -61,11 +87,23 @@ def main():
         default=5000,
         help="largest market to time Django's bulk_update at (default 5,000; see below)",
     )
+    parser.add_argument("--orders", action="store_true", help="the orders benchmark (below)")
+    parser.add_argument("--symbols", type=int, default=5000, help="orders: market size")
+    parser.add_argument("--open", type=int, nargs="+", default=[20_000, 100_000, 200_000])
+    parser.add_argument("--triggered", type=int, default=5000, help="orders reached, any size")
+    parser.add_argument("--base", type=int, default=100_000, help="orders: the main size")
+    parser.add_argument("--percent", type=float, nargs="+", default=[1.0, 5.0, 10.0])
+    parser.add_argument("--fill-percent", type=float, default=5.0)
+    parser.add_argument("--phases", nargs="+", choices=["find", "fill"], default=["find", "fill"])
     parser.add_argument("--child", help=argparse.SUPPRESS)  # DATABASE_URL of a child run
+    parser.add_argument("--phase", choices=["find", "fill"], help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.child:
-        child(args)
+        orders_child(args) if args.orders else child(args)
+        return
+    if args.orders:
+        orders_main(args)
         return
 
     print(machine())
@@ -174,8 +212,8 @@ def _ms(seconds):
 # The child: one database ------------------------------------------------------------------
 
 
-def child(args):
-    os.environ["DATABASE_URL"] = args.child
+def setup_django(url: str):
+    os.environ["DATABASE_URL"] = url
     os.environ.setdefault("SECRET_KEY", "bench-only-not-secret")
     os.environ["DEBUG"] = "False"  # DEBUG would keep every (huge) statement in memory
     os.environ["DJANGO_SETTINGS_MODULE"] = "tradesim.settings"
@@ -185,13 +223,17 @@ def child(args):
     django.setup()
     from django.conf import settings
     from django.core.management import call_command
-    from django.db import connection
 
     # The market tick alone: what subscribers do after it (portfolio snapshots, whose cost
     # grows with students, not symbols) is theirs to measure.
     settings.TICK_HOOKS = []
-
     call_command("migrate", verbosity=0)
+
+
+def child(args):
+    setup_django(args.child)
+    from django.db import connection
+
     from prices import bulk
 
     vendor = connection.vendor
@@ -383,6 +425,586 @@ def raw_writer():
             conn.execute("COMMIT")
 
     return write
+
+
+# Orders: finding the orders a tick reaches, and filling them --------------------------------
+
+ORDERS_PER_STUDENT = 50  # 25 buys, 25 sells of shares the student holds
+STUDENT_CASH = "250000.00"
+ORDER_TYPES = {"limit": 45, "stop": 20, "stop_limit": 10, "trailing_stop": 25}  # weights
+BUILD_BATCH = 250  # students per transaction
+
+
+def orders_main(args):
+    sizes = sorted({*args.open, args.base})
+    if any(size % ORDERS_PER_STUDENT for size in sizes):
+        raise SystemExit(f"--open and --base: multiples of {ORDERS_PER_STUDENT} orders")
+    print(machine(), flush=True)
+    print(f"load average before the run: {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for database in args.databases:
+        for phase in args.phases:
+            with throwaway_database(database) as url:
+                command = [sys.executable, __file__, "--orders", "--child", url, "--phase", phase]
+                command += ["--symbols", str(args.symbols), "--repeat", str(args.repeat)]
+                command += ["--open", *map(str, args.open), "--triggered", str(args.triggered)]
+                command += ["--base", str(args.base), "--percent", *map(str, args.percent)]
+                command += ["--fill-percent", str(args.fill_percent)]
+                out = subprocess.run(
+                    command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT
+                )
+                results += [json.loads(line) for line in out.stdout.splitlines() if line]
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}", flush=True)
+    print(orders_report(results, args.triggered))
+
+
+def orders_report(results, triggered: int) -> str:
+    versions = {r["database"]: r["version"] for r in results}
+    lines = [f"{db}: {version}" for db, version in versions.items()]
+    finding = [r for r in results if r["phase"] == "find"]
+    if finding:
+        head = ["database", "open", "reached", "of open", "find ms", "(min–max)", "CPU ms"]
+        head += ["by symbol", "marks moved", "follow ms", "CPU ms", "load"]
+        rows = [head]
+        for r in finding:
+            rows.append(
+                [
+                    r["database"],
+                    f"{r['open']:,}",
+                    f"{r['reached']:,}",
+                    f"{r['reached'] / r['open']:.1%}",
+                    f"{r['find_ms']:,.1f}",
+                    f"{min(r['find_runs_ms']):,.0f}–{max(r['find_runs_ms']):,.0f}",
+                    f"{r['find_cpu_ms']:,.1f}",
+                    "yes" if r["index_used"] else "NO",
+                    f"{r['marks_moved']:,}",
+                    f"{r['follow_ms']:,.1f}",
+                    f"{r['follow_cpu_ms']:,.1f}",
+                    f"{r['load']:.1f}",
+                ]
+            )
+        lines += ["", "Finding the reached orders (median of the rounds):", *_aligned(rows)]
+        lines.append(
+            "find: triggered_orders; follow: follow_trailing_stops; CPU: this process and its "
+            "PostgreSQL server process; by symbol: the plan reads a range of "
+            "orders_open_trigger per symbol; load: the load average after the rounds."
+        )
+    fills = [r for r in results if r["phase"] == "fill"]
+    if fills:
+        head = ["database", "open", "reached", "filled", "rejected", "triggered", "failed"]
+        head += ["fill_orders s", "find+follow s", "fills/s", "statements", "p50 ms", "p95 ms"]
+        head += ["CPU ms", "load", "check_ledger"]
+        rows = [head]
+        for r in fills:
+            rows.append(
+                [
+                    r["database"],
+                    f"{r['open']:,}",
+                    f"{r['reached']:,}",
+                    f"{r['filled']:,}",
+                    f"{r['rejected']:,}",
+                    f"{r['triggered']:,}",
+                    f"{r['failed']:,}",
+                    f"{r['fill_orders_s']:,.2f}",
+                    f"{r['find_s'] + r['follow_s']:,.2f}",
+                    f"{r['fills_per_s']:,.0f}",
+                    f"{r['statements_per_fill']:.1f}",
+                    f"{r['fill_p50_ms']:.2f}",
+                    f"{r['fill_p95_ms']:.2f}",
+                    f"{r['cpu_per_fill_ms']:.2f}",
+                    f"{r['load']:.1f}",
+                    f"{r['ledger_before']}/{r['ledger_after']}",
+                ]
+            )
+        lines += ["", "Filling them: one fill_orders, as the tick's hook runs it:", *_aligned(rows)]
+        lines.append(
+            "fills/s: orders handled (filled, rejected or stop-limits triggered) per second of "
+            "fill_order; statements: per fill_order; p50/p95: one fill_order's time; CPU: per "
+            "order handled, this process and its PostgreSQL server process."
+        )
+    for r in finding:
+        if r["target"] == triggered and r.get("plan"):
+            lines += ["", f"{r['database']}, {r['open']:,} open, {r['reached']:,} reached:"]
+            lines.append(r["plan"])
+    return "\n".join(lines)
+
+
+def _aligned(rows) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return lines
+
+
+def orders_child(args):
+    # A fill tells its student through the cache; the project folder's file cache would be
+    # shared with whatever else runs here.
+    os.environ["CACHE_URL"] = os.environ.get("BENCH_CACHE_URL", "locmemcache://")
+    os.environ["LOG_LEVEL"] = "WARNING"  # no log line per fill
+    setup_django(args.child)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '300s'")
+    fill_market(args.symbols)
+    market = OrderMarket()
+    if args.phase == "find":
+        built = 0
+        for size in sorted({*args.open, args.base}):
+            sys.stderr.write(f"{connection.vendor}: {size:,} open orders…\n")
+            add_order_students(market, built // ORDERS_PER_STUDENT, size // ORDERS_PER_STUDENT)
+            built = size
+            analyze()
+            targets = {args.triggered}
+            if size == args.base:
+                targets |= {round(size * percent / 100) for percent in args.percent}
+            for target in sorted(targets):
+                result = measure_finding(market, size, target, args.repeat)
+                print(json.dumps(result), flush=True)
+    else:
+        sys.stderr.write(f"{connection.vendor}: {args.base:,} open orders to fill…\n")
+        add_order_students(market, 0, args.base // ORDERS_PER_STUDENT)
+        analyze()
+        target = round(args.base * args.fill_percent / 100)
+        print(json.dumps(measure_fills(market, args.base, target)), flush=True)
+
+
+def _database():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            return "PostgreSQL", f"PostgreSQL {cursor.fetchone()[0]}"
+        cursor.execute("SELECT sqlite_version()")
+        return "SQLite", f"SQLite {cursor.fetchone()[0]}"
+
+
+def analyze():
+    """PostgreSQL: fresh statistics, as autovacuum would give them after a bulk load. SQLite
+    is left as a deployment leaves it: nothing in TradeSim runs ANALYZE there."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE")
+
+
+class OrderMarket:
+    """The symbols orders are placed on, their prices at placing, and which way each moves:
+    even-numbered symbols down, odd ones up."""
+
+    def __init__(self):
+        from prices.models import Price
+
+        rows = Price.objects.filter(is_index=False).order_by("symbol")
+        self.start = dict(rows.values_list("symbol", "price"))
+        self.symbols = list(self.start)
+        self.falls = {symbol: i % 2 == 0 for i, symbol in enumerate(self.symbols)}
+
+    def prices(self, move):
+        from decimal import Decimal
+
+        from tradesim.money import to_cents
+
+        cent = Decimal("0.01")
+        return {
+            symbol: max(to_cents(price * (1 - move if self.falls[symbol] else 1 + move)), cent)
+            for symbol, price in self.start.items()
+        }
+
+    def move_for(self, target: int):
+        """The move that reaches `target` open orders (ties at a cent may add a few), the
+        prices after it, and how many orders they reach."""
+        from trading.models import Order
+
+        below = Order.Direction.BELOW
+        orders = list(
+            Order.objects.filter(status=Order.Status.OPEN).values_list(
+                "stock_id", "trigger_direction", "trigger_price"
+            )
+        )
+        distances = sorted(
+            (start - trigger) / start if direction == below else (trigger - start) / start
+            for symbol, direction, trigger in orders
+            for start in [self.start[symbol]]
+            if self.falls[symbol] == (direction == below)
+        )
+        move = distances[target - 1]
+        prices = self.prices(move)
+        reached = sum(
+            prices[symbol] <= trigger if direction == below else prices[symbol] >= trigger
+            for symbol, direction, trigger in orders
+        )
+        return move, prices, reached
+
+
+def add_order_students(market, first: int, last: int):
+    """Students number `first` to `last` − 1, in classes of 30, each with the starting
+    cash, 25 holdings bought with it (in the journal), a portfolio summary and
+    ORDERS_PER_STUDENT open orders: 25 buys holding their worst-case cost, 25 sells holding
+    shares of those holdings."""
+    import random
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from classrooms.models import Classroom
+    from classrooms.rules import Rulebook
+    from ledger.models import Balance, Transaction
+    from ledger.services import OPENING_TOKEN, STARTING_CASH_DESCRIPTION
+    from portfolio.models import Holding, PortfolioSummary
+    from tradesim.money import ZERO, to_cents
+    from trading.models import Order
+    from trading.services import _buy_hold
+
+    User = get_user_model()
+    half = ORDERS_PER_STUDENT // 2
+    for start in range(first, last, BUILD_BATCH):
+        numbers = range(start, min(start + BUILD_BATCH, last))
+        rng = random.Random(start)
+        now = _now()
+        with transaction.atomic():
+            classes = {
+                n: Classroom.objects.get_or_create(name=f"Class {n:05d}")[0]
+                for n in {i // 30 for i in numbers}
+            }
+            rules = {n: Rulebook.from_classroom(c) for n, c in classes.items()}
+            users = User.objects.bulk_create(
+                [
+                    User(
+                        username=f"o{i:06d}",
+                        email=f"o{i:06d}@example.test",
+                        password="!x",
+                        classroom=classes[i // 30],
+                    )
+                    for i in numbers
+                ]
+            )
+            journal, holdings, balances, orders = [], [], [], []
+            for number, user in zip(numbers, users, strict=True):
+                cash = Decimal(STUDENT_CASH)
+                journal.append(
+                    Transaction(
+                        user=user,
+                        type=Transaction.Type.DEPOSIT,
+                        amount=cash,
+                        description=STARTING_CASH_DESCRIPTION,
+                        token=OPENING_TOKEN,
+                        timestamp=now,
+                        balance_after=cash,
+                    )
+                )
+                for symbol in rng.sample(market.symbols, half):
+                    price = market.start[symbol]
+                    quantity = max(2, int(rng.uniform(1000, 5000) / float(price)))
+                    total = to_cents(price * quantity)
+                    cash -= total
+                    journal.append(
+                        Transaction(
+                            user=user,
+                            type=Transaction.Type.BUY,
+                            amount=total,
+                            description=f"Bought {quantity:,} {symbol} @ {price:.2f}",
+                            symbol=symbol,
+                            timestamp=now,
+                            balance_after=cash,
+                        )
+                    )
+                    selling = rng.randint(1, quantity)
+                    holdings.append(
+                        Holding(
+                            user=user,
+                            stock_id=symbol,
+                            quantity=quantity,
+                            average_price=price,
+                            held_quantity=selling,
+                            last_updated=now,
+                        )
+                    )
+                    orders.append(_resting_order(rng, user, "sell", symbol, selling, price))
+                held = ZERO
+                for symbol in rng.sample(market.symbols, half):
+                    price = market.start[symbol]
+                    quantity = max(1, int(rng.uniform(500, 3000) / float(price)))
+                    order = _resting_order(rng, user, "buy", symbol, quantity, price)
+                    order.held_cash = _buy_hold(
+                        order, rules=rules[number // 30], trigger=order.trigger_price
+                    )
+                    held += order.held_cash
+                    orders.append(order)
+                if held > cash:
+                    raise RuntimeError("a student's orders hold more than their cash")
+                balances.append(Balance(user=user, amount=cash, held=held, last_updated=now))
+            rng.shuffle(orders)  # the class places its orders in no particular order
+            for k, order in enumerate(orders):
+                order.created_at = now + timedelta(microseconds=k)
+            Balance.objects.bulk_create(balances)
+            Transaction.objects.bulk_create(journal, batch_size=5000)
+            Holding.objects.bulk_create(holdings, batch_size=5000)
+            Order.objects.bulk_create(orders, batch_size=2000)
+            # A class that trades has had snapshots: each student has a summary row.
+            PortfolioSummary.objects.bulk_create(
+                [PortfolioSummary(user=user, last_updated=now) for user in users]
+            )
+
+
+def _resting_order(rng, user, side: str, symbol: str, quantity: int, price):
+    """An open order placed at `price`, its trigger 0.2–20 % away, on the side that waits."""
+    from decimal import Decimal
+
+    from tradesim.money import to_cents
+    from trading.models import Order
+    from trading.services import _trail_stop
+
+    kind = rng.choices(list(ORDER_TYPES), list(ORDER_TYPES.values()))[0]
+    basis_points = rng.randint(20, 2000)
+    away = Decimal(basis_points) / 10000
+    buying = side == Order.Side.BUY
+    above, below = Order.Direction.ABOVE, Order.Direction.BELOW
+    day = rng.random() < 0.5
+    order = Order(
+        user=user,
+        stock_id=symbol,
+        side=side,
+        type=kind,
+        quantity=quantity,
+        status=Order.Status.OPEN,
+        duration=Order.Duration.DAY if day else Order.Duration.GTC,
+        expires_day=1 if day else 90,
+        held_shares=0 if buying else quantity,
+    )
+    up, down = to_cents(price * (1 + away)), to_cents(price * (1 - away))
+    if kind == Order.Type.LIMIT:
+        order.limit_price = order.trigger_price = down if buying else up
+        order.trigger_direction = below if buying else above
+    elif kind in (Order.Type.STOP, Order.Type.STOP_LIMIT):
+        order.stop_price = order.trigger_price = up if buying else down
+        order.trigger_direction = above if buying else below
+        if kind == Order.Type.STOP_LIMIT:
+            order.limit_price = to_cents(order.stop_price * Decimal("1.02" if buying else "0.98"))
+    else:
+        if rng.random() < 0.7:
+            order.trail_percent = Decimal(basis_points) / 100
+        else:
+            order.trail_amount = to_cents(price * away)
+        order.trail_mark = price
+        order.trigger_price = _trail_stop(order, mark=price)
+        order.trigger_direction = above if buying else below
+    return order
+
+
+def set_prices(prices: dict):
+    from django.db import connection, transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE prices SET price = %s WHERE symbol = %s",
+            [(price, symbol) for symbol, price in prices.items()],
+        )
+
+
+_BACKEND = []  # the PostgreSQL server process serving this connection, once known
+
+
+def cpu_clock() -> float:
+    """CPU seconds used so far by this process and, on PostgreSQL, by the server process
+    that serves it (its /proc/PID/schedstat; the server is on this machine): steadier than
+    wall time when other work shares the cores, since waiting for a core is not counted."""
+    from django.db import connection
+
+    used = time.process_time()
+    if connection.vendor == "postgresql":
+        if not _BACKEND:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                _BACKEND.append(Path(f"/proc/{cursor.fetchone()[0]}/schedstat"))
+        used += int(_BACKEND[0].read_text().split()[0]) / 1e9
+    return used
+
+
+def _runs(run, repeat: int) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of each of `repeat` runs, after a warm-up."""
+    run()
+    times, cpu = [], []
+    for _ in range(max(1, repeat)):
+        began, began_cpu = time.perf_counter(), cpu_clock()
+        run()
+        times.append(time.perf_counter() - began)
+        cpu.append(cpu_clock() - began_cpu)
+        if times[-1] > SLOW_SECONDS:
+            break
+    return times, cpu
+
+
+def measure_finding(market, size: int, target: int, repeat: int) -> dict:
+    from django.db import connection, transaction
+
+    from trading import services
+
+    move, prices, reached = market.move_for(target)
+    set_prices(prices)
+    found = services.triggered_orders()
+    if len(found) != reached:
+        raise RuntimeError(f"the query found {len(found):,} orders, {reached:,} are reached")
+    find, find_cpu = _runs(services.triggered_orders, repeat)
+    sql = services._TRIGGERED_SQL
+    plan = explain(sql[connection.vendor] if isinstance(sql, dict) else sql)
+
+    moved = []
+
+    def follow():  # each round moves the same marks: the moves are rolled back
+        with transaction.atomic():
+            moved.append(services.follow_trailing_stops())
+            transaction.set_rollback(True)
+
+    follow_runs, follow_cpu = _runs(follow, repeat)
+    # What autovacuum would do before long: the rolled-back rounds left dead index
+    # entries behind, which would slow the next size's queries.
+    analyze()
+    database, version = _database()
+    return {
+        "phase": "find",
+        "database": database,
+        "version": version,
+        "open": size,
+        "target": target,
+        "reached": reached,
+        "move": float(move),
+        "find_ms": statistics.median(find) * 1000,
+        "find_runs_ms": [t * 1000 for t in find],
+        "marks_moved": moved[-1],
+        "follow_ms": statistics.median(follow_runs) * 1000,
+        "find_cpu_ms": statistics.median(find_cpu) * 1000,
+        "follow_cpu_ms": statistics.median(follow_cpu) * 1000,
+        "load": os.getloadavg()[0],
+        "plan": plan,
+        "index_used": _probes_by_symbol(plan),
+        "vendor": connection.vendor,
+    }
+
+
+def _probes_by_symbol(plan: str) -> bool:
+    """Whether the plan looks each symbol's reached orders up in orders_open_trigger (a
+    range of it per symbol and direction), rather than reading every open order."""
+    if "orders_open_trigger" not in plan:
+        return False
+    return "AND (symbol = " in plan or "symbol=? AND trigger_price" in plan
+
+
+def explain(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}")
+        else:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}")
+        return "\n".join(" ".join(str(c) for c in row) for row in cursor.fetchall())
+
+
+def measure_fills(market, size: int, target: int) -> dict:
+    """One fill_orders over `target` reached orders, timed part by part through wrappers
+    around the functions it calls (module globals, looked up at each call)."""
+    from django.db import connection
+
+    from trading import services
+
+    ledger_before = _check_ledger()
+    move, prices, reached = market.move_for(target)
+    set_prices(prices)
+    statements = [0]
+
+    def count(execute, sql, params, many, context):
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    parts = {"follow": [], "find": [], "fill": []}
+    parts_cpu = {"follow": 0.0, "find": 0.0}
+    per_fill = []
+
+    def timing(name, function):
+        def timed(*args, **kwargs):
+            began, counted = time.perf_counter(), statements[0]
+            began_cpu = cpu_clock() if name in parts_cpu else 0.0  # not per fill: a syscall
+            try:
+                return function(*args, **kwargs)
+            finally:
+                parts[name].append(time.perf_counter() - began)
+                if name == "fill":
+                    per_fill.append(statements[0] - counted)
+                else:
+                    parts_cpu[name] += cpu_clock() - began_cpu
+
+        return timed
+
+    originals = {
+        "follow_trailing_stops": services.follow_trailing_stops,
+        "triggered_orders": services.triggered_orders,
+        "fill_order": services.fill_order,
+    }
+    services.follow_trailing_stops = timing("follow", services.follow_trailing_stops)
+    services.triggered_orders = timing("find", services.triggered_orders)
+    services.fill_order = timing("fill", services.fill_order)
+    try:
+        began_cpu = cpu_clock()
+        with connection.execute_wrapper(count):
+            began = time.perf_counter()
+            summary = services.fill_orders()
+            total = time.perf_counter() - began
+        fill_cpu = cpu_clock() - began_cpu - sum(parts_cpu.values())
+    finally:
+        for name, function in originals.items():
+            setattr(services, name, function)
+    fills = parts["fill"]
+    handled = summary.filled + summary.rejected + summary.triggered
+    database, version = _database()
+    ordered = sorted(fills)
+    return {
+        "phase": "fill",
+        "database": database,
+        "version": version,
+        "open": size,
+        "reached": reached,
+        "move": float(move),
+        "filled": summary.filled,
+        "rejected": summary.rejected,
+        "triggered": summary.triggered,
+        "failed": summary.failed,
+        "fill_orders_s": total,
+        "follow_s": sum(parts["follow"]),
+        "find_s": sum(parts["find"]),
+        "fill_s": sum(fills),
+        "fills_per_s": handled / sum(fills) if fills else 0.0,
+        "cpu_per_fill_ms": fill_cpu / handled * 1000 if handled else 0.0,
+        "follow_cpu_s": parts_cpu["follow"],
+        "find_cpu_s": parts_cpu["find"],
+        "load": os.getloadavg()[0],
+        "statements_per_fill": statistics.mean(per_fill) if per_fill else 0.0,
+        "fill_p50_ms": statistics.median(fills) * 1000 if fills else 0.0,
+        "fill_p95_ms": ordered[int(len(ordered) * 0.95)] * 1000 if fills else 0.0,
+        "ledger_before": ledger_before,
+        "ledger_after": _check_ledger(),
+    }
+
+
+def _check_ledger() -> str:
+    """check_ledger's verdict: "clean", or its first lines."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    try:
+        call_command("check_ledger", stdout=out)
+    except CommandError as error:
+        sys.stderr.write(out.getvalue()[:4000])
+        return f"FAILED ({error})"
+    return "clean"
 
 
 if __name__ == "__main__":

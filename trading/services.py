@@ -57,6 +57,7 @@ MAX_QUANTITY = 1_000_000  # shares in one order
 STOP_HOLD_CUSHION = Decimal("0.05")
 GTC_DAYS = 90  # a good-till-cancelled order expires after this many simulated trading days
 MAX_TRAIL_PERCENT = Decimal("50")
+MAX_OPEN_ORDERS = 100  # per student: a cancel-all, a reset and an expiry stay small
 SYMBOL_MAX_LENGTH = market.SYMBOL_MAX_LENGTH
 
 
@@ -974,6 +975,12 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
     refusal = rules.check_order_type(request.type) or rules.check_window(now)
     if refusal is not None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
+    # Counted under the balance lock, which every order of the user takes first.
+    if Order.objects.filter(user_id=user.pk, status=_OPEN).count() >= MAX_OPEN_ORDERS:
+        raise InvalidOrder(
+            f"You have {MAX_OPEN_ORDERS} open orders, the most one student may have: "
+            "cancel one before placing another."
+        )
     symbol = request.symbol
     quote = Price.objects.filter(symbol=symbol).values_list("price", "halted").first()
     if quote is None:
@@ -1309,8 +1316,9 @@ def fill_orders(*, now=None) -> FillSummary:
     good for."""
     summary = FillSummary()
     day = market_day()
-    summary.expired = expire_orders(day=day.number - 1, now=now)
-    follow_trailing_stops()
+    # Each step on its own: a failure in one is logged and the others still run.
+    summary.expired = _step(summary, expire_orders, day=day.number - 1, now=now) or 0
+    _step(summary, follow_trailing_stops)
     for order_id in triggered_orders():
         try:
             outcome = fill_order(order_id=order_id)
@@ -1321,10 +1329,19 @@ def fill_orders(*, now=None) -> FillSummary:
         if outcome is not None:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
     if day.closed:
-        summary.expired += expire_orders(day=day.number, now=now)
+        summary.expired += _step(summary, expire_orders, day=day.number, now=now) or 0
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
+
+
+def _step(summary: FillSummary, step, **kwargs):
+    try:
+        return step(**kwargs)
+    except Exception:
+        summary.failed += 1
+        logger.exception("%s failed after a tick; the other steps went on", step.__name__)
+        return None
 
 
 # The order's id (creation order) is its time priority: ids grow with time.
@@ -1450,7 +1467,23 @@ def after_tick(*, ticks: int, timestamp, **_) -> str:
 
 def check_holds() -> list[str]:
     """For check_ledger: every balance holds exactly what its open buys hold, and every
-    holding the shares its open sells hold. Returns one line per mismatch."""
+    holding the shares its open sells hold. Returns one line per mismatch.
+
+    Its reads share one snapshot (REPEATABLE READ on PostgreSQL; SQLite's transaction is
+    one already), so an order placed or filled while it runs is no mismatch."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not _has_read_yet():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _hold_problems()
+
+
+def _has_read_yet() -> bool:
+    # Inside a caller's transaction (a test's) the isolation is the caller's to set.
+    return len(connection.atomic_blocks) > 1
+
+
+def _hold_problems() -> list[str]:
     problems = []
     held_cash = dict(
         Order.objects.filter(status=_OPEN)

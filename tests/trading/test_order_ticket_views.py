@@ -690,9 +690,9 @@ def test_placing_an_order_that_waits_runs_a_fixed_number_of_queries(
 ):
     make_orders(student, n)
 
-    # session, user; the balance lock, the token, the market day, the quote, the hold, the
-    # order; the session's message
-    with django_assert_max_num_queries(10):
+    # session, user; the balance lock, the token, the open orders counted, the market day,
+    # the quote, the hold, the order; the session's message
+    with django_assert_max_num_queries(11):
         response = post(student_client, symbol="S0", type="limit", limit_price="4", quantity="1")
 
     assert response.status_code == 302

@@ -1160,3 +1160,21 @@ def test_the_table_takes_a_trailing_stop_with_one_trail(alice):
 def test_the_table_refuses_prices_that_do_not_match_the_type(alice, fields):
     with pytest.raises(IntegrityError):
         _order_row(alice, **fields)
+
+
+def test_a_student_has_at_most_max_open_orders_and_may_place_again_after_a_cancel(
+    alice, monkeypatch
+):
+    monkeypatch.setattr(services, "MAX_OPEN_ORDERS", 3)
+    orders = [place(alice, quantity=1, limit_price="1.00") for _ in range(3)]
+
+    with pytest.raises(services.InvalidOrder) as refused:
+        place(alice, quantity=1, limit_price="1.00")
+
+    assert refused.value.message == (
+        "You have 3 open orders, the most one student may have: cancel one before placing "
+        "another."
+    )
+    assert Order.objects.filter(user=alice, status="open").count() == 3
+    services.cancel_order(order_id=orders[0].pk, user=alice)
+    assert place(alice, quantity=1, limit_price="1.00").is_open

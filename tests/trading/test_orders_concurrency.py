@@ -296,3 +296,26 @@ def test_a_trailing_stop_run_that_read_an_older_price_never_moves_the_mark_back(
 
     order = reload(order)
     assert (order.trail_mark, order.trigger_price) == (D("120.00"), D("108.00"))
+
+
+def test_check_holds_reads_one_snapshot_while_orders_are_placed(monkeypatch):
+    """check_ledger's hold check, run on its own, reads one moment (REPEATABLE READ): an
+    order placed and committed while it reads is not half seen, so it is no mismatch."""
+    PriceFactory(symbol="SNAP", price=Decimal("100.00"))
+    alice = StudentFactory(username="snap-alice", cash="10000.00")
+    place(alice, symbol="SNAP", quantity=2, limit_price="1.00")
+    real = services._hold_problems
+    seen = {}
+
+    def with_an_order_placed_meanwhile():
+        seen["before"] = Order.objects.filter(status="open").count()  # the snapshot begins
+        run_concurrently([lambda: place(alice, symbol="SNAP", quantity=1, limit_price="1.00")])
+        seen["after"] = Order.objects.filter(status="open").count()
+        return real()
+
+    monkeypatch.setattr(services, "_hold_problems", with_an_order_placed_meanwhile)
+
+    assert services.check_holds() == []
+    assert seen == {"before": 1, "after": 1}  # the order placed meanwhile is not seen
+    assert Order.objects.filter(status="open").count() == 2
+

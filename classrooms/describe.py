@@ -12,7 +12,7 @@ from datetime import datetime
 from django.utils import timezone
 
 from classrooms.models import Classroom
-from classrooms.rules import Rulebook, when
+from classrooms.rules import ORDER_TYPES_MARKET, Rulebook, when
 from tradesim.money import to_cents
 
 RANKING_EXPLAINED = {
@@ -124,6 +124,7 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             "None." if commission == "none" else f"{commission[0].upper()}{commission[1:]}.",
             "commission",
         ),
+        order_types(rb),
         Rule(
             "Most in one stock",
             f"After a buy, no stock may be more than {_percent(rb.max_position_percent)} of "
@@ -164,6 +165,19 @@ def rules(rulebook: Rulebook) -> list[Rule]:
         ),
     ]
     return listed
+
+
+def order_types(rulebook: Rulebook) -> Rule:
+    if rulebook.order_types == ORDER_TYPES_MARKET:
+        return Rule(
+            "Order types",
+            "Market orders only: you buy and sell at the current price.",
+            "market-order",
+        )
+    return Rule(
+        "Order types",
+        "All: market, limit, stop, stop-limit and trailing stop orders.",
+    )
 
 
 def ranking_sentence(rulebook: Rulebook) -> str:

@@ -68,6 +68,10 @@ class Classroom(models.Model):
         PER_SHARE = "per_share", "Per share"
         PERCENT = "percent", "Percent of the order's value, with a minimum"
 
+    class OrderTypes(models.TextChoices):
+        ALL = "all", "All order types (market, limit, stop, stop-limit, trailing stop)"
+        MARKET = "market", "Market orders only"
+
     class Ranking(models.TextChoices):
         TWR = "twr", "Time-weighted return"
         TOTAL_RETURN = "total_return", "Total return"
@@ -172,6 +176,18 @@ class Classroom(models.Model):
         help_text='The "$1 rule": no buying below this price; empty: no limit.',
     )
 
+    # Orders.
+    order_types = models.CharField(
+        "order types students may use",
+        max_length=6,
+        choices=OrderTypes.choices,
+        default=OrderTypes.ALL,
+        help_text="Market orders only: students buy and sell at the current price, and "
+        "limit, stop, stop-limit and trailing stop orders are refused. Switching to market "
+        "orders only does not cancel the orders already open: they stay and may still fill "
+        "until they expire or are cancelled (from the student's page or the Orders list).",
+    )
+
     # Ranking.
     ranking = models.CharField(
         "leaderboard ranks by", max_length=20, choices=Ranking.choices, default=Ranking.TWR
@@ -220,6 +236,12 @@ class Classroom(models.Model):
                 | (Q(max_position_percent__gt=0) & Q(max_position_percent__lte=100)),
                 name="classroom_max_position_percent_range",
                 violation_error_message="The most in one stock is a percent above 0, up to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(order_types__in=["all", "market"]),
+                name="classroom_order_types_valid",
+                violation_error_message="The order types are “all” or “market” (market "
+                "orders only).",
             ),
             models.CheckConstraint(
                 condition=Q(seat_limit__isnull=True) | Q(seat_limit__gt=0),

@@ -30,7 +30,8 @@ from classrooms.models import Classroom
 from tradesim.money import ZERO, to_cents
 
 HUNDRED = Decimal("100")
-ORDER_TYPES_ALL, ORDER_TYPES_MARKET = "all", "market"
+ORDER_TYPES_ALL = Classroom.OrderTypes.ALL.value
+ORDER_TYPES_MARKET = Classroom.OrderTypes.MARKET.value  # market orders only
 BUY, SELL = "buy", "sell"
 DEPOSIT, WITHDRAWAL = "deposit", "withdrawal"
 
@@ -67,7 +68,7 @@ class Rulebook:
     min_trades_to_rank: int = 0
     names_shown: bool = True
     rules_changed_at: datetime | None = None
-    order_types: str = "all"  # ORDER_TYPES_MARKET: market orders only
+    order_types: str = ORDER_TYPES_ALL
 
     # Where the rules come from ------------------------------------------------------------
 
@@ -105,6 +106,7 @@ class Rulebook:
             min_trades_to_rank=classroom.min_trades_to_rank,
             names_shown=classroom.names_shown,
             rules_changed_at=classroom.rules_changed_at,
+            order_types=classroom.order_types,
         )
 
     # The trading window -----------------------------------------------------------------

@@ -34,7 +34,7 @@ from django.utils.html import format_html
 
 from accounts.services import move_student
 from classrooms.models import Classroom
-from classrooms.rules import Rulebook
+from classrooms.rules import ORDER_TYPES_MARKET, Rulebook
 from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, update_rules
 from console import selectors
 from console.forms import GrantCashForm, ResetStudentForm
@@ -54,11 +54,13 @@ from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
 from trading import services as trading
+from trading.models import Order
 
 User = get_user_model()
 ledger_logger = logging.getLogger("tradesim.ledger")
 
 RECENT_JOURNAL_ROWS = 20
+OPEN_ORDERS_SHOWN = 50  # on a student's page; the Orders list has the rest
 MAX_SELECTED = 1000  # students in one grant or reset
 # Column headings for the class's ranking metric, short enough for a phone (the full name
 # is the heading's title).
@@ -152,6 +154,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "Limits",
             {"fields": ["max_position_percent", "max_trades_per_day", "min_share_price"]},
         ),
+        ("Orders", {"fields": ["order_types"]}),
         (
             "Ranking",
             {"fields": ["ranking", "min_trades_to_rank", "names_shown", "rules_changed_at"]},
@@ -166,6 +169,31 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             if changes:
                 update_rules(classroom=obj, changes=changes, by=request.user)
         super().save_model(request, obj, form, change)
+        if change and "order_types" in form.changed_data and obj.order_types == ORDER_TYPES_MARKET:
+            self._tell_open_orders(request, obj)
+
+    def _tell_open_orders(self, request, classroom):
+        """Market orders only from now on: the orders already open stay (they were placed
+        under the old rule, and a cancel is the instructor's call), so say how many."""
+        n = Order.objects.filter(user__classroom=classroom, status=Order.Status.OPEN).count()
+        if not n:
+            return
+        url = reverse("admin:trading_order_changelist") + (
+            f"?user__classroom__id__exact={classroom.pk}&status__exact={Order.Status.OPEN}"
+        )
+        self.message_user(
+            request,
+            format_html(
+                "{} now takes market orders only. Its students' {} placed before {} open and "
+                'may still fill, until they expire or are cancelled: <a href="{}">see them in '
+                "the Orders list</a>, where you can cancel them.",
+                classroom.name,
+                "open order" if n == 1 else f"{n} open orders",
+                "stays" if n == 1 else "stay",
+                url,
+            ),
+            messages.WARNING,
+        )
 
     # The join code ----------------------------------------------------------------------
 
@@ -357,6 +385,8 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "standings_url": reverse("admin:classrooms_classroom_standings")
             + f"?class={classroom.pk}",
             "leaderboard_url": reverse("portfolio:leaderboard") + f"?class={classroom.pk}",
+            "open_orders_url": reverse("admin:trading_order_changelist")
+            + f"?user__classroom__id__exact={classroom.pk}&status__exact={Order.Status.OPEN}",
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(request, "admin/classrooms/classroom/overview.html", context)
@@ -705,12 +735,14 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         student = self.get_object(request, unquote(object_id))
-        summary = None
+        summary = orders = None
         if student is not None and not (student.is_staff or student.is_superuser):
             summary = self._summary(request, student)
+            orders = self._open_orders(request, student)
         extra_context = {
             **(extra_context or {}),
             "summary": summary,
+            "open_orders": orders,
             "can_grant_cash": self.has_grant_cash_permission(request),
             "can_reset": self.has_reset_permission(request),
             "grant_url": self._action_url("grant_cash", [object_id]),
@@ -718,6 +750,8 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             "journal_url": reverse("admin:ledger_transaction_changelist")
             + f"?user__id__exact={object_id}",
             "trades_url": reverse("admin:trading_trade_changelist")
+            + f"?user__id__exact={object_id}",
+            "orders_url": reverse("admin:trading_order_changelist")
             + f"?user__id__exact={object_id}",
         }
         return super().change_view(request, object_id, form_url, extra_context)
@@ -768,6 +802,37 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
             else "",
         }
 
+    def _open_orders(self, request, student) -> dict:
+        """The student's open orders, oldest first, each in plain words with what it holds
+        and a Cancel button for an instructor who may cancel them."""
+        found = selectors.open_orders(student, limit=OPEN_ORDERS_SHOWN)
+        held = []
+        if found.held_cash:
+            held.append(f"{_money(found.held_cash)} of cash")
+        if found.held_shares:
+            held.append(_shares(found.held_shares))
+        return {
+            "rows": [
+                {
+                    "id": order.pk,
+                    "text": trading.describe_order(order),
+                    "holds": _holds(order),
+                    "note": "Its stop was reached: it now waits as a limit order."
+                    if order.triggered_at
+                    else "",
+                    "created_at": order.created_at,
+                }
+                for order in found.orders
+            ],
+            "total": found.total,
+            "more": found.more,
+            "held": " and ".join(held),
+            "can_cancel": self.has_cancel_orders_permission(request),
+            "cancel_url": reverse("admin:accounts_user_cancel_orders", args=[student.pk]),
+            "list_url": reverse("admin:trading_order_changelist")
+            + f"?user__id__exact={student.pk}&status__exact={Order.Status.OPEN}",
+        }
+
     # The money actions ------------------------------------------------------------------
 
     def has_grant_cash_permission(self, request):
@@ -775,6 +840,9 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
 
     def has_reset_permission(self, request):
         return request.user.has_perm("trading.reset_student")
+
+    def has_cancel_orders_permission(self, request):
+        return request.user.has_perm("trading.cancel_order")
 
     @admin.action(description="Grant cash to the selected students…", permissions=["grant_cash"])
     def grant_cash_action(self, request, queryset):
@@ -808,6 +876,11 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
                 "reset/",
                 self.admin_site.admin_view(self.reset_view),
                 name="accounts_user_reset",
+            ),
+            path(
+                "<path:object_id>/cancel-orders/",
+                self.admin_site.admin_view(self.cancel_orders_view),
+                name="accounts_user_cancel_orders",
             ),
             *super().get_urls(),
         ]
@@ -991,6 +1064,97 @@ class UserAdmin(OwnStudentsOnlyMixin, RejectedFormIs400Mixin, DjangoUserAdmin):
         for message in refused:
             self.message_user(request, f"Not reset: {message}", messages.ERROR)
         return HttpResponseRedirect(self._done_url(users))
+
+    def cancel_orders_view(self, request, object_id):
+        """POST `order`, the id of one of the student's open orders or "all": cancel it (or
+        each of them) through trading.services.cancel_order, which releases what it holds
+        and audits the cancel, then go back to the student's page saying what happened. An
+        order that filled or closed meanwhile, or is not this student's, is refused there
+        in words and changes nothing. A GET goes back to the page."""
+        student = self.get_object(request, unquote(object_id))
+        if student is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not (
+            self.has_view_permission(request, student)
+            and self.has_cancel_orders_permission(request)
+        ):
+            raise PermissionDenied
+        back = HttpResponseRedirect(reverse("admin:accounts_user_change", args=[student.pk]))
+        if request.method != "POST":
+            return back
+        name = student.get_username()
+        chosen = request.POST.getlist("order")
+        if len(chosen) != 1:
+            self.message_user(request, "Choose one order to cancel.", messages.ERROR)
+        elif chosen[0] == "all":
+            self._cancel_all(request, student)
+        elif not is_row_id(Order, chosen[0]):
+            self.message_user(request, "Choose an order from the list.", messages.ERROR)
+        else:
+            order = Order.objects.filter(pk=chosen[0], user_id=student.pk).first()
+            if order is None:
+                refusal = f"That order is not one of {name}'s; nothing was cancelled."
+                self.message_user(request, refusal, messages.ERROR)
+                return back
+            try:
+                trading.cancel_order(order_id=order.pk, by=request.user)
+            except trading.TradingError as error:
+                self.message_user(request, f"Not cancelled: {error.message}", messages.ERROR)
+            else:
+                held = _holds(order)  # as read before the cancel, which empties it
+                self.message_user(
+                    request,
+                    f"Cancelled {name}'s order: {trading.describe_order(order)}."
+                    + (f" The {held} it held {_is_free(held)}" if held else ""),
+                    messages.SUCCESS,
+                )
+        return back
+
+    def _cancel_all(self, request, student) -> None:
+        name = student.get_username()
+        ids = list(
+            Order.objects.filter(user_id=student.pk, status=Order.Status.OPEN)
+            .order_by("id")
+            .values_list("pk", flat=True)
+        )
+        cancelled, refused = 0, []
+        for order_id in ids:
+            try:
+                trading.cancel_order(order_id=order_id, by=request.user)
+            except trading.OrderClosed:
+                pass  # it filled, expired or was cancelled meanwhile: nothing left to do
+            except trading.TradingError as error:
+                refused.append(error.message)
+            else:
+                cancelled += 1
+        if cancelled:
+            self.message_user(
+                request,
+                f"Cancelled {name}'s {cancelled} open order{'s' if cancelled != 1 else ''}; "
+                "what they held is free again.",
+                messages.SUCCESS,
+            )
+        elif not refused:
+            self.message_user(request, f"{name} has no open orders to cancel.", messages.INFO)
+        for message in dict.fromkeys(refused):
+            self.message_user(request, f"Not cancelled: {message}", messages.ERROR)
+
+
+def _shares(quantity: int) -> str:
+    return f"{quantity:,} share{'s' if quantity != 1 else ''}"
+
+
+def _holds(order) -> str:
+    """What an open order holds, in words: "$1,804.95 of cash", "10 shares"; "" for none."""
+    if order.held_cash:
+        return f"{_money(order.held_cash)} of cash"
+    if order.held_shares:
+        return _shares(order.held_shares)
+    return ""
+
+
+def _is_free(held: str) -> str:
+    return f"{'are' if held.endswith('shares') else 'is'} free again."
 
 
 def _names(usernames: list[str], shown: int = 10) -> str:

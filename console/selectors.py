@@ -24,7 +24,9 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
+    Window,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -45,7 +47,7 @@ from portfolio.selectors import (
 )
 from portfolio.units import ONE
 from tradesim.money import to_cents
-from trading.models import Trade
+from trading.models import Order, Trade
 
 
 def trade_count_expression() -> Coalesce:
@@ -388,3 +390,41 @@ def student_summary(student, *, now: datetime | None = None) -> StudentSummary:
 
 def _one(student) -> QuerySet:
     return type(student)._default_manager.filter(pk=student.pk)
+
+
+# A student's open orders ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenOrders:
+    orders: list[Order]  # the oldest first, at most the limit asked for
+    total: int  # all of the student's open orders
+    held_cash: Decimal  # what all of them hold, in cash (their buys)
+    held_shares: int  # and in shares (their sells)
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.orders)
+
+
+def open_orders(student, *, limit: int) -> OpenOrders:
+    """The student's open orders, oldest first (the order they would fill in), at most
+    `limit` of them, with the count and the holds of all: one query."""
+    rows = list(
+        Order.objects.filter(user_id=student.pk, status=Order.Status.OPEN)
+        .annotate(
+            n_open=Window(Count("pk")),
+            all_cash=Window(Sum("held_cash")),
+            all_shares=Window(Sum("held_shares")),
+        )
+        .order_by("created_at", "id")[:limit]
+    )
+    if not rows:
+        return OpenOrders(orders=[], total=0, held_cash=to_cents(0), held_shares=0)
+    first = rows[0]
+    return OpenOrders(
+        orders=rows,
+        total=first.n_open,
+        held_cash=to_cents(first.all_cash or 0),
+        held_shares=int(first.all_shares or 0),
+    )

@@ -572,8 +572,9 @@ def deposit(*, user, amount, description: str = "", token: str | None = None) ->
 def withdraw(*, user, amount, description: str = "", token: str | None = None) -> Transaction:
     """A student takes simulated cash out.
 
-    Guarantees: 0 < amount ≤ the balance, checked on the locked row (InsufficientFunds), so
-    concurrent withdrawals can never take the balance below zero; the rules of the
+    Guarantees: 0 < amount ≤ the balance less what open orders hold, checked on the locked
+    row (InsufficientFunds), so concurrent withdrawals can never take the balance below
+    zero nor spend held cash; the rules of the
     student's class allow it, checked under the lock (classrooms.rules.WITHDRAWAL_RULES:
     the class has not ended, withdrawals are open (WithdrawalsClosed)); one journal row and
     the new balance are written together — or nothing; once per token (DuplicateRequest).
@@ -584,7 +585,13 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
     def write(balance: Balance) -> Transaction:
         movement = CashMovement(kind=classroom_rules.WITHDRAWAL, amount=value, at=timezone.now())
         _refuse(user, movement, classroom_rules.check_withdrawal)
-        if value > balance.amount:
+        if value > balance.available:
+            if balance.held:
+                raise InsufficientFunds(
+                    f"You can't withdraw ${value:,.2f}: your balance is "
+                    f"${balance.amount:,.2f}, of which ${balance.held:,.2f} is held for your "
+                    f"open orders, so ${balance.available:,.2f} is the most you can take out."
+                )
             raise InsufficientFunds(
                 f"You can't withdraw ${value:,.2f}: your balance is ${balance.amount:,.2f}, "
                 "so that is the most you can take out."

@@ -234,6 +234,7 @@ class Position:
     day_change_pct: Decimal | None  # of what the holding started the day at
     weight: Decimal | None  # % of total value
     bought_today: int = 0  # of `quantity`, in the current trading day (holding_day_change)
+    held_quantity: int = 0  # of `quantity`, set aside for open sell orders
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,7 @@ class Overview:
 
     has_account: bool
     cash: Decimal
+    held: Decimal  # of `cash`, set aside for open buy orders (balances.held)
     positions: list[Position]
     market_value: Decimal
     cost_basis: Decimal
@@ -276,6 +278,11 @@ class Overview:
     def is_empty(self) -> bool:
         return not self.positions
 
+    @property
+    def free_cash(self) -> Decimal:
+        """What the student can spend now: their cash less what open orders hold."""
+        return self.cash - self.held
+
 
 def _account_row(user) -> dict:
     summary = {name: F(path) for name, path in _SUMMARY_FIELDS.items()}
@@ -284,6 +291,7 @@ def _account_row(user) -> dict:
         .objects.filter(pk=user.pk)
         .values(
             cash=F("balance__amount"),
+            held=F("balance__held"),
             contributed=flow_total_expression(INFLOW_TYPES, signed=False),
             withdrawn=flow_total_expression(OUTFLOW_TYPES, signed=False),
             fees=flow_total_expression([Transaction.Type.FEE], signed=False),
@@ -298,8 +306,9 @@ def _account_row(user) -> dict:
 
 
 def _holdings(user) -> list[tuple]:
-    """The user's holdings with their prices, and how many of each were bought in the
-    current trading day and at what average price (0 and None when none were)."""
+    """The user's holdings with their prices, how many of each were bought in the current
+    trading day and at what average price (0 and None when none were), and how many open
+    sell orders hold."""
     day_started_at = MarketState.objects.filter(id=1).values("day_started_at")[:1]
     # No market clock yet (no market_state row): every recorded purchase is today's, as
     # portfolio.services counts them.
@@ -323,6 +332,7 @@ def _holdings(user) -> list[tuple]:
             "stock__previous_close",
             "bought_today",
             "day_average_price",
+            "held_quantity",
         )
     )
 
@@ -353,17 +363,17 @@ def portfolio_overview(user) -> Overview:
     cash = cash if has_account else ZERO
 
     held = []
-    for symbol, name, sector, halted, qty, avg, price, prev, today, paid in _holdings(user):
-        cost = to_cents(avg * qty)
-        value = to_cents(price * qty)
-        held.append((symbol, name, sector, halted, qty, avg, price, prev, today, paid, cost, value))
-    market_value = sum((h[11] for h in held), ZERO)
-    cost_basis = sum((h[10] for h in held), ZERO)
+    for holding in _holdings(user):
+        qty, avg, price = holding[4:7]
+        held.append((*holding, to_cents(avg * qty), to_cents(price * qty)))
+    market_value = sum((h[-1] for h in held), ZERO)
+    cost_basis = sum((h[-2] for h in held), ZERO)
     total_value = cash + market_value
 
     positions = []
     by_sector: dict[str, Decimal] = {}
-    for symbol, name, sector, halted, qty, avg, price, prev, today, paid, cost, value in held:
+    for *holding, cost, value in held:
+        symbol, name, sector, halted, qty, avg, price, prev, today, paid, on_hold = holding
         day, day_pct = holding_day_change(
             quantity=qty, price=price, previous_close=prev, bought_today=today, paid=paid
         )
@@ -385,6 +395,7 @@ def portfolio_overview(user) -> Overview:
                 day_change_pct=day_pct,
                 weight=percent(value, total_value),
                 bought_today=min(today, qty) if paid is not None else 0,
+                held_quantity=on_hold,
             )
         )
         by_sector[sector] = by_sector.get(sector, ZERO) + value
@@ -407,6 +418,7 @@ def portfolio_overview(user) -> Overview:
     return Overview(
         has_account=has_account,
         cash=cash,
+        held=row.get("held") or ZERO,
         positions=positions,
         market_value=market_value,
         cost_basis=cost_basis,

@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -101,6 +102,7 @@ def dashboard(request):
     history = selectors.value_history(request.user, overview)
     context.update(
         contest=_contest(request.user),
+        panels=_panels(request.user) if overview.has_account else [],
         history=history,
         activity=selectors.recent_activity(request.user),
         chart_data=_chart_data(overview, history),
@@ -108,6 +110,14 @@ def dashboard(request):
         snapshot_every=settings.SNAPSHOT_EVERY_TICKS,
     )
     return render(request, "portfolio/dashboard.html", context)
+
+
+def _panels(user) -> list[dict]:
+    """What the apps above the portfolio add to the dashboard (settings.DASHBOARD_PANELS):
+    each hook is called as hook(user=…) and returns a dict with the "template" that shows
+    it and its context, read by that template as `panel`, or None for nothing to show."""
+    found = (import_string(path)(user=user) for path in settings.DASHBOARD_PANELS)
+    return [panel for panel in found if panel]
 
 
 @never_cache

@@ -2,8 +2,8 @@
 
 Read this first: it shows what TradeSim does, in the order a student meets it —
 register, join a class with its code, log in, move cash, look up a quote, buy, watch the
-market move on her teacher's news, sell, and read the portfolio, the history, the journal,
-the statistics and the leaderboard.
+market move on her teacher's news, sell, read the portfolio and the history, place an order
+that waits and cancel it, and read the journal, the statistics and the leaderboard.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -20,6 +20,7 @@ from ledger.models import Balance, Transaction
 from portfolio.models import Holding
 from prices.models import Price
 from trading.models import Trade
+from trading.services import fill_orders
 
 PASSWORD = "Tr4ding-Floor-2026"
 
@@ -46,7 +47,7 @@ def market(db):
 
 
 @pytest.mark.django_db
-def test_a_students_journey(market):
+def test_a_students_journey(market, django_capture_on_commit_callbacks):
     browser = Client()
 
     # 1. Sign up: an account with the starting cash, logged in, sent to the dashboard;
@@ -179,7 +180,65 @@ def test_a_students_journey(market):
     rows = list(csv.reader(io.StringIO(body_of(browser.get("/trading/?format=csv")))))
     assert len(rows) == 1 + 2  # header + two trades
 
-    # 11. The cash journal and its statistics; the export holds exactly the filtered rows.
+    # 11. Orders that wait. A limit buy of 5 AAPL a fifth below the price, from the order
+    #     ticket, holds its cost out of her cash. She finds it among her open orders and
+    #     on her dashboard, cancels it there, and the cash is free to spend again.
+    maya = Balance.objects.get(user__username="maya").user
+    limit = (new_price * Decimal("0.8")).quantize(Decimal("0.01"))
+    ticket = "/trading/orders/new/?symbol=AAPL&side=buy"
+    order_form = {"symbol": "AAPL", "side": "buy", "type": "limit", "quantity": "5"}
+    response = browser.post(
+        "/trading/orders/new/",
+        {
+            **order_form,
+            "limit_price": str(limit),
+            "duration": "day",
+            "token": token_from(browser.get(ticket).content.decode()),
+        },
+        follow=True,
+    )
+    held = (limit * 5).quantize(Decimal("0.01"))
+    placed = f"Buy 5 AAPL if the price falls to ${limit:,.2f} or less; good for today"
+    assert f"Order placed: {placed}" in response.content.decode()
+    assert Balance.objects.get(user=maya).held == held
+    open_orders = browser.get("/trading/orders/?status=open").content.decode()
+    assert placed in open_orders
+    order = maya.orders.get(status="open")
+    assert f'action="/trading/orders/{order.pk}/cancel/"' in open_orders
+    dashboard = browser.get("/portfolio/").content.decode()
+    assert "Held for open orders" in dashboard and f"${held:,.2f}" in dashboard
+    response = browser.post(
+        f"/trading/orders/{order.pk}/cancel/", {"next": "/portfolio/"}, follow=True
+    )
+    assert f"${held:,.2f} is free again." in response.content.decode()
+    assert "Held for open orders" not in response.content.decode()
+    assert Balance.objects.get(user=maya).held == 0
+    assert "Cancelled" in browser.get("/trading/orders/?status=cancelled").content.decode()
+
+    #     A limit sell of 1 AAPL a cent above the price waits; the market rises to it and
+    #     the next tick's fills sell it at the new price, which she is told on her next page.
+    target = new_price + Decimal("0.01")
+    browser.post(
+        "/trading/orders/new/",
+        {
+            **order_form,
+            "side": "sell",
+            "quantity": "1",
+            "limit_price": str(target),
+            "duration": "gtc",
+            "token": token_from(browser.get(ticket).content.decode()),
+        },
+    )
+    assert maya.holdings.get(stock_id="AAPL").held_quantity == 1
+    Price.objects.filter(symbol="AAPL").update(price=target + Decimal("1.00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert str(fill_orders()) == "orders: 1 filled, 0 rejected, 0 expired"
+    news = browser.get("/trading/orders/").content.decode()
+    assert f"Your order filled: Sold 1 AAPL at ${target + Decimal('1.00'):,.2f}" in news
+    assert "Your order filled" not in browser.get("/trading/orders/").content.decode()
+    new_price = target + Decimal("1.00")
+
+    # 12. The cash journal and its statistics; the export holds exactly the filtered rows.
     journal = browser.get("/ledger/").content.decode()
     # Total deposited: both starting cashes (the one set aside on joining too) and hers.
     assert "$35,500.00" in journal
@@ -187,10 +246,10 @@ def test_a_students_journey(market):
     rows = list(csv.reader(io.StringIO(body_of(response))))
     assert len(rows) == 1 + 3  # header + two starting cashes + one deposit
 
-    # 12. The leaderboard ranks her.
+    # 13. The leaderboard ranks her.
     assert "maya" in browser.get("/portfolio/leaderboard/").content.decode()
 
-    # 13. The books balance: every balance equals the sum of its journal.
+    # 14. The books balance: every balance equals the sum of its journal.
     call_command("check_ledger", stdout=io.StringIO())
     journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
     assert journal_total == cash_of("maya")

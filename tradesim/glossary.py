@@ -54,8 +54,9 @@ SECTIONS: tuple[Section, ...] = (
                 "An order to buy or sell right away at the current price. It fills at the "
                 "price when your order reaches the market, which may have moved a little "
                 "since you looked.",
-                "Every trade in TradeSim is a market order. The estimate on the order form uses "
-                "the price on your screen; the trade itself uses the price at that moment.",
+                "The estimate on the order form uses the price on your screen; the trade "
+                "itself uses the price at that moment. To trade only at a price you choose, "
+                "use an order that waits, such as a limit order.",
             ),
             Term(
                 "buy",
@@ -126,6 +127,58 @@ SECTIONS: tuple[Section, ...] = (
         ),
     ),
     Section(
+        "orders-that-wait",
+        "Orders that wait",
+        (
+            Term(
+                "limit-order",
+                "Limit order",
+                "An order to buy at your price or lower, or to sell at your price or higher. "
+                "It waits until the market gets there, and may never fill.",
+                "Example: AAPL is at $189. A buy limit at $180 waits; if the price falls to "
+                "$180 or less, you buy at the price then, never more than $180. A limit the "
+                "price already meets fills at once. The market is checked at every tick.",
+            ),
+            Term(
+                "stop-order",
+                "Stop order (stop-loss)",
+                "An order that waits until the price reaches your stop price, then buys or "
+                "sells at the market price. A sell stop below the price limits a loss.",
+                "Example: you own AAPL at $189 and set a sell stop at $170. If the price falls "
+                "to $170 or less, your shares are sold at the next price, which may be lower "
+                "than $170 when the price jumps. A buy stop sits above the price.",
+            ),
+            Term(
+                "stop-limit-order",
+                "Stop-limit order",
+                "A stop order that becomes a limit order: once the price reaches your stop "
+                "price, it waits to trade at your limit price or better.",
+                "Example: a sell stop at $170 with a limit of $165 sells once the price falls "
+                "to $170, but only for $165 a share or more. If the price drops straight past "
+                "$165, it does not sell.",
+            ),
+            Term(
+                "trailing-stop",
+                "Trailing stop",
+                "A stop that follows the price: a sell stop stays a set amount (or percent) "
+                "below the highest price since you placed it, and goes off when the price "
+                "falls that far.",
+                "Example: a 10 % trailing sell stop on AAPL at $200 starts at $180. If AAPL "
+                "rises to $220, the stop rises to $198; it never moves down. A buy trailing "
+                "stop works the other way, above the lowest price.",
+            ),
+            Term(
+                "order-duration",
+                "Day order, good till cancelled",
+                "How long an order waits. A day order (good for today) ends at the close of "
+                "the simulated trading day; good till cancelled waits until you cancel it, "
+                "or 90 trading days.",
+                "An order that ends without filling is expired: the cash or shares it held "
+                "are yours to use again.",
+            ),
+        ),
+    ),
+    Section(
         "your-cash",
         "Your cash",
         (
@@ -134,6 +187,25 @@ SECTIONS: tuple[Section, ...] = (
                 "Cash",
                 "The money in your account that is not in shares. You spend it to buy and get "
                 "it back when you sell. It is play money: nothing real is charged or paid.",
+            ),
+            Term(
+                "held-for-orders",
+                "Held for open orders",
+                "Cash or shares set aside for an order that is still waiting for its price. "
+                "They are still yours, but you can't spend or sell them twice: they are freed "
+                "when the order fills, expires or you cancel it.",
+                "A buy holds the most it could cost, commission included: the shares times "
+                "its limit price, or, for a stop or trailing stop order, times its stop price "
+                "plus 5 % (the price may jump past the stop). A sell holds its shares. "
+                "Example: an order to buy 10 shares at $180.00 or less holds $1,800.00.",
+            ),
+            Term(
+                "buying-power",
+                "Free to spend (buying power)",
+                "Your cash minus what your open orders hold: what you can spend on a new "
+                "order right now.",
+                "Example: $10,000 of cash with $1,800 held for an open buy order leaves "
+                "$8,200 free to spend.",
             ),
             Term(
                 "deposit",

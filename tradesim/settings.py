@@ -78,6 +78,9 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
     "tradesim.middleware.RejectNulCharactersMiddleware",
     "tradesim.middleware.AdminChangeListGuardMiddleware",
+    # After the session, auth and messages: tells a student of their filled, rejected and
+    # expired orders on their next page.
+    "trading.middleware.OrderNewsMiddleware",
 ]
 
 ROOT_URLCONF = "tradesim.urls"
@@ -315,3 +318,8 @@ TICK_HOOKS: list[str] = ["trading.services.after_tick", "portfolio.services.afte
 # apps above the ledger check what they keep on it (trading: the cash and shares that open
 # orders hold).
 LEDGER_CHECKS: list[str] = ["trading.services.check_holds"]
+# What the apps above the portfolio show on its dashboard, as hook(user=…) -> a dict with
+# the "template" that shows it and that template's `panel`, or None (trading: the student's
+# open orders, in one query). Each must cost a fixed number of queries: the dashboard's
+# count is pinned in its tests.
+DASHBOARD_PANELS: list[str] = ["trading.selectors.open_orders_panel"]

@@ -1,11 +1,24 @@
+import json
 import re
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from prices.services import MAX_LISTING_PRICE
 from tradesim.forms import BootstrapFormMixin, DayField, Form, OneTimeTokenField
-from trading.models import Trade
-from trading.services import MAX_QUANTITY, SYMBOL_MAX_LENGTH, UnknownSymbol, normalize_symbol
+from trading.models import Order, Trade
+from trading.services import (
+    GTC_DAYS,
+    MAX_QUANTITY,
+    MAX_TRAIL_PERCENT,
+    STOP_HOLD_CUSHION,
+    SYMBOL_MAX_LENGTH,
+    InvalidOrder,
+    InvalidQuantity,
+    UnknownSymbol,
+    normalize_symbol,
+    order_request,
+)
 
 
 def clean_symbol_text(value: str) -> str:
@@ -94,6 +107,132 @@ class OrderForm(BootstrapForm):
         return clean_symbol_text(self.cleaned_data["symbol"])
 
 
+class OpenChoiceField(forms.ChoiceField):
+    """A choice shown as a picker whose value is checked by the service (order_request), so
+    a student reads one message for it wherever the order comes from."""
+
+    def validate(self, value):
+        pass
+
+
+class PriceField(forms.CharField):
+    """A price or a trail as typed ("180.50", "$1,800", "7.5 %"); order_request reads it."""
+
+    def __init__(self, **kwargs):
+        attrs = {"inputmode": "decimal", "autocomplete": "off"}
+        kwargs.setdefault("widget", forms.TextInput(attrs=attrs))
+        kwargs.setdefault("error_messages", {"max_length": "That is too long to be a price."})
+        super().__init__(required=False, max_length=32, **kwargs)
+
+
+ORDER_TYPES = Order.Type.choices
+DURATIONS = [
+    (Order.Duration.DAY, "Good for today"),
+    (Order.Duration.GTC, "Good till cancelled"),
+]
+# The inputs each type uses (the ticket's script shows only these; the service ignores the
+# others). trading.services._NEEDS is the rule; this says which boxes to show.
+TYPE_FIELDS = {
+    Order.Type.MARKET: (),
+    Order.Type.LIMIT: ("limit_price", "duration"),
+    Order.Type.STOP: ("stop_price", "duration"),
+    Order.Type.STOP_LIMIT: ("stop_price", "limit_price", "duration"),
+    Order.Type.TRAILING_STOP: ("trail_percent", "trail_amount", "duration"),
+}
+ORDER_FIELDS = ("side", "type", "limit_price", "stop_price", "trail_percent", "trail_amount")
+
+
+def ticket_settings() -> dict:
+    """What the ticket's script needs to know of the service's rules, for its estimate and
+    its preview (data- attributes on the form)."""
+    return {
+        "type_fields_json": json.dumps({str(kind): names for kind, names in TYPE_FIELDS.items()}),
+        "stop_cushion": STOP_HOLD_CUSHION,
+        "gtc_days": GTC_DAYS,
+        "max_price": MAX_LISTING_PRICE,
+        "max_trail_percent": MAX_TRAIL_PERCENT,
+    }
+
+
+class OrderTicketForm(OrderForm):
+    """An order of any type (POST /trading/orders/new/): its shape is order_request's to
+    check, and each of its refusals is shown on the input it names. The order, checked,
+    is cleaned_data["order"] (a trading.services.OrderRequest)."""
+
+    # Hidden on the order pages (their side is the page's); the quote page's ticket shows
+    # it as a Buy / Sell switch.
+    side = OpenChoiceField(
+        choices=Order.Side.choices, required=False, label="Buy or sell", widget=forms.HiddenInput
+    )
+    # Each help text is what the ticket shows under its field (its aria-describedby).
+    type = OpenChoiceField(
+        choices=ORDER_TYPES,
+        required=False,
+        initial=Order.Type.MARKET,
+        label="Order type",
+        help_text="What each type does.",
+    )
+    limit_price = PriceField(
+        label="Limit price ($)",
+        help_text="The most you pay for a share when buying, the least you take when selling.",
+    )
+    stop_price = PriceField(
+        label="Stop price ($)",
+        help_text="The price that sets the order off: for a buy, above the price now; for a "
+        "sell, below it.",
+    )
+    trail_percent = PriceField(
+        label="Trail in percent (%)",
+        help_text="How far the stop stays from the best price since you placed it, in "
+        "percent, such as 5.",
+    )
+    trail_amount = PriceField(
+        label="Trail in dollars ($)",
+        help_text="How far the stop stays from the best price since you placed it, in "
+        "dollars, such as 2.50.",
+    )
+    duration = OpenChoiceField(
+        choices=DURATIONS,
+        required=False,
+        initial=Order.Duration.DAY,
+        label="How long it waits",
+        help_text=f"Good for today ends at today's close; good till cancelled waits until you "
+        f"cancel it, at most {GTC_DAYS} trading days.",
+    )
+
+    field_order = ["symbol", "side", "quantity", "type", *ORDER_FIELDS[2:], "duration"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # A price's refusal is worth showing together with the symbol's or the quantity's:
+        # when those failed already, stand-ins let order_request read the rest.
+        symbol = cleaned.get("symbol") or "A"
+        quantity = cleaned.get("quantity") or 1
+        try:
+            order = order_request(
+                symbol=symbol,
+                quantity=quantity,
+                **{name: cleaned.get(name) for name in (*ORDER_FIELDS, "duration")},
+            )
+        except InvalidOrder as error:
+            # A hidden input's error goes above the form, where it is seen.
+            field = error.field if error.field in self.fields else None
+            self.add_error(field if field and not self[field].is_hidden else None, error.message)
+        except UnknownSymbol as error:
+            self.add_error("symbol", error.message)
+        except InvalidQuantity as error:
+            self.add_error("quantity", error.message)
+        else:
+            if not self.errors:
+                cleaned["order"] = order
+        return cleaned
+
+    def chosen_side(self) -> str:
+        """The side the ticket is for, even when the form is refused: buy, unless sell."""
+        value = self["side"].value()
+        return Order.Side.SELL if value == Order.Side.SELL else Order.Side.BUY
+
+
 class TradeFilterForm(BootstrapForm):
     """The history page's filters (all optional), from the query string."""
 
@@ -107,6 +246,52 @@ class TradeFilterForm(BootstrapForm):
     start = DayField(
         required=False,
         label="From",
+        error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
+    )
+    end = DayField(
+        required=False,
+        label="To",
+        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
+    )
+
+    def clean_symbol(self):
+        value = self.cleaned_data["symbol"]
+        return clean_symbol_text(value) if value else ""
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start > end:
+            raise ValidationError("The start date is after the end date.")
+        return cleaned
+
+
+class OrderFilterForm(BootstrapForm):
+    """The orders page's filters (all optional), from the query string."""
+
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status"), *Order.Status.choices],
+        error_messages={
+            "invalid_choice": "Status must be open, filled, cancelled, expired or rejected."
+        },
+    )
+    symbol = forms.CharField(required=False, max_length=SYMBOL_MAX_LENGTH + 10)
+    side = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any side"), *Order.Side.choices],
+        error_messages={"invalid_choice": "Side must be buy or sell."},
+    )
+    type = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any type"), *Order.Type.choices],
+        error_messages={
+            "invalid_choice": "Type must be market, limit, stop, stop_limit or trailing_stop."
+        },
+    )
+    start = DayField(
+        required=False,
+        label="Placed from",
         error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
     )
     end = DayField(

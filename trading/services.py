@@ -23,8 +23,9 @@ On SQLite the IMMEDIATE transaction serializes writers instead.
 """
 
 import logging
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from functools import cache, partial
 
 from django.contrib.auth import get_user_model
@@ -45,7 +46,7 @@ from prices.selectors import market_day
 from tradesim import audit, rows
 from tradesim.logging import log_event
 from tradesim.models import AuditEntry
-from tradesim.money import MAX_MONEY, ZERO, to_cents
+from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
 from trading.models import Order, Trade
 
 logger = logging.getLogger("tradesim.trading")
@@ -56,6 +57,7 @@ MAX_QUANTITY = 1_000_000  # shares in one order
 STOP_HOLD_CUSHION = Decimal("0.05")
 GTC_DAYS = 90  # a good-till-cancelled order expires after this many simulated trading days
 MAX_TRAIL_PERCENT = Decimal("50")
+MAX_OPEN_ORDERS = 100  # per student: a cancel-all, a reset and an expiry stay small
 SYMBOL_MAX_LENGTH = market.SYMBOL_MAX_LENGTH
 
 
@@ -105,7 +107,13 @@ class ResetRefused(TradingError):
 
 
 class InvalidOrder(TradingError):
-    """An order whose type, prices or duration do not make sense; nothing was placed."""
+    """An order whose type, prices or duration do not make sense; nothing was placed.
+    `field`: the order's input at fault ("side", "type", "limit_price", "stop_price",
+    "trail_percent", "trail_amount", "duration"), or "" for the order as a whole."""
+
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.field = field
 
 
 class LimitNotReached(TradingError):
@@ -211,8 +219,12 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
             trade = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
         except IntegrityError:
             # Two requests with one token that both got past the check (possible only if
-            # the balance lock were bypassed): the unique constraint kept the second out.
-            if token and Transaction.objects.filter(user_id=user.pk, token=token).exists():
+            # the balance lock were bypassed), or a token a resting order used already:
+            # a unique constraint kept the second out.
+            if token and (
+                Transaction.objects.filter(user_id=user.pk, token=token).exists()
+                or Order.objects.filter(user_id=user.pk, token=token).exists()
+            ):
                 raise _duplicate() from None
             raise
     except TradingError as error:
@@ -618,6 +630,8 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
             detail=f"{reason} ({sold}; cash ${cash:,.2f} → ${target:,.2f})",
             token=token,
         )
+    if cancelled:
+        transaction.on_commit(partial(_tell_student, student.pk))
     transaction.on_commit(
         lambda: log_event(
             logger,
@@ -689,35 +703,57 @@ class OrderRequest:
     duration: str = Order.Duration.DAY
 
 
-def _money_field(value, label: str) -> Decimal | None:
+# A price or a trail as a person types it: the digits 0–9 (Decimal() alone would also take
+# "١٨٠", "1_000" or "1e3"), a point for the cents, commas only between thousands.
+_MONEY_TEXT = re.compile(r"([+-]?)\s*\$?\s*((?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?|\.\d+)", re.ASCII)
+_PERCENT_TEXT = re.compile(r"([+-]?)\s*(\d+(?:\.\d*)?|\.\d+)\s*%?", re.ASCII)
+
+
+def _number(value, pattern: re.Pattern) -> Decimal | None:
+    """`value` as a Decimal: an int or a Decimal as it is, a text if `pattern` matches it
+    whole; None for anything else."""
+    if isinstance(value, bool | float):
+        return None
+    if isinstance(value, int | Decimal):
+        return Decimal(value)
+    match = pattern.fullmatch(str(value).strip())
+    if match is None:
+        return None
+    return Decimal(match[1] + match[2].replace(",", ""))
+
+
+def _money_field(value, label: str, *, field: str) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, (bool, float)):
-        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.")
-    try:
-        number = Decimal(str(value).strip().replace(",", "").lstrip("$"))
-    except (InvalidOperation, ValueError):
-        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.") from None
+    number = _number(value, _MONEY_TEXT)
+    if number is None:
+        raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.", field=field)
     if not number.is_finite() or number <= 0:
-        raise InvalidOrder(f"Enter {label} above $0.00.")
+        raise InvalidOrder(f"Enter {label} above $0.00.", field=field)
     if number != number.quantize(Decimal("0.01")):
-        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.")
+        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.", field=field)
     if number > market.MAX_LISTING_PRICE:
-        raise InvalidOrder(f"Enter {label} of at most ${market.MAX_LISTING_PRICE:,.2f}.")
-    return number
+        raise InvalidOrder(
+            f"Enter {label} of at most ${market.MAX_LISTING_PRICE:,.2f}.", field=field
+        )
+    return number.quantize(CENT)
 
 
 def _percent_field(value) -> Decimal | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    try:
-        number = Decimal(str(value).strip().rstrip("%").strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidOrder("Enter the trail in percent, such as 5 or 7.5.") from None
+    field = "trail_percent"
+    number = _number(value, _PERCENT_TEXT)
+    if number is None:
+        raise InvalidOrder("Enter the trail in percent, such as 5 or 7.5.", field=field)
     if not number.is_finite() or number <= 0 or number > MAX_TRAIL_PERCENT:
-        raise InvalidOrder(f"Enter a trail above 0 % and at most {MAX_TRAIL_PERCENT} %.")
+        raise InvalidOrder(
+            f"Enter a trail above 0 % and at most {MAX_TRAIL_PERCENT} %.", field=field
+        )
     if number != number.quantize(Decimal("0.01")):
-        raise InvalidOrder("Enter the trail in percent with at most two decimals, such as 7.5.")
+        raise InvalidOrder(
+            "Enter the trail in percent with at most two decimals, such as 7.5.", field=field
+        )
     return number
 
 
@@ -740,34 +776,39 @@ def order_request(
     with a message for the student."""
     side = str(side or "").strip().lower()
     if side not in Order.Side.values:
-        raise InvalidOrder("Choose Buy or Sell.")
+        raise InvalidOrder("Choose Buy or Sell.", field="side")
     type = str(type or Order.Type.MARKET).strip().lower()
     if type not in Order.Type.values:
         raise InvalidOrder(
-            "Choose an order type: market, limit, stop, stop-limit or trailing stop."
+            "Choose an order type: market, limit, stop, stop-limit or trailing stop.",
+            field="type",
         )
     duration = str(duration or Order.Duration.DAY).strip().lower()
     if duration not in Order.Duration.values:
-        raise InvalidOrder("Choose how long the order lasts: today only, or until cancelled.")
+        raise InvalidOrder(
+            "Choose how long the order lasts: today only, or until cancelled.", field="duration"
+        )
     values = {
-        "limit_price": _money_field(limit_price, "a limit price"),
-        "stop_price": _money_field(stop_price, "a stop price"),
+        "limit_price": _money_field(limit_price, "a limit price", field="limit_price"),
+        "stop_price": _money_field(stop_price, "a stop price", field="stop_price"),
         "trail_percent": _percent_field(trail_percent),
-        "trail_amount": _money_field(trail_amount, "a trail in dollars"),
+        "trail_amount": _money_field(trail_amount, "a trail in dollars", field="trail_amount"),
     }
     needs = _NEEDS[type]
     present = {name for name, value in values.items() if value is not None}
     if "trail_percent" in present and "trail_amount" in present:
-        raise InvalidOrder("Give the trail in percent or in dollars, not both.")
+        raise InvalidOrder(
+            "Give the trail in percent or in dollars, not both.", field="trail_amount"
+        )
     wanted = {name for name in _PRICE_FIELDS if name in needs}
     if "trail" in needs:
         wanted |= present & {"trail_percent", "trail_amount"}
         if not wanted:
-            raise InvalidOrder(f"A trailing stop needs {_LABELS['trail']}.")
+            raise InvalidOrder(f"A trailing stop needs {_LABELS['trail']}.", field="trail_percent")
     for name in needs:
         if name != "trail" and name not in present:
             kind = Order.Type(type).label.lower()
-            raise InvalidOrder(f"A {kind} order needs {_LABELS[name]}.")
+            raise InvalidOrder(f"A {kind} order needs {_LABELS[name]}.", field=name)
     # Prices a type does not use are ignored (a form may send them empty or left over).
     kept = {name: (values[name] if name in wanted else None) for name in _PRICE_FIELDS}
     return OrderRequest(
@@ -834,11 +875,14 @@ def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
 
 def _trail_stop(order, *, mark: Decimal) -> Decimal:
     """A trailing stop's stop price for a mark: the trail away from it, in cents (at least
-    one cent)."""
+    one cent). A percent trail rounds away from the mark (a sell's stop down, a buy's up),
+    so the stop never goes off before the price has moved the whole trail."""
     buying = order.side == Order.Side.BUY
     if order.trail_percent is not None:
         share = order.trail_percent / 100
-        stop = to_cents(mark * (1 + share if buying else 1 - share))
+        stop = (mark * (1 + share if buying else 1 - share)).quantize(
+            CENT, rounding=ROUND_CEILING if buying else ROUND_FLOOR
+        )
     else:
         stop = mark + order.trail_amount if buying else mark - order.trail_amount
     return max(stop, Decimal("0.01"))
@@ -931,6 +975,12 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
     refusal = rules.check_order_type(request.type) or rules.check_window(now)
     if refusal is not None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
+    # Counted under the balance lock, which every order of the user takes first.
+    if Order.objects.filter(user_id=user.pk, status=_OPEN).count() >= MAX_OPEN_ORDERS:
+        raise InvalidOrder(
+            f"You have {MAX_OPEN_ORDERS} open orders, the most one student may have: "
+            "cancel one before placing another."
+        )
     symbol = request.symbol
     quote = Price.objects.filter(symbol=symbol).values_list("price", "halted").first()
     if quote is None:
@@ -943,7 +993,8 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
         where = "above" if request.side == Order.Side.BUY else "below"
         raise InvalidOrder(
             f"{symbol} is at ${price:,.2f}, so a {request.side} stop at ${trigger:,.2f} would "
-            f"go off at once: set the stop {where} ${price:,.2f}, or use a market order."
+            f"go off at once: set the stop {where} ${price:,.2f}, or use a market order.",
+            field="stop_price",
         )
     fields = {
         "user_id": user.pk,
@@ -1123,6 +1174,8 @@ def cancel_order(*, order_id, user=None, by=None, reason: str = "") -> Order:
             result="ok",
         )
     )
+    if by is not None:  # the student did not cancel it: they hear of it, as of a fill
+        transaction.on_commit(partial(_tell_student, owner.pk))
     return order
 
 
@@ -1183,6 +1236,7 @@ SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
 FROM orders o JOIN prices p ON p.symbol = o.symbol
 WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.halted
   AND ((o.side = 'sell' AND p.price > o.trail_mark) OR (o.side = 'buy' AND p.price < o.trail_mark))
+ORDER BY o.id
 """  # noqa: S608 (constants only)
 
 
@@ -1204,32 +1258,43 @@ _MOVE_MARKS_SQL = {
 
 def follow_trailing_stops() -> int:
     """Move each open trailing stop's mark to the new high (a sell) or low (a buy) and its
-    stop with it, in one read and one UPDATE; an order closed meanwhile keeps its own.
-    Returns how many moved."""
-    with connection.cursor() as cursor:
-        cursor.execute(_TRAILING_SQL)
-        found = cursor.fetchall()
-    if not found:
-        return 0
-    marks, stops = {}, {}
-    for order_id, side, percent, amount, price in found:
-        order = OrderRequest(
-            side=side,
-            type=Order.Type.TRAILING_STOP,
-            symbol="",
-            quantity=1,
-            trail_percent=rows.decimal(percent, 2),
-            trail_amount=rows.decimal(amount, 2),
-        )
-        marks[order_id] = rows.decimal(price, 2)
-        stops[order_id] = _trail_stop(order, mark=marks[order_id])
-    sql = _MOVE_MARKS_SQL[connection.vendor]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(sql, [list(marks), list(marks.values()), list(stops.values())])
-        else:
-            cursor.executemany(sql, [(marks[i], stops[i], i) for i in marks])
+    stop with it, in one read and one UPDATE, in one transaction. Returns how many moved.
+
+    Locks: the order rows it moves, in id order, as it reads them (the read and the write
+    see the same marks: two runs at once never move a mark back; and the order rows are
+    taken in the order a reset or an expiry takes them, so neither can deadlock with it).
+    A cancel or a fill that closed an order meanwhile wins: only open orders are moved."""
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_TRAILING_SQL + _for_update_of_orders())
+            found = cursor.fetchall()
+        if not found:
+            return 0
+        marks, stops = {}, {}
+        for order_id, side, percent, amount, price in found:
+            order = OrderRequest(
+                side=side,
+                type=Order.Type.TRAILING_STOP,
+                symbol="",
+                quantity=1,
+                trail_percent=rows.decimal(percent, 2),
+                trail_amount=rows.decimal(amount, 2),
+            )
+            marks[order_id] = rows.decimal(price, 2)
+            stops[order_id] = _trail_stop(order, mark=marks[order_id])
+        sql = _MOVE_MARKS_SQL[connection.vendor]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(sql, [list(marks), list(marks.values()), list(stops.values())])
+            else:
+                cursor.executemany(sql, [(marks[i], stops[i], i) for i in marks])
     return len(marks)
+
+
+def _for_update_of_orders() -> str:
+    # The orders only: a lock on the prices rows would hold up the next tick. SQLite has
+    # no row locks; its IMMEDIATE transaction serializes writers instead.
+    return " FOR UPDATE OF o" if connection.features.has_select_for_update_of else ""
 
 
 def triggered_orders() -> list[int]:
@@ -1244,9 +1309,16 @@ def fill_orders(*, now=None) -> FillSummary:
     """After a tick: move the trailing stops, then fill the orders the new prices reach,
     oldest first, each in its own transaction (`fill_order`), so one student's refused
     fill rejects that order and never stops the rest; at a day's close, expire the orders
-    good for that day only (and the good-till-cancelled ones past their last day)."""
+    good for that day only (and the good-till-cancelled ones past their last day).
+
+    An order whose last day ended without this running at its close (the hook failed, or
+    the next tick came first) expires before the fills: it never fills on a day it was not
+    good for."""
     summary = FillSummary()
-    follow_trailing_stops()
+    day = market_day()
+    # Each step on its own: a failure in one is logged and the others still run.
+    summary.expired = _step(summary, expire_orders, day=day.number - 1, now=now) or 0
+    _step(summary, follow_trailing_stops)
     for order_id in triggered_orders():
         try:
             outcome = fill_order(order_id=order_id)
@@ -1256,12 +1328,20 @@ def fill_orders(*, now=None) -> FillSummary:
             continue
         if outcome is not None:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
-    day = market_day()
     if day.closed:
-        summary.expired = expire_orders(day=day.number, now=now)
+        summary.expired += _step(summary, expire_orders, day=day.number, now=now) or 0
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
+
+
+def _step(summary: FillSummary, step, **kwargs):
+    try:
+        return step(**kwargs)
+    except Exception:
+        summary.failed += 1
+        logger.exception("%s failed after a tick; the other steps went on", step.__name__)
+        return None
 
 
 # The order's id (creation order) is its time priority: ids grow with time.
@@ -1273,8 +1353,10 @@ def fill_order(*, order_id: int) -> str | None:
     reaches stays open. A stop-limit whose stop is reached becomes a limit at its limit
     price. The fill releases the order's hold and trades through `_trade_locked`, the path
     of a market order, at the current price, within the limit; a refusal there (cash gone,
-    a halt, a rule of the class) rolls the trade back and rejects the order with the
-    reason. Returns "filled", "rejected", "triggered" or None (nothing to do).
+    a rule of the class) rolls the trade back and rejects the order with the reason. A
+    halted symbol's orders wait: one halted (or a price moved back) between the two reads
+    leaves the order open, holding what it held. Returns "filled", "rejected",
+    "triggered" or None (nothing to do).
     """
     owner = Order.objects.filter(pk=order_id, status=_OPEN).values_list("user_id", flat=True)
     owner_id = owner.first()
@@ -1315,8 +1397,9 @@ def fill_order(*, order_id: int) -> str | None:
                     limit=order.limit_price,
                     from_hold=order.held_shares,  # a sell's shares come out of its hold
                 )
-        except LimitNotReached:
-            # The price moved between the two reads (another tick committed): not yet.
+        except (LimitNotReached, SymbolHalted):
+            # The price moved back, or the symbol was halted, between the two reads (a tick
+            # or a halt committed meanwhile): not yet. A halt keeps orders waiting.
             if order.held_cash:
                 account.hold(order.held_cash)
             return outcome
@@ -1337,7 +1420,8 @@ def fill_order(*, order_id: int) -> str | None:
 def expire_orders(*, day: int, now=None) -> int:
     """Expire the open orders whose last day is `day` or earlier (day orders at their
     day's close; good-till-cancelled ones after GTC_DAYS), releasing their holds: one
-    transaction per student. Locks: each student's balance row, then their orders."""
+    transaction per student. Locks: each student's balance row, then their orders (in id
+    order), then the holding rows whose shares they release."""
     owners = (
         Order.objects.filter(status=_OPEN, expires_day__lte=day)
         .values_list("user_id", flat=True)
@@ -1383,7 +1467,23 @@ def after_tick(*, ticks: int, timestamp, **_) -> str:
 
 def check_holds() -> list[str]:
     """For check_ledger: every balance holds exactly what its open buys hold, and every
-    holding the shares its open sells hold. Returns one line per mismatch."""
+    holding the shares its open sells hold. Returns one line per mismatch.
+
+    Its reads share one snapshot (REPEATABLE READ on PostgreSQL; SQLite's transaction is
+    one already), so an order placed or filled while it runs is no mismatch."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql" and not _has_read_yet():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        return _hold_problems()
+
+
+def _has_read_yet() -> bool:
+    # Inside a caller's transaction (a test's) the isolation is the caller's to set.
+    return len(connection.atomic_blocks) > 1
+
+
+def _hold_problems() -> list[str]:
     problems = []
     held_cash = dict(
         Order.objects.filter(status=_OPEN)

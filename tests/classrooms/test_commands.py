@@ -50,6 +50,7 @@ def test_every_rule_key_sets_its_rule(teachers):
         "--rule=max_position_percent=25",
         "--rule=max_trades_per_day=10",
         "--rule=min_share_price=1",
+        "--rule=order_types=market",
         "--rule=ranking=risk_adjusted",
         "--rule=min_trades_to_rank=3",
         "--rule=names=hidden",
@@ -72,6 +73,7 @@ def test_every_rule_key_sets_its_rule(teachers):
     assert room.max_position_percent == Decimal("25")
     assert room.max_trades_per_day == 10
     assert room.min_share_price == Decimal("1")
+    assert room.order_types == "market"
     assert (room.ranking, room.min_trades_to_rank, room.names_shown) == ("risk_adjusted", 3, False)
     assert room.seat_limit == 30
 
@@ -104,6 +106,15 @@ def test_none_clears_a_limit_and_keys_are_read_in_any_case(teachers):
     assert room.ranking == "twr"
 
 
+def test_a_class_takes_every_order_type_unless_told_market_only(teachers):
+    create_class("Period 3", "--owner", "teacher")
+    create_class("Period 4", "--owner", "teacher", "--rule", "order_types=MARKET")
+    create_class("Period 5", "--owner", "teacher", "--rule", "order_types=all")
+
+    chosen = dict(Classroom.objects.values_list("name", "order_types"))
+    assert chosen == {"Period 3": "all", "Period 4": "market", "Period 5": "all"}
+
+
 @pytest.mark.parametrize(
     "rule, message",
     [
@@ -124,6 +135,8 @@ def test_none_clears_a_limit_and_keys_are_read_in_any_case(teachers):
         ("max_trades_per_day=2.5", "--rule max_trades_per_day=2.5: '2.5' is not a whole number"),
         ("max_trades_per_day=0", "--rule max_trades_per_day: Ensure this value is greater"),
         ("min_share_price=cheap", "--rule min_share_price=cheap: 'cheap' is not a number"),
+        ("order_types=limit", "--rule order_types=limit: 'limit' is not one of: all, market"),
+        ("order_types=", "--rule order_types=: '' is not one of: all, market"),
         ("ranking=luck", "--rule ranking=luck: 'luck' is not one of: twr, total_return"),
         ("min_trades_to_rank=-1", "--rule min_trades_to_rank: Ensure this value is greater"),
         ("names=secret", "--rule names=secret: 'secret' is not one of: shown, hidden"),

@@ -59,6 +59,7 @@ def test_every_rule_of_a_strict_class_in_plain_words():
         ranking="risk_adjusted",
         min_trades_to_rank=3,
         names_shown=False,
+        order_types="market",
     )
 
     assert sentences(rulebook) == {
@@ -68,6 +69,7 @@ def test_every_rule_of_a_strict_class_in_plain_words():
         "Deposits": "Allowed, up to $5,000.00 in all beyond your starting cash.",
         "Withdrawals": "Not allowed.",
         "Commission": "0.5 % of the order's value, at least $1.00.",
+        "Order types": "Market orders only: you buy and sell at the current price.",
         "Most in one stock": "After a buy, no stock may be more than 25 % of your "
         "portfolio's value.",
         "Trades a day": "At most 1 trade per simulated day.",
@@ -90,6 +92,7 @@ def test_every_rule_of_an_open_class_in_plain_words():
     assert said["Deposits"] == "Allowed, with no cap."
     assert said["Withdrawals"] == "Allowed."
     assert said["Commission"] == "$4.95 a trade."
+    assert said["Order types"] == "All: market, limit, stop, stop-limit and trailing stop orders."
     for rule in ("Most in one stock", "Trades a day", "Lowest share price"):
         assert said[rule] == "No limit."
     assert said["To be ranked"] == "No minimum number of trades."

@@ -273,6 +273,104 @@ def _events(w: World) -> World:
     return w
 
 
+def _open_orders(w: World) -> World:
+    """Open orders for the student: a limit buy and a stop that sells the shares she holds,
+    so her page in the console lists them with their Cancel buttons."""
+    from prices.models import Price
+    from trading.services import order_request, place_order
+
+    if "order" not in w.ids:
+        price = Price.objects.get(symbol=w.ids["symbol"]).price
+        stop = (price / 2).quantize(Decimal("0.01"))
+        w.ids["order"] = place_order(
+            user=w.student,
+            request=order_request(
+                side="buy",
+                type="limit",
+                symbol=w.ids["other_symbol"],
+                quantity=2,
+                limit_price="1.00",
+            ),
+        ).pk
+        place_order(
+            user=w.student,
+            request=order_request(
+                side="sell",
+                type="stop",
+                symbol=w.ids["symbol"],
+                quantity=7,
+                stop_price=stop,
+                duration="gtc",
+            ),
+        )
+    return w
+
+
+def _orders(w: World) -> World:
+    """Maya's orders in every state: an open limit buy and an open trailing stop sell
+    (holding cash and shares), one she cancelled, one her teacher cancelled, one that
+    expired (told on her next page) and one rejected; her market orders are filled ones."""
+    from prices.models import Price
+    from trading.models import Order
+    from trading.services import cancel_order, expire_orders, order_request, place_order
+
+    if "orders" in w.ids:
+        return w
+    maya, symbol, other = w.student, w.ids["symbol"], w.ids["other_symbol"]
+    price = Price.objects.get(symbol=symbol).price
+    below = str((price * Decimal("0.8")).quantize(Decimal("0.01")))
+
+    def limit_buy(duration="gtc"):
+        request = order_request(
+            side="buy",
+            type="limit",
+            symbol=symbol,
+            quantity=5,
+            limit_price=below,
+            duration=duration,
+        )
+        return place_order(user=maya, request=request)
+
+    limit_buy()
+    trailing = order_request(
+        side="sell",
+        type="trailing_stop",
+        symbol=other,
+        quantity=4,
+        trail_percent="5",
+        duration="gtc",
+    )
+    place_order(user=maya, request=trailing)
+    cancel_order(order_id=limit_buy().pk, user=maya)
+    cancel_order(order_id=limit_buy().pk, by=_superuser(), reason="Wrong symbol, see me")
+    expire_orders(day=limit_buy(duration="day").expires_day)
+    Order.objects.create(
+        user=maya,
+        stock_id=symbol,
+        side="buy",
+        type="limit",
+        quantity=2,
+        limit_price=below,
+        status="rejected",
+        reason="Your class's trading window has closed.",
+        closed_at=timezone.now(),
+    )
+    w.ids["orders"] = True
+    return w
+
+
+def _cancel_after_it_closed(page):
+    """The Cancel button of an order that closed since the page was loaded: refused, 400."""
+    from trading.models import Order
+    from trading.services import cancel_order
+
+    form = page.locator("#open-orders form").first
+    order_id = int(form.get_attribute("action").strip("/").split("/")[-2])
+    cancel_order(order_id=order_id, user=Order.objects.get(pk=order_id).user)
+    with page.expect_navigation():
+        form.locator("button").click()
+
+
 def _audit_entry(w: World) -> int:
     from tradesim.models import AuditEntry
 
@@ -332,6 +430,28 @@ def _fill_and_send(values: dict, button: str | None = None):
     return submit
 
 
+def _choose_order_type(kind: str, values: dict | None = None):
+    """An order ticket with `kind` chosen and `values` filled in, its preview written."""
+
+    def choose(page):
+        form = "main form[data-order-ticket]"
+        page.select_option(f"{form} select[name=type]", kind)
+        for name, value in (values or {}).items():
+            page.fill(f"{form} input[name={name}]", value)
+        page.locator(f"{form} [data-order-preview]").wait_for()
+
+    return choose
+
+
+def _send_order_ticket(page):
+    """A limit order with a price that is not one: the ticket comes back (400)."""
+    page.select_option("#id_type", "limit")
+    page.fill("#id_quantity", "2")
+    page.fill("#id_limit_price", "1e3")
+    with page.expect_navigation():
+        page.locator("main form[method=post] [type=submit]").click()
+
+
 def _send_large_event(page):
     """A move over ±25 % without the confirmation box ticked: the form comes back (400)
     asking to confirm."""
@@ -358,7 +478,31 @@ STUDENT_PAGES = [
     Page("quote", "student", lambda w: f"/prices/{w.ids['symbol']}/"),
     Page("buy ticket", "student", lambda w: f"/trading/buy/?symbol={w.ids['symbol']}"),
     Page("sell ticket", "student", lambda w: f"/trading/sell/?symbol={w.ids['symbol']}"),
+    Page(
+        "order ticket",
+        "student",
+        lambda w: f"/trading/orders/new/?symbol={w.ids['symbol']}&side=sell&type=stop_limit",
+    ),
+    Page(
+        "quote ticket, stop-limit",
+        "student",
+        lambda w: f"/prices/{w.ids['symbol']}/",
+        then=_choose_order_type(
+            "stop_limit", {"quantity": "3", "stop_price": "1", "limit_price": "0.95"}
+        ),
+    ),
+    Page(
+        "buy ticket, trailing stop",
+        "student",
+        lambda w: f"/trading/buy/?symbol={w.ids['symbol']}",
+        then=_choose_order_type("trailing_stop", {"quantity": "2", "trail_percent": "5"}),
+    ),
     Page("trade history", "student", "/trading/"),
+    Page("orders", "student", lambda w: _orders(w) and "/trading/orders/"),
+    Page("open orders", "student", lambda w: _orders(w) and "/trading/orders/?status=open"),
+    Page("no orders", "student", "/trading/orders/?status=open"),
+    Page("orders bad filter", "student", "/trading/orders/?start=yesterday", status=400),
+    Page("dashboard with open orders", "student", lambda w: _orders(w) and "/portfolio/"),
     Page("cash journal", "student", "/ledger/"),
     Page("deposit", "student", "/ledger/deposit/"),
     Page("withdraw", "student", "/ledger/withdraw/"),
@@ -390,6 +534,17 @@ CONSOLE_PAGES = [
     Page("admin index", "instructor", "/admin/"),
     Page("user list", "instructor", "/admin/accounts/user/"),
     Page("user change", "instructor", lambda w: f"/admin/accounts/user/{w.student.pk}/change/"),
+    Page(
+        "user change with open orders",
+        "instructor",
+        lambda w: f"/admin/accounts/user/{_open_orders(w).student.pk}/change/",
+    ),
+    Page("orders", "instructor", lambda w: _open_orders(w) and "/admin/trading/order/"),
+    Page(
+        "order",
+        "instructor",
+        lambda w: f"/admin/trading/order/{_open_orders(w).ids['order']}/change/",
+    ),
     Page(
         "grant cash", "instructor", lambda w: f"/admin/accounts/user/grant-cash/?ids={w.student.pk}"
     ),
@@ -557,6 +712,18 @@ ERROR_STATES = [
         "student",
         lambda w: f"/trading/sell/?symbol={w.ids['symbol']}",
         _fill_and_send({"#id_quantity": "9999"}),
+    ),
+    Page(
+        "order ticket error",
+        "student",
+        lambda w: f"/trading/orders/new/?symbol={w.ids['symbol']}",
+        _send_order_ticket,
+    ),
+    Page(
+        "cancel refused",
+        "student",
+        lambda w: _orders(w) and "/trading/orders/?status=open",
+        _cancel_after_it_closed,
     ),
     Page(
         "password change error",

@@ -1,7 +1,7 @@
 """The instructors' console in a real browser: the user list's key columns fit a 1366 px
-laptop screen, and the class overview, a student's page, market events and the students'
-market news look finished on a laptop and on a phone (screenshots in
-test-artifacts/screenshots/)."""
+laptop screen, and the class overview, a student's page (with open orders to cancel),
+market events and the students' market news look finished on a laptop and on a phone
+(screenshots in test-artifacts/screenshots/)."""
 
 from decimal import Decimal
 
@@ -140,6 +140,56 @@ def test_a_students_page_on_a_laptop_and_a_phone(browser_page, classroom):
     b.page.set_viewport_size(PHONE)
     b.page.reload()
     b.shot("console-student-390")
+
+
+def test_an_instructor_cancels_a_students_open_order_on_a_laptop_and_a_phone(
+    browser_page, classroom
+):
+    """maya's open orders on her page, with what each holds; Cancel on one frees its hold
+    and says so; the page fits a phone without sideways scrolling."""
+    from ledger.models import Balance
+    from trading.models import Order
+    from trading.services import order_request, place_order
+
+    maya = classroom["students"][2]  # holds 7 XOM
+    waiting = [
+        order_request(side="buy", type="limit", symbol="AAPL", quantity=10, limit_price="250.00"),
+        order_request(
+            side="sell", type="stop", symbol="XOM", quantity=7, stop_price="55.00", duration="gtc"
+        ),
+        order_request(
+            side="buy", type="trailing_stop", symbol="MSFT", quantity=2, trail_percent="5"
+        ),
+    ]
+    for request in waiting:
+        place_order(user=maya, request=request)
+    b = browser_page
+    b.page.set_viewport_size({"width": 1280, "height": 900})
+    log_in(b)
+    b.goto(f"/admin/accounts/user/{maya.pk}/change/")
+    orders = b.page.locator(".open-orders")
+    assert "Open orders (3)" in orders.inner_text()
+    assert "Buy 10 AAPL if the price falls to $250.00 or less; good for today" in (
+        orders.inner_text()
+    )
+    assert "$2,500.00 of cash" in orders.inner_text()
+    b.shot("console-student-orders-1280")
+    no_sideways_scroll(b.page)
+    b.page.set_viewport_size(PHONE)
+    b.page.reload()
+    b.shot("console-student-orders-390")
+    no_sideways_scroll(b.page)
+
+    b.page.get_by_role("button", name="Cancel the order: Buy 10 AAPL").click()
+    b.page.wait_for_load_state("networkidle")
+    said = b.page.inner_text("ul.messagelist")
+    assert "Cancelled maya's order: Buy 10 AAPL" in said
+    assert "The $2,500.00 of cash it held is free again." in said
+    assert "Open orders (2)" in b.page.inner_text(".open-orders")
+    assert Order.objects.get(user=maya, stock_id="AAPL", type="limit").status == "cancelled"
+    assert Balance.objects.get(user=maya).held > 0  # the trailing stop's hold stays
+    b.shot("console-student-orders-cancelled-390")
+    no_sideways_scroll(b.page)
 
 
 def test_a_large_event_is_confirmed_then_students_read_it_as_news(browser_page, classroom):

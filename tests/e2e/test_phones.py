@@ -12,7 +12,14 @@ from django.utils import timezone
 from ledger.services import deposit, withdraw
 from prices.services import advance_market, load_market
 from prices.simulation import new_rng
-from trading.services import buy, sell
+from trading.services import (
+    buy,
+    cancel_order,
+    expire_orders,
+    order_request,
+    place_order,
+    sell,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -101,9 +108,41 @@ def busy_class(db):
     for symbol in symbols[:4]:
         sell(user=maya, symbol=symbol, quantity=2)
     withdraw(user=maya, amount=Decimal("120.50"), description="Lunch money")
+    # Orders that wait (two limit buys, a trailing stop sell) and two that are over.
+    place_waiting_orders(maya)
     for minute in range(5):
         advance_market(rng=rng, now=timezone.now() + timedelta(seconds=minute))
     return {"student": maya, "instructor": rivera, "classroom": period}
+
+
+def place_waiting_orders(student):
+    from prices.models import Price
+
+    def limit_buy(symbol, duration="gtc"):
+        price = Price.objects.get(symbol=symbol).price
+        request = order_request(
+            side="buy",
+            type="limit",
+            symbol=symbol,
+            quantity=2,
+            limit_price=str((price * Decimal("0.9")).quantize(Decimal("0.01"))),
+            duration=duration,
+        )
+        return place_order(user=student, request=request)
+
+    limit_buy("NVDA")
+    limit_buy("XOM")
+    trailing = order_request(
+        side="sell",
+        type="trailing_stop",
+        symbol="AAPL",
+        quantity=3,
+        trail_amount="7.50",
+        duration="gtc",
+    )
+    place_order(user=student, request=trailing)
+    cancel_order(order_id=limit_buy("JPM").pk, user=student)
+    expire_orders(day=limit_buy("GOOGL", duration="day").expires_day)
 
 
 def log_in(b, username):
@@ -149,8 +188,12 @@ STUDENT_PAGES = [
     ("quote", "/prices/AAPL/"),
     ("buy ticket", "/trading/buy/?symbol=AAPL"),
     ("sell ticket", "/trading/sell/?symbol=MSFT"),
+    ("order ticket", "/trading/orders/new/?symbol=AAPL&type=stop_limit"),
     ("trade history", "/trading/"),
     ("trade history, bad filter", "/trading/?start=yesterday", 400),
+    ("orders", "/trading/orders/"),
+    ("open orders", "/trading/orders/?status=open"),
+    ("orders, bad filter", "/trading/orders/?status=pending", 400),
     ("cash journal", "/ledger/"),
     ("deposit", "/ledger/deposit/"),
     ("withdraw", "/ledger/withdraw/"),
@@ -257,6 +300,17 @@ def test_on_a_phone_the_tables_keep_their_key_numbers_on_screen(browser_page, bu
             "#holdings tbody [data-cell=pnl]",
             "#holdings tbody [data-cell=weight]",
             "#holdings tfoot [data-cell=value]",
+            "#cash-held",
+            "#cash-free",
+            "#open-orders-panel .list-group-item .btn",
+        ],
+        "/trading/orders/": [
+            "#open-orders tbody [data-cell=order]",
+            "#open-orders tbody [data-cell=held]",
+            "#open-orders tbody [data-cell=actions] .btn",
+            "#past-orders tbody [data-cell=order]",
+            "#past-orders tbody [data-cell=outcome]",
+            "#past-orders tbody [data-cell=when]",
         ],
         "/prices/": [
             "#market tbody [data-cell=symbol]",
@@ -339,9 +393,19 @@ def test_on_a_phone_the_primary_controls_fit_a_thumb(browser_page, busy_class):
     problems += too_small(
         page, "main form[method=post] :is(button, input:not([type=hidden]), select)"
     )
+    # A trailing stop's fields, with the trail's percent / dollars switch.
+    page.select_option("#id_type", "trailing_stop")
+    problems += too_small(
+        page, "main form[method=post] :is(button, input:not([type=hidden]), select)"
+    )
 
     b.goto("/portfolio/")
     problems += too_small(page, "#holdings tbody .btn")
+    problems += too_small(page, "#open-orders-panel .btn")
+
+    b.goto("/trading/orders/")
+    problems += too_small(page, "#open-orders .btn, main form[method=get] :is(button, select)")
+    b.goto("/portfolio/")
 
     # The folded menu: a big toggle, and full-width items once open.
     problems += too_small(page, ".navbar-toggler")

@@ -117,7 +117,7 @@ def test_the_dashboard_chart_names_its_span_and_never_repeats_a_label(browser_pa
     card = page.locator("section[aria-labelledby='performance-heading']")
     card.screenshot(path=str(SCREENSHOTS / "time-05b-phone-performance-card.png"))
 
-    for path in ("/trading/", "/ledger/", "/portfolio/leaderboard/"):
+    for path in ("/trading/", "/trading/orders/", "/ledger/", "/portfolio/leaderboard/"):
         b.goto(path)
         assert "Times are in the Europe/Paris time zone" in page.inner_text("footer")
     b.shot("time-06-phone-journal")

@@ -428,6 +428,7 @@ def test_an_instructor_creates_a_class_and_assigns_students(teacher_client, alic
             "commission_kind": "none",
             "commission_amount": "0",
             "commission_minimum": "0",
+            "order_types": "all",
             "ranking": "twr",
             "min_trades_to_rank": "0",
             "names_shown": "on",

@@ -183,6 +183,73 @@ def test_a_refused_rule_change_is_a_400_and_changes_nothing(teacher_client, peri
     assert period1.max_position_percent is None
 
 
+# Order types --------------------------------------------------------------------------
+
+
+def test_the_class_form_shows_the_order_types_and_what_a_switch_does(teacher_client, period1):
+    page = teacher_client.get(change_url(period1)).content.decode()
+
+    assert 'name="order_types"' in page
+    assert '<option value="all" selected>All order types (market, limit, stop, stop-limit, ' in (
+        page
+    )
+    assert "Market orders only</option>" in page
+    assert "does not cancel the orders already open" in page
+
+
+def test_switching_to_market_only_is_audited_and_says_what_stays_open(
+    teacher_client, teacher, period1, market
+):
+    from trading import services as trading
+
+    alice = StudentFactory(username="alice", email="alice@school.example", classroom=period1)
+    request = trading.order_request(
+        side="buy", type="limit", symbol="AAPL", quantity=1, limit_price="150.00"
+    )
+    order = trading.place_order(user=alice, request=request)
+
+    response = _edit(teacher_client, period1, order_types="market")
+    page = teacher_client.get(response.url).content.decode()
+
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action) == (teacher, "class_rules")
+    assert entry.detail == (
+        "Period 1: Order types students may use: All order types (market, limit, stop, "
+        "stop-limit, trailing stop) → Market orders only"
+    )
+    period1.refresh_from_db()
+    assert period1.order_types == "market" and period1.rules_changed_at is not None
+    assert (
+        "Period 1 now takes market orders only. Its students' open order placed before stays "
+        "open and may still fill, until they expire or are cancelled" in page
+    )
+    orders = reverse("admin:trading_order_changelist")
+    assert f'<a href="{orders}?user__classroom__id__exact={period1.pk}&amp;status__exact=open"' in (
+        page
+    )
+    order.refresh_from_db()
+    assert order.is_open  # it stays; the instructor may cancel it
+
+
+def test_switching_with_no_open_orders_says_nothing_more(teacher_client, period1):
+    response = _edit(teacher_client, period1, order_types="market")
+
+    page = teacher_client.get(response.url).content.decode()
+    assert "now takes market orders only" not in page
+    assert "was changed successfully" in page
+
+
+def test_an_unknown_order_type_setting_is_a_400_and_changes_nothing(teacher_client, period1):
+    response = _edit(teacher_client, period1, order_types="limit")
+
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    period1.refresh_from_db()
+    assert period1.order_types == "all"
+    assert not AuditEntry.objects.exists()
+
+
 # Moving a student ---------------------------------------------------------------------
 
 

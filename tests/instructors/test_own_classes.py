@@ -26,7 +26,7 @@ from tests.factories import ClassroomFactory, InstructorFactory, StudentFactory
 from tests.instructors.helpers import form_data
 from tradesim.models import AuditEntry
 from trading import services as trading
-from trading.models import Trade
+from trading.models import Order, Trade
 
 pytestmark = pytest.mark.django_db
 
@@ -361,6 +361,7 @@ MONEY_LISTS = [
     ("portfolio_portfoliosummary", PortfolioSummary, "user"),
     ("portfolio_portfoliosnapshot", PortfolioSnapshot, "user"),
     ("trading_trade", Trade, "user"),
+    ("trading_order", Order, "user"),
     ("tradesim_auditentry", AuditEntry, "student"),
 ]
 
@@ -452,3 +453,63 @@ def test_a_moved_student_leaves_the_old_instructors_console(school, teacher_clie
     trades = reverse("admin:trading_trade_changelist")
     assert "alice" not in usernames(teacher_client.get(trades))
     assert "alice" in usernames(bee_client.get(trades))
+
+
+# Open orders ------------------------------------------------------------------------------
+
+
+def _limit_order(user, side="buy", symbol="AAPL", price="100.00") -> Order:
+    request = trading.order_request(
+        side=side, type="limit", symbol=symbol, quantity=1, limit_price=price
+    )
+    return trading.place_order(user=user, request=request)
+
+
+def _cancel(client, student, order):
+    url = reverse("admin:accounts_user_cancel_orders", args=[student.pk])
+    return client.post(url, {"order": order if order == "all" else order.pk})
+
+
+def test_an_instructor_never_sees_or_cancels_another_class_students_orders(
+    school, teacher, bee, teacher_client, bee_client
+):
+    alice, carol = school["alice"], school["carol"]
+    alices, carols = _limit_order(alice), _limit_order(carol)
+    orders = reverse("admin:trading_order_changelist")
+
+    # Ms Bee: alice's page and its cancel are not found; carol's cancel does not take
+    # alice's order; the Orders list, its action and the service do not reach it.
+    assert not_found(bee_client.get(reverse("admin:accounts_user_change", args=[alice.pk])))
+    assert not_found(_cancel(bee_client, alice, "all"))
+    _cancel(bee_client, carol, alices)
+    assert alices.pk not in {row.pk for row in bee_client.get(orders).context["cl"].result_list}
+    bee_client.post(orders, {"action": "cancel_action", ACTION_CHECKBOX_NAME: [str(alices.pk)]})
+    assert not_found(bee_client.get(reverse("admin:trading_order_change", args=[alices.pk])))
+    with pytest.raises(trading.OrderNotFound):
+        trading.cancel_order(order_id=alices.pk, by=bee)
+    alices.refresh_from_db()
+    assert alices.is_open
+    assert not AuditEntry.objects.filter(action="cancel_order").exists()
+
+    # The teacher likewise for carol's; each cancels their own students' orders.
+    assert not_found(_cancel(teacher_client, carol, "all"))
+    _cancel(teacher_client, alice, carols)
+    carols.refresh_from_db()
+    assert carols.is_open
+    _cancel(teacher_client, alice, alices)
+    _cancel(bee_client, carol, "all")
+    alices.refresh_from_db()
+    carols.refresh_from_db()
+    assert (alices.status, alices.cancelled_by) == ("cancelled", teacher)
+    assert (carols.status, carols.cancelled_by) == ("cancelled", bee)
+
+
+def test_a_superuser_cancels_an_order_of_a_student_in_no_class(
+    school, superuser, superuser_client
+):
+    ninas = _limit_order(school["nina"], side="sell", symbol="XOM", price="500.00")
+
+    _cancel(superuser_client, school["nina"], ninas)
+
+    ninas.refresh_from_db()
+    assert (ninas.status, ninas.cancelled_by) == ("cancelled", superuser)

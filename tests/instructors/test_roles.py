@@ -26,7 +26,7 @@ User = get_user_model()
 MIGRATION = ("accounts", "0003_instructors_unlock_logins")
 first = importlib.import_module("accounts.migrations.0002_instructors_group")
 migration = importlib.import_module("accounts.migrations.0003_instructors_unlock_logins")
-latest = importlib.import_module("accounts.migrations.0005_instructors_classroom_permissions")
+latest = importlib.import_module("accounts.migrations.0007_instructors_cancel_orders")
 
 
 def granted(group) -> set[tuple[str, str]]:
@@ -99,6 +99,9 @@ def test_what_an_instructor_may_and_may_not_do(teacher):
         "ledger.change_balance",
         "trading.change_trade",
         "trading.delete_trade",
+        "trading.change_order",
+        "trading.delete_order",
+        "trading.add_order",
         "portfolio.change_holding",
         "tradesim.delete_auditentry",
         "accounts.add_user",
@@ -153,3 +156,20 @@ def test_an_instructor_sees_the_console_but_not_the_groups(teacher_client):
     for name in ["Users", "Classes", "Balances", "Transactions", "Trades", "Holdings", "Audit log"]:
         assert name in page, name
     assert "/admin/auth/group/" not in page
+
+
+def test_the_cancel_orders_migration_grants_and_takes_back_the_order_permissions():
+    orders = importlib.import_module("accounts.migrations.0007_instructors_cancel_orders")
+    state = MigrationExecutor(connection).loader.project_state(
+        ("accounts", "0007_instructors_cancel_orders")
+    )
+    editor = SimpleNamespace(connection=connection)
+    Permission.objects.filter(codename__in=["view_order", "cancel_order"]).delete()
+
+    orders.apply(orders.PERMISSIONS)(state.apps, editor)  # creates the permissions first
+    group = Group.objects.get(name=INSTRUCTORS)
+    assert {("trading", "view_order"), ("trading", "cancel_order")} <= granted(group)
+    assert granted(group) == set(orders.PERMISSIONS)
+
+    orders.apply(orders.PREVIOUS)(state.apps, editor)
+    assert granted(group) == set(orders.PREVIOUS)

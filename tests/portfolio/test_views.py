@@ -238,8 +238,8 @@ def test_dashboard_and_live_cost_the_same_queries_for_1_and_30_holdings(
         after_tick(ticks=n, timestamp=timezone.now() - timedelta(minutes=10 - n))
         ledger.deposit(user=student, amount="10.00")
 
-    # session, user, account row, holdings, index, snapshots, activity
-    assert queries(student_client, DASHBOARD) == 7
+    # session, user, account row, holdings, index, snapshots, activity, open orders
+    assert queries(student_client, DASHBOARD) == 8
     assert queries(student_client, LIVE, HTTP_HX_REQUEST="true") == 4
     assert queries(student_client, CSV_URL) == 4
 

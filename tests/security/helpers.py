@@ -44,6 +44,7 @@ PATH_VALUES = {
     "symbol": "ZAL",
     "object_id": "1",
     "id": "1",
+    "order_id": "1",
     "content_type_id": "1",
     "app_label": "ledger",
     "url": "nothing-here/",

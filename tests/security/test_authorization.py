@@ -62,6 +62,10 @@ EXPECTED = {
     "trading:history": PRIVATE,
     "trading:buy": PRIVATE,
     "trading:sell": PRIVATE,
+    "trading:orders": PRIVATE,
+    "trading:order_new": PRIVATE,
+    # POST only: a GET is refused (405) once logged in.
+    "trading:cancel_order": {"anon": LOGIN, "student": 405, "instructor": 405},
     # The form; an instructor is told instructors don't join, and a join is refused.
     "classes:join": PRIVATE,
 }
@@ -70,6 +74,7 @@ EXPECTED = {
 VARIANTS = {
     "ledger:journal": ["", "?format=csv", "?type=deposit&symbol=ZAL"],
     "trading:history": ["", "?format=csv", "?symbol=ZAL"],
+    "trading:orders": ["", "?format=csv", "?status=open", "?symbol=ZAL"],
 }
 
 # Pages that show other students by design: the leaderboard ranks everyone by name and
@@ -243,6 +248,7 @@ def test_an_instructor_reads_every_students_money_in_the_admin(classroom):
         "admin:ledger_transaction_changelist": {},
         "admin:ledger_transaction_change": {"object_id": row.pk},
         "admin:trading_trade_changelist": {},
+        "admin:trading_order_changelist": {},
         "admin:portfolio_holding_changelist": {},
         "admin:accounts_user_changelist": {},
     }
@@ -349,3 +355,29 @@ def test_another_classs_instructor_cannot_move_alices_money(classroom, colleague
         {"action": "grant_cash_action", "_selected_action": [str(alice.pk)]},
     )
     assert money_state() == before
+
+
+@pytest.mark.django_db
+def test_another_classs_instructor_cannot_cancel_alices_orders(classroom, colleague):
+    from trading.models import Order
+    from trading.services import order_request, place_order
+
+    alice = classroom["alice"]
+    waiting = place_order(
+        user=alice,
+        request=order_request(
+            side="sell", type="limit", symbol="ZAL", quantity=5, limit_price="200.00"
+        ),
+    )
+    before = money_state(), list(Order.objects.values_list("pk", "status", "held_shares"))
+    cancel = reverse("admin:accounts_user_cancel_orders", args=[alice.pk])
+    orders = reverse("admin:trading_order_changelist")
+
+    for data in [{"order": str(waiting.pk)}, {"order": "all"}]:
+        response = colleague.post(cancel, data)
+        assert response.status_code == 302 and response.url == reverse("admin:index")
+    colleague.post(orders, {"action": "cancel_action", "_selected_action": [str(waiting.pk)]})
+
+    assert (money_state(), list(Order.objects.values_list("pk", "status", "held_shares"))) == (
+        before
+    )

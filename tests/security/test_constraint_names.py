@@ -57,6 +57,7 @@ VALID = {
         "starts_at_1": "09:30:00",
         "ends_at_0": "2027-03-01",
         "ends_at_1": "16:00:00",
+        "order_types": "all",
         "ranking": "twr",
         "min_trades_to_rank": "0",
         "names_shown": "on",

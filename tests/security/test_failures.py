@@ -141,7 +141,16 @@ def test_healthz_is_503_while_the_database_is_down(client):
 
 
 @pytest.mark.parametrize(
-    "url", ["/", "/prices/", "/portfolio/", "/ledger/", "/trading/", "/accounts/login/"]
+    "url",
+    [
+        "/",
+        "/prices/",
+        "/portfolio/",
+        "/ledger/",
+        "/trading/",
+        "/trading/orders/",
+        "/accounts/login/",
+    ],
 )
 def test_pages_during_an_outage_are_friendly_not_a_traceback(alice, url):
     with database_down():

@@ -398,6 +398,23 @@ def test_no_path_parameter_answers_500(world):
     verdict([student, root], at_least=len(PATH_PARAMETER) * len(PATH_VALUES))
 
 
+@pytest.mark.parametrize("name", ["trading:buy", "trading:sell"])
+def test_the_old_order_urls_take_the_ticket_without_a_500(world, name):
+    """The order pages' ticket posts to /trading/orders/new/ and is swept there; /trading/buy/
+    and /trading/sell/ still take an order (a market order: they read no side, type, price
+    or duration), so the same form is swept at each of them too."""
+    url = reverse(name)
+    sweep = Sweep(world["alice"])
+    page = sweep.page(url + "?symbol=ZAL")
+    ticket = reverse("trading:order_new")
+    assert f'action="{ticket}"' in page
+    sweep.read -= {"side", "type", "limit_price", "stop_price", "trail_percent", "trail_amount"}
+    sweep.read.discard("duration")
+    sweep.forms(url, page.replace(f'action="{ticket}"', f'action="{url}"'))
+
+    verdict([sweep], at_least=len(NUMBERS) * 5)
+
+
 def test_the_sweep_finds_every_kind_of_input(world):
     """The discovery sees what it is meant to: the students' filters, the admin's list
     filters and date hierarchy, and the forms that move money with their fields."""

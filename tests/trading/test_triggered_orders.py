@@ -124,14 +124,14 @@ def test_trailing_stops_follow_a_new_high_or_low_and_not_a_retreat(trader):
     assert (sell.trail_mark, sell.trigger_price) == (Decimal("120.00"), Decimal("108.00"))
 
 
-def test_a_trailing_percent_rounds_its_stop_to_the_cent_half_up(trader):
+def test_a_trailing_percent_rounds_a_sells_stop_down_to_the_cent(trader):
     sell = _place(trader, "sell", "trailing_stop", trail_percent="7.5")
 
-    _set_price("AAPL", "101.00")  # 101.00 × 0.925 = 93.425
+    _set_price("AAPL", "101.00")  # 101.00 × 0.925 = 93.425: the whole trail is 93.42
     services.follow_trailing_stops()
 
     sell.refresh_from_db()
-    assert (sell.trail_mark, sell.trigger_price) == (Decimal("101.00"), Decimal("93.43"))
+    assert (sell.trail_mark, sell.trigger_price) == (Decimal("101.00"), Decimal("93.42"))
 
 
 def test_a_trailing_stop_closed_meanwhile_keeps_its_mark(trader):

@@ -1,9 +1,9 @@
 from django import template
 
-from classrooms.rules import rulebook_for
+from classrooms.rules import ORDER_TYPES_MARKET, rulebook_for
 from trading import selectors
-from trading.forms import OrderForm
-from trading.services import MAX_QUANTITY
+from trading.forms import OrderTicketForm, ticket_settings
+from trading.services import MAX_QUANTITY, describe_order
 
 register = template.Library()
 
@@ -13,9 +13,9 @@ def order_ticket(context, quote):
     """The order ticket for one quote: `{% order_ticket quote %}`.
 
     `quote` needs .symbol, .name, .price and .halted (prices.selectors.Quote has them).
-    Reads the visitor's cash and shares held, and their class's rules for the commission:
-    one query for a logged-in user (two in a class), none for an anonymous visitor or a
-    halted symbol."""
+    Reads the visitor's cash and shares held, and their class's rules for the commission
+    and the order types: one query for a logged-in user (two in a class), none for an
+    anonymous visitor or a halted symbol."""
     request = context.get("request")
     user = getattr(request, "user", None)
     ticket = {
@@ -27,13 +27,35 @@ def order_ticket(context, quote):
     }
     if not ticket["authenticated"] or ticket["halted"]:
         return ticket
-    cash, held = selectors.cash_and_shares(user, quote.symbol)
+    funds = selectors.cash_and_shares(user, quote.symbol)
+    rules = rulebook_for(user)
+    form = OrderTicketForm(
+        initial={"symbol": quote.symbol, "side": "buy", "next": ticket["next"]},
+        auto_id="ticket-%s",
+    )
     ticket.update(
-        cash=cash,
-        held=held,
-        rules=rulebook_for(user),
+        cash=funds.cash,
+        funds=funds,
+        rules=rules,
+        market_only=rules.order_types == ORDER_TYPES_MARKET,
         max_quantity=MAX_QUANTITY,
-        form=OrderForm(initial={"symbol": quote.symbol, "next": ticket["next"]}),
+        form=form,
         csrf_token=context.get("csrf_token"),
+        **ticket_settings(),
     )
     return ticket
+
+
+@register.filter
+def order_description(order) -> str:
+    """An order in plain words: `{{ order|order_description }}` (services.describe_order)."""
+    return describe_order(order)
+
+
+@register.filter
+def order_terms(order) -> str:
+    """The order in plain words after its side, quantity and symbol, which a page shows as
+    a badge before it: "if the price falls to $180.00 or less; good for today"."""
+    text = describe_order(order)
+    head = f"{order.get_side_display()} {order.quantity:,} {order.stock_id}"
+    return text[len(head) :].lstrip() if text.startswith(head) else text

@@ -97,6 +97,11 @@ RULES = {
         "most of the portfolio in one stock after a buy, in percent, or none",
     ),
     "max_trades_per_day": ("max_trades_per_day", _or_none(_whole), "a whole number, or none"),
+    "order_types": (
+        "order_types",
+        _choice(Classroom.OrderTypes),
+        "market (market orders only) or all (the default)",
+    ),
     "min_share_price": ("min_share_price", _or_none(_number), "dollars, or none"),
     "ranking": (
         "ranking",

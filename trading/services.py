@@ -1241,8 +1241,8 @@ ORDER BY o.id
 
 
 # One statement for every mark that moved: the rows travel as arrays on PostgreSQL; SQLite,
-# in-process, steps one prepared UPDATE per row (as prices.bulk writes a tick). Django's
-# bulk update, a CASE with a branch per row, took 8–13 s for 12,500 marks.
+# in-process, steps one prepared UPDATE per row (as prices.bulk writes a tick). An update()
+# with a CASE branch per row cost ten times as much (docs/performance.md).
 _MOVE_MARKS_SQL = {
     "postgresql": (
         "UPDATE orders AS o SET trail_mark = v.mark, trigger_price = v.stop"  # noqa: S608

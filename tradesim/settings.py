@@ -138,6 +138,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache ---------------------------------------------------------------------------------
 
+FILE_CACHE_MAX_ENTRIES = 20_000
+
 # The default is a file cache in the project folder, shared by every process on the machine
 # (runserver, gunicorn's workers, a separate tick_prices), so a tick's invalidation of the
 # quote cache reaches them all. Production: redis://… shared by every machine.
@@ -148,6 +150,9 @@ CACHES = {
         default={
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(BASE_DIR / ".cache"),
+            # Django's default of 300 entries would drop keys that must last until read,
+            # such as each student's news of a filled order (trading.middleware).
+            "OPTIONS": {"MAX_ENTRIES": FILE_CACHE_MAX_ENTRIES},
         },
     )
 }

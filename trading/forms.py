@@ -233,16 +233,12 @@ class OrderTicketForm(OrderForm):
         return Order.Side.SELL if value == Order.Side.SELL else Order.Side.BUY
 
 
-class TradeFilterForm(BootstrapForm):
-    """The history page's filters (all optional), from the query string."""
+class _HistoryFilterForm(BootstrapForm):
+    """What the history pages' filters share: a symbol and a range of days."""
+
+    start_label = "From"
 
     symbol = forms.CharField(required=False, max_length=SYMBOL_MAX_LENGTH + 10)
-    operation = forms.ChoiceField(
-        required=False,
-        choices=[("", "Buys and sells"), *Trade.Operation.choices],
-        label="Side",
-        error_messages={"invalid_choice": "Side must be buy or sell."},
-    )
     start = DayField(
         required=False,
         label="From",
@@ -253,6 +249,10 @@ class TradeFilterForm(BootstrapForm):
         label="To",
         error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["start"].label = self.start_label
 
     def clean_symbol(self):
         value = self.cleaned_data["symbol"]
@@ -266,8 +266,24 @@ class TradeFilterForm(BootstrapForm):
         return cleaned
 
 
-class OrderFilterForm(BootstrapForm):
+class TradeFilterForm(_HistoryFilterForm):
+    """The history page's filters (all optional), from the query string."""
+
+    field_order = ["symbol", "operation", "start", "end"]
+
+    operation = forms.ChoiceField(
+        required=False,
+        choices=[("", "Buys and sells"), *Trade.Operation.choices],
+        label="Side",
+        error_messages={"invalid_choice": "Side must be buy or sell."},
+    )
+
+
+class OrderFilterForm(_HistoryFilterForm):
     """The orders page's filters (all optional), from the query string."""
+
+    start_label = "Placed from"
+    field_order = ["status", "symbol", "side", "type", "start", "end"]
 
     status = forms.ChoiceField(
         required=False,
@@ -276,7 +292,6 @@ class OrderFilterForm(BootstrapForm):
             "invalid_choice": "Status must be open, filled, cancelled, expired or rejected."
         },
     )
-    symbol = forms.CharField(required=False, max_length=SYMBOL_MAX_LENGTH + 10)
     side = forms.ChoiceField(
         required=False,
         choices=[("", "Any side"), *Order.Side.choices],
@@ -289,24 +304,3 @@ class OrderFilterForm(BootstrapForm):
             "invalid_choice": "Type must be market, limit, stop, stop_limit or trailing_stop."
         },
     )
-    start = DayField(
-        required=False,
-        label="Placed from",
-        error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
-    )
-    end = DayField(
-        required=False,
-        label="To",
-        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
-    )
-
-    def clean_symbol(self):
-        value = self.cleaned_data["symbol"]
-        return clean_symbol_text(value) if value else ""
-
-    def clean(self):
-        cleaned = super().clean()
-        start, end = cleaned.get("start"), cleaned.get("end")
-        if start and end and start > end:
-            raise ValidationError("The start date is after the end date.")
-        return cleaned

@@ -188,6 +188,14 @@ class Classroom(models.Model):
         "until they expire or are cancelled (from the student's page or the Orders list).",
     )
 
+    # The JSON API.
+    api_access = models.BooleanField(
+        "students may use the API",
+        default=True,
+        help_text="Untick to refuse every API request from this class's students (their "
+        "tokens are kept, and work again when this is ticked). Their pages are not affected.",
+    )
+
     # Ranking.
     ranking = models.CharField(
         "leaderboard ranks by", max_length=20, choices=Ranking.choices, default=Ranking.TWR

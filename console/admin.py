@@ -155,6 +155,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             {"fields": ["max_position_percent", "max_trades_per_day", "min_share_price"]},
         ),
         ("Orders", {"fields": ["order_types"]}),
+        ("API", {"fields": ["api_access"]}),
         (
             "Ranking",
             {"fields": ["ranking", "min_trades_to_rank", "names_shown", "rules_changed_at"]},

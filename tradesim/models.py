@@ -21,6 +21,7 @@ class AuditEntry(models.Model):
         NEW_JOIN_CODE = "join_code", "Gave a class a new join code"
         MOVE_STUDENT = "move_student", "Moved a student to another class"
         CANCEL_ORDER = "cancel_order", "Cancelled a student's order"
+        REVOKE_TOKEN = "revoke_token", "Revoked a student's API token"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_actions"

@@ -61,10 +61,13 @@ INSTALLED_APPS = [
     "portfolio",
     "trading",
     "console",
+    "api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/: problem documents for errors answered in HTML by the layers below; no-store.
+    "api.middleware.ApiResponseMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -314,6 +317,12 @@ SNAPSHOT_EVERY_TICKS = setting("SNAPSHOT_EVERY_TICKS", whole_number(minimum=0), 
 # Price history older than this many days keeps each symbol's last price of the day
 # (prices.services.thin_history); 0 keeps every tick forever.
 PRICE_HISTORY_DAYS = setting("PRICE_HISTORY_DAYS", whole_number(minimum=0), default=7)
+
+# The JSON API (/api/v1/): requests each token may send a minute, in every class. A bot that
+# polls quotes once a second and trades now and then stays well inside it.
+API_RATE_LIMIT_PER_MINUTE = setting(
+    "API_RATE_LIMIT_PER_MINUTE", whole_number(minimum=1), default=120
+)
 
 # Called after each committed market tick as hook(ticks=<market tick count>, timestamp=...).
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.

@@ -13,6 +13,7 @@ urlpatterns = [
     path("ledger/", include("ledger.urls")),
     path("portfolio/", include("portfolio.urls")),
     path("trading/", include("trading.urls")),
+    path("api/", include("api.urls")),
     # /classes/: one namespace, "classes", over the pages of the apps that own them (an app
     # imports no app above it, so no single app's urls.py could list them all).
     path(

@@ -112,6 +112,7 @@ RULES = {
     "names": ("names_shown", _words(shown=True, hidden=False), "shown or hidden"),
     "seat_limit": ("seat_limit", _or_none(_whole), "a whole number, or none"),
     "joining": ("joining_open", OPEN_CLOSED, "open or closed"),
+    "api": ("api_access", _words(on=True, off=False), "on or off"),
 }
 KEY_OF = {column: key for key, (column, _, _) in RULES.items()}
 

@@ -1,0 +1,85 @@
+"""GET /api/v1/account: the student's account at a glance (Alpaca's account, ours)."""
+
+from ninja import Router, Schema
+from pydantic import Field
+
+from api.auth import student
+from api.problems import Problem
+from api.schemas import Money, Percent
+from classrooms.rules import rulebook_for
+from portfolio.selectors import Board, portfolio_overview, standing_of
+
+router = Router(tags=["Account"])
+
+
+class ClassOut(Schema):
+    id: int
+    name: str
+
+
+class RankOut(Schema):
+    rank: int | None = Field(description="Null while not ranked (too few trades, say).")
+    of: int = Field(description="How many students are ranked.")
+    metric: str = Field(description="What the class ranks by.")
+    metric_value: Percent | None
+    trades_needed: int = Field(description="Trades still needed to be ranked.")
+
+
+class AccountOut(Schema):
+    cash: Money
+    held_for_orders: Money = Field(description="Of the cash, what open buy orders hold.")
+    buying_power: Money = Field(description="What a new order can spend: cash less holds.")
+    market_value: Money = Field(description="What the shares are worth at the last prices.")
+    total_value: Money = Field(description="Cash plus the shares' market value.")
+    net_contributions: Money = Field(
+        description="Starting cash, deposits and grants, less withdrawals."
+    )
+    total_return: Money = Field(description="Total value less net contributions.")
+    total_return_pct: Percent | None
+    time_weighted_return_pct: Percent = Field(
+        description="The return of the decisions alone, deposits and withdrawals aside."
+    )
+    realized_pnl: Money
+    unrealized_pnl: Money
+    day_change: Money
+    fees: Money
+    classroom: ClassOut | None = Field(description="Null for a student in no class.")
+    rank: RankOut | None
+
+
+@router.get("/account", response=AccountOut, summary="Your account")
+def get_account(request):
+    user = student(request)
+    overview = portfolio_overview(user)
+    if not overview.has_account:
+        raise Problem("no_account", "This account has no cash account to trade with.")
+    rules = rulebook_for(user)
+    board = Board.of(rules)
+    standing = standing_of(board, user.pk)
+    classroom = {"id": rules.classroom_id, "name": rules.class_name} if rules.classroom_id else None
+    rank = None
+    if standing is not None:
+        rank = {
+            "rank": standing.rank,
+            "of": standing.ranked_total,
+            "metric": board.metric,
+            "metric_value": standing.metric_value,
+            "trades_needed": standing.trades_needed,
+        }
+    return {
+        "cash": overview.cash,
+        "held_for_orders": overview.held,
+        "buying_power": overview.free_cash,
+        "market_value": overview.market_value,
+        "total_value": overview.total_value,
+        "net_contributions": overview.net_contributions,
+        "total_return": overview.total_return,
+        "total_return_pct": overview.total_return_pct,
+        "time_weighted_return_pct": overview.twr_pct,
+        "realized_pnl": overview.realized_pnl,
+        "unrealized_pnl": overview.unrealized_pnl,
+        "day_change": overview.day_change,
+        "fees": overview.fees,
+        "classroom": classroom,
+        "rank": rank,
+    }

@@ -1,0 +1,5 @@
+"""(filled in by the activity endpoints)"""
+
+from ninja import Router
+
+router = Router(tags=["History"])

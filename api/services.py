@@ -1,0 +1,117 @@
+"""API tokens: made, found and revoked here, and nowhere else.
+
+A token is "tsk_" and 43 URL-safe characters (256 random bits). Only its SHA-256 digest is
+stored, so a copy of the database holds no usable token."""
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from api.models import ApiToken
+from tradesim import audit
+from tradesim.models import AuditEntry
+
+TOKEN_PREFIX = "tsk_"
+SHOWN_CHARACTERS = 8  # "tsk_AbCd": enough to tell one's tokens apart, useless to guess with
+MAX_ACTIVE_TOKENS = 10
+MAX_NAME_LENGTH = 50
+# last_used_at is written at most this often per token: a bot polling every second would
+# otherwise write a row per request.
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+class TokenError(Exception):
+    def __init__(self, message: str, *, field: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class NewToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def digest_of(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def clean_name(name) -> str:
+    name = " ".join(str(name or "").split())
+    if not name:
+        raise TokenError("Give the token a name, such as “momentum bot”.", field="name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TokenError(f"Keep the name to {MAX_NAME_LENGTH} characters or fewer.", field="name")
+    return name
+
+
+def create_token(*, user, name) -> NewToken:
+    """A new token for `user`, named `name`. At most MAX_ACTIVE_TOKENS live at once
+    (checked under a lock on the user's row, so two at once cannot pass it together)."""
+    name = clean_name(name)
+    with transaction.atomic():
+        type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        live = ApiToken.objects.filter(user_id=user.pk, revoked_at__isnull=True).count()
+        if live >= MAX_ACTIVE_TOKENS:
+            raise TokenError(
+                f"You have {MAX_ACTIVE_TOKENS} tokens, the most one person may have: revoke "
+                "one you no longer use first."
+            )
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token = ApiToken.objects.create(
+            user_id=user.pk,
+            name=name,
+            prefix=secret[:SHOWN_CHARACTERS],
+            digest=digest_of(secret),
+        )
+    return NewToken(token=token, secret=secret)
+
+
+def revoke_token(*, token_id, user=None, by=None, reason: str = "") -> ApiToken | None:
+    """Revoke a token: its owner's (`user=`), or any of an instructor's students' (`by=`,
+    audited; the caller has checked that the instructor may). Revoking a revoked token
+    changes nothing. Returns the token, or None when `user` has no token `token_id`."""
+    rows = ApiToken.objects.select_for_update()
+    if user is not None:
+        rows = rows.filter(user_id=user.pk)
+    with transaction.atomic():
+        token = rows.filter(pk=token_id).select_related("user").first()
+        if token is None or token.revoked_at is not None:
+            return token
+        token.revoked_at = timezone.now()
+        token.revoked_by = by
+        token.save(update_fields=["revoked_at", "revoked_by"])
+        if by is not None:
+            detail = f"Token “{token.name}” ({token.prefix}…)"
+            audit.record(
+                actor=by,
+                action=AuditEntry.Action.REVOKE_TOKEN,
+                student=token.user,
+                detail=f"{detail}: {reason}" if reason else detail,
+            )
+    return token
+
+
+def find_token(secret: str) -> ApiToken | None:
+    """The token whose secret this is, with its user and the user's class (one query), or
+    None. Revoked tokens are returned too: the caller says why they no longer work."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    return (
+        ApiToken.objects.select_related("user", "user__classroom")
+        .filter(digest=digest_of(secret))
+        .first()
+    )
+
+
+def mark_used(token: ApiToken, *, now=None) -> None:
+    """Record that `token` was used now: at most one UPDATE per LAST_USED_PRECISION."""
+    now = now or timezone.now()
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now

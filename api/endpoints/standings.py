@@ -8,6 +8,7 @@ from pydantic import Field
 
 from api import pagination
 from api.auth import instructor, student
+from api.endpoints.account import ClassOut
 from api.problems import Problem
 from api.schemas import Money, Percent, Timestamp
 from classrooms.describe import RANKING_EXPLAINED
@@ -16,11 +17,6 @@ from classrooms.rules import Rulebook
 from portfolio.selectors import Board, Standing, ranking_page, students, visible_classes
 
 router = Router(tags=["Leaderboard"])
-
-
-class ClassRef(Schema):
-    id: int
-    name: str
 
 
 class StandingOut(Schema):
@@ -65,7 +61,7 @@ class LeaderRowOut(StandingOut):
 
 
 class BoardOut(Schema):
-    classroom: ClassRef | None = Field(
+    classroom: ClassOut | None = Field(
         description="The class ranked; null for the board of the students in no class."
     )
     metric: str = Field(
@@ -218,7 +214,7 @@ def get_leaderboard(request, query: Query[BoardQuery]):
     }
 
 
-class ClassOut(Schema):
+class ClassSummaryOut(Schema):
     id: int
     name: str
     student_count: int = Field(
@@ -230,7 +226,7 @@ class ClassOut(Schema):
 
 
 class ClassesOut(Schema):
-    data: list[ClassOut] = Field(description="By name.")
+    data: list[ClassSummaryOut] = Field(description="By name.")
 
 
 @router.get(

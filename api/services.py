@@ -43,6 +43,8 @@ def digest_of(secret: str) -> str:
 
 def clean_name(name) -> str:
     name = " ".join(str(name or "").split())
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise TokenError("The name may not hold control characters.", field="name")
     if not name:
         raise TokenError("Give the token a name, such as “momentum bot”.", field="name")
     if len(name) > MAX_NAME_LENGTH:

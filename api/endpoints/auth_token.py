@@ -23,6 +23,9 @@ router = Router(tags=["Authentication"])
 def create_token(request, payload: TokenIn):
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):
+        # The API answers the lock itself, as a problem document: axes' middleware would
+        # put the log-in page's HTML in its place.
+        request.axes_locked_out = False
         minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
         raise Problem(
             "login_locked",

@@ -35,8 +35,8 @@ def create_token(request, payload: TokenIn):
         )
     if user is None:
         raise Problem("invalid_credentials", "The username or the password is wrong.")
-    classroom = None if user.is_staff else user.classroom
-    if classroom is not None and not classroom.api_access:
+    classroom = services.closed_class(user)
+    if classroom is not None:
         raise Problem(
             "api_disabled",
             f"Your instructor has switched the API off for {classroom.name}; the pages still work.",

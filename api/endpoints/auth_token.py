@@ -26,6 +26,9 @@ def create_token(request, payload: TokenIn):
         raise Problem("invalid_credentials", "The username or the password is wrong.")
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):
+        # The API answers the lock itself, as a problem document: axes' middleware would
+        # put the log-in page's HTML in its place.
+        request.axes_locked_out = False
         minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
         raise Problem(
             "login_locked",
@@ -35,8 +38,8 @@ def create_token(request, payload: TokenIn):
         )
     if user is None:
         raise Problem("invalid_credentials", "The username or the password is wrong.")
-    classroom = None if user.is_staff else user.classroom
-    if classroom is not None and not classroom.api_access:
+    classroom = services.closed_class(user)
+    if classroom is not None:
         raise Problem(
             "api_disabled",
             f"Your instructor has switched the API off for {classroom.name}; the pages still work.",

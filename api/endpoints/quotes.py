@@ -37,7 +37,10 @@ class QuoteOut(Schema):
     change: Money = Field(description="Price less previous close.")
     change_pct: Percent = Field(description="The change as a percentage of the previous close.")
     halted: bool = Field(description="Trading in the symbol is paused by the instructor.")
-    is_index: bool = Field(description="The market index fund, which the market follows.")
+    is_index: bool = Field(
+        description="The market's index fund, which follows the whole market (a class that "
+        "ranks by return over the market measures against it)."
+    )
     updated_at: Timestamp = Field(description="When the price was set (the last tick).")
 
 

@@ -88,8 +88,8 @@ def _get(client, path, data=None, status=200):
 
 
 def test_account(api, world, django_assert_num_queries):
-    # token; the account row; the holdings; the class's rules; the ranked row
-    with django_assert_num_queries(5):
+    # token (with the class); the account row; the holdings; the ranked row
+    with django_assert_num_queries(4):
         _get(api, "/account")
 
 

@@ -68,6 +68,10 @@ EXPECTED = {
     "trading:cancel_order": {"anon": LOGIN, "student": 405, "instructor": 405},
     # The form; an instructor is told instructors don't join, and a join is refused.
     "classes:join": PRIVATE,
+    # The pages about the API: read before making a token.
+    "api_reference": PUBLIC,
+    "api_errors": PUBLIC,
+    "api_guide": PUBLIC,
 }
 
 # Extra query strings fetched for a URL name: the exports and filters.

@@ -48,37 +48,74 @@
     return { components: { TradeSimLayout } };
   }
 
-  // Names Swagger UI leaves out: each operation's table of responses is a live region
-  // (role=region), and several regions need names of their own to be told apart; the
-  // request body's text box has no label.
+  // Names Swagger UI leaves out: the request body's text box has no label, and each
+  // operation's table of responses is a live region (role=region) that needs a name of
+  // its own to be told apart from the others.
   function nameUnnamed(root) {
     for (const box of root.querySelectorAll("textarea.body-param__text:not([aria-label])")) {
       box.setAttribute("aria-label", "Request body (JSON)");
-    }
-    // The Authorize dialog: a dialog to assistive technology, its headings in the page's
-    // outline (under the page's h1), buttons named by what they say, and the token field
-    // focused on opening.
-    const dialog = root.querySelector(".modal-ux");
-    if (dialog) {
-      const opening = !dialog.hasAttribute("role");
-      dialog.setAttribute("role", "dialog");
-      dialog.setAttribute("aria-modal", "true");
-      dialog.setAttribute("aria-label", "Authorize");
-      for (const heading of dialog.querySelectorAll("h3, h4, h5, h6")) {
-        heading.setAttribute("aria-level", String(Math.min(Number(heading.tagName[1]) - 1, 4)));
-      }
-      dialog.querySelector("button.close-modal")?.setAttribute("aria-label", "Close");
-      for (const button of dialog.querySelectorAll("button[aria-label]:not(.close-modal)")) {
-        const text = button.textContent.trim();
-        if (text && button.getAttribute("aria-label") !== text) button.setAttribute("aria-label", text);
-      }
-      if (opening) dialog.querySelector("input")?.focus();
     }
     for (const table of root.querySelectorAll("table.responses-table[role=region]:not([aria-label])")) {
       const operation = table.closest(".opblock");
       const method = operation?.querySelector(".opblock-summary-method")?.textContent || "";
       const path = operation?.querySelector(".opblock-summary-path")?.dataset.path || "";
       table.setAttribute("aria-label", `Responses of ${method} ${path}`.replace(/\s+/g, " ").trim());
+    }
+  }
+
+  // The Authorize dialog, as a dialog: named, its headings in the page's outline (under
+  // the page's h1), its buttons named by what they say, the token field focused when it
+  // opens, Tab kept inside it, and focus back on the Authorize button when it closes.
+  let dialogWasOpen = false;
+
+  function dialogOf(root) {
+    return root.querySelector(".modal-ux");
+  }
+
+  function fixDialog(root) {
+    const dialog = dialogOf(root);
+    if (!dialog) {
+      if (dialogWasOpen) root.querySelector(".scheme-container button.authorize")?.focus();
+      dialogWasOpen = false;
+      return;
+    }
+    dialog.setAttribute("role", "dialog");
+    dialog.setAttribute("aria-modal", "true");
+    dialog.setAttribute("aria-label", "Authorize");
+    for (const heading of dialog.querySelectorAll("h3, h4, h5, h6")) {
+      heading.setAttribute("aria-level", String(Math.min(Number(heading.tagName[1]) - 1, 4)));
+    }
+    dialog.querySelector("button.close-modal")?.setAttribute("aria-label", "Close");
+    for (const button of dialog.querySelectorAll("button[aria-label]:not(.close-modal)")) {
+      const text = button.textContent.trim();
+      if (text && button.getAttribute("aria-label") !== text) button.setAttribute("aria-label", text);
+    }
+    const field = dialog.querySelector("input");
+    field?.setAttribute("aria-label", "Token");
+    // On opening, and when the dialog redraws itself (after Authorize, say), focus
+    // stays in it.
+    if (!dialog.contains(document.activeElement)) {
+      (field || dialog.querySelector("button.btn-done") || dialog.querySelector("button"))?.focus();
+    }
+    dialogWasOpen = true;
+  }
+
+  function keepTabInDialog(root, event) {
+    const dialog = dialogOf(root);
+    if (event.key !== "Tab" || !dialog) return;
+    const stops = [...dialog.querySelectorAll("button, input, select, textarea, a[href]")].filter(
+      (el) => !el.disabled && el.getClientRects().length,
+    );
+    if (!stops.length) return;
+    const first = stops[0];
+    const last = stops[stops.length - 1];
+    const inside = dialog.contains(document.activeElement);
+    if (event.shiftKey && (document.activeElement === first || !inside)) {
+      last.focus();
+      event.preventDefault();
+    } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+      first.focus();
+      event.preventDefault();
     }
   }
 
@@ -97,7 +134,12 @@
       defaultModelsExpandDepth: 0,
       syntaxHighlight: false,
     });
-    nameUnnamed(root);
-    new MutationObserver(() => nameUnnamed(root)).observe(root, { childList: true, subtree: true });
+    const fix = () => {
+      nameUnnamed(root);
+      fixDialog(root);
+    };
+    fix();
+    new MutationObserver(fix).observe(root, { childList: true, subtree: true });
+    document.addEventListener("keydown", (event) => keepTabInDialog(root, event));
   });
 })();

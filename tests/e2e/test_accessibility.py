@@ -966,7 +966,10 @@ def test_the_api_reference_tries_an_operation_with_a_token(open_page, world):
     assert page.evaluate("() => document.activeElement.matches('.modal-ux input')")
     page.keyboard.type(secret)
     page.locator(".modal-ux button.authorize").click()
+    page.locator(".modal-ux button.btn-done").wait_for()
+    assert page.evaluate("() => !!document.activeElement.closest('.modal-ux')")
     page.get_by_role("button", name="Close", exact=True).last.click()
+    assert page.evaluate("() => document.activeElement.matches('.scheme-container .authorize')")
     account = page.locator("#operations-Account-api_endpoints_account_get_account")
     account.locator(".opblock-summary-control").click()
     account.locator("button.try-out__btn").click()
@@ -1079,6 +1082,25 @@ def test_focus_rings_stand_out_at_3_to_1(open_page, world, who, path, selectors,
         if ring["style"] == "none" or ring["width"] < 2 or ratio < 3:
             weak.append(f"{selector}: {ring} ({ratio:.2f}:1)")
     assert not weak, "focus rings under 3:1 or under 2 px:\n" + "\n".join(weak)
+
+
+def test_the_api_references_authorize_dialog_keeps_the_keyboard_in_it(open_page, world):
+    b = open_page("desktop")
+    page = b.page
+    b.goto("/api/v1/docs")
+    _reference_drawn(page)
+    page.locator(".scheme-container button.authorize").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.matches('.modal-ux input')")
+    assert page.get_attribute(".modal-ux", "role") == "dialog"
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => !!document.activeElement.closest('.modal-ux')")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("() => !!document.activeElement.closest('.modal-ux')")
+    page.keyboard.press("Escape")
+    assert page.locator(".modal-ux").count() == 0
+    assert page.evaluate("() => document.activeElement.matches('.scheme-container .authorize')")
 
 
 def test_an_error_summary_takes_focus_and_leads_to_its_field(open_page, world):

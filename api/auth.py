@@ -43,8 +43,8 @@ class BearerToken(HttpBearer):
         user = found.user
         if not user.is_active:
             raise Problem("invalid_token", "This token's account is switched off.")
-        classroom = user.classroom if not user.is_staff else None
-        if classroom is not None and not classroom.api_access:
+        classroom = services.closed_class(user)
+        if classroom is not None:
             raise Problem(
                 "api_disabled",
                 f"Your instructor has switched the API off for {classroom.name}; the pages "

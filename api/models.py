@@ -28,6 +28,10 @@ class ApiToken(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
     )
+    # The one-time token of the form that made it: a double-click or a refresh of the
+    # tokens page makes one token (NULL, not "", when made otherwise; the unique
+    # constraint skips NULLs).
+    form_token = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         db_table = "api_tokens"
@@ -39,8 +43,14 @@ class ApiToken(models.Model):
                 condition=Q(revoked_by__isnull=True) | Q(revoked_at__isnull=False),
                 name="api_tokens_revoked_by_only_when_revoked",
             ),
+            models.UniqueConstraint(
+                fields=["user", "form_token"],
+                condition=Q(form_token__isnull=False),
+                name="api_tokens_user_form_token_unique",
+            ),
         ]
         indexes = [models.Index(fields=["user", "revoked_at"], name="api_tokens_user_live")]
+        permissions = [("revoke_apitoken", "Can revoke students' API tokens")]
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"

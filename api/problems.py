@@ -163,7 +163,8 @@ def problem_response(request, problem: Problem) -> JsonResponse:
         **problem.extra,
     }
     response = JsonResponse(body, status=entry.status, content_type=PROBLEM_JSON)
-    for name, value in problem.headers.items():
+    # An error counts against the token's rate limit too, and says so (api.auth.check_rate).
+    for name, value in {**getattr(request, "api_rate", {}), **problem.headers}.items():
         response[name] = value
     if entry.status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="TradeSim"'

@@ -8,7 +8,7 @@ from django.utils import timezone
 from ninja import Schema
 from pydantic import Field, PlainSerializer, WithJsonSchema
 
-from tradesim.money import CENT
+from tradesim.money import CENT, to_4dp
 
 
 def _money(value: Decimal) -> str:
@@ -24,6 +24,21 @@ Money = Annotated[
             "pattern": r"^-?\d+\.\d{2}$",
             "description": "An amount in dollars, as a decimal string with two places.",
             "examples": ["1250.00"],
+        }
+    ),
+]
+
+# An average price per share, kept to four places (an average of prices in cents is rarely
+# whole cents): "182.3333".
+AveragePrice = Annotated[
+    Decimal,
+    PlainSerializer(lambda value: str(to_4dp(value)), return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\d+\.\d{4}$",
+            "description": "Dollars per share, as a decimal string with four places.",
+            "examples": ["182.3333"],
         }
     ),
 ]

@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -31,6 +32,15 @@ class TokenError(Exception):
         self.field = field
 
 
+class DuplicateRequest(TokenError):
+    """The form's one-time token was used already: the first request made the token and
+    nothing was made again. `original` is the token it made."""
+
+    def __init__(self, message: str, *, original: ApiToken | None = None):
+        super().__init__(message)
+        self.original = original
+
+
 @dataclass(frozen=True)
 class NewToken:
     token: ApiToken
@@ -43,6 +53,8 @@ def digest_of(secret: str) -> str:
 
 def clean_name(name) -> str:
     name = " ".join(str(name or "").split())
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise TokenError("The name may not hold control characters.", field="name")
     if not name:
         raise TokenError("Give the token a name, such as “momentum bot”.", field="name")
     if len(name) > MAX_NAME_LENGTH:
@@ -50,12 +62,23 @@ def clean_name(name) -> str:
     return name
 
 
-def create_token(*, user, name) -> NewToken:
+def create_token(*, user, name, form_token: str | None = None) -> NewToken:
     """A new token for `user`, named `name`. At most MAX_ACTIVE_TOKENS live at once
-    (checked under a lock on the user's row, so two at once cannot pass it together)."""
+    (checked under a lock on the user's row, so two at once cannot pass it together).
+    `form_token`, the tokens page's one-time token: a second request with the same one
+    makes nothing and raises DuplicateRequest (checked under the same lock; the unique
+    (user, form_token) constraint backs it)."""
     name = clean_name(name)
     with transaction.atomic():
-        type(user).objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        # The user's row, not type(user)'s: a page's request.user is a lazy object.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        if form_token is not None:
+            original = ApiToken.objects.filter(user_id=user.pk, form_token=form_token).first()
+            if original is not None:
+                raise DuplicateRequest(
+                    f"This form already made the token “{original.name}”; no second one was made.",
+                    original=original,
+                )
         live = ApiToken.objects.filter(user_id=user.pk, revoked_at__isnull=True).count()
         if live >= MAX_ACTIVE_TOKENS:
             raise TokenError(
@@ -68,6 +91,7 @@ def create_token(*, user, name) -> NewToken:
             name=name,
             prefix=secret[:SHOWN_CHARACTERS],
             digest=digest_of(secret),
+            form_token=form_token,
         )
     return NewToken(token=token, secret=secret)
 
@@ -115,3 +139,14 @@ def mark_used(token: ApiToken, *, now=None) -> None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+
+
+def closed_class(user):
+    """The class that has switched the API off for `user`, or None when they may use it
+    (a student in no class may; an instructor is in none)."""
+    if user.is_staff or user.is_superuser:
+        return None
+    classroom = user.classroom
+    if classroom is not None and not classroom.api_access:
+        return classroom
+    return None

@@ -163,8 +163,23 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             else "Only your instructor sees names: you see your own rank and your "
             "classmates as “Student 4” and the like, and they see you the same way.",
         ),
+        api_access(rb),
     ]
     return listed
+
+
+def api_access(rulebook: Rulebook) -> Rule:
+    if rulebook.api_access:
+        return Rule(
+            "Programs (the API)",
+            "Allowed: a program of yours may read your account and trade through the JSON "
+            "API, with a personal token from the API tokens page of your account.",
+        )
+    return Rule(
+        "Programs (the API)",
+        "Not allowed: your instructor has switched the API off for this class, so programs' "
+        "requests are refused. The pages work as usual.",
+    )
 
 
 def order_types(rulebook: Rulebook) -> Rule:

@@ -69,6 +69,7 @@ class Rulebook:
     names_shown: bool = True
     rules_changed_at: datetime | None = None
     order_types: str = ORDER_TYPES_ALL
+    api_access: bool = True
 
     # Where the rules come from ------------------------------------------------------------
 
@@ -107,6 +108,7 @@ class Rulebook:
             names_shown=classroom.names_shown,
             rules_changed_at=classroom.rules_changed_at,
             order_types=classroom.order_types,
+            api_access=classroom.api_access,
         )
 
     # The trading window -----------------------------------------------------------------

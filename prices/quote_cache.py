@@ -24,8 +24,15 @@ def generation() -> str:
     return current
 
 
-def quote_key(symbol: str) -> str:
-    return f"prices:quote:{generation()}:{symbol}"
+def quote_key(symbol: str, *, current: str | None = None) -> str:
+    """The cache key of `symbol`'s quote in the `current` generation (read when not given:
+    pass it to build many keys with one read)."""
+    return f"prices:quote:{current or generation()}:{symbol}"
+
+
+def market_key(current: str | None = None) -> str:
+    """The cache key of every listed symbol's quote at once."""
+    return f"prices:quotes:{current or generation()}"
 
 
 def invalidate() -> None:

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, DateTimeField, F, Q, Subquery, Value
+from django.db.models import Count, DateTimeField, F, Max, Min, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -97,6 +97,39 @@ def get_quote(symbol: str) -> Quote:
         quote = Quote.from_row(row)
         cache.set(key, quote, timeout=settings.QUOTE_CACHE_SECONDS)
     return quote
+
+
+def get_quotes(symbols: list[str]) -> dict[str, Quote]:
+    """The quotes of `symbols` (normalized already: see prices.services.normalize_symbol),
+    by symbol; those not on the market are left out. What the cache holds comes from it (as
+    get_quote's), the rest from one query, and is cached: at most one query."""
+    current = quote_cache.generation()
+    keys = {quote_cache.quote_key(symbol, current=current): symbol for symbol in symbols}
+    found = {keys[key]: quote for key, quote in cache.get_many(list(keys)).items()}
+    missing = [symbol for symbol in symbols if symbol not in found]
+    if missing:
+        read = {
+            row["symbol"]: Quote.from_row(row)
+            for row in Price.objects.filter(symbol__in=missing).values(*QUOTE_FIELDS)
+        }
+        cache.set_many(
+            {quote_cache.quote_key(s, current=current): q for s, q in read.items()},
+            timeout=settings.QUOTE_CACHE_SECONDS,
+        )
+        found.update(read)
+    return found
+
+
+def all_quotes() -> list[Quote]:
+    """Every listed symbol's quote, by symbol. One query, cached as a whole in the quote
+    cache's generation (so never older than the last tick, as get_quote's)."""
+    key = quote_cache.market_key()
+    quotes = cache.get(key)
+    if quotes is None:
+        rows = Price.objects.order_by("symbol").values(*QUOTE_FIELDS)
+        quotes = [Quote.from_row(row) for row in rows]
+        cache.set(key, quotes, timeout=settings.QUOTE_CACHE_SECONDS)
+    return quotes
 
 
 # The market overview ----------------------------------------------------------------------
@@ -233,6 +266,20 @@ def sessions_label(count: int) -> str:
     return "This session" if count <= 1 else f"Last {count} sessions"
 
 
+def _charted(symbol: str, sessions: int) -> QuerySet:
+    """`symbol`'s price history since the opening of the trading session `sessions` − 1
+    before the current one, newest first (see price_history)."""
+    opened = TradingSession.objects.order_by("-number").values("opened_at")[sessions - 1 : sessions]
+    oldest = TradingSession.objects.order_by("number").values("opened_at")[:1]
+    since = Coalesce(
+        Subquery(opened),
+        Subquery(oldest),
+        Value(_BEFORE_ANY_SESSION, output_field=DateTimeField()),
+    )
+    rows = PriceHistory.objects.filter(stock_id=symbol, timestamp__gte=since)
+    return rows.order_by("-timestamp")
+
+
 def price_history(
     symbol: str, *, sessions: int = 1, limit: int | None = None
 ) -> list[tuple[datetime, Decimal]]:
@@ -241,19 +288,43 @@ def price_history(
     fewer sessions on record, since the oldest recorded one (so "Last 5 sessions" never
     shows more than five); all of the kept history when none is. One query, on the
     (symbol, timestamp) index, bounded however long the market has run (MAX_CHART_POINTS)."""
-    opened = TradingSession.objects.order_by("-number").values("opened_at")[sessions - 1 : sessions]
-    oldest = TradingSession.objects.order_by("number").values("opened_at")[:1]
-    since = Coalesce(
-        Subquery(opened),
-        Subquery(oldest),
-        Value(_BEFORE_ANY_SESSION, output_field=DateTimeField()),
+    rows = _charted(symbol, sessions).values_list("timestamp", "price")
+    return list(reversed(rows[: limit or MAX_CHART_POINTS]))
+
+
+def session_range(symbol: str) -> tuple[Decimal | None, Decimal | None]:
+    """The lowest and highest price of `symbol` on the quote page's default chart (this
+    session, at most MAX_CHART_POINTS ticks): (None, None) with no tick on it. One query."""
+    found = _charted(symbol, CHART_RANGES[DEFAULT_CHART_RANGE])[:MAX_CHART_POINTS].aggregate(
+        low=Min("price"), high=Max("price")
     )
-    rows = (
-        PriceHistory.objects.filter(stock_id=symbol, timestamp__gte=since)
-        .order_by("-timestamp")
-        .values_list("timestamp", "price")[: limit or MAX_CHART_POINTS]
+    return found["low"], found["high"]
+
+
+# Price points for programs: a poll gets the points after the last one it saw.
+MAX_POINTS = 5000
+
+
+@dataclass(frozen=True)
+class PricePoints:
+    points: list[tuple[datetime, Decimal]]  # oldest first
+    more: bool  # more points after these are on record already
+
+
+def price_points(symbol: str, *, since: datetime | None = None, limit: int) -> PricePoints:
+    """`symbol`'s recorded prices, oldest first: the first `limit` after `since`, or
+    without it the newest `limit`. One query on the (symbol, timestamp) index."""
+    limit = max(1, min(limit, MAX_POINTS))
+    rows = PriceHistory.objects.filter(stock_id=symbol)
+    if since is None:
+        newest = rows.order_by("-timestamp").values_list("timestamp", "price")[:limit]
+        return PricePoints(points=list(reversed(newest)), more=False)
+    found = list(
+        rows.filter(timestamp__gt=since)
+        .order_by("timestamp")
+        .values_list("timestamp", "price")[: limit + 1]
     )
-    return list(reversed(rows))
+    return PricePoints(points=found[:limit], more=len(found) > limit)
 
 
 def chart_data(quote: Quote, history: list[tuple[datetime, Decimal]]) -> dict:

@@ -3,7 +3,8 @@
 Read this first: it shows what TradeSim does, in the order a student meets it —
 register, join a class with its code, log in, move cash, look up a quote, buy, watch the
 market move on her teacher's news, sell, read the portfolio and the history, place an order
-that waits and cancel it, and read the journal, the statistics and the leaderboard.
+that waits and cancel it, read the journal, the statistics and the leaderboard, and trade
+from a program through the JSON API.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -249,7 +250,36 @@ def test_a_students_journey(market, django_capture_on_commit_callbacks):
     # 13. The leaderboard ranks her.
     assert "maya" in browser.get("/portfolio/leaderboard/").content.decode()
 
-    # 14. The books balance: every balance equals the sum of its journal.
+    # 14. Her programming class trades through the API. A script logs in for a token, reads
+    #     her account (the dashboard's figures, money as strings), buys 2 AAPL with an
+    #     Idempotency-Key (a retry makes no second trade), and a refused order answers with a
+    #     code and the order ticket's own words.
+    script = Client()
+    response = script.post(
+        "/api/v1/auth/token",
+        {"username": "maya", "password": PASSWORD, "name": "my first bot"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    bearer = {"Authorization": f"Bearer {response.json()['token']}"}
+    account = script.get("/api/v1/account", headers=bearer).json()
+    assert account["cash"] == f"{cash_of('maya'):.2f}"
+    buy = {"symbol": "AAPL", "quantity": 2}
+    retry = {**bearer, "Idempotency-Key": "maya-buy-1"}
+    first = script.post("/api/v1/orders", buy, content_type="application/json", headers=retry)
+    again = script.post("/api/v1/orders", buy, content_type="application/json", headers=retry)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["trade"]["price"] == f"{new_price:.2f}"
+    assert maya.trades.count() == 4
+    too_many = {"symbol": "AAPL", "quantity": 500, "side": "sell"}
+    refused = script.post(
+        "/api/v1/orders", too_many, content_type="application/json", headers=bearer
+    )
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == "application/problem+json"
+    assert refused.json()["code"] == "insufficient_shares"
+
+    # 15. The books balance: every balance equals the sum of its journal.
     call_command("check_ledger", stdout=io.StringIO())
     journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
     assert journal_total == cash_of("maya")

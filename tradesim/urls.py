@@ -9,6 +9,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     path("accounts/", include("accounts.urls")),
+    # An account's API tokens: the api app's page (accounts sits below the api).
+    path("accounts/api-tokens/", include("api.token_urls")),
     path("prices/", include("prices.urls")),
     path("ledger/", include("ledger.urls")),
     path("portfolio/", include("portfolio.urls")),

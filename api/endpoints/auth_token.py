@@ -21,8 +21,14 @@ router = Router(tags=["Authentication"])
     "once. The token is listed, and can be revoked, on the API tokens page of the account.",
 )
 def create_token(request, payload: TokenIn):
+    if any("\x00" in value for value in (payload.username, payload.password, payload.name)):
+        # No account has one, and PostgreSQL refuses to compare text that holds one.
+        raise Problem("invalid_credentials", "The username or the password is wrong.")
     user = authenticate(request, username=payload.username, password=payload.password)
     if getattr(request, "axes_locked_out", False):
+        # The API answers the lock itself, as a problem document: axes' middleware would
+        # put the log-in page's HTML in its place.
+        request.axes_locked_out = False
         minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
         raise Problem(
             "login_locked",
@@ -32,8 +38,8 @@ def create_token(request, payload: TokenIn):
         )
     if user is None:
         raise Problem("invalid_credentials", "The username or the password is wrong.")
-    classroom = None if user.is_staff else user.classroom
-    if classroom is not None and not classroom.api_access:
+    classroom = services.closed_class(user)
+    if classroom is not None:
         raise Problem(
             "api_disabled",
             f"Your instructor has switched the API off for {classroom.name}; the pages still work.",

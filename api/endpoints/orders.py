@@ -82,18 +82,21 @@ def order_out(order: Order) -> dict:
     }
 
 
-def filter_form(form_class, query: Schema, names: list[str]):
+def filter_form(form_class, query: Schema, names: list[str], *, aliases=None):
     """The page's filter form, bound to the query's filters: the API checks them with the
-    page's own rules and messages."""
+    page's own rules and messages. `aliases` maps a query's name to the form's field where
+    the API names a filter otherwise than the page ({"side": "operation"})."""
+    aliases = aliases or {}
+    api_names = {aliases.get(name, name): name for name in names}
     data = QueryDict(mutable=True)
     for name in names:
         value = getattr(query, name)
         if value not in (None, ""):
-            data[name] = value
+            data[aliases.get(name, name)] = value
     form = form_class(data)
     if not form.is_valid():
         errors = [
-            {"field": field if field != "__all__" else "", "message": message}
+            {"field": api_names.get(field, field) if field != "__all__" else "", "message": message}
             for field, messages in form.errors.items()
             for message in messages
         ]

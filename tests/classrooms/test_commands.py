@@ -56,6 +56,7 @@ def test_every_rule_key_sets_its_rule(teachers):
         "--rule=names=hidden",
         "--rule=seat_limit=30",
         "--rule=joining=closed",
+        "--rule=api=off",
     )
 
     room = Classroom.objects.get(name="Period 3")
@@ -76,6 +77,7 @@ def test_every_rule_key_sets_its_rule(teachers):
     assert room.order_types == "market"
     assert (room.ranking, room.min_trades_to_rank, room.names_shown) == ("risk_adjusted", 3, False)
     assert room.seat_limit == 30
+    assert room.api_access is False
 
 
 def test_a_date_without_a_zone_is_in_the_sites_time_zone(teachers, settings):

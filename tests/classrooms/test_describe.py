@@ -60,6 +60,7 @@ def test_every_rule_of_a_strict_class_in_plain_words():
         min_trades_to_rank=3,
         names_shown=False,
         order_types="market",
+        api_access=False,
     )
 
     assert sentences(rulebook) == {
@@ -80,6 +81,8 @@ def test_every_rule_of_a_strict_class_in_plain_words():
         "To be ranked": "At least 3 trades of your own.",
         "Names": "Only your instructor sees names: you see your own rank and your classmates "
         "as “Student 4” and the like, and they see you the same way.",
+        "Programs (the API)": "Not allowed: your instructor has switched the API off for this "
+        "class, so programs' requests are refused. The pages work as usual.",
     }
 
 
@@ -97,4 +100,6 @@ def test_every_rule_of_an_open_class_in_plain_words():
         assert said[rule] == "No limit."
     assert said["To be ranked"] == "No minimum number of trades."
     assert said["Names"] == "Classmates see each other's names on the leaderboard."
+    assert said["Programs (the API)"].startswith("Allowed: a program of yours may read your")
+    assert "API tokens page" in said["Programs (the API)"]
     assert sentences(Rulebook(classroom_id=1))["Commission"] == "None."

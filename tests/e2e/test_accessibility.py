@@ -359,6 +359,23 @@ def _orders(w: World) -> World:
     return w
 
 
+def _tokens(w: World, *, api_off: bool = False) -> World:
+    """Two API tokens of the student's, one used and one revoked; with `api_off`, her
+    class's API switched off."""
+    from api.models import ApiToken
+    from api.services import create_token, revoke_token
+
+    if "token" not in w.ids:
+        w.ids["token"] = create_token(user=w.student, name="Momentum bot").token.pk
+        ApiToken.objects.filter(pk=w.ids["token"]).update(last_used_at=timezone.now())
+        old = create_token(user=w.student, name="Class notebook").token
+        revoke_token(token_id=old.pk, by=w.instructor)
+    if api_off:
+        w.classroom.api_access = False
+        w.classroom.save(update_fields=["api_access"])
+    return w
+
+
 def _cancel_after_it_closed(page):
     """The Cancel button of an order that closed since the page was loaded: refused, 400."""
     from trading.models import Order
@@ -577,6 +594,24 @@ STUDENT_PAGES = [
     Page("api error codes", "anon", "/api/v1/errors"),
     Page("api error code linked", "anon", "/api/v1/errors#insufficient_funds"),
     Page("403", "instructor", "/admin/auth/group/", status=403),
+    Page("api tokens, none", "student", "/accounts/api-tokens/"),
+    Page("api tokens", "student", lambda w: _tokens(w) and "/accounts/api-tokens/"),
+    Page(
+        "api tokens, a new one shown once",
+        "student",
+        "/accounts/api-tokens/",
+        then=_fill_and_send({"#id_name": "Momentum bot"}),
+    ),
+    Page(
+        "api tokens, the class's API off",
+        "student",
+        lambda w: _tokens(w, api_off=True) and "/accounts/api-tokens/",
+    ),
+    Page(
+        "api token revoke",
+        "student",
+        lambda w: f"/accounts/api-tokens/{_tokens(w).ids['token']}/revoke/",
+    ),
 ]
 
 CONSOLE_PAGES = [
@@ -705,6 +740,12 @@ CONSOLE_PAGES = [
         lambda w: f"/admin/prices/pricehistory/{_row('prices.PriceHistory', None)}/change/",
     ),
     Page("console password change", "instructor", "/admin/password_change/"),
+    Page("api tokens (console)", "instructor", lambda w: _tokens(w) and "/admin/api/apitoken/"),
+    Page(
+        "api token (console)",
+        "instructor",
+        lambda w: f"/admin/api/apitoken/{_tokens(w).ids['token']}/change/",
+    ),
     # What only a superuser (the school's administrator) opens.
     Page("superuser index", "superuser", "/admin/"),
     Page("groups", "superuser", "/admin/auth/group/"),
@@ -784,6 +825,7 @@ ERROR_STATES = [
         ),
     ),
     Page("profile error", "student", "/accounts/profile/", _fill_and_send({"#id_email": "maya@"})),
+    Page("api token error", "student", "/accounts/api-tokens/", _fill_and_send({"#id_name": " "})),
     Page(
         "admin grant cash error",
         "instructor",

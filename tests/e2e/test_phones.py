@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from api.services import create_token
 from ledger.services import deposit, withdraw
 from prices.services import advance_market, load_market
 from prices.simulation import new_rng
@@ -108,6 +109,7 @@ def busy_class(db):
     for symbol in symbols[:4]:
         sell(user=maya, symbol=symbol, quantity=2)
     withdraw(user=maya, amount=Decimal("120.50"), description="Lunch money")
+    create_token(user=maya, name="Momentum bot: the five biggest movers of each day")
     # Orders that wait (two limit buys, a trailing stop sell) and two that are over.
     place_waiting_orders(maya)
     for minute in range(5):
@@ -198,6 +200,7 @@ STUDENT_PAGES = [
     ("deposit", "/ledger/deposit/"),
     ("withdraw", "/ledger/withdraw/"),
     ("profile", "/accounts/profile/"),
+    ("api tokens", "/accounts/api-tokens/"),
     ("password change", "/accounts/password/"),
     ("join a class", "/classes/join/"),
     ("log-out confirmation", "/accounts/logout/"),

@@ -183,6 +183,20 @@ def test_a_refused_rule_change_is_a_400_and_changes_nothing(teacher_client, peri
     assert period1.max_position_percent is None
 
 
+def test_switching_the_api_off_is_audited_like_the_other_rules(teacher_client, teacher, period1):
+    period1.starts_at = timezone.now() - timedelta(days=2)
+    period1.save()
+
+    response = _edit(teacher_client, period1, api_access="")
+
+    assert response.status_code == 302
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action) == (teacher, "class_rules")
+    assert entry.detail == "Period 1: Students may use the API: yes → no"
+    period1.refresh_from_db()
+    assert not period1.api_access and period1.rules_changed_at is not None
+
+
 # Order types --------------------------------------------------------------------------
 
 

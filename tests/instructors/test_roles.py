@@ -26,7 +26,7 @@ User = get_user_model()
 MIGRATION = ("accounts", "0003_instructors_unlock_logins")
 first = importlib.import_module("accounts.migrations.0002_instructors_group")
 migration = importlib.import_module("accounts.migrations.0003_instructors_unlock_logins")
-latest = importlib.import_module("accounts.migrations.0007_instructors_cancel_orders")
+latest = importlib.import_module("accounts.migrations.0008_instructors_api_tokens")
 
 
 def granted(group) -> set[tuple[str, str]]:
@@ -109,6 +109,9 @@ def test_what_an_instructor_may_and_may_not_do(teacher):
         "auth.change_group",
         "prices.add_price",
         "prices.delete_price",
+        "api.add_apitoken",
+        "api.change_apitoken",
+        "api.delete_apitoken",
     ]:
         assert not teacher.has_perm(perm), perm
 
@@ -173,3 +176,20 @@ def test_the_cancel_orders_migration_grants_and_takes_back_the_order_permissions
 
     orders.apply(orders.PREVIOUS)(state.apps, editor)
     assert granted(group) == set(orders.PREVIOUS)
+
+
+def test_the_api_tokens_migration_grants_and_takes_back_the_token_permissions():
+    tokens = importlib.import_module("accounts.migrations.0008_instructors_api_tokens")
+    state = MigrationExecutor(connection).loader.project_state(
+        ("accounts", "0008_instructors_api_tokens")
+    )
+    editor = SimpleNamespace(connection=connection)
+    Permission.objects.filter(codename__in=["view_apitoken", "revoke_apitoken"]).delete()
+
+    tokens.apply(tokens.PERMISSIONS)(state.apps, editor)  # creates the permissions first
+    group = Group.objects.get(name=INSTRUCTORS)
+    assert {("api", "view_apitoken"), ("api", "revoke_apitoken")} <= granted(group)
+    assert granted(group) == set(tokens.PERMISSIONS)
+
+    tokens.apply(tokens.PREVIOUS)(state.apps, editor)
+    assert granted(group) == set(tokens.PREVIOUS)

@@ -9,10 +9,14 @@ from prices.selectors import (
     PAGE_SIZE,
     Quote,
     UnknownSymbol,
+    all_quotes,
     get_quote,
+    get_quotes,
     market_overview,
     market_summary,
     price_history,
+    price_points,
+    session_range,
 )
 from prices.services import advance_market, set_halted
 from tests.factories import PriceFactory, PriceHistoryFactory
@@ -98,6 +102,44 @@ def test_a_halt_invalidates_the_cached_quote(market, django_capture_on_commit_ca
         set_halted(symbols=["AAPL"], halted=True)
 
     assert get_quote("AAPL").halted
+
+
+def test_many_quotes_come_from_the_cache_and_one_query_for_the_rest(
+    market, django_assert_num_queries
+):
+    get_quote("AAPL")
+
+    with django_assert_num_queries(1):
+        found = get_quotes(["MSFT", "AAPL", "NOPE", "XOM"])
+    with django_assert_num_queries(0):
+        again = get_quotes(["XOM", "MSFT", "AAPL"])
+
+    assert sorted(found) == ["AAPL", "MSFT", "XOM"]
+    assert found["MSFT"] == again["MSFT"] == get_quote("MSFT")
+
+
+def test_many_quotes_are_read_fresh_after_a_tick(market, django_capture_on_commit_callbacks):
+    before = get_quotes(["AAPL"])["AAPL"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        advance_market(seed=1, now=timezone.now())
+
+    assert get_quotes(["AAPL"])["AAPL"].price == Price.objects.get(symbol="AAPL").price
+    assert get_quotes(["AAPL"])["AAPL"].timestamp != before.timestamp
+
+
+def test_every_quote_is_one_query_then_cached_until_a_tick(
+    market, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    with django_assert_num_queries(1):
+        assert [q.symbol for q in all_quotes()] == ["AAPL", "MSFT", "TSIM", "XOM"]
+    with django_assert_num_queries(0):
+        all_quotes()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        advance_market(seed=1, now=timezone.now())
+
+    assert all_quotes()[0].price == Price.objects.get(symbol="AAPL").price
 
 
 # The market overview ----------------------------------------------------------------------
@@ -220,3 +262,50 @@ def test_history_before_the_first_recorded_session_shows_only_when_none_is(marke
     TradingSession.objects.create(number=7, opened_at=start + timedelta(minutes=1))
 
     assert len(price_history("AAPL", sessions=5)) == 2
+
+
+def test_the_session_range_is_the_low_and_high_of_the_default_chart(
+    market, django_assert_num_queries
+):
+    start = timezone.now() - timedelta(hours=1)
+    for i, price in enumerate(["90.00", "120.00", "101.00", "99.50", "110.00"]):
+        PriceHistoryFactory(
+            stock=market["AAPL"], price=Decimal(price), timestamp=start + timedelta(minutes=i)
+        )
+    TradingSession.objects.create(number=1, opened_at=start + timedelta(minutes=2))
+
+    with django_assert_num_queries(1):
+        low, high = session_range("AAPL")
+
+    charted = [price for _, price in price_history("AAPL")]
+    assert (low, high) == (min(charted), max(charted)) == (Decimal("99.50"), Decimal("110.00"))
+    assert session_range("MSFT") == (None, None)
+
+
+def test_price_points_without_since_are_the_newest_oldest_first(market):
+    start = timezone.now() - timedelta(hours=1)
+    for i in range(10):
+        PriceHistoryFactory(
+            stock=market["AAPL"], price=Decimal(100 + i), timestamp=start + timedelta(minutes=i)
+        )
+
+    found = price_points("AAPL", limit=3)
+
+    assert [price for _, price in found.points] == [Decimal(107), Decimal(108), Decimal(109)]
+    assert found.more is False
+
+
+def test_price_points_after_since_say_whether_more_came(market, django_assert_num_queries):
+    start = timezone.now() - timedelta(hours=1)
+    moments = [start + timedelta(minutes=i) for i in range(10)]
+    for i, moment in enumerate(moments):
+        PriceHistoryFactory(stock=market["AAPL"], price=Decimal(100 + i), timestamp=moment)
+    PriceHistoryFactory(stock=market["MSFT"], price=Decimal("1.00"), timestamp=moments[5])
+
+    with django_assert_num_queries(1):
+        found = price_points("AAPL", since=moments[4], limit=3)
+
+    assert [moment for moment, _ in found.points] == moments[5:8]
+    assert found.more is True
+    assert price_points("AAPL", since=moments[6], limit=3).more is False
+    assert price_points("AAPL", since=moments[9], limit=3).points == []

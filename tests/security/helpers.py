@@ -45,6 +45,8 @@ PATH_VALUES = {
     "object_id": "1",
     "id": "1",
     "order_id": "1",
+    "class_id": "1",
+    "token_id": "1",
     "content_type_id": "1",
     "app_label": "ledger",
     "url": "nothing-here/",

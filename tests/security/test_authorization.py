@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import ensure_instructor_group
+from api.services import create_token
 from ledger.services import deposit
 from tests.factories import ClassroomFactory, InstructorFactory, PriceFactory, StudentFactory
 from tests.security.helpers import PATH_VALUES, admin_urls, money_state, site_urls
@@ -68,11 +69,42 @@ EXPECTED = {
     "trading:cancel_order": {"anon": LOGIN, "student": 405, "instructor": 405},
     # The form; an instructor is told instructors don't join, and a join is refused.
     "classes:join": PRIVATE,
-    # The pages about the API: read before making a token.
+    # One's own API tokens; a token that is not one's own (none here) is not found.
+    "api_tokens:list": PRIVATE,
+    "api_tokens:revoke": {"anon": LOGIN, "student": 404, "instructor": 404},
+    # The API's document and the pages about the API (its reference, error codes and
+    # guide) are public: read before making a token. Anything under /api/ that is not the
+    # API is a problem document (404). The API's operations are classified below, from
+    # that document.
+    "api:openapi-json": PUBLIC,
     "api_reference": PUBLIC,
     "api_errors": PUBLIC,
     "api_guide": PUBLIC,
+    "api:api-root": {"anon": 404, "student": 404, "instructor": 404},
+    "not_found": {"anon": 404, "student": 404, "instructor": 404},
 }
+
+
+def api_operations() -> dict[str, dict]:
+    """Every operation of the API's OpenAPI document, so one added later is classified
+    too: it takes a bearer token, never the session, so a browser's GET is answered 401
+    whoever is logged in (405 where it takes no GET). tests/api/test_authorization.py
+    sweeps each one with tokens."""
+    from api.main import api
+
+    methods = {
+        re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES.get(m[1], "1"), path): set(operations)
+        for path, operations in api.get_openapi_schema()["paths"].items()
+    }
+    found = {}
+    for name, path in site_urls().items():
+        if name.startswith("api:") and path in methods:
+            status = 401 if "get" in methods[path] else 405
+            found[name] = {"anon": status, "student": status, "instructor": status}
+    return found
+
+
+EXPECTED.update(api_operations())
 
 # Extra query strings fetched for a URL name: the exports and filters.
 VARIANTS = {
@@ -283,6 +315,7 @@ def colleague(classroom, settings):
     period2 = ClassroomFactory(name="Period 2")
     period2.owners.add(bee)
     StudentFactory(username="carol", email="carol@school.example", classroom=period2)
+    create_token(user=classroom["alice"], name="Momentum bot")
     grant_cash(student=classroom["alice"], instructor=classroom["teacher"], amount="1", reason="x")
     settings.SNAPSHOT_EVERY_TICKS = 1
     after_tick(ticks=1, timestamp=timezone.now())

@@ -42,6 +42,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.roles import ensure_instructor_group
+from api.services import create_token
 from console.services import grant_cash
 from ledger.services import deposit
 from portfolio.services import take_snapshots
@@ -286,6 +287,20 @@ def test_no_students_page_answers_500(world, name, url):
         sweep.query(f"{url}?format={export}", names - {"format", "page"})
 
     verdict([sweep], at_least=len(names) * len(EACH) + len(ALL_AT_ONCE))
+
+
+def test_no_token_revoke_page_answers_500(world, student):
+    """The page that confirms revoking a token is the student's own token's (the sweep
+    above fetches /1/, which is nobody's): it, its form and its parameters."""
+    token = create_token(user=student, name="Momentum bot").token
+    url = reverse("api_tokens:revoke", args=[token.pk])
+    sweep = Sweep(world["alice"])
+    page = sweep.page(url)
+    assert page is not None and "Momentum bot" in page
+    sweep.forms(url, page)
+    sweep.query(url, EVERY_PAGE)
+
+    verdict([sweep], at_least=len(ALL_AT_ONCE) * 2)
 
 
 # The admin ---------------------------------------------------------------------------

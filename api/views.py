@@ -15,8 +15,6 @@ from django.views.decorators.http import require_safe
 from api.problems import CODES, Problem, problem_response
 
 GUIDE = Path(settings.BASE_DIR) / "docs" / "api.md"
-# Where a student makes a token (the account's API tokens page).
-TOKENS_PAGE = "/accounts/api-tokens/"
 
 
 @csrf_exempt
@@ -30,7 +28,7 @@ def not_found(request, *args, **kwargs):
 def reference(request):
     """Every operation, from the OpenAPI document, in Swagger UI (vendored): read it, and
     try it with a token. Public: a student may read it before making a token."""
-    return render(request, "api/reference.html", {"tokens_page": TOKENS_PAGE})
+    return render(request, "api/reference.html")
 
 
 def _with_code(text: str):
@@ -54,7 +52,7 @@ def errors(request):
         }
         for code, entry in CODES.items()
     ]
-    return render(request, "api/errors.html", {"codes": codes, "tokens_page": TOKENS_PAGE})
+    return render(request, "api/errors.html", {"codes": codes})
 
 
 @require_safe

@@ -162,8 +162,8 @@ class Walk:
 
     def quote(self):
         if self.symbol is None:
-            # No --symbol: the first stock of the market.
-            quotes = items(self.api.get("/quotes"))
+            # No --symbol: the first stock of the market (not its index fund).
+            quotes = [q for q in items(self.api.get("/quotes")) if not q.get("is_index")]
             if not quotes:
                 raise Problem(404, {"code": "not_found", "detail": "The market has no stocks."})
             self.symbol = quotes[0]["symbol"]

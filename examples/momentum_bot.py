@@ -129,10 +129,12 @@ def plural(number: int, word: str) -> str:
 
 
 def watch_list(api: TradeSim, given: str | None) -> list[str]:
-    """The symbols to watch: those given, or the first five of the market."""
+    """The symbols to watch: those given, or the first five stocks of the market (its
+    index fund aside)."""
     if given:
         return [s.strip().upper() for s in given.split(",") if s.strip()]
-    return [quote["symbol"] for quote in items(api.get("/quotes"))[:5]]
+    stocks = [quote for quote in items(api.get("/quotes")) if not quote.get("is_index")]
+    return [quote["symbol"] for quote in stocks[:5]]
 
 
 def one_round(api: TradeSim, args, symbols: list[str], number: int) -> tuple[int, int]:

@@ -48,12 +48,16 @@
     return { components: { TradeSimLayout } };
   }
 
-  // Names Swagger UI leaves out: the request body's text box has no label, and each
-  // operation's table of responses is a live region (role=region) that needs a name of
-  // its own to be told apart from the others.
+  // Names Swagger UI leaves out: the request body's text box and a parameter's choice of
+  // examples have no label, and each operation's table of responses is a live region
+  // (role=region) that needs a name of its own to be told apart from the others.
   function nameUnnamed(root) {
     for (const box of root.querySelectorAll("textarea.body-param__text:not([aria-label])")) {
       box.setAttribute("aria-label", "Request body (JSON)");
+    }
+    for (const choice of root.querySelectorAll("select.examples-select-element:not([aria-label])")) {
+      const parameter = choice.closest("tr[data-param-name]")?.dataset.paramName;
+      choice.setAttribute("aria-label", parameter ? `Examples of ${parameter}` : "Examples");
     }
     for (const table of root.querySelectorAll("table.responses-table[role=region]:not([aria-label])")) {
       const operation = table.closest(".opblock");

@@ -1,10 +1,6 @@
 """examples/example.py and examples/momentum_bot.py, run as a student runs them: separate
 Python processes talking HTTP to a real server (pytest-django's live server, on the test
-database), with only the standard library.
-
-The portfolio, history and statistics steps and the bot read GET /positions, /quotes,
-/quotes/<symbol>/history, /trades and /journal; the tests that need them say so first
-(`require_read_endpoints`), and fail with that message while any of them is missing."""
+database), with only the standard library."""
 
 import os
 import subprocess
@@ -20,7 +16,6 @@ from api.models import ApiToken
 from api.services import create_token
 from ledger.models import Transaction
 from portfolio.models import Holding
-from tests.api.conftest import ApiClient
 from tests.factories import PASSWORD, PriceFactory, PriceHistoryFactory, StudentFactory
 from trading.models import Trade
 from trading.services import buy
@@ -28,13 +23,6 @@ from trading.services import buy
 pytestmark = pytest.mark.django_db(transaction=True)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-READ_ENDPOINTS = [
-    "/positions",
-    "/quotes?symbols=RISE",
-    "/quotes/RISE/history?limit=5",
-    "/trades",
-    "/journal",
-]
 
 
 @pytest.fixture
@@ -89,18 +77,6 @@ def run(script: str, *args: str, timeout: int = 120, **env: str) -> subprocess.C
     )
 
 
-def require_read_endpoints(maya):
-    """The read endpoints live on their own branch: until it is merged, fail saying so."""
-    api = ApiClient(maya.secret)
-    missing = [path for path in READ_ENDPOINTS if api.get(path).status_code == 404]
-    asked = ", ".join(f"GET /api/v1{path}" for path in missing)
-    assert not missing, (
-        f"{asked} answer 404: the read endpoints (positions, quotes, history, trades, "
-        "journal) are not here yet. Merge them; this test then runs the example's "
-        "portfolio, history and statistics steps (or the bot) in full."
-    )
-
-
 def money(amount: Decimal) -> str:
     sign = "-" if amount < 0 else ""
     return f"{sign}${abs(amount):,.2f}"
@@ -133,7 +109,6 @@ def test_the_example_deposits_buys_once_with_its_key_and_sells(server, maya):
 
 
 def test_the_example_runs_every_step_and_exits_0(server, maya):
-    require_read_endpoints(maya)
     result = run("example.py", "--url", server, "--token", maya.secret, "--symbol", "RISE")
     assert result.returncode == 0, said(result)
     out = result.stdout
@@ -228,7 +203,6 @@ def bot(server, maya, *extra: str) -> subprocess.CompletedProcess:
 
 
 def test_the_bot_buys_what_rose_and_sells_what_fell_within_its_budget(server, maya):
-    require_read_endpoints(maya)
     buying_power = Decimal("10000.00") - Decimal("900.00")
     result = bot(server, maya, "--fraction", "0.25")
     assert result.returncode == 0, said(result)
@@ -248,7 +222,6 @@ def test_the_bot_buys_what_rose_and_sells_what_fell_within_its_budget(server, ma
 
 
 def test_the_bots_dry_run_decides_but_places_no_orders(server, maya):
-    require_read_endpoints(maya)
     result = bot(server, maya, "--dry-run")
     assert result.returncode == 0, said(result)
     assert "(dry run) would SELL 10 FALL" in result.stdout, said(result)

@@ -5,6 +5,7 @@ database), with only the standard library."""
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def market(db):
     for symbol, prices in series.items():
         stock = PriceFactory(symbol=symbol, price=prices[-1], previous_close=prices[-2])
         for n, price in enumerate(prices):
-            moment = now - timezone.timedelta(minutes=len(prices) - n)
+            moment = now - timedelta(minutes=len(prices) - n)
             PriceHistoryFactory(stock=stock, price=Decimal(price), timestamp=moment)
     return series
 

@@ -436,6 +436,47 @@ def _open_chart_table(page):
     page.locator("[data-chart-table='price-chart'] tbody tr").first.wait_for()
 
 
+def _reference_drawn(page):
+    """The API reference once Swagger UI has drawn the operations."""
+    page.locator("#swagger-ui .opblock").first.wait_for()
+
+
+def _click_all(page, selector: str, text: str = ""):
+    page.evaluate(
+        """([selector, text]) => document.querySelectorAll(selector).forEach(
+             (b) => b.textContent.includes(text) && b.click())""",
+        [selector, text],
+    )
+
+
+def _try_every_operation(page):
+    """Every operation open, Try it out on: the parameters' fields and the body's box."""
+    _reference_drawn(page)
+    _click_all(page, ".opblock-summary-control")
+    page.locator("button.try-out__btn").first.wait_for()
+    _click_all(page, "button.try-out__btn")
+    page.locator("textarea.body-param__text").first.wait_for()
+
+
+def _every_schema_expanded(page):
+    """Every operation open on its schemas, and every schema below expanded all the way."""
+    _reference_drawn(page)
+    _click_all(page, ".opblock-summary-control")
+    page.locator(".opblock button.tablinks").first.wait_for()
+    _click_all(page, ".opblock button.tablinks", "Schema")
+    _click_all(page, ".models button")
+    page.locator(".models .json-schema-2020-12-expand-deep-button").first.wait_for()
+    _click_all(page, "button.json-schema-2020-12-expand-deep-button")
+    page.locator(".models .json-schema-2020-12-property").first.wait_for()
+
+
+def _authorize_dialog(page):
+    """The Authorize dialog open, a token typed in."""
+    _reference_drawn(page)
+    page.locator(".scheme-container button.authorize").click()
+    page.locator(".modal-ux input").fill("tsk_not-a-real-token")
+
+
 def _fill_and_send(values: dict, button: str | None = None):
     def submit(page):
         for selector, value in values.items():
@@ -543,6 +584,15 @@ STUDENT_PAGES = [
         lambda w: f"/portfolio/leaderboard/?class={w.classroom.pk}",
     ),
     Page("400", "anon", "/glossary/?q=%00", status=400),
+    # The pages about the API (public): the reference drawn by Swagger UI, closed, with every
+    # operation tried or its schemas shown, and with its Authorize dialog; the error codes,
+    # and the one a problem document linked to.
+    Page("api reference", "anon", "/api/v1/docs", then=_reference_drawn),
+    Page("api reference, trying all", "anon", "/api/v1/docs", then=_try_every_operation),
+    Page("api reference, every schema", "anon", "/api/v1/docs", then=_every_schema_expanded),
+    Page("api reference authorize", "student", "/api/v1/docs", then=_authorize_dialog),
+    Page("api error codes", "anon", "/api/v1/errors"),
+    Page("api error code linked", "anon", "/api/v1/errors#insufficient_funds"),
     Page("403", "instructor", "/admin/auth/group/", status=403),
     Page("api tokens, none", "student", "/accounts/api-tokens/"),
     Page("api tokens", "student", lambda w: _tokens(w) and "/accounts/api-tokens/"),
@@ -944,6 +994,37 @@ def test_server_error_page_has_no_violations(open_page, world, settings):
     assert_accessible_at_both_sizes(b, Page("500", "student", ""), reload=True)
 
 
+def test_the_api_reference_tries_an_operation_with_a_token(open_page, world):
+    """Authorize with a real token, Try it out on GET /account, Execute: the answer is
+    shown, and the page with it passes axe at both sizes."""
+    from api.services import create_token
+
+    secret = create_token(user=world.student, name="reference page").secret
+    b = open_page("desktop")
+    page = b.page
+    b.goto("/api/v1/docs")
+    _reference_drawn(page)
+    page.locator(".scheme-container button.authorize").click()
+    assert page.evaluate("() => document.activeElement.matches('.modal-ux input')")
+    page.keyboard.type(secret)
+    page.locator(".modal-ux button.authorize").click()
+    page.locator(".modal-ux button.btn-done").wait_for()
+    assert page.evaluate("() => !!document.activeElement.closest('.modal-ux')")
+    page.get_by_role("button", name="Close", exact=True).last.click()
+    assert page.evaluate("() => document.activeElement.matches('.scheme-container .authorize')")
+    account = page.locator("#operations-Account-api_endpoints_account_get_account")
+    account.locator(".opblock-summary-control").click()
+    account.locator("button.try-out__btn").click()
+    with page.expect_response("**/api/v1/account") as answer:
+        account.locator("button.execute").click()
+    assert answer.value.status == 200
+    assert answer.value.request.headers["authorization"] == f"Bearer {secret}"
+    body = account.locator(".live-responses-table .response-col_description pre").first
+    body.wait_for()
+    assert '"buying_power"' in body.inner_text()
+    assert_accessible_at_both_sizes(b, Page("api reference answer", "anon", ""), reload=False)
+
+
 # Keyboard and screen readers -------------------------------------------------------------
 
 FOCUS_RING = """(el) => {
@@ -1043,6 +1124,25 @@ def test_focus_rings_stand_out_at_3_to_1(open_page, world, who, path, selectors,
         if ring["style"] == "none" or ring["width"] < 2 or ratio < 3:
             weak.append(f"{selector}: {ring} ({ratio:.2f}:1)")
     assert not weak, "focus rings under 3:1 or under 2 px:\n" + "\n".join(weak)
+
+
+def test_the_api_references_authorize_dialog_keeps_the_keyboard_in_it(open_page, world):
+    b = open_page("desktop")
+    page = b.page
+    b.goto("/api/v1/docs")
+    _reference_drawn(page)
+    page.locator(".scheme-container button.authorize").focus()
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.matches('.modal-ux input')")
+    assert page.get_attribute(".modal-ux", "role") == "dialog"
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        assert page.evaluate("() => !!document.activeElement.closest('.modal-ux')")
+    page.keyboard.press("Shift+Tab")
+    assert page.evaluate("() => !!document.activeElement.closest('.modal-ux')")
+    page.keyboard.press("Escape")
+    assert page.locator(".modal-ux").count() == 0
+    assert page.evaluate("() => document.activeElement.matches('.scheme-container .authorize')")
 
 
 def test_an_error_summary_takes_focus_and_leads_to_its_field(open_page, world):

@@ -213,6 +213,8 @@ VISITOR_PAGES = [
     ("log in", "/accounts/login/"),
     ("register", "/accounts/register/"),
     ("market, logged out", "/prices/"),
+    ("API reference", "/api/v1/docs"),
+    ("API error codes", "/api/v1/errors"),
 ]
 
 

@@ -72,9 +72,14 @@ EXPECTED = {
     # One's own API tokens; a token that is not one's own (none here) is not found.
     "api_tokens:list": PRIVATE,
     "api_tokens:revoke": {"anon": LOGIN, "student": 404, "instructor": 404},
-    # The API's document is public; anything under /api/ that is not the API is a problem
-    # document (404). The API's operations are classified below, from that document.
+    # The API's document and the pages about the API (its reference, error codes and
+    # guide) are public: read before making a token. Anything under /api/ that is not the
+    # API is a problem document (404). The API's operations are classified below, from
+    # that document.
     "api:openapi-json": PUBLIC,
+    "api_reference": PUBLIC,
+    "api_errors": PUBLIC,
+    "api_guide": PUBLIC,
     "api:api-root": {"anon": 404, "student": 404, "instructor": 404},
     "not_found": {"anon": 404, "student": 404, "instructor": 404},
 }

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import Field, PlainSerializer, WithJsonSchema
+from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from tradesim.money import CENT, to_4dp
 
@@ -120,6 +120,12 @@ class OrderOut(Schema):
 
 
 class OrderIn(Schema):
+    # What the reference offers to send: a market buy (every field filled in would be a
+    # type with prices it does not take).
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"symbol": "AAPL", "quantity": 10, "side": "buy"}]}
+    )
+
     symbol: str = Field(max_length=20, examples=["AAPL"])
     quantity: int = Field(ge=1, examples=[10])
     side: str = Field(default="buy", max_length=20, description="buy or sell")

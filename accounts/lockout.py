@@ -127,6 +127,15 @@ class LoginThrottle(AxesDatabaseHandler):
         request.logged_in_username = user.get_username()
 
 
+def clear_failures(request, username: str) -> None:
+    """Forget the failed log-ins that count against `username` from this client, as a
+    successful log-in on the form does (AXES_RESET_ON_SUCCESS), without axes' log-in
+    signal, which also opens a session: for a log-in by a program (POST /api/v1/auth/token),
+    which keeps no cookie."""
+    for attempts in LoginThrottle().filter_user_attempts(request, {"username": username}):
+        attempts.delete()
+
+
 class KnownBrowserMiddleware:
     """Remember the browser that has just logged in (LoginThrottle.user_logged_in)."""
 

@@ -45,11 +45,7 @@ class BearerToken(HttpBearer):
             raise Problem("invalid_token", "This token's account is switched off.")
         classroom = services.closed_class(user)
         if classroom is not None:
-            raise Problem(
-                "api_disabled",
-                f"Your instructor has switched the API off for {classroom.name}; the pages "
-                "still work.",
-            )
+            raise Problem("api_disabled", services.disabled_message(classroom))
         check_rate(request, found)
         services.mark_used(found)
         return found

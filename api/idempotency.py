@@ -7,6 +7,8 @@ the first request made, and the header `Idempotent-Replayed: true`; the same key
 different request is refused (409 idempotency_key_reused)."""
 
 from api.problems import Problem
+from ledger.models import Transaction
+from trading.models import Order
 
 HEADER = "Idempotency-Key"
 PREFIX = "api:"
@@ -26,6 +28,20 @@ def token_of(request) -> str | None:
             "as a UUID.",
         )
     return PREFIX + key
+
+
+def used_for_cash(user, token: str) -> bool:
+    """Whether `token` made a deposit or a withdrawal (an order's key is kept on its order;
+    a cash movement's only on its journal row)."""
+    return Transaction.objects.filter(
+        user_id=user.pk,
+        token=token,
+        type__in=[Transaction.Type.DEPOSIT, Transaction.Type.WITHDRAWAL],
+    ).exists()
+
+
+def used_for_an_order(user, token: str) -> bool:
+    return Order.objects.filter(user_id=user.pk, token=token).exists()
 
 
 def reused() -> Problem:

@@ -103,8 +103,6 @@ def document_problems(schema):
             responses = operation.setdefault("responses", {})
             public = not operation.get("security") and path.endswith("/auth/token")
             for status, description in _COMMON.items():
-                if public and status == "403":
-                    continue
                 responses.setdefault(status, {"description": description})
             if "{" in path:
                 responses.setdefault("404", {"description": "No such resource among yours."})
@@ -151,9 +149,13 @@ def _http_error(request, exc: HttpError):
         return problem_response(
             request, Problem("malformed_json", "The body could not be read as JSON.")
         )
-    code = {404: "not_found", 405: "method_not_allowed", 429: "rate_limited"}.get(
-        exc.status_code, "validation_error"
-    )
+    code = {
+        401: "not_authenticated",
+        403: "permission_denied",
+        404: "not_found",
+        405: "method_not_allowed",
+        429: "rate_limited",
+    }.get(exc.status_code, "refused")
     return problem_response(request, Problem(code, str(exc)))
 
 

@@ -133,6 +133,15 @@ CODES: dict[str, Code] = {
     "no_account": Code(
         409, "No cash account", "This user has no cash account (instructors do not trade)."
     ),
+    "limit_not_reached": Code(
+        400,
+        "The price moved past the limit",
+        "The price moved beyond the order's limit while it was being placed; nothing was "
+        "traded. Place it again.",
+    ),
+    "refused": Code(
+        400, "Refused", "The request was refused for the reason `detail` gives; nothing changed."
+    ),
 }
 
 
@@ -183,6 +192,7 @@ _REFUSALS: list[tuple[type[Exception], str]] = [
     (trading.PositionTooLarge, "position_too_large"),
     (trading.OrderClosed, "order_not_open"),
     (trading.OrderNotFound, "not_found"),
+    (trading.LimitNotReached, "limit_not_reached"),
     (trading.RuleRefused, "rule_violation"),
     (ledger.InvalidAmount, "invalid_amount"),
     (ledger.InsufficientFunds, "insufficient_funds"),
@@ -195,9 +205,7 @@ _WINDOW_RULES = {"starts_at", "ends_at"}
 
 def from_refusal(error: Exception) -> Problem:
     """The problem for a service's refusal (trading.TradingError, ledger.LedgerError)."""
-    code = next((code for kind, code in _REFUSALS if isinstance(error, kind)), None)
-    if code is None:
-        raise error
+    code = next((code for kind, code in _REFUSALS if isinstance(error, kind)), "refused")
     rule = getattr(error, "rule", "") or ""
     if code == "rule_violation" and rule in _WINDOW_RULES:
         code = "market_closed"

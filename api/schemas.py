@@ -6,7 +6,7 @@ from typing import Annotated
 
 from django.utils import timezone
 from ninja import Schema
-from pydantic import ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import ConfigDict, Field, PlainSerializer, StrictInt, WithJsonSchema
 
 from tradesim.money import CENT, to_4dp
 
@@ -127,7 +127,8 @@ class OrderIn(Schema):
     )
 
     symbol: str = Field(max_length=20, examples=["AAPL"])
-    quantity: int = Field(ge=1, examples=[10])
+    # Strict: 1.0, "1" and true are not a number of shares.
+    quantity: StrictInt = Field(ge=1, examples=[10])
     side: str = Field(default="buy", max_length=20, description="buy or sell")
     type: str = Field(
         default="market",

@@ -141,6 +141,16 @@ def mark_used(token: ApiToken, *, now=None) -> None:
         token.last_used_at = now
 
 
+def row_id(value: int) -> int:
+    """`value` as a row id to look up: one beyond a BIGINT (which PostgreSQL would refuse to
+    compare) or below 1 is 0, which no row has."""
+    return value if 0 < value < 2**63 else 0
+
+
+def disabled_message(classroom) -> str:
+    return f"Your instructor has switched the API off for {classroom.name}; the pages still work."
+
+
 def closed_class(user):
     """The class that has switched the API off for `user`, or None when they may use it
     (a student in no class may; an instructor is in none)."""

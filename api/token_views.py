@@ -87,7 +87,7 @@ def _render(request, form, *, closed, shown=None, status=200):
 def revoke(request, token_id: int):
     """GET asks to confirm; POST revokes the token (api.services.revoke_token) and goes
     back to the list. Another person's token, or none, is not found (404)."""
-    token = ApiToken.objects.filter(user_id=request.user.pk, pk=_id(token_id)).first()
+    token = ApiToken.objects.filter(user_id=request.user.pk, pk=services.row_id(token_id)).first()
     if token is None:
         raise Http404("You have no such token.")
     if request.method == "POST":
@@ -104,8 +104,3 @@ def revoke(request, token_id: int):
         messages.info(request, f"The token “{token.name}” was revoked already.")
         return redirect("api_tokens:list")
     return render(request, "api/revoke.html", {"token": token})
-
-
-def _id(value: int) -> int:
-    # Beyond a BIGINT no row has it (and PostgreSQL would refuse the comparison).
-    return value if 0 < value < 2**63 else 0

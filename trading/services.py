@@ -730,12 +730,13 @@ def _money_field(value, label: str, *, field: str) -> Decimal | None:
         raise InvalidOrder(f"Enter {label} in dollars and cents, such as 180.50.", field=field)
     if not number.is_finite() or number <= 0:
         raise InvalidOrder(f"Enter {label} above $0.00.", field=field)
-    if number != number.quantize(Decimal("0.01")):
-        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.", field=field)
+    # Before the cents: rounding a number of 29 digits or more to cents overflows Decimal.
     if number > market.MAX_LISTING_PRICE:
         raise InvalidOrder(
             f"Enter {label} of at most ${market.MAX_LISTING_PRICE:,.2f}.", field=field
         )
+    if number != number.quantize(Decimal("0.01")):
+        raise InvalidOrder(f"Enter {label} in whole cents, such as 180.50.", field=field)
     return number.quantize(CENT)
 
 

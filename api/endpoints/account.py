@@ -47,7 +47,12 @@ class AccountOut(Schema):
     rank: RankOut | None
 
 
-@router.get("/account", response=AccountOut, summary="Your account")
+@router.get(
+    "/account",
+    response=AccountOut,
+    summary="Your account",
+    openapi_extra={"responses": {"409": {"description": "No cash account (no_account)."}}},
+)
 def get_account(request):
     user = student(request)
     overview = portfolio_overview(user)

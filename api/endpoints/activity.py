@@ -7,13 +7,12 @@ from pydantic import Field
 from api import pagination
 from api.auth import student
 from api.endpoints.cash import movement_out
-from api.endpoints.orders import filter_form
+from api.endpoints.orders import filter_form, trade_out
 from api.schemas import CashMovementOut, TradeOut
 from ledger.forms import JournalFilterForm
 from ledger.models import Transaction
 from ledger.selectors import journal_for
 from trading.forms import TradeFilterForm
-from trading.models import Trade
 from trading.selectors import TradeFilters, trades_for
 
 router = Router(tags=["History"])
@@ -48,20 +47,6 @@ class TradeQuery(_Paged):
 class TradePage(Schema):
     data: list[TradeOut] = Field(description="Newest first.")
     next_cursor: str | None = Field(description=NEXT_CURSOR)
-
-
-def trade_out(trade: Trade) -> dict:
-    return {
-        "id": trade.pk,
-        "symbol": trade.stock_id,
-        "side": trade.operation,
-        "quantity": trade.quantity,
-        "price": trade.price,
-        "total": trade.total,
-        "commission": trade.commission,
-        "realized_pnl": trade.realized_pnl,
-        "timestamp": trade.timestamp,
-    }
 
 
 @router.get(

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate
 from ninja import Router, Status
 
+from accounts.lockout import clear_failures
 from api import services
 from api.problems import Problem
 from api.schemas import TokenIn, TokenOut
@@ -38,12 +39,12 @@ def create_token(request, payload: TokenIn):
         )
     if user is None:
         raise Problem("invalid_credentials", "The username or the password is wrong.")
+    # As a log-in on the form: the failures counted against it are forgotten, so a typo
+    # after a script's log-in does not lock the student out.
+    clear_failures(request, user.get_username())
     classroom = services.closed_class(user)
     if classroom is not None:
-        raise Problem(
-            "api_disabled",
-            f"Your instructor has switched the API off for {classroom.name}; the pages still work.",
-        )
+        raise Problem("api_disabled", services.disabled_message(classroom))
     try:
         made = services.create_token(user=user, name=payload.name)
     except services.TokenError as error:

@@ -43,6 +43,8 @@ def _move(request, payload: CashIn, response: HttpResponse, *, form_class, move,
             errors=errors,
         )
     data = form.cleaned_data
+    if token and idempotency.used_for_an_order(user, token):
+        raise idempotency.reused()
     try:
         row = move(user=user, amount=data["amount"], description=data["description"], token=token)
     except ledger.DuplicateRequest as error:

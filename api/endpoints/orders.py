@@ -1,5 +1,7 @@
 """Orders: place, list, read and cancel, through trading.services as the order ticket."""
 
+from decimal import Decimal
+
 from django.http import HttpResponse, QueryDict
 from django.urls import reverse
 from ninja import Query, Router, Schema, Status
@@ -9,9 +11,10 @@ from api import idempotency, pagination
 from api.auth import student
 from api.problems import Problem, from_refusal
 from api.schemas import OrderIn, OrderOut
+from api.services import row_id
 from trading import selectors
 from trading.forms import OrderFilterForm
-from trading.models import Order
+from trading.models import Order, Trade
 from trading.services import (
     DuplicateRequest,
     TradingError,
@@ -46,6 +49,20 @@ class OrderQuery(Schema):
     limit: int = Field(default=pagination.DEFAULT_LIMIT, ge=1, le=pagination.MAX_LIMIT)
 
 
+def trade_out(trade: Trade) -> dict:
+    return {
+        "id": trade.pk,
+        "symbol": trade.stock_id,
+        "side": trade.operation,
+        "quantity": trade.quantity,
+        "price": trade.price,
+        "total": trade.total,
+        "commission": trade.commission,
+        "realized_pnl": trade.realized_pnl,
+        "timestamp": trade.timestamp,
+    }
+
+
 def order_out(order: Order) -> dict:
     trade = order.trade
     return {
@@ -56,7 +73,10 @@ def order_out(order: Order) -> dict:
         "quantity": order.quantity,
         "limit_price": order.limit_price,
         "stop_price": order.stop_price,
-        "trail_percent": order.trail_percent,
+        # As stored (two places), also on the order just placed, which holds what was sent.
+        "trail_percent": None
+        if order.trail_percent is None
+        else order.trail_percent.quantize(Decimal("0.01")),
         "trail_amount": order.trail_amount,
         "duration": order.duration,
         "status": order.status,
@@ -66,19 +86,7 @@ def order_out(order: Order) -> dict:
         "reason": order.reason,
         "created_at": order.created_at,
         "closed_at": order.closed_at,
-        "trade": None
-        if trade is None
-        else {
-            "id": trade.pk,
-            "symbol": trade.stock_id,
-            "side": trade.operation,
-            "quantity": trade.quantity,
-            "price": trade.price,
-            "total": trade.total,
-            "commission": trade.commission,
-            "realized_pnl": trade.realized_pnl,
-            "timestamp": trade.timestamp,
-        },
+        "trade": None if trade is None else trade_out(trade),
     }
 
 
@@ -118,6 +126,8 @@ def create_order(request, payload: OrderIn, response: HttpResponse):
     token = idempotency.token_of(request)
     try:
         wanted = order_request(**payload.dict())
+        if token and idempotency.used_for_cash(user, token):
+            raise idempotency.reused()
         order = place_order(user=user, request=wanted, token=token)
     except DuplicateRequest:
         original = (
@@ -143,7 +153,8 @@ def _same_order(order: Order, wanted) -> bool:
         and order.stop_price == wanted.stop_price
         and order.trail_percent == wanted.trail_percent
         and order.trail_amount == wanted.trail_amount
-        and order.duration == wanted.duration
+        # A market order is recorded as a day order, whatever duration it was sent with.
+        and (order.type == Order.Type.MARKET or order.duration == wanted.duration)
     )
 
 
@@ -166,7 +177,9 @@ def list_orders(request, query: Query[OrderQuery]):
 @router.get("/orders/{order_id}", response=OrderOut, summary="One of your orders")
 def get_order(request, order_id: int):
     user = student(request)
-    order = Order.objects.select_related("trade").filter(user_id=user.pk, pk=_id(order_id)).first()
+    order = (
+        Order.objects.select_related("trade").filter(user_id=user.pk, pk=row_id(order_id)).first()
+    )
     if order is None:
         raise Problem("not_found", "There is no such order among yours.")
     return order_out(order)
@@ -181,15 +194,10 @@ def get_order(request, order_id: int):
 def delete_order(request, order_id: int):
     user = student(request)
     try:
-        order = cancel_order(order_id=_id(order_id), user=user)
+        order = cancel_order(order_id=row_id(order_id), user=user)
     except TradingError as error:
         raise from_refusal(error) from None
     return order_out(order)
-
-
-def _id(value: int) -> int:
-    # Beyond a BIGINT no row has it (and PostgreSQL would refuse the comparison).
-    return value if 0 < value < 2**63 else 0
 
 
 def location(order: Order) -> str:

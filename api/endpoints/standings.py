@@ -11,6 +11,7 @@ from api.auth import instructor, student
 from api.endpoints.account import ClassOut
 from api.problems import Problem
 from api.schemas import Money, Percent, Timestamp
+from api.services import row_id
 from classrooms.describe import RANKING_EXPLAINED
 from classrooms.models import Classroom
 from classrooms.rules import Rulebook
@@ -273,7 +274,7 @@ def list_classes(request):
 def get_class_standings(request, class_id: int, query: Query[BoardQuery]):
     user = instructor(request)
     # Beyond a BIGINT no class has it (and PostgreSQL would refuse the comparison).
-    classes = Classroom.objects.filter(pk=class_id if 0 < class_id < 2**63 else 0)
+    classes = Classroom.objects.filter(pk=row_id(class_id))
     if not user.is_superuser:
         classes = classes.filter(owners=user)
     classroom = classes.first()

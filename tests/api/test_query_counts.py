@@ -207,9 +207,10 @@ def test_a_limit_order(api, world, django_assert_num_queries):
 def test_a_replayed_order(api, world, django_assert_num_queries):
     key = {"Idempotency-Key": "replay-1"}
     assert api.post("/orders", {"symbol": "S000", "quantity": 1}, headers=key).status_code == 201
-    # token; savepoint; the class's rules; the balance (locked); the key found used, and
-    # its journal row; rollback and release; the first order with its trade
-    with django_assert_num_queries(9):
+    # token; whether the key made a deposit or a withdrawal; savepoint; the class's rules;
+    # the balance (locked); the key found used, and its journal row; rollback and release;
+    # the first order with its trade
+    with django_assert_num_queries(10):
         response = api.post("/orders", {"symbol": "S000", "quantity": 1}, headers=key)
     assert response.status_code == 200, response.content
 
@@ -238,9 +239,9 @@ def test_logging_in_for_a_token(anon_api, world, student, django_assert_num_quer
     for i in range(min(world["n"], 8)):  # at most 10 live tokens
         token_for(student, name=f"old {i}")
     body = {"username": "alice", "password": "correct-horse-battery-staple", "name": "bot"}
-    # the log-in lock's failures; the user; their class (its API switch); savepoint; the
-    # user (locked); the live tokens' count; the token; release
-    with django_assert_num_queries(8):
+    # the log-in lock's failures; the user; the failures to forget (none); their class (its
+    # API switch); savepoint; the user (locked); the live tokens' count; the token; release
+    with django_assert_num_queries(9):
         assert anon_api.post("/auth/token", body).status_code == 201
 
 

@@ -1,7 +1,9 @@
 """API tokens: made, found and revoked here, and nowhere else.
 
 A token is "tsk_" and 43 URL-safe characters (256 random bits). Only its SHA-256 digest is
-stored, so a copy of the database holds no usable token."""
+stored with it, so a copy of the tokens table holds no usable token. (A token made on the
+tokens page waits in its owner's session for the one page that shows it, and is gone from
+there once that page is loaded: api.token_views.)"""
 
 import hashlib
 import secrets

@@ -11,7 +11,8 @@ from api import services
 from api.forms import NewTokenForm
 from api.models import ApiToken
 
-# Where the new token waits, in the session, for the one page that shows it.
+# Where the new token waits, in the session, for the one page that shows it (a redirect,
+# so that a double-click or a refresh never loses it nor makes a second one).
 SHOWN_ONCE = "api_token_shown_once"
 
 

@@ -4,6 +4,7 @@ document generated from the same types that check the requests."""
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.parser import Parser
 
 from api.auth import BearerToken
 from api.problems import CODES, PROBLEM_JSON, Problem, problem_response
@@ -44,6 +45,45 @@ class TradeSimAPI(NinjaAPI):
         return document_problems(schema)
 
 
+class JsonBody(Parser):
+    """Request bodies are JSON; a text anywhere in one that holds a NUL character (U+0000,
+    `\\u0000` in JSON) is refused here, as RejectNulCharactersMiddleware refuses one in a
+    form or an address: no field takes one, and PostgreSQL refuses to compare or store it."""
+
+    def parse_body(self, request):
+        data = super().parse_body(request)
+        field = _nul_in(data)
+        if field is not None:
+            detail = "The body holds a NUL character (\\u0000), which no field accepts."
+            raise Problem(
+                "validation_error",
+                detail,
+                field=field or None,
+                errors=[{"field": field, "message": detail}],
+            )
+        return data
+
+
+def _nul_in(value, path="") -> str | None:
+    """The dotted path of the first text in `value` that holds a NUL, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        where = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return where
+        found = _nul_in(item, where)
+        if found is not None:
+            return found
+    return None
+
+
 api = TradeSimAPI(
     title="TradeSim API",
     version="1",
@@ -52,6 +92,7 @@ api = TradeSimAPI(
     urls_namespace="api",
     openapi_url="/openapi.json",
     docs_url=None,
+    parser=JsonBody(),
 )
 
 
@@ -145,6 +186,8 @@ def _unauthenticated(request, exc):
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc: HttpError):
+    if isinstance(exc.__cause__, Problem):  # refused by JsonBody
+        return problem_response(request, exc.__cause__)
     if exc.status_code == 400:
         return problem_response(
             request, Problem("malformed_json", "The body could not be read as JSON.")

@@ -6,7 +6,7 @@ numbers) and a page costs one query however deep it is (the keyset is indexed)."
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
@@ -37,10 +37,15 @@ def decode(cursor: str, kinds: tuple[type, ...]) -> list:
     result = []
     for value, kind in zip(values, kinds, strict=True):
         if kind is datetime:
-            moment = parse_datetime(value) if isinstance(value, str) else None
-            if moment is None or moment.tzinfo is None:
-                raise bad
-            result.append(moment)
+            # In UTC, as the API's cursors are: PostgreSQL refuses offsets past ±15:59, and
+            # the moment must be a real one, within the years a datetime holds.
+            try:
+                moment = parse_datetime(value) if isinstance(value, str) else None
+                if moment is None or moment.tzinfo is None:
+                    raise bad
+                result.append(moment.astimezone(UTC))
+            except (ValueError, OverflowError):
+                raise bad from None
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**62:
             result.append(value)
         else:

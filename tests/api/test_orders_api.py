@@ -1,5 +1,8 @@
 """Orders through the API: the same services, rules and messages as the order ticket."""
 
+import base64
+import json
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -191,6 +194,34 @@ def test_the_order_list_pages_with_a_cursor(api, student, acme):
 @pytest.mark.parametrize("cursor", ["nonsense", "W10", "WyJ4IiwxXQ", "WzEsMl0"])
 def test_a_cursor_the_api_did_not_give_is_400(api, acme, cursor):
     problem(api.get("/orders", {"cursor": cursor}), 400, "invalid_cursor")
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-02-30T10:00:00+00:00",  # no such day
+        "2026-03-01T10:00:00+30:00",  # no such offset
+        "9999-12-31T23:59:59-23:59",  # past year 9999 in UTC
+        "0001-01-01T00:00:00+23:59",  # before year 1 in UTC
+    ],
+)
+def test_a_cursor_naming_an_impossible_moment_is_400(api, acme, moment):
+    # These used to reach the database (a 500: Python's ValueError, or PostgreSQL's
+    # "time zone displacement out of range").
+    cursor = base64.urlsafe_b64encode(json.dumps([moment, 1]).encode()).decode()
+    problem(api.get("/orders", {"cursor": cursor}), 400, "invalid_cursor")
+
+
+def test_a_cursor_with_another_offset_names_the_same_moment(api, acme):
+    for _ in range(3):
+        api.post("/orders", {"symbol": "ACME", "quantity": 1})
+    first = api.get("/orders", {"limit": 1}).json()
+    moment, last_id = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    shifted = datetime.fromisoformat(moment).astimezone(timezone(timedelta(hours=-5)))
+    cursor = base64.urlsafe_b64encode(json.dumps([shifted.isoformat(), last_id]).encode())
+    again = api.get("/orders", {"limit": 1, "cursor": cursor.decode()}).json()
+    second = api.get("/orders", {"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert again == second
 
 
 @pytest.mark.parametrize(

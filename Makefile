@@ -83,6 +83,13 @@ bench-tick: install env
 bench-orders: install env
 	$(PY) bench/tick.py --orders
 
+## make bench-api: market buys through the JSON API beside the same buys through the order
+## form, against one gunicorn server, in interleaved rounds (docs/performance.md, "API");
+## about two minutes; needs PostgreSQL and Redis running locally (bench/README.md)
+.PHONY: bench-api
+bench-api: install env
+	$(PY) bench/api.py $(BENCH_ARGS)
+
 ## make mutants: mutation testing (mutmut) of ledger/services.py, trading/services.py and
 ## portfolio/units.py against their tests, on SQLite, in a venv of its own; one test process
 ## at a time (MUTANTS_CHILDREN). Not part of `make test` or CI: it takes tens of minutes.

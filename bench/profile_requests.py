@@ -10,7 +10,9 @@ student. The requests go through Django's full stack (middleware, sessions, auth
 messages) via the WSGI handler, as gunicorn calls it, without the network: through
 Django's test client by default, or with --direct straight into the WSGI application
 with a hand-made environ (a session cookie and a urlencoded form, what gunicorn passes),
-which leaves out the test client's own work. Each request type reports its statements,
+which leaves out the test client's own work. `api-buy` is the same market buy through the
+JSON API (POST /api/v1/orders with a bearer token and an Idempotency-Key, no session or
+cookie). Each request type reports its statements,
 and wall and CPU time per request (process time: this process alone, which other work on
 the machine inflates less than wall time).
 """
@@ -39,7 +41,9 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300)
-    parser.add_argument("--kind", choices=["buy", "sell", "quote", "dashboard", "history"])
+    parser.add_argument(
+        "--kind", choices=["buy", "sell", "quote", "dashboard", "history", "api-buy"]
+    )
     parser.add_argument("--html", help="write the pyinstrument profile here")
     parser.add_argument("--direct", action="store_true", help="call the WSGI app directly")
     args = parser.parse_args()
@@ -65,12 +69,21 @@ def main():
     client.force_login(user)
     csrf = secrets.token_hex(16)
     client.cookies["csrftoken"] = csrf
+    # The API's rate limit is counted, as on a server, but never reached here.
+    from django.conf import settings
+
+    from api.services import create_token
+
+    settings.API_RATE_LIMIT_PER_MINUTE = 10**9
+    client.api_token = create_token(user=user, name="profile").secret
 
     request = (direct_requests if args.direct else client_requests)(client, csrf)
 
     for _ in range(20):  # shares to sell (one per sale timed), a warm cache and connection
         request("buy", quantity=args.requests // 20 + 1)
-    kinds = [args.kind] if args.kind else ["buy", "sell", "quote", "dashboard", "history"]
+    kinds = (
+        [args.kind] if args.kind else ["buy", "api-buy", "sell", "quote", "dashboard", "history"]
+    )
     for kind in kinds:
         request(kind)  # warm: a first sale also creates the seller's portfolio summary
         queries = []
@@ -115,7 +128,18 @@ def client_requests(client, csrf):
     """One request of a kind through Django's test client."""
 
     def request(kind, quantity=1):
-        if kind in ("buy", "sell"):
+        if kind == "api-buy":
+            response = client.post(
+                "/api/v1/orders",
+                {"symbol": "AAPL", "quantity": quantity},
+                content_type="application/json",
+                headers={
+                    "Authorization": f"Bearer {client.api_token}",
+                    "Idempotency-Key": str(uuid.uuid4()),
+                },
+            )
+            assert response.status_code == 201, response.status_code
+        elif kind in ("buy", "sell"):
             data = {
                 "csrfmiddlewaretoken": csrf,
                 "symbol": "AAPL",
@@ -136,6 +160,7 @@ def direct_requests(client, csrf):
     """One request of a kind straight into the WSGI application, with the environ gunicorn
     would pass: the client's session cookie and, for an order, a urlencoded form."""
     import io
+    import json
     from urllib.parse import urlencode
 
     from django.conf import settings
@@ -157,7 +182,20 @@ def direct_requests(client, csrf):
 
     def request(kind, quantity=1):
         environ = dict(base)
-        if kind in ("buy", "sell"):
+        if kind == "api-buy":
+            body = json.dumps({"symbol": "AAPL", "quantity": quantity}).encode()
+            environ.update(
+                REQUEST_METHOD="POST",
+                PATH_INFO="/api/v1/orders",
+                HTTP_AUTHORIZATION=f"Bearer {client.api_token}",
+                HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+                CONTENT_TYPE="application/json",
+                CONTENT_LENGTH=str(len(body)),
+            )
+            del environ["HTTP_COOKIE"]
+            environ["wsgi.input"] = io.BytesIO(body)
+            expect = "201"
+        elif kind in ("buy", "sell"):
             body = urlencode(
                 {
                     "csrfmiddlewaretoken": csrf,

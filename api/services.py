@@ -128,11 +128,13 @@ def find_token(secret: str) -> ApiToken | None:
     None. Revoked tokens are returned too: the caller says why they no longer work."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
         return None
-    return (
-        ApiToken.objects.select_related("user", "user__classroom")
-        .filter(digest=digest_of(secret))
-        .first()
-    )
+    try:
+        # get(), not first(): the digest is unique, and first() would sort by the ordering.
+        return ApiToken.objects.select_related("user", "user__classroom").get(
+            digest=digest_of(secret)
+        )
+    except ApiToken.DoesNotExist:
+        return None
 
 
 def mark_used(token: ApiToken, *, now=None) -> None:

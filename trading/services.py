@@ -190,7 +190,7 @@ def buy(*, user, symbol, quantity, token: str | None = None) -> Trade:
     """
     return _place(
         side=Trade.Operation.BUY, user=user, symbol=symbol, quantity=quantity, token=token
-    )
+    ).trade
 
 
 def sell(*, user, symbol, quantity, token: str | None = None) -> Trade:
@@ -208,15 +208,16 @@ def sell(*, user, symbol, quantity, token: str | None = None) -> Trade:
     """
     return _place(
         side=Trade.Operation.SELL, user=user, symbol=symbol, quantity=quantity, token=token
-    )
+    ).trade
 
 
-def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
+def _place(*, side: str, user, symbol, quantity, token: str | None) -> Order:
+    """A market order, traded now: its order row, with its trade."""
     try:
         symbol = normalize_symbol(symbol)
         quantity = validate_quantity(quantity)
         try:
-            trade = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
+            order = _execute(side=side, user=user, symbol=symbol, quantity=quantity, token=token)
         except IntegrityError:
             # Two requests with one token that both got past the check (possible only if
             # the balance lock were bypassed), or a token a resting order used already:
@@ -241,8 +242,8 @@ def _place(*, side: str, user, symbol, quantity, token: str | None) -> Trade:
             message=error.message,
         )
         raise
-    transaction.on_commit(lambda: _log_trade(user, trade))
-    return trade
+    transaction.on_commit(lambda: _log_trade(user, order.trade))
+    return order
 
 
 def _duplicate() -> DuplicateRequest:
@@ -272,7 +273,7 @@ def _quote_sql(*, trades_today: bool, portfolio: bool) -> str:
     return f"SELECT {', '.join(columns)} FROM prices p WHERE p.symbol = %(symbol)s"  # noqa: S608
 
 
-def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) -> Trade:
+def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) -> Order:
     # The reads and writes of a trade are single statements (tradesim.rows): this is the
     # project's busiest path, and the ORM's query building cost more CPU than the database.
     with transaction.atomic():
@@ -281,8 +282,7 @@ def _execute(*, side: str, user, symbol: str, quantity: int, token: str | None) 
         trade = _trade_locked(
             account, rules=rules, side=side, symbol=symbol, quantity=quantity, token=token
         )
-        _record_market_order(user=user, trade=trade, token=token)
-        return trade
+        return _record_market_order(user=user, trade=trade, token=token)
 
 
 def _lock_account(user, token: str | None = None) -> ledger.Account:
@@ -925,9 +925,13 @@ def place_order(*, user, request: OrderRequest, token: str | None = None) -> Ord
     Returns the order (its trade set when it filled).
     """
     if request.type == Order.Type.MARKET:
-        place = buy if request.side == Order.Side.BUY else sell
-        trade = place(user=user, symbol=request.symbol, quantity=request.quantity, token=token)
-        return Order.objects.select_related("trade").get(trade=trade)
+        return _place(
+            side=request.side,
+            user=user,
+            symbol=request.symbol,
+            quantity=request.quantity,
+            token=token,
+        )
     try:
         with transaction.atomic():
             order = _place_resting(user=user, request=request, token=token)
@@ -1052,9 +1056,10 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
     )
 
 
-def _record_market_order(*, user, trade: Trade, token: str | None) -> None:
-    """The order row of a market order that traded: one history of every order."""
-    rows.insert(
+def _record_market_order(*, user, trade: Trade, token: str | None) -> Order:
+    """The order row of a market order that traded: one history of every order. Returns
+    it, with its trade."""
+    order = rows.create(
         Order,
         user=user.pk,
         stock=trade.stock_id,
@@ -1073,6 +1078,8 @@ def _record_market_order(*, user, trade: Trade, token: str | None) -> None:
         trigger_direction="",
         notified=True,
     )
+    order.trade = trade
+    return order
 
 
 def _release(account, order: Order) -> None:

@@ -126,7 +126,10 @@ def create_order(request, payload: OrderIn, response: HttpResponse):
     token = idempotency.token_of(request)
     try:
         wanted = order_request(**payload.dict())
-        if token and idempotency.used_for_cash(user, token):
+        # A market order's key is checked against the journal under the balance lock
+        # (trading.services), which tells a deposit's key apart; a resting order's only
+        # against the orders.
+        if token and wanted.type != Order.Type.MARKET and idempotency.used_for_cash(user, token):
             raise idempotency.reused()
         order = place_order(user=user, request=wanted, token=token)
     except DuplicateRequest:

@@ -178,10 +178,8 @@ def items(answer) -> list:
     """The list in an answer: the answer itself, or its "data" (a page of a list)."""
     if isinstance(answer, list):
         return answer
-    if isinstance(answer, dict):
-        for name in ("data", "points", "quotes", "positions", "results"):
-            if isinstance(answer.get(name), list):
-                return answer[name]
+    if isinstance(answer, dict) and isinstance(answer.get("data"), list):
+        return answer["data"]
     return []
 
 

@@ -203,8 +203,9 @@ _SPACE_FOR_PLUS = re.compile(r"(T[\d:.]+) (\d{2}(:?\d{2})?)$")
 def parse_since(text: str) -> datetime:
     """`since` as an aware datetime, or a validation_error that says what to send."""
     moment = None
-    with contextlib.suppress(ValueError):
-        moment = parse_datetime(_SPACE_FOR_PLUS.sub(r"\1+\2", text.strip()))
+    if text.isascii():  # the digits 0–9 only, as every number the API reads
+        with contextlib.suppress(ValueError):
+            moment = parse_datetime(_SPACE_FOR_PLUS.sub(r"\1+\2", text.strip()))
     if moment is None:
         message = (
             f"Give `since` as an ISO 8601 date and time with its offset, such as {SINCE_EXAMPLE}."

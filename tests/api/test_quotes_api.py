@@ -242,6 +242,7 @@ def test_since_is_compared_in_utc_whatever_its_offset(api, ticks):
         ("2026-03-02", "Give `since` with its offset"),
         ("0001-01-01T00:00:00+14:00", "`since` is out of range"),
         ("9999-12-31T23:59:59-14:00", "`since` is out of range"),
+        ("٢٠٢٦-01-01T00:00:00Z", "Give `since` as an ISO 8601 date and time with its offset"),
     ],
 )
 def test_a_bad_since_is_400_saying_what_to_send(api, ticks, since, message):

@@ -207,10 +207,9 @@ def test_a_limit_order(api, world, django_assert_num_queries):
 def test_a_replayed_order(api, world, django_assert_num_queries):
     key = {"Idempotency-Key": "replay-1"}
     assert api.post("/orders", {"symbol": "S000", "quantity": 1}, headers=key).status_code == 201
-    # token; whether the key made a deposit or a withdrawal; savepoint; the class's rules;
-    # the balance (locked); the key found used, and its journal row; rollback and release;
-    # the first order with its trade
-    with django_assert_num_queries(10):
+    # token; savepoint; the class's rules; the balance (locked); the key found used, and
+    # its journal row; rollback and release; the first order with its trade
+    with django_assert_num_queries(9):
         response = api.post("/orders", {"symbol": "S000", "quantity": 1}, headers=key)
     assert response.status_code == 200, response.content
 

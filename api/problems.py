@@ -180,6 +180,20 @@ def problem_response(request, problem: Problem) -> JsonResponse:
     return response
 
 
+def from_form(form, *, code: str = "validation_error", names=None) -> Problem:
+    """The problem for a bound form's errors (a page's form the API checks input with):
+    each error with its field, under the API's name for it (`names`: form field → API
+    name); the hidden one-time token's are left out (the API has none)."""
+    names = names or {}
+    errors = [
+        {"field": "" if field == "__all__" else names.get(field, field), "message": message}
+        for field, messages in form.errors.items()
+        if field != "token"
+        for message in messages
+    ]
+    return Problem(code, "; ".join(e["message"] for e in errors), errors=errors)
+
+
 # The services' refusals, by class: the most specific first.
 _REFUSALS: list[tuple[type[Exception], str]] = [
     (trading.UnknownSymbol, "unknown_symbol"),

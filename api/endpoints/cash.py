@@ -5,7 +5,7 @@ from ninja import Router, Status
 
 from api import idempotency
 from api.auth import student
-from api.problems import Problem, from_refusal
+from api.problems import from_form, from_refusal
 from api.schemas import CashIn, CashMovementOut
 from ledger import services as ledger
 from ledger.forms import DepositForm, WithdrawForm
@@ -31,16 +31,8 @@ def _move(request, payload: CashIn, response: HttpResponse, *, form_class, move,
     token = idempotency.token_of(request)
     form = form_class({"amount": payload.amount, "description": payload.description})
     if not form.is_valid():
-        errors = [
-            {"field": field, "message": message}
-            for field, messages in form.errors.items()
-            if field != "token"
-            for message in messages
-        ]
-        raise Problem(
-            "invalid_amount" if "amount" in form.errors else "validation_error",
-            "; ".join(e["message"] for e in errors),
-            errors=errors,
+        raise from_form(
+            form, code="invalid_amount" if "amount" in form.errors else "validation_error"
         )
     data = form.cleaned_data
     if token and idempotency.used_for_an_order(user, token):

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from api import idempotency, pagination
 from api.auth import student
-from api.problems import Problem, from_refusal
+from api.problems import Problem, from_form, from_refusal
 from api.schemas import OrderIn, OrderOut
 from api.services import row_id
 from trading import selectors
@@ -103,12 +103,7 @@ def filter_form(form_class, query: Schema, names: list[str], *, aliases=None):
             data[aliases.get(name, name)] = value
     form = form_class(data)
     if not form.is_valid():
-        errors = [
-            {"field": api_names.get(field, field) if field != "__all__" else "", "message": message}
-            for field, messages in form.errors.items()
-            for message in messages
-        ]
-        raise Problem("validation_error", "; ".join(e["message"] for e in errors), errors=errors)
+        raise from_form(form, names=api_names)
     return form
 
 

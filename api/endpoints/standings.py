@@ -273,7 +273,6 @@ def list_classes(request):
 )
 def get_class_standings(request, class_id: int, query: Query[BoardQuery]):
     user = instructor(request)
-    # Beyond a BIGINT no class has it (and PostgreSQL would refuse the comparison).
     classes = Classroom.objects.filter(pk=row_id(class_id))
     if not user.is_superuser:
         classes = classes.filter(owners=user)

@@ -120,7 +120,9 @@ CODES: dict[str, Code] = {
     "market_closed": Code(
         400,
         "Trading closed",
-        "Your class's trading window is not open: it has not started yet, or it has ended.",
+        "The market is closed (MARKET_HOURS) and your class refuses market orders until it "
+        "opens, or your class's trading window is not open: it has not started yet, or it "
+        "has ended.",
     ),
     "rule_violation": Code(
         400,
@@ -213,8 +215,9 @@ _REFUSALS: list[tuple[type[Exception], str]] = [
     (ledger.NoAccount, "no_account"),
     (ledger.RuleRefused, "rule_violation"),
 ]
-# A class's trading window is the API's "market closed".
-_WINDOW_RULES = {"starts_at", "ends_at"}
+# A class's trading window, and market orders refused while the market is closed, are the
+# API's "market closed".
+_WINDOW_RULES = {"starts_at", "ends_at", "closed_market_orders"}
 
 
 def from_refusal(error: Exception) -> Problem:

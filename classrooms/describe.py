@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from classrooms.models import Classroom
@@ -125,6 +126,7 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             "commission",
         ),
         order_types(rb),
+        *closed_market_orders(rb),
         Rule(
             "Most in one stock",
             f"After a buy, no stock may be more than {_percent(rb.max_position_percent)} of "
@@ -193,6 +195,23 @@ def order_types(rulebook: Rulebook) -> Rule:
         "Order types",
         "All: market, limit, stop, stop-limit and trailing stop orders.",
     )
+
+
+def closed_market_orders(rulebook: Rulebook) -> list[Rule]:
+    """Told only where the market keeps hours (MARKET_HOURS)."""
+    hours = settings.MARKET_HOURS
+    if hours is None:
+        return []
+    when = f"The market is open {hours.describe()}."
+    if rulebook.closed_market_orders == Classroom.ClosedMarketOrders.REFUSE:
+        return [Rule("Market hours", f"{when} Market orders are refused while it is closed.")]
+    return [
+        Rule(
+            "Market hours",
+            f"{when} A market order placed while it is closed waits for the open and fills at "
+            "the first price; its cost is held until then.",
+        )
+    ]
 
 
 def ranking_sentence(rulebook: Rulebook) -> str:

@@ -72,6 +72,10 @@ class Classroom(models.Model):
         ALL = "all", "All order types (market, limit, stop, stop-limit, trailing stop)"
         MARKET = "market", "Market orders only"
 
+    class ClosedMarketOrders(models.TextChoices):
+        QUEUE = "queue", "Wait for the open, and fill at the first price"
+        REFUSE = "refuse", "Refused until the market opens"
+
     class Ranking(models.TextChoices):
         TWR = "twr", "Time-weighted return"
         TOTAL_RETURN = "total_return", "Total return"
@@ -188,6 +192,16 @@ class Classroom(models.Model):
         "until they expire or are cancelled (from the student's page or the Orders list).",
     )
 
+    closed_market_orders = models.CharField(
+        "market orders placed while the market is closed",
+        max_length=6,
+        choices=ClosedMarketOrders.choices,
+        default=ClosedMarketOrders.QUEUE,
+        help_text="Only with market hours set (MARKET_HOURS). Waiting orders hold their cost "
+        "(with a 5 % cushion) and fill at the first tick after the open, or are rejected "
+        "if the money is no longer there; limit and stop orders always wait.",
+    )
+
     # The JSON API.
     api_access = models.BooleanField(
         "students may use the API",
@@ -250,6 +264,12 @@ class Classroom(models.Model):
                 name="classroom_order_types_valid",
                 violation_error_message="The order types are “all” or “market” (market "
                 "orders only).",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_market_orders__in=["queue", "refuse"]),
+                name="classroom_closed_market_orders_valid",
+                violation_error_message="Market orders placed while the market is closed "
+                "either wait for the open (“queue”) or are refused (“refuse”).",
             ),
             models.CheckConstraint(
                 condition=Q(seat_limit__isnull=True) | Q(seat_limit__gt=0),

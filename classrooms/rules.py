@@ -27,6 +27,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from classrooms.models import Classroom
+from tradesim.market_hours import opens_words
 from tradesim.money import ZERO, to_cents
 
 HUNDRED = Decimal("100")
@@ -69,6 +70,7 @@ class Rulebook:
     names_shown: bool = True
     rules_changed_at: datetime | None = None
     order_types: str = ORDER_TYPES_ALL
+    closed_market_orders: str = Classroom.ClosedMarketOrders.QUEUE
     api_access: bool = True
 
     # Where the rules come from ------------------------------------------------------------
@@ -108,6 +110,7 @@ class Rulebook:
             names_shown=classroom.names_shown,
             rules_changed_at=classroom.rules_changed_at,
             order_types=classroom.order_types,
+            closed_market_orders=classroom.closed_market_orders,
             api_access=classroom.api_access,
         )
 
@@ -166,6 +169,26 @@ class Rulebook:
                 "Your class trades with market orders only: buy or sell at the current price.",
             )
         return None
+
+    def check_closed_market(self, order_type: str, opens: datetime | None) -> Refusal | None:
+        """A market order while the market is closed (`opens`: when it opens next, or None
+        while it is open): it waits for the open, unless the class refuses it."""
+        if (
+            opens is None
+            or order_type != "market"
+            or self.closed_market_orders == Classroom.ClosedMarketOrders.QUEUE
+        ):
+            return None
+        instead = (
+            "place yours then."
+            if self.order_types == ORDER_TYPES_MARKET
+            else "place yours then, or place a limit order, which waits for the open."
+        )
+        return Refusal(
+            "closed_market_orders",
+            f"The market is closed; it opens {opens_words(opens)}. Your class takes no market "
+            f"orders while it is closed: {instead}",
+        )
 
     # Commission -------------------------------------------------------------------------
 

@@ -154,7 +154,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "Limits",
             {"fields": ["max_position_percent", "max_trades_per_day", "min_share_price"]},
         ),
-        ("Orders", {"fields": ["order_types"]}),
+        ("Orders", {"fields": ["order_types", "closed_market_orders"]}),
         ("API", {"fields": ["api_access"]}),
         (
             "Ranking",

@@ -100,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tradesim.context_processors.time_zone",
+                "tradesim.context_processors.market_hours",
             ],
         },
     },

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -75,6 +77,13 @@ class Trade(models.Model):
     @property
     def symbol(self):
         return self.stock_id
+
+
+# A market order placed while the market is closed waits for the open as an order that any
+# price reaches: a buy at or below the most a trigger price can hold, a sell at or above a
+# cent. The first tick after the open fills it, as it fills every order it reaches.
+MARKET_BUY_TRIGGER = Decimal("9999999999999.99")
+MARKET_SELL_TRIGGER = Decimal("0.01")
 
 
 class OrderSide(models.TextChoices):
@@ -294,10 +303,14 @@ class Order(models.Model):
                 ),
                 name="orders_prices_match_type",
             ),
-            # A market order fills at once or not at all: it never waits.
+            # A market order fills at once, or waits for the market's open as an order that
+            # any price reaches; it never waits for a price.
             models.CheckConstraint(
-                condition=~Q(type="market") | Q(status="filled"),
-                name="orders_market_filled",
+                condition=~Q(type="market")
+                | Q(status="filled", trigger_direction="")
+                | Q(side="buy", trigger_direction="below", trigger_price=MARKET_BUY_TRIGGER)
+                | Q(side="sell", trigger_direction="above", trigger_price=MARKET_SELL_TRIGGER),
+                name="orders_market_fills_or_waits_for_the_open",
             ),
             models.CheckConstraint(
                 condition=Q(status="filled", trade__isnull=False)

@@ -45,9 +45,10 @@ from prices.models import Price
 from prices.selectors import market_day
 from tradesim import audit, rows
 from tradesim.logging import log_event
+from tradesim.market_hours import closed_until
 from tradesim.models import AuditEntry
 from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
-from trading.models import Order, Trade
+from trading.models import MARKET_BUY_TRIGGER, MARKET_SELL_TRIGGER, Order, Trade
 
 logger = logging.getLogger("tradesim.trading")
 
@@ -830,6 +831,8 @@ def describe_order(request: OrderRequest | Order) -> str:
     head = f"{side} {request.quantity:,} {symbol}"
     buying = request.side == Order.Side.BUY
     if request.type == Order.Type.MARKET:
+        if getattr(request, "trigger_direction", ""):  # an order that waited for the open
+            return f"{head} at the first price after the market opens; good for that day"
         return f"{head} now, at the market price"
     if request.type == Order.Type.LIMIT:
         move = "falls to" if buying else "rises to"
@@ -867,6 +870,8 @@ def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
     """(trigger price, direction, trailing mark) of a new order, the price being `price`."""
     buying = request.side == Order.Side.BUY
     below, above = Order.Direction.BELOW, Order.Direction.ABOVE
+    if request.type == Order.Type.MARKET:  # waiting for the open: any price reaches it
+        return (MARKET_BUY_TRIGGER, below, None) if buying else (MARKET_SELL_TRIGGER, above, None)
     if request.type == Order.Type.LIMIT:
         return request.limit_price, (below if buying else above), None
     if request.type in (Order.Type.STOP, Order.Type.STOP_LIMIT):
@@ -893,10 +898,12 @@ def _reached(direction: str, trigger: Decimal, price: Decimal) -> bool:
     return price <= trigger if direction == Order.Direction.BELOW else price >= trigger
 
 
-def _buy_hold(request, *, rules: Rulebook, trigger: Decimal) -> Decimal:
+def _buy_hold(request, *, rules: Rulebook, trigger: Decimal, price: Decimal) -> Decimal:
     """What an open buy holds: its worst-case cost with the commission on it."""
     if request.limit_price is not None:
         worst = request.limit_price
+    elif request.type == Order.Type.MARKET:  # at the open's price: the cushion on today's
+        worst = to_cents(price * (1 + STOP_HOLD_CUSHION))
     else:  # a stop or trailing stop buys at the market once triggered: the cushion
         worst = to_cents(trigger * (1 + STOP_HOLD_CUSHION))
     total = to_cents(worst * request.quantity)
@@ -924,7 +931,8 @@ def place_order(*, user, request: OrderRequest, token: str | None = None) -> Ord
     Locks: the user's balance row, then their holding row for the symbol.
     Returns the order (its trade set when it filled).
     """
-    if request.type == Order.Type.MARKET:
+    opens = closed_until()
+    if request.type == Order.Type.MARKET and opens is None:
         return _place(
             side=request.side,
             user=user,
@@ -934,7 +942,7 @@ def place_order(*, user, request: OrderRequest, token: str | None = None) -> Ord
         )
     try:
         with transaction.atomic():
-            order = _place_resting(user=user, request=request, token=token)
+            order = _place_resting(user=user, request=request, token=token, opens=opens)
     except IntegrityError:
         if token and Order.objects.filter(user_id=user.pk, token=token).exists():
             raise _duplicate() from None
@@ -971,13 +979,19 @@ def place_order(*, user, request: OrderRequest, token: str | None = None) -> Ord
     return order
 
 
-def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
+def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None) -> Order:
+    """An order that waits: any type but market, and a market order while the market is
+    closed (`opens`: when it opens next), which waits for the open."""
     account = _lock_account(user)
     if token and Order.objects.filter(user_id=user.pk, token=token).exists():
         raise _duplicate()
     rules = rulebook_for(user)
     now = timezone.now()
-    refusal = rules.check_order_type(request.type) or rules.check_window(now)
+    refusal = (
+        rules.check_order_type(request.type)
+        or rules.check_window(now)
+        or rules.check_closed_market(request.type, opens)
+    )
     if refusal is not None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
     # Counted under the balance lock, which every order of the user takes first.
@@ -1016,8 +1030,10 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
         "token": token or None,
         "created_at": now,
     }
-    if request.type == Order.Type.LIMIT and not halted and _reached(direction, trigger, price):
-        # Marketable: it fills now, at the price, which is within its limit.
+    marketable = request.type == Order.Type.LIMIT and _reached(direction, trigger, price)
+    if marketable and not halted and opens is None:
+        # Marketable: it fills now, at the price, which is within its limit. (While the
+        # market is closed it waits for the open, as every order does.)
         trade = _trade_locked(
             account,
             rules=rules,
@@ -1032,7 +1048,7 @@ def _place_resting(*, user, request: OrderRequest, token: str | None) -> Order:
         )
     held_cash, held_shares = ZERO, 0
     if request.side == Order.Side.BUY:
-        held_cash = _buy_hold(request, rules=rules, trigger=trigger)
+        held_cash = _buy_hold(request, rules=rules, trigger=trigger, price=price)
         if held_cash > MAX_MONEY:
             raise InvalidQuantity(f"That order is too large: it would hold ${held_cash:,.2f}.")
         try:

@@ -21,6 +21,7 @@ from tradesim.exports import (
     safe_cell,
 )
 from tradesim.logging import form_error_codes, log_event
+from tradesim.market_hours import closed_until, opens_words
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
 from trading.forms import OrderFilterForm, OrderTicketForm, TradeFilterForm, ticket_settings
@@ -36,11 +37,9 @@ from trading.services import (
     SymbolHalted,
     TradingError,
     UnknownSymbol,
-    buy,
     cancel_order,
     describe_order,
     place_order,
-    sell,
 )
 
 logger = logging.getLogger("tradesim.trading")
@@ -92,22 +91,17 @@ def _order(request, *, side: str):
     form = OrderTicketForm(posted)
     if form.is_valid():
         data = form.cleaned_data
-        place = buy if side == Trade.Operation.BUY else sell
         try:
-            trade = place(
-                user=request.user,
-                symbol=data["symbol"],
-                quantity=data["quantity"],
-                token=data["token"],
-            )
+            # A market order: it trades now, or waits for the open while the market is
+            # closed (MARKET_HOURS), as the class's rules say.
+            order = place_order(user=request.user, request=data["order"], token=data["token"])
         except DuplicateRequest as error:
             messages.info(request, error.message)
             return redirect(_next_url(request, data.get("next")))
         except TradingError as error:
             form.add_error(_error_field(error), error.message)
         else:
-            messages.success(request, confirmation(trade))
-            return redirect(_next_url(request, data.get("next")))
+            return _placed(request, order, next_url=data.get("next"))
     else:
         _log_refused_form(request, form, side=side)
     return _ticket_page(request, form, side=side, status=400)
@@ -193,6 +187,9 @@ def _placed(request, order: Order, *, next_url: str | None):
         held = f"Your {order.held_shares:,} {order.stock_id} {_shares(order.held_shares)} "
         held += f"{'is' if order.held_shares == 1 else 'are'} held for it."
     text = f"Order placed: {describe_order(order)}. {held}"
+    opens = closed_until()
+    if order.type == Order.Type.MARKET and opens is not None:
+        text = f"The market is closed until {opens_words(opens)}; your order waits. {text}"
     orders = reverse("trading:orders")
     messages.success(request, format_html('{} <a href="{}">See your orders</a>', text, orders))
     return redirect(_next_url(request, next_url, default="trading:orders"))

@@ -24,6 +24,7 @@ def order_ticket(context, quote):
         "authenticated": bool(user and user.is_authenticated),
         "halted": bool(getattr(quote, "halted", False)),
         "next": request.get_full_path() if request else "",
+        "market_opens": context.get("market_opens"),
     }
     if not ticket["authenticated"] or ticket["halted"]:
         return ticket

@@ -102,6 +102,12 @@ RULES = {
         _choice(Classroom.OrderTypes),
         "market (market orders only) or all (the default)",
     ),
+    "closed_orders": (
+        "closed_market_orders",
+        _choice(Classroom.ClosedMarketOrders),
+        "queue (market orders placed while the market is closed wait for the open, the "
+        "default) or refuse",
+    ),
     "min_share_price": ("min_share_price", _or_none(_number), "dollars, or none"),
     "ranking": (
         "ranking",

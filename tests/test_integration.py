@@ -3,8 +3,9 @@
 Read this first: it shows what TradeSim does, in the order a student meets it —
 register, join a class with its code, log in, move cash, look up a quote, buy, watch the
 market move on her teacher's news, sell, read the portfolio and the history, place an order
-that waits and cancel it, read the journal, the statistics and the leaderboard, and trade
-from a program through the JSON API.
+that waits and cancel it, read the journal, the statistics and the leaderboard, trade
+from a program through the JSON API, and place an order after school that waits for the
+market's open.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -19,7 +20,8 @@ from django.test import Client
 
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
-from prices.models import Price
+from prices.models import MarketState, Price
+from tests.clock import closed_now
 from trading.models import Trade
 from trading.services import fill_orders
 
@@ -48,7 +50,7 @@ def market(db):
 
 
 @pytest.mark.django_db
-def test_a_students_journey(market, django_capture_on_commit_callbacks):
+def test_a_students_journey(market, settings, django_capture_on_commit_callbacks):
     browser = Client()
 
     # 1. Sign up: an account with the starting cash, logged in, sent to the dashboard;
@@ -279,7 +281,35 @@ def test_a_students_journey(market, django_capture_on_commit_callbacks):
     assert refused["Content-Type"] == "application/problem+json"
     assert refused.json()["code"] == "insufficient_shares"
 
-    # 15. The books balance: every balance equals the sum of its journal.
+    # 15. The school keeps market hours (MARKET_HOURS). After school every page says the
+    #     market is closed and when it opens; a ticker left running ends the trading day and
+    #     then leaves the market alone. Her
+    #     market buy from the buy page waits for the open, holding its cost, and the first
+    #     tick after the open fills it.
+    settings.MARKET_HOURS = closed_now()
+    portfolio_page = browser.get("/portfolio/").content.decode()
+    assert "Market closed</strong>, opens" in portfolio_page
+    # The ticker's first look after the close ends the trading day; then it waits.
+    ticks_before = MarketState.objects.get().ticks
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("tick_prices", stdout=io.StringIO())
+        call_command("tick_prices", stdout=io.StringIO())
+    assert MarketState.objects.get().ticks == ticks_before + 1
+    page = browser.get("/trading/buy/?symbol=AAPL").content.decode()
+    assert "A market order waits for the open" in page
+    response = browser.post(
+        "/trading/buy/", {"symbol": "AAPL", "quantity": "1", "token": token_from(page)}
+    )
+    assert response.status_code == 302
+    waiting = maya.orders.get(status="open")
+    assert Balance.objects.get(user=maya).held == waiting.held_cash > 0
+    settings.MARKET_HOURS = None  # morning: the market opens
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("tick_prices", stdout=io.StringIO())
+    waiting.refresh_from_db()
+    assert waiting.status == "filled" and Balance.objects.get(user=maya).held == 0
+
+    # 16. The books balance: every balance equals the sum of its journal.
     call_command("check_ledger", stdout=io.StringIO())
     journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
     assert journal_total == cash_of("maya")

@@ -15,6 +15,7 @@ from prices.management.commands import tick_prices
 from prices.models import MarketState
 from prices.selectors import MarketDay, market_day, ticker_heartbeat
 from prices.ticker import HEARTBEAT_KEY
+from tests.clock import closed_now
 from tradesim.market_hours import parse
 
 SCHOOL = parse("Mon-Fri 08:00-15:30")  # 450 minutes
@@ -86,13 +87,6 @@ def run(*args) -> str:
     return out.getvalue()
 
 
-def only_on_another_day():
-    """A schedule under which the market is closed now: one session, on another weekday."""
-    other = (timezone.localtime().weekday() + 3) % 7
-    name = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[other]
-    return parse(f"{name} 08:00-15:30")
-
-
 def always_open():
     return parse("Mon-Sun 00:00-23:59")
 
@@ -101,7 +95,7 @@ def always_open():
 class TestTickPrices:
     def test_a_single_run_while_the_market_is_closed_does_not_tick(self, market):
         before = MarketState.objects.get_or_create(id=1)[0].ticks
-        with override_settings(MARKET_HOURS=only_on_another_day()):
+        with override_settings(MARKET_HOURS=closed_now()):
             out = run()
         assert MarketState.objects.get(id=1).ticks == before
         assert "The market is closed (open" in out and "it opens" in out
@@ -109,7 +103,7 @@ class TestTickPrices:
 
     def test_ignore_hours_ticks_anyway(self, market):
         before = MarketState.objects.get_or_create(id=1)[0].ticks
-        with override_settings(MARKET_HOURS=only_on_another_day()):
+        with override_settings(MARKET_HOURS=closed_now()):
             run("--ignore-hours")
         assert MarketState.objects.get(id=1).ticks == before + 1
 
@@ -122,12 +116,12 @@ class TestTickPrices:
                 "last_tick_at": timezone.now() - timedelta(hours=1),
             },
         )
-        with override_settings(MARKET_HOURS=only_on_another_day()):
+        with override_settings(MARKET_HOURS=closed_now()):
             out = run()
         assert "Closed the trading day at the close" in out
         assert market_day().closed
         assert MarketState.objects.get(id=1).ticks == 11
-        with override_settings(MARKET_HOURS=only_on_another_day()):
+        with override_settings(MARKET_HOURS=closed_now()):
             run()
         assert MarketState.objects.get(id=1).ticks == 11  # once
 
@@ -149,7 +143,7 @@ class TestTickPrices:
                 raise KeyboardInterrupt
 
         monkeypatch.setattr(tick_prices.time, "sleep", nap)
-        with override_settings(MARKET_HOURS=only_on_another_day()):
+        with override_settings(MARKET_HOURS=closed_now()):
             out = run("--every", "60")
         assert "Waiting for the open" in out and out.count("The market is closed") == 1
         assert "Stopped after 0 ticks" in out

@@ -9,9 +9,9 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from classrooms.models import Classroom
+from tests.clock import closed_now
 from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
 from tests.trading.orders import cash, held, money_problems, place, reload, set_market_day, shares
-from tradesim.market_hours import parse
 from trading import services
 from trading.models import MARKET_BUY_TRIGGER, Order, Trade
 from trading.services import RuleRefused
@@ -20,16 +20,6 @@ pytestmark = pytest.mark.django_db
 
 D = Decimal
 CLOSED = "closed"
-
-
-def closed_now():
-    """A schedule under which the market is closed now: one session, on another weekday."""
-    from django.utils import timezone
-
-    other = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[
-        (timezone.localtime().weekday() + 3) % 7
-    ]
-    return parse(f"{other} 08:00-15:30")
 
 
 @pytest.fixture

@@ -429,6 +429,7 @@ def test_an_instructor_creates_a_class_and_assigns_students(teacher_client, alic
             "commission_amount": "0",
             "commission_minimum": "0",
             "order_types": "all",
+            "closed_market_orders": "queue",
             "ranking": "twr",
             "min_trades_to_rank": "0",
             "names_shown": "on",

@@ -58,6 +58,7 @@ VALID = {
         "ends_at_0": "2027-03-01",
         "ends_at_1": "16:00:00",
         "order_types": "all",
+        "closed_market_orders": "queue",
         "ranking": "twr",
         "min_trades_to_rank": "0",
         "names_shown": "on",

@@ -110,11 +110,15 @@
   }
 
   // trading.services.describe_order, word for word.
-  function describe(order, gtcDays) {
+  function describe(order, gtcDays, waitsForOpen) {
     var buying = order.side === "buy";
     var head = (buying ? "Buy" : "Sell") + " " + withCommas(order.quantity.toString()) + " " +
       order.symbol;
-    if (order.type === "market") return head + " now, at the market price";
+    if (order.type === "market") {
+      return head + (waitsForOpen
+        ? " at the first price after the market opens; good for that day"
+        : " now, at the market price");
+    }
     var what;
     if (order.type === "limit") {
       what = head + " if the price " + (buying ? "falls to " : "rises to ") +
@@ -142,6 +146,8 @@
 
   function init(form) {
     var fixedSide = form.dataset.side;
+    // The market is closed and the class's market orders wait for the open.
+    var waitsForOpen = form.querySelector("[data-closed-note][data-waits]") !== null;
     var cash = toCents(form.dataset.cash) || 0n;
     var commissionFor = commissionRule(form.dataset);
     var flat = form.dataset.commissionKind === "flat" ? commissionFor(0n, 0n) : null;
@@ -375,7 +381,7 @@
       var found = readOrder(state, shares);
       if (preview) {
         setText(preview, found.order
-          ? describe(found.order, gtcDays)
+          ? describe(found.order, gtcDays, waitsForOpen)
           : "Enter " + found.missing + " to see it in words.");
       }
       show(holdRows, false);

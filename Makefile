@@ -1,4 +1,4 @@
-# TradeSim — the two commands a newcomer needs: `make run` and `make test`.
+# TradeSim — the commands a newcomer needs: `make run`, `make serve` and `make test`.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -21,7 +21,7 @@ define check_python
 	  exit 1 ;; esac
 endef
 
-.PHONY: run test install install-test python-version env migrate market demo lint check \
+.PHONY: run serve test install install-test python-version env migrate market demo lint check \
 	bench-tick bench-orders clean screenshots
 
 ## make run: install, migrate, offer the demo classroom (first run), load the sample market,
@@ -37,12 +37,20 @@ run: install env migrate
 	@echo "TradeSim is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; move the market with '$(PY) manage.py tick_prices --every 5')"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+## make serve: the class on this machine, over the school network (tradesim/serve.py):
+## migrate, load the sample market, collect the static files, create an instructor login
+## `teacher` on the first start (its password printed once), then gunicorn on 0.0.0.0:PORT
+## with DEBUG off and plain HTTP, and the ticker (`manage.py tick_prices --every 60`;
+## TICK_SECONDS=N changes it). Ctrl-C stops both; if one stops, so does the other.
+serve: install env
+	$(PY) -m tradesim.serve --port $(PORT)
+
 ## make test: install with the test tools, then the whole suite (DATABASE_URL picks the
 ## database)
 test: install-test env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-## make install: the runtime (requirements.txt), for run; make install-test: the
+## make install: the runtime (requirements.txt), for run and serve; make install-test: the
 ## test, lint and benchmark tools too (requirements-test.txt). Each reinstalls when its
 ## requirements change.
 install: $(STAMP)

@@ -35,7 +35,7 @@ def make(tmp_path, version: str, *targets: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("target", ["install", "install-test", "run", "test"])
+@pytest.mark.parametrize("target", ["install", "install-test", "run", "serve", "test"])
 def test_make_stops_on_python_3_9_before_making_the_venv(tmp_path, target):
     done = make(tmp_path, "3.9", target)
 

@@ -1,13 +1,28 @@
-# TradeSim — the two commands a newcomer needs: `make run` and `make test`.
+# TradeSim — the commands a newcomer needs: `make run`, `make serve` and `make test`.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install env migrate market demo lint check bench-tick bench-orders clean screenshots
+# Python 3.11 to 3.13: the code needs 3.11 (datetime.UTC and the like) and is tested on it;
+# 3.13 is the newest that every pinned package supports (gunicorn 27.0.1). Checked before
+# a venv is made, so a wrong Python stops here with this message, not in pip.
+PYTHON_VERSIONS := 3.11 3.12 3.13
+define check_python
+	@version=$$($(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	case " $(PYTHON_VERSIONS) " in *" $$version "*) ;; *) \
+	  found=$${version:+Python $$version}; \
+	  echo "TradeSim needs Python 3.11, 3.12 or 3.13, and $(PYTHON) is $${found:-not found}." >&2; \
+	  echo "Install one of them and name it, for example: make PYTHON=python3.12 run" >&2; \
+	  exit 1 ;; esac
+endef
+
+.PHONY: run serve test install install-test python-version env migrate market demo lint check \
+	bench-tick bench-orders clean screenshots
 
 ## make run: install, migrate, offer the demo classroom (first run), load the sample market,
 ## serve on http://127.0.0.1:8000
@@ -22,17 +37,41 @@ run: install env migrate
 	@echo "TradeSim is serving on http://$(HOST):$(PORT)/  (Ctrl-C stops it; move the market with '$(PY) manage.py tick_prices --every 5')"
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-## make test: install, then the whole suite (DATABASE_URL picks the database)
-test: install env
+## make serve: the class on this machine, over the school network (tradesim/serve.py):
+## migrate, load the sample market, collect the static files, create an instructor login
+## `teacher` on the first start (its password printed once), then gunicorn on 0.0.0.0:PORT
+## with DEBUG off and plain HTTP, and the ticker (`manage.py tick_prices --every 60`;
+## TICK_SECONDS=N changes it). Ctrl-C stops both; if one stops, so does the other.
+serve: install env
+	$(PY) -m tradesim.serve --port $(PORT)
+
+## make test: install with the test tools, then the whole suite (DATABASE_URL picks the
+## database)
+test: install-test env
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+## make install: the runtime (requirements.txt), for run and serve; make install-test: the
+## test, lint and benchmark tools too (requirements-test.txt). Each reinstalls when its
+## requirements change.
 install: $(STAMP)
 
-$(STAMP): requirements.txt
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+install-test: $(TEST_STAMP)
+
+python-version:
+	$(check_python)
+
+$(PY):
+	$(check_python)
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements.txt
-	touch $(STAMP)
+	touch $@
+
+$(TEST_STAMP): requirements-test.txt $(STAMP)
+	$(PIP) install --quiet -r requirements-test.txt
+	touch $@
 
 ## .env for local use: DEBUG on, a random SECRET_KEY and this machine's TIME_ZONE, each written
 ## once when missing, never overwritten
@@ -63,31 +102,31 @@ demo: migrate
 
 ## make screenshots: retake the README's screenshots (docs/screenshots/, desktop and phone)
 ## in Chromium
-screenshots: install
+screenshots: install-test
 	README_SCREENSHOTS=1 $(PY) -m pytest -p no:cacheprovider -q tests/e2e/test_screenshots.py
 
-lint: install
+lint: install-test
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff format --check . || true
 
-check: install env
+check: install-test env
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-bench-tick: install env
+bench-tick: install-test env
 	$(PY) bench/tick.py
 
 ## make bench-orders: a tick's resting orders on both databases — finding the reached ones at
 ## 20,000 to 200,000 open, and the fills per second (docs/performance.md); about 8 minutes
-bench-orders: install env
+bench-orders: install-test env
 	$(PY) bench/tick.py --orders
 
 ## make bench-api: market buys through the JSON API beside the same buys through the order
 ## form, against one gunicorn server, in interleaved rounds (docs/performance.md, "API");
 ## about two minutes; needs PostgreSQL and Redis running locally (bench/README.md)
 .PHONY: bench-api
-bench-api: install env
+bench-api: install-test env
 	$(PY) bench/api.py $(BENCH_ARGS)
 
 ## make mutants: mutation testing (mutmut) of ledger/services.py, trading/services.py and
@@ -105,10 +144,14 @@ mutants: $(MUTANTS_VENV)/.installed
 	  f = n[1] "/" n[2] ".py"; total[f]++; if ($$2 == "killed") killed[f]++ } \
 	  END { for (f in total) printf "%-22s %4d killed of %4d\n", f, killed[f], total[f] }' | sort
 
-$(MUTANTS_VENV)/.installed: requirements.txt requirements-mutants.txt
-	test -d $(MUTANTS_VENV) || $(PYTHON) -m venv $(MUTANTS_VENV)
+$(MUTANTS_VENV)/bin/python:
+	$(check_python)
+	$(PYTHON) -m venv $(MUTANTS_VENV)
+
+$(MUTANTS_VENV)/.installed: requirements.txt requirements-test.txt requirements-mutants.txt \
+		| $(MUTANTS_VENV)/bin/python
 	$(MUTANTS_VENV)/bin/pip install --quiet --upgrade pip
-	$(MUTANTS_VENV)/bin/pip install --quiet -r requirements.txt -r requirements-mutants.txt
+	$(MUTANTS_VENV)/bin/pip install --quiet -r requirements-test.txt -r requirements-mutants.txt
 	touch $@
 
 clean:

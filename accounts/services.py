@@ -5,6 +5,7 @@ joining a class puts a student in it and gives them its starting cash, together.
 Lock order when joining: the student's row, then the class's row, then their balance.
 """
 
+import secrets
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
@@ -214,6 +215,17 @@ def enroll_students(*, students, password: str, classroom=None) -> list:
             open_account(user=user, starting_cash=classroom.starting_cash if classroom else None)
             created.append(user)
     return created
+
+
+# No 0/o, 1/l/i: a password read off a screen and written down on paper.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def random_password() -> str:
+    """A strong password that is easy to copy by hand: four groups of four characters,
+    such as `k7dm-x3qa-9frt-hw2p` (31 characters to choose from: about 79 bits)."""
+    groups = ("".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
+    return "-".join(groups)
 
 
 def create_instructor(*, username: str, email: str, password: str):

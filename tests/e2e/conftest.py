@@ -37,7 +37,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 def _missing() -> str | None:
     if importlib.util.find_spec("playwright") is None:
-        return "needs Playwright for Python (pip install -r requirements.txt)"
+        return "needs Playwright for Python (pip install -r requirements-test.txt)"
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
         return f"needs Chromium at {CHROMIUM} (apt-get install chromium)"
     return None

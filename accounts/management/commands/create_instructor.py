@@ -1,9 +1,10 @@
 import getpass
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.services import create_instructor
+from accounts.services import create_instructor, random_password
 
 
 class Command(BaseCommand):
@@ -12,14 +13,34 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("username")
         parser.add_argument("--email", required=True)
-        parser.add_argument(
+        given = parser.add_mutually_exclusive_group()
+        given.add_argument(
             "--password", help="Give it here (scripts) or be asked for it (safer: not in history)."
+        )
+        given.add_argument(
+            "--random-password",
+            action="store_true",
+            help="Make up a strong password and print it, once.",
+        )
+        parser.add_argument(
+            "--if-no-instructor",
+            action="store_true",
+            help="Do nothing if there is an instructor (a staff user) already (`make serve`).",
         )
 
     def handle(self, *args, username, email, password, **options):
-        if not password:
+        if options["if_no_instructor"] and get_user_model().objects.filter(is_staff=True).exists():
+            self.stdout.write("There is an instructor already; none created.")
+            return
+        made_up = options["random_password"]
+        if made_up:
+            password = random_password()
+        elif not password:
             if not options.get("interactive", True) or not self.stdin_is_tty():
-                raise CommandError("No --password given and no terminal to ask for one.")
+                raise CommandError(
+                    "No --password given and no terminal to ask for one "
+                    "(--random-password makes one up)."
+                )
             password = getpass.getpass("Password: ")
             if password != getpass.getpass("Password (again): "):
                 raise CommandError("The passwords didn't match.")
@@ -30,6 +51,10 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Instructor {user.username} created; log in at /admin/.")
         )
+        if made_up:
+            self.stdout.write(
+                f"Password for {user.username}: {password}  (write it down; it is not shown again)"
+            )
 
     @staticmethod
     def stdin_is_tty():

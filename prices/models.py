@@ -129,6 +129,11 @@ class MarketState(models.Model):
     day_started_at = models.DateTimeField(
         default=timezone.now, help_text="When the current trading day began"
     )
+    # The running ticker's heartbeat (prices.ticker.heartbeat): after each tick, and about
+    # once a minute while the market is closed. `manage.py doctor` reads it.
+    ticker_seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a running tick_prices was last seen"
+    )
 
     class Meta:
         db_table = "market_state"

@@ -17,6 +17,7 @@ from django.utils import timezone
 from prices import quote_cache
 from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
 from prices.services import InvalidMarketInput, normalize_symbol
+from prices.ticker import HEARTBEAT_KEY
 from tradesim.charts import axis_labels
 from tradesim.money import CENT
 
@@ -406,11 +407,39 @@ def recent_news(
 class MarketDay:
     number: int  # the simulated trading day now: 1 for the first
     closed: bool  # its last tick has come: the next tick opens day number + 1
+    elapsed: float = 0.0  # the share of the day simulated so far
+    last_tick_at: datetime | None = None
 
 
 def market_day() -> MarketDay:
     """The simulated trading day, from the market clock (one query)."""
-    state = MarketState.objects.filter(id=1).values("trading_day", "day_elapsed").first()
+    state = (
+        MarketState.objects.filter(id=1)
+        .values("trading_day", "day_elapsed", "last_tick_at")
+        .first()
+    )
     if state is None:
         return MarketDay(number=1, closed=False)
-    return MarketDay(number=state["trading_day"] + 1, closed=state["day_elapsed"] >= 1 - 1e-9)
+    return MarketDay(
+        number=state["trading_day"] + 1,
+        closed=state["day_elapsed"] >= 1 - 1e-9,
+        elapsed=state["day_elapsed"],
+        last_tick_at=state["last_tick_at"],
+    )
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    seen_at: datetime | None  # the database's record (MarketState.ticker_seen_at)
+    by: str | None  # "tick_prices (process 4242 on web1)", from the cache's record
+    cache_seen_at: datetime | None  # the cache's record, as this process's cache has it
+
+
+def ticker_heartbeat() -> Heartbeat:
+    """When a running ticker was last seen (prices.ticker.heartbeat): one query and one
+    cache read. None where it never was."""
+    seen_at = MarketState.objects.filter(id=1).values_list("ticker_seen_at", flat=True).first()
+    cached = cache.get(HEARTBEAT_KEY)
+    if not isinstance(cached, dict):
+        cached = {}
+    return Heartbeat(seen_at=seen_at, by=cached.get("by"), cache_seen_at=cached.get("at"))

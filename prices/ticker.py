@@ -29,10 +29,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext, suppress
 from pathlib import Path
 
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db.backends.signals import connection_created
 from django.db.utils import load_backend
+from django.utils import timezone
 
+from prices.models import MarketState
 from prices.services import MarketError
 
 logger = logging.getLogger("tradesim.prices")
@@ -43,6 +46,7 @@ KEEPALIVE_COUNT = 3
 DEAD_PEER_SECONDS = KEEPALIVE_IDLE + KEEPALIVE_INTERVAL * KEEPALIVE_COUNT
 WAIT_POLL_SECONDS = 0.5
 ADVISORY_KEY = (0x5453494D, 1)  # "TSIM" in ASCII, and 1: the ticker
+HEARTBEAT_KEY = "tradesim:ticker:seen"
 
 _KEEPALIVES = {
     "tcp_keepalives_idle": KEEPALIVE_IDLE,
@@ -76,6 +80,11 @@ class TickerLock:
 
     def __init__(self, lock):
         self._lock = lock
+        self.label = lock.label
+
+    def heartbeat(self) -> None:
+        """Say that this ticker is alive (see `heartbeat`)."""
+        heartbeat(by=self.label)
 
     def ensure(self) -> None:
         """Check that the lock is still held, before a tick. A lock that was lost (its
@@ -118,6 +127,16 @@ def ticker_lock(
             yield TickerLock(lock)
     finally:
         lock.release()
+
+
+def heartbeat(*, by: str) -> None:
+    """Record that a ticker is running, in the database (MarketState.ticker_seen_at) and in
+    the cache (HEARTBEAT_KEY). `manage.py doctor` reads both: an old time means no ticker,
+    and a time in the database that this process's cache lacks means the web server and
+    the ticker do not share a cache (so pages would show stale quotes)."""
+    now = timezone.now()
+    MarketState.objects.filter(id=1).update(ticker_seen_at=now)
+    cache.set(HEARTBEAT_KEY, {"at": now, "by": by}, timeout=None)
 
 
 def _lock_for(label: str):

@@ -11,6 +11,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from tradesim import market_hours
 from tradesim.envvars import (
     boolean,
     cache_url,
@@ -317,6 +318,11 @@ SNAPSHOT_EVERY_TICKS = setting("SNAPSHOT_EVERY_TICKS", whole_number(minimum=0), 
 # Price history older than this many days keeps each symbol's last price of the day
 # (prices.services.thin_history); 0 keeps every tick forever.
 PRICE_HISTORY_DAYS = setting("PRICE_HISTORY_DAYS", whole_number(minimum=0), default=7)
+
+# When the market is open (tradesim.market_hours), in TIME_ZONE: e.g. "Mon-Fri 08:00-15:30".
+# Unset, it never closes. tick_prices ticks only inside the hours; outside them the pages
+# say when it opens, and market orders wait for the open or are refused (the class's rule).
+MARKET_HOURS = setting("MARKET_HOURS", market_hours.parse, default=None)
 
 # The JSON API (/api/v1/): requests each token may send a minute, in every class. A bot that
 # polls quotes once a second and trades now and then stays well inside it.

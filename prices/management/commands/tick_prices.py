@@ -7,16 +7,21 @@ from fractions import Fraction
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, connection
+from django.utils import timezone
 
+from prices import schedule
+from prices.selectors import market_day
 from prices.services import MAX_DT, MarketBusy, MarketError, advance_market
 from prices.simulation import MINUTES_PER_TRADING_DAY, ONE_MINUTE, new_rng
 from prices.ticker import DEAD_PEER_SECONDS, TickerBusy, ticker_lock
 from tradesim.logging import log_event
+from tradesim.market_hours import opens_words
 
 logger = logging.getLogger("tradesim.prices")
 
 _UNITS = {"m": 1, "h": 60, "d": MINUTES_PER_TRADING_DAY}  # in trading minutes
 MAX_EVERY = 86400  # seconds: a day is plenty, and time.sleep overflows above about 9e9
+CLOSED_BEAT_SECONDS = 60  # while the market is closed, the heartbeat's pace
 
 
 def parse_dt(value) -> float:
@@ -38,9 +43,12 @@ class Command(BaseCommand):
     help = (
         "Advance the simulated market. With no options: one tick (one minute of a trading "
         "day) and exit. --ticks N for N ticks; --every SECONDS to keep ticking until N ticks, "
-        "Ctrl-C or SIGTERM. One ticker at a time, for as long as it runs: a second one exits "
-        "at once with a message (or, with --wait, starts when the first ends). A ticker that "
-        "is killed, even with kill -9, frees the market at once; on PostgreSQL, one whose "
+        "Ctrl-C or SIGTERM. With MARKET_HOURS set it ticks only while the market is open "
+        "(each school session one trading day; --every waits for the open, a single run "
+        "outside the hours does nothing), unless --ignore-hours. One ticker at a time, "
+        "for as long as it runs: a second one exits at once with a message (or, with "
+        "--wait, starts when the first ends). A ticker that is killed, even with kill -9, "
+        "frees the market at once; on PostgreSQL, one whose "
         f"machine vanished frees it within {DEAD_PEER_SECONDS} seconds."
     )
 
@@ -56,9 +64,14 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--dt",
-            default=ONE_MINUTE,
             help="the share of a trading day one tick stands for: 0.0025641, 1/390, or "
-            "1m, 15m, 1h, 1d (default 1m: one minute of a 6.5-hour day; 390 ticks a day)",
+            "1m, 15m, 1h, 1d (default 1m: one minute of a 6.5-hour day, 390 ticks a day; "
+            "with MARKET_HOURS, the tick's share of the school session)",
+        )
+        parser.add_argument(
+            "--ignore-hours",
+            action="store_true",
+            help="tick even while MARKET_HOURS says the market is closed",
         )
         parser.add_argument("--seed", type=int, help="random seed, for a reproducible market")
         parser.add_argument(
@@ -74,7 +87,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        dt = parse_dt(options["dt"])
+        dt = parse_dt(options["dt"] if options["dt"] is not None else ONE_MINUTE)
         if not 0 < dt <= MAX_DT:
             raise CommandError(f"--dt must be more than 0 and at most {MAX_DT:g} trading day.")
         ticks, every = options["ticks"], options["every"]
@@ -99,6 +112,7 @@ class Command(BaseCommand):
             with ticker_lock(wait=options["wait"], on_wait=self._waiting) as lock:
                 if every is not None:
                     self._warn_if_cache_is_per_process()
+                hours = None if options["ignore_hours"] else settings.MARKET_HOURS
                 next_at = time.monotonic()
                 while ticks is None or done < ticks:
                     if done and every is not None:
@@ -108,12 +122,21 @@ class Command(BaseCommand):
                             time.sleep(delay)
                         else:
                             next_at = time.monotonic()  # running late: carry on, no burst
+                    tick_dt = dt
+                    if hours is not None:
+                        plan = self._follow_hours(lock, hours, every, rng=rng, symbols=symbols)
+                        if plan is None:
+                            break  # closed, and a single run does not wait
+                        if plan.waited:
+                            next_at = time.monotonic()
+                        if options["dt"] is None:
+                            tick_dt = plan.dt
                     self._ticking = True
                     try:
                         lock.ensure()
                         # With the ticker lock held, what else holds the market row is a
                         # halt, for a moment: wait for it rather than give up the tick.
-                        result = advance_market(dt=dt, symbols=symbols, rng=rng, wait=True)
+                        result = advance_market(dt=tick_dt, symbols=symbols, rng=rng, wait=True)
                     except Exception as exc:
                         if isinstance(exc, MarketError) and not isinstance(exc, MarketBusy):
                             raise  # no market, an unknown symbol, the lock lost: stop
@@ -126,6 +149,7 @@ class Command(BaseCommand):
                         self._ticking = False
                     done += 1
                     if result is not None:
+                        self._heartbeat(lock)
                         self.stdout.write(result.summary())
                     if self._stop_requested:
                         raise KeyboardInterrupt
@@ -150,13 +174,65 @@ class Command(BaseCommand):
         if failed:
             self.stderr.write(f"{failed} of {done} ticks failed; the others went through.")
 
+    def _follow_hours(self, lock, hours, every, **tick) -> schedule.Plan | None:
+        """Wait until the market is open (a single run: None at once if it is closed),
+        finishing a trading day its session left open; the plan for the next tick."""
+        told = False
+        while True:
+            now = timezone.now()
+            plan = schedule.plan(hours, now=now, day=market_day(), every=every)
+            if plan.finish_day:
+                self._finish_day(lock, plan.finish_day, **tick)
+            if plan.open:
+                if told:
+                    self.stdout.write("The market is open: ticking.")
+                return schedule.Plan(open=True, dt=plan.dt, waited=told)
+            self._heartbeat(lock)
+            opens = hours.next_open(now)
+            closed = (
+                f"The market is closed (open {hours.describe()}, "
+                f"{timezone.get_current_timezone_name()}); it opens {opens_words(opens)}."
+            )
+            if every is None:
+                self.stdout.write(f"{closed} No tick (--ignore-hours ticks anyway).")
+                return None
+            if not told:
+                self.stdout.write(f"{closed} Waiting for the open (Ctrl-C stops).")
+                told = True
+            time.sleep(min(CLOSED_BEAT_SECONDS, max((opens - now).total_seconds(), 0.05)))
+
+    def _finish_day(self, lock, share: float, *, rng, symbols) -> None:
+        """A closing tick: the rest of a trading day whose session has ended."""
+        self._ticking = True
+        try:
+            lock.ensure()
+            result = advance_market(dt=share, symbols=symbols, rng=rng, wait=True)
+        except Exception as exc:
+            if isinstance(exc, MarketError) and not isinstance(exc, MarketBusy):
+                raise
+            self._tick_failed(None, exc)  # the next look tries again
+            return
+        finally:
+            self._ticking = False
+        self._heartbeat(lock)
+        self.stdout.write(f"Closed the trading day at the close. {result.summary()}")
+        if self._stop_requested:
+            raise KeyboardInterrupt
+
+    def _heartbeat(self, lock) -> None:
+        try:
+            lock.heartbeat()
+        except Exception as exc:  # the next tick, or the next minute, tries again
+            logger.warning("Could not record the ticker's heartbeat: %s", exc)
+
     def _waiting(self, holder: str | None) -> None:
         self.stderr.write(
             f"Waiting for {holder or 'the other ticker'} to end before the first tick "
             "(Ctrl-C gives up)."
         )
 
-    def _tick_failed(self, number: int, exc: Exception) -> None:
+    def _tick_failed(self, number: int | None, exc: Exception) -> None:
+        """`number`: the tick attempt, or None for the closing tick of a day."""
         log_event(
             logger,
             "market.tick_failed",
@@ -167,7 +243,8 @@ class Command(BaseCommand):
             result="rolled_back",
         )
         self.stderr.write(
-            f"Tick attempt {number} failed ({type(exc).__name__}: {exc}); nothing of it was "
+            f"{f'Tick attempt {number}' if number else 'The closing tick'} failed "
+            f"({type(exc).__name__}: {exc}); nothing of it was "
             "saved. Carrying on."
         )
         # A broken database connection stays broken: drop it so the next tick reconnects.

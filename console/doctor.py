@@ -29,6 +29,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from prices.models import Price
+from prices.selectors import ticker_heartbeat
 
 
 class Level(enum.Enum):
@@ -74,8 +75,8 @@ class Context:
 class Check:
     name: str
     run: Callable[[Context], Iterable[Finding]]
-    # Left out when the check of this name found a problem (or was itself left out).
-    needs: str | None = None
+    # Left out when a check of these names found a problem (or was itself left out).
+    needs: tuple[str, ...] = ()
 
 
 @dataclass
@@ -112,7 +113,7 @@ def examine(*, ticker_minutes: int = 5, checks: list[Check] | None = None) -> Re
     report = Report()
     failed: set[str] = set()
     for check in CHECKS if checks is None else checks:
-        if check.needs in failed:
+        if failed.intersection(check.needs):
             failed.add(check.name)
             report.skipped.append(check.name)
             continue
@@ -470,29 +471,86 @@ def cache_answers(context: Context) -> list[Finding]:
     return [note(f"Cache: {described}.")]
 
 
+# The ticker -------------------------------------------------------------------------------
+
+TICKER_FIX = (
+    "Start the ticker: `systemctl enable --now tradesim-ticker` (deploy/tradesim-ticker."
+    "service), or `manage.py tick_prices --every 60` under a supervisor. If it is running, "
+    "its log says why it stops: `journalctl -u tradesim-ticker`."
+)
+# The ticker writes the database and the cache together; its cache record may lag by this
+# much (one process's clock, two writes).
+CACHE_SLACK = timedelta(seconds=60)
+
+
+def ago(moment) -> str:
+    seconds = max(int((timezone.now() - moment).total_seconds()), 0)
+    if seconds < 120:
+        return _plural(seconds, "second")
+    if seconds < 120 * 60:
+        return _plural(seconds // 60, "minute")
+    if seconds < 48 * 3600:
+        return _plural(seconds // 3600, "hour")
+    return _plural(seconds // 86400, "day")
+
+
+def ticker_running(context: Context) -> list[Finding]:
+    """A running ticker reports after every tick and about once a minute while the market
+    is closed (prices.ticker.heartbeat)."""
+    beat = ticker_heartbeat()
+    if beat.seen_at is None:
+        return [
+            problem(
+                "No ticker has ever run here: prices do not move and resting orders never fill.",
+                TICKER_FIX,
+            )
+        ]
+    limit = timedelta(minutes=context.ticker_minutes)
+    if timezone.now() - beat.seen_at > limit:
+        when = timezone.localtime(beat.seen_at).strftime("%Y-%m-%d %H:%M %Z")
+        return [
+            problem(
+                f"The ticker was last seen {ago(beat.seen_at)} ago ({when}); a running one "
+                "reports about once a minute, also while the market is closed. Until it "
+                "runs, prices do not move and resting orders do not fill.",
+                TICKER_FIX,
+            )
+        ]
+    by = f", {beat.by}" if beat.by else ""
+    return [note(f"Ticker: seen {ago(beat.seen_at)} ago{by}.")]
+
+
+def ticker_shares_cache(context: Context) -> list[Finding]:
+    """The ticker's heartbeat is in the database but not in this process's cache: the
+    ticker writes to another cache than the one the web server (and doctor) reads."""
+    if cache_backend() in ("LocMemCache", "DummyCache"):
+        return []  # shared_cache says so already
+    beat = ticker_heartbeat()
+    if beat.cache_seen_at is not None and beat.cache_seen_at >= beat.seen_at - CACHE_SLACK:
+        return []
+    return [
+        problem(
+            f"The ticker ran {ago(beat.seen_at)} ago, but this cache ({describe_cache()}) "
+            "has no recent sign of it: the ticker uses another cache, so pages keep showing "
+            "old quotes and students are not told of their filled orders.",
+            "Give the web server, the ticker and doctor the same CACHE_URL (the same "
+            "environment file), and restart them. If the cache was just restarted or "
+            "cleared, run `manage.py doctor` again in a minute.",
+        )
+    ]
+
+
 CHECKS: list[Check] = [
     Check("HTTPS settings", https_settings),
     Check("DEBUG and ALLOWED_HOSTS", debug_settings),
     Check("shared cache", shared_cache),
     Check("Django system", django_system_checks),
     Check("database", database_answers),
-    Check("migrations", migrations_applied, needs="database"),
-    Check("market", market_listed, needs="migrations"),
-    Check("instructor", instructor_exists, needs="migrations"),
+    Check("migrations", migrations_applied, needs=("database",)),
+    Check("market", market_listed, needs=("migrations",)),
+    Check("instructor", instructor_exists, needs=("migrations",)),
     Check("static files", static_files),
     Check("cache", cache_answers),
+    Check("ticker", ticker_running, needs=("migrations", "cache")),
+    Check("ticker's cache", ticker_shares_cache, needs=("ticker",)),
 ]
-
-
-def ago(moment) -> str:
-    seconds = int((timezone.now() - moment).total_seconds())
-    if seconds < 120:
-        return f"{seconds} seconds ago"
-    minutes = seconds // 60
-    if minutes < 120:
-        return f"{minutes} minutes ago"
-    return (
-        f"{timedelta(seconds=seconds).days} days ago"
-        if seconds >= 86400 * 2
-        else (f"{minutes // 60} hours ago")
-    )

@@ -3,18 +3,23 @@ the command's output and exit code."""
 
 import json
 import shutil
+from datetime import timedelta
 from io import StringIO
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command, load_command_class
 from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.utils import load_backend
 from django.test import override_settings
+from django.utils import timezone
 
 from console import doctor
 from console.doctor import Context, Level
+from prices.models import MarketState
+from prices.ticker import HEARTBEAT_KEY, heartbeat
 from tests.factories import InstructorFactory, PriceFactory, StudentFactory
 
 SECRET = "a-long-random-secret-key-for-the-doctor-tests-0123456789-abcdefghij"
@@ -446,6 +451,103 @@ def test_a_cache_password_is_not_shown():
         assert doctor.describe_cache() == "Redis at redis://:…@cache.internal:6379/1"
 
 
+# The ticker --------------------------------------------------------------------------------
+
+TICKER = "tick_prices (process 4242 on web1)"
+
+
+def ticker_seen(moment):
+    MarketState.objects.update_or_create(id=1, defaults={"ticker_seen_at": moment})
+
+
+@pytest.mark.django_db
+def test_a_ticker_that_never_ran_is_a_problem():
+    ticker_seen(None)
+
+    findings = doctor.ticker_running(Context())
+
+    assert levels(findings) == [Level.PROBLEM]
+    assert "No ticker has ever run" in findings[0].message
+    assert "tick_prices --every 60" in findings[0].fix
+
+
+@pytest.mark.django_db
+def test_a_ticker_not_seen_for_longer_than_the_limit_is_a_problem():
+    ticker_seen(timezone.now() - timedelta(minutes=12))
+
+    findings = doctor.ticker_running(Context(ticker_minutes=5))
+
+    assert levels(findings) == [Level.PROBLEM]
+    assert "last seen 12 minutes ago" in findings[0].message
+
+
+@pytest.mark.django_db
+def test_a_ticker_seen_within_the_limit_is_noted_with_who_it_is():
+    ticker_seen(timezone.now() - timedelta(minutes=12))
+    assert doctor.ticker_running(Context(ticker_minutes=15))[0].level is Level.NOTE
+
+    heartbeat(by=TICKER)
+    findings = doctor.ticker_running(Context())
+
+    assert levels(findings) == []
+    assert findings[0].message.startswith("Ticker: seen ")
+    assert TICKER in findings[0].message
+
+
+@pytest.mark.django_db
+def test_a_ticker_writing_to_the_same_cache_is_quiet(file_cache):
+    heartbeat(by=TICKER)
+
+    assert doctor.ticker_shares_cache(Context()) == []
+
+
+@pytest.mark.django_db
+def test_a_ticker_seen_in_the_database_but_not_in_this_cache_is_a_problem(file_cache):
+    heartbeat(by=TICKER)
+    cache.delete(HEARTBEAT_KEY)  # as if the ticker had written to another cache
+
+    findings = doctor.ticker_shares_cache(Context())
+
+    assert levels(findings) == [Level.PROBLEM]
+    assert "the ticker uses another cache" in findings[0].message
+    assert "the same CACHE_URL" in findings[0].fix
+
+
+@pytest.mark.django_db
+def test_an_old_heartbeat_in_this_cache_is_a_cache_of_its_own(file_cache):
+    heartbeat(by=TICKER)  # long ago, when both used this cache ...
+    ticker_seen(timezone.now() + timedelta(minutes=3))  # ... and since, only the database
+
+    assert levels(doctor.ticker_shares_cache(Context())) == [Level.PROBLEM]
+
+
+@pytest.mark.django_db
+def test_the_ticker_checks_wait_for_a_ticker(production, file_cache):
+    ticker_seen(None)
+
+    report = doctor.examine()
+
+    assert "No ticker has ever run here" in text(report.findings)
+    assert report.skipped == ["ticker's cache"]
+
+
+@pytest.mark.django_db
+def test_the_ticker_checks_wait_for_a_cache_that_answers(production, tmp_path):
+    heartbeat(by=TICKER)
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache's folder should be")
+    cache_settings = {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": str(blocked),
+    }
+
+    with override_settings(CACHES={"default": cache_settings}):
+        report = doctor.examine()
+
+    assert "The cache does not answer" in text(report.findings)
+    assert report.skipped == ["ticker", "ticker's cache"]
+
+
 # The runner and the command ----------------------------------------------------------------
 
 
@@ -468,8 +570,8 @@ def test_a_check_is_left_out_while_the_one_it_needs_has_a_problem():
     report = doctor.examine(
         checks=[
             doctor.Check("first", lambda context: [doctor.problem("down")]),
-            doctor.Check("second", lambda context: [doctor.problem("x")], needs="first"),
-            doctor.Check("third", lambda context: [doctor.problem("x")], needs="second"),
+            doctor.Check("second", lambda context: [doctor.problem("x")], needs=("first",)),
+            doctor.Check("third", lambda context: [doctor.problem("x")], needs=("second",)),
             doctor.Check("fourth", lambda context: []),
         ]
     )
@@ -501,6 +603,7 @@ def test_the_summary_counts_problems_and_warnings(problems, warnings, summary):
 def healthy(production, file_cache, static_root, db):
     PriceFactory(symbol="AAPL")
     InstructorFactory()
+    heartbeat(by=TICKER)
 
 
 def run_doctor(*args) -> str:

@@ -2,8 +2,8 @@
 
 The checks are data: CHECKS lists them in the order they run, each a function that takes
 the Context and returns its Findings (none when all is well). A check that needs the
-database answering, or its tables migrated, names the check it depends on, and is left
-out when that one found a problem. To add a check: write the function, add a line to
+database answering, or its tables migrated, names the checks it depends on, and is left
+out when one of them found a problem. To add a check: write the function, add a line to
 CHECKS, and a test that it fires on the bad state and stays quiet on the good one.
 """
 
@@ -122,7 +122,8 @@ def examine(*, ticker_minutes: int = 5, checks: list[Check] | None = None) -> Re
         except Exception as error:
             findings = [
                 problem(
-                    f"The {check.name} check stopped with an error: {error}",
+                    f"The {check.name} check stopped with an error: "
+                    f"{type(error).__name__}: {error}",
                     "Fix what the error names and run `manage.py doctor` again.",
                 )
             ]
@@ -264,6 +265,8 @@ def django_system_checks(context: Context) -> list[Finding]:
     for message in messages:
         if message.is_silenced() or message.level < django_checks.WARNING:
             continue
+        if message.id == "security.W008" and settings.BEHIND_PROXY:
+            continue  # https_settings says it in TradeSim's words
         found = problem if message.level >= django_checks.ERROR else warning
         where = f"{message.obj}: " if message.obj is not None else ""
         findings.append(

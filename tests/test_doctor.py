@@ -245,6 +245,14 @@ def test_djangos_deployment_checks_are_left_out_in_development(settings):
     assert doctor.django_system_checks(Context()) == []
 
 
+def test_djangos_https_redirect_warning_is_left_to_the_https_check(production):
+    production.SECURE_SSL_REDIRECT = False
+
+    assert doctor.django_system_checks(Context()) == []
+    production.BEHIND_PROXY = False
+    assert "security.W008" in text(doctor.django_system_checks(Context()))
+
+
 def test_a_silenced_django_check_stays_silent(production):
     production.SECURE_HSTS_SECONDS = 0
     production.SILENCED_SYSTEM_CHECKS = ["security.W004"]
@@ -563,7 +571,9 @@ def test_a_check_that_fails_with_an_error_is_a_problem_and_the_others_still_run(
     )
 
     assert [f.level for f in report.findings] == [Level.PROBLEM, Level.WARNING]
-    assert "The broken check stopped with an error: no such thing" in report.findings[0].message
+    assert "The broken check stopped with an error: RuntimeError: no such thing" in (
+        report.findings[0].message
+    )
 
 
 def test_a_check_is_left_out_while_the_one_it_needs_has_a_problem():

@@ -37,6 +37,14 @@ def text(findings) -> str:
     return "\n".join(f"{finding.message} {finding.fix}" for finding in findings)
 
 
+@pytest.fixture(autouse=True)
+def _no_gunicorn_https(monkeypatch, tmp_path):
+    """gunicorn serves no HTTPS unless a test says so (in its configuration file, or in
+    GUNICORN_CMD_ARGS)."""
+    monkeypatch.delenv("GUNICORN_CMD_ARGS", raising=False)
+    monkeypatch.setattr(doctor, "GUNICORN_CONFIG", tmp_path / "gunicorn.conf.py")
+
+
 @pytest.fixture
 def production(settings):
     """A served install as deploy/ sets it up: DEBUG off, behind nginx, HTTPS forced."""
@@ -107,12 +115,9 @@ def test_redirect_to_https_with_gunicorn_serving_https_is_quiet(production, monk
     assert doctor.https_settings(Context()) == []
 
 
-def test_a_certfile_in_the_gunicorn_configuration_counts_as_https(
-    production, monkeypatch, tmp_path
-):
+def test_a_certfile_in_the_gunicorn_configuration_counts_as_https(production):
     production.BEHIND_PROXY = False
-    config = tmp_path / "gunicorn.conf.py"
-    monkeypatch.setattr(doctor, "GUNICORN_CONFIG", config)
+    config = doctor.GUNICORN_CONFIG
     config.write_text("bind = '0.0.0.0:443'\n")
     assert levels(doctor.https_settings(Context())) == [Level.PROBLEM]
 

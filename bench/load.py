@@ -34,6 +34,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -359,22 +360,32 @@ def wait_for(url: str, seconds: float = 30.0):
     raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
 
 
-def start_nginx(workdir: str):
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(binary).exists():
-        raise SystemExit("nginx is not installed (apt-get install -y nginx-light)")
+def nginx_bench_conf(workdir: str) -> str:
+    """A whole nginx configuration around deploy/nginx.conf for HOST:NGINX_PORT: its upstream
+    and its HTTPS server block as they are, but over plain HTTP (the figures are the app's
+    behind nginx, not TLS's), without the port-80 redirect, and with files in workdir."""
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
-    conf = conf.replace("listen 80;", f"listen {HOST}:{NGINX_PORT};")
+    redirect = conf.index("server {\n    listen 80;")
+    conf = conf[:redirect] + conf[conf.index("\n}\n", redirect) + 3 :]
+    conf = re.sub(r"^ *(listen \[::\]:443 .*|ssl_.*)\n", "", conf, flags=re.MULTILINE)
+    conf = conf.replace("listen 443 ssl http2;", f"listen {HOST}:{NGINX_PORT};")
     conf = conf.replace("server 127.0.0.1:8000", f"server {HOST}:{PORT}")
     conf = conf.replace("/srv/tradesim/staticfiles/", f"{ROOT}/staticfiles/")
-    path = Path(workdir) / "nginx.conf"
-    path.write_text(
+    return (
         f"daemon off;\npid {workdir}/nginx.pid;\nerror_log {workdir}/nginx-error.log;\n"
         f"worker_processes 1;\nevents {{ worker_connections 1024; }}\n"
         f"http {{\n  access_log off;\n  client_body_temp_path {workdir}/nginx-body;\n"
         f"  proxy_temp_path {workdir}/nginx-proxy;\n"
         f"  include /etc/nginx/mime.types;\n{conf}\n}}\n"
     )
+
+
+def start_nginx(workdir: str):
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(binary).exists():
+        raise SystemExit("nginx is not installed (apt-get install -y nginx-light)")
+    path = Path(workdir) / "nginx.conf"
+    path.write_text(nginx_bench_conf(workdir))
     process = subprocess.Popen([binary, "-c", str(path), "-p", workdir])
     return process, NGINX_PORT
 

@@ -42,3 +42,8 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG") or None  # "-" for stdout
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# No control socket (gunicornc, gunicorn 25.1+): systemd starts, reloads and stops the
+# server, and the socket's default place, ~/.gunicorn/, is read-only to the service
+# (ProtectSystem=strict in deploy/tradesim.service), where trying logs an error at start.
+control_socket_disable = True

@@ -1,5 +1,6 @@
-"""The commands the README, the Makefile and the docs hand to teachers and IT are ones
-that run: each `manage.py <command> …` they print parses with that command's own options."""
+"""The commands the README, the Makefile, the docs and the systemd units hand to teachers and
+IT are ones that run: each `manage.py <command> …` (or `tradesim-manage <command> …`, the
+servers' wrapper, deploy/tradesim-manage) they print parses with that command's own options."""
 
 import re
 import shlex
@@ -10,15 +11,20 @@ from django.core.management import get_commands, load_command_class
 from django.core.management.base import CommandError
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DOCUMENTS = ["README.md", "Makefile", *sorted(p.name for p in (BASE_DIR / "docs").glob("*.md"))]
+DOCUMENTS = [
+    BASE_DIR / "README.md",
+    BASE_DIR / "Makefile",
+    *sorted((BASE_DIR / "docs").glob("*.md")),
+    *sorted((BASE_DIR / "deploy").glob("*.service")),
+]
 
 # `manage.py name args…` up to the end of the code span, a comment or a shell operator.
-INVOCATION = re.compile(r"manage\.py ([a-z_]+)([^`'\n#;|&>]*)")
+INVOCATION = re.compile(r"(?:manage\.py|tradesim-manage) ([a-z_]+)([^`'\n#;|&>]*)")
 
 
 def invocations():
-    for name in DOCUMENTS:
-        path = BASE_DIR / name if (BASE_DIR / name).exists() else BASE_DIR / "docs" / name
+    for path in DOCUMENTS:
+        name = path.relative_to(BASE_DIR)
         text = path.read_text().replace("\\\n", " ")  # a shell line continued by a backslash
         for number, line in enumerate(text.splitlines(), 1):
             for match in INVOCATION.finditer(line):

@@ -40,7 +40,7 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -98,6 +98,8 @@ def backup_database(*, output: Path | str | None = None) -> Path:
     target = _target(output, suffix=SUFFIXES[vendor])
     if vendor == "sqlite":
         _refuse_the_live_file(database, target)
+    else:
+        pg_dump = _pg_dump_program(database)
     folder = target.parent
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -118,7 +120,7 @@ def backup_database(*, output: Path | str | None = None) -> Path:
         if vendor == "sqlite":
             _sqlite_backup(database, partial, target)
         else:
-            _pg_dump(database, partial, target)
+            _pg_dump(database, pg_dump, partial, target)
         os.chmod(partial, 0o600)
         _fsync(partial)
         os.replace(partial, target)
@@ -276,16 +278,10 @@ def _read_sqlite_backup(database, path: Path) -> Backup:
         raise BackupError(f"{path} is a SQLite database, but not one of TradeSim's.")
     if check != "ok":
         raise BackupError(f"{path} is damaged ({check}): choose another backup.")
-    match = BACKUP_NAME.fullmatch(path.name)
-    if match:
-        made = f"{datetime.strptime(match[1], '%Y%m%d-%H%M%S'):%Y-%m-%d %H:%M:%S}"
-        made += f" {settings.TIME_ZONE}"
-    else:
-        moment = timezone.localtime(
-            datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.get_current_timezone())
-        )
-        made = f"{moment:%Y-%m-%d %H:%M:%S %Z} (the file's time)"
-    return Backup(path=path, engine="sqlite", made=made)
+    moment = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.get_current_timezone())
+    return Backup(
+        path=path, engine="sqlite", made=f"{moment:%Y-%m-%d %H:%M:%S %Z} (the file's time)"
+    )
 
 
 # PostgreSQL -------------------------------------------------------------------------------
@@ -371,7 +367,8 @@ def _pg_connection(database) -> tuple[list[str], dict]:
     return args, {**os.environ, **(extra or {})}
 
 
-def _pg_dump(database, partial: Path, target: Path) -> None:
+def _pg_dump_program(database) -> str:
+    """pg_dump, if it is there and can back up this server."""
     database.ensure_connection()
     program = _pg_program("pg_dump", database)
     server = database.pg_version // 10000
@@ -386,6 +383,10 @@ def _pg_dump(database, partial: Path, target: Path) -> None:
             + CLIENT_TOOLS.format(server=server)
             + "."
         )
+    return program
+
+
+def _pg_dump(database, program: str, partial: Path, target: Path) -> None:
     args, env = _pg_connection(database)
     result = subprocess.run(  # noqa: S603 (the arguments are ours and the database's settings)
         [program, "--format=custom", "--no-password", f"--file={partial}", *args],
@@ -500,9 +501,15 @@ def read_backup(path: Path | str) -> Backup:
             f"{SUFFIXES[vendor]})."
         )
     if vendor == "sqlite":
-        return _read_sqlite_backup(database, path)
-    database.ensure_connection()
-    return _read_pg_backup(database, path)
+        backup = _read_sqlite_backup(database, path)
+    else:
+        database.ensure_connection()
+        backup = _read_pg_backup(database, path)
+    named = BACKUP_NAME.fullmatch(path.name)
+    if named:  # the time it began, in TIME_ZONE
+        made = f"{datetime.strptime(named[1], '%Y%m%d-%H%M%S'):%Y-%m-%d %H:%M:%S}"
+        backup = replace(backup, made=f"{made} {settings.TIME_ZONE}")
+    return backup
 
 
 def replace_database(path: Path | str) -> Backup:

@@ -164,10 +164,10 @@ def _vendor(database) -> str:
 
 def _target(output, *, suffix: str) -> Path:
     if output is not None:
-        output = Path(output).expanduser()
-        if not (output.is_dir() or str(output).endswith(os.sep)):
-            return output.absolute()
-    folder = Path(output if output is not None else settings.BACKUP_DIR).absolute()
+        given = Path(output).expanduser()  # a trailing "/" says "a folder", and Path drops it
+        if not (given.is_dir() or str(output).endswith(("/", os.sep))):
+            return given.absolute()
+    folder = Path(given if output is not None else settings.BACKUP_DIR).absolute()
     stamp = f"tradesim-{timezone.localtime(timezone.now()):%Y%m%d-%H%M%S}"
     target, number = folder / f"{stamp}{suffix}", 1
     while target.exists():  # two backups in one second
@@ -363,7 +363,8 @@ def _pg_connection(database) -> tuple[list[str], dict]:
     for option, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
         if settings_dict.get(key):
             args.append(f"{option}={settings_dict[key]}")
-    args.append(f"--dbname={settings_dict['NAME']}")
+    if settings_dict.get("NAME"):  # or the service's (OPTIONS)
+        args.append(f"--dbname={settings_dict['NAME']}")
     return args, {**os.environ, **(extra or {})}
 
 
@@ -441,7 +442,7 @@ def _pg_restore(database, backup: Path) -> None:
         )
         if result.returncode != 0:
             raise BackupError(
-                f"pg_restore cannot read {backup}: {result.stderr.strip()}. "
+                f"pg_restore could not turn {backup} into SQL: {result.stderr.strip()}. "
                 "The database was not changed."
             )
         empty.write_text(EMPTY_PUBLIC_SCHEMA.format(lock_timeout=LOCK_TIMEOUT))

@@ -89,6 +89,18 @@ def test_output_a_folder_puts_the_default_name_in_it(backup_dir, tmp_path, clock
     assert not backup_dir.exists()
 
 
+def test_output_a_new_folder_ending_in_a_slash_is_made_with_the_default_name_in_it(
+    backup_dir, tmp_path, clock, suffix
+):
+    clock(MOMENT)
+    folder = tmp_path / "usb" / "tradesim"
+
+    path = Path(backup("--output", f"{folder}/")[-1])
+
+    assert path == folder / f"tradesim-20260302-070405{suffix}"
+    assert path.is_file()
+
+
 def test_output_a_file_is_that_file(backup_dir, tmp_path):
     path = tmp_path / "new" / "before-the-upgrade.bak"
 

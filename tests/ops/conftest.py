@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -115,6 +116,20 @@ class Database:
                 results.append(cursor.fetchall())
             cursor.execute("COMMIT")
             return results
+        finally:
+            db.close()
+
+    @contextmanager
+    def reading_all_along(self):
+        """A read transaction open for the block, as a long report's would be. On SQLite it
+        keeps the WAL from being checkpointed past the moment it began: whatever is
+        committed meanwhile lives only in the -wal file, where a backup must find it (a
+        copy of the database file alone would not have it)."""
+        db = self.connect()
+        try:
+            db.execute("BEGIN")
+            db.execute("SELECT count(*) FROM django_migrations").fetchall()
+            yield
         finally:
             db.close()
 

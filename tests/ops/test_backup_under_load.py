@@ -37,12 +37,15 @@ def test_a_backup_taken_while_the_class_trades_restores_one_consistent_moment(
     live, fresh, tmp_path
 ):
     stop = tmp_path / "stop"
-    load = live.start("-m", "tests.ops.trading_load", "--threads", "6", "--stop-file", str(stop))
-    assert load.next_line() == "ready", load.finish()
-    journal_before, trades_before, _, _ = read(live)
+    with live.reading_all_along():
+        load = live.start(
+            "-m", "tests.ops.trading_load", "--threads", "6", "--stop-file", str(stop)
+        )
+        assert load.next_line() == "ready", load.finish()
+        journal_before, trades_before, _, _ = read(live)
 
-    code, out, err = live.manage("backup")
-    stop.touch()
+        code, out, err = live.manage("backup")
+        stop.touch()
     assert code == 0, err
     backup = Path(out[-1])
     assert backup.parent == tmp_path / "backups"  # BACKUP_DIR

@@ -1,13 +1,18 @@
 """The instructors' actions on money: each journaled by the ledger and audited, in one
-transaction."""
+transaction. And putting a backup back over the whole database, with the ticker held off."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 from django.db import transaction
 
 from ledger import services as ledger
 from ledger.models import Transaction
+from prices import quote_cache
+from prices.ticker import TickerBusy, ticker_lock
 from tradesim import audit
+from tradesim.backups import Backup, BackupError, read_backup, replace_database
 from tradesim.models import AuditEntry
 
 
@@ -37,3 +42,32 @@ def grant_cash(
             detail=(reason or "").strip(),
         )
     return row
+
+
+def restore_database(
+    *, path: Path | str, confirm: Callable[[Backup], bool] | None = None
+) -> Backup | None:
+    """Replace everything in the database with the backup at `path`
+    (tradesim.backups.replace_database: one transaction, all of it or nothing).
+
+    Guarantees: the file is a TradeSim backup of this database's engine (BackupError
+    otherwise, before anything else); no ticker moves the market meanwhile: the ticker
+    lock is taken without waiting (BackupError naming the running ticker if another
+    process holds it) and held from the question to the end. `confirm(backup)` is asked
+    under the lock; when it returns False nothing changes and the result is None. After a
+    restore the quote cache is dropped, so that pages show the backup's prices.
+    """
+    backup = read_backup(path)
+    try:
+        with ticker_lock(command="restore"):
+            if confirm is not None and not confirm(backup):
+                return None
+            replace_database(backup.path)
+    except TickerBusy as exc:
+        raise BackupError(
+            f"{exc.message}, and a restore must not run beside it: stop the ticker first: "
+            "systemctl stop tradesim-ticker (or Ctrl-C where it runs). Start it again after "
+            "the restore."
+        ) from exc
+    quote_cache.invalidate()
+    return backup

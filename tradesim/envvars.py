@@ -21,6 +21,7 @@ import subprocess
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import TypeVar
 
 import environ
@@ -103,6 +104,15 @@ def dotted_path(text: str) -> str:
     if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", text):
         raise ValueError("a Python dotted path such as django.contrib.sessions.backends.db")
     return text
+
+
+def folder(*, base: Path) -> Callable[[str], Path]:
+    """A folder's path: absolute, from the home folder (~), or relative to `base`."""
+
+    def read(text: str) -> Path:
+        return base / Path(text).expanduser()
+
+    return read
 
 
 def names(text: str) -> list[str]:

@@ -18,6 +18,7 @@ from tradesim.envvars import (
     database_url,
     dollars,
     dotted_path,
+    folder,
     names,
     one_of,
     setting,
@@ -140,6 +141,9 @@ else:
         _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Where `manage.py backup` writes its files (tradesim.backups); relative to the project folder.
+BACKUP_DIR = setting("BACKUP_DIR", folder(base=BASE_DIR), default=BASE_DIR / "backups")
 
 # Cache ---------------------------------------------------------------------------------
 

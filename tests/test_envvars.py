@@ -1,8 +1,9 @@
-"""The machine's time zone, as `make` writes it into .env."""
+"""The machine's time zone, as `make` writes it into .env; folders from the environment."""
 
 import os
+from pathlib import Path
 
-from tradesim.envvars import machine_time_zone
+from tradesim.envvars import folder, machine_time_zone
 
 
 def never():
@@ -60,3 +61,11 @@ def test_an_unknown_name_is_skipped_for_the_next_source(tmp_path):
 
 def test_utc_when_nothing_is_known(tmp_path):
     assert zone(tmp_path) == "UTC"
+
+
+def test_a_folder_is_taken_from_the_project_folder_unless_it_is_absolute():
+    read = folder(base=Path("/srv/tradesim"))
+
+    assert read("backups") == Path("/srv/tradesim/backups")
+    assert read("/var/backups/tradesim") == Path("/var/backups/tradesim")
+    assert read("~/backups") == Path.home() / "backups"

@@ -280,7 +280,7 @@ def _read_sqlite_backup(database, path: Path) -> Backup:
         raise BackupError(f"{path} is damaged ({check}): choose another backup.")
     moment = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.get_current_timezone())
     return Backup(
-        path=path, engine="sqlite", made=f"{moment:%Y-%m-%d %H:%M:%S %Z} (the file's time)"
+        path=path, engine="sqlite", made=f"{moment:%Y-%m-%d %H:%M:%S %Z} by the file's date"
     )
 
 

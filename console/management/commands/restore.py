@@ -36,7 +36,9 @@ class Command(BaseCommand):
             self.stdout.write("Nothing was restored; the database is as it was.")
             return
         self.stdout.write(
-            self.style.SUCCESS(f"Restored {database_label()} from {backup.path} ({backup.made}).")
+            self.style.SUCCESS(
+                f"Restored {database_label()} from {backup.path}, made {backup.made}."
+            )
         )
         status = migration_status()
         if status.unknown:

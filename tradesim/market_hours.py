@@ -72,6 +72,17 @@ class MarketHours:
                     return opens
         raise AssertionError("a schedule has at least one session a week")  # pragma: no cover
 
+    def last_close(self, at: datetime) -> datetime:
+        """When the market last closed at or before `at`."""
+        day = timezone.localtime(at).date()
+        for offset in range(8):
+            session = self.session_on(day - timedelta(days=offset))
+            if session is not None:
+                closes = _moment(day - timedelta(days=offset), session.closes)
+                if closes <= at:
+                    return closes
+        raise AssertionError("a schedule has at least one session a week")  # pragma: no cover
+
     def describe(self) -> str:
         """ "Mon–Fri 08:00–15:30" """
         return "; ".join(session.describe() for session in self.sessions)
@@ -104,6 +115,16 @@ def closed_until(at: datetime | None = None) -> datetime | None:
     if hours is None or hours.is_open(at):
         return None
     return hours.next_open(at)
+
+
+def closed_since(at: datetime | None = None) -> datetime | None:
+    """When the market closed, if `MARKET_HOURS` says it is closed at `at` (now); None when
+    it is open or has no hours."""
+    hours = getattr(settings, "MARKET_HOURS", None)
+    at = at or timezone.now()
+    if hours is None or hours.is_open(at):
+        return None
+    return hours.last_close(at)
 
 
 def opens_words(moment: datetime, *, now: datetime | None = None) -> str:

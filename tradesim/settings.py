@@ -166,6 +166,9 @@ CACHES = {
     )
 }
 
+if CACHES["default"]["BACKEND"].endswith("FileBasedCache"):  # also CACHE_URL=filecache://…
+    CACHES["default"].setdefault("OPTIONS", {}).setdefault("MAX_ENTRIES", FILE_CACHE_MAX_ENTRIES)
+
 # Sessions: with a shared cache (CACHE_URL, Redis in production) they are read from it and
 # written through to the database, so a cache restart logs nobody out; that saves the
 # session query on every request. Without one they stay in the database only.

@@ -75,7 +75,7 @@ class OrderAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
         "trail_percent",
         "trail_amount",
         "trail_mark",
-        "trigger_price",
+        "trigger",
         "triggered_at",
         "duration",
         "expires_day",
@@ -93,6 +93,12 @@ class OrderAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
     @admin.display(description="Order")
     def order(self, obj):
         return describe_order(obj)
+
+    @admin.display(description="Trigger price")
+    def trigger(self, obj):
+        if obj.type == Order.Type.MARKET:  # its trigger is one every price reaches
+            return "— (waits for the market's open)" if obj.trigger_direction else "—"
+        return f"${obj.trigger_price:,.2f}" if obj.trigger_price is not None else "—"
 
     @admin.display(description="Holds")
     def holds(self, obj):

@@ -45,7 +45,7 @@ from prices.models import Price
 from prices.selectors import market_day
 from tradesim import audit, rows
 from tradesim.logging import log_event
-from tradesim.market_hours import closed_until
+from tradesim.market_hours import closed_since, closed_until
 from tradesim.models import AuditEntry
 from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
 from trading.models import MARKET_BUY_TRIGGER, MARKET_SELL_TRIGGER, Order, Trade
@@ -790,6 +790,8 @@ def order_request(
         raise InvalidOrder(
             "Choose how long the order lasts: today only, or until cancelled.", field="duration"
         )
+    if type == Order.Type.MARKET:
+        duration = Order.Duration.DAY  # it trades now, or at the next open: for one day
     values = {
         "limit_price": _money_field(limit_price, "a limit price", field="limit_price"),
         "stop_price": _money_field(stop_price, "a stop price", field="stop_price"),
@@ -912,7 +914,10 @@ def _buy_hold(request, *, rules: Rulebook, trigger: Decimal, price: Decimal) -> 
 
 def _expires_day(duration: str) -> int:
     day = market_day()
-    first = day.number + 1 if day.closed else day.number  # placed after the close: tomorrow
+    # Placed after the close: tomorrow. The market's hours may have closed before the
+    # ticker's closing tick has ended the day: the order is tomorrow's then too.
+    after_close = day.closed or (day.last_tick_at is not None and closed_until() is not None)
+    first = day.number + 1 if after_close else day.number
     return first if duration == Order.Duration.DAY else first + GTC_DAYS - 1
 
 
@@ -1343,7 +1348,14 @@ def fill_orders(*, now=None) -> FillSummary:
     # Each step on its own: a failure in one is logged and the others still run.
     summary.expired = _step(summary, expire_orders, day=day.number - 1, now=now) or 0
     _step(summary, follow_trailing_stops)
-    for order_id in triggered_orders():
+    reached = triggered_orders()
+    closed_at = closed_since(now)
+    if closed_at is not None and reached:
+        # A tick while the market's hours have it closed (the day's closing tick): what was
+        # placed after the close waits for the open, as the student was told.
+        placed = Order.objects.filter(pk__in=reached, created_at__lt=closed_at)
+        reached = sorted(placed.values_list("pk", flat=True))
+    for order_id in reached:
         try:
             outcome = fill_order(order_id=order_id)
         except Exception:

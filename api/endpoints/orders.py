@@ -12,6 +12,7 @@ from api.auth import student
 from api.problems import Problem, from_form, from_refusal
 from api.schemas import OrderIn, OrderOut
 from api.services import row_id
+from tradesim.market_hours import closed_until
 from trading import selectors
 from trading.forms import OrderFilterForm
 from trading.models import Order, Trade
@@ -111,7 +112,9 @@ def filter_form(form_class, query: Schema, names: list[str], *, aliases=None):
     "/orders",
     response={201: OrderOut, 200: OrderOut},
     summary="Place an order",
-    description="A market order trades at once (201, with its trade). A limit, stop, "
+    description="A market order trades at once (201, with its trade); while the market is "
+    "closed (its hours) it waits for the open (status open, holding its cost) or is refused "
+    "(market_closed), as the class's rules say. A limit, stop, "
     "stop-limit or trailing stop waits for the price (status open) and holds its cash or "
     "shares; a limit the price already meets fills at once. With an Idempotency-Key, a retry "
     "answers 200 with the order the first request placed.",
@@ -124,7 +127,9 @@ def create_order(request, payload: OrderIn, response: HttpResponse):
         # A market order's key is checked against the journal under the balance lock
         # (trading.services), which tells a deposit's key apart; a resting order's only
         # against the orders.
-        if token and wanted.type != Order.Type.MARKET and idempotency.used_for_cash(user, token):
+        # A market order while the market is closed waits as a resting order does.
+        resting = wanted.type != Order.Type.MARKET or closed_until() is not None
+        if token and resting and idempotency.used_for_cash(user, token):
             raise idempotency.reused()
         order = place_order(user=user, request=wanted, token=token)
     except DuplicateRequest:

@@ -91,6 +91,16 @@ def always_open():
     return parse("Mon-Sun 00:00-23:59")
 
 
+@pytest.fixture
+def noon(monkeypatch):
+    """The clock at noon today (TIME_ZONE), so "Mon-Sun 00:00-23:59" is open whenever the
+    test runs, 23:59 included."""
+    today = timezone.localtime()
+    moment = today.replace(hour=12, minute=0, second=0, microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: moment)
+    return moment
+
+
 @pytest.mark.django_db
 class TestTickPrices:
     def test_a_single_run_while_the_market_is_closed_does_not_tick(self, market):
@@ -125,12 +135,12 @@ class TestTickPrices:
             run()
         assert MarketState.objects.get(id=1).ticks == 11  # once
 
-    def test_inside_the_hours_a_tick_is_its_share_of_the_session(self, market):
+    def test_inside_the_hours_a_tick_is_its_share_of_the_session(self, market, noon):
         MarketState.objects.update_or_create(
-            id=1, defaults={"ticks": 1, "day_elapsed": 0.25, "last_tick_at": timezone.now()}
+            id=1, defaults={"ticks": 1, "day_elapsed": 0.25, "last_tick_at": noon}
         )
         with override_settings(MARKET_HOURS=always_open()):
-            run()
+            run()  # at noon (the `noon` fixture)
         assert MarketState.objects.get(id=1).day_elapsed == pytest.approx(0.25 + 60 / (1439 * 60))
 
     def test_a_waiting_ticker_keeps_its_heartbeat_and_stops_on_ctrl_c(self, market, monkeypatch):
@@ -158,3 +168,27 @@ class TestTickPrices:
         MarketState.objects.filter(id=1).update(ticker_seen_at=None)
         run()
         assert ticker_heartbeat().seen_at is not None
+
+    def test_a_waiting_ticker_outlasts_a_database_hiccup(self, market, monkeypatch):
+        from django.db import OperationalError
+
+        real, calls, naps = tick_prices.market_day, [], []
+
+        def flaky():
+            calls.append(1)
+            if len(calls) == 1:
+                raise OperationalError("server closed the connection unexpectedly")
+            return real()
+
+        def nap(seconds):
+            naps.append(seconds)
+            if len(naps) == 2:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(tick_prices, "market_day", flaky)
+        monkeypatch.setattr(tick_prices.time, "sleep", nap)
+        err = StringIO()
+        with override_settings(MARKET_HOURS=closed_now()):
+            call_command("tick_prices", "--every", "60", stdout=StringIO(), stderr=err)
+        assert "Could not read the market clock" in err.getvalue()
+        assert len(calls) == 2  # it tried again, found the market closed, and waited

@@ -2,6 +2,7 @@
 (holding its cost) and fills at the first tick, or is refused, as the class's rule says;
 a marketable limit waits too. After each example the money invariants are checked."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -251,3 +252,54 @@ def test_create_class_sets_the_rule(alice):
         stdout=StringIO(),
     )
     assert Classroom.objects.get(name="Econ").closed_market_orders == "refuse"
+
+
+# Between the close and the ticker's closing tick ------------------------------------------
+
+
+@pytest.fixture
+def day_still_open(acme):
+    """The hours have closed the market, but no closing tick has ended day 1 yet."""
+    from django.utils import timezone
+
+    from prices.models import MarketState
+
+    MarketState.objects.filter(id=1).update(day_elapsed=0.5, last_tick_at=timezone.now())
+
+
+def test_an_order_placed_after_the_close_is_for_the_next_day(closed, day_still_open, alice):
+    order = place(alice, type="limit", quantity=1, limit_price="90.00")
+    assert order.expires_day == 2
+
+
+def test_the_closing_tick_leaves_what_was_placed_after_the_close_for_the_open(
+    closed, day_still_open, alice, django_capture_on_commit_callbacks
+):
+    late = place(alice, type="market", quantity=1)
+    marketable = place(alice, type="limit", quantity=1, limit_price="150.00")
+    before_close = place(alice, type="limit", quantity=1, limit_price="90.00")
+    Order.objects.filter(pk=before_close.pk).update(
+        created_at=closed_now().last_close(late.created_at) - timedelta(minutes=5)
+    )
+    PriceFactory._meta.model.objects.filter(symbol="ACME").update(price=D("89.00"))
+
+    summary = fill(django_capture_on_commit_callbacks)
+
+    assert summary.filled == 1 and reload(before_close).status == Order.Status.FILLED
+    assert reload(late).status == reload(marketable).status == Order.Status.OPEN
+
+
+def test_a_market_order_lasts_one_day_whatever_it_asks(closed, alice):
+    order = place(alice, type="market", quantity=1, duration="gtc")
+    assert order.duration == Order.Duration.DAY
+
+
+def test_an_api_key_used_for_a_deposit_is_not_taken_again_by_a_waiting_order(closed, alice):
+    from tests.api.conftest import ApiClient, problem, token_for
+
+    api = ApiClient(token_for(alice))
+    key = {"Idempotency-Key": "key-1"}
+    assert api.post("/deposits", {"amount": "5.00"}, headers=key).status_code == 201
+    response = api.post("/orders", {"symbol": "ACME", "quantity": 1}, headers=key)
+    problem(response, 409, "idempotency_key_reused")
+    assert not Order.objects.exists()

@@ -45,7 +45,7 @@ class Command(BaseCommand):
         "day) and exit. --ticks N for N ticks; --every SECONDS to keep ticking until N ticks, "
         "Ctrl-C or SIGTERM. With MARKET_HOURS set it ticks only while the market is open "
         "(each school session one trading day; --every waits for the open, a single run "
-        "outside the hours does nothing), unless --ignore-hours. One ticker at a time, "
+        "outside the hours only ends a day left open), unless --ignore-hours. One ticker at a time, "
         "for as long as it runs: a second one exits at once with a message (or, with "
         "--wait, starts when the first ends). A ticker that is killed, even with kill -9, "
         "frees the market at once; on PostgreSQL, one whose "
@@ -180,7 +180,17 @@ class Command(BaseCommand):
         told = False
         while True:
             now = timezone.now()
-            plan = schedule.plan(hours, now=now, day=market_day(), every=every)
+            try:
+                day = market_day()
+            except DatabaseError as exc:
+                if every is None:
+                    raise CommandError(f"Could not read the market clock: {exc}") from exc
+                # A database restart, say: a ticker meant to run all day tries again.
+                self.stderr.write(f"Could not read the market clock ({exc}); trying again.")
+                self._drop_broken_connection()
+                time.sleep(min(every, CLOSED_BEAT_SECONDS))
+                continue
+            plan = schedule.plan(hours, now=now, day=day, every=every)
             if plan.finish_day:
                 self._finish_day(lock, plan.finish_day, **tick)
             if plan.open:
@@ -224,6 +234,12 @@ class Command(BaseCommand):
             lock.heartbeat()
         except Exception as exc:  # the next tick, or the next minute, tries again
             logger.warning("Could not record the ticker's heartbeat: %s", exc)
+            self._drop_broken_connection()
+
+    def _drop_broken_connection(self) -> None:
+        # A broken database connection stays broken: drop it so the next use reconnects.
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
     def _waiting(self, holder: str | None) -> None:
         self.stderr.write(
@@ -247,9 +263,7 @@ class Command(BaseCommand):
             f"({type(exc).__name__}: {exc}); nothing of it was "
             "saved. Carrying on."
         )
-        # A broken database connection stays broken: drop it so the next tick reconnects.
-        if not connection.in_atomic_block:
-            connection.close_if_unusable_or_obsolete()
+        self._drop_broken_connection()
 
     def _install_signal_handlers(self) -> dict:
         """Ctrl-C (or SIGTERM) between ticks stops at once; during a tick it lets the tick

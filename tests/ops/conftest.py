@@ -2,12 +2,10 @@
 to read it from outside Django: for the backup and restore tests."""
 
 import os
-import queue
 import shutil
 import sqlite3
 import subprocess
 import sys
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,8 @@ from urllib.parse import quote
 
 import pytest
 from django.db import connection
+
+from tests.processes import Process
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 HANG_GUARD = 120  # seconds: only so that a hung process fails the test instead of hanging it
@@ -40,36 +40,6 @@ def postgres_url(name: str) -> str:
     return f"postgres://{login}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{quote(name)}"
 
 
-class Process:
-    """A program running beside the test; its output is read line by line."""
-
-    def __init__(self, args, env):
-        self.popen = subprocess.Popen(
-            args, cwd=BASE_DIR, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self.out, self.err = queue.Queue(), queue.Queue()
-        for stream, lines in ((self.popen.stdout, self.out), (self.popen.stderr, self.err)):
-            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
-
-    @staticmethod
-    def _read(stream, lines):
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    def next_line(self) -> str | None:
-        return self.out.get(timeout=HANG_GUARD)
-
-    def finish(self) -> tuple[int, list[str], list[str]]:
-        code = self.popen.wait(timeout=HANG_GUARD)
-        rest = {}
-        for name, lines in (("out", self.out), ("err", self.err)):
-            rest[name] = []
-            while (line := lines.get(timeout=HANG_GUARD)) is not None:
-                rest[name].append(line)
-        return code, rest["out"], rest["err"]
-
-
 @dataclass
 class Database:
     """A TradeSim database by its URL, and manage.py run against it."""
@@ -81,7 +51,7 @@ class Database:
     started: list = field(default_factory=list)
 
     def start(self, *args) -> Process:
-        process = Process([sys.executable, *args], self.env)
+        process = Process([sys.executable, *args], self.env, hang_guard=HANG_GUARD)
         self.started.append(process)
         return process
 

@@ -1,11 +1,9 @@
 import os
-import queue
 import shutil
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from io import StringIO
@@ -22,6 +20,7 @@ from prices.market_data import MARKET
 from prices.models import MarketState, Price, PriceHistory
 from prices.simulation import new_rng
 from prices.ticker import ticker_lock
+from tests.processes import Process
 
 pytestmark = pytest.mark.django_db
 
@@ -335,43 +334,6 @@ BASE_DIR = Path(__file__).resolve().parents[2]
 HANG_GUARD = 60  # seconds: only so that a broken ticker fails the test instead of hanging it
 
 
-class Process:
-    """A manage.py command running beside the test; its output is read line by line."""
-
-    def __init__(self, args, env):
-        self.popen = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.out, self.err = queue.Queue(), queue.Queue()
-        for stream, lines in ((self.popen.stdout, self.out), (self.popen.stderr, self.err)):
-            threading.Thread(target=self._read, args=(stream, lines), daemon=True).start()
-
-    @staticmethod
-    def _read(stream, lines):
-        for line in stream:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    def next_line(self, stream="out") -> str | None:
-        """The next line written to stdout (or stderr); None if it ended without one."""
-        return (self.out if stream == "out" else self.err).get(timeout=HANG_GUARD)
-
-    def finish(self) -> tuple[int, list[str], list[str]]:
-        """Its exit code and the rest of what it wrote, once it has ended."""
-        code = self.popen.wait(timeout=HANG_GUARD)
-        rest = {}
-        for name, lines in (("out", self.out), ("err", self.err)):
-            rest[name] = []
-            while (line := lines.get(timeout=HANG_GUARD)) is not None:
-                rest[name].append(line)
-        return code, rest["out"], rest["err"]
-
-
 @dataclass
 class SharedMarket:
     """A market in a database that the test and the processes it starts all see."""
@@ -381,7 +343,7 @@ class SharedMarket:
     started: list = field(default_factory=list)
 
     def start(self, *args) -> Process:
-        process = Process(args, self.env)
+        process = Process([sys.executable, "manage.py", *args], self.env, hang_guard=HANG_GUARD)
         self.started.append(process)
         return process
 

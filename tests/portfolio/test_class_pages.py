@@ -53,7 +53,10 @@ def period(db):
     classroom = ClassroomFactory(
         name="Period 1",
         starts_at=now - timedelta(days=14),
-        ends_at=now + timedelta(days=12, hours=1),
+        # The last minute of the twelfth calendar day from today (pages count calendar
+        # days in TIME_ZONE), so "Ends in 12 days" holds at any time of day.
+        ends_at=timezone.localtime(now).replace(hour=23, minute=59, second=0, microsecond=0)
+        + timedelta(days=12),
         ranking="total_return",
         min_trades_to_rank=2,
         commission_kind="flat",

@@ -203,7 +203,10 @@ def test_a_student_follows_their_contest_on_a_phone(browser_page, market):
     period = ClassroomFactory(
         name="Period 1",
         starts_at=timezone.now() - timedelta(days=2),
-        ends_at=timezone.now() + timedelta(days=12, hours=1),
+        # The last minute of the twelfth calendar day from today: "Ends in 12 days" at any
+        # time of day (pages count calendar days in TIME_ZONE).
+        ends_at=timezone.localtime().replace(hour=23, minute=59, second=0, microsecond=0)
+        + timedelta(days=12),
         ranking="total_return",
         min_trades_to_rank=1,
         names_shown=False,

@@ -131,22 +131,8 @@ class Command(BaseCommand):
                             next_at = time.monotonic()
                         if options["dt"] is None:
                             tick_dt = plan.dt
-                    self._ticking = True
-                    try:
-                        lock.ensure()
-                        # With the ticker lock held, what else holds the market row is a
-                        # halt, for a moment: wait for it rather than give up the tick.
-                        result = advance_market(dt=tick_dt, symbols=symbols, rng=rng, wait=True)
-                    except Exception as exc:
-                        if isinstance(exc, MarketError) and not isinstance(exc, MarketBusy):
-                            raise  # no market, an unknown symbol, the lock lost: stop
-                        # One failed tick (a database hiccup, say) rolled back and left the
-                        # market as it was; a ticker meant to run all day carries on.
-                        result = None
-                        failed += 1
-                        self._tick_failed(done + 1, exc)
-                    finally:
-                        self._ticking = False
+                    result = self._tick(lock, tick_dt, rng=rng, symbols=symbols, number=done + 1)
+                    failed += result is None
                     done += 1
                     if result is not None:
                         self._heartbeat(lock)
@@ -211,19 +197,31 @@ class Command(BaseCommand):
                 told = True
             time.sleep(min(CLOSED_BEAT_SECONDS, max((opens - now).total_seconds(), 0.05)))
 
-    def _finish_day(self, lock, share: float, *, rng, symbols) -> None:
-        """A closing tick: the rest of a trading day whose session has ended."""
+    def _tick(self, lock, dt: float, *, rng, symbols, number: int | None):
+        """One tick of `dt`; None if it failed and was rolled back (logged). `number`: the
+        tick attempt, or None for a day's closing tick."""
         self._ticking = True
         try:
             lock.ensure()
-            result = advance_market(dt=share, symbols=symbols, rng=rng, wait=True)
+            # With the ticker lock held, what else holds the market row is a halt, for a
+            # moment: wait for it rather than give up the tick.
+            return advance_market(dt=dt, symbols=symbols, rng=rng, wait=True)
         except Exception as exc:
             if isinstance(exc, MarketError) and not isinstance(exc, MarketBusy):
-                raise
-            self._tick_failed(None, exc)  # the next look tries again
-            return
+                raise  # no market, an unknown symbol, the lock lost: stop
+            # One failed tick (a database hiccup, say) rolled back and left the market as
+            # it was; a ticker meant to run all day carries on.
+            self._tick_failed(number, exc)
+            return None
         finally:
             self._ticking = False
+
+    def _finish_day(self, lock, share: float, *, rng, symbols) -> None:
+        """A closing tick: the rest of a trading day whose session has ended (a failed one
+        is tried again at the next look)."""
+        result = self._tick(lock, share, rng=rng, symbols=symbols, number=None)
+        if result is None:
+            return
         self._heartbeat(lock)
         self.stdout.write(f"Closed the trading day at the close. {result.summary()}")
         if self._stop_requested:

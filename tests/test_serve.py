@@ -179,9 +179,13 @@ class Output:
 
 
 def processes() -> dict[int, tuple[int, str, str]]:
-    """pid: (parent pid, state, command line) of every process."""
+    """pid: (parent pid, state, command line) of every process. `-ww`: whole command
+    lines, however wide COLUMNS says the terminal is."""
     listing = subprocess.run(
-        ["ps", "-e", "-o", "pid=,ppid=,stat=,args="], capture_output=True, text=True, check=True
+        ["ps", "-ww", "-e", "-o", "pid=,ppid=,stat=,args="],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     table = {}
     for line in listing.splitlines():

@@ -165,9 +165,44 @@ def rules(rulebook: Rulebook) -> list[Rule]:
             else "Only your instructor sees names: you see your own rank and your "
             "classmates as “Student 4” and the like, and they see you the same way.",
         ),
+        *margin(rb),
         api_access(rb),
     ]
     return listed
+
+
+def margin(rulebook: Rulebook) -> list[Rule]:
+    """Buying on margin, told in classes that allow it, and interest on cash, told when the
+    class pays any."""
+    told = []
+    if rulebook.margin:
+        days = rulebook.margin_call_days
+        meet = (
+            "positions are sold for you at once, largest first"
+            if days == 0
+            else f"you have {days} simulated trading day{'s' if days != 1 else ''} to add cash "
+            "or sell; then positions are sold for you, largest first"
+        )
+        told.append(
+            Rule(
+                "Margin",
+                f"Allowed: you may borrow to buy, up to a buying power of your equity ÷ "
+                f"{_percent(rulebook.initial_margin_percent)} (the initial margin). The loan "
+                f"pays {_percent(rulebook.loan_rate_percent)} a year in interest. If your "
+                f"equity falls below {_percent(rulebook.maintenance_margin_percent)} of your "
+                f"positions' value, you get a margin call: {meet}.",
+                "margin",
+            )
+        )
+    if rulebook.cash_rate_percent > 0:
+        told.append(
+            Rule(
+                "Interest on cash",
+                f"{_percent(rulebook.cash_rate_percent)} a year on cash above zero, paid at "
+                "each simulated day's close.",
+            )
+        )
+    return told
 
 
 def api_access(rulebook: Rulebook) -> Rule:

@@ -6,6 +6,7 @@ plays by the defaults in the settings (classrooms.rules.Rulebook.from_settings).
 """
 
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -202,6 +203,60 @@ class Classroom(models.Model):
         "if the money is no longer there; limit and stop orders always wait.",
     )
 
+    # Margin: borrowing to buy, interest, margin calls (see the README's "How margin works
+    # here"). Reg T's 50 % initial and FINRA's 25 % maintenance (30 % here, as many
+    # brokerages ask) are the defaults.
+    margin = models.BooleanField(
+        "students may buy on margin",
+        default=False,
+        help_text="Tick to let students borrow to buy: their buying power becomes their "
+        "equity ÷ the initial margin, cash below zero is a loan that pays interest, and an "
+        "account whose equity falls below the maintenance margin gets a margin call.",
+    )
+    initial_margin_percent = models.DecimalField(
+        "initial margin (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("50"),
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="The share of a margin buy a student pays with their own equity: 50 % "
+        "lets them buy up to twice their equity; 100 % means no borrowing.",
+    )
+    maintenance_margin_percent = models.DecimalField(
+        "maintenance margin (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("30"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Equity below this share of the positions' market value is a margin call. "
+        "At most the initial margin.",
+    )
+    margin_call_days = models.PositiveIntegerField(
+        "days to meet a margin call",
+        default=0,
+        validators=[MaxValueValidator(30)],
+        help_text="Simulated trading days a student has to meet a margin call before "
+        "positions are sold for them, largest first; 0: sold at the call.",
+    )
+    loan_rate_percent = models.DecimalField(
+        "interest on margin loans (% a year)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("8"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Charged on the loan at each simulated day's close, 1/252 of the yearly "
+        "rate a day.",
+    )
+    cash_rate_percent = models.DecimalField(
+        "interest on cash (% a year)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Paid on positive cash at each simulated day's close, 1/252 of the yearly "
+        "rate a day, in classes with margin on or off.",
+    )
+
     # The JSON API.
     api_access = models.BooleanField(
         "students may use the API",
@@ -214,9 +269,7 @@ class Classroom(models.Model):
     ranking = models.CharField(
         "leaderboard ranks by", max_length=20, choices=Ranking.choices, default=Ranking.TWR
     )
-    min_trades_to_rank = models.PositiveIntegerField(
-        "trades needed to be ranked", default=0
-    )
+    min_trades_to_rank = models.PositiveIntegerField("trades needed to be ranked", default=0)
     names_shown = models.BooleanField(
         "students see each other's names",
         default=True,
@@ -272,6 +325,28 @@ class Classroom(models.Model):
                 "either wait for the open (“queue”) or are refused (“refuse”).",
             ),
             models.CheckConstraint(
+                condition=Q(initial_margin_percent__gte=1)
+                & Q(initial_margin_percent__lte=100)
+                & Q(maintenance_margin_percent__gte=0)
+                & Q(maintenance_margin_percent__lte=models.F("initial_margin_percent")),
+                name="classroom_margin_percents_valid",
+                violation_error_message="The initial margin is a percent from 1 to 100, and "
+                "the maintenance margin a percent from 0 up to the initial margin.",
+            ),
+            models.CheckConstraint(
+                condition=Q(loan_rate_percent__gte=0)
+                & Q(loan_rate_percent__lte=100)
+                & Q(cash_rate_percent__gte=0)
+                & Q(cash_rate_percent__lte=100),
+                name="classroom_interest_rates_valid",
+                violation_error_message="An interest rate is a percent a year from 0 to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(margin_call_days__lte=30),
+                name="classroom_margin_call_days_lte_30",
+                violation_error_message="A margin call lasts at most 30 simulated days.",
+            ),
+            models.CheckConstraint(
                 condition=Q(seat_limit__isnull=True) | Q(seat_limit__gt=0),
                 name="classroom_seat_limit_gt_0",
                 violation_error_message="A seat limit is at least 1 (empty for no limit).",
@@ -279,8 +354,7 @@ class Classroom(models.Model):
             models.CheckConstraint(
                 condition=Q(max_trades_per_day__isnull=True) | Q(max_trades_per_day__gt=0),
                 name="classroom_max_trades_per_day_gt_0",
-                violation_error_message="The most trades a day is at least 1 (empty for no "
-                "limit).",
+                violation_error_message="The most trades a day is at least 1 (empty for no limit).",
             ),
         ]
 

@@ -21,14 +21,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.utils import timezone
 
 from classrooms.models import Classroom
 from tradesim.market_hours import opens_words
-from tradesim.money import ZERO, to_cents
+from tradesim.money import CENT, ZERO, to_cents
 
 HUNDRED = Decimal("100")
 ORDER_TYPES_ALL = Classroom.OrderTypes.ALL.value
@@ -72,6 +72,12 @@ class Rulebook:
     order_types: str = ORDER_TYPES_ALL
     closed_market_orders: str = Classroom.ClosedMarketOrders.QUEUE
     api_access: bool = True
+    margin: bool = False
+    initial_margin_percent: Decimal = Decimal("50")
+    maintenance_margin_percent: Decimal = Decimal("30")
+    margin_call_days: int = 0
+    loan_rate_percent: Decimal = Decimal("8")
+    cash_rate_percent: Decimal = ZERO
 
     # Where the rules come from ------------------------------------------------------------
 
@@ -112,6 +118,12 @@ class Rulebook:
             order_types=classroom.order_types,
             closed_market_orders=classroom.closed_market_orders,
             api_access=classroom.api_access,
+            margin=classroom.margin,
+            initial_margin_percent=classroom.initial_margin_percent,
+            maintenance_margin_percent=classroom.maintenance_margin_percent,
+            margin_call_days=classroom.margin_call_days,
+            loan_rate_percent=classroom.loan_rate_percent,
+            cash_rate_percent=classroom.cash_rate_percent,
         )
 
     # The trading window -----------------------------------------------------------------
@@ -145,7 +157,7 @@ class Rulebook:
 
     @property
     def values_portfolio(self) -> bool:
-        return self.max_position_percent is not None
+        return self.max_position_percent is not None or self.margin
 
     @property
     def counts_deposits(self) -> bool:
@@ -297,6 +309,71 @@ ORDER_RULES: tuple[Callable[[Rulebook, Order], Refusal | None], ...] = (
 def check_order(rules: Rulebook, order: Order) -> Refusal | None:
     """The first rule that refuses `order`, or None when every rule allows it."""
     return _first_refusal(ORDER_RULES, rules, order)
+
+
+# Margin -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarginAccount:
+    """An account as the margin rule sees it, read under the balance lock: its cash (below
+    zero: a margin loan), the cash its open buy orders hold, and its positions' market
+    value."""
+
+    cash: Decimal
+    held: Decimal = ZERO
+    long_value: Decimal = ZERO
+
+    @property
+    def equity(self) -> Decimal:
+        """What the account is worth to its owner: positions plus cash, less the loan."""
+        return self.cash + self.long_value
+
+    @property
+    def loan(self) -> Decimal:
+        return max(-self.cash, ZERO)
+
+
+def buying_power(rules: Rulebook, account: MarginAccount) -> Decimal:
+    """What the student may spend on a new buy now. Cash only: the free cash (cash less
+    what open orders hold). With margin (Regulation T): equity ÷ the initial margin, less
+    the positions and open buys it already carries; never less than the free cash."""
+    free = max(account.cash - account.held, ZERO)
+    if not rules.margin:
+        return free
+    power = (
+        account.equity * HUNDRED / rules.initial_margin_percent - account.long_value - account.held
+    )
+    return max(power.quantize(CENT, ROUND_FLOOR), free)
+
+
+def check_margin(
+    rules: Rulebook, account: MarginAccount, *, need: Decimal, adds: Decimal, commission: Decimal
+) -> Refusal | None:
+    """A buy (or an open buy's hold) that costs `need` and adds `adds` of positions: allowed
+    when the free cash pays for it; with margin, also when the equity left after the
+    commission is at least the initial margin of every position and open buy, this one
+    included. None when the class has no margin: the cash check refuses what cash cannot
+    pay."""
+    if not rules.margin or need <= account.cash - account.held:
+        return None
+    required = rules.initial_margin_percent * (account.long_value + account.held + adds) / HUNDRED
+    if account.equity - commission >= required:
+        return None
+    power = buying_power(rules, account)
+    return Refusal(
+        "margin",
+        f"Not enough buying power: this needs ${need:,.2f}, and your buying power is "
+        f"${power:,.2f} (your equity of ${to_cents(account.equity):,.2f} ÷ the "
+        f"{percent(rules.initial_margin_percent)} % initial margin, less what your positions "
+        "and open orders use).",
+    )
+
+
+def loan_after(account: MarginAccount, *, spend: Decimal = ZERO, hold: Decimal = ZERO) -> Decimal:
+    """The margin loan an account needs once it spends `spend` and holds `hold` more: what
+    its cash no longer covers of the holds."""
+    return max(account.held + hold - (account.cash - spend), ZERO)
 
 
 # Cash ---------------------------------------------------------------------------------

@@ -155,6 +155,19 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             {"fields": ["max_position_percent", "max_trades_per_day", "min_share_price"]},
         ),
         ("Orders", {"fields": ["order_types", "closed_market_orders"]}),
+        (
+            "Margin",
+            {
+                "fields": [
+                    "margin",
+                    "initial_margin_percent",
+                    "maintenance_margin_percent",
+                    "margin_call_days",
+                    "loan_rate_percent",
+                    "cash_rate_percent",
+                ]
+            },
+        ),
         ("API", {"fields": ["api_access"]}),
         (
             "Ranking",

@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -20,15 +22,33 @@ class Balance(models.Model):
         db_default=0,
         help_text="Cash held for open orders",
     )
+    # The margin loan this account is allowed: cash may go down to −loan_limit, never
+    # below. 0 (every cash-only account) keeps cash at zero or more. Set under the balance
+    # lock by the trade that borrows, after the class's margin check; lowered as the loan is
+    # repaid; raised only by interest, which a margin call then answers.
+    loan_limit = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        default=0,
+        db_default=0,
+        help_text="The margin loan allowed: cash may go this far below zero",
+    )
     last_updated = models.DateTimeField(default=timezone.now)
 
     class Meta:
         db_table = "balances"
         constraints = [
-            models.CheckConstraint(condition=Q(amount__gte=0), name="balances_amount_gte_0"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=-models.F("loan_limit")),
+                name="balances_amount_within_loan_limit",
+            ),
+            models.CheckConstraint(
+                condition=Q(loan_limit__gte=0), name="balances_loan_limit_gte_0"
+            ),
             models.CheckConstraint(condition=Q(held__gte=0), name="balances_held_gte_0"),
             models.CheckConstraint(
-                condition=Q(held__lte=models.F("amount")), name="balances_held_within_amount"
+                condition=Q(held__lte=models.F("amount") + models.F("loan_limit")),
+                name="balances_held_within_amount",
             ),
         ]
 
@@ -40,6 +60,11 @@ class Balance(models.Model):
         """What the student can spend now: their cash less what open orders hold."""
         return self.amount - self.held
 
+    @property
+    def loan(self):
+        """The margin loan: cash below zero, as a positive amount."""
+        return -self.amount if self.amount < 0 else Decimal("0.00")
+
 
 class TransactionType(models.TextChoices):
     DEPOSIT = "deposit", "Deposit"
@@ -50,6 +75,8 @@ class TransactionType(models.TextChoices):
     GRANT = "grant", "Instructor grant"
     RESET_CREDIT = "reset_credit", "Reset (credit)"
     RESET_DEBIT = "reset_debit", "Reset (debit)"
+    INTEREST = "interest", "Margin interest"
+    CASH_INTEREST = "cash_interest", "Interest on cash"
 
 
 class Transaction(models.Model):
@@ -61,8 +88,10 @@ class Transaction(models.Model):
 
     Type = TransactionType
 
-    CREDIT_TYPES = frozenset({Type.DEPOSIT, Type.SELL, Type.GRANT, Type.RESET_CREDIT})
-    DEBIT_TYPES = frozenset({Type.WITHDRAWAL, Type.BUY, Type.FEE, Type.RESET_DEBIT})
+    CREDIT_TYPES = frozenset(
+        {Type.DEPOSIT, Type.SELL, Type.GRANT, Type.RESET_CREDIT, Type.CASH_INTEREST}
+    )
+    DEBIT_TYPES = frozenset({Type.WITHDRAWAL, Type.BUY, Type.FEE, Type.RESET_DEBIT, Type.INTEREST})
 
     # No index of its own: the (user, …) indexes below begin with it and serve every lookup
     # by user, so a second one would only cost a write on every row.
@@ -102,9 +131,6 @@ class Transaction(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="transactions_amount_gt_0"),
-            models.CheckConstraint(
-                condition=Q(balance_after__gte=0), name="transactions_balance_after_gte_0"
-            ),
             models.CheckConstraint(
                 condition=Q(type__in=TransactionType.values), name="transactions_type_valid"
             ),

@@ -180,22 +180,22 @@ def _post(
     symbol: str = "",
     token: str | None = None,
     created_by=None,
+    borrow: bool = False,
 ) -> Transaction:
-    """Apply one movement to a locked balance and journal it. Caller holds the lock."""
+    """Apply one movement to a locked balance and journal it. Caller holds the lock.
+
+    A debit is paid from the free cash (the balance less what open orders hold); with
+    `borrow`, also from the margin loan the account is allowed (balances.loan_limit, which
+    the caller set after the class's margin check). A credit that repays a loan lowers the
+    allowed loan to what is still borrowed, in the same UPDATE."""
     credit = type in Transaction.CREDIT_TYPES
     new_amount = balance.amount + amount if credit else balance.amount - amount
-    if new_amount < 0:
-        raise InsufficientFunds(
-            f"Not enough cash: you have ${balance.amount:,.2f} and this needs ${amount:,.2f}."
-        )
-    if not credit and new_amount < balance.held:
-        raise InsufficientFunds(
-            f"Not enough cash: you have ${balance.amount:,.2f}, of which "
-            f"${balance.held:,.2f} is held for your open orders, so ${balance.available:,.2f} "
-            f"is free, and this needs ${amount:,.2f}."
-        )
+    if not credit:
+        _check_debit(balance, amount, new_amount, borrow=borrow)
     if new_amount > MAX_MONEY:
         raise InvalidAmount("That would take the balance beyond what an account can hold.")
+    # The allowed loan never stays above what the account borrows (its holds counted).
+    loan_limit = min(balance.loan_limit, max(balance.held - new_amount, ZERO))
     now = timezone.now()
     # Every movement of cash passes here: two single statements (tradesim.rows), not the
     # ORM's create() and save(), which cost more CPU to build than the database spends.
@@ -211,11 +211,44 @@ def _post(
         timestamp=now,
         balance_after=new_amount,
     )
-    rows.update(Balance, {"id": balance.pk}, amount=new_amount, last_updated=now)
+    if loan_limit != balance.loan_limit:
+        rows.update(
+            Balance, {"id": balance.pk}, amount=new_amount, loan_limit=loan_limit, last_updated=now
+        )
+        balance.loan_limit = loan_limit
+    else:
+        rows.update(Balance, {"id": balance.pk}, amount=new_amount, last_updated=now)
     balance.amount = new_amount
     balance.last_updated = now
     _log_after_commit(balance.user, row, created_by)
     return row
+
+
+def _check_debit(balance: Balance, amount: Decimal, new_amount: Decimal, *, borrow: bool) -> None:
+    floor = balance.held - (balance.loan_limit if borrow else ZERO)
+    if new_amount >= floor:
+        return
+    if borrow:
+        raise InsufficientFunds(
+            f"Not enough buying power: this needs ${amount:,.2f}, and your cash of "
+            f"${balance.amount:,.2f} with the margin loan you are allowed "
+            f"(${balance.loan_limit:,.2f}) leaves "
+            f"${balance.amount + balance.loan_limit - balance.held:,.2f} free."
+        )
+    if balance.amount < 0:
+        raise InsufficientFunds(
+            f"Not enough cash: your cash is ${balance.amount:,.2f} (a margin loan), and this "
+            f"needs ${amount:,.2f}. Sell shares or deposit first."
+        )
+    if new_amount < 0:
+        raise InsufficientFunds(
+            f"Not enough cash: you have ${balance.amount:,.2f} and this needs ${amount:,.2f}."
+        )
+    raise InsufficientFunds(
+        f"Not enough cash: you have ${balance.amount:,.2f}, of which "
+        f"${balance.held:,.2f} is held for your open orders, so ${balance.available:,.2f} "
+        f"is free, and this needs ${amount:,.2f}."
+    )
 
 
 def _move(user, token: str | None, write, *, starting_cash: bool = False) -> Transaction:
@@ -354,11 +387,13 @@ class Account:
         symbol: str = "",
         token: str | None = None,
         created_by=None,
+        borrow: bool = False,
     ) -> Transaction:
         """Journal one movement, as credit/debit do: whole positive cents; a debit never
-        takes the balance below zero or below what open orders hold (InsufficientFunds);
-        one journal row per token (`lock_account` looked the token up; the unique
-        constraint refuses a second row)."""
+        takes the balance below zero or below what open orders hold (InsufficientFunds), or
+        with `borrow` below −loan_limit plus what open orders hold; one journal row per
+        token (`lock_account` looked the token up; the unique constraint refuses a second
+        row)."""
         if type not in Transaction.CREDIT_TYPES and type not in Transaction.DEBIT_TYPES:
             raise ValueError(f"{type!r} is not a movement")
         if _is_reserved(token):
@@ -371,13 +406,29 @@ class Account:
             symbol=symbol,
             token=token,
             created_by=created_by,
+            borrow=borrow,
         )
 
-    def hold(self, amount: Decimal, *, what: str = "this order") -> None:
+    @property
+    def loan_limit(self) -> Decimal:
+        return self._balance.loan_limit
+
+    def allow_loan(self, limit: Decimal) -> None:
+        """Let the cash go down to −`limit` (a margin loan), for the borrowing the caller
+        checked against the class's margin rule, under this lock. The balances table keeps
+        the cash and the holds within it."""
+        if limit < 0:
+            raise LedgerError("A loan limit cannot be negative.")
+        if limit != self._balance.loan_limit:
+            rows.update(Balance, {"id": self._balance.pk}, loan_limit=limit)
+            self._balance.loan_limit = limit
+
+    def hold(self, amount: Decimal, *, what: str = "this order", borrow: bool = False) -> None:
         """Set `amount` of the free cash aside for an open order (not a journal row: the
-        cash is still the user's). InsufficientFunds if the free cash is less."""
+        cash is still the user's). InsufficientFunds if the free cash is less; with
+        `borrow`, the free cash counts the margin loan the account is allowed."""
         amount = validate_amount(amount)
-        if amount > self.available:
+        if amount > self.available + (self.loan_limit if borrow else ZERO):
             held = f" (${self.held:,.2f} is held for your open orders)" if self.held else ""
             raise InsufficientFunds(
                 f"Not enough cash: {what} needs ${amount:,.2f} set aside, and you have "
@@ -398,7 +449,7 @@ class Account:
         self._balance.held = held
 
 
-_LOCK_ACCOUNT_SQL = "SELECT id, amount, held FROM balances WHERE user_id = %s"
+_LOCK_ACCOUNT_SQL = "SELECT id, amount, held, loan_limit FROM balances WHERE user_id = %s"
 _TOKEN_USED_SQL = "SELECT 1 FROM transactions WHERE user_id = %s AND token = %s"
 
 
@@ -437,6 +488,7 @@ def _lock(user, token: str | None) -> Account:
         user_id=user.pk,
         amount=rows.decimal(found[1], 2),
         held=rows.decimal(found[2], 2),
+        loan_limit=rows.decimal(found[3], 2),
     )
     balance.user = user  # already loaded: the log line names the user without a query
     if token and _token_used(user, token):
@@ -586,6 +638,12 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
         movement = CashMovement(kind=classroom_rules.WITHDRAWAL, amount=value, at=timezone.now())
         _refuse(user, movement, classroom_rules.check_withdrawal)
         if value > balance.available:
+            if balance.amount < 0:
+                raise InsufficientFunds(
+                    f"You can't withdraw ${value:,.2f}: your cash is ${balance.amount:,.2f}, a "
+                    "margin loan, and borrowed money cannot be taken out. Sell shares or "
+                    "deposit to repay the loan first."
+                )
             if balance.held:
                 raise InsufficientFunds(
                     f"You can't withdraw ${value:,.2f}: your balance is "

@@ -152,7 +152,9 @@ class PortfolioSnapshot(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portfolio_snapshots"
     )
     timestamp = models.DateTimeField()
-    cash = models.DecimalField(max_digits=15, decimal_places=2)
+    cash = models.DecimalField(
+        max_digits=15, decimal_places=2, help_text="Below zero: a margin loan"
+    )
     market_value = models.DecimalField(max_digits=15, decimal_places=2)
     total_value = models.DecimalField(max_digits=15, decimal_places=2)
     net_contributions = models.DecimalField(max_digits=15, decimal_places=2)
@@ -175,7 +177,6 @@ class PortfolioSnapshot(models.Model):
             models.Index(fields=["user", "timestamp"], name="portfolio_snapshot_user_ts"),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(cash__gte=0), name="portfolio_snapshot_cash_gte_0"),
             models.CheckConstraint(
                 condition=Q(market_value__gte=0), name="portfolio_snapshot_mv_gte_0"
             ),

@@ -205,7 +205,9 @@ SECTIONS: tuple[Section, ...] = (
                 "Your cash minus what your open orders hold: what you can spend on a new "
                 "order right now.",
                 "Example: $10,000 of cash with $1,800 held for an open buy order leaves "
-                "$8,200 free to spend.",
+                "$8,200 free to spend. In a class with margin, buying power also counts what "
+                "you may borrow: your equity ÷ the initial margin, less what your positions "
+                "and open orders already use.",
             ),
             Term(
                 "deposit",
@@ -240,6 +242,43 @@ SECTIONS: tuple[Section, ...] = (
                 "Cash journal (balance after)",
                 "The list of every change to your cash: deposits, withdrawals, buys, sells "
                 "and fees. “Balance after” is your cash right after each one.",
+            ),
+            Term(
+                "margin",
+                "Margin (margin loan)",
+                "Buying with borrowed money. In a class with margin, you may buy for more than "
+                "your cash; your cash goes below zero, and that negative cash is a loan you "
+                "pay interest on.",
+                "The initial margin is the share of a buy you pay with your own money. At "
+                "50 %, $10,000 of equity buys up to $20,000 of shares. Borrowing makes gains "
+                "bigger, and losses too: if those shares fall 25 %, you lose $5,000, half of "
+                "your own money.",
+            ),
+            Term(
+                "equity",
+                "Equity",
+                "What your account is worth to you: your shares' market value plus your cash, "
+                "minus what you borrowed. It is the same as your total value.",
+                "Example: $20,000 of shares bought with $10,000 of cash and a $10,000 margin "
+                "loan is $10,000 of equity.",
+            ),
+            Term(
+                "margin-call",
+                "Margin call",
+                "A warning that your equity has fallen below the share of your positions' "
+                "value your class requires (the maintenance margin). Add cash or sell to meet "
+                "it, or shares are sold for you.",
+                "Example: with a 30 % maintenance margin, $20,000 of shares need $6,000 of "
+                "equity. If the shares fall to $14,000 and your loan is $10,000, your equity "
+                "is $4,000, less than 30 % of $14,000 ($4,200): a margin call.",
+            ),
+            Term(
+                "interest",
+                "Interest",
+                "What a loan costs, or what cash earns, as a yearly percent. In TradeSim it is "
+                "charged (or paid) at each simulated day's close, one 252nd of the yearly rate "
+                "a day, as 252 trading days make a year.",
+                "Example: a $10,000 margin loan at 8 % a year costs about $3.17 a day.",
             ),
         ),
     ),

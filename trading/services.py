@@ -354,6 +354,8 @@ def _trade_locked(
     if side == Trade.Operation.BUY:
         return _buy_locked(
             account,
+            rules=rules,
+            long_value=order.holdings_value,
             symbol=symbol,
             quantity=quantity,
             price=price,
@@ -391,11 +393,54 @@ def _check_rules(rules: Rulebook, order: classroom_rules.Order) -> None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
 
 
-def _buy_locked(account, *, symbol, quantity, price, total, commission, token) -> Trade:
-    """The buy, with the user's account locked by the caller."""
+def _margin_account(account: ledger.Account, long_value: Decimal) -> classroom_rules.MarginAccount:
+    return classroom_rules.MarginAccount(
+        cash=account.amount, held=account.held, long_value=long_value
+    )
+
+
+def _borrow_for(
+    account: ledger.Account,
+    rules: Rulebook,
+    *,
+    long_value: Decimal,
+    need: Decimal,
+    adds: Decimal,
+    commission: Decimal,
+    hold: bool = False,
+) -> bool:
+    """Whether paying (or holding, with `hold`) `need` borrows: not when the free cash
+    covers it or the class has no margin. When it borrows, the class's margin rule must
+    allow it (InsufficientFunds naming the buying power), and the account is allowed the
+    loan it then needs, under the balance lock."""
+    if not rules.margin or need <= account.available:
+        return False
+    facts = _margin_account(account, long_value)
+    refusal = classroom_rules.check_margin(
+        rules, facts, need=need, adds=adds, commission=commission
+    )
+    if refusal is not None:
+        raise InsufficientFunds(refusal.message)
+    loan = (
+        classroom_rules.loan_after(facts, hold=need)
+        if hold
+        else classroom_rules.loan_after(facts, spend=need)
+    )
+    account.allow_loan(max(account.loan_limit, loan))
+    return True
+
+
+def _buy_locked(
+    account, *, rules, long_value, symbol, quantity, price, total, commission, token
+) -> Trade:
+    """The buy, with the user's account locked by the caller; with the class's margin, on
+    a loan as far as the margin rule allows (`long_value`: the positions' value now)."""
     user = account.user
     need = total + commission
-    if need > account.available:
+    borrow = _borrow_for(
+        account, rules, long_value=long_value, need=need, adds=total, commission=commission
+    )
+    if need > account.available and not borrow:
         fee_note = f" including ${commission:,.2f} commission" if commission else ""
         held = (
             f" free (${account.held:,.2f} of your ${account.amount:,.2f} is held for your "
@@ -415,8 +460,11 @@ def _buy_locked(account, *, symbol, quantity, price, total, commission, token) -
         description=description,
         symbol=symbol,
         token=token,
+        borrow=borrow,
     )
-    _charge_commission(account, commission=commission, description=description, symbol=symbol)
+    _charge_commission(
+        account, commission=commission, description=description, symbol=symbol, borrow=borrow
+    )
     try:
         portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     except portfolio.PositionLimit as error:
@@ -490,7 +538,9 @@ def _record(*, user, stock_id: str, **fields) -> Trade:
     return rows.create(Trade, user=user.pk, stock=stock_id, timestamp=timezone.now(), **fields)
 
 
-def _move_cash(account, *, type, amount, description, symbol, token, created_by=None) -> None:
+def _move_cash(
+    account, *, type, amount, description, symbol, token, created_by=None, borrow=False
+) -> None:
     # The journal row is written on the locked account directly: no second lock and no
     # savepoint. lock_account looked for the token in the journal, under this lock.
     try:
@@ -501,6 +551,7 @@ def _move_cash(account, *, type, amount, description, symbol, token, created_by=
             symbol=symbol,
             token=token,
             created_by=created_by,
+            borrow=borrow,
         )
     except ledger.InsufficientFunds as error:
         raise InsufficientFunds(error.message) from None
@@ -508,7 +559,9 @@ def _move_cash(account, *, type, amount, description, symbol, token, created_by=
         raise InvalidQuantity(error.message) from None
 
 
-def _charge_commission(account, *, commission: Decimal, description: str, symbol: str) -> None:
+def _charge_commission(
+    account, *, commission: Decimal, description: str, symbol: str, borrow: bool = False
+) -> None:
     if commission <= ZERO:
         return
     try:
@@ -517,6 +570,7 @@ def _charge_commission(account, *, commission: Decimal, description: str, symbol
             amount=commission,
             description=f"Commission: {description}",
             symbol=symbol,
+            borrow=borrow,
         )
     except ledger.InsufficientFunds as error:
         raise InsufficientFunds(error.message) from None
@@ -1056,8 +1110,19 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
         held_cash = _buy_hold(request, rules=rules, trigger=trigger, price=price)
         if held_cash > MAX_MONEY:
             raise InvalidQuantity(f"That order is too large: it would hold ${held_cash:,.2f}.")
+        borrow = False
+        if rules.margin and held_cash > account.available:
+            borrow = _borrow_for(
+                account,
+                rules,
+                long_value=_long_value(user),
+                need=held_cash,
+                adds=held_cash,
+                commission=ZERO,
+                hold=True,
+            )
         try:
-            account.hold(held_cash, what=f"buying {request.quantity:,} {symbol}")
+            account.hold(held_cash, what=f"buying {request.quantity:,} {symbol}", borrow=borrow)
         except ledger.InsufficientFunds as error:
             raise InsufficientFunds(error.message) from None
     else:
@@ -1075,6 +1140,18 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
         held_cash=held_cash,
         held_shares=held_shares,
     )
+
+
+_LONG_VALUE_SQL = (
+    "SELECT SUM(h.quantity * p.price) FROM holdings h JOIN prices p ON p.symbol = h.symbol"
+    " WHERE h.user_id = %s"
+)
+
+
+def _long_value(user) -> Decimal:
+    """The user's positions at current prices, read under their balance lock."""
+    found = rows.fetch_one(_LONG_VALUE_SQL, [user.pk])
+    return to_cents(rows.decimal(found[0], 2) or ZERO)
 
 
 def _record_market_order(*, user, trade: Trade, token: str | None) -> Order:
@@ -1436,8 +1513,8 @@ def fill_order(*, order_id: int) -> str | None:
         except (LimitNotReached, SymbolHalted):
             # The price moved back, or the symbol was halted, between the two reads (a tick
             # or a halt committed meanwhile): not yet. A halt keeps orders waiting.
-            if order.held_cash:
-                account.hold(order.held_cash)
+            if order.held_cash:  # the loan it was allowed is still allowed
+                account.hold(order.held_cash, borrow=True)
             return outcome
         except TradingError as error:
             if order.held_shares:

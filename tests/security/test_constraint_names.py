@@ -59,6 +59,11 @@ VALID = {
         "ends_at_1": "16:00:00",
         "order_types": "all",
         "closed_market_orders": "queue",
+        "initial_margin_percent": "50",
+        "maintenance_margin_percent": "30",
+        "margin_call_days": "0",
+        "loan_rate_percent": "8",
+        "cash_rate_percent": "0",
         "ranking": "twr",
         "min_trades_to_rank": "0",
         "names_shown": "on",
@@ -74,7 +79,10 @@ VALID = {
 # Constraints over two fields, which spoiling one field at a time does not reach.
 ALSO = {
     "prices.marketevent": [{"stock": "AAPL", "sector": "Technology"}, {"stock": ""}],
-    "classrooms.classroom": [{"ends_at_0": "2027-01-01"}],  # ends before it starts
+    "classrooms.classroom": [
+        {"ends_at_0": "2027-01-01"},  # ends before it starts
+        {"maintenance_margin_percent": "60"},  # above the initial margin
+    ],
 }
 
 

@@ -119,6 +119,32 @@ RULES = {
     "seat_limit": ("seat_limit", _or_none(_whole), "a whole number, or none"),
     "joining": ("joining_open", OPEN_CLOSED, "open or closed"),
     "api": ("api_access", _words(on=True, off=False), "on or off"),
+    "margin": ("margin", _words(on=True, off=False), "on or off (the default)"),
+    "initial_margin_percent": (
+        "initial_margin_percent",
+        _number,
+        "percent of a margin buy paid with equity, 1 to 100 (default 50)",
+    ),
+    "maintenance_margin_percent": (
+        "maintenance_margin_percent",
+        _number,
+        "percent of the positions' value equity must stay above (default 30)",
+    ),
+    "margin_call_days": (
+        "margin_call_days",
+        _whole,
+        "simulated days to meet a margin call, 0 to 30 (default 0: sold at once)",
+    ),
+    "loan_rate_percent": (
+        "loan_rate_percent",
+        _number,
+        "yearly interest on margin loans, in percent (default 8)",
+    ),
+    "cash_rate_percent": (
+        "cash_rate_percent",
+        _number,
+        "yearly interest on positive cash, in percent (default 0)",
+    ),
 }
 KEY_OF = {column: key for key, (column, _, _) in RULES.items()}
 

@@ -71,9 +71,10 @@ def money_problems() -> list[str]:
     """Every broken invariant of cash, holds, holdings and fills, as lines (none: all well).
 
     - balances.amount == Σ signed journal, per user (the ledger's own check);
-    - balances.held == Σ held_cash of the user's open buys, and held ≤ amount;
+    - balances.held == Σ held_cash of the user's open buys, and held ≤ amount (+ the margin
+      loan allowed, balances.loan_limit: none without margin);
       holdings.held_quantity == Σ held_shares of the open sells, and ≤ quantity;
-    - no balance, hold or holding below zero;
+    - no balance below −loan_limit; no hold or holding below zero;
     - per (user, symbol), the holding's quantity == Σ bought − Σ sold in `trades`;
     - an open order holds what its side holds and nothing else; a closed one nothing;
     - every filled order has its trade, of its side, symbol and quantity, at a price
@@ -82,9 +83,15 @@ def money_problems() -> list[str]:
     problems = [f"journal: user {m.user_id} differs by {m.difference}" for m in find_mismatches()]
     problems += services.check_holds()
 
-    for user_id, amount, held_cash in Balance.objects.values_list("user_id", "amount", "held"):
-        if amount < 0 or held_cash < 0 or held_cash > amount:
-            problems.append(f"balance of user {user_id}: amount {amount}, held {held_cash}")
+    for user_id, amount, held_cash, loan_limit in Balance.objects.values_list(
+        "user_id", "amount", "held", "loan_limit"
+    ):
+        # Cash below zero only as far as the margin loan allowed (none without margin).
+        if amount < -loan_limit or held_cash < 0 or held_cash > amount + loan_limit:
+            problems.append(
+                f"balance of user {user_id}: amount {amount}, held {held_cash}, "
+                f"loan allowed {loan_limit}"
+            )
 
     traded = defaultdict(int)
     for user_id, symbol, operation, total in (

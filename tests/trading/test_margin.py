@@ -7,13 +7,14 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from accounts.roles import ensure_instructor_group
 from classrooms import rules as classroom_rules
 from classrooms.models import Classroom
 from classrooms.rules import MarginAccount, Rulebook, buying_power
 from ledger import services as ledger
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
-from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
+from tests.factories import ClassroomFactory, InstructorFactory, PriceFactory, StudentFactory
 from trading import services
 from trading.models import Order
 from trading.services import InsufficientFunds, buy, sell
@@ -180,3 +181,23 @@ def test_the_margin_switch_is_a_class_rule(margin_class):
     assert rules.margin and rules.initial_margin_percent == D("50")
     assert rules.values_portfolio
     assert not Classroom().margin  # off unless a teacher turns it on
+
+
+def test_a_reset_sells_at_market_repays_the_loan_and_restores_the_starting_cash(
+    student, acme, margin_class
+):
+    teacher = InstructorFactory()
+    teacher.groups.add(ensure_instructor_group())
+    margin_class.owners.add(teacher)
+    buy(user=student, symbol="ACME", quantity=180)  # a loan of $8,000
+    acme.price = D("80.00")
+    acme.save()  # equity: $14,400 − $8,000 = $6,400
+
+    result = services.reset_student(student=student, instructor=teacher, reason="fresh start")
+
+    assert [trade.quantity for trade in result.trades] == [180]
+    account = balance(student)
+    assert (account.amount, account.held, account.loan_limit) == (D("10000.00"), 0, 0)
+    assert not Holding.objects.filter(user=student).exists()
+    credit = Transaction.objects.get(user=student, type="reset_credit")
+    assert credit.amount == D("3600.00")  # from $6,400 after the sale back to $10,000

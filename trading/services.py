@@ -1604,11 +1604,11 @@ def _hold_problems() -> list[str]:
         .annotate(total=Sum("held_cash"))
         .values_list("user_id", "total")
     )
-    for user_id, username, amount, held in Balance.objects.values_list(
-        "user_id", "user__username", "amount", "held"
+    for user_id, username, amount, held, loan_limit in Balance.objects.values_list(
+        "user_id", "user__username", "amount", "held", "loan_limit"
     ).filter(Q(held__gt=0) | Q(user_id__in=list(held_cash))):
         expected = held_cash.get(user_id) or ZERO
-        if held != expected or amount < held:
+        if held != expected or amount + loan_limit < held:  # holds within cash and loan
             problems.append(
                 f"HOLD MISMATCH user {user_id} ({username}): balance ${amount:,.2f} holds "
                 f"${held:,.2f}; its open orders hold ${expected:,.2f}"

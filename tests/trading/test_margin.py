@@ -201,3 +201,15 @@ def test_a_reset_sells_at_market_repays_the_loan_and_restores_the_starting_cash(
     assert not Holding.objects.filter(user=student).exists()
     credit = Transaction.objects.get(user=student, type="reset_credit")
     assert credit.amount == D("3600.00")  # from $6,400 after the sale back to $10,000
+
+
+def test_holds_on_the_loan_are_not_a_hold_mismatch(student, acme):
+    services.place_order(
+        user=student,
+        request=services.order_request(
+            side="buy", symbol="ACME", quantity=150, type="limit", limit_price="90"
+        ),
+    )
+    account = balance(student)
+    assert account.held > account.amount  # held on the loan the account is allowed
+    assert services.check_holds() == []

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -758,7 +758,6 @@ def _interest_due(day: int, now):
             "classroom__loan_rate_percent",
             "classroom__cash_rate_percent",
         )
-        .annotate(cash=F("balance__amount"))
         .order_by("pk")
     )
 

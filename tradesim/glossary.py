@@ -240,8 +240,8 @@ SECTIONS: tuple[Section, ...] = (
             Term(
                 "cash-journal",
                 "Cash journal (balance after)",
-                "The list of every change to your cash: deposits, withdrawals, buys, sells "
-                "and fees. “Balance after” is your cash right after each one.",
+                "The list of every change to your cash: deposits, withdrawals, buys, sells, "
+                "fees and interest. “Balance after” is your cash right after each one.",
             ),
             Term(
                 "margin",

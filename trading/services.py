@@ -1295,6 +1295,7 @@ class FillSummary:
     expired: int = 0
     triggered: int = 0  # stop-limits whose stop was reached, now waiting as limits
     failed: int = 0  # fills that hit an unexpected error; left open, logged
+    interest: int = 0  # accounts charged or paid a day's interest (at a close, or caught up)
 
     def __str__(self) -> str:
         text = f"orders: {self.filled} filled, {self.rejected} rejected, {self.expired} expired"
@@ -1302,6 +1303,8 @@ class FillSummary:
             text += f", {self.triggered} stop-limit{'s' if self.triggered != 1 else ''} triggered"
         if self.failed:
             text += f", {self.failed} failed (see the log)"
+        if self.interest:
+            text += f" | interest: {self.interest} account{'s' if self.interest != 1 else ''}"
         return text
 
 
@@ -1415,15 +1418,19 @@ def fill_orders(*, now=None) -> FillSummary:
     """After a tick: move the trailing stops, then fill the orders the new prices reach,
     oldest first, each in its own transaction (`fill_order`), so one student's refused
     fill rejects that order and never stops the rest; at a day's close, expire the orders
-    good for that day only (and the good-till-cancelled ones past their last day).
+    good for that day only (and the good-till-cancelled ones past their last day), then
+    charge and pay the day's interest (ledger.services.accrue_interest).
 
     An order whose last day ended without this running at its close (the hook failed, or
     the next tick came first) expires before the fills: it never fills on a day it was not
-    good for."""
+    good for. So is a day's interest that was not accrued at its close accrued before the
+    fills, on the cash as the close left it (once: the ledger records the days it did)."""
     summary = FillSummary()
     day = market_day()
     # Each step on its own: a failure in one is logged and the others still run.
     summary.expired = _step(summary, expire_orders, day=day.number - 1, now=now) or 0
+    if day.number > 1:
+        _accrue_interest(summary, day=day.number - 1, now=now)
     _step(summary, follow_trailing_stops)
     reached = triggered_orders()
     closed_at = closed_since(now)
@@ -1443,6 +1450,7 @@ def fill_orders(*, now=None) -> FillSummary:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
     if day.closed:
         summary.expired += _step(summary, expire_orders, day=day.number, now=now) or 0
+        _accrue_interest(summary, day=day.number, now=now)
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
@@ -1455,6 +1463,13 @@ def _step(summary: FillSummary, step, **kwargs):
         summary.failed += 1
         logger.exception("%s failed after a tick; the other steps went on", step.__name__)
         return None
+
+
+def _accrue_interest(summary: FillSummary, *, day: int, now) -> None:
+    accrued = _step(summary, ledger.accrue_interest, day=day, now=now)
+    if accrued is not None:
+        summary.interest += accrued.accounts
+        summary.failed += accrued.failed
 
 
 # The order's id (creation order) is its time priority: ids grow with time.

@@ -28,8 +28,10 @@ from django.utils import timezone
 from ledger.models import Balance
 from portfolio.models import Holding
 from prices.models import Price
+from tradesim import rows
 from tradesim.money import ZERO, to_cents
-from trading.models import Order, Trade
+from trading.models import MarginCall, Order, Trade
+from trading.services import maintenance_requirement
 
 # A sum over many rows can be wider than one row's column.
 TOTAL = DecimalField(max_digits=20, decimal_places=2)
@@ -293,3 +295,107 @@ def open_orders_panel(*, user) -> dict | None:
         "count": rows[0].open_count,
         "more": rows[0].open_count - len(rows),
     }
+
+
+# Margin calls ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarginCallNotice:
+    """What the banner on every page says of the student's margin call: an open one, with
+    the equity and requirement now; or one liquidated this simulated day, with the figures
+    at the call."""
+
+    status: str
+    equity: Decimal
+    requirement: Decimal
+    percent: Decimal  # the class's maintenance margin
+    due_day: int
+    sells_at_once: bool  # the class gives 0 days: positions are (being) sold at the call
+    past_due: bool  # open, past its day: waiting for a halted symbol's trading to resume
+
+    @property
+    def liquidated(self) -> bool:
+        return self.status == MarginCall.Status.LIQUIDATED
+
+    @property
+    def message(self) -> str:
+        """ "Margin call: your equity is $4,000.00, below the $4,200.00 your class requires
+        (30 % of your positions). Deposit cash or sell by the close of day 3, or …" """
+        return f"Margin call: {self.text}"
+
+    @property
+    def text(self) -> str:
+        """The message after its "Margin call:"."""
+        share = f"{_percent(self.percent)} % of your positions"
+        if self.liquidated:
+            return (
+                f"your equity was {_dollars(self.equity)}, below the "
+                f"{_dollars(self.requirement)} your class requires ({share}), so positions "
+                "were sold for you at the market, largest first."
+            )
+        head = (
+            f"your equity is {_dollars(self.equity)}, below the "
+            f"{_dollars(self.requirement)} your class requires ({share})."
+        )
+        if self.sells_at_once or self.past_due:
+            return (
+                f"{head} Positions were sold for you, largest first; a halted symbol's are "
+                "sold when its trading resumes, unless you deposit cash first."
+            )
+        return (
+            f"{head} Deposit cash or sell by the close of day {self.due_day}, or positions "
+            "will be sold for you, largest first."
+        )
+
+
+def _dollars(amount: Decimal) -> str:
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+# One statement: the open call (the partial unique index margin_calls_one_open_per_user
+# finds it), or the latest one liquidated since the simulated day began, with the class's
+# maintenance margin, the cash and the positions at the market now, and the day.
+_NOTICE_SQL = f"""
+SELECT m.status, m.equity, m.requirement, m.opened_day, m.due_day, b.amount,
+       (SELECT SUM(h.quantity * p.price) FROM holdings h JOIN prices p ON p.symbol = h.symbol
+        WHERE h.user_id = m.user_id),
+       c.maintenance_margin_percent, s.trading_day
+FROM margin_calls m
+JOIN balances b ON b.user_id = m.user_id
+JOIN users u ON u.id = m.user_id
+LEFT JOIN accounts_classroom c ON c.id = u.classroom_id
+LEFT JOIN market_state s ON s.id = 1
+WHERE m.user_id = %s
+  AND (m.status = '{MarginCall.Status.OPEN}'
+       OR (m.status = '{MarginCall.Status.LIQUIDATED}' AND m.liquidated_at >= s.day_started_at))
+ORDER BY CASE WHEN m.status = '{MarginCall.Status.OPEN}' THEN 0 ELSE 1 END, m.id DESC
+LIMIT 1
+"""  # noqa: S608 (constants only)
+
+
+def margin_call_notice(user_id: int) -> MarginCallNotice | None:
+    """The student's margin call to show on every page, or None: one query."""
+    found = rows.fetch_one(_NOTICE_SQL, [user_id])
+    if found is None:
+        return None
+    status, equity, requirement, opened_day, due_day, cash, long_value, percent, trading_day = found
+    percent = rows.decimal(percent, 2) if percent is not None else Decimal("0")
+    if status == MarginCall.Status.OPEN:
+        long_value = to_cents(rows.decimal(long_value, 2) or ZERO)
+        equity = rows.decimal(cash, 2) + long_value
+        requirement = maintenance_requirement(percent, long_value)
+    day = (trading_day or 0) + 1  # prices.selectors.market_day's number
+    return MarginCallNotice(
+        status=status,
+        equity=rows.decimal(equity, 2),
+        requirement=rows.decimal(requirement, 2),
+        percent=percent,
+        due_day=int(due_day),
+        sells_at_once=due_day == opened_day,
+        past_due=status == MarginCall.Status.OPEN and day > due_day,
+    )

@@ -334,6 +334,12 @@ class MarginCallNotice:
                 f"{_dollars(self.requirement)} your class requires ({share}), so positions "
                 "were sold for you at the market, largest first."
             )
+        if self.equity >= self.requirement:  # a deposit or a sale since the last tick
+            return (
+                f"your equity of {_dollars(self.equity)} is back at the "
+                f"{_dollars(self.requirement)} your class requires ({share}): the call "
+                "closes at the market's next tick."
+            )
         head = (
             f"your equity is {_dollars(self.equity)}, below the "
             f"{_dollars(self.requirement)} your class requires ({share})."

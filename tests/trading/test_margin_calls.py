@@ -3,6 +3,7 @@ maintenance requirement gets a call; it is met when the equity is back, and past
 day (at once with 0 days) positions are sold at the market, largest first, until the
 requirement is met."""
 
+import html
 from decimal import Decimal
 
 import pytest
@@ -421,6 +422,12 @@ def test_the_banner_is_gone_once_met_and_never_shown_to_others(margin_class, acm
     client.force_login(student)
     assert 'id="margin-call"' in client.get(reverse("portfolio:dashboard")).content.decode()
     ledger.deposit(user=student, amount="1000.00")
+    # Until the next tick closes it, the banner says the equity is back.
+    page = html.unescape(client.get(reverse("portfolio:dashboard")).content.decode())
+    assert (
+        "your equity of $5,000.00 is back at the $4,200.00 your class requires (30 % of your "
+        "positions): the call closes at the market's next tick."
+    ) in page
     check_margin_calls()
     assert 'id="margin-call"' not in client.get(reverse("portfolio:dashboard")).content.decode()
 

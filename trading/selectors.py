@@ -313,6 +313,7 @@ class MarginCallNotice:
     due_day: int
     sells_at_once: bool  # the class gives 0 days: positions are (being) sold at the call
     past_due: bool  # open, past its day: waiting for a halted symbol's trading to resume
+    today: int  # the simulated trading day (prices.selectors.market_day's number)
 
     @property
     def liquidated(self) -> bool:
@@ -350,8 +351,8 @@ class MarginCallNotice:
                 "sold when its trading resumes, unless you deposit cash first."
             )
         return (
-            f"{head} Deposit cash or sell by the close of day {self.due_day}, or positions "
-            "will be sold for you, largest first."
+            f"{head} Deposit cash or sell by the close of day {self.due_day} (today is day "
+            f"{self.today}), or positions will be sold for you, largest first."
         )
 
 
@@ -404,4 +405,5 @@ def margin_call_notice(user_id: int) -> MarginCallNotice | None:
         due_day=int(due_day),
         sells_at_once=due_day == opened_day,
         past_due=status == MarginCall.Status.OPEN and day > due_day,
+        today=day,
     )

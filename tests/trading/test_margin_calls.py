@@ -381,8 +381,8 @@ def test_the_banner_shows_an_open_call_on_the_dashboard(margin_class, acme, clie
     assert 'id="margin-call"' in page
     assert (
         "your equity is $4,000.00, below the $4,200.00 your class requires (30 % of your "
-        "positions). Deposit cash or sell by the close of day 5, or positions will be sold "
-        "for you, largest first."
+        "positions). Deposit cash or sell by the close of day 5 (today is day 3), or "
+        "positions will be sold for you, largest first."
     ) in page
     # Every page: the trades page too, with the equity now.
     set_price("ACME", "69.00")

@@ -1675,10 +1675,11 @@ def _hold_problems() -> list[str]:
 # of slack lets SQLite's float arithmetic keep every account near the line; the exact
 # comparison is the one in Decimal that follows (_under_maintenance).
 _UNDER_MAINTENANCE_SQL = """
-SELECT o.user_id, o.amount, SUM(h.quantity * p.price), o.percent, o.days
+SELECT o.user_id, o.amount, SUM(h.quantity * p.price), o.percent, o.days, o.ended
 FROM (
     SELECT b.user_id, b.amount, c.maintenance_margin_percent AS percent,
-           c.margin_call_days AS days
+           c.margin_call_days AS days,
+           CASE WHEN c.ends_at IS NOT NULL AND c.ends_at <= %s THEN 1 ELSE 0 END AS ended
     FROM balances b
     JOIN users u ON u.id = b.user_id
     JOIN accounts_classroom c ON c.id = u.classroom_id
@@ -1686,7 +1687,7 @@ FROM (
 ) o
 JOIN holdings h ON h.user_id = o.user_id
 JOIN prices p ON p.symbol = h.symbol
-GROUP BY o.user_id, o.amount, o.percent, o.days
+GROUP BY o.user_id, o.amount, o.percent, o.days, o.ended
 HAVING o.amount + SUM(h.quantity * p.price) < o.percent * SUM(h.quantity * p.price) / 100 + 0.01
 ORDER BY o.user_id
 """
@@ -1705,20 +1706,21 @@ class _Shortfall:
     equity: Decimal
     requirement: Decimal
     days: int
+    ended: bool  # the class has ended: its standings are final, nothing is sold
 
 
-def _under_maintenance() -> dict[int, _Shortfall]:
+def _under_maintenance(now) -> dict[int, _Shortfall]:
     """The accounts below their class's maintenance requirement now, by user id: one
     query."""
     found = {}
     with connection.cursor() as cursor:
-        cursor.execute(_UNDER_MAINTENANCE_SQL)
-        for user_id, amount, long_value, percent, days in cursor.fetchall():
+        cursor.execute(_UNDER_MAINTENANCE_SQL, [connection.ops.adapt_datetimefield_value(now)])
+        for user_id, amount, long_value, percent, days, ended in cursor.fetchall():
             long_value = to_cents(rows.decimal(long_value, 2))
             equity = rows.decimal(amount, 2) + long_value
             requirement = maintenance_requirement(rows.decimal(percent, 2), long_value)
             if equity < requirement:
-                found[user_id] = _Shortfall(user_id, equity, requirement, int(days))
+                found[user_id] = _Shortfall(user_id, equity, requirement, int(days), bool(ended))
     return found
 
 
@@ -1750,6 +1752,9 @@ def check_margin_calls(*, now=None) -> MarginCallSummary:
     sell positions of each account whose call is due (`_liquidate`, one transaction per
     student, so one student's failure never stops the rest).
 
+    A class that has ended is left as it ended: no new call, no forced sale (its
+    standings are final, and its students can no longer trade to meet a call).
+
     Finding them costs a fixed number of queries (the market day, the accounts under the
     requirement, the open calls, one UPDATE for the met, one INSERT for the new), however
     many students there are; only the forced sales cost per student. Runs in the one tick
@@ -1758,7 +1763,7 @@ def check_margin_calls(*, now=None) -> MarginCallSummary:
     now = now or timezone.now()
     summary = MarginCallSummary()
     day = market_day().number
-    under = _under_maintenance()
+    under = _under_maintenance(now)
     open_calls = {
         user_id: (call_id, opened_day, due_day)
         for call_id, user_id, opened_day, due_day in MarginCall.objects.filter(
@@ -1780,7 +1785,7 @@ def check_margin_calls(*, now=None) -> MarginCallSummary:
             requirement=short.requirement,
         )
         for user_id, short in under.items()
-        if user_id not in open_calls
+        if user_id not in open_calls and not short.ended
     ]
     if new:
         MarginCall.objects.bulk_create(new)
@@ -1790,7 +1795,7 @@ def check_margin_calls(*, now=None) -> MarginCallSummary:
     ] + [
         (user_id, call_id)
         for user_id, (call_id, opened_day, due_day) in open_calls.items()
-        if user_id in under and _is_due(opened_day, due_day, day)
+        if user_id in under and not under[user_id].ended and _is_due(opened_day, due_day, day)
     ]
     users = get_user_model().objects.in_bulk([user_id for user_id, _ in due]) if due else {}
     for user_id, call_id in sorted(due):

@@ -4,6 +4,7 @@ day (at once with 0 days) positions are sold at the market, largest first, until
 requirement is met."""
 
 import html
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -307,6 +308,16 @@ def test_cash_only_classes_and_cash_accounts_get_no_calls(acme):
 
     assert not check_margin_calls()
     assert not MarginCall.objects.exists()
+
+
+def test_a_class_that_has_ended_is_left_as_it_ended(mia, margin_class, acme):
+    margin_buy_that_falls(mia)
+    ended = timezone.now() - timedelta(minutes=1)
+    type(margin_class).objects.filter(pk=margin_class.pk).update(starts_at=None, ends_at=ended)
+
+    assert not check_margin_calls()
+
+    assert calls(mia) == [] and shares(mia) == 200
 
 
 def test_the_tick_hook_runs_the_margin_calls_after_the_fills(mia, acme):

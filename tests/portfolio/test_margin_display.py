@@ -59,7 +59,7 @@ def client_of(user) -> Client:
 def text(page: str, element_id: str) -> str:
     match = re.search(rf'id="{element_id}"[^>]*>(.*?)</', page, re.DOTALL)
     assert match, f"no #{element_id}"
-    return " ".join(match.group(1).split())
+    return " ".join(match.group(1).replace("&nbsp;", " ").split())
 
 
 # The figures ----------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_the_dashboard_shows_the_margin_account(leveraged):
     assert text(page, "margin-loan") == "$5,000.00"
     assert text(page, "equity") == "$10,000.00"
     assert text(page, "margin-level") == "66.67 %"
-    assert "Maintenance 30 %, initial 50 %." in page
+    assert "Maintenance 30&nbsp;%, initial 50&nbsp;%." in page
     assert text(page, "cash") == "−$5,000.00"
     assert "a margin loan of" in page
     assert 'id="holdings-loan"' in page  # the holdings table's loan row, no weight
@@ -157,7 +157,7 @@ def test_the_dashboard_says_when_the_equity_is_below_the_maintenance_margin(leve
     page = client_of(leveraged).get(DASHBOARD).content.decode()
 
     assert text(page, "margin-level") == "25.93 %"
-    assert "Below the 30 % maintenance margin" in page
+    assert "Below the 30&nbsp;% maintenance margin" in page
 
 
 def test_a_class_without_margin_keeps_the_free_to_spend_wording(acme):

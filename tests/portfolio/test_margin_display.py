@@ -221,7 +221,7 @@ def test_a_leveraged_accounts_snapshot_and_leaderboard_row(leveraged, settings):
     row = re.search(r'<tr[^>]*data-user="mia"[^>]*>.*?</tr>', page, re.DOTALL).group(0)
     assert "$11,500.00" in row
     assert "+15.00%" in row
-    assert "a $5,000.00 margin loan" in row
+    assert "after a $5,000.00 margin loan" in row
 
 
 def test_an_account_with_negative_equity_is_snapshotted_and_ranked_honestly(
@@ -250,6 +250,7 @@ def test_an_account_with_negative_equity_is_snapshotted_and_ranked_honestly(
 
     page = client_of(leveraged).get(DASHBOARD).content.decode()
     assert text(page, "total-value") == "−$2,000.00"
+    assert text(page, "margin-level") == "−66.67 %"  # a minus sign, as every amount has
     assert "you owe more than you hold" in page
 
     board = client_of(other).get(LEADERBOARD).content.decode()

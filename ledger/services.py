@@ -204,8 +204,12 @@ def _post(
         _check_debit(balance, amount, new_amount, borrow=borrow)
     if new_amount > MAX_MONEY:
         raise InvalidAmount("That would take the balance beyond what an account can hold.")
-    # The allowed loan never stays above what the account borrows (its holds counted).
-    loan_limit = min(balance.loan_limit, max(balance.held - new_amount, ZERO))
+    # A credit lowers the allowed loan to what the account still borrows (its holds
+    # counted). A debit leaves it: the loan it was allowed may be for more movements than
+    # this one (a margin buy's commission, posted after the buy).
+    loan_limit = balance.loan_limit
+    if credit:
+        loan_limit = min(loan_limit, max(balance.held - new_amount, ZERO))
     now = timezone.now()
     # Every movement of cash passes here: two single statements (tradesim.rows), not the
     # ORM's create() and save(), which cost more CPU to build than the database spends.

@@ -4,7 +4,7 @@ orders and what an order ticket needs to know.
 Each runs a fixed number of queries, however many trades, holdings or symbols there are.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -12,6 +12,7 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -25,8 +26,10 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from classrooms.rules import Rulebook
 from ledger.models import Balance
 from portfolio.models import Holding
+from portfolio.selectors import Margin, margin_figures
 from prices.models import Price
 from tradesim import rows
 from tradesim.money import ZERO, to_cents
@@ -106,22 +109,62 @@ def totals_for(user, filters: TradeFilters | None = None) -> TradeTotals:
 
 @dataclass(frozen=True)
 class Cash:
-    """A student's cash as an order ticket shows it: all of it, and what their open
-    orders hold of it."""
+    """A student's cash as an order ticket shows it: all of it (below zero: a margin
+    loan), what their open orders hold of it, and, for a class with margin, their
+    positions' value at the last prices and the margin figures (portfolio.selectors.Margin)
+    that `with_margin` works out."""
 
     amount: Decimal
     held: Decimal = ZERO
+    positions_value: Decimal | None = None  # read only for a class with margin
+    margin: Margin | None = None
 
     @property
     def available(self) -> Decimal:
         """What they can spend now."""
         return self.amount - self.held
 
+    def with_margin(self, rules: Rulebook) -> "Cash":
+        """This cash with its margin figures, in a class with margin (no query)."""
+        if not rules.margin or self.positions_value is None:
+            return self
+        figures = margin_figures(
+            rules, cash=self.amount, held=self.held, positions_value=self.positions_value
+        )
+        return replace(self, margin=figures)
 
-def cash_of(user) -> Cash | None:
-    """The user's cash, or None without a cash account. One query."""
-    row = Balance.objects.filter(user_id=user.pk).values_list("amount", "held").first()
-    return Cash(*row) if row is not None else None
+
+def _positions_value() -> Coalesce:
+    """Σ quantity × last price of the outer balance's user's holdings: a subquery of the
+    same query."""
+    value = (
+        Holding.objects.filter(user_id=OuterRef("user_id"))
+        .order_by()
+        .values("user_id")
+        .annotate(value=Sum(F("quantity") * F("stock__price"), output_field=TOTAL))
+        .values("value")
+    )
+    return Coalesce(Subquery(value, output_field=TOTAL), Value(ZERO), output_field=TOTAL)
+
+
+def cash_of(user, *, rules: Rulebook | None = None) -> Cash | None:
+    """The user's cash, or None without a cash account. One query; with the `rules` of a
+    class with margin, the same query reads the positions' value, and the cash comes with
+    its margin figures."""
+    fields = ["amount", "held"]
+    if rules is not None and rules.margin:
+        fields.append(_positions_value())
+    row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
+    if row is None:
+        return None
+    return _cash(row, rules)
+
+
+def _cash(row, rules: Rulebook | None) -> Cash:
+    amount, held, *positions = row
+    if not positions:
+        return Cash(amount, held)
+    return Cash(amount, held, positions_value=to_cents(positions[0])).with_margin(rules)
 
 
 @dataclass(frozen=True)
@@ -140,23 +183,23 @@ class TicketFunds:
         return self.shares - self.shares_held
 
 
-def cash_and_shares(user, symbol: str) -> TicketFunds:
-    """The user's cash and their shares of `symbol`, in one query."""
+def cash_and_shares(user, symbol: str, *, rules: Rulebook | None = None) -> TicketFunds:
+    """The user's cash and their shares of `symbol`, in one query; with the `rules` of a
+    class with margin, the cash's margin figures too (as cash_of)."""
     holding = Holding.objects.filter(user_id=OuterRef("user_id"), stock_id=symbol)
-    row = (
-        Balance.objects.filter(user_id=user.pk)
-        .values_list(
-            "amount",
-            "held",
-            Coalesce(Subquery(holding.values("quantity")[:1]), 0),
-            Coalesce(Subquery(holding.values("held_quantity")[:1]), 0),
-        )
-        .first()
-    )
+    fields = [
+        Coalesce(Subquery(holding.values("quantity")[:1]), 0),
+        Coalesce(Subquery(holding.values("held_quantity")[:1]), 0),
+        "amount",
+        "held",
+    ]
+    if rules is not None and rules.margin:
+        fields.append(_positions_value())
+    row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
     if row is None:
         return TicketFunds(cash=None)
-    amount, held, shares, shares_held = row
-    return TicketFunds(cash=Cash(amount, held), shares=shares, shares_held=shares_held)
+    shares, shares_held, *cash = row
+    return TicketFunds(cash=_cash(cash, rules), shares=shares, shares_held=shares_held)
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         ),
         ("Orders", {"fields": ["order_types", "closed_market_orders"]}),
         (
-            "Margin",
+            "Margin and short selling",
             {
                 "fields": [
                     "margin",
@@ -165,6 +165,9 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                     "margin_call_days",
                     "loan_rate_percent",
                     "cash_rate_percent",
+                    "short_selling",
+                    "min_short_price",
+                    "borrow_fee_percent",
                 ]
             },
         ),

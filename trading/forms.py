@@ -275,7 +275,7 @@ class TradeFilterForm(_HistoryFilterForm):
         required=False,
         choices=[("", "Buys and sells"), *Trade.Operation.choices],
         label="Side",
-        error_messages={"invalid_choice": "Side must be buy or sell."},
+        error_messages={"invalid_choice": "Side must be buy, sell, short or cover."},
     )
 
 
@@ -295,7 +295,7 @@ class OrderFilterForm(_HistoryFilterForm):
     side = forms.ChoiceField(
         required=False,
         choices=[("", "Any side"), *Order.Side.choices],
-        error_messages={"invalid_choice": "Side must be buy or sell."},
+        error_messages={"invalid_choice": "Side must be buy, sell, sell_short or buy_to_cover."},
     )
     type = forms.ChoiceField(
         required=False,

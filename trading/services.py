@@ -48,7 +48,7 @@ from tradesim.logging import log_event
 from tradesim.market_hours import closed_since, closed_until
 from tradesim.models import AuditEntry
 from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
-from trading.models import MARKET_BUY_TRIGGER, MARKET_SELL_TRIGGER, Order, Trade
+from trading.models import BUYING_SIDES, MARKET_BUY_TRIGGER, MARKET_SELL_TRIGGER, Order, Trade
 
 logger = logging.getLogger("tradesim.trading")
 
@@ -101,6 +101,11 @@ class PositionTooLarge(TradingError, portfolio.PositionLimit):
 
 class DuplicateRequest(TradingError, ledger.DuplicateRequest):
     pass
+
+
+class PositionRefused(TradingError, portfolio.PositionError):
+    """A trade on the wrong side of a position: a buy while short, a short sale while
+    owning the shares."""
 
 
 class ResetRefused(TradingError):
@@ -212,6 +217,38 @@ def sell(*, user, symbol, quantity, token: str | None = None) -> Trade:
     ).trade
 
 
+def sell_short(*, user, symbol, quantity, token: str | None = None) -> Trade:
+    """Sell `quantity` shares of `symbol` the user does not own, at the current price.
+
+    Guarantees: the class allows short selling, not below its lowest price to short
+    (RuleRefused); the user owns none of the symbol (PositionRefused: they sell those
+    first); the equity after the commission is at least the initial margin of every
+    position, this one included (InsufficientFunds, naming the equity needed). In one
+    transaction it writes the journal rows (type "short", the proceeds, a credit; plus
+    "fee"), the holding (created below zero, or its average short price updated) and the
+    trade row (operation "short"). Locks: the user's balance row, then their holding row.
+    """
+    return _place(
+        side=Order.Side.SELL_SHORT, user=user, symbol=symbol, quantity=quantity, token=token
+    ).trade
+
+
+def buy_to_cover(*, user, symbol, quantity, token: str | None = None) -> Trade:
+    """Buy back `quantity` of the user's short shares of `symbol` at the current price.
+
+    Guarantees: the user is short at least `quantity` free shares (NotEnoughShares,
+    checked on the locked holding). A cover closes risk, so it is never refused for cash:
+    what the cash does not pay becomes a margin loan, the account allowed it. In one
+    transaction it writes the journal rows (type "cover", a debit; plus "fee"), the holding
+    (towards zero, deleted at zero) and the trade row with its realized P/L: the average
+    short price minus the cover price, times the shares, before commission.
+    Locks: the user's balance row, then their holding row, then their portfolio summary.
+    """
+    return _place(
+        side=Order.Side.BUY_TO_COVER, user=user, symbol=symbol, quantity=quantity, token=token
+    ).trade
+
+
 def _place(*, side: str, user, symbol, quantity, token: str | None) -> Order:
     """A market order, traded now: its order row, with its trade."""
     try:
@@ -270,6 +307,10 @@ def _quote_sql(*, trades_today: bool, portfolio: bool) -> str:
         )
         columns.append(
             "(SELECT h.quantity FROM holdings h WHERE h.user_id = %(user)s AND h.symbol = p.symbol)"
+        )
+        columns.append(
+            "(SELECT SUM(-h.quantity * hp.price) FROM holdings h"
+            " JOIN prices hp ON hp.symbol = h.symbol WHERE h.user_id = %(user)s AND h.quantity < 0)"
         )
     return f"SELECT {', '.join(columns)} FROM prices p WHERE p.symbol = %(symbol)s"  # noqa: S608
 
@@ -351,11 +392,16 @@ def _trade_locked(
             f"That order is too large: {quantity:,} {symbol} at ${price:,.2f} comes to "
             f"${total + commission:,.2f}, and one order moves at most ${MAX_MONEY:,.2f}."
         )
+    if side == Order.Side.SELL_SHORT:
+        return _short_locked(account, rules=rules, order=order, commission=commission, token=token)
+    if side == Order.Side.BUY_TO_COVER:
+        return _cover_locked(account, order=order, token=token, from_hold=from_hold)
     if side == Trade.Operation.BUY:
         return _buy_locked(
             account,
             rules=rules,
-            long_value=order.holdings_value,
+            long_value=order.holdings_value + order.short_value,
+            short_value=order.short_value,
             symbol=symbol,
             quantity=quantity,
             price=price,
@@ -376,14 +422,15 @@ def _trade_locked(
 
 
 def _within_limit(side: str, price: Decimal, limit: Decimal) -> bool:
-    return price <= limit if side == Trade.Operation.BUY else price >= limit
+    return price <= limit if side in BUYING_SIDES else price >= limit
 
 
-def _portfolio_figures(account: ledger.Account, holdings_value, held) -> dict:
+def _portfolio_figures(account: ledger.Account, holdings_value, held, short_value) -> dict:
     return {
         "cash": account.amount,
         "holdings_value": to_cents(rows.decimal(holdings_value, 2) or ZERO),
         "held": int(held or 0),
+        "short_value": to_cents(rows.decimal(short_value, 2) or ZERO),
     }
 
 
@@ -393,9 +440,11 @@ def _check_rules(rules: Rulebook, order: classroom_rules.Order) -> None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
 
 
-def _margin_account(account: ledger.Account, long_value: Decimal) -> classroom_rules.MarginAccount:
+def _margin_account(
+    account: ledger.Account, long_value: Decimal, short_value: Decimal = ZERO
+) -> classroom_rules.MarginAccount:
     return classroom_rules.MarginAccount(
-        cash=account.amount, held=account.held, long_value=long_value
+        cash=account.amount, held=account.held, long_value=long_value, short_value=short_value
     )
 
 
@@ -408,6 +457,7 @@ def _borrow_for(
     adds: Decimal,
     commission: Decimal,
     hold: bool = False,
+    short_value: Decimal = ZERO,
 ) -> bool:
     """Whether paying (or holding, with `hold`) `need` borrows: not when the free cash
     covers it or the class has no margin. When it borrows, the class's margin rule must
@@ -415,7 +465,7 @@ def _borrow_for(
     loan it then needs, under the balance lock."""
     if not rules.margin or need <= account.available:
         return False
-    facts = _margin_account(account, long_value)
+    facts = _margin_account(account, long_value, short_value)
     refusal = classroom_rules.check_margin(
         rules, facts, need=need, adds=adds, commission=commission
     )
@@ -431,14 +481,20 @@ def _borrow_for(
 
 
 def _buy_locked(
-    account, *, rules, long_value, symbol, quantity, price, total, commission, token
+    account, *, rules, long_value, symbol, quantity, price, total, commission, token, short_value
 ) -> Trade:
     """The buy, with the user's account locked by the caller; with the class's margin, on
     a loan as far as the margin rule allows (`long_value`: the positions' value now)."""
     user = account.user
     need = total + commission
     borrow = _borrow_for(
-        account, rules, long_value=long_value, need=need, adds=total, commission=commission
+        account,
+        rules,
+        long_value=long_value,
+        short_value=short_value,
+        need=need,
+        adds=total,
+        commission=commission,
     )
     if need > account.available and not borrow:
         fee_note = f" including ${commission:,.2f} commission" if commission else ""
@@ -469,6 +525,8 @@ def _buy_locked(
         portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     except portfolio.PositionLimit as error:
         raise PositionTooLarge(error.message) from None
+    except portfolio.PositionError as error:
+        raise PositionRefused(error.message) from None
     return _record(
         user=user,
         stock_id=symbol,
@@ -528,6 +586,110 @@ def _sell_locked(
         price=price,
         total=total,
         commission=commission,
+        realized_pnl=realized,
+        token=token or None,
+    )
+
+
+def _short_locked(account, *, rules, order: classroom_rules.Order, commission, token) -> Trade:
+    """The short sale, with the user's account locked by the caller: the class's rules
+    (checked by the caller) allowed it; here the margin it needs, then the position, the
+    proceeds and the commission."""
+    user, symbol, quantity, price, total = (
+        account.user,
+        order.symbol,
+        order.quantity,
+        order.price,
+        order.total,
+    )
+    if commission > total:
+        raise InsufficientFunds(
+            f"Selling {quantity:,} {symbol} short brings in ${total:,.2f}, which does not "
+            f"cover the ${commission:,.2f} commission."
+        )
+    facts = _margin_account(account, order.holdings_value + order.short_value, order.short_value)
+    refusal = classroom_rules.check_short_margin(rules, facts, adds=total, commission=commission)
+    if refusal is not None:
+        raise InsufficientFunds(refusal.message)
+    try:
+        portfolio.open_short(user=user, symbol=symbol, quantity=quantity, price=price)
+    except portfolio.PositionLimit as error:
+        raise PositionTooLarge(error.message) from None
+    except portfolio.PositionError as error:
+        raise PositionRefused(error.message) from None
+    description = f"Sold short {quantity:,} {symbol} @ {price:.2f}"
+    _move_cash(
+        account,
+        type=Transaction.Type.SHORT,
+        amount=total,
+        description=description,
+        symbol=symbol,
+        token=token,
+    )
+    _charge_commission(account, commission=commission, description=description, symbol=symbol)
+    return _record(
+        user=user,
+        stock_id=symbol,
+        operation=Trade.Operation.SHORT,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=order.commission,
+        token=token or None,
+    )
+
+
+def _cover_locked(
+    account,
+    *,
+    order: classroom_rules.Order,
+    token,
+    from_hold: int = 0,
+    note: str = "",
+    created_by=None,
+) -> Trade:
+    """The buy to cover, with the user's account locked by the caller. Never refused for
+    cash: what the cash does not pay is a margin loan the account is allowed, as covering
+    lowers the account's risk (the short's liability becomes cash spent)."""
+    user, symbol, quantity, price, total = (
+        account.user,
+        order.symbol,
+        order.quantity,
+        order.price,
+        order.total,
+    )
+    need = total + order.commission
+    try:
+        realized = portfolio.cover_short(
+            user=user, symbol=symbol, quantity=quantity, price=price, from_hold=from_hold
+        )
+    except portfolio.NotEnoughShares as error:
+        raise NotEnoughShares(error.message) from None
+    loan = classroom_rules.loan_after(_margin_account(account, ZERO), spend=need)
+    if loan > account.loan_limit:
+        account.allow_loan(loan)
+    description = f"{note}Bought to cover {quantity:,} {symbol} @ {price:.2f}"
+    _move_cash(
+        account,
+        type=Transaction.Type.COVER,
+        amount=total,
+        description=description,
+        symbol=symbol,
+        token=token,
+        created_by=created_by,
+        borrow=True,
+    )
+    _charge_commission(
+        account, commission=order.commission, description=description, symbol=symbol, borrow=True
+    )
+    return _record(
+        user=user,
+        stock_id=symbol,
+        operation=Trade.Operation.COVER,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=order.commission,
         realized_pnl=realized,
         token=token or None,
     )
@@ -648,6 +810,26 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
         trades = []
         for symbol, quantity in held:
             price = prices[symbol]
+            if quantity < 0:
+                short = classroom_rules.Order(
+                    side=Order.Side.BUY_TO_COVER,
+                    symbol=symbol,
+                    quantity=-quantity,
+                    price=price,
+                    total=to_cents(price * -quantity),
+                    commission=ZERO,
+                    at=timezone.now(),
+                )
+                trades.append(
+                    _cover_locked(
+                        account,
+                        order=short,
+                        token=None,
+                        note=f"Reset by {by}: ",
+                        created_by=instructor,
+                    )
+                )
+                continue
             trades.append(
                 _sell_locked(
                     account,
@@ -882,10 +1064,10 @@ def order_request(
 def describe_order(request: OrderRequest | Order) -> str:
     """The order in plain words: "Buy 10 AAPL if the price falls to $180.00 or less; good
     for today"."""
-    side = "Buy" if request.side == Order.Side.BUY else "Sell"
+    side = Order.Side(request.side).label
     symbol = getattr(request, "symbol", None) or request.stock_id
     head = f"{side} {request.quantity:,} {symbol}"
-    buying = request.side == Order.Side.BUY
+    buying = request.side in BUYING_SIDES
     if request.type == Order.Type.MARKET:
         if getattr(request, "trigger_direction", ""):  # an order that waited for the open
             return f"{head} at the first price after the market opens; good for that day"
@@ -924,7 +1106,7 @@ def describe_order(request: OrderRequest | Order) -> str:
 
 def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
     """(trigger price, direction, trailing mark) of a new order, the price being `price`."""
-    buying = request.side == Order.Side.BUY
+    buying = request.side in BUYING_SIDES
     below, above = Order.Direction.BELOW, Order.Direction.ABOVE
     if request.type == Order.Type.MARKET:  # waiting for the open: any price reaches it
         return (MARKET_BUY_TRIGGER, below, None) if buying else (MARKET_SELL_TRIGGER, above, None)
@@ -939,7 +1121,7 @@ def _trail_stop(order, *, mark: Decimal) -> Decimal:
     """A trailing stop's stop price for a mark: the trail away from it, in cents (at least
     one cent). A percent trail rounds away from the mark (a sell's stop down, a buy's up),
     so the stop never goes off before the price has moved the whole trail."""
-    buying = order.side == Order.Side.BUY
+    buying = order.side in BUYING_SIDES
     if order.trail_percent is not None:
         share = order.trail_percent / 100
         stop = (mark * (1 + share if buying else 1 - share)).quantize(
@@ -1068,7 +1250,7 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
     if request.type in (Order.Type.STOP, Order.Type.STOP_LIMIT) and _reached(
         direction, trigger, price
     ):
-        where = "above" if request.side == Order.Side.BUY else "below"
+        where = "above" if request.side in BUYING_SIDES else "below"
         raise InvalidOrder(
             f"{symbol} is at ${price:,.2f}, so a {request.side} stop at ${trigger:,.2f} would "
             f"go off at once: set the stop {where} ${price:,.2f}, or use a market order.",
@@ -1106,16 +1288,26 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
             **fields, status=Order.Status.FILLED, trade=trade, closed_at=trade.timestamp
         )
     held_cash, held_shares = ZERO, 0
-    if request.side == Order.Side.BUY:
+    if request.side == Order.Side.SELL_SHORT:
+        _check_short_order(rules, user=user, symbol=symbol, price=price, at=now)
+    elif request.side == Order.Side.BUY_TO_COVER:
+        try:
+            portfolio.hold_shares(user=user, symbol=symbol, quantity=request.quantity, short=True)
+        except portfolio.NotEnoughShares as error:
+            raise NotEnoughShares(error.message) from None
+        held_shares = request.quantity
+    elif request.side == Order.Side.BUY:
         held_cash = _buy_hold(request, rules=rules, trigger=trigger, price=price)
         if held_cash > MAX_MONEY:
             raise InvalidQuantity(f"That order is too large: it would hold ${held_cash:,.2f}.")
         borrow = False
         if rules.margin and held_cash > account.available:
+            long_value, short_value = _position_values(user)
             borrow = _borrow_for(
                 account,
                 rules,
-                long_value=_long_value(user),
+                long_value=long_value,
+                short_value=short_value,
                 need=held_cash,
                 adds=held_cash,
                 commission=ZERO,
@@ -1142,16 +1334,47 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
     )
 
 
-_LONG_VALUE_SQL = (
-    "SELECT SUM(h.quantity * p.price) FROM holdings h JOIN prices p ON p.symbol = h.symbol"
-    " WHERE h.user_id = %s"
+_POSITION_VALUES_SQL = (
+    "SELECT SUM(CASE WHEN h.quantity > 0 THEN h.quantity * p.price ELSE 0 END),"
+    " SUM(CASE WHEN h.quantity < 0 THEN -h.quantity * p.price ELSE 0 END)"
+    " FROM holdings h JOIN prices p ON p.symbol = h.symbol WHERE h.user_id = %s"
 )
 
 
-def _long_value(user) -> Decimal:
-    """The user's positions at current prices, read under their balance lock."""
-    found = rows.fetch_one(_LONG_VALUE_SQL, [user.pk])
-    return to_cents(rows.decimal(found[0], 2) or ZERO)
+def _position_values(user) -> tuple[Decimal, Decimal]:
+    """The user's long and short positions at current prices (both as positive amounts),
+    read under their balance lock."""
+    found = rows.fetch_one(_POSITION_VALUES_SQL, [user.pk])
+    return tuple(to_cents(rows.decimal(value, 2) or ZERO) for value in found)
+
+
+def _check_short_order(rules: Rulebook, *, user, symbol: str, price: Decimal, at) -> None:
+    """A short sale that waits: the class allows it at this price, and the student owns
+    none of the symbol (checked again, with the margin, when it fills)."""
+    refusal = classroom_rules.short_selling(
+        rules,
+        classroom_rules.Order(
+            side=Order.Side.SELL_SHORT,
+            symbol=symbol,
+            quantity=1,
+            price=price,
+            total=price,
+            commission=ZERO,
+            at=at,
+        ),
+    )
+    if refusal is not None:
+        raise RuleRefused(refusal.message, rule=refusal.rule)
+    if Holding.objects.filter(user_id=user.pk, stock_id=symbol, quantity__gt=0).exists():
+        raise PositionRefused(f"You own {symbol}: sell those shares before you sell short.")
+
+
+_SIDE_OF = {
+    Trade.Operation.BUY: Order.Side.BUY,
+    Trade.Operation.SELL: Order.Side.SELL,
+    Trade.Operation.SHORT: Order.Side.SELL_SHORT,
+    Trade.Operation.COVER: Order.Side.BUY_TO_COVER,
+}
 
 
 def _record_market_order(*, user, trade: Trade, token: str | None) -> Order:
@@ -1161,7 +1384,7 @@ def _record_market_order(*, user, trade: Trade, token: str | None) -> Order:
         Order,
         user=user.pk,
         stock=trade.stock_id,
-        side=trade.operation,
+        side=_SIDE_OF[trade.operation],
         type=Order.Type.MARKET,
         quantity=trade.quantity,
         duration=Order.Duration.DAY,
@@ -1341,7 +1564,8 @@ _TRAILING_SQL = f"""
 SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
 FROM orders o JOIN prices p ON p.symbol = o.symbol
 WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.halted
-  AND ((o.side = 'sell' AND p.price > o.trail_mark) OR (o.side = 'buy' AND p.price < o.trail_mark))
+  AND ((o.side IN ('sell', 'sell_short') AND p.price > o.trail_mark)
+    OR (o.side IN ('buy', 'buy_to_cover') AND p.price < o.trail_mark))
 ORDER BY o.id
 """  # noqa: S608 (constants only)
 
@@ -1489,7 +1713,7 @@ def fill_order(*, order_id: int) -> str | None:
         if order.type == Order.Type.STOP_LIMIT and order.triggered_at is None:
             order.triggered_at = now
             order.trigger_price = order.limit_price
-            order.trigger_direction = _BELOW if order.side == Order.Side.BUY else _ABOVE
+            order.trigger_direction = _BELOW if order.side in BUYING_SIDES else _ABOVE
             order.save(update_fields=["triggered_at", "trigger_price", "trigger_direction"])
             outcome = "triggered"
             if not _reached(order.trigger_direction, order.trigger_price, price):
@@ -1615,7 +1839,9 @@ def _hold_problems() -> list[str]:
             )
     held_shares = {
         (u, s): t
-        for u, s, t in Order.objects.filter(status=_OPEN, side=Order.Side.SELL)
+        for u, s, t in Order.objects.filter(
+            status=_OPEN, side__in=[Order.Side.SELL, Order.Side.BUY_TO_COVER]
+        )
         .values("user_id", "stock_id")
         .annotate(total=Sum("held_shares"))
         .values_list("user_id", "stock_id", "total")
@@ -1624,7 +1850,7 @@ def _hold_problems() -> list[str]:
         Q(held_quantity__gt=0) | Q(user_id__in={u for u, _ in held_shares})
     ).values_list("user_id", "stock_id", "quantity", "held_quantity"):
         expected = held_shares.pop((user_id, symbol), 0)
-        if held != expected or quantity < held:
+        if held != expected or abs(quantity) < held:
             problems.append(
                 f"HOLD MISMATCH user {user_id} {symbol}: holding of {quantity:,} holds "
                 f"{held:,}; its open sell orders hold {expected:,}"

@@ -373,25 +373,34 @@ class MarginAccount:
 def buying_power(rules: Rulebook, account: MarginAccount) -> Decimal:
     """What the student may spend on a new buy now. Cash only: the free cash (cash less
     what open orders hold). With margin (Regulation T): equity ÷ the initial margin, less
-    the positions and open buys it already carries; never less than the free cash."""
+    the positions and open buys it already carries; never less than the free cash. With
+    short positions, their proceeds are in the cash but not free: the margin rule's figure,
+    and without margin never more than the free cash."""
     free = max(account.cash - account.held, ZERO)
-    if not rules.margin:
+    if not rules.margin and not account.short_value:
         return free
     power = (
         account.equity * HUNDRED / rules.initial_margin_percent - account.positions - account.held
-    )
-    return max(power.quantize(CENT, ROUND_FLOOR), free)
+    ).quantize(CENT, ROUND_FLOOR)
+    if account.short_value:
+        power = max(power, ZERO)
+        return power if rules.margin else min(power, free)
+    return max(power, free)
 
 
 def check_margin(
     rules: Rulebook, account: MarginAccount, *, need: Decimal, adds: Decimal, commission: Decimal
 ) -> Refusal | None:
     """A buy (or an open buy's hold) that costs `need` and adds `adds` of positions: allowed
-    when the free cash pays for it; with margin, also when the equity left after the
+    when the free cash pays for it and the account has no short positions; otherwise (with
+    margin, borrowing; or spending a short sale's proceeds) when the equity left after the
     commission is at least the initial margin of every position and open buy, this one
-    included. None when the class has no margin: the cash check refuses what cash cannot
-    pay."""
-    if not rules.margin or need <= account.cash - account.held:
+    included. None when borrowing where the class has no margin: the cash check refuses
+    what cash cannot pay."""
+    borrowing = need > account.cash - account.held
+    if borrowing and not rules.margin:
+        return None
+    if not borrowing and not account.short_value:
         return None
     required = rules.initial_margin_percent * (account.positions + account.held + adds) / HUNDRED
     if account.equity - commission >= required:

@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from classrooms import rules as classroom_rules
 from classrooms.rules import CashMovement, Refusal, rulebook_for
@@ -571,9 +572,9 @@ def deposits_toward_cap(user) -> Decimal:
     return rows.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
 
 
-def _refuse(user, movement: CashMovement, check) -> None:
+def _refuse(user, movement: CashMovement, check):
     """Read the user's rulebook (inside the caller's transaction) and raise the first
-    refusal of `check` as a RuleRefused."""
+    refusal of `check` as a RuleRefused; returns the rulebook."""
     rules = rulebook_for(user)
     if movement.kind == classroom_rules.DEPOSIT and rules.counts_deposits:
         movement = CashMovement(
@@ -585,6 +586,7 @@ def _refuse(user, movement: CashMovement, check) -> None:
     refusal = check(rules, movement)
     if refusal is not None:
         raise _refused(refusal)
+    return rules
 
 
 def deposit(*, user, amount, description: str = "", token: str | None = None) -> Transaction:
@@ -628,7 +630,8 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
     row (InsufficientFunds), so concurrent withdrawals can never take the balance below
     zero nor spend held cash; the rules of the
     student's class allow it, checked under the lock (classrooms.rules.WITHDRAWAL_RULES:
-    the class has not ended, withdrawals are open (WithdrawalsClosed)); one journal row and
+    the class has not ended, withdrawals are open (WithdrawalsClosed)); the apps above
+    agree (settings.WITHDRAWAL_CHECKS: the margin that positions need); one journal row and
     the new balance are written together — or nothing; once per token (DuplicateRequest).
     Locks: the user's balance row.
     """
@@ -636,7 +639,7 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
 
     def write(balance: Balance) -> Transaction:
         movement = CashMovement(kind=classroom_rules.WITHDRAWAL, amount=value, at=timezone.now())
-        _refuse(user, movement, classroom_rules.check_withdrawal)
+        rules = _refuse(user, movement, classroom_rules.check_withdrawal)
         if value > balance.available:
             if balance.amount < 0:
                 raise InsufficientFunds(
@@ -654,6 +657,10 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
                 f"You can't withdraw ${value:,.2f}: your balance is ${balance.amount:,.2f}, "
                 "so that is the most you can take out."
             )
+        for path in settings.WITHDRAWAL_CHECKS:
+            refusal = import_string(path)(user=user, amount=value, balance=balance, rules=rules)
+            if refusal:
+                raise InsufficientFunds(refusal)
         return _post(
             balance,
             type=Transaction.Type.WITHDRAWAL,

@@ -460,17 +460,18 @@ def _borrow_for(
     short_value: Decimal = ZERO,
 ) -> bool:
     """Whether paying (or holding, with `hold`) `need` borrows: not when the free cash
-    covers it or the class has no margin. When it borrows, the class's margin rule must
-    allow it (InsufficientFunds naming the buying power), and the account is allowed the
-    loan it then needs, under the balance lock."""
-    if not rules.margin or need <= account.available:
-        return False
+    covers it or the class has no margin. The class's margin rule must allow the buy when
+    it borrows or when the account has short positions (InsufficientFunds naming the
+    buying power); when it borrows, the account is allowed the loan it then needs, under
+    the balance lock."""
     facts = _margin_account(account, long_value, short_value)
     refusal = classroom_rules.check_margin(
         rules, facts, need=need, adds=adds, commission=commission
     )
     if refusal is not None:
         raise InsufficientFunds(refusal.message)
+    if not rules.margin or need <= account.available:
+        return False
     loan = (
         classroom_rules.loan_after(facts, hold=need)
         if hold
@@ -1301,7 +1302,7 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
         if held_cash > MAX_MONEY:
             raise InvalidQuantity(f"That order is too large: it would hold ${held_cash:,.2f}.")
         borrow = False
-        if rules.margin and held_cash > account.available:
+        if (rules.margin and held_cash > account.available) or rules.short_selling:
             long_value, short_value = _position_values(user)
             borrow = _borrow_for(
                 account,
@@ -1346,6 +1347,34 @@ def _position_values(user) -> tuple[Decimal, Decimal]:
     read under their balance lock."""
     found = rows.fetch_one(_POSITION_VALUES_SQL, [user.pk])
     return tuple(to_cents(rows.decimal(value, 2) or ZERO) for value in found)
+
+
+def margin_after_withdrawal(*, user, amount: Decimal, balance, rules: Rulebook) -> str | None:
+    """settings.WITHDRAWAL_CHECKS: in a class with margin or short selling, a withdrawal
+    leaves equity of at least the initial margin of the positions and open buys (Regulation
+    T): a short sale's proceeds, or cash that carries positions bought on margin, are not
+    free to take out. Runs under the student's balance lock (the ledger's withdraw); no
+    query unless the class has margin or short selling."""
+    if not (rules.margin or rules.short_selling):
+        return None
+    long_value, short_value = _position_values(user)
+    if not (long_value or short_value):
+        return None
+    now = classroom_rules.MarginAccount(
+        cash=balance.amount, held=balance.held, long_value=long_value, short_value=short_value
+    )
+    required = to_cents(
+        rules.initial_margin_percent * (now.positions + now.held) / classroom_rules.HUNDRED
+    )
+    if now.equity - amount >= required:
+        return None
+    most = max(min(to_cents(now.equity) - required, balance.available), ZERO)
+    return (
+        f"You can't withdraw ${amount:,.2f}: your positions need ${required:,.2f} of equity "
+        f"(the {classroom_rules.percent(rules.initial_margin_percent)} % initial margin), "
+        f"and yours is ${to_cents(now.equity):,.2f}, so ${most:,.2f} is the most you can take "
+        "out."
+    )
 
 
 def _check_short_order(rules: Rulebook, *, user, symbol: str, price: Decimal, at) -> None:

@@ -226,3 +226,27 @@ def test_the_database_keeps_a_holding_signed_and_never_zero(student, acme):
         Holding.objects.filter(user=student).update(held_quantity=11)
     with pytest.raises(IntegrityError), transaction.atomic():
         Trade.objects.filter(user=student).update(operation="lend")
+
+
+def test_a_short_sales_proceeds_are_not_free_to_spend_or_take_out(student, acme):
+    from ledger import services as ledger
+
+    PriceFactory(symbol="BOLT", price=D("50.00"))
+    sell_short(user=student, symbol="ACME", quantity=200)  # all the margin: cash $30,000
+    with pytest.raises(InsufficientFunds, match="buying power is \\$0.00"):
+        buy(user=student, symbol="BOLT", quantity=1)
+    with pytest.raises(ledger.InsufficientFunds, match="\\$0.00 is the most you can take out"):
+        ledger.withdraw(user=student, amount="1.00")
+    buy_to_cover(user=student, symbol="ACME", quantity=100)  # frees half of it
+    with pytest.raises(ledger.InsufficientFunds, match="\\$5,000.00 is the most"):
+        ledger.withdraw(user=student, amount="5000.01")
+    ledger.withdraw(user=student, amount="5000.00")
+    assert money_problems() == []
+
+
+def test_without_positions_a_margin_class_withdraws_as_ever(acme):
+    from ledger import services as ledger
+
+    student = StudentFactory(classroom=ClassroomFactory(name="Leverage", margin=True))
+    ledger.withdraw(user=student, amount="10000.00")
+    assert cash(student) == D("0.00")

@@ -1,10 +1,11 @@
 """The Instructors group: exactly the permissions an instructor needs, kept in one place.
 
-The group is created by data migrations (accounts 0002, 0003, 0005, 0007, 0008) and kept in step by
-`ensure_instructor_group`, which create_instructor calls; both run `apply_instructor_role`,
-written against whichever Group and Permission models it is given, so the migration can
-pass its historical models. A change to INSTRUCTOR_PERMISSIONS needs a new data migration
-too (tests/instructors/test_roles.py compares the migrated group with the list).
+The group is created by data migrations (accounts 0002, 0003, 0005, 0007, 0008, 0009) and
+kept in step by `ensure_instructor_group`, which create_instructor calls; both run
+`apply_instructor_role`, written against whichever Group and Permission models it is given,
+so the migration can pass its historical models. A change to INSTRUCTOR_PERMISSIONS needs a
+new data migration too (tests/instructors/test_roles.py compares the migrated group with the
+list).
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -33,6 +34,8 @@ INSTRUCTOR_PERMISSIONS = [
     # A student's orders: read them, and cancel an open one (audited).
     ("trading", "view_order"),
     ("trading", "cancel_order"),
+    # Their students' margin calls (read-only: only the ticks open and close them).
+    ("trading", "view_margincall"),
     # Students' API tokens: see them (never the token itself), and revoke one (audited).
     ("api", "view_apitoken"),
     ("api", "revoke_apitoken"),

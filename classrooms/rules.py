@@ -435,6 +435,17 @@ def check_short_margin(
     )
 
 
+# A year of interest is this many simulated trading days: a day's interest is 1/252 of the
+# yearly rate, charged (or paid) at the day's close.
+TRADING_DAYS_A_YEAR = 252
+
+
+def daily_interest(amount: Decimal, rate_percent: Decimal) -> Decimal:
+    """A day's interest on `amount` at `rate_percent` a year: amount × rate / 100 / 252, in
+    whole cents (half away from zero). $10,000 at 8 %: $3.17."""
+    return to_cents(amount * rate_percent / HUNDRED / TRADING_DAYS_A_YEAR)
+
+
 def loan_after(account: MarginAccount, *, spend: Decimal = ZERO, hold: Decimal = ZERO) -> Decimal:
     """The margin loan an account needs once it spends `spend` and holds `hold` more: what
     its cash no longer covers of the holds."""

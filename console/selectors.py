@@ -167,10 +167,12 @@ ACTIVITY_LABELS = {
 
 def _own_journal_rows():
     """The outer student's own journal rows, newest first: their trades and cash movements,
-    not an instructor's grant or reset, nor the starting cash they were given."""
+    not an instructor's grant or reset, nor the starting cash they were given, nor the
+    interest the close charged or paid."""
     return (
         Transaction.objects.filter(user=OuterRef("pk"), created_by__isnull=True)
         .exclude(Q(token=OPENING_TOKEN) | Q(token__startswith=f"{OPENING_TOKEN}:"))
+        .exclude(type__in=[Transaction.Type.INTEREST, Transaction.Type.CASH_INTEREST])
         .order_by("-timestamp", "-id")
     )
 

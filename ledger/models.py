@@ -172,3 +172,25 @@ class Transaction(models.Model):
     @property
     def signed_amount(self):
         return self.amount if self.is_credit else -self.amount
+
+
+class InterestDay(models.Model):
+    """A simulated trading day whose interest was accrued (ledger.services.accrue_interest)
+    for every account that owed or earned any. Table `interest_days`.
+
+    The journal tokens already keep a day from being charged twice; this row tells a day
+    that was accrued from one whose close was missed, so that the next tick catches up only
+    the latter (and never bills a loan taken out the day after the close)."""
+
+    day = models.PositiveIntegerField(primary_key=True, help_text="1 for the first trading day")
+    accrued_at = models.DateTimeField(default=timezone.now)
+    accounts = models.PositiveIntegerField(
+        default=0, help_text="Accounts charged or paid interest for this day"
+    )
+
+    class Meta:
+        db_table = "interest_days"
+        ordering = ["-day"]
+
+    def __str__(self):
+        return f"Interest for trading day {self.day}"

@@ -77,6 +77,8 @@ class JournalStatistics:
     sell_volume: Decimal
     fees: Decimal
     row_count: int
+    interest_charged: Decimal = ZERO  # on margin loans
+    interest_earned: Decimal = ZERO  # on cash
 
     @property
     def net_contributions(self) -> Decimal:
@@ -90,9 +92,15 @@ class JournalStatistics:
         return self.sell_volume - self.buy_volume - self.fees
 
     @property
+    def net_interest(self) -> Decimal:
+        """Interest earned on cash less interest charged on loans: a gain or a loss, not a
+        contribution."""
+        return self.interest_earned - self.interest_charged
+
+    @property
     def net_change(self) -> Decimal:
         """The change of the balance over these rows (the balance itself when unfiltered)."""
-        return self.net_contributions + self.trading_cash_flow
+        return self.net_contributions + self.trading_cash_flow + self.net_interest
 
 
 def _sum_of(type_or_types) -> Coalesce:
@@ -114,6 +122,8 @@ def statistics_for(user, filters: JournalFilters | None = None) -> JournalStatis
         sell_count=Count("id", filter=Q(type=T.SELL)),
         sell_volume=_sum_of(T.SELL),
         fees=_sum_of(T.FEE),
+        interest_charged=_sum_of(T.INTEREST),
+        interest_earned=_sum_of(T.CASH_INTEREST),
         row_count=Count("id"),
     )
     money = {k: Decimal(v).quantize(ZERO) for k, v in totals.items() if not k.endswith("count")}
@@ -128,6 +138,8 @@ def statistics_for(user, filters: JournalFilters | None = None) -> JournalStatis
         sell_volume=money["sell_volume"],
         fees=money["fees"],
         row_count=totals["row_count"],
+        interest_charged=money["interest_charged"],
+        interest_earned=money["interest_earned"],
     )
 
 

@@ -15,18 +15,20 @@ and the unique (user, token) constraint is the backstop for any writer that skip
 
 import logging
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Subquery, Sum, Value
+from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from classrooms import rules as classroom_rules
-from classrooms.rules import CashMovement, Refusal, rulebook_for
-from ledger.models import Balance, Transaction
+from classrooms.rules import CashMovement, Refusal, daily_interest, rulebook_for
+from ledger.models import Balance, InterestDay, Transaction
 from tradesim import rows
 from tradesim.logging import log_event
 from tradesim.money import CENT, MAX_MONEY, ZERO
@@ -38,10 +40,18 @@ logger = logging.getLogger("tradesim.ledger")
 # constraint. No form may use them, and the deposit cap leaves their rows out.
 OPENING_TOKEN = "opening"
 STARTING_CASH_DESCRIPTION = "Starting cash"
+# A day's interest rows: "interest:<day>" (a margin loan's) and "cash-interest:<day>" (paid
+# on cash), one each per user and simulated day, by the same constraint. No form may use
+# them either, or a student could keep a day's interest from being charged.
+INTEREST_TOKEN = "interest"
+CASH_INTEREST_TOKEN = "cash-interest"
+_RESERVED_PREFIXES = tuple(
+    f"{name}:" for name in (OPENING_TOKEN, INTEREST_TOKEN, CASH_INTEREST_TOKEN)
+)
 
 
 def _is_reserved(token: str | None) -> bool:
-    return bool(token) and (token == OPENING_TOKEN or token.startswith(OPENING_TOKEN + ":"))
+    return bool(token) and (token == OPENING_TOKEN or token.startswith(_RESERVED_PREFIXES))
 
 
 def _class_opening_token(classroom_id: int) -> str:
@@ -195,8 +205,12 @@ def _post(
         _check_debit(balance, amount, new_amount, borrow=borrow)
     if new_amount > MAX_MONEY:
         raise InvalidAmount("That would take the balance beyond what an account can hold.")
-    # The allowed loan never stays above what the account borrows (its holds counted).
-    loan_limit = min(balance.loan_limit, max(balance.held - new_amount, ZERO))
+    # A credit lowers the allowed loan to what the account still borrows (its holds
+    # counted). A debit leaves it: the loan it was allowed may be for more movements than
+    # this one (a margin buy's commission, posted after the buy).
+    loan_limit = balance.loan_limit
+    if credit:
+        loan_limit = min(loan_limit, max(balance.held - new_amount, ZERO))
     now = timezone.now()
     # Every movement of cash passes here: two single statements (tradesim.rows), not the
     # ORM's create() and save(), which cost more CPU to build than the database spends.
@@ -693,3 +707,184 @@ def grant(*, user, amount, reason: str, instructor, token: str | None = None) ->
         token=token,
         created_by=instructor,
     )
+
+
+# Interest -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InterestSummary:
+    """What `accrue_interest` did for one simulated day."""
+
+    day: int
+    charged: int = 0  # accounts charged interest on their margin loan
+    loan_interest: Decimal = ZERO  # in all
+    paid: int = 0  # accounts paid interest on their cash
+    cash_interest: Decimal = ZERO  # in all
+    failed: int = 0  # accounts whose accrual hit an unexpected error (logged); retried
+    already: bool = False  # the day was accrued before: nothing was done
+
+    @property
+    def accounts(self) -> int:
+        return self.charged + self.paid
+
+    def __str__(self) -> str:
+        text = f"interest: {self.accounts} account{'s' if self.accounts != 1 else ''}"
+        if self.failed:
+            text += f", {self.failed} failed (see the log)"
+        return text
+
+
+def interest_token(day: int) -> str:
+    return f"{INTEREST_TOKEN}:{day}"
+
+
+def cash_interest_token(day: int) -> str:
+    return f"{CASH_INTEREST_TOKEN}:{day}"
+
+
+def _interest_due(day: int, now):
+    """The students who owe or earn interest for `day`, in ONE query over users, their
+    balance and their class: a loan (cash below zero) in a class with margin on and a loan
+    rate, or positive cash in a class with a cash rate; the class under way at `now`; that
+    day's row not written yet. A student in no class earns and owes nothing."""
+    used = Transaction.objects.filter(user_id=OuterRef("pk"))
+    owes = Q(
+        balance__amount__lt=0, classroom__margin=True, classroom__loan_rate_percent__gt=0
+    ) & ~Exists(used.filter(token=interest_token(day)))
+    earns = Q(balance__amount__gt=0, classroom__cash_rate_percent__gt=0) & ~Exists(
+        used.filter(token=cash_interest_token(day))
+    )
+    under_way = (Q(classroom__starts_at__isnull=True) | Q(classroom__starts_at__lte=now)) & (
+        Q(classroom__ends_at__isnull=True) | Q(classroom__ends_at__gt=now)
+    )
+    return (
+        get_user_model()
+        .objects.filter(owes | earns, under_way, classroom__isnull=False)
+        .select_related("classroom")
+        .only(
+            "id",
+            "username",
+            "classroom__margin",
+            "classroom__loan_rate_percent",
+            "classroom__cash_rate_percent",
+        )
+        .order_by("pk")
+    )
+
+
+def accrue_interest(*, day: int, now=None) -> InterestSummary:
+    """Charge and pay a simulated day's interest, at its close: for each student whose
+    class has a rate, one `interest` row (a debit) of daily_interest(loan, loan rate) on a
+    margin loan (cash below zero, in a class with margin on), or one `cash_interest` row (a
+    credit) of daily_interest(cash, cash rate) on positive cash (any class); nothing when
+    it rounds to $0.00, and nothing for a class not under way at `now`.
+
+    Guarantees: once per student and day, by the rows' tokens "interest:<day>" and
+    "cash-interest:<day>" (looked up under the lock; the unique (user, token) constraint is
+    the backstop), so running a day again changes nothing; the amount is read on the
+    locked balance. Interest may take the cash below the loan the account was allowed: the
+    allowed loan is raised to cover it (a margin call answers an account that can no longer
+    carry its loan). Once every account is done, the day is recorded (InterestDay), and a
+    day on record is not looked at again.
+    Locks: one student at a time, each in a transaction of its own: their balance row.
+    Queries: three, plus a fixed number per student charged or paid.
+    """
+    now = now or timezone.now()
+    if InterestDay.objects.filter(day=day).exists():
+        return InterestSummary(day=day, already=True)
+    charged = paid = failed = 0
+    loan_total = cash_total = ZERO
+    for user in _interest_due(day, now):
+        try:
+            with transaction.atomic():
+                row = _accrue_for(user, day=day)
+        except Exception:
+            failed += 1
+            logger.exception("Interest for day %s failed for user %s", day, user.pk)
+            continue
+        if row is None:
+            continue
+        if row.type == Transaction.Type.INTEREST:
+            charged += 1
+            loan_total += row.amount
+        else:
+            paid += 1
+            cash_total += row.amount
+    if not failed:
+        InterestDay.objects.bulk_create(
+            [InterestDay(day=day, accrued_at=now, accounts=charged + paid)], ignore_conflicts=True
+        )
+    summary = InterestSummary(
+        day=day,
+        charged=charged,
+        loan_interest=loan_total,
+        paid=paid,
+        cash_interest=cash_total,
+        failed=failed,
+    )
+    if summary.accounts or failed:
+        transaction.on_commit(
+            lambda: log_event(
+                logger,
+                "cash.interest_accrued",
+                day=day,
+                charged=charged,
+                loan_interest=loan_total,
+                paid=paid,
+                cash_interest=cash_total,
+                failed=failed,
+            )
+        )
+    return summary
+
+
+_INTEREST_TOKENS_SQL = "SELECT token FROM transactions WHERE user_id = %s AND token IN (%s, %s)"
+
+
+def _accrue_for(user, *, day: int) -> Transaction | None:
+    """One student's interest for `day`, under their balance lock: the row written, or None
+    (already written, or less than half a cent). Four statements when it charges a loan
+    (lock, tokens, the allowed loan with the row, the balance), three when it pays."""
+    classroom = user.classroom
+    account = _lock(user, None)
+    loan_token, cash_token = interest_token(day), cash_interest_token(day)
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(_INTEREST_TOKENS_SQL, [user.pk, loan_token, cash_token])
+        used = {found for (found,) in cursor.fetchall()}
+    cash = account.amount
+    if cash < 0 and classroom.margin and loan_token not in used:
+        rate = classroom.loan_rate_percent
+        charge = daily_interest(-cash, rate)
+        if charge <= 0:
+            return None
+        # The interest is borrowed too: the allowed loan grows to what the account then owes
+        # (with what open orders hold), and the margin call, not a refusal, answers it.
+        account.allow_loan(max(account.loan_limit, account.held - (cash - charge)))
+        return _post(
+            account.balance,
+            type=Transaction.Type.INTEREST,
+            amount=validate_amount(charge),
+            description=(
+                f"Interest on your margin loan of ${-cash:,.2f} at "
+                f"{classroom_rules.percent(rate)} % a year (day {day})"
+            ),
+            token=loan_token,
+            borrow=True,
+        )
+    if cash > 0 and cash_token not in used:
+        rate = classroom.cash_rate_percent
+        pay = daily_interest(cash, rate)
+        if pay <= 0:
+            return None
+        return _post(
+            account.balance,
+            type=Transaction.Type.CASH_INTEREST,
+            amount=validate_amount(pay),
+            description=(
+                f"Interest on your cash of ${cash:,.2f} at "
+                f"{classroom_rules.percent(rate)} % a year (day {day})"
+            ),
+            token=cash_token,
+        )
+    return None

@@ -46,7 +46,7 @@ from django.utils import timezone
 
 from classrooms.describe import RANKING_TERMS
 from classrooms.models import Classroom
-from classrooms.rules import Rulebook
+from classrooms.rules import MarginAccount, Rulebook, buying_power
 from ledger.models import Transaction
 from portfolio.models import Holding, PortfolioSnapshot
 from portfolio.units import HALF_CENT, ONE, UnitState, drawdown, live_unit_value
@@ -241,7 +241,55 @@ class Position:
 class Slice:
     label: str
     value: Decimal
-    weight: Decimal | None  # % of total value
+    weight: Decimal | None  # % of what the student holds (Overview.holds)
+
+
+@dataclass(frozen=True)
+class Margin:
+    """A margin account at a glance, in a class with margin on (classrooms.rules): what a
+    new buy may cost, the loan (cash below zero), the equity (the total value) and the
+    margin level, equity ÷ the positions' market value, beside the class's margins."""
+
+    initial_percent: Decimal
+    maintenance_percent: Decimal
+    buying_power: Decimal
+    loan: Decimal
+    equity: Decimal
+    positions_value: Decimal
+    level: Decimal | None  # %, to two places; None without positions
+
+    @property
+    def cash(self) -> Decimal:
+        return self.equity - self.positions_value
+
+    @property
+    def below_maintenance(self) -> bool:
+        return self.level is not None and self.level < self.maintenance_percent
+
+    @property
+    def below_initial(self) -> bool:
+        """Equity too thin to borrow more (the buying power is the free cash at most)."""
+        return self.level is not None and self.level < self.initial_percent
+
+
+def margin_figures(
+    rules: Rulebook, *, cash: Decimal, held: Decimal, positions_value: Decimal
+) -> Margin | None:
+    """The Margin of an account with `cash` (below zero: a loan), `held` of it set aside
+    for open buys and `positions_value` of shares at the last prices; None when the class
+    has no margin. No query."""
+    if not rules.margin:
+        return None
+    account = MarginAccount(cash=cash, held=held, long_value=positions_value)
+    return Margin(
+        initial_percent=rules.initial_margin_percent,
+        maintenance_percent=rules.maintenance_margin_percent,
+        buying_power=buying_power(rules, account),
+        loan=account.loan,
+        equity=account.equity,
+        positions_value=positions_value,
+        level=percent(account.equity, positions_value) if positions_value > 0 else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -273,6 +321,7 @@ class Overview:
     unit_value: Decimal  # now
     twr_pct: Decimal  # time-weighted return since the start, %
     max_drawdown_pct: Decimal  # worst fall of the unit value from a peak, %
+    margin: Margin | None = None  # in a class with margin on
 
     @property
     def is_empty(self) -> bool:
@@ -282,6 +331,25 @@ class Overview:
     def free_cash(self) -> Decimal:
         """What the student can spend now: their cash less what open orders hold."""
         return self.cash - self.held
+
+    @property
+    def loan(self) -> Decimal:
+        """The margin loan: cash below zero, as a positive amount."""
+        return max(-self.cash, ZERO)
+
+    @property
+    def holds(self) -> Decimal:
+        """What the weights are shares of: the positions and the cash, or with a margin
+        loan the positions alone (a loan is owed, not held, and has no slice)."""
+        return self.market_value + max(self.cash, ZERO)
+
+    @property
+    def buying_power(self) -> Decimal:
+        """What a new buy may cost: the free cash, or with margin equity ÷ the initial
+        margin less what the positions and open buys use (classrooms.rules.buying_power)."""
+        if self.margin is not None:
+            return self.margin.buying_power
+        return max(self.free_cash, ZERO)
 
 
 def _account_row(user) -> dict:
@@ -298,11 +366,26 @@ def _account_row(user) -> dict:
             realized_pnl=Coalesce(
                 F("portfolio_summary__realized_pnl"), Value(ZERO), output_field=MONEY
             ),
+            # The class's margin rules, joined here rather than read apart: the dashboard's
+            # live part and the API read no class of their own.
+            margin=F("classroom__margin"),
+            initial_margin_percent=F("classroom__initial_margin_percent"),
+            maintenance_margin_percent=F("classroom__maintenance_margin_percent"),
             **summary,
         )
         .first()
     )
     return row or {}
+
+
+def _margin_rules(row: dict) -> Rulebook:
+    if not row.get("margin"):
+        return Rulebook()
+    return Rulebook(
+        margin=True,
+        initial_margin_percent=row["initial_margin_percent"],
+        maintenance_margin_percent=row["maintenance_margin_percent"],
+    )
 
 
 def _holdings(user) -> list[tuple]:
@@ -354,9 +437,13 @@ def holding_day_change(
 def portfolio_overview(user) -> Overview:
     """The user's cash, positions, totals, P/L, allocation and performance now.
 
-    Two queries whatever the number of holdings: the account row (balance, journal totals
-    and the summary) and the holdings with their prices. Weights are shares of the total
-    value, cash included; the allocation lists cash as a slice of its own."""
+    Two queries whatever the number of holdings: the account row (balance, journal totals,
+    the summary and the class's margin rules) and the holdings with their prices. Weights
+    are shares of what the student holds (`Overview.holds`): the total value, cash included,
+    as a slice of its own; with a margin loan (cash below zero), the positions' value, and
+    the loan is no slice: a doughnut cannot draw a negative part, and weights of the equity
+    would run past 100 % (150 % of shares, −50 % of cash). The total value is cash plus
+    positions all the same, and below zero when the loan is more than the shares are worth."""
     row = _account_row(user)
     cash = row.get("cash")
     has_account = cash is not None
@@ -369,6 +456,7 @@ def portfolio_overview(user) -> Overview:
     market_value = sum((h[-1] for h in held), ZERO)
     cost_basis = sum((h[-2] for h in held), ZERO)
     total_value = cash + market_value
+    holds = market_value + max(cash, ZERO)
 
     positions = []
     by_sector: dict[str, Decimal] = {}
@@ -393,7 +481,7 @@ def portfolio_overview(user) -> Overview:
                 unrealized_pnl_pct=percent(value - cost, cost),
                 day_change=day,
                 day_change_pct=day_pct,
-                weight=percent(value, total_value),
+                weight=percent(value, holds),
                 bought_today=min(today, qty) if paid is not None else 0,
                 held_quantity=on_hold,
             )
@@ -404,7 +492,7 @@ def portfolio_overview(user) -> Overview:
         ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
         if cash > 0:
             ordered.append((CASH_LABEL, cash))
-        return [Slice(label, value, percent(value, total_value)) for label, value in ordered]
+        return [Slice(label, value, percent(value, holds)) for label, value in ordered]
 
     contributed = row.get("contributed", ZERO)
     withdrawn = row.get("withdrawn", ZERO)
@@ -415,6 +503,7 @@ def portfolio_overview(user) -> Overview:
     unit_value = live_unit_value(state, total_value=total_value, net_contributions=net)
     peak = max(state.peak_unit_value, unit_value)
     worst = max(state.max_drawdown, drawdown(peak, unit_value))
+    day_start = total_value - day_change
     return Overview(
         has_account=has_account,
         cash=cash,
@@ -433,14 +522,21 @@ def portfolio_overview(user) -> Overview:
         unrealized_pnl=unrealized,
         unrealized_pnl_pct=percent(unrealized, cost_basis),
         day_change=day_change,
-        day_change_pct=percent(day_change, total_value - day_change),
-        cash_weight=percent(cash, total_value),
+        # Of a leveraged account's equity; none of an equity at or below zero.
+        day_change_pct=percent(day_change, day_start) if day_start > 0 else None,
+        cash_weight=percent(cash, holds) if cash >= 0 else None,
         by_symbol=slices({p.symbol: p.market_value for p in positions}),
         by_sector=slices(by_sector),
         unit_state=state,
         unit_value=unit_value,
         twr_pct=ratio_percent(unit_value - ONE),
         max_drawdown_pct=ratio_percent(worst),
+        margin=margin_figures(
+            _margin_rules(row),
+            cash=cash,
+            held=row.get("held") or ZERO,
+            positions_value=market_value,
+        ),
     )
 
 
@@ -892,6 +988,7 @@ class Standing:
     trades_needed: int
     ranked_total: int
     board_size: int
+    loan: Decimal | None = None  # a margin loan (cash below zero) inside total_value
 
     @property
     def username(self) -> str:
@@ -913,6 +1010,10 @@ def _metric_value(board: Board, metric) -> Decimal | None:
     if board.metric_is_percent:
         return ratio_percent(metric)
     return metric.quantize(PCT_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _loan(cash: Decimal | None) -> Decimal | None:
+    return to_cents(-cash) if cash is not None and cash < 0 else None
 
 
 def standings(rows, board: Board = Board(), *, viewer_id=None, names=True) -> list[Standing]:
@@ -951,6 +1052,7 @@ def standings(rows, board: Board = Board(), *, viewer_id=None, names=True) -> li
                 trades_needed=needed,
                 ranked_total=row["ranked_total"] or 0,
                 board_size=row["board_size"],
+                loan=_loan(row["cash"]),
             )
         )
     return result

@@ -55,7 +55,7 @@ def live_unit_value(state: UnitState, *, total_value: Decimal, net_contributions
     Before the first snapshot, units are the net contributions issued at 1.00. The SQL twin
     is portfolio.selectors.live_unit_value_expression; keep the two in step."""
     if not state.started:
-        return total_value / net_contributions if net_contributions > 0 else ONE
+        return max(total_value / net_contributions, ZERO) if net_contributions > 0 else ONE
     if state.units > 0:
         flows = net_contributions - state.contributions
         return max((total_value - flows) / state.units, ZERO)
@@ -85,23 +85,30 @@ def next_state(
     tick's move sets the new unit value, `value_after / units`.
 
     Corner cases: a portfolio with no units (a new student, or one who withdrew everything)
-    issues new units at the last unit value (1.00 at the start); if the value before the
-    flows is not positive, which catching flows at the next tick rules out in practice,
-    they are issued at the last unit value too. Units worth less than half a cent are
-    written off, so an emptied account starts again cleanly.
+    issues new units at the last unit value (1.00 at the start). Units worth less than half
+    a cent are written off, so an emptied account starts again cleanly.
+
+    Equity at or below zero (a margin account that lost more than it had): the unit value
+    is 0, never less, so the time-weighted return is −100 % at worst and the drawdown 100 %
+    at worst (the total value and the total return still show the loss beyond). Its units
+    stay: if the prices come back before any flow, so does the unit value. But flows into
+    (or out of) a portfolio worth nothing or less just before them buy no units: the units
+    are worth nothing then, so the units are written off, and the unit value stays 0 — as
+    the time-weighted return, a chain of the periods' returns, stays −100 % once one period
+    lost everything.
     """
     flows = net_contributions - state.contributions
     units = state.units
     price = state.unit_value  # of one unit just before the flows
     if flows:
-        if units > 0 and value_before - flows > 0:
-            price = q8((value_before - flows) / units)
+        if units > 0:
+            price = max(q8((value_before - flows) / units), ZERO)
         units = units + flows / price if price > 0 else ZERO
         if units <= 0 or units * price < HALF_CENT:
             units = ZERO
     units = q8(units)
     # With no units left, the unit value stays where the last of them were redeemed.
-    unit_value = q8(value_after / units) if units > 0 else price
+    unit_value = max(q8(value_after / units), ZERO) if units > 0 else price
     peak = max(state.peak_unit_value, unit_value)
     worst = max(state.max_drawdown, q8(drawdown(peak, unit_value)))
     return replace(

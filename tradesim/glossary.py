@@ -240,8 +240,8 @@ SECTIONS: tuple[Section, ...] = (
             Term(
                 "cash-journal",
                 "Cash journal (balance after)",
-                "The list of every change to your cash: deposits, withdrawals, buys, sells "
-                "and fees. “Balance after” is your cash right after each one.",
+                "The list of every change to your cash: deposits, withdrawals, buys, sells, "
+                "fees and interest. “Balance after” is your cash right after each one.",
             ),
             Term(
                 "margin",
@@ -319,13 +319,15 @@ SECTIONS: tuple[Section, ...] = (
                 "total-value",
                 "Total value",
                 "Your cash plus the market value of all your shares: everything your "
-                "portfolio is worth right now.",
+                "portfolio is worth right now. With a margin loan your cash is below zero, so "
+                "the total value is your equity: your shares less what you borrowed.",
             ),
             Term(
                 "weight",
                 "Weight",
                 "How big one part of your portfolio is compared with the whole, as a "
-                "percentage of your total value (cash included).",
+                "percentage of your total value (cash included). With a margin loan, as a "
+                "percentage of your shares' value: the loan is owed, not held.",
                 "Example: $2,500 of shares in a $10,000 portfolio is a weight of 25%.",
             ),
             Term(

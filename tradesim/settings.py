@@ -102,6 +102,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "tradesim.context_processors.time_zone",
                 "tradesim.context_processors.market_hours",
+                # One query on a logged-in student's page: their margin call, if any.
+                "trading.context_processors.margin_call",
             ],
         },
     },

@@ -6,7 +6,7 @@ sees the trades and orders of the students in their own classes only."""
 from django.contrib import admin, messages
 
 from tradesim.admin import OwnClassFilter, OwnStudentsOnlyMixin
-from trading.models import Order, Trade
+from trading.models import MarginCall, Order, Trade
 from trading.services import OrderClosed, TradingError, cancel_order, describe_order
 
 
@@ -160,3 +160,53 @@ class OrderAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
             )
         for message in dict.fromkeys(refused):
             self.message_user(request, f"Not cancelled: {message}", messages.ERROR)
+
+
+@admin.register(MarginCall)
+class MarginCallAdmin(OwnStudentsOnlyMixin, admin.ModelAdmin):
+    """Margin calls, read-only: opened, met and liquidated only at the ticks
+    (trading.services.check_margin_calls). An instructor sees the calls of the students in
+    their own classes."""
+
+    list_display = [
+        "user",
+        "status",
+        "opened_day",
+        "due_day",
+        "equity",
+        "requirement",
+        "opened_at",
+        "closed_at",
+    ]
+    list_filter = ["status", ("user__classroom", OwnClassFilter), "opened_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    date_hierarchy = "opened_at"
+    show_full_result_count = False
+    list_per_page = 50
+    fields = [
+        "user",
+        "status",
+        "opened_at",
+        "opened_day",
+        "due_day",
+        "equity",
+        "requirement",
+        "met_at",
+        "liquidated_at",
+        "detail",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Met or liquidated")
+    def closed_at(self, obj):
+        return obj.met_at or obj.liquidated_at
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -377,3 +377,91 @@ class Order(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+
+class MarginCallStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    MET = "met", "Met"
+    LIQUIDATED = "liquidated", "Liquidated"
+
+
+class MarginCall(models.Model):
+    """A margin call (issue 20): at a tick, the student's equity (cash + positions at the
+    market) was below their class's maintenance requirement (maintenance_margin_percent %
+    of the positions' market value). Table `margin_calls`, written only by
+    trading.services.check_margin_calls, at the ticks.
+
+    It is met at the first tick where the equity is back at the requirement (a deposit, a
+    sale, a price move); past its due day (at once when the class gives 0 days) positions
+    are sold at the market, largest first, until the requirement is met: then it is
+    liquidated, `detail` saying what was sold and cancelled. At most one open call per
+    student."""
+
+    Status = MarginCallStatus
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="margin_calls",
+        db_index=False,
+    )
+    status = models.CharField(
+        max_length=10, choices=MarginCallStatus.choices, default=MarginCallStatus.OPEN
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    opened_day = models.PositiveIntegerField(help_text="The simulated trading day of the call")
+    due_day = models.PositiveIntegerField(
+        help_text="The last simulated trading day to meet it: the opening day plus the "
+        "class's days to meet a margin call"
+    )
+    # Equity may be negative: an account can lose more than it has.
+    equity = models.DecimalField(
+        max_digits=15, decimal_places=2, help_text="Cash plus positions at the call"
+    )
+    requirement = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        help_text="The maintenance margin of the positions at the call",
+    )
+    met_at = models.DateTimeField(null=True, blank=True)
+    liquidated_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(
+        max_length=300, blank=True, help_text="What the forced sale sold and cancelled"
+    )
+
+    class Meta:
+        db_table = "margin_calls"
+        ordering = ["-opened_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-opened_at"], name="margin_calls_user_opened"),
+        ]
+        constraints = [
+            # Also what a page looks up: the student's open call.
+            models.UniqueConstraint(
+                fields=["user"], condition=Q(status="open"), name="margin_calls_one_open_per_user"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=MarginCallStatus.values), name="margin_calls_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(due_day__gte=models.F("opened_day")),
+                name="margin_calls_due_on_or_after_opening",
+            ),
+            models.CheckConstraint(
+                condition=Q(requirement__gte=0) & Q(equity__lt=models.F("requirement")),
+                name="margin_calls_equity_below_requirement",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="open", met_at__isnull=True, liquidated_at__isnull=True)
+                | Q(status="met", met_at__isnull=False, liquidated_at__isnull=True)
+                | Q(status="liquidated", met_at__isnull=True, liquidated_at__isnull=False),
+                name="margin_calls_closed_has_time",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Margin call on {self.user} (day {self.opened_day}, {self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN

@@ -4,7 +4,7 @@ orders and what an order ticket needs to know.
 Each runs a fixed number of queries, however many trades, holdings or symbols there are.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -12,6 +12,7 @@ from django.db.models import (
     Case,
     Count,
     DecimalField,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -25,11 +26,15 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from classrooms.rules import Rulebook
 from ledger.models import Balance
 from portfolio.models import Holding
+from portfolio.selectors import Margin, margin_figures
 from prices.models import Price
+from tradesim import rows
 from tradesim.money import ZERO, to_cents
-from trading.models import Order, Trade
+from trading.models import MarginCall, Order, Trade
+from trading.services import maintenance_requirement
 
 # A sum over many rows can be wider than one row's column.
 TOTAL = DecimalField(max_digits=20, decimal_places=2)
@@ -104,22 +109,62 @@ def totals_for(user, filters: TradeFilters | None = None) -> TradeTotals:
 
 @dataclass(frozen=True)
 class Cash:
-    """A student's cash as an order ticket shows it: all of it, and what their open
-    orders hold of it."""
+    """A student's cash as an order ticket shows it: all of it (below zero: a margin
+    loan), what their open orders hold of it, and, for a class with margin, their
+    positions' value at the last prices and the margin figures (portfolio.selectors.Margin)
+    that `with_margin` works out."""
 
     amount: Decimal
     held: Decimal = ZERO
+    positions_value: Decimal | None = None  # read only for a class with margin
+    margin: Margin | None = None
 
     @property
     def available(self) -> Decimal:
         """What they can spend now."""
         return self.amount - self.held
 
+    def with_margin(self, rules: Rulebook) -> "Cash":
+        """This cash with its margin figures, in a class with margin (no query)."""
+        if not rules.margin or self.positions_value is None:
+            return self
+        figures = margin_figures(
+            rules, cash=self.amount, held=self.held, positions_value=self.positions_value
+        )
+        return replace(self, margin=figures)
 
-def cash_of(user) -> Cash | None:
-    """The user's cash, or None without a cash account. One query."""
-    row = Balance.objects.filter(user_id=user.pk).values_list("amount", "held").first()
-    return Cash(*row) if row is not None else None
+
+def _positions_value() -> Coalesce:
+    """Σ quantity × last price of the outer balance's user's holdings: a subquery of the
+    same query."""
+    value = (
+        Holding.objects.filter(user_id=OuterRef("user_id"))
+        .order_by()
+        .values("user_id")
+        .annotate(value=Sum(F("quantity") * F("stock__price"), output_field=TOTAL))
+        .values("value")
+    )
+    return Coalesce(Subquery(value, output_field=TOTAL), Value(ZERO), output_field=TOTAL)
+
+
+def cash_of(user, *, rules: Rulebook | None = None) -> Cash | None:
+    """The user's cash, or None without a cash account. One query; with the `rules` of a
+    class with margin, the same query reads the positions' value, and the cash comes with
+    its margin figures."""
+    fields = ["amount", "held"]
+    if rules is not None and rules.margin:
+        fields.append(_positions_value())
+    row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
+    if row is None:
+        return None
+    return _cash(row, rules)
+
+
+def _cash(row, rules: Rulebook | None) -> Cash:
+    amount, held, *positions = row
+    if not positions:
+        return Cash(amount, held)
+    return Cash(amount, held, positions_value=to_cents(positions[0])).with_margin(rules)
 
 
 @dataclass(frozen=True)
@@ -138,23 +183,23 @@ class TicketFunds:
         return self.shares - self.shares_held
 
 
-def cash_and_shares(user, symbol: str) -> TicketFunds:
-    """The user's cash and their shares of `symbol`, in one query."""
+def cash_and_shares(user, symbol: str, *, rules: Rulebook | None = None) -> TicketFunds:
+    """The user's cash and their shares of `symbol`, in one query; with the `rules` of a
+    class with margin, the cash's margin figures too (as cash_of)."""
     holding = Holding.objects.filter(user_id=OuterRef("user_id"), stock_id=symbol)
-    row = (
-        Balance.objects.filter(user_id=user.pk)
-        .values_list(
-            "amount",
-            "held",
-            Coalesce(Subquery(holding.values("quantity")[:1]), 0),
-            Coalesce(Subquery(holding.values("held_quantity")[:1]), 0),
-        )
-        .first()
-    )
+    fields = [
+        Coalesce(Subquery(holding.values("quantity")[:1]), 0),
+        Coalesce(Subquery(holding.values("held_quantity")[:1]), 0),
+        "amount",
+        "held",
+    ]
+    if rules is not None and rules.margin:
+        fields.append(_positions_value())
+    row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
     if row is None:
         return TicketFunds(cash=None)
-    amount, held, shares, shares_held = row
-    return TicketFunds(cash=Cash(amount, held), shares=shares, shares_held=shares_held)
+    shares, shares_held, *cash = row
+    return TicketFunds(cash=_cash(cash, rules), shares=shares, shares_held=shares_held)
 
 
 @dataclass(frozen=True)
@@ -293,3 +338,115 @@ def open_orders_panel(*, user) -> dict | None:
         "count": rows[0].open_count,
         "more": rows[0].open_count - len(rows),
     }
+
+
+# Margin calls ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MarginCallNotice:
+    """What the banner on every page says of the student's margin call: an open one, with
+    the equity and requirement now; or one liquidated this simulated day, with the figures
+    at the call."""
+
+    status: str
+    equity: Decimal
+    requirement: Decimal
+    percent: Decimal  # the class's maintenance margin
+    due_day: int
+    sells_at_once: bool  # the class gives 0 days: positions are (being) sold at the call
+    past_due: bool  # open, past its day: waiting for a halted symbol's trading to resume
+    today: int  # the simulated trading day (prices.selectors.market_day's number)
+
+    @property
+    def liquidated(self) -> bool:
+        return self.status == MarginCall.Status.LIQUIDATED
+
+    @property
+    def message(self) -> str:
+        """ "Margin call: your equity is $4,000.00, below the $4,200.00 your class requires
+        (30 % of your positions). Deposit cash or sell by the close of day 3, or …" """
+        return f"Margin call: {self.text}"
+
+    @property
+    def text(self) -> str:
+        """The message after its "Margin call:"."""
+        share = f"{_percent(self.percent)} % of your positions"
+        if self.liquidated:
+            return (
+                f"your equity was {_dollars(self.equity)}, below the "
+                f"{_dollars(self.requirement)} your class requires ({share}), so positions "
+                "were sold for you at the market, largest first."
+            )
+        if self.equity >= self.requirement:  # a deposit or a sale since the last tick
+            return (
+                f"your equity of {_dollars(self.equity)} is back at the "
+                f"{_dollars(self.requirement)} your class requires ({share}): the call "
+                "closes at the market's next tick."
+            )
+        head = (
+            f"your equity is {_dollars(self.equity)}, below the "
+            f"{_dollars(self.requirement)} your class requires ({share})."
+        )
+        if self.sells_at_once or self.past_due:
+            return (
+                f"{head} Positions were sold for you, largest first; a halted symbol's are "
+                "sold when its trading resumes, unless you deposit cash first."
+            )
+        return (
+            f"{head} Deposit cash or sell by the close of day {self.due_day} (today is day "
+            f"{self.today}), or positions will be sold for you, largest first."
+        )
+
+
+def _dollars(amount: Decimal) -> str:
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
+
+
+def _percent(value: Decimal) -> str:
+    return f"{value.normalize():f}"
+
+
+# One statement: the open call (the partial unique index margin_calls_one_open_per_user
+# finds it), or the latest one liquidated since the simulated day began, with the class's
+# maintenance margin, the cash and the positions at the market now, and the day.
+_NOTICE_SQL = f"""
+SELECT m.status, m.equity, m.requirement, m.opened_day, m.due_day, b.amount,
+       (SELECT SUM(h.quantity * p.price) FROM holdings h JOIN prices p ON p.symbol = h.symbol
+        WHERE h.user_id = m.user_id),
+       c.maintenance_margin_percent, s.trading_day
+FROM margin_calls m
+JOIN balances b ON b.user_id = m.user_id
+JOIN users u ON u.id = m.user_id
+LEFT JOIN accounts_classroom c ON c.id = u.classroom_id
+LEFT JOIN market_state s ON s.id = 1
+WHERE m.user_id = %s
+  AND (m.status = '{MarginCall.Status.OPEN}'
+       OR (m.status = '{MarginCall.Status.LIQUIDATED}' AND m.liquidated_at >= s.day_started_at))
+ORDER BY CASE WHEN m.status = '{MarginCall.Status.OPEN}' THEN 0 ELSE 1 END, m.id DESC
+LIMIT 1
+"""  # noqa: S608 (constants only)
+
+
+def margin_call_notice(user_id: int) -> MarginCallNotice | None:
+    """The student's margin call to show on every page, or None: one query."""
+    found = rows.fetch_one(_NOTICE_SQL, [user_id])
+    if found is None:
+        return None
+    status, equity, requirement, opened_day, due_day, cash, long_value, percent, trading_day = found
+    percent = rows.decimal(percent, 2) if percent is not None else Decimal("0")
+    if status == MarginCall.Status.OPEN:
+        long_value = to_cents(rows.decimal(long_value, 2) or ZERO)
+        equity = rows.decimal(cash, 2) + long_value
+        requirement = maintenance_requirement(percent, long_value)
+    day = (trading_day or 0) + 1  # prices.selectors.market_day's number
+    return MarginCallNotice(
+        status=status,
+        equity=rows.decimal(equity, 2),
+        requirement=rows.decimal(requirement, 2),
+        percent=percent,
+        due_day=int(due_day),
+        sells_at_once=due_day == opened_day,
+        past_due=status == MarginCall.Status.OPEN and day > due_day,
+        today=day,
+    )

@@ -48,7 +48,14 @@ from tradesim.logging import log_event
 from tradesim.market_hours import closed_since, closed_until
 from tradesim.models import AuditEntry
 from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
-from trading.models import BUYING_SIDES, MARKET_BUY_TRIGGER, MARKET_SELL_TRIGGER, Order, Trade
+from trading.models import (
+    BUYING_SIDES,
+    MARKET_BUY_TRIGGER,
+    MARKET_SELL_TRIGGER,
+    MarginCall,
+    Order,
+    Trade,
+)
 
 logger = logging.getLogger("tradesim.trading")
 
@@ -1547,6 +1554,8 @@ class FillSummary:
     expired: int = 0
     triggered: int = 0  # stop-limits whose stop was reached, now waiting as limits
     failed: int = 0  # fills that hit an unexpected error; left open, logged
+    interest: int = 0  # accounts charged or paid a day's interest (at a close, or caught up)
+    margin_calls: "MarginCallSummary | None" = None  # said only when there were any
 
     def __str__(self) -> str:
         text = f"orders: {self.filled} filled, {self.rejected} rejected, {self.expired} expired"
@@ -1554,6 +1563,10 @@ class FillSummary:
             text += f", {self.triggered} stop-limit{'s' if self.triggered != 1 else ''} triggered"
         if self.failed:
             text += f", {self.failed} failed (see the log)"
+        if self.interest:
+            text += f" | interest: {self.interest} account{'s' if self.interest != 1 else ''}"
+        if self.margin_calls:
+            text += f" | {self.margin_calls}"
         return text
 
 
@@ -1667,16 +1680,21 @@ def triggered_orders() -> list[int]:
 def fill_orders(*, now=None) -> FillSummary:
     """After a tick: move the trailing stops, then fill the orders the new prices reach,
     oldest first, each in its own transaction (`fill_order`), so one student's refused
-    fill rejects that order and never stops the rest; at a day's close, expire the orders
-    good for that day only (and the good-till-cancelled ones past their last day).
+    fill rejects that order and never stops the rest; then open, meet and enforce margin
+    calls (`check_margin_calls`); at a day's close, expire the orders good for that day
+    only (and the good-till-cancelled ones past their last day), then charge and pay the
+    day's interest (ledger.services.accrue_interest).
 
     An order whose last day ended without this running at its close (the hook failed, or
     the next tick came first) expires before the fills: it never fills on a day it was not
-    good for."""
+    good for. So is a day's interest that was not accrued at its close accrued before the
+    fills, on the cash as the close left it (once: the ledger records the days it did)."""
     summary = FillSummary()
     day = market_day()
     # Each step on its own: a failure in one is logged and the others still run.
     summary.expired = _step(summary, expire_orders, day=day.number - 1, now=now) or 0
+    if day.number > 1:
+        _accrue_interest(summary, day=day.number - 1, now=now)
     _step(summary, follow_trailing_stops)
     reached = triggered_orders()
     closed_at = closed_since(now)
@@ -1694,8 +1712,12 @@ def fill_orders(*, now=None) -> FillSummary:
             continue
         if outcome is not None:
             setattr(summary, outcome, getattr(summary, outcome) + 1)
+    # After the fills, at the prices they filled at: the accounts they left (or the tick's
+    # prices left) below the maintenance margin, and the calls that are due.
+    summary.margin_calls = _step(summary, check_margin_calls, now=now)
     if day.closed:
         summary.expired += _step(summary, expire_orders, day=day.number, now=now) or 0
+        _accrue_interest(summary, day=day.number, now=now)
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
@@ -1708,6 +1730,13 @@ def _step(summary: FillSummary, step, **kwargs):
         summary.failed += 1
         logger.exception("%s failed after a tick; the other steps went on", step.__name__)
         return None
+
+
+def _accrue_interest(summary: FillSummary, *, day: int, now) -> None:
+    accrued = _step(summary, ledger.accrue_interest, day=day, now=now)
+    if accrued is not None:
+        summary.interest += accrued.accounts
+        summary.failed += accrued.failed
 
 
 # The order's id (creation order) is its time priority: ids grow with time.
@@ -1890,3 +1919,280 @@ def _hold_problems() -> list[str]:
             f"{expected:,}"
         )
     return problems
+
+
+# Margin calls -------------------------------------------------------------------------------
+#
+# At each tick, after the fills (fill_orders): an account in a class with margin whose
+# equity (cash + positions at the market) is below the maintenance requirement (the class's
+# maintenance_margin_percent of the positions' market value) gets a margin call; an open
+# call whose account is back at the requirement is met; a call past its due day (at once
+# when the class gives 0 days) sells positions at the market, largest first, until the
+# requirement is met (`_liquidate`).
+
+# The accounts under the maintenance requirement, in one statement over balances, holdings
+# × prices and classes. Positions are long only, so equity = cash + V and the requirement is
+# m·V with m ≤ 100 %: an account with cash ≥ 0 has equity ≥ V ≥ m·V and is never under it.
+# Only the balances below zero (margin loans, few) are joined to their holdings. The cent
+# of slack lets SQLite's float arithmetic keep every account near the line; the exact
+# comparison is the one in Decimal that follows (_under_maintenance).
+_UNDER_MAINTENANCE_SQL = """
+SELECT o.user_id, o.amount, SUM(h.quantity * p.price), o.percent, o.days, o.ended
+FROM (
+    SELECT b.user_id, b.amount, c.maintenance_margin_percent AS percent,
+           c.margin_call_days AS days,
+           CASE WHEN c.ends_at IS NOT NULL AND c.ends_at <= %s THEN 1 ELSE 0 END AS ended
+    FROM balances b
+    JOIN users u ON u.id = b.user_id
+    JOIN accounts_classroom c ON c.id = u.classroom_id
+    WHERE b.amount < 0 AND c.margin
+) o
+JOIN holdings h ON h.user_id = o.user_id
+JOIN prices p ON p.symbol = h.symbol
+GROUP BY o.user_id, o.amount, o.percent, o.days, o.ended
+HAVING o.amount + SUM(h.quantity * p.price) < o.percent * SUM(h.quantity * p.price) / 100 + 0.01
+ORDER BY o.user_id
+"""
+
+
+def maintenance_requirement(percent: Decimal, long_value: Decimal) -> Decimal:
+    """The equity the class requires of positions worth `long_value`: `percent` % of it,
+    rounded up to the cent (equity is whole cents, so equity ≥ this exactly when it is at
+    least the unrounded requirement)."""
+    return (percent * long_value / 100).quantize(CENT, rounding=ROUND_CEILING)
+
+
+@dataclass(frozen=True)
+class _Shortfall:
+    user_id: int
+    equity: Decimal
+    requirement: Decimal
+    days: int
+    ended: bool  # the class has ended: its standings are final, nothing is sold
+
+
+def _under_maintenance(now) -> dict[int, _Shortfall]:
+    """The accounts below their class's maintenance requirement now, by user id: one
+    query."""
+    found = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_UNDER_MAINTENANCE_SQL, [connection.ops.adapt_datetimefield_value(now)])
+        for user_id, amount, long_value, percent, days, ended in cursor.fetchall():
+            long_value = to_cents(rows.decimal(long_value, 2))
+            equity = rows.decimal(amount, 2) + long_value
+            requirement = maintenance_requirement(rows.decimal(percent, 2), long_value)
+            if equity < requirement:
+                found[user_id] = _Shortfall(user_id, equity, requirement, int(days), bool(ended))
+    return found
+
+
+@dataclass
+class MarginCallSummary:
+    opened: int = 0
+    met: int = 0
+    liquidated: int = 0
+    failed: int = 0  # forced sales that hit an unexpected error; the call stays open, logged
+
+    def __str__(self) -> str:
+        parts = [f"{self.opened} opened", f"{self.met} met", f"{self.liquidated} liquidated"]
+        if self.failed:
+            parts.append(f"{self.failed} failed (see the log)")
+        return "margin calls: " + ", ".join(parts)
+
+    def __bool__(self) -> bool:
+        return bool(self.opened or self.met or self.liquidated or self.failed)
+
+
+def _is_due(call_opened_day: int, call_due_day: int, day: int) -> bool:
+    """A class with 0 days sells at once; otherwise once the due day has ended."""
+    return call_due_day == call_opened_day or day > call_due_day
+
+
+def check_margin_calls(*, now=None) -> MarginCallSummary:
+    """After a tick's fills: open a margin call for each account newly below its class's
+    maintenance requirement, close as met each open call whose account is back at it, and
+    sell positions of each account whose call is due (`_liquidate`, one transaction per
+    student, so one student's failure never stops the rest).
+
+    A class that has ended is left as it ended: no new call, no forced sale (its
+    standings are final, and its students can no longer trade to meet a call).
+
+    Finding them costs a fixed number of queries (the market day, the accounts under the
+    requirement, the open calls, one UPDATE for the met, one INSERT for the new), however
+    many students there are; only the forced sales cost per student. Runs in the one tick
+    process (the market lock keeps a second out); each forced sale re-checks its call under
+    the student's balance lock."""
+    now = now or timezone.now()
+    summary = MarginCallSummary()
+    day = market_day().number
+    under = _under_maintenance(now)
+    open_calls = {
+        user_id: (call_id, opened_day, due_day)
+        for call_id, user_id, opened_day, due_day in MarginCall.objects.filter(
+            status=MarginCall.Status.OPEN
+        ).values_list("id", "user_id", "opened_day", "due_day")
+    }
+    met = [call_id for user_id, (call_id, _, _) in open_calls.items() if user_id not in under]
+    if met:
+        summary.met = MarginCall.objects.filter(pk__in=met, status=MarginCall.Status.OPEN).update(
+            status=MarginCall.Status.MET, met_at=now
+        )
+    new = [
+        MarginCall(
+            user_id=short.user_id,
+            opened_at=now,
+            opened_day=day,
+            due_day=day + short.days,
+            equity=short.equity,
+            requirement=short.requirement,
+        )
+        for user_id, short in under.items()
+        if user_id not in open_calls and not short.ended
+    ]
+    if new:
+        MarginCall.objects.bulk_create(new)
+        summary.opened = len(new)
+    due = [
+        (call.user_id, call.pk) for call in new if _is_due(call.opened_day, call.due_day, day)
+    ] + [
+        (user_id, call_id)
+        for user_id, (call_id, opened_day, due_day) in open_calls.items()
+        if user_id in under and not under[user_id].ended and _is_due(opened_day, due_day, day)
+    ]
+    users = get_user_model().objects.in_bulk([user_id for user_id, _ in due]) if due else {}
+    for user_id, call_id in sorted(due):
+        try:
+            outcome = _liquidate(user=users[user_id], call_id=call_id, now=now)
+        except Exception:
+            summary.failed += 1
+            logger.exception("The forced sale of margin call %s failed; it stays open", call_id)
+            continue
+        if outcome == MarginCall.Status.MET:
+            summary.met += 1
+        elif outcome == MarginCall.Status.LIQUIDATED:
+            summary.liquidated += 1
+    if summary:
+        transaction.on_commit(lambda: log_event(logger, "margin_call.tick", result=str(summary)))
+    return summary
+
+
+_MARGIN_NOTE = "Margin call: "
+
+
+def _liquidate(*, user, call_id: int, now) -> str | None:
+    """Sell `user`'s positions for their due margin call, in one transaction.
+
+    Under the student's balance lock, the call is re-checked: one that is closed already
+    does nothing; one the account meets again (the student's own sale or deposit got there
+    first) is closed as met and nothing is sold. Otherwise the student's open orders are
+    cancelled first (their holds released), then whole positions are sold at the market,
+    largest market value first, through the path of every sell (`_sell_locked`: a trade
+    row, a "sell" journal row described "Margin call: Sold …", the holding reduced), with
+    no commission (the student did not place these orders), until the equity meets the
+    requirement or nothing is left to sell. A halted symbol's position waits: while the
+    requirement still needs it, the call stays open and the next tick tries again. A
+    price gap can leave the equity below zero; nothing is clamped.
+    Locks: the student's balance row, the call, their open orders, then their holding rows
+    (in symbol order) and their portfolio summary. Returns the call's status after it, or
+    None when there was nothing to do."""
+    with transaction.atomic():
+        account = _lock_account(user)
+        call = (
+            MarginCall.objects.select_for_update()
+            .filter(pk=call_id, status=MarginCall.Status.OPEN)
+            .first()
+        )
+        if call is None:
+            return None
+        rules = rulebook_for(user)
+        percent = rules.maintenance_margin_percent
+        positions = _positions(user)
+        long_value = sum((value for _, _, _, _, value in positions), ZERO)
+        equity = account.amount + long_value
+        requirement = maintenance_requirement(percent, long_value)
+        if not rules.margin or equity >= requirement:
+            call.status, call.met_at = MarginCall.Status.MET, now
+            call.save(update_fields=["status", "met_at"])
+            return call.status
+        cancelled = _close_all_open_orders(
+            account, status=Order.Status.CANCELLED, reason="Cancelled by a margin call"
+        )
+        # Locked in symbol order, as a reset locks them; then re-read, now that the
+        # cancelled sells no longer hold shares.
+        positions = _positions(user, lock=True)
+        sold, waiting = [], []
+        for symbol, quantity, price, halted, value in positions:
+            if equity >= requirement:
+                break
+            if halted:
+                waiting.append(symbol)
+                continue
+            trade = _sell_locked(
+                account,
+                symbol=symbol,
+                quantity=quantity,
+                price=price,
+                total=value,
+                commission=ZERO,
+                token=None,
+                note=_MARGIN_NOTE,
+            )
+            sold.append(trade)
+            long_value -= value
+            equity = account.amount + long_value
+            requirement = maintenance_requirement(percent, long_value)
+        words = ", ".join(f"{t.quantity:,} {t.stock_id} @ {t.price:.2f}" for t in sold) or "nothing"
+        detail = f"Sold {words}"
+        if cancelled:
+            detail += f"; cancelled {len(cancelled)} open order{'s' if len(cancelled) != 1 else ''}"
+        detail += f"; equity ${equity:,.2f}, requirement ${requirement:,.2f}"
+        if waiting and equity < requirement:
+            detail += f"; waiting for {', '.join(waiting)} (halted)"
+            call.detail = detail[:300]
+            call.save(update_fields=["detail"])
+        else:
+            call.status, call.liquidated_at, call.detail = (
+                MarginCall.Status.LIQUIDATED,
+                now,
+                detail[:300],
+            )
+            call.save(update_fields=["status", "liquidated_at", "detail"])
+    transaction.on_commit(
+        lambda: log_event(
+            logger,
+            "margin_call.liquidation",
+            user=user.get_username(),
+            call=call_id,
+            sold=words,
+            cancelled=len(cancelled),
+            equity=equity,
+            requirement=requirement,
+            status=call.status,
+            result="ok",
+        )
+    )
+    for trade in sold:
+        transaction.on_commit(partial(_log_trade, user, trade))
+    return call.status
+
+
+def _positions(user, *, lock: bool = False) -> list[tuple[str, int, Decimal, bool, Decimal]]:
+    """(symbol, quantity, price, halted, market value) of each of the user's positions,
+    largest market value first (then by symbol). With `lock`, the holding rows are locked
+    (in symbol order) before the prices are read."""
+    holdings = Holding.objects.filter(user_id=user.pk).order_by("stock_id")
+    if lock:
+        holdings = holdings.select_for_update()
+    held = list(holdings.values_list("stock_id", "quantity"))
+    quotes = {
+        symbol: (price, halted)
+        for symbol, price, halted in Price.objects.filter(
+            symbol__in=[symbol for symbol, _ in held]
+        ).values_list("symbol", "price", "halted")
+    }
+    positions = []
+    for symbol, quantity in held:
+        price, halted = quotes[symbol]
+        positions.append((symbol, quantity, price, halted, to_cents(price * quantity)))
+    positions.sort(key=lambda row: (-row[4], row[0]))
+    return positions

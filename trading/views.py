@@ -210,7 +210,8 @@ def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200
         "side": side,
         "options": options,
         "selected": selected,
-        "cash": selectors.cash_of(request.user),
+        # In a class with margin, with its buying power, loan, equity and margin level.
+        "cash": selectors.cash_of(request.user, rules=rules),
         # The class's commission, which the ticket's estimate charges as the service does,
         # and the order types it allows.
         "rules": rules,

@@ -7,7 +7,7 @@ from api.auth import student
 from api.problems import Problem
 from api.schemas import Money, Percent
 from classrooms.rules import Rulebook
-from portfolio.selectors import Board, portfolio_overview, standing_of
+from portfolio.selectors import Board, percent, portfolio_overview, standing_of
 
 router = Router(tags=["Account"])
 
@@ -28,9 +28,27 @@ class RankOut(Schema):
 class AccountOut(Schema):
     cash: Money
     held_for_orders: Money = Field(description="Of the cash, what open buy orders hold.")
-    buying_power: Money = Field(description="What a new order can spend: cash less holds.")
+    buying_power: Money = Field(
+        description="What a new buy may cost: the cash less what open orders hold; in a class "
+        "with margin, the equity ÷ the initial margin less the positions' value and open "
+        "buys (never less than the free cash)."
+    )
+    margin_loan: Money = Field(
+        description="What is borrowed: the cash below zero, as a positive amount (0.00 when "
+        "not borrowing; only a class with margin lends)."
+    )
+    equity: Money = Field(
+        description="The positions' value plus the cash, less the loan: the same as "
+        "total_value. Below zero when the loan is more than the positions are worth."
+    )
+    margin_level: Percent | None = Field(
+        description="Equity ÷ the positions' market value, in percent (a margin call comes "
+        "below the class's maintenance margin). Null without positions."
+    )
     market_value: Money = Field(description="What the shares are worth at the last prices.")
-    total_value: Money = Field(description="Cash plus the shares' market value.")
+    total_value: Money = Field(
+        description="Cash plus the shares' market value (the cash is below zero on a margin loan)."
+    )
     net_contributions: Money = Field(
         description="Starting cash, deposits and grants, less withdrawals."
     )
@@ -76,7 +94,12 @@ def get_account(request):
     return {
         "cash": overview.cash,
         "held_for_orders": overview.held,
-        "buying_power": overview.free_cash,
+        "buying_power": overview.buying_power,
+        "margin_loan": overview.loan,
+        "equity": overview.total_value,
+        "margin_level": percent(overview.total_value, overview.market_value)
+        if overview.market_value > 0
+        else None,
         "market_value": overview.market_value,
         "total_value": overview.total_value,
         "net_contributions": overview.net_contributions,

@@ -97,7 +97,9 @@ class JournalPage(Schema):
     response=JournalPage,
     summary="Your cash journal",
     description="Every change of your cash, newest first: deposits, withdrawals, the cash "
-    "side of each trade, commissions, and your instructor's grants and resets. `amount` is "
+    "side of each trade, commissions, your instructor's grants and resets, and the interest "
+    "charged on a margin loan (`interest`) or paid on cash (`cash_interest`) at each "
+    "simulated day's close. `amount` is "
     "signed (money in positive, out negative) and `balance_after` is the cash right after "
     "the row. The cash journal page's filters: `type`, `symbol`, `start`, `end`.",
 )

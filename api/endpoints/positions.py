@@ -40,8 +40,9 @@ class PositionOut(Schema):
         description="The day's change as a percentage of what the holding started the day at."
     )
     weight_pct: Percent | None = Field(
-        description="Market value as a percentage of the total value (cash included); null "
-        "when the total value is zero."
+        description="Market value as a percentage of the total value (cash included), or "
+        "with a margin loan (cash below zero) of all the positions' market value; null when "
+        "that is zero."
     )
 
 

@@ -3,7 +3,13 @@
  * every form[data-order-ticket]:
  *   data-side        "buy", "sell" or "both" (the quote page's ticket, whose select[name=side]
  *                    says which)
- *   data-cash        cash available (not held for orders), e.g. "8108.80"
+ *   data-cash        cash available (not held for orders), e.g. "8108.80"; below zero in a
+ *                    class with margin, on a loan: "-5000.00"
+ *   data-buying-power, data-initial-margin  in a class with margin only: what a new buy may
+ *                    cost (classrooms.rules.buying_power) and the initial margin in percent;
+ *                    a buy is then within reach when the cash pays for it or, as the margin
+ *                    rule (classrooms.rules.check_margin) counts it, when its cost and
+ *                    commission ÷ the initial margin fit in the buying power
  *   data-commission-kind     the class's commission: "none", "flat" (data-commission-amount
  *                    dollars a trade), "per_share" (dollars a share) or "percent" (percent of
  *                    the order's value, at least data-commission-minimum dollars)
@@ -40,6 +46,13 @@
 
   function toCents(text) {
     return toUnits(text, 2);
+  }
+
+  // toCents, below zero too: "-5000.00" → -500000n.
+  function toSignedCents(text) {
+    var match = /^\s*(-?)(.*)$/.exec(String(text == null ? "" : text));
+    var cents = toCents(match[2]);
+    return cents != null && match[1] ? -cents : cents;
   }
 
   // A typed number, in units of 10^-places: null if it is not one, or has more places
@@ -148,7 +161,12 @@
     var fixedSide = form.dataset.side;
     // The market is closed and the class's market orders wait for the open.
     var waitsForOpen = form.querySelector("[data-closed-note][data-waits]") !== null;
-    var cash = toCents(form.dataset.cash) || 0n;
+    var cash = toSignedCents(form.dataset.cash) || 0n;
+    // In a class with margin: the buying power in cents and the initial margin in
+    // hundredths of a percent (50 → 5000n); null in a class without.
+    var power = form.dataset.buyingPower != null ? toSignedCents(form.dataset.buyingPower) : null;
+    var initialMargin = toUnits(form.dataset.initialMargin, 2);
+    if (power == null || !initialMargin) power = null;
     var commissionFor = commissionRule(form.dataset);
     var flat = form.dataset.commissionKind === "flat" ? commissionFor(0n, 0n) : null;
     var maxQuantity = BigInt(form.dataset.maxQuantity || "1000000");
@@ -324,14 +342,28 @@
       return total + commissionFor(shares, total);
     }
 
-    // The most shares whose cost (or hold), commission included, the cash covers: it grows
-    // with the shares whatever the commission's kind, so a binary search finds it.
-    function maxAffordable(unitCost) {
+    // Whether a buy is within reach: `spend` (its cost or hold, commission included) from
+    // the free cash; with margin, also when `margined` fits in the buying power.
+    function withinReach(spend, margined) {
+      return spend <= cash || (power != null && margined <= power);
+    }
+
+    // What a buy uses of the buying power, as the margin rule counts it: a market buy its
+    // total, and its commission ÷ the initial margin (paid out of the equity the margin
+    // stands on); an open buy's hold, all of it.
+    function margined(total, commission) {
+      if (power == null) return total + commission;
+      return total + (commission * 10000n + initialMargin - 1n) / initialMargin;
+    }
+
+    // The most shares within reach (withinReach of fits(shares)): it grows with the shares
+    // whatever the commission's kind, so a binary search finds it.
+    function maxAffordable(fits) {
       var low = 0n;
       var high = maxQuantity;
       while (low < high) {
         var middle = (low + high + 1n) / 2n;
-        if (unitCost(middle) <= cash) low = middle;
+        if (fits(middle)) low = middle;
         else high = middle - 1n;
       }
       return low;
@@ -341,9 +373,21 @@
       if (!state.price) return 0n;
       var found = readOrder(state, 1n);
       if (orderType() !== "market" && side() === "buy" && found.order) {
-        return maxAffordable(function (shares) { return hold(found.order, state.price, shares); });
+        return maxAffordable(function (shares) {
+          var held = hold(found.order, state.price, shares);
+          return withinReach(held, held);
+        });
       }
-      return maxAffordable(function (shares) { return cost(state.price, shares); });
+      return maxAffordable(function (shares) {
+        var total = state.price * shares;
+        var commission = commissionFor(shares, total);
+        return withinReach(total + commission, margined(total, commission));
+      });
+    }
+
+    // Cash after a buy or a sale; below zero, in a class with margin, a loan.
+    function cashAfterText(after) {
+      return formatCents(after) + (after < 0n && power != null ? " (a margin loan)" : "");
     }
 
     function warn(text) {
@@ -420,18 +464,22 @@
       setText(commissionEstimate, formatCents(commission));
       if (!selling) {
         var spend = total + commission;
+        var uses = margined(total, commission);
         if (waits) {
           spend = hold(found.order, state.price, shares);
+          uses = spend;
           show(holdRows, true);
           setText(holdEstimate, formatCents(spend));
         }
-        setText(cashAfter, formatCents(cash - spend));
-        if (!message && spend > cash) {
-          message = "That is more than your cash: you can afford " +
+        setText(cashAfter, cashAfterText(cash - spend));
+        if (!message && !withinReach(spend, uses)) {
+          message = (power != null
+            ? "That is more than your buying power of " + formatCents(power)
+            : "That is more than your cash") + ": you can afford " +
             affordableNow(state).toLocaleString("en-US") + " shares.";
         }
       } else {
-        setText(cashAfter, formatCents(cash + total - commission));
+        setText(cashAfter, cashAfterText(cash + total - commission));
         if (shares > state.held) {
           message = state.heldForOrders > 0n
             ? "You can sell " + state.held.toLocaleString("en-US") + " shares; " +

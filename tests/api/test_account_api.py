@@ -38,3 +38,43 @@ def test_a_student_in_a_class_sees_the_class_and_their_rank(api, student, other_
     assert body["classroom"] == {"id": classroom.pk, "name": "Period 3"}
     assert body["rank"]["of"] == 2
     assert body["rank"]["metric"] == classroom.ranking
+
+
+def test_a_margin_account_shows_its_buying_power_loan_equity_and_margin_level(
+    api, student, acme, django_assert_num_queries
+):
+    # The worked example: $10,000 of cash buys $15,000 of ACME at a 50 % initial margin.
+    student.classroom = ClassroomFactory(name="Leverage", margin=True)
+    student.save()
+    placed = api.post("/orders", {"symbol": "ACME", "quantity": 300})  # ACME at $50.00
+    assert placed.status_code == 201, placed.content
+
+    # token (with the class); the account row; the holdings; the ranked row
+    with django_assert_num_queries(4):
+        body = api.get("/account").json()
+
+    assert body["cash"] == "-5000.00"
+    assert body["margin_loan"] == "5000.00"
+    assert body["equity"] == body["total_value"] == "10000.00"
+    assert body["buying_power"] == "5000.00"
+    assert body["margin_level"] == "66.67"
+
+
+def test_without_positions_the_margin_level_is_null(api):
+    body = api.get("/account").json()
+
+    assert body["margin_level"] is None
+    assert (body["margin_loan"], body["equity"]) == ("0.00", "10000.00")
+
+
+def test_the_schema_documents_the_margin_fields():
+    from api.main import api as ninja_api
+
+    account = ninja_api.get_openapi_schema()["components"]["schemas"]["AccountOut"]
+    fields = account["properties"]
+
+    assert {"buying_power", "margin_loan", "equity", "margin_level"} <= set(fields)
+    for name in ("buying_power", "margin_loan", "equity"):
+        assert fields[name]["pattern"] == r"^-?\d+\.\d{2}$"  # Money: a decimal string
+        assert name in account["required"]
+    assert {"type": "null"} in fields["margin_level"]["anyOf"]

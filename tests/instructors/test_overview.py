@@ -76,6 +76,10 @@ def test_last_activity_is_the_last_own_move_or_a_later_log_in(class_of_three, te
     ben = User.objects.get(username="ben")
     # An instructor's grant is not the student's activity.
     grant_cash(student=ben, instructor=teacher, amount="10", reason="Prize")
+    # Nor is the interest the close pays on cash.
+    class_of_three.cash_rate_percent = Decimal("4")
+    class_of_three.save()
+    assert ledger.accrue_interest(day=1).paid == 3
     User.objects.filter(username="cat").update(last_login=timezone.now() + timedelta(minutes=5))
 
     rows = {row.username: row for row in class_overview(class_of_three).students}

@@ -26,7 +26,7 @@ User = get_user_model()
 MIGRATION = ("accounts", "0003_instructors_unlock_logins")
 first = importlib.import_module("accounts.migrations.0002_instructors_group")
 migration = importlib.import_module("accounts.migrations.0003_instructors_unlock_logins")
-latest = importlib.import_module("accounts.migrations.0008_instructors_api_tokens")
+latest = importlib.import_module("accounts.migrations.0009_instructors_margin_calls")
 
 
 def granted(group) -> set[tuple[str, str]]:
@@ -193,3 +193,20 @@ def test_the_api_tokens_migration_grants_and_takes_back_the_token_permissions():
 
     tokens.apply(tokens.PREVIOUS)(state.apps, editor)
     assert granted(group) == set(tokens.PREVIOUS)
+
+
+def test_the_margin_calls_migration_grants_and_takes_back_the_margin_call_view():
+    calls = importlib.import_module("accounts.migrations.0009_instructors_margin_calls")
+    state = MigrationExecutor(connection).loader.project_state(
+        ("accounts", "0009_instructors_margin_calls")
+    )
+    editor = SimpleNamespace(connection=connection)
+    Permission.objects.filter(codename="view_margincall").delete()
+
+    calls.apply(calls.PERMISSIONS)(state.apps, editor)  # creates the permission first
+    group = Group.objects.get(name=INSTRUCTORS)
+    assert ("trading", "view_margincall") in granted(group)
+    assert granted(group) == set(calls.PERMISSIONS)
+
+    calls.apply(calls.PREVIOUS)(state.apps, editor)
+    assert granted(group) == set(calls.PREVIOUS)

@@ -72,7 +72,9 @@ def test_the_live_unit_value_with_no_units_is_the_last_one():
     assert live_unit_value(emptied, total_value=D("0"), net_contributions=D("0")) == D("0.8")
 
 
-def test_flows_into_a_portfolio_worth_nothing_before_them_are_issued_at_the_last_unit_value():
+def test_flows_into_a_portfolio_worth_nothing_before_them_buy_no_units():
+    # The units were worth nothing just before the deposit (a margin account can lose all
+    # it had): the time-weighted return stays at −100 %, not at the last unit value's.
     state = next_state(
         started("1000", "0.8", "1000.00"),
         value_before=D("500.00"),  # the deposit of 500 is all there is
@@ -80,7 +82,27 @@ def test_flows_into_a_portfolio_worth_nothing_before_them_are_issued_at_the_last
         net_contributions=D("1500.00"),
     )
 
-    assert state.units == D("1625")  # 1,000 + 500 / 0.80
+    assert (state.units, state.unit_value, state.max_drawdown) == (D("0"), D("0"), D("1"))
+
+
+def test_an_equity_below_zero_is_a_unit_value_of_zero_and_a_drawdown_of_one():
+    # $10,000 put in; a margin account's equity falls to −$2,000.
+    state = next_state(
+        started("10000", "1", "10000.00"),
+        value_before=D("-2000.00"),
+        value_after=D("-2000.00"),
+        net_contributions=D("10000.00"),
+    )
+
+    assert (state.units, state.unit_value) == (D("10000"), D("0"))
+    assert (state.twr, state.max_drawdown) == (D("-1"), D("1"))
+    # The units stay: if the prices come back before any flow, so does the unit value.
+    back = next_state(
+        state, value_before=D("5000.00"), value_after=D("5000.00"), net_contributions=D("10000.00")
+    )
+    assert back.unit_value == D("0.5")
+    assert live_unit_value(state, total_value=D("-2000.00"), net_contributions=D("10000.00")) == 0
+    assert live_unit_value(UnitState(), total_value=D("-1.00"), net_contributions=D("5.00")) == 0
 
 
 def test_a_deposit_after_the_unit_value_fell_to_zero_issues_no_units():

@@ -23,6 +23,7 @@ from api.services import create_token
 from ledger.services import deposit
 from tests.factories import ClassroomFactory, InstructorFactory, PriceFactory, StudentFactory
 from tests.security.helpers import PATH_VALUES, admin_urls, money_state, site_urls
+from trading.models import MarginCall
 from trading.services import buy
 
 # What a persona gets: a status code, or one of these redirects.
@@ -135,6 +136,16 @@ def classroom(student, other_student, instructor):
     for user in (student, other_student):
         user.classroom = period
         user.save(update_fields=["classroom"])
+    # A margin call of hers, met long ago: a row of every table the admin lists.
+    MarginCall.objects.create(
+        user=student,
+        opened_day=1,
+        due_day=1,
+        equity=Decimal("4000.00"),
+        requirement=Decimal("4200.00"),
+        status=MarginCall.Status.MET,
+        met_at=timezone.now(),
+    )
     return {"alice": student, "bob": other_student, "teacher": instructor}
 
 

@@ -51,6 +51,17 @@ def pct(value, places=2):
 
 
 @register.filter
+def percentage(value, places=2):
+    """A level, not a change: "66.67 %", "−19.05 %" (a minus sign, no plus; the % kept on
+    the number's line)."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    sign = MINUS if d < 0 else ""
+    return f"{sign}{abs(d):,.{int(places)}f}\u00a0%"
+
+
+@register.filter
 def signed_ratio(value, places=2):
     """A signed plain number, such as a risk-adjusted return: "+0.42"."""
     d = _as_decimal(value)

@@ -13,9 +13,10 @@ def order_ticket(context, quote):
     """The order ticket for one quote: `{% order_ticket quote %}`.
 
     `quote` needs .symbol, .name, .price and .halted (prices.selectors.Quote has them).
-    Reads the visitor's cash and shares held, and their class's rules for the commission
-    and the order types: one query for a logged-in user (two in a class), none for an
-    anonymous visitor or a halted symbol."""
+    Reads the visitor's cash and shares held (with the margin figures in a class with
+    margin), and their class's rules for the commission, the order types and margin: one
+    query for a logged-in user (two in a class), none for an anonymous visitor or a halted
+    symbol."""
     request = context.get("request")
     user = getattr(request, "user", None)
     ticket = {
@@ -28,8 +29,8 @@ def order_ticket(context, quote):
     }
     if not ticket["authenticated"] or ticket["halted"]:
         return ticket
-    funds = selectors.cash_and_shares(user, quote.symbol)
     rules = rulebook_for(user)
+    funds = selectors.cash_and_shares(user, quote.symbol, rules=rules)
     form = OrderTicketForm(
         initial={"symbol": quote.symbol, "side": "buy", "next": ticket["next"]},
         auto_id="ticket-%s",

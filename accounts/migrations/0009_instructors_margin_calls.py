@@ -1,0 +1,37 @@
+"""Instructors see their students' margin calls (read-only)."""
+
+import importlib
+
+from django.contrib.auth.management import create_permissions
+from django.db import migrations
+
+PREVIOUS = importlib.import_module("accounts.migrations.0008_instructors_api_tokens").PERMISSIONS
+# In the list's order: after the orders.
+_AT = PREVIOUS.index(("trading", "cancel_order")) + 1
+PERMISSIONS = [*PREVIOUS[:_AT], ("trading", "view_margincall"), *PREVIOUS[_AT:]]
+
+
+def apply(permissions):
+    def run(apps, schema_editor):
+        from accounts.roles import apply_instructor_role
+
+        app_config = apps.get_app_config("trading")
+        app_config.models_module = True  # see 0002: the migration state's apps have none
+        create_permissions(app_config, apps=apps, verbosity=0, using=schema_editor.connection.alias)
+        app_config.models_module = None
+        apply_instructor_role(
+            group_model=apps.get_model("auth", "Group"),
+            permission_model=apps.get_model("auth", "Permission"),
+            permissions=permissions,
+        )
+
+    return run
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("accounts", "0008_instructors_api_tokens"),
+        ("trading", "0006_margin_calls"),
+    ]
+
+    operations = [migrations.RunPython(apply(PERMISSIONS), apply(PREVIOUS))]

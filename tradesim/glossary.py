@@ -280,6 +280,33 @@ SECTIONS: tuple[Section, ...] = (
                 "a day, as 252 trading days make a year.",
                 "Example: a $10,000 margin loan at 8 % a year costs about $3.17 a day.",
             ),
+            Term(
+                "short-selling",
+                "Selling short (Sell short)",
+                "Selling shares you do not own: you borrow them, sell them now, and buy them "
+                "back later. You win if the price falls, and lose if it rises.",
+                "Example: you sell 10 shares short at $100 and get $1,000. If the price "
+                "falls to $80, buying them back costs $800: you made $200. If it rises to "
+                "$150, buying them back costs $1,500: you lost $500. A price can keep rising, "
+                "so a short can lose more than you got for it. Your class allows it only with "
+                "enough equity (the initial margin), and not for very cheap stocks.",
+            ),
+            Term(
+                "buy-to-cover",
+                "Buy to cover",
+                "Buying back shares you sold short, which closes (covers) the short position. "
+                "Your profit or loss is the price you sold at minus the price you buy back at.",
+                "Example: you sold 10 shares short at $100. Buying to cover at $90 costs $900 "
+                "and makes you $100 (before commission); at $110 it costs $1,100, a $100 loss.",
+            ),
+            Term(
+                "borrow-fee",
+                "Borrow fee",
+                "What borrowing shares to sell short costs: a yearly percent of the short "
+                "position's value, charged a little at each simulated day's close.",
+                "Example: a $10,000 short position with a 2 % borrow fee costs about $0.79 a "
+                "day (2 % of $10,000 is $200 a year, over 252 trading days).",
+            ),
         ),
     ),
     Section(

@@ -378,6 +378,12 @@ class Order(models.Model):
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
 
+    @property
+    def buys(self) -> bool:
+        """A buy or a buy to cover (BUYING_SIDES): it waits for the price to fall to a limit,
+        rise to a stop."""
+        return self.side in BUYING_SIDES
+
 
 class MarginCallStatus(models.TextChoices):
     OPEN = "open", "Open"

@@ -75,6 +75,10 @@ def trades_for(user, filters: TradeFilters | None = None) -> QuerySet[Trade]:
     return qs.order_by("-timestamp", "-id")
 
 
+BOUGHT = (Trade.Operation.BUY, Trade.Operation.COVER)
+SOLD = (Trade.Operation.SELL, Trade.Operation.SHORT)
+
+
 @dataclass(frozen=True)
 class TradeTotals:
     count: int
@@ -94,8 +98,9 @@ def totals_for(user, filters: TradeFilters | None = None) -> TradeTotals:
         count=Count("id"),
         realized_pnl=total("realized_pnl"),
         commission=total("commission"),
-        bought=total("total", filter=Q(operation=Trade.Operation.BUY)),
-        sold=total("total", filter=Q(operation=Trade.Operation.SELL)),
+        # Covering a short buys shares; selling one short sells them.
+        bought=total("total", filter=Q(operation__in=BOUGHT)),
+        sold=total("total", filter=Q(operation__in=SOLD)),
     )
     # Rounded to cents: SQLite sums decimals in floating point.
     return TradeTotals(
@@ -174,13 +179,18 @@ class TicketFunds:
     open sell orders hold."""
 
     cash: Cash | None
-    shares: int = 0
+    shares: int = 0  # below zero: a short position
     shares_held: int = 0
 
     @property
     def free_shares(self) -> int:
-        """The shares they can sell now."""
-        return self.shares - self.shares_held
+        """The shares they can sell now (none of a short position)."""
+        return max(self.shares - self.shares_held, 0)
+
+    @property
+    def short(self) -> int:
+        """The shares the user is short (0 unless the position is short)."""
+        return max(-self.shares, 0)
 
 
 def cash_and_shares(user, symbol: str, *, rules: Rulebook | None = None) -> TicketFunds:
@@ -208,19 +218,29 @@ class SymbolOption:
     name: str
     price: Decimal
     halted: bool
-    held: int  # the shares owned
-    held_for_orders: int = 0  # of those, the shares open sell orders hold
+    held: int  # the shares owned; below zero, the shares the user is short
+    held_for_orders: int = 0  # of those, the shares open sell (or buy to cover) orders hold
+
+    @property
+    def is_short(self) -> bool:
+        return self.held < 0
+
+    @property
+    def size(self) -> int:
+        """The position's size, owned or short: 50 for "Short 50"."""
+        return abs(self.held)
 
     @property
     def free(self) -> int:
-        """The shares that can be sold now."""
-        return self.held - self.held_for_orders
+        """The shares that can be sold now, or, of a short position, covered now."""
+        return abs(self.held) - self.held_for_orders
 
 
 def order_options(user, *, side: str) -> list[SymbolOption]:
     """The symbols an order page offers, with live price and shares held. Two queries.
 
-    For a buy: every listed symbol. For a sell: the symbols the user holds."""
+    For a buy or a short sale: every listed symbol. For a sell: the symbols the user owns;
+    for a buy to cover: the symbols the user is short."""
     held = {
         symbol: (quantity, on_hold)
         for symbol, quantity, on_hold in Holding.objects.filter(user_id=user.pk)
@@ -228,8 +248,10 @@ def order_options(user, *, side: str) -> list[SymbolOption]:
         .values_list("stock_id", "quantity", "held_quantity")
     }
     prices = Price.objects.order_by("symbol").only("symbol", "name", "price", "halted")
-    if side == Trade.Operation.SELL:
-        prices = prices.filter(symbol__in=list(held))
+    if side == Order.Side.SELL:
+        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q > 0])
+    elif side == Order.Side.BUY_TO_COVER:
+        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q < 0])
     return [
         SymbolOption(
             symbol=p.symbol,

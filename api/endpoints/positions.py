@@ -15,12 +15,20 @@ class PositionOut(Schema):
     name: str = Field(description="The company's name.")
     sector: str
     halted: bool = Field(description="Trading in the symbol is paused by the instructor.")
-    quantity: int = Field(description="Shares held, those held for open sell orders included.")
-    held_for_orders: int = Field(
-        description="Of the shares, how many open sell orders hold: they cannot be sold again "
-        "until those orders fill or are cancelled."
+    quantity: int = Field(
+        description="Shares held, those held for open orders included; below zero for a "
+        "short position (-50: short 50 shares)."
     )
-    available: int = Field(description="Shares free to sell now: quantity less held_for_orders.")
+    side: str = Field(description='"long" (shares owned) or "short" (shares sold short).')
+    held_for_orders: int = Field(
+        description="Of the shares, how many open sell orders (of a short position, open buy "
+        "to cover orders) hold: they cannot be sold or covered again until those orders fill "
+        "or are cancelled."
+    )
+    available: int = Field(
+        description="Shares free to sell now, or of a short position free to cover: the "
+        "position's size less held_for_orders."
+    )
     average_cost: AveragePrice = Field(
         description="What a share cost on average (commissions aside), to four places."
     )
@@ -64,8 +72,9 @@ def position_out(position: Position) -> dict:
         "sector": position.sector,
         "halted": position.halted,
         "quantity": position.quantity,
+        "side": "short" if position.quantity < 0 else "long",
         "held_for_orders": position.held_quantity,
-        "available": position.quantity - position.held_quantity,
+        "available": abs(position.quantity) - position.held_quantity,
         "average_cost": position.average_cost,
         "price": position.price,
         "previous_close": position.previous_close,

@@ -45,8 +45,10 @@ STARTING_CASH_DESCRIPTION = "Starting cash"
 # them either, or a student could keep a day's interest from being charged.
 INTEREST_TOKEN = "interest"
 CASH_INTEREST_TOKEN = "cash-interest"
+# A day's borrow fee on short positions: "borrow-fee:<day>", likewise.
+BORROW_FEE_TOKEN = "borrow-fee"
 _RESERVED_PREFIXES = tuple(
-    f"{name}:" for name in (OPENING_TOKEN, INTEREST_TOKEN, CASH_INTEREST_TOKEN)
+    f"{name}:" for name in (OPENING_TOKEN, INTEREST_TOKEN, CASH_INTEREST_TOKEN, BORROW_FEE_TOKEN)
 )
 
 
@@ -840,6 +842,30 @@ def accrue_interest(*, day: int, now=None) -> InterestSummary:
 
 
 _INTEREST_TOKENS_SQL = "SELECT token FROM transactions WHERE user_id = %s AND token IN (%s, %s)"
+
+
+def charge_borrow_fee(*, user, day: int, amount: Decimal, description: str) -> Transaction | None:
+    """Charge `user` a simulated day's borrow fee on their short positions (worked out by
+    the trading app, which keeps the positions): one `borrow_fee` row, once per user and
+    day (its token "borrow-fee:<day>", looked up under the balance lock), None when it was
+    charged already. Like interest on a loan, it may take the cash below zero, or below the
+    loan allowed, which is raised to cover it: the margin call answers it.
+    Locks: the user's balance row, in a transaction of its own."""
+    amount = validate_amount(amount)
+    token = f"{BORROW_FEE_TOKEN}:{day}"
+    with transaction.atomic():
+        account = _lock(user, None)
+        if _token_used(user, token):
+            return None
+        account.allow_loan(max(account.loan_limit, account.held - (account.amount - amount)))
+        return _post(
+            account.balance,
+            type=Transaction.Type.BORROW_FEE,
+            amount=amount,
+            description=description,
+            token=token,
+            borrow=True,
+        )
 
 
 def _accrue_for(user, *, day: int) -> Transaction | None:

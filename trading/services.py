@@ -1555,6 +1555,7 @@ class FillSummary:
     triggered: int = 0  # stop-limits whose stop was reached, now waiting as limits
     failed: int = 0  # fills that hit an unexpected error; left open, logged
     interest: int = 0  # accounts charged or paid a day's interest (at a close, or caught up)
+    borrow_fees: int = 0  # accounts charged a day's borrow fee on short positions (a close)
     margin_calls: "MarginCallSummary | None" = None  # said only when there were any
 
     def __str__(self) -> str:
@@ -1565,6 +1566,9 @@ class FillSummary:
             text += f", {self.failed} failed (see the log)"
         if self.interest:
             text += f" | interest: {self.interest} account{'s' if self.interest != 1 else ''}"
+        if self.borrow_fees:
+            text += f" | borrow fees: {self.borrow_fees} account"
+            text += "s" if self.borrow_fees != 1 else ""
         if self.margin_calls:
             text += f" | {self.margin_calls}"
         return text
@@ -1718,6 +1722,7 @@ def fill_orders(*, now=None) -> FillSummary:
     if day.closed:
         summary.expired += _step(summary, expire_orders, day=day.number, now=now) or 0
         _accrue_interest(summary, day=day.number, now=now)
+        summary.borrow_fees = _step(summary, charge_borrow_fees, day=day.number, now=now) or 0
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
@@ -1730,6 +1735,52 @@ def _step(summary: FillSummary, step, **kwargs):
         summary.failed += 1
         logger.exception("%s failed after a tick; the other steps went on", step.__name__)
         return None
+
+
+# The students who pay a borrow fee: short positions at the market, per student, in classes
+# under way with a fee. One statement, over the short holdings only.
+_BORROWERS_SQL = """
+SELECT h.user_id, c.borrow_fee_percent, SUM(-h.quantity * p.price)
+FROM holdings h
+JOIN prices p ON p.symbol = h.symbol
+JOIN users u ON u.id = h.user_id
+JOIN accounts_classroom c ON c.id = u.classroom_id
+WHERE h.quantity < 0 AND c.borrow_fee_percent > 0
+  AND (c.starts_at IS NULL OR c.starts_at <= %s) AND (c.ends_at IS NULL OR c.ends_at > %s)
+GROUP BY h.user_id, c.borrow_fee_percent
+ORDER BY h.user_id
+"""
+
+
+def charge_borrow_fees(*, day: int, now=None) -> int:
+    """At a simulated day's close: charge each student with short positions their class's
+    borrow fee, daily_interest(the shorts' market value, borrow_fee_percent), as one
+    `borrow_fee` journal row (ledger.services.charge_borrow_fee: once per student and day,
+    a transaction each). Returns how many were charged. A day whose close was missed is not
+    charged later (the shorts' value then is not the close's)."""
+    now = now or timezone.now()
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_BORROWERS_SQL, [moment, moment])
+        found = cursor.fetchall()
+    users = get_user_model().objects.in_bulk([user_id for user_id, _, _ in found])
+    charged = 0
+    for user_id, rate, value in found:
+        value, rate = to_cents(rows.decimal(value, 2)), rows.decimal(rate, 2)
+        fee = classroom_rules.daily_interest(value, rate)
+        if fee <= 0:
+            continue
+        row = ledger.charge_borrow_fee(
+            user=users[user_id],
+            day=day,
+            amount=fee,
+            description=(
+                f"Borrow fee on your short positions of ${value:,.2f} at "
+                f"{classroom_rules.percent(rate)} % a year (day {day})"
+            ),
+        )
+        charged += row is not None
+    return charged
 
 
 def _accrue_interest(summary: FillSummary, *, day: int, now) -> None:
@@ -1931,13 +1982,17 @@ def _hold_problems() -> list[str]:
 # requirement is met (`_liquidate`).
 
 # The accounts under the maintenance requirement, in one statement over balances, holdings
-# × prices and classes. Positions are long only, so equity = cash + V and the requirement is
-# m·V with m ≤ 100 %: an account with cash ≥ 0 has equity ≥ V ≥ m·V and is never under it.
-# Only the balances below zero (margin loans, few) are joined to their holdings. The cent
-# of slack lets SQLite's float arithmetic keep every account near the line; the exact
+# × prices and classes. Equity = cash + L − S (long and short positions at the market) and
+# the requirement is m·(L + S) with m ≤ 100 %: an account with cash ≥ 0 and no short
+# position has equity L ≥ m·L and is never under it. So only the balances below zero (margin
+# loans) and the accounts with a short position (few) are joined to their holdings. The
+# cent of slack lets SQLite's float arithmetic keep every account near the line; the exact
 # comparison is the one in Decimal that follows (_under_maintenance).
 _UNDER_MAINTENANCE_SQL = """
-SELECT o.user_id, o.amount, SUM(h.quantity * p.price), o.percent, o.days, o.ended
+SELECT o.user_id, o.amount,
+       SUM(CASE WHEN h.quantity > 0 THEN h.quantity * p.price ELSE 0 END),
+       SUM(CASE WHEN h.quantity < 0 THEN -h.quantity * p.price ELSE 0 END),
+       o.percent, o.days, o.ended
 FROM (
     SELECT b.user_id, b.amount, c.maintenance_margin_percent AS percent,
            c.margin_call_days AS days,
@@ -1945,21 +2000,23 @@ FROM (
     FROM balances b
     JOIN users u ON u.id = b.user_id
     JOIN accounts_classroom c ON c.id = u.classroom_id
-    WHERE b.amount < 0 AND c.margin
+    WHERE (b.amount < 0 AND c.margin)
+       OR EXISTS (SELECT 1 FROM holdings s WHERE s.user_id = b.user_id AND s.quantity < 0)
 ) o
 JOIN holdings h ON h.user_id = o.user_id
 JOIN prices p ON p.symbol = h.symbol
 GROUP BY o.user_id, o.amount, o.percent, o.days, o.ended
-HAVING o.amount + SUM(h.quantity * p.price) < o.percent * SUM(h.quantity * p.price) / 100 + 0.01
+HAVING o.amount + SUM(h.quantity * p.price)
+       < o.percent * SUM(ABS(h.quantity) * p.price) / 100 + 0.01
 ORDER BY o.user_id
 """
 
 
-def maintenance_requirement(percent: Decimal, long_value: Decimal) -> Decimal:
-    """The equity the class requires of positions worth `long_value`: `percent` % of it,
-    rounded up to the cent (equity is whole cents, so equity ≥ this exactly when it is at
-    least the unrounded requirement)."""
-    return (percent * long_value / 100).quantize(CENT, rounding=ROUND_CEILING)
+def maintenance_requirement(percent: Decimal, positions: Decimal) -> Decimal:
+    """The equity the class requires of positions worth `positions` (long and short, both
+    counted): `percent` % of it, rounded up to the cent (equity is whole cents, so equity ≥
+    this exactly when it is at least the unrounded requirement)."""
+    return (percent * positions / 100).quantize(CENT, rounding=ROUND_CEILING)
 
 
 @dataclass(frozen=True)
@@ -1977,10 +2034,13 @@ def _under_maintenance(now) -> dict[int, _Shortfall]:
     found = {}
     with connection.cursor() as cursor:
         cursor.execute(_UNDER_MAINTENANCE_SQL, [connection.ops.adapt_datetimefield_value(now)])
-        for user_id, amount, long_value, percent, days, ended in cursor.fetchall():
+        for user_id, amount, long_value, short_value, percent, days, ended in cursor.fetchall():
             long_value = to_cents(rows.decimal(long_value, 2))
-            equity = rows.decimal(amount, 2) + long_value
-            requirement = maintenance_requirement(rows.decimal(percent, 2), long_value)
+            short_value = to_cents(rows.decimal(short_value, 2))
+            equity = rows.decimal(amount, 2) + long_value - short_value
+            requirement = maintenance_requirement(
+                rows.decimal(percent, 2), long_value + short_value
+            )
             if equity < requirement:
                 found[user_id] = _Shortfall(user_id, equity, requirement, int(days), bool(ended))
     return found
@@ -2107,10 +2167,10 @@ def _liquidate(*, user, call_id: int, now) -> str | None:
         rules = rulebook_for(user)
         percent = rules.maintenance_margin_percent
         positions = _positions(user)
-        long_value = sum((value for _, _, _, _, value in positions), ZERO)
-        equity = account.amount + long_value
-        requirement = maintenance_requirement(percent, long_value)
-        if not rules.margin or equity >= requirement:
+        equity, carried = _equity(account, positions)
+        requirement = maintenance_requirement(percent, carried)
+        shorts = any(quantity < 0 for _, quantity, _, _, _ in positions)
+        if not (rules.margin or shorts) or equity >= requirement:
             call.status, call.met_at = MarginCall.Status.MET, now
             call.save(update_fields=["status", "met_at"])
             return call.status
@@ -2120,29 +2180,48 @@ def _liquidate(*, user, call_id: int, now) -> str | None:
         # Locked in symbol order, as a reset locks them; then re-read, now that the
         # cancelled sells no longer hold shares.
         positions = _positions(user, lock=True)
-        sold, waiting = [], []
+        sold, waiting, closed = [], [], set()
         for symbol, quantity, price, halted, value in positions:
             if equity >= requirement:
                 break
             if halted:
                 waiting.append(symbol)
                 continue
-            trade = _sell_locked(
-                account,
-                symbol=symbol,
-                quantity=quantity,
-                price=price,
-                total=value,
-                commission=ZERO,
-                token=None,
-                note=_MARGIN_NOTE,
-            )
+            if quantity < 0:  # a short position: bought back at the market
+                cover = classroom_rules.Order(
+                    side=Order.Side.BUY_TO_COVER,
+                    symbol=symbol,
+                    quantity=-quantity,
+                    price=price,
+                    total=value,
+                    commission=ZERO,
+                    at=now,
+                )
+                trade = _cover_locked(account, order=cover, token=None, note=_MARGIN_NOTE)
+            else:
+                trade = _sell_locked(
+                    account,
+                    symbol=symbol,
+                    quantity=quantity,
+                    price=price,
+                    total=value,
+                    commission=ZERO,
+                    token=None,
+                    note=_MARGIN_NOTE,
+                )
             sold.append(trade)
-            long_value -= value
-            equity = account.amount + long_value
-            requirement = maintenance_requirement(percent, long_value)
-        words = ", ".join(f"{t.quantity:,} {t.stock_id} @ {t.price:.2f}" for t in sold) or "nothing"
-        detail = f"Sold {words}"
+            closed.add(symbol)
+            equity, carried = _equity(account, [row for row in positions if row[0] not in closed])
+            requirement = maintenance_requirement(percent, carried)
+        words = (
+            ", ".join(
+                f"{'covered' if t.operation == Trade.Operation.COVER else 'sold'} {t.quantity:,} "
+                f"{t.stock_id} @ {t.price:.2f}"
+                for t in sold
+            )
+            or "nothing"
+        )
+        detail = words[0].upper() + words[1:] if sold else "Sold nothing"
         if cancelled:
             detail += f"; cancelled {len(cancelled)} open order{'s' if len(cancelled) != 1 else ''}"
         detail += f"; equity ${equity:,.2f}, requirement ${requirement:,.2f}"
@@ -2176,9 +2255,20 @@ def _liquidate(*, user, call_id: int, now) -> str | None:
     return call.status
 
 
+def _equity(account, positions) -> tuple[Decimal, Decimal]:
+    """(equity, the positions' value, long and short both counted) of an account with these
+    positions: cash + the shares owned − what the short positions owe."""
+    signed = sum(
+        (value if quantity > 0 else -value for _, quantity, _, _, value in positions), ZERO
+    )
+    carried = sum((value for _, _, _, _, value in positions), ZERO)
+    return account.amount + signed, carried
+
+
 def _positions(user, *, lock: bool = False) -> list[tuple[str, int, Decimal, bool, Decimal]]:
     """(symbol, quantity, price, halted, market value) of each of the user's positions,
-    largest market value first (then by symbol). With `lock`, the holding rows are locked
+    largest market value first (then by symbol); a short position has a negative quantity
+    and, as its value, what buying it back costs. With `lock`, the holding rows are locked
     (in symbol order) before the prices are read."""
     holdings = Holding.objects.filter(user_id=user.pk).order_by("stock_id")
     if lock:
@@ -2193,6 +2283,6 @@ def _positions(user, *, lock: bool = False) -> list[tuple[str, int, Decimal, boo
     positions = []
     for symbol, quantity in held:
         price, halted = quotes[symbol]
-        positions.append((symbol, quantity, price, halted, to_cents(price * quantity)))
+        positions.append((symbol, quantity, price, halted, to_cents(price * abs(quantity))))
     positions.sort(key=lambda row: (-row[4], row[0]))
     return positions

@@ -126,11 +126,12 @@ def test_a_margin_class_costs_the_tickets_no_more_queries(acme, margin):
         buy(user=student, symbol=f"S{i}", quantity=5)
     client = client_of(student)
 
-    # session, user, holdings, prices, the class, the cash (and positions' value)
+    # session, user, holdings, prices, the class, the cash (and positions' value), the
+    # margin call banner's open call
     for url in (BUY, NEW + "?symbol=ACME&side=sell"):
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url).status_code == 200
-        assert len(ctx.captured_queries) == 6
+        assert len(ctx.captured_queries) == 7
     # the class, the cash and shares (and positions' value)
     with CaptureQueriesContext(connection) as ctx:
         html = render(student, quote_for(symbol="ACME", price="100.00"), path="/prices/ACME/")

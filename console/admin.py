@@ -39,7 +39,7 @@ from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, 
 from console import selectors
 from console.forms import GrantCashForm, ResetStudentForm
 from console.services import grant_cash
-from ledger.models import Transaction
+from ledger.models import Balance, Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
 from tradesim.admin import (
@@ -113,12 +113,43 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
 # Classes --------------------------------------------------------------------------------
 
 
+class ClassroomForm(ModelForm):
+    """The class's admin form: margin and short selling cannot be switched off while a
+    student of the class still borrows or is short (the margin rules, interest and margin
+    calls that protect those positions would stop); the message says what to do first."""
+
+    def clean(self):
+        cleaned = super().clean()
+        classroom = self.instance
+        if classroom.pk is None:
+            return cleaned
+        if classroom.short_selling and cleaned.get("short_selling") is False:
+            short = Holding.objects.filter(user__classroom=classroom, quantity__lt=0)
+            if short.exists():
+                self.add_error(
+                    "short_selling",
+                    f"{short.values('user').distinct().count()} student(s) of this class "
+                    "still hold short positions. Short selling can be switched off once "
+                    "they are covered (or the students are reset).",
+                )
+        if classroom.margin and cleaned.get("margin") is False:
+            borrowing = Balance.objects.filter(user__classroom=classroom, amount__lt=0)
+            if borrowing.exists():
+                self.add_error(
+                    "margin",
+                    f"{borrowing.count()} student(s) of this class still have a margin loan. "
+                    "Margin can be switched off once the loans are repaid (or the students "
+                    "are reset).",
+                )
+        return cleaned
+
+
 @admin.register(Classroom)
 class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     """A class: its owners, join code and rules. A rule changed after the class started
     is audited with its value before and after (classrooms.services.update_rules)."""
 
-    form = ModelForm
+    form = ClassroomForm
 
     list_display = [
         "name",

@@ -585,7 +585,13 @@ def _sell_locked(
         token=token,
         created_by=created_by,
     )
-    _charge_commission(account, commission=commission, description=description, symbol=symbol)
+    _charge_commission(
+        account,
+        commission=commission,
+        description=description,
+        symbol=symbol,
+        after_proceeds=True,
+    )
     return _record(
         user=user,
         stock_id=symbol,
@@ -634,7 +640,13 @@ def _short_locked(account, *, rules, order: classroom_rules.Order, commission, t
         symbol=symbol,
         token=token,
     )
-    _charge_commission(account, commission=commission, description=description, symbol=symbol)
+    _charge_commission(
+        account,
+        commission=commission,
+        description=description,
+        symbol=symbol,
+        after_proceeds=True,
+    )
     return _record(
         user=user,
         stock_id=symbol,
@@ -730,10 +742,25 @@ def _move_cash(
 
 
 def _charge_commission(
-    account, *, commission: Decimal, description: str, symbol: str, borrow: bool = False
+    account,
+    *,
+    commission: Decimal,
+    description: str,
+    symbol: str,
+    borrow: bool = False,
+    after_proceeds: bool = False,
 ) -> None:
+    """The trade's commission, a `fee` row. `after_proceeds`: a sale's or a short sale's,
+    posted after its proceeds, which are at least the commission: on a margin loan the
+    proceeds lowered the loan allowed to what is still borrowed, and the fee may borrow
+    back what it takes of them (the account ends borrowing less than before the trade)."""
     if commission <= ZERO:
         return
+    if after_proceeds:
+        loan = classroom_rules.loan_after(_margin_account(account, ZERO), spend=commission)
+        if loan > account.loan_limit:
+            account.allow_loan(loan)
+        borrow = True
     try:
         account.post(
             type=Transaction.Type.FEE,
@@ -1770,15 +1797,19 @@ def charge_borrow_fees(*, day: int, now=None) -> int:
         fee = classroom_rules.daily_interest(value, rate)
         if fee <= 0:
             continue
-        row = ledger.charge_borrow_fee(
-            user=users[user_id],
-            day=day,
-            amount=fee,
-            description=(
-                f"Borrow fee on your short positions of ${value:,.2f} at "
-                f"{classroom_rules.percent(rate)} % a year (day {day})"
-            ),
-        )
+        try:
+            row = ledger.charge_borrow_fee(
+                user=users[user_id],
+                day=day,
+                amount=fee,
+                description=(
+                    f"Borrow fee on your short positions of ${value:,.2f} at "
+                    f"{classroom_rules.percent(rate)} % a year (day {day})"
+                ),
+            )
+        except Exception:  # one student's failure never keeps the others' fees
+            logger.exception("The borrow fee of user %s for day %s failed", user_id, day)
+            continue
         charged += row is not None
     return charged
 

@@ -5,12 +5,15 @@ class's borrow fee charges the shorts' value at each simulated day's close."""
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
+from accounts.roles import ensure_instructor_group
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
 from prices.models import MarketState, Price
-from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
+from tests.factories import ClassroomFactory, InstructorFactory, PriceFactory, StudentFactory
+from tests.instructors.helpers import form_data
 from tests.trading.orders import money_problems
 from trading.models import MarginCall, Trade
 from trading.services import (
@@ -138,3 +141,30 @@ def test_a_days_close_charges_the_borrow_fee_and_says_so(sam, market):
     assert isinstance(summary, FillSummary) and summary.borrow_fees == 1
     assert "borrow fees: 1 account" in str(summary)
     assert Transaction.objects.filter(user=sam, type="borrow_fee").count() == 1
+
+
+def test_a_teacher_cannot_switch_shorts_or_margin_off_while_students_use_them(sam, market):
+    teacher = InstructorFactory(username="ms.lee")
+    teacher.groups.add(ensure_instructor_group())
+    classroom = sam.classroom
+    classroom.owners.add(teacher)
+    classroom.margin = True
+    classroom.save()
+    sell_short(user=sam, symbol="ACME", quantity=150)
+    buy_to = StudentFactory(username="lea", classroom=classroom)
+    buy(user=buy_to, symbol="BOLT", quantity=300)  # $15,000: a $5,000 loan
+    client = Client()
+    client.force_login(teacher)
+    change = f"/admin/classrooms/classroom/{classroom.pk}/change/"
+    data = form_data(client.get(change).content.decode(), "classroom_form")
+    data.pop("short_selling")
+    data.pop("margin")
+
+    response = client.post(change, data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "1 student(s) of this class still hold short positions" in page
+    assert "1 student(s) of this class still have a margin loan" in page
+    classroom.refresh_from_db()
+    assert classroom.short_selling and classroom.margin

@@ -5,8 +5,9 @@ type, cancel and withdraw, while prices move, orders fill and days close. After 
 the journal explains every cent, signed holdings equal their trades (bought − sold −
 shorted + covered), holds match the open orders, no cash is below the loan the account was
 allowed, and an account that opened a short or borrowed in the step met its initial margin
-at that moment's prices — so one is past its margin only through price moves, which the
-margin call answers."""
+at that moment's prices — so one is past its margin only through price moves — and after
+each tick (fill_orders runs the margin calls) every account is at its maintenance margin or
+its call has closed its positions."""
 
 from contextlib import suppress
 from decimal import Decimal
@@ -33,7 +34,7 @@ from tests.trading.test_orders_properties import (
     rolled_back,
     run_step,
 )
-from trading.models import Trade
+from trading.models import MarginCall, Trade
 from trading.services import TradingError, buy
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +149,28 @@ def margin_problems(students, since_trade: int, loans_before: dict) -> list[str]
     return problems
 
 
+def call_problems(students) -> list[str]:
+    """After a tick (fill_orders runs the margin calls): every account is at its class's
+    maintenance requirement, or has nothing left to sell, or waits on an open call (a
+    halted symbol) — the classes here give 0 days, so a call sells at once."""
+    prices = dict(Price.objects.values_list("symbol", "price"))
+    problems = []
+    for student in students:
+        balance = Balance.objects.get(user=student)
+        held = list(Holding.objects.filter(user=student).values_list("stock_id", "quantity"))
+        if not held or MarginCall.objects.filter(user=student, status="open").exists():
+            continue
+        long_value = sum((q * prices[s] for s, q in held if q > 0), Decimal(0))
+        short_value = sum((-q * prices[s] for s, q in held if q < 0), Decimal(0))
+        equity = balance.amount + long_value - short_value
+        required = (
+            rulebook_for(student).maintenance_margin_percent * (long_value + short_value) / 100
+        )
+        if equity < required:
+            problems.append(f"{student.username}: equity {equity} under {required}, no call")
+    return problems
+
+
 SHORT_AND_COVER = [
     ("trade", 0, "ACME", "sell_short", "market", 25, 1),
     ("trade", 1, "ACME", "sell_short", "limit", 25, 3),
@@ -164,9 +187,24 @@ SHORT_AND_COVER = [
 ]
 
 
+# A squeeze: the second student shorts all the margin allows, then ACME climbs until the
+# margin call covers it.
+SQUEEZE = [
+    ("trade", 1, "ACME", "sell_short", "market", 25, 1),
+    ("trade", 1, "ACME", "sell_short", "market", 25, 1),
+    ("trade", 1, "ACME", "sell_short", "market", 25, 1),
+    ("trade", 1, "ACME", "sell_short", "market", 25, 1),
+    ("move", "ACME", 12, "0.00"),
+    ("move", "ACME", 12, "0.00"),
+    ("move", "ACME", 12, "0.00"),
+    ("move", "ACME", 12, "0.49"),
+]
+
+
 @STEPS
 @given(steps=st.lists(STEP, min_size=5, max_size=15))
 @example(steps=SHORT_AND_COVER)
+@example(steps=SQUEEZE)
 def test_any_sequence_of_shorts_covers_and_ticks_keeps_the_money_right(short_market, steps):
     with rolled_back():
         for number, step in enumerate(steps):
@@ -174,6 +212,8 @@ def test_any_sequence_of_shorts_covers_and_ticks_keeps_the_money_right(short_mar
             loans = {b.user_id: max(-b.amount, 0) for b in Balance.objects.all()}
             step_through(short_market, step)
             problems = money_problems() + margin_problems(short_market, last_trade, loans)
+            if step[0] in ("move", "close"):
+                problems += call_problems(short_market)
             assert problems == [], f"after step {number} {step}: {problems}"
 
 
@@ -184,3 +224,13 @@ def test_the_example_sells_short_and_covers(short_market):
         operations = set(Trade.objects.values_list("operation", flat=True))
         assert {"short", "cover"} <= operations
         assert Classroom.objects.filter(short_selling=True).count() == 3
+
+
+def test_the_squeeze_ends_in_a_margin_call(short_market):
+    with rolled_back():
+        for step in SQUEEZE:
+            step_through(short_market, step)
+        call = MarginCall.objects.get(user=short_market[1])
+        assert call.status == "liquidated"
+        assert not Holding.objects.filter(user=short_market[1]).exists()
+        assert money_problems() == []

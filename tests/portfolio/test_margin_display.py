@@ -187,12 +187,12 @@ def test_a_margin_class_costs_the_dashboard_no_more_queries(margin, acme):
     buy(user=student, symbol="ACME", quantity=150 if margin else 50)
     client = client_of(student)
 
-    for url, headers, count in [(DASHBOARD, {}, 10), (LIVE, {"HTTP_HX_REQUEST": "true"}, 4)]:
+    for url, headers, count in [(DASHBOARD, {}, 11), (LIVE, {"HTTP_HX_REQUEST": "true"}, 4)]:
         with CaptureQueriesContext(connection) as ctx:
             assert client.get(url, **headers).status_code == 200
         # session, user, the account row, the holdings, the index, the snapshots, the
-        # recent journal, the class, the viewer's ranked row, the open orders; the live
-        # part: session, user, the account row, the holdings
+        # recent journal, the class, the viewer's ranked row, the open orders, the margin
+        # call banner's; the live part: session, user, the account row, the holdings
         assert len(ctx.captured_queries) == count
 
 

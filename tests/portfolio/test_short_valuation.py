@@ -232,7 +232,7 @@ def test_the_dashboard_shows_a_short_row_and_the_totals(shorted, acme):
     assert "Short 100" in row
     assert "−$15,000.00" in row  # the market value: what buying back costs
     assert "−$5,000.00" in row  # the unrealized P/L
-    assert "sold short at" in row
+    assert "avg short price" in row
     assert "?side=buy_to_cover&amp;symbol=ACME" in row
     assert ">Buy to cover<" in row
     assert ">Sell<" not in row and ">Buy<" not in row

@@ -419,8 +419,9 @@ def test_the_short_tickets_run_a_fixed_number_of_queries(
         PriceFactory(symbol=f"S{i}", price=D("10.00"))
         sell_short(user=shorter, symbol=f"S{i}", quantity=1)
 
-    # session, user, the class's rules, holdings, prices, cash: as /trading/buy/ in a class
-    with django_assert_max_num_queries(6):
+    # session, user, the class's rules, holdings, prices, cash, the margin call banner's: as
+    # /trading/buy/ in a class
+    with django_assert_max_num_queries(7):
         response = sam.get(NEW + f"?side={side}&symbol=S0")
 
     assert response.status_code == 200
@@ -432,7 +433,7 @@ def test_a_refused_short_sale_runs_a_fixed_number_of_queries(
 ):
     for i in range(20):
         PriceFactory(symbol=f"S{i}")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # with the margin call banner's
         response = sam.post(NEW, {"symbol": "ACME", "side": "sell_short", "quantity": "0"})
 
     assert response.status_code == 400

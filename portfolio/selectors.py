@@ -4,7 +4,9 @@ Every function here runs a fixed number of queries whatever the number of holdin
 snapshots or students, and returns evaluated data.
 
 Money comes out as Decimal. Cash is the balance row; market value is Σ quantity × the
-symbol's current price; net contributions are the external flows of the cash journal
+symbol's current price, signed: a short position (quantity below zero) counts below zero,
+what buying it back costs, so the total value (cash + market value) is the equity, cash +
+long value − short value; net contributions are the external flows of the cash journal
 (deposits, instructor grants and reset credits in; withdrawals and reset debits out). Buys,
 sells and fees are internal: a fee lowers the value and so the return.
 
@@ -66,7 +68,6 @@ PCT_PLACES = Decimal("0.01")
 RECENT_ACTIVITY = 10
 HISTORY_POINTS = 500  # the chart shows the most recent snapshots, plus "now"
 CASH_LABEL = "Cash"
-D50 = Decimal("50")
 
 _SUMMARY_FIELDS = {
     "units": "portfolio_summary__units",
@@ -419,7 +420,8 @@ def _account_row(user) -> dict:
 def _margin_rules(row: dict) -> Rulebook:
     if not row.get("margin"):
         # Short positions need the initial margin with margin off too (buying_power).
-        return Rulebook(initial_margin_percent=row.get("initial_margin_percent") or D50)
+        initial = row.get("initial_margin_percent") or Rulebook.initial_margin_percent
+        return Rulebook(initial_margin_percent=initial)
     return Rulebook(
         margin=True,
         initial_margin_percent=row["initial_margin_percent"],

@@ -53,6 +53,7 @@ from tradesim.exports import csv_download, decimal_cell, export_filename, safe_c
 from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
+from tradesim.templatetags.money import position_shares
 from trading import services as trading
 from trading.models import Order
 
@@ -88,7 +89,11 @@ STANDINGS_HEADER = [
 
 
 def _money(value) -> str:
-    return "—" if value is None else f"${to_cents(value):,.2f}"
+    """$1,234.50; below zero (a short position's value, a margin loan) −$1,234.50."""
+    if value is None:
+        return "—"
+    value = to_cents(value)
+    return f"−${-value:,.2f}" if value < 0 else f"${value:,.2f}"
 
 
 def _pct(value) -> str:
@@ -512,14 +517,19 @@ class ReadOnlyInline(admin.TabularInline):
 class HoldingInline(ReadOnlyInline):
     model = Holding
     verbose_name_plural = "Holdings (at current prices)"
-    fields = ["stock", "quantity", "average_cost", "price", "market_value", "unrealized"]
+    fields = ["stock", "shares", "average_cost", "price", "market_value", "unrealized"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         # The user too: each row's label (str(holding)) names them.
         return super().get_queryset(request).select_related("stock", "user").order_by("stock_id")
 
-    @admin.display(description="Average cost")
+    @admin.display(description="Shares")
+    def shares(self, obj):
+        """50, or "Short 50" for shares sold short (their market value is below zero)."""
+        return position_shares(obj.quantity)
+
+    @admin.display(description="Average cost (short: sold at)")
     def average_cost(self, obj):
         return _money(obj.average_price)
 

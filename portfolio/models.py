@@ -162,7 +162,13 @@ class PortfolioSnapshot(models.Model):
     cash = models.DecimalField(
         max_digits=15, decimal_places=2, help_text="Below zero: a margin loan"
     )
-    market_value = models.DecimalField(max_digits=15, decimal_places=2)
+    # Signed: long positions less short ones (a short's value is what buying it back costs,
+    # a liability), so below zero when the shorts are worth more than the shares owned.
+    market_value = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        help_text="Long positions less short ones; below zero when the shorts are worth more",
+    )
     total_value = models.DecimalField(max_digits=15, decimal_places=2)
     net_contributions = models.DecimalField(max_digits=15, decimal_places=2)
     units = models.DecimalField(**UNITS)
@@ -184,9 +190,6 @@ class PortfolioSnapshot(models.Model):
             models.Index(fields=["user", "timestamp"], name="portfolio_snapshot_user_ts"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(market_value__gte=0), name="portfolio_snapshot_mv_gte_0"
-            ),
             models.CheckConstraint(
                 condition=Q(units__gte=0), name="portfolio_snapshot_units_gte_0"
             ),

@@ -258,7 +258,8 @@ SECTIONS: tuple[Section, ...] = (
                 "equity",
                 "Equity",
                 "What your account is worth to you: your shares' market value plus your cash, "
-                "minus what you borrowed. It is the same as your total value.",
+                "minus what you borrowed and what buying back your short positions would "
+                "cost. It is the same as your total value.",
                 "Example: $20,000 of shares bought with $10,000 of cash and a $10,000 margin "
                 "loan is $10,000 of equity.",
             ),
@@ -340,21 +341,25 @@ SECTIONS: tuple[Section, ...] = (
                 "market-value",
                 "Market value",
                 "What your shares are worth right now: number of shares × today's price. "
-                "It is what you would get if you sold them all at this price.",
+                "It is what you would get if you sold them all at this price. A short "
+                "position's market value is below zero: what buying the shares back would "
+                "cost you now.",
             ),
             Term(
                 "total-value",
                 "Total value",
-                "Your cash plus the market value of all your shares: everything your "
-                "portfolio is worth right now. With a margin loan your cash is below zero, so "
-                "the total value is your equity: your shares less what you borrowed.",
+                "Your cash plus the market value of all your shares, less what buying back "
+                "your short positions costs: everything your portfolio is worth right now. "
+                "With a margin loan your cash is below zero, so the total value is your "
+                "equity: your shares less what you borrowed.",
             ),
             Term(
                 "weight",
                 "Weight",
                 "How big one part of your portfolio is compared with the whole, as a "
                 "percentage of your total value (cash included). With a margin loan, as a "
-                "percentage of your shares' value: the loan is owed, not held.",
+                "percentage of your shares' value: the loan is owed, not held. A short "
+                "position's weight is its part of all your short positions.",
                 "Example: $2,500 of shares in a $10,000 portfolio is a weight of 25%.",
             ),
             Term(
@@ -386,7 +391,8 @@ SECTIONS: tuple[Section, ...] = (
                 "unrealized-pnl",
                 "Unrealized P/L (profit or loss)",
                 "How much the shares you still hold have gained or lost: market value minus "
-                "cost basis. It is “unrealized” because it can still change until you sell.",
+                "cost basis. It is “unrealized” because it can still change until you sell. "
+                "For a short position: (the price you sold short at − today's price) × shares.",
             ),
             Term(
                 "realized-pnl",

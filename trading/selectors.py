@@ -121,8 +121,9 @@ class Cash:
 
     amount: Decimal
     held: Decimal = ZERO
-    positions_value: Decimal | None = None  # read only for a class with margin
+    positions_value: Decimal | None = None  # owned, read only for a class with margin
     margin: Margin | None = None
+    short_value: Decimal = ZERO  # buying back the short positions, with positions_value
 
     @property
     def available(self) -> Decimal:
@@ -134,19 +135,30 @@ class Cash:
         if not rules.margin or self.positions_value is None:
             return self
         figures = margin_figures(
-            rules, cash=self.amount, held=self.held, positions_value=self.positions_value
+            rules,
+            cash=self.amount,
+            held=self.held,
+            positions_value=self.positions_value,
+            short_value=self.short_value,
         )
         return replace(self, margin=figures)
 
 
-def _positions_value() -> Coalesce:
-    """Σ quantity × last price of the outer balance's user's holdings: a subquery of the
-    same query."""
+def _positions_value(*, short: bool = False) -> Coalesce:
+    """Σ |quantity| × last price of the outer balance's user's long holdings (with `short`,
+    of their short ones: what buying them back costs): a subquery of the same query."""
     value = (
-        Holding.objects.filter(user_id=OuterRef("user_id"))
+        Holding.objects.filter(
+            user_id=OuterRef("user_id"), **({"quantity__lt": 0} if short else {"quantity__gt": 0})
+        )
         .order_by()
         .values("user_id")
-        .annotate(value=Sum(F("quantity") * F("stock__price"), output_field=TOTAL))
+        .annotate(
+            value=Sum(
+                (-F("quantity") if short else F("quantity")) * F("stock__price"),
+                output_field=TOTAL,
+            )
+        )
         .values("value")
     )
     return Coalesce(Subquery(value, output_field=TOTAL), Value(ZERO), output_field=TOTAL)
@@ -158,7 +170,7 @@ def cash_of(user, *, rules: Rulebook | None = None) -> Cash | None:
     its margin figures."""
     fields = ["amount", "held"]
     if rules is not None and rules.margin:
-        fields.append(_positions_value())
+        fields.extend([_positions_value(), _positions_value(short=True)])
     row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
     if row is None:
         return None
@@ -169,7 +181,10 @@ def _cash(row, rules: Rulebook | None) -> Cash:
     amount, held, *positions = row
     if not positions:
         return Cash(amount, held)
-    return Cash(amount, held, positions_value=to_cents(positions[0])).with_margin(rules)
+    long_value, short_value = (to_cents(value) for value in positions)
+    return Cash(amount, held, positions_value=long_value, short_value=short_value).with_margin(
+        rules
+    )
 
 
 @dataclass(frozen=True)
@@ -204,7 +219,7 @@ def cash_and_shares(user, symbol: str, *, rules: Rulebook | None = None) -> Tick
         "held",
     ]
     if rules is not None and rules.margin:
-        fields.append(_positions_value())
+        fields.extend([_positions_value(), _positions_value(short=True)])
     row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
     if row is None:
         return TicketFunds(cash=None)

@@ -34,11 +34,21 @@ class PositionOut(Schema):
     )
     price: Money = Field(description="The last price.")
     previous_close: Money = Field(description="The price at the end of the previous trading day.")
-    market_value: Money = Field(description="Quantity × the last price.")
-    cost_basis: Money = Field(description="Quantity × the average cost.")
-    unrealized_pnl: Money = Field(description="Market value less cost basis.")
+    market_value: Money = Field(
+        description="Quantity × the last price: below zero for a short position (what buying "
+        "the shares back costs)."
+    )
+    cost_basis: Money = Field(
+        description="Quantity × the average cost (of a short, the average price it was sold "
+        "at): below zero for a short."
+    )
+    unrealized_pnl: Money = Field(
+        description="Market value less cost basis: of a short, (average short price − price) "
+        "× shares."
+    )
     unrealized_pnl_pct: Percent | None = Field(
-        description="Unrealized P/L as a percentage of the cost basis."
+        description="Unrealized P/L as a percentage of the cost basis (of a short, of what it "
+        "was sold for)."
     )
     day_change: Money = Field(
         description="The holding's change in value today: from the previous close for shares "
@@ -48,9 +58,9 @@ class PositionOut(Schema):
         description="The day's change as a percentage of what the holding started the day at."
     )
     weight_pct: Percent | None = Field(
-        description="Market value as a percentage of the total value (cash included), or "
-        "with a margin loan (cash below zero) of all the positions' market value; null when "
-        "that is zero."
+        description="Market value as a percentage of what is held: the long positions and the "
+        "cash, or with a margin loan (cash below zero) the long positions alone; of a short "
+        "position, its share of all the short positions' value. Null when that is zero."
     )
 
 

@@ -105,12 +105,23 @@ CODES: dict[str, Code] = {
         400, "Invalid amount", "The amount is not positive whole cents in range."
     ),
     "insufficient_funds": Code(
-        400, "Not enough cash", "The free cash (cash less what open orders hold) does not cover it."
+        400,
+        "Not enough cash",
+        "The free cash (cash less what open orders hold) does not cover it; with margin or "
+        "selling short, your equity does not meet the class's initial margin.",
     ),
     "insufficient_shares": Code(
         400,
         "Not enough shares",
-        "You do not hold enough free shares (shares not held for open sell orders).",
+        "You do not hold enough free shares (shares not held for open sell orders), or, "
+        "buying to cover, you are not short that many free shares.",
+    ),
+    "position_conflict": Code(
+        400,
+        "On the other side of a position",
+        "The order is on the wrong side of your position in the symbol: a buy or sell while "
+        "you are short it (buy to cover instead), or a short sale while you own it (sell "
+        "those shares first).",
     ),
     "position_too_large": Code(
         400,
@@ -127,7 +138,9 @@ CODES: dict[str, Code] = {
     "rule_violation": Code(
         400,
         "Refused by your class's rules",
-        "One of your class's rules refuses it; `rule` names the rule.",
+        "One of your class's rules refuses it; `rule` names the rule (for a short sale: "
+        "`short_selling` when the class does not allow it, `min_short_price` below the "
+        "lowest price it lets you short).",
     ),
     "order_not_open": Code(
         409, "Order not open", "The order is filled, cancelled, expired or rejected already."
@@ -205,6 +218,7 @@ _REFUSALS: list[tuple[type[Exception], str]] = [
     (trading.NoCashAccount, "no_account"),
     (trading.InsufficientFunds, "insufficient_funds"),
     (trading.NotEnoughShares, "insufficient_shares"),
+    (trading.PositionRefused, "position_conflict"),
     (trading.PositionTooLarge, "position_too_large"),
     (trading.OrderClosed, "order_not_open"),
     (trading.OrderNotFound, "not_found"),

@@ -87,13 +87,18 @@ MoneyText = Annotated[
 class TradeOut(Schema):
     id: int
     symbol: str
-    side: str
+    side: str = Field(
+        description="buy, sell, short (a short sale) or cover (a buy to cover): the trade "
+        "history page's operation."
+    )
     quantity: int
     price: Money
     total: Money = Field(description="Price × quantity, before commission.")
     commission: Money
     realized_pnl: Money | None = Field(
-        description="On a sale: proceeds less the average cost of the shares sold."
+        description="On a sale: proceeds less the average cost of the shares sold; on a "
+        "cover: the average short price less the cover price, times the shares. Null on buys "
+        "and short sales."
     )
     timestamp: Timestamp
 
@@ -101,7 +106,7 @@ class TradeOut(Schema):
 class OrderOut(Schema):
     id: int
     symbol: str
-    side: str = Field(description="buy or sell")
+    side: str = Field(description="buy, sell, sell_short or buy_to_cover")
     type: str = Field(description="market, limit, stop, stop_limit or trailing_stop")
     quantity: int
     limit_price: Money | None
@@ -112,7 +117,10 @@ class OrderOut(Schema):
     status: str = Field(description="open, filled, cancelled, expired or rejected")
     description: str = Field(description="The order in plain words, as the pages say it.")
     held_cash: Money = Field(description="Cash an open buy holds.")
-    held_shares: int = Field(description="Shares an open sell holds.")
+    held_shares: int = Field(
+        description="Shares an open sell holds; of an open buy to cover, the short shares it "
+        "closes. An open short sale holds nothing (its margin is checked when it fills)."
+    )
     reason: str = Field(description="Why it was rejected or expired.")
     created_at: Timestamp
     closed_at: Timestamp | None
@@ -129,7 +137,12 @@ class OrderIn(Schema):
     symbol: str = Field(max_length=20, examples=["AAPL"])
     # Strict: 1.0, "1" and true are not a number of shares.
     quantity: StrictInt = Field(ge=1, examples=[10])
-    side: str = Field(default="buy", max_length=20, description="buy or sell")
+    side: str = Field(
+        default="buy",
+        max_length=20,
+        description="buy, sell, sell_short (sell shares you do not own, where your class "
+        "allows it) or buy_to_cover (buy back shares you are short)",
+    )
     type: str = Field(
         default="market",
         max_length=20,

@@ -172,8 +172,8 @@ def rules(rulebook: Rulebook) -> list[Rule]:
 
 
 def margin(rulebook: Rulebook) -> list[Rule]:
-    """Buying on margin, told in classes that allow it, and interest on cash, told when the
-    class pays any."""
+    """Buying on margin and selling short, told in classes that allow them, and interest on
+    cash, told when the class pays any."""
     told = []
     if rulebook.margin:
         days = rulebook.margin_call_days
@@ -192,6 +192,24 @@ def margin(rulebook: Rulebook) -> list[Rule]:
                 f"equity falls below {_percent(rulebook.maintenance_margin_percent)} of your "
                 f"positions' value, you get a margin call: {meet}.",
                 "margin",
+            )
+        )
+    if rulebook.short_selling:
+        fee = (
+            f" Borrowed shares cost a borrow fee of {_percent(rulebook.borrow_fee_percent)} a "
+            "year of their value, charged at each simulated day's close."
+            if rulebook.borrow_fee_percent > 0
+            else ""
+        )
+        told.append(
+            Rule(
+                "Short selling",
+                f"Allowed: you may sell short stocks priced at "
+                f"${rulebook.min_short_price:,.2f} or more, and buy them back to cover. "
+                f"Selling short needs equity of at least "
+                f"{_percent(rulebook.initial_margin_percent)} of your positions' value, the new "
+                f"short included (the initial margin).{fee}",
+                "short-selling",
             )
         )
     if rulebook.cash_rate_percent > 0:

@@ -257,6 +257,32 @@ class Classroom(models.Model):
         "rate a day, in classes with margin on or off.",
     )
 
+    # Short selling.
+    short_selling = models.BooleanField(
+        "students may sell short",
+        default=False,
+        help_text="Tick to let students sell shares they do not own (Sell short) and buy "
+        "them back later (Buy to cover). A short needs equity of at least the initial "
+        "margin of every position; its proceeds are cash, and the position is a liability "
+        "valued at the market.",
+    )
+    min_short_price = models.DecimalField(
+        "lowest share price a student may sell short",
+        **MONEY,
+        default=Decimal("5.00"),
+        validators=[MinValueValidator(0)],
+        help_text="Brokerages do not lend shares priced below $5 to short.",
+    )
+    borrow_fee_percent = models.DecimalField(
+        "borrow fee on short positions (% a year)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+        help_text="Charged on the short positions' market value at each simulated day's "
+        "close, 1/252 of the yearly rate a day.",
+    )
+
     # The JSON API.
     api_access = models.BooleanField(
         "students may use the API",
@@ -340,6 +366,14 @@ class Classroom(models.Model):
                 & Q(cash_rate_percent__lte=100),
                 name="classroom_interest_rates_valid",
                 violation_error_message="An interest rate is a percent a year from 0 to 100.",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_short_price__gte=0)
+                & Q(borrow_fee_percent__gte=0)
+                & Q(borrow_fee_percent__lte=100),
+                name="classroom_short_rules_valid",
+                violation_error_message="The lowest price to short cannot be negative, and "
+                "the borrow fee is a percent a year from 0 to 100.",
             ),
             models.CheckConstraint(
                 condition=Q(margin_call_days__lte=30),

@@ -34,6 +34,7 @@ HUNDRED = Decimal("100")
 ORDER_TYPES_ALL = Classroom.OrderTypes.ALL.value
 ORDER_TYPES_MARKET = Classroom.OrderTypes.MARKET.value  # market orders only
 BUY, SELL = "buy", "sell"
+SELL_SHORT, BUY_TO_COVER = "sell_short", "buy_to_cover"
 DEPOSIT, WITHDRAWAL = "deposit", "withdrawal"
 
 
@@ -78,6 +79,9 @@ class Rulebook:
     margin_call_days: int = 0
     loan_rate_percent: Decimal = Decimal("8")
     cash_rate_percent: Decimal = ZERO
+    short_selling: bool = False
+    min_short_price: Decimal = Decimal("5.00")
+    borrow_fee_percent: Decimal = ZERO
 
     # Where the rules come from ------------------------------------------------------------
 
@@ -124,6 +128,9 @@ class Rulebook:
             margin_call_days=classroom.margin_call_days,
             loan_rate_percent=classroom.loan_rate_percent,
             cash_rate_percent=classroom.cash_rate_percent,
+            short_selling=classroom.short_selling,
+            min_short_price=classroom.min_short_price,
+            borrow_fee_percent=classroom.borrow_fee_percent,
         )
 
     # The trading window -----------------------------------------------------------------
@@ -157,7 +164,7 @@ class Rulebook:
 
     @property
     def values_portfolio(self) -> bool:
-        return self.max_position_percent is not None or self.margin
+        return self.max_position_percent is not None or self.margin or self.short_selling
 
     @property
     def counts_deposits(self) -> bool:
@@ -248,8 +255,10 @@ class Order:
     at: datetime
     trades_today: int = 0  # the student's trades so far this simulated day
     cash: Decimal = ZERO  # before the order
-    holdings_value: Decimal = ZERO  # every holding at its current price, before the order
-    held: int = 0  # shares of `symbol` held before the order
+    # Every holding at its current price, before the order: owned shares less short ones.
+    holdings_value: Decimal = ZERO
+    held: int = 0  # shares of `symbol` held before the order (below zero: short)
+    short_value: Decimal = ZERO  # the short positions at their current price, as a positive
 
 
 def trading_window(rules: Rulebook, order: Order) -> Refusal | None:
@@ -298,8 +307,28 @@ def max_position_percent(rules: Rulebook, order: Order) -> Refusal | None:
     )
 
 
+def short_selling(rules: Rulebook, order: Order) -> Refusal | None:
+    """Selling short: only where the class allows it, and not below its lowest price to
+    short (brokerages do not lend shares under $5)."""
+    if order.side != SELL_SHORT:
+        return None
+    if not rules.short_selling:
+        return Refusal(
+            "short_selling",
+            "Your class does not allow selling short: you can sell only shares you own.",
+        )
+    if order.price < rules.min_short_price:
+        return Refusal(
+            "min_short_price",
+            f"Your class does not allow selling short below ${rules.min_short_price:,.2f} a "
+            f"share; {order.symbol} is at ${order.price:,.2f}.",
+        )
+    return None
+
+
 ORDER_RULES: tuple[Callable[[Rulebook, Order], Refusal | None], ...] = (
     trading_window,
+    short_selling,
     min_share_price,
     max_trades_per_day,
     max_position_percent,
@@ -323,11 +352,18 @@ class MarginAccount:
     cash: Decimal
     held: Decimal = ZERO
     long_value: Decimal = ZERO
+    short_value: Decimal = ZERO  # what buying back the short positions costs now
 
     @property
     def equity(self) -> Decimal:
-        """What the account is worth to its owner: positions plus cash, less the loan."""
-        return self.cash + self.long_value
+        """What the account is worth to its owner: cash plus the shares owned, less what
+        the short positions owe (a loan is cash below zero)."""
+        return self.cash + self.long_value - self.short_value
+
+    @property
+    def positions(self) -> Decimal:
+        """The long and short positions' market value, both counted: what margin covers."""
+        return self.long_value + self.short_value
 
     @property
     def loan(self) -> Decimal:
@@ -337,27 +373,36 @@ class MarginAccount:
 def buying_power(rules: Rulebook, account: MarginAccount) -> Decimal:
     """What the student may spend on a new buy now. Cash only: the free cash (cash less
     what open orders hold). With margin (Regulation T): equity ÷ the initial margin, less
-    the positions and open buys it already carries; never less than the free cash."""
+    the positions and open buys it already carries; never less than the free cash. With
+    short positions, their proceeds are in the cash but not free: the margin rule's figure,
+    and without margin never more than the free cash."""
     free = max(account.cash - account.held, ZERO)
-    if not rules.margin:
+    if not rules.margin and not account.short_value:
         return free
     power = (
-        account.equity * HUNDRED / rules.initial_margin_percent - account.long_value - account.held
-    )
-    return max(power.quantize(CENT, ROUND_FLOOR), free)
+        account.equity * HUNDRED / rules.initial_margin_percent - account.positions - account.held
+    ).quantize(CENT, ROUND_FLOOR)
+    if account.short_value:
+        power = max(power, ZERO)
+        return power if rules.margin else min(power, free)
+    return max(power, free)
 
 
 def check_margin(
     rules: Rulebook, account: MarginAccount, *, need: Decimal, adds: Decimal, commission: Decimal
 ) -> Refusal | None:
     """A buy (or an open buy's hold) that costs `need` and adds `adds` of positions: allowed
-    when the free cash pays for it; with margin, also when the equity left after the
+    when the free cash pays for it and the account has no short positions; otherwise (with
+    margin, borrowing; or spending a short sale's proceeds) when the equity left after the
     commission is at least the initial margin of every position and open buy, this one
-    included. None when the class has no margin: the cash check refuses what cash cannot
-    pay."""
-    if not rules.margin or need <= account.cash - account.held:
+    included. None when borrowing where the class has no margin: the cash check refuses
+    what cash cannot pay."""
+    borrowing = need > account.cash - account.held
+    if borrowing and not rules.margin:
         return None
-    required = rules.initial_margin_percent * (account.long_value + account.held + adds) / HUNDRED
+    if not borrowing and not account.short_value:
+        return None
+    required = rules.initial_margin_percent * (account.positions + account.held + adds) / HUNDRED
     if account.equity - commission >= required:
         return None
     power = buying_power(rules, account)
@@ -367,6 +412,26 @@ def check_margin(
         f"${power:,.2f} (your equity of ${to_cents(account.equity):,.2f} ÷ the "
         f"{percent(rules.initial_margin_percent)} % initial margin, less what your positions "
         "and open orders use).",
+    )
+
+
+def check_short_margin(
+    rules: Rulebook, account: MarginAccount, *, adds: Decimal, commission: Decimal
+) -> Refusal | None:
+    """A short sale of `adds` (its value at the price): its proceeds are cash, and the
+    position owes as much, so the equity does not change; what it needs is equity, after
+    the commission, of at least the initial margin of every position and open buy, this
+    one included (Regulation T's 150 % of the short's value, the proceeds counted)."""
+    required = to_cents(
+        rules.initial_margin_percent * (account.positions + account.held + adds) / HUNDRED
+    )
+    if account.equity - commission >= required:
+        return None
+    return Refusal(
+        "margin",
+        f"Not enough equity to sell this short: it needs ${required:,.2f} of equity (the "
+        f"{percent(rules.initial_margin_percent)} % initial margin of your positions, this "
+        f"one included), and yours is ${to_cents(account.equity - commission):,.2f}.",
     )
 
 

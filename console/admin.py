@@ -39,7 +39,7 @@ from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, 
 from console import selectors
 from console.forms import GrantCashForm, ResetStudentForm
 from console.services import grant_cash
-from ledger.models import Transaction
+from ledger.models import Balance, Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
 from portfolio.models import Holding
 from tradesim.admin import (
@@ -53,6 +53,7 @@ from tradesim.exports import csv_download, decimal_cell, export_filename, safe_c
 from tradesim.forms import ModelForm, StrictFormMixin
 from tradesim.logging import form_error_codes, log_event
 from tradesim.money import to_cents
+from tradesim.templatetags.money import position_shares
 from trading import services as trading
 from trading.models import Order
 
@@ -88,7 +89,11 @@ STANDINGS_HEADER = [
 
 
 def _money(value) -> str:
-    return "—" if value is None else f"${to_cents(value):,.2f}"
+    """$1,234.50; below zero (a short position's value, a margin loan) −$1,234.50."""
+    if value is None:
+        return "—"
+    value = to_cents(value)
+    return f"−${-value:,.2f}" if value < 0 else f"${value:,.2f}"
 
 
 def _pct(value) -> str:
@@ -113,12 +118,43 @@ def _log_grant_refusal(request, users, *, result="rejected", **why):
 # Classes --------------------------------------------------------------------------------
 
 
+class ClassroomForm(ModelForm):
+    """The class's admin form: margin and short selling cannot be switched off while a
+    student of the class still borrows or is short (the margin rules, interest and margin
+    calls that protect those positions would stop); the message says what to do first."""
+
+    def clean(self):
+        cleaned = super().clean()
+        classroom = self.instance
+        if classroom.pk is None:
+            return cleaned
+        if classroom.short_selling and cleaned.get("short_selling") is False:
+            short = Holding.objects.filter(user__classroom=classroom, quantity__lt=0)
+            if short.exists():
+                self.add_error(
+                    "short_selling",
+                    f"{short.values('user').distinct().count()} student(s) of this class "
+                    "still hold short positions. Short selling can be switched off once "
+                    "they are covered (or the students are reset).",
+                )
+        if classroom.margin and cleaned.get("margin") is False:
+            borrowing = Balance.objects.filter(user__classroom=classroom, amount__lt=0)
+            if borrowing.exists():
+                self.add_error(
+                    "margin",
+                    f"{borrowing.count()} student(s) of this class still have a margin loan. "
+                    "Margin can be switched off once the loans are repaid (or the students "
+                    "are reset).",
+                )
+        return cleaned
+
+
 @admin.register(Classroom)
 class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     """A class: its owners, join code and rules. A rule changed after the class started
     is audited with its value before and after (classrooms.services.update_rules)."""
 
-    form = ModelForm
+    form = ClassroomForm
 
     list_display = [
         "name",
@@ -156,7 +192,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         ),
         ("Orders", {"fields": ["order_types", "closed_market_orders"]}),
         (
-            "Margin",
+            "Margin and short selling",
             {
                 "fields": [
                     "margin",
@@ -165,6 +201,9 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                     "margin_call_days",
                     "loan_rate_percent",
                     "cash_rate_percent",
+                    "short_selling",
+                    "min_short_price",
+                    "borrow_fee_percent",
                 ]
             },
         ),
@@ -478,14 +517,19 @@ class ReadOnlyInline(admin.TabularInline):
 class HoldingInline(ReadOnlyInline):
     model = Holding
     verbose_name_plural = "Holdings (at current prices)"
-    fields = ["stock", "quantity", "average_cost", "price", "market_value", "unrealized"]
+    fields = ["stock", "shares", "average_cost", "price", "market_value", "unrealized"]
     readonly_fields = fields
 
     def get_queryset(self, request):
         # The user too: each row's label (str(holding)) names them.
         return super().get_queryset(request).select_related("stock", "user").order_by("stock_id")
 
-    @admin.display(description="Average cost")
+    @admin.display(description="Shares")
+    def shares(self, obj):
+        """50, or "Short 50" for shares sold short (their market value is below zero)."""
+        return position_shares(obj.quantity)
+
+    @admin.display(description="Average cost (short: sold at)")
     def average_cost(self, obj):
         return _money(obj.average_price)
 

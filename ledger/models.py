@@ -77,6 +77,9 @@ class TransactionType(models.TextChoices):
     RESET_DEBIT = "reset_debit", "Reset (debit)"
     INTEREST = "interest", "Margin interest"
     CASH_INTEREST = "cash_interest", "Interest on cash"
+    SHORT = "short", "Short sale"
+    COVER = "cover", "Buy to cover"
+    BORROW_FEE = "borrow_fee", "Borrow fee"
 
 
 class Transaction(models.Model):
@@ -89,9 +92,26 @@ class Transaction(models.Model):
     Type = TransactionType
 
     CREDIT_TYPES = frozenset(
-        {Type.DEPOSIT, Type.SELL, Type.GRANT, Type.RESET_CREDIT, Type.CASH_INTEREST}
+        {
+            Type.DEPOSIT,
+            Type.SELL,
+            Type.GRANT,
+            Type.RESET_CREDIT,
+            Type.CASH_INTEREST,
+            Type.SHORT,
+        }
     )
-    DEBIT_TYPES = frozenset({Type.WITHDRAWAL, Type.BUY, Type.FEE, Type.RESET_DEBIT, Type.INTEREST})
+    DEBIT_TYPES = frozenset(
+        {
+            Type.WITHDRAWAL,
+            Type.BUY,
+            Type.FEE,
+            Type.RESET_DEBIT,
+            Type.INTEREST,
+            Type.COVER,
+            Type.BORROW_FEE,
+        }
+    )
 
     # No index of its own: the (user, …) indexes below begin with it and serve every lookup
     # by user, so a second one would only cost a write on every row.

@@ -24,6 +24,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from classrooms import rules as classroom_rules
 from classrooms.rules import CashMovement, Refusal, daily_interest, rulebook_for
@@ -44,8 +45,10 @@ STARTING_CASH_DESCRIPTION = "Starting cash"
 # them either, or a student could keep a day's interest from being charged.
 INTEREST_TOKEN = "interest"
 CASH_INTEREST_TOKEN = "cash-interest"
+# A day's borrow fee on short positions: "borrow-fee:<day>", likewise.
+BORROW_FEE_TOKEN = "borrow-fee"
 _RESERVED_PREFIXES = tuple(
-    f"{name}:" for name in (OPENING_TOKEN, INTEREST_TOKEN, CASH_INTEREST_TOKEN)
+    f"{name}:" for name in (OPENING_TOKEN, INTEREST_TOKEN, CASH_INTEREST_TOKEN, BORROW_FEE_TOKEN)
 )
 
 
@@ -585,9 +588,9 @@ def deposits_toward_cap(user) -> Decimal:
     return rows.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
 
 
-def _refuse(user, movement: CashMovement, check) -> None:
+def _refuse(user, movement: CashMovement, check):
     """Read the user's rulebook (inside the caller's transaction) and raise the first
-    refusal of `check` as a RuleRefused."""
+    refusal of `check` as a RuleRefused; returns the rulebook."""
     rules = rulebook_for(user)
     if movement.kind == classroom_rules.DEPOSIT and rules.counts_deposits:
         movement = CashMovement(
@@ -599,6 +602,7 @@ def _refuse(user, movement: CashMovement, check) -> None:
     refusal = check(rules, movement)
     if refusal is not None:
         raise _refused(refusal)
+    return rules
 
 
 def deposit(*, user, amount, description: str = "", token: str | None = None) -> Transaction:
@@ -642,7 +646,8 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
     row (InsufficientFunds), so concurrent withdrawals can never take the balance below
     zero nor spend held cash; the rules of the
     student's class allow it, checked under the lock (classrooms.rules.WITHDRAWAL_RULES:
-    the class has not ended, withdrawals are open (WithdrawalsClosed)); one journal row and
+    the class has not ended, withdrawals are open (WithdrawalsClosed)); the apps above
+    agree (settings.WITHDRAWAL_CHECKS: the margin that positions need); one journal row and
     the new balance are written together — or nothing; once per token (DuplicateRequest).
     Locks: the user's balance row.
     """
@@ -650,7 +655,7 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
 
     def write(balance: Balance) -> Transaction:
         movement = CashMovement(kind=classroom_rules.WITHDRAWAL, amount=value, at=timezone.now())
-        _refuse(user, movement, classroom_rules.check_withdrawal)
+        rules = _refuse(user, movement, classroom_rules.check_withdrawal)
         if value > balance.available:
             if balance.amount < 0:
                 raise InsufficientFunds(
@@ -668,6 +673,10 @@ def withdraw(*, user, amount, description: str = "", token: str | None = None) -
                 f"You can't withdraw ${value:,.2f}: your balance is ${balance.amount:,.2f}, "
                 "so that is the most you can take out."
             )
+        for path in settings.WITHDRAWAL_CHECKS:
+            refusal = import_string(path)(user=user, amount=value, balance=balance, rules=rules)
+            if refusal:
+                raise InsufficientFunds(refusal)
         return _post(
             balance,
             type=Transaction.Type.WITHDRAWAL,
@@ -833,6 +842,30 @@ def accrue_interest(*, day: int, now=None) -> InterestSummary:
 
 
 _INTEREST_TOKENS_SQL = "SELECT token FROM transactions WHERE user_id = %s AND token IN (%s, %s)"
+
+
+def charge_borrow_fee(*, user, day: int, amount: Decimal, description: str) -> Transaction | None:
+    """Charge `user` a simulated day's borrow fee on their short positions (worked out by
+    the trading app, which keeps the positions): one `borrow_fee` row, once per user and
+    day (its token "borrow-fee:<day>", looked up under the balance lock), None when it was
+    charged already. Like interest on a loan, it may take the cash below zero, or below the
+    loan allowed, which is raised to cover it: the margin call answers it.
+    Locks: the user's balance row, in a transaction of its own."""
+    amount = validate_amount(amount)
+    token = f"{BORROW_FEE_TOKEN}:{day}"
+    with transaction.atomic():
+        account = _lock(user, None)
+        if _token_used(user, token):
+            return None
+        account.allow_loan(max(account.loan_limit, account.held - (account.amount - amount)))
+        return _post(
+            account.balance,
+            type=Transaction.Type.BORROW_FEE,
+            amount=amount,
+            description=description,
+            token=token,
+            borrow=True,
+        )
 
 
 def _accrue_for(user, *, day: int) -> Transaction | None:

@@ -19,7 +19,9 @@ class Holding(models.Model):
         on_delete=models.PROTECT,
         related_name="holdings",
     )
-    quantity = models.PositiveIntegerField()
+    # Signed: below zero, a short position (shares sold short, owed to the lender), its
+    # average_price the average price they were sold at.
+    quantity = models.IntegerField(help_text="Shares owned; below zero, shares sold short")
     average_price = models.DecimalField(max_digits=15, decimal_places=4)
     last_updated = models.DateTimeField(default=timezone.now)
     # The shares bought in the current trading day, for "Today": they count from what they
@@ -50,18 +52,19 @@ class Holding(models.Model):
         ordering = ["stock"]
         constraints = [
             models.UniqueConstraint(fields=["user", "stock"], name="holdings_user_symbol_unique"),
-            models.CheckConstraint(condition=Q(quantity__gt=0), name="holdings_quantity_gt_0"),
+            models.CheckConstraint(condition=~Q(quantity=0), name="holdings_quantity_not_0"),
             models.CheckConstraint(
                 condition=Q(average_price__gt=0), name="holdings_average_price_gt_0"
             ),
             models.CheckConstraint(
-                condition=Q(day_quantity__lte=F("quantity")),
+                condition=Q(day_quantity__lte=F("quantity")) | Q(day_quantity__lte=-F("quantity")),
                 name="holdings_day_quantity_lte_quantity",
                 violation_error_message="The shares bought today cannot be more than the "
                 "shares held.",
             ),
             models.CheckConstraint(
-                condition=Q(held_quantity__lte=F("quantity")),
+                condition=Q(held_quantity__lte=F("quantity"))
+                | Q(held_quantity__lte=-F("quantity")),
                 name="holdings_held_quantity_lte_quantity",
                 violation_error_message="Open orders cannot hold more shares than are held.",
             ),
@@ -72,8 +75,12 @@ class Holding(models.Model):
 
     @property
     def free_quantity(self) -> int:
-        """The shares the user may sell or hold for a sell order now."""
-        return self.quantity - self.held_quantity
+        """The shares the user may sell (or, short, buy to cover) or hold for an order now."""
+        return abs(self.quantity) - self.held_quantity
+
+    @property
+    def is_short(self) -> bool:
+        return self.quantity < 0
 
     @property
     def symbol(self):
@@ -155,7 +162,13 @@ class PortfolioSnapshot(models.Model):
     cash = models.DecimalField(
         max_digits=15, decimal_places=2, help_text="Below zero: a margin loan"
     )
-    market_value = models.DecimalField(max_digits=15, decimal_places=2)
+    # Signed: long positions less short ones (a short's value is what buying it back costs,
+    # a liability), so below zero when the shorts are worth more than the shares owned.
+    market_value = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        help_text="Long positions less short ones; below zero when the shorts are worth more",
+    )
     total_value = models.DecimalField(max_digits=15, decimal_places=2)
     net_contributions = models.DecimalField(max_digits=15, decimal_places=2)
     units = models.DecimalField(**UNITS)
@@ -177,9 +190,6 @@ class PortfolioSnapshot(models.Model):
             models.Index(fields=["user", "timestamp"], name="portfolio_snapshot_user_ts"),
         ]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(market_value__gte=0), name="portfolio_snapshot_mv_gte_0"
-            ),
             models.CheckConstraint(
                 condition=Q(units__gte=0), name="portfolio_snapshot_units_gte_0"
             ),

@@ -4,7 +4,9 @@ Every function here runs a fixed number of queries whatever the number of holdin
 snapshots or students, and returns evaluated data.
 
 Money comes out as Decimal. Cash is the balance row; market value is Σ quantity × the
-symbol's current price; net contributions are the external flows of the cash journal
+symbol's current price, signed: a short position (quantity below zero) counts below zero,
+what buying it back costs, so the total value (cash + market value) is the equity, cash +
+long value − short value; net contributions are the external flows of the cash journal
 (deposits, instructor grants and reset credits in; withdrawals and reset debits out). Buys,
 sells and fees are internal: a fee lowers the value and so the return.
 
@@ -232,9 +234,15 @@ class Position:
     unrealized_pnl_pct: Decimal | None
     day_change: Decimal
     day_change_pct: Decimal | None  # of what the holding started the day at
-    weight: Decimal | None  # % of total value
+    weight: Decimal | None  # % of what is held (a short: % of the short positions' value)
     bought_today: int = 0  # of `quantity`, in the current trading day (holding_day_change)
     held_quantity: int = 0  # of `quantity`, set aside for open sell orders
+
+    @property
+    def is_short(self) -> bool:
+        """Shares sold short: a negative quantity, valued as a liability (market value below
+        zero: what buying them back costs) and its P/L (average short price − price) × shares."""
+        return self.quantity < 0
 
 
 @dataclass(frozen=True)
@@ -255,12 +263,17 @@ class Margin:
     buying_power: Decimal
     loan: Decimal
     equity: Decimal
-    positions_value: Decimal
+    positions_value: Decimal  # the long and the short positions' value, both counted
     level: Decimal | None  # %, to two places; None without positions
+    short_value: Decimal = ZERO  # of `positions_value`, the short positions' (buying them back)
+
+    @property
+    def long_value(self) -> Decimal:
+        return self.positions_value - self.short_value
 
     @property
     def cash(self) -> Decimal:
-        return self.equity - self.positions_value
+        return self.equity - self.long_value + self.short_value
 
     @property
     def below_maintenance(self) -> bool:
@@ -273,22 +286,30 @@ class Margin:
 
 
 def margin_figures(
-    rules: Rulebook, *, cash: Decimal, held: Decimal, positions_value: Decimal
+    rules: Rulebook,
+    *,
+    cash: Decimal,
+    held: Decimal,
+    positions_value: Decimal,
+    short_value: Decimal = ZERO,
 ) -> Margin | None:
     """The Margin of an account with `cash` (below zero: a loan), `held` of it set aside
-    for open buys and `positions_value` of shares at the last prices; None when the class
-    has no margin. No query."""
+    for open buys, `positions_value` of shares owned and `short_value` of shares sold short
+    at the last prices (both ≥ 0); None when the class has no margin. No query."""
     if not rules.margin:
         return None
-    account = MarginAccount(cash=cash, held=held, long_value=positions_value)
+    account = MarginAccount(
+        cash=cash, held=held, long_value=positions_value, short_value=short_value
+    )
     return Margin(
         initial_percent=rules.initial_margin_percent,
         maintenance_percent=rules.maintenance_margin_percent,
         buying_power=buying_power(rules, account),
         loan=account.loan,
         equity=account.equity,
-        positions_value=positions_value,
-        level=percent(account.equity, positions_value) if positions_value > 0 else None,
+        positions_value=account.positions,
+        level=percent(account.equity, account.positions) if account.positions > 0 else None,
+        short_value=short_value,
     )
 
 
@@ -322,10 +343,24 @@ class Overview:
     twr_pct: Decimal  # time-weighted return since the start, %
     max_drawdown_pct: Decimal  # worst fall of the unit value from a peak, %
     margin: Margin | None = None  # in a class with margin on
+    long_value: Decimal = ZERO  # the positions owned (market_value = long − short value)
+    short_value: Decimal = ZERO  # what buying back the short positions costs now, ≥ 0
+    shorts: tuple[Slice, ...] = ()  # the short positions, apart from the allocation's slices
+    short_buying_power: Decimal | None = None  # with shorts in a class without margin
 
     @property
     def is_empty(self) -> bool:
         return not self.positions
+
+    @property
+    def has_shorts(self) -> bool:
+        return bool(self.shorts)
+
+    @property
+    def gross_cost(self) -> Decimal:
+        """What the unrealized P/L % is of: the long positions' cost and the short
+        positions' proceeds, both counted (for longs alone, the cost basis)."""
+        return sum((abs(p.cost_basis) for p in self.positions), ZERO)
 
     @property
     def free_cash(self) -> Decimal:
@@ -339,16 +374,20 @@ class Overview:
 
     @property
     def holds(self) -> Decimal:
-        """What the weights are shares of: the positions and the cash, or with a margin
-        loan the positions alone (a loan is owed, not held, and has no slice)."""
-        return self.market_value + max(self.cash, ZERO)
+        """What the weights are shares of: the long positions and the cash, or with a
+        margin loan the long positions alone (a loan is owed, not held, and has no slice;
+        nor has a short position, which is owed shares)."""
+        return self.long_value + max(self.cash, ZERO)
 
     @property
     def buying_power(self) -> Decimal:
         """What a new buy may cost: the free cash, or with margin equity ÷ the initial
-        margin less what the positions and open buys use (classrooms.rules.buying_power)."""
+        margin less what the positions and open buys use (classrooms.rules.buying_power);
+        with short positions, their proceeds are not free (the same rule's figure)."""
         if self.margin is not None:
             return self.margin.buying_power
+        if self.short_buying_power is not None:
+            return self.short_buying_power
         return max(self.free_cash, ZERO)
 
 
@@ -380,7 +419,9 @@ def _account_row(user) -> dict:
 
 def _margin_rules(row: dict) -> Rulebook:
     if not row.get("margin"):
-        return Rulebook()
+        # Short positions need the initial margin with margin off too (buying_power).
+        initial = row.get("initial_margin_percent") or Rulebook.initial_margin_percent
+        return Rulebook(initial_margin_percent=initial)
     return Rulebook(
         margin=True,
         initial_margin_percent=row["initial_margin_percent"],
@@ -427,11 +468,16 @@ def holding_day_change(
     of what it started the day at: the shares held when the day began count from the
     previous close, the `bought_today` shares bought since from `paid`, their average price
     (buying is not a gain or a loss). `bought_today` are the ones still held: a sale takes
-    the shares held longest first."""
-    bought_today = min(bought_today, quantity) if paid is not None else 0
+    the shares held longest first.
+
+    A short position (`quantity` below zero) alike, with the short's sign: `bought_today`
+    are the shares shorted today (a positive count) at `paid`, their average short price;
+    a rise in price is a loss, and the % is of the amount the short started the day at."""
+    sign = -1 if quantity < 0 else 1
+    bought_today = min(bought_today, quantity * sign) * sign if paid is not None else 0
     start = previous_close * (quantity - bought_today) + (paid or ZERO) * bought_today
     change = price * quantity - start
-    return to_cents(change), percent(change, start)
+    return to_cents(change), percent(change, abs(start))
 
 
 def portfolio_overview(user) -> Overview:
@@ -439,11 +485,17 @@ def portfolio_overview(user) -> Overview:
 
     Two queries whatever the number of holdings: the account row (balance, journal totals,
     the summary and the class's margin rules) and the holdings with their prices. Weights
-    are shares of what the student holds (`Overview.holds`): the total value, cash included,
-    as a slice of its own; with a margin loan (cash below zero), the positions' value, and
-    the loan is no slice: a doughnut cannot draw a negative part, and weights of the equity
-    would run past 100 % (150 % of shares, −50 % of cash). The total value is cash plus
-    positions all the same, and below zero when the loan is more than the shares are worth."""
+    are shares of what the student holds (`Overview.holds`): the long positions and the
+    cash, as a slice of its own; with a margin loan (cash below zero), the long positions'
+    value, and the loan is no slice: a doughnut cannot draw a negative part, and weights of
+    the equity would run past 100 % (150 % of shares, −50 % of cash). The total value is cash
+    plus positions all the same, and below zero when the loan is more than the shares are
+    worth.
+
+    A short position (negative quantity) is a liability: its market value is below zero
+    (what buying the shares back costs), so the total value is cash + long value − short
+    value, the equity. Shorts are no slice either: they are listed apart (`shorts`), each
+    weighed as a share of the short positions' value."""
     row = _account_row(user)
     cash = row.get("cash")
     has_account = cash is not None
@@ -453,10 +505,13 @@ def portfolio_overview(user) -> Overview:
     for holding in _holdings(user):
         qty, avg, price = holding[4:7]
         held.append((*holding, to_cents(avg * qty), to_cents(price * qty)))
-    market_value = sum((h[-1] for h in held), ZERO)
+    long_value = sum((h[-1] for h in held if h[-1] > 0), ZERO)
+    short_value = -sum((h[-1] for h in held if h[-1] < 0), ZERO)
+    market_value = long_value - short_value
     cost_basis = sum((h[-2] for h in held), ZERO)
+    gross_cost = sum((abs(h[-2]) for h in held), ZERO)
     total_value = cash + market_value
-    holds = market_value + max(cash, ZERO)
+    holds = long_value + max(cash, ZERO)
 
     positions = []
     by_sector: dict[str, Decimal] = {}
@@ -478,15 +533,16 @@ def portfolio_overview(user) -> Overview:
                 cost_basis=cost,
                 market_value=value,
                 unrealized_pnl=value - cost,
-                unrealized_pnl_pct=percent(value - cost, cost),
+                unrealized_pnl_pct=percent(value - cost, abs(cost)),
                 day_change=day,
                 day_change_pct=day_pct,
-                weight=percent(value, holds),
-                bought_today=min(today, qty) if paid is not None else 0,
+                weight=percent(-value, short_value) if qty < 0 else percent(value, holds),
+                bought_today=min(today, abs(qty)) if paid is not None else 0,
                 held_quantity=on_hold,
             )
         )
-        by_sector[sector] = by_sector.get(sector, ZERO) + value
+        if qty > 0:
+            by_sector[sector] = by_sector.get(sector, ZERO) + value
 
     def slices(values: dict[str, Decimal]) -> list[Slice]:
         ordered = sorted(values.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -494,6 +550,12 @@ def portfolio_overview(user) -> Overview:
             ordered.append((CASH_LABEL, cash))
         return [Slice(label, value, percent(value, holds)) for label, value in ordered]
 
+    shorts = tuple(
+        sorted(
+            (Slice(p.symbol, p.market_value, p.weight) for p in positions if p.is_short),
+            key=lambda s: (s.value, s.label),
+        )
+    )
     contributed = row.get("contributed", ZERO)
     withdrawn = row.get("withdrawn", ZERO)
     net = contributed - withdrawn
@@ -504,10 +566,12 @@ def portfolio_overview(user) -> Overview:
     peak = max(state.peak_unit_value, unit_value)
     worst = max(state.max_drawdown, drawdown(peak, unit_value))
     day_start = total_value - day_change
+    rules = _margin_rules(row)
+    held_cash = row.get("held") or ZERO
     return Overview(
         has_account=has_account,
         cash=cash,
-        held=row.get("held") or ZERO,
+        held=held_cash,
         positions=positions,
         market_value=market_value,
         cost_basis=cost_basis,
@@ -520,22 +584,37 @@ def portfolio_overview(user) -> Overview:
         total_return_pct=percent(total_value - net, net) if net > 0 else None,
         realized_pnl=row.get("realized_pnl", ZERO),
         unrealized_pnl=unrealized,
-        unrealized_pnl_pct=percent(unrealized, cost_basis),
+        # Of what the positions cost, long and short both counted.
+        unrealized_pnl_pct=percent(unrealized, gross_cost),
         day_change=day_change,
         # Of a leveraged account's equity; none of an equity at or below zero.
         day_change_pct=percent(day_change, day_start) if day_start > 0 else None,
         cash_weight=percent(cash, holds) if cash >= 0 else None,
-        by_symbol=slices({p.symbol: p.market_value for p in positions}),
+        by_symbol=slices({p.symbol: p.market_value for p in positions if not p.is_short}),
         by_sector=slices(by_sector),
         unit_state=state,
         unit_value=unit_value,
         twr_pct=ratio_percent(unit_value - ONE),
         max_drawdown_pct=ratio_percent(worst),
         margin=margin_figures(
-            _margin_rules(row),
+            rules,
             cash=cash,
-            held=row.get("held") or ZERO,
-            positions_value=market_value,
+            held=held_cash,
+            positions_value=long_value,
+            short_value=short_value,
+        ),
+        long_value=long_value,
+        short_value=short_value,
+        shorts=shorts,
+        short_buying_power=(
+            buying_power(
+                rules,
+                MarginAccount(
+                    cash=cash, held=held_cash, long_value=long_value, short_value=short_value
+                ),
+            )
+            if short_value and not rules.margin
+            else None
         ),
     )
 

@@ -66,6 +66,11 @@ def add_shares(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
     # so a caller may still go on. Single statements (tradesim.rows): this runs in every buy.
     with transaction.atomic(savepoint=False):
         held = _lock_holding(user, symbol)
+        if held is not None and held.quantity < 0:
+            raise PositionError(
+                f"You are short {_shares(-held.quantity)} of {symbol}: buy to cover them "
+                "before you buy."
+            )
         old_quantity = 0 if held is None else held.quantity
         if old_quantity + quantity <= MAX_SHARES_HELD:
             if held is None:
@@ -153,22 +158,46 @@ def _not_enough(symbol: str, quantity: int, owned: int, held: int, verb: str) ->
     )
 
 
-def hold_shares(*, user, symbol: str, quantity: int) -> int:
-    """Set `quantity` of the user's free shares of `symbol` aside for an open sell order;
-    return how many they then hold for orders. NotEnoughShares, checked on the locked row,
-    if fewer are free (owned less those held already), so no two orders sell one share.
+def hold_shares(*, user, symbol: str, quantity: int, short: bool = False) -> int:
+    """Set `quantity` of the user's free shares of `symbol` aside for an open sell order
+    (with `short`, of their short shares for an open buy to cover); return how many they
+    then hold for orders. NotEnoughShares, checked on the locked row, if fewer are free
+    (owned, or short, less those held already), so no two orders sell (or cover) one share.
     Locks: the user's holding row for `symbol` (the caller holds the balance lock first).
     """
     if quantity <= 0:
         raise ValueError("quantity must be positive")
     with transaction.atomic(savepoint=False):
         found = _lock_holding(user, symbol)
-        owned = 0 if found is None else found.quantity
-        held = 0 if found is None else found.held_quantity
+        owned = _side_quantity(found, short=short)
+        held = 0 if found is None or not owned else found.held_quantity
         if quantity > owned - held:
+            if short:
+                raise _not_enough_short(symbol, quantity, owned, held)
             raise _not_enough(symbol, quantity, owned, held, "sell")
         rows.update(Holding, {"id": found.id}, held_quantity=held + quantity)
         return held + quantity
+
+
+def _side_quantity(found: _Held | None, *, short: bool) -> int:
+    """The shares a holding has on one side: owned (a long position) or short."""
+    if found is None:
+        return 0
+    return max(-found.quantity, 0) if short else max(found.quantity, 0)
+
+
+def _not_enough_short(symbol: str, quantity: int, short: int, held: int) -> NotEnoughShares:
+    if not short:
+        return NotEnoughShares(f"You are not short {symbol}: there is nothing to buy to cover.")
+    if held:
+        return NotEnoughShares(
+            f"You are short {_shares(short)} of {symbol}, and {held:,} of them are held for "
+            f"your open buy-to-cover orders, so you can cover {short - held:,}, not "
+            f"{quantity:,}."
+        )
+    return NotEnoughShares(
+        f"You are short {_shares(short)} of {symbol}; you cannot cover {quantity:,}."
+    )
 
 
 def release_shares(*, user, symbol: str, quantity: int) -> None:
@@ -203,6 +232,11 @@ def remove_shares(
     # statements (this runs in every sell).
     with transaction.atomic(savepoint=False):
         found = _lock_holding(user, symbol)
+        if found is not None and found.quantity < 0:
+            raise NotEnoughShares(
+                f"You own no {symbol}: you are short {_shares(-found.quantity)}. Buy to cover "
+                "to close a short position."
+            )
         held = 0 if found is None else found.quantity
         reserved = 0 if found is None else found.held_quantity
         if from_hold > reserved or quantity - from_hold > held - reserved:
@@ -220,6 +254,96 @@ def remove_shares(
                 Holding,
                 {"id": found.id},
                 quantity=held - quantity,
+                last_updated=now,
+                day_quantity=found.day_quantity - from_today,
+                held_quantity=reserved - from_hold,
+            )
+        _add_realized(user, realized, now)
+        return realized
+
+
+def open_short(*, user, symbol: str, quantity: int, price: Decimal) -> Holding:
+    """Sell `quantity` shares of `symbol` short at `price`: the user's holding goes (further)
+    below zero. Guarantees, as add_shares for a purchase: the average short price becomes
+    the quantity-weighted mean, to 4 places; the shares shorted in the current trading day
+    (day_quantity, counted as a positive number) and their average price likewise; the
+    position stays within MAX_SHARES_HELD shares (PositionLimit). A user who owns shares of
+    the symbol sells them first (PositionError): a holding is long or short, never both.
+    Locks: the user's holding row for `symbol` (when it exists)."""
+    if quantity <= 0:
+        raise ValueError("quantity must be positive")
+    now = timezone.now()
+    with transaction.atomic(savepoint=False):
+        held = _lock_holding(user, symbol)
+        if held is not None and held.quantity > 0:
+            raise PositionError(
+                f"You own {_shares(held.quantity)} of {symbol}: sell them before you sell short."
+            )
+        short = 0 if held is None else -held.quantity
+        if short + quantity > MAX_SHARES_HELD:
+            room = MAX_SHARES_HELD - short
+            can = f"you can sell at most {room:,} more short" if room else "you cannot short more"
+            raise PositionLimit(
+                f"One position can have at most {MAX_SHARES_HELD:,} shares. You are short "
+                f"{short:,} {symbol}, so {can}."
+            )
+        if held is None:
+            return rows.create(
+                Holding,
+                user=user.pk,
+                stock=symbol,
+                quantity=-quantity,
+                average_price=to_4dp(price),
+                last_updated=now,
+                day_quantity=quantity,
+                day_average_price=to_4dp(price),
+                day_bought_at=now,
+            )
+        new_short = short + quantity
+        changes = {
+            "quantity": -new_short,
+            "average_price": to_4dp((held.average_price * short + price * quantity) / new_short),
+            "last_updated": now,
+        }
+        if held.day_quantity:
+            day_value = held.day_average_price * held.day_quantity + price * quantity
+            changes["day_quantity"] = held.day_quantity + quantity
+            changes["day_average_price"] = to_4dp(day_value / changes["day_quantity"])
+        else:
+            changes.update(
+                day_quantity=quantity, day_average_price=to_4dp(price), day_bought_at=now
+            )
+        rows.update(Holding, {"id": held.id}, **changes)
+        return rows.loaded(Holding, held.id, user_id=user.pk, stock_id=symbol, **changes)
+
+
+def cover_short(*, user, symbol: str, quantity: int, price: Decimal, from_hold: int = 0) -> Decimal:
+    """Buy `quantity` shares of `symbol` at `price` to cover the user's short position;
+    return the realized P/L (the average short price minus the cover price, times the
+    shares, in cents) and add it to the user's summary. A position that reaches zero is
+    deleted; the average short price of what is left does not change. As remove_shares: the
+    shares shorted before today are covered first; `from_hold`: how many come out of those
+    held for the open buy-to-cover order being filled. NotEnoughShares, checked on the
+    locked row. Locks: the holding row, then the user's summary row."""
+    if quantity <= 0 or not 0 <= from_hold <= quantity:
+        raise ValueError("quantity must be positive, and from_hold within it")
+    with transaction.atomic(savepoint=False):
+        found = _lock_holding(user, symbol)
+        short = _side_quantity(found, short=True)
+        reserved = found.held_quantity if short else 0
+        if from_hold > reserved or quantity - from_hold > short - reserved:
+            raise _not_enough_short(symbol, quantity, short, reserved - from_hold)
+        realized = to_cents(found.average_price * quantity) - to_cents(price * quantity)
+        now = timezone.now()
+        if quantity == short:
+            with connection.cursor() as cursor:
+                cursor.execute("DELETE FROM holdings WHERE id = %s", [found.id])
+        else:
+            from_today = max(quantity - (short - found.day_quantity), 0)
+            rows.update(
+                Holding,
+                {"id": found.id},
+                quantity=-(short - quantity),
                 last_updated=now,
                 day_quantity=found.day_quantity - from_today,
                 held_quantity=reserved - from_hold,

@@ -64,10 +64,23 @@ def test_every_word_explained_from_code_is_in_the_glossary():
         max_position_percent=D("25"),
         max_trades_per_day=3,
         min_trades_to_rank=2,
+        margin=True,
+        short_selling=True,
     )
     terms = [rule.term for rule in rules(every_rule) if rule.term]
+    assert {"margin", "short-selling"} <= set(terms)
     assert len(terms) >= 7
     assert [term for term in terms if term not in GLOSSARY] == []
+
+
+def test_short_selling_words_are_explained_in_plain_words():
+    for key in ("short-selling", "buy-to-cover", "borrow-fee"):
+        term = GLOSSARY[key]
+        assert term.short.endswith(".") and term.text, key
+        # Short sentences, for a 15-year-old.
+        assert max(len(sentence.split()) for sentence in term.short.split(". ")) <= 25, key
+    assert GLOSSARY["short-selling"].term == "Selling short (Sell short)"
+    assert GLOSSARY["buy-to-cover"].term == "Buy to cover"
 
 
 def test_entries_have_unique_anchors_and_say_something():

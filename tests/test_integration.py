@@ -4,8 +4,8 @@ Read this first: it shows what TradeSim does, in the order a student meets it â€
 register, join a class with its code, log in, move cash, look up a quote, buy, watch the
 market move on her teacher's news, sell, read the portfolio and the history, place an order
 that waits and cancel it, read the journal, the statistics and the leaderboard, trade
-from a program through the JSON API, and place an order after school that waits for the
-market's open.
+from a program through the JSON API, place an order after school that waits for the
+market's open, and buy on margin and sell short once her teacher allows it.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -22,6 +22,7 @@ from ledger.models import Balance, Transaction
 from portfolio.models import Holding
 from prices.models import MarketState, Price
 from tests.clock import closed_now
+from tests.instructors.helpers import form_data
 from trading.models import Trade
 from trading.services import fill_orders
 
@@ -309,7 +310,61 @@ def test_a_students_journey(market, settings, django_capture_on_commit_callbacks
     waiting.refresh_from_db()
     assert waiting.status == "filled" and Balance.objects.get(user=maya).held == 0
 
-    # 16. The books balance: every balance equals the sum of its journal.
+    # 16. Margin and short selling. Her teacher turns both on in the class's admin page
+    #     (and lifts the most-in-one-stock limit). She buys more than her cash covers: the
+    #     rest is a margin loan, her dashboard shows it with her equity and margin level,
+    #     and a sale repays it. She sells MSFT short from the order ticket, its proceeds
+    #     are cash, her dashboard says "Short 10", and she buys to cover.
+    change = f"/admin/classrooms/classroom/{maya.classroom_id}/change/"
+    data = form_data(teacher.get(change).content.decode(), "classroom_form")
+    data.update({"margin": ["on"], "short_selling": ["on"], "max_position_percent": [""]})
+    assert teacher.post(change, data).status_code == 302
+    rules = browser.get("/classes/rules/").content.decode()
+    assert "Margin" in rules and "Short selling" in rules
+
+    aapl = Price.objects.get(symbol="AAPL").price
+    cash = cash_of("maya")
+    shares = int((cash + 5000) // aapl)  # about $5,000 more than her cash
+    token = token_from(browser.get("/trading/buy/?symbol=AAPL").content.decode())
+    response = browser.post(
+        "/trading/buy/", {"symbol": "AAPL", "quantity": str(shares), "token": token}
+    )
+    assert response.status_code == 302
+    loan = -cash_of("maya")
+    assert loan > 0
+    dashboard = browser.get("/portfolio/").content.decode()
+    assert "Margin loan" in dashboard and f"${loan:,.2f}" in dashboard
+    assert "Margin level" in dashboard and "Buying power" in dashboard
+    token = token_from(browser.get("/trading/sell/?symbol=AAPL").content.decode())
+    browser.post("/trading/sell/", {"symbol": "AAPL", "quantity": str(shares), "token": token})
+    assert cash_of("maya") > 0
+    assert Balance.objects.get(user=maya).loan_limit == 0  # repaid: no loan allowed now
+
+    msft = Price.objects.get(symbol="MSFT").price
+    ticket = "/trading/orders/new/?symbol=MSFT&side=sell_short"
+    short = {"symbol": "MSFT", "side": "sell_short", "type": "market", "quantity": "10"}
+    response = browser.post(
+        "/trading/orders/new/",
+        {**short, "token": token_from(browser.get(ticket).content.decode())},
+        follow=True,
+    )
+    proceeds = (msft * 10).quantize(Decimal("0.01"))
+    assert f"Sold short 10 MSFT at ${msft:,.2f} for ${proceeds:,.2f}" in (response.content.decode())
+    assert Holding.objects.get(user=maya, stock_id="MSFT").quantity == -10
+    assert "Short 10" in browser.get("/portfolio/").content.decode()
+    ticket = "/trading/orders/new/?symbol=MSFT&side=buy_to_cover"
+    cover = {**short, "side": "buy_to_cover"}
+    response = browser.post(
+        "/trading/orders/new/",
+        {**cover, "token": token_from(browser.get(ticket).content.decode())},
+        follow=True,
+    )
+    assert "Bought to cover 10 MSFT" in response.content.decode()
+    assert not Holding.objects.filter(user=maya, stock_id="MSFT").exists()
+    covered = Trade.objects.get(user=maya, operation="cover")
+    assert covered.realized_pnl == proceeds - covered.total
+
+    # 17. The books balance: every balance equals the sum of its journal.
     call_command("check_ledger", stdout=io.StringIO())
     journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
     assert journal_total == cash_of("maya")

@@ -258,7 +258,8 @@ SECTIONS: tuple[Section, ...] = (
                 "equity",
                 "Equity",
                 "What your account is worth to you: your shares' market value plus your cash, "
-                "minus what you borrowed. It is the same as your total value.",
+                "minus what you borrowed and what buying back your short positions would "
+                "cost. It is the same as your total value.",
                 "Example: $20,000 of shares bought with $10,000 of cash and a $10,000 margin "
                 "loan is $10,000 of equity.",
             ),
@@ -279,6 +280,33 @@ SECTIONS: tuple[Section, ...] = (
                 "charged (or paid) at each simulated day's close, one 252nd of the yearly rate "
                 "a day, as 252 trading days make a year.",
                 "Example: a $10,000 margin loan at 8 % a year costs about $3.17 a day.",
+            ),
+            Term(
+                "short-selling",
+                "Selling short (Sell short)",
+                "Selling shares you do not own: you borrow them, sell them now, and buy them "
+                "back later. You win if the price falls, and lose if it rises.",
+                "Example: you sell 10 shares short at $100 and get $1,000. If the price "
+                "falls to $80, buying them back costs $800: you made $200. If it rises to "
+                "$150, buying them back costs $1,500: you lost $500. A price can keep rising, "
+                "so a short can lose more than you got for it. Your class allows it only with "
+                "enough equity (the initial margin), and not for very cheap stocks.",
+            ),
+            Term(
+                "buy-to-cover",
+                "Buy to cover",
+                "Buying back shares you sold short, which closes (covers) the short position. "
+                "Your profit or loss is the price you sold at minus the price you buy back at.",
+                "Example: you sold 10 shares short at $100. Buying to cover at $90 costs $900 "
+                "and makes you $100 (before commission); at $110 it costs $1,100, a $100 loss.",
+            ),
+            Term(
+                "borrow-fee",
+                "Borrow fee",
+                "What borrowing shares to sell short costs: a yearly percent of the short "
+                "position's value, charged a little at each simulated day's close.",
+                "Example: a $10,000 short position with a 2 % borrow fee costs about $0.79 a "
+                "day (2 % of $10,000 is $200 a year, over 252 trading days).",
             ),
         ),
     ),
@@ -313,21 +341,25 @@ SECTIONS: tuple[Section, ...] = (
                 "market-value",
                 "Market value",
                 "What your shares are worth right now: number of shares × today's price. "
-                "It is what you would get if you sold them all at this price.",
+                "It is what you would get if you sold them all at this price. A short "
+                "position's market value is below zero: what buying the shares back would "
+                "cost you now.",
             ),
             Term(
                 "total-value",
                 "Total value",
-                "Your cash plus the market value of all your shares: everything your "
-                "portfolio is worth right now. With a margin loan your cash is below zero, so "
-                "the total value is your equity: your shares less what you borrowed.",
+                "Your cash plus the market value of all your shares, less what buying back "
+                "your short positions costs: everything your portfolio is worth right now. "
+                "With a margin loan your cash is below zero, so the total value is your "
+                "equity: your shares less what you borrowed.",
             ),
             Term(
                 "weight",
                 "Weight",
                 "How big one part of your portfolio is compared with the whole, as a "
                 "percentage of your total value (cash included). With a margin loan, as a "
-                "percentage of your shares' value: the loan is owed, not held.",
+                "percentage of your shares' value: the loan is owed, not held. A short "
+                "position's weight is its part of all your short positions.",
                 "Example: $2,500 of shares in a $10,000 portfolio is a weight of 25%.",
             ),
             Term(
@@ -359,7 +391,8 @@ SECTIONS: tuple[Section, ...] = (
                 "unrealized-pnl",
                 "Unrealized P/L (profit or loss)",
                 "How much the shares you still hold have gained or lost: market value minus "
-                "cost basis. It is “unrealized” because it can still change until you sell.",
+                "cost basis. It is “unrealized” because it can still change until you sell. "
+                "For a short position: (the price you sold short at − today's price) × shares.",
             ),
             Term(
                 "realized-pnl",

@@ -348,6 +348,11 @@ TICK_HOOKS: list[str] = ["trading.services.after_tick", "portfolio.services.afte
 # apps above the ledger check what they keep on it (trading: the cash and shares that open
 # orders hold).
 LEDGER_CHECKS: list[str] = ["trading.services.check_holds"]
+# Asked by a withdrawal under the student's balance lock, as check(user=…, amount=…,
+# balance=…, rules=<the class's rulebook>) -> the refusal's message, or None: the apps
+# above the ledger keep what the cash carries (trading: with margin or short positions, the
+# equity left must cover the initial margin of the positions).
+WITHDRAWAL_CHECKS: list[str] = ["trading.services.margin_after_withdrawal"]
 # What the apps above the portfolio show on its dashboard, as hook(user=…) -> a dict with
 # the "template" that shows it and that template's `panel`, or None (trading: the student's
 # open orders, in one query). Each must cost a fixed number of queries: the dashboard's

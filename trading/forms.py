@@ -162,7 +162,7 @@ class OrderTicketForm(OrderForm):
     # Hidden on the order pages (their side is the page's); the quote page's ticket shows
     # it as a Buy / Sell switch.
     side = OpenChoiceField(
-        choices=Order.Side.choices, required=False, label="Buy or sell", widget=forms.HiddenInput
+        choices=Order.Side.choices, required=False, label="Side", widget=forms.HiddenInput
     )
     # Each help text is what the ticket shows under its field (its aria-describedby).
     type = OpenChoiceField(
@@ -228,9 +228,10 @@ class OrderTicketForm(OrderForm):
         return cleaned
 
     def chosen_side(self) -> str:
-        """The side the ticket is for, even when the form is refused: buy, unless sell."""
+        """The side the ticket is for, even when the form is refused: the side sent, if it
+        is one (trading.models.OrderSide), else buy."""
         value = self["side"].value()
-        return Order.Side.SELL if value == Order.Side.SELL else Order.Side.BUY
+        return value if value in Order.Side.values else Order.Side.BUY
 
 
 class _HistoryFilterForm(BootstrapForm):
@@ -273,9 +274,9 @@ class TradeFilterForm(_HistoryFilterForm):
 
     operation = forms.ChoiceField(
         required=False,
-        choices=[("", "Buys and sells"), *Trade.Operation.choices],
+        choices=[("", "Any side"), *Trade.Operation.choices],
         label="Side",
-        error_messages={"invalid_choice": "Side must be buy or sell."},
+        error_messages={"invalid_choice": "Side must be buy, sell, short or cover."},
     )
 
 
@@ -295,7 +296,7 @@ class OrderFilterForm(_HistoryFilterForm):
     side = forms.ChoiceField(
         required=False,
         choices=[("", "Any side"), *Order.Side.choices],
-        error_messages={"invalid_choice": "Side must be buy or sell."},
+        error_messages={"invalid_choice": "Side must be buy, sell, sell_short or buy_to_cover."},
     )
     type = forms.ChoiceField(
         required=False,

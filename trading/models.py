@@ -12,6 +12,8 @@ class Trade(models.Model):
     class Operation(models.TextChoices):
         BUY = "buy", "Buy"
         SELL = "sell", "Sell"
+        SHORT = "short", "Sell short"
+        COVER = "cover", "Buy to cover"
 
     # No index of its own: the (user, …) indexes below begin with it and serve every lookup
     # by user, so a second one would only cost a write on every row.
@@ -25,7 +27,7 @@ class Trade(models.Model):
         on_delete=models.PROTECT,
         related_name="trades",
     )
-    operation = models.CharField(max_length=4, choices=Operation.choices)
+    operation = models.CharField(max_length=5, choices=Operation.choices)
     quantity = models.PositiveIntegerField()
     price = models.DecimalField(max_digits=15, decimal_places=2)
     total = models.DecimalField(
@@ -37,7 +39,8 @@ class Trade(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="For sells: proceeds minus the average cost of the shares sold",
+        help_text="For sells: proceeds minus the average cost of the shares sold; for "
+        "covers: the average short price minus the cover price, times the shares",
     )
     # NULL, not "", for "no token": the unique (user, token) constraint skips NULLs.
     token = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
@@ -56,10 +59,11 @@ class Trade(models.Model):
             models.CheckConstraint(condition=Q(total__gt=0), name="trades_total_gt_0"),
             models.CheckConstraint(condition=Q(commission__gte=0), name="trades_commission_gte_0"),
             models.CheckConstraint(
-                condition=Q(operation__in=["buy", "sell"]), name="trades_operation_valid"
+                condition=Q(operation__in=["buy", "sell", "short", "cover"]),
+                name="trades_operation_valid",
             ),
             models.CheckConstraint(
-                condition=Q(operation="sell") | Q(realized_pnl__isnull=True),
+                condition=Q(operation__in=["sell", "cover"]) | Q(realized_pnl__isnull=True),
                 name="trades_realized_pnl_only_on_sells",
             ),
             models.UniqueConstraint(
@@ -89,6 +93,13 @@ MARKET_SELL_TRIGGER = Decimal("0.01")
 class OrderSide(models.TextChoices):
     BUY = "buy", "Buy"
     SELL = "sell", "Sell"
+    SELL_SHORT = "sell_short", "Sell short"
+    BUY_TO_COVER = "buy_to_cover", "Buy to cover"
+
+
+# The sides that buy (they wait for the price to fall to a limit, rise to a stop) and the
+# sides that sell.
+BUYING_SIDES = frozenset({OrderSide.BUY, OrderSide.BUY_TO_COVER})
 
 
 class OrderType(models.TextChoices):
@@ -148,7 +159,7 @@ class Order(models.Model):
         related_name="orders",
         db_index=False,
     )
-    side = models.CharField(max_length=4, choices=OrderSide.choices)
+    side = models.CharField(max_length=12, choices=OrderSide.choices)
     type = models.CharField(max_length=13, choices=OrderType.choices)
     quantity = models.PositiveIntegerField()
     limit_price = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
@@ -182,7 +193,9 @@ class Order(models.Model):
     held_cash = models.DecimalField(
         max_digits=15, decimal_places=2, default=0, help_text="Cash an open buy holds"
     )
-    held_shares = models.PositiveIntegerField(default=0, help_text="Shares an open sell holds")
+    held_shares = models.PositiveIntegerField(
+        default=0, help_text="Shares an open sell holds (a buy to cover: short shares)"
+    )
     trade = models.OneToOneField(
         Trade,
         on_delete=models.PROTECT,
@@ -308,8 +321,16 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=~Q(type="market")
                 | Q(status="filled", trigger_direction="")
-                | Q(side="buy", trigger_direction="below", trigger_price=MARKET_BUY_TRIGGER)
-                | Q(side="sell", trigger_direction="above", trigger_price=MARKET_SELL_TRIGGER),
+                | Q(
+                    side__in=["buy", "buy_to_cover"],
+                    trigger_direction="below",
+                    trigger_price=MARKET_BUY_TRIGGER,
+                )
+                | Q(
+                    side__in=["sell", "sell_short"],
+                    trigger_direction="above",
+                    trigger_price=MARKET_SELL_TRIGGER,
+                ),
                 name="orders_market_fills_or_waits_for_the_open",
             ),
             models.CheckConstraint(
@@ -317,12 +338,14 @@ class Order(models.Model):
                 | (~Q(status="filled") & Q(trade__isnull=True)),
                 name="orders_filled_has_trade",
             ),
-            # Only an open order holds anything, and only on its own side.
+            # Only an open order holds anything, and only on its own side: a buy its cost,
+            # a sell its shares, a buy to cover the short shares it closes; a short sale
+            # holds nothing (its margin is checked when it fills).
             models.CheckConstraint(
                 condition=Q(held_cash__gte=0)
                 & (Q(status="open") | Q(held_cash=0, held_shares=0))
                 & (Q(side="buy") | Q(held_cash=0))
-                & (Q(side="sell") | Q(held_shares=0)),
+                & (Q(side__in=["sell", "buy_to_cover"]) | Q(held_shares=0)),
                 name="orders_holds_only_when_open",
             ),
             models.CheckConstraint(
@@ -354,6 +377,12 @@ class Order(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == self.Status.OPEN
+
+    @property
+    def buys(self) -> bool:
+        """A buy or a buy to cover (BUYING_SIDES): it waits for the price to fall to a limit,
+        rise to a stop."""
+        return self.side in BUYING_SIDES
 
 
 class MarginCallStatus(models.TextChoices):

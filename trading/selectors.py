@@ -75,6 +75,10 @@ def trades_for(user, filters: TradeFilters | None = None) -> QuerySet[Trade]:
     return qs.order_by("-timestamp", "-id")
 
 
+BOUGHT = (Trade.Operation.BUY, Trade.Operation.COVER)
+SOLD = (Trade.Operation.SELL, Trade.Operation.SHORT)
+
+
 @dataclass(frozen=True)
 class TradeTotals:
     count: int
@@ -94,8 +98,9 @@ def totals_for(user, filters: TradeFilters | None = None) -> TradeTotals:
         count=Count("id"),
         realized_pnl=total("realized_pnl"),
         commission=total("commission"),
-        bought=total("total", filter=Q(operation=Trade.Operation.BUY)),
-        sold=total("total", filter=Q(operation=Trade.Operation.SELL)),
+        # Covering a short buys shares; selling one short sells them.
+        bought=total("total", filter=Q(operation__in=BOUGHT)),
+        sold=total("total", filter=Q(operation__in=SOLD)),
     )
     # Rounded to cents: SQLite sums decimals in floating point.
     return TradeTotals(
@@ -116,8 +121,9 @@ class Cash:
 
     amount: Decimal
     held: Decimal = ZERO
-    positions_value: Decimal | None = None  # read only for a class with margin
+    positions_value: Decimal | None = None  # owned, read only for a class with margin
     margin: Margin | None = None
+    short_value: Decimal = ZERO  # buying back the short positions, with positions_value
 
     @property
     def available(self) -> Decimal:
@@ -129,19 +135,30 @@ class Cash:
         if not rules.margin or self.positions_value is None:
             return self
         figures = margin_figures(
-            rules, cash=self.amount, held=self.held, positions_value=self.positions_value
+            rules,
+            cash=self.amount,
+            held=self.held,
+            positions_value=self.positions_value,
+            short_value=self.short_value,
         )
         return replace(self, margin=figures)
 
 
-def _positions_value() -> Coalesce:
-    """Σ quantity × last price of the outer balance's user's holdings: a subquery of the
-    same query."""
+def _positions_value(*, short: bool = False) -> Coalesce:
+    """Σ |quantity| × last price of the outer balance's user's long holdings (with `short`,
+    of their short ones: what buying them back costs): a subquery of the same query."""
     value = (
-        Holding.objects.filter(user_id=OuterRef("user_id"))
+        Holding.objects.filter(
+            user_id=OuterRef("user_id"), **({"quantity__lt": 0} if short else {"quantity__gt": 0})
+        )
         .order_by()
         .values("user_id")
-        .annotate(value=Sum(F("quantity") * F("stock__price"), output_field=TOTAL))
+        .annotate(
+            value=Sum(
+                (-F("quantity") if short else F("quantity")) * F("stock__price"),
+                output_field=TOTAL,
+            )
+        )
         .values("value")
     )
     return Coalesce(Subquery(value, output_field=TOTAL), Value(ZERO), output_field=TOTAL)
@@ -153,7 +170,7 @@ def cash_of(user, *, rules: Rulebook | None = None) -> Cash | None:
     its margin figures."""
     fields = ["amount", "held"]
     if rules is not None and rules.margin:
-        fields.append(_positions_value())
+        fields.extend([_positions_value(), _positions_value(short=True)])
     row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
     if row is None:
         return None
@@ -164,7 +181,10 @@ def _cash(row, rules: Rulebook | None) -> Cash:
     amount, held, *positions = row
     if not positions:
         return Cash(amount, held)
-    return Cash(amount, held, positions_value=to_cents(positions[0])).with_margin(rules)
+    long_value, short_value = (to_cents(value) for value in positions)
+    return Cash(amount, held, positions_value=long_value, short_value=short_value).with_margin(
+        rules
+    )
 
 
 @dataclass(frozen=True)
@@ -174,13 +194,18 @@ class TicketFunds:
     open sell orders hold."""
 
     cash: Cash | None
-    shares: int = 0
+    shares: int = 0  # below zero: a short position
     shares_held: int = 0
 
     @property
     def free_shares(self) -> int:
-        """The shares they can sell now."""
-        return self.shares - self.shares_held
+        """The shares they can sell now (none of a short position)."""
+        return max(self.shares - self.shares_held, 0)
+
+    @property
+    def short(self) -> int:
+        """The shares the user is short (0 unless the position is short)."""
+        return max(-self.shares, 0)
 
 
 def cash_and_shares(user, symbol: str, *, rules: Rulebook | None = None) -> TicketFunds:
@@ -194,7 +219,7 @@ def cash_and_shares(user, symbol: str, *, rules: Rulebook | None = None) -> Tick
         "held",
     ]
     if rules is not None and rules.margin:
-        fields.append(_positions_value())
+        fields.extend([_positions_value(), _positions_value(short=True)])
     row = Balance.objects.filter(user_id=user.pk).values_list(*fields).first()
     if row is None:
         return TicketFunds(cash=None)
@@ -208,19 +233,29 @@ class SymbolOption:
     name: str
     price: Decimal
     halted: bool
-    held: int  # the shares owned
-    held_for_orders: int = 0  # of those, the shares open sell orders hold
+    held: int  # the shares owned; below zero, the shares the user is short
+    held_for_orders: int = 0  # of those, the shares open sell (or buy to cover) orders hold
+
+    @property
+    def is_short(self) -> bool:
+        return self.held < 0
+
+    @property
+    def size(self) -> int:
+        """The position's size, owned or short: 50 for "Short 50"."""
+        return abs(self.held)
 
     @property
     def free(self) -> int:
-        """The shares that can be sold now."""
-        return self.held - self.held_for_orders
+        """The shares that can be sold now, or, of a short position, covered now."""
+        return abs(self.held) - self.held_for_orders
 
 
 def order_options(user, *, side: str) -> list[SymbolOption]:
     """The symbols an order page offers, with live price and shares held. Two queries.
 
-    For a buy: every listed symbol. For a sell: the symbols the user holds."""
+    For a buy or a short sale: every listed symbol. For a sell: the symbols the user owns;
+    for a buy to cover: the symbols the user is short."""
     held = {
         symbol: (quantity, on_hold)
         for symbol, quantity, on_hold in Holding.objects.filter(user_id=user.pk)
@@ -228,8 +263,10 @@ def order_options(user, *, side: str) -> list[SymbolOption]:
         .values_list("stock_id", "quantity", "held_quantity")
     }
     prices = Price.objects.order_by("symbol").only("symbol", "name", "price", "halted")
-    if side == Trade.Operation.SELL:
-        prices = prices.filter(symbol__in=list(held))
+    if side == Order.Side.SELL:
+        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q > 0])
+    elif side == Order.Side.BUY_TO_COVER:
+        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q < 0])
     return [
         SymbolOption(
             symbol=p.symbol,

@@ -48,7 +48,14 @@ from tradesim.logging import log_event
 from tradesim.market_hours import closed_since, closed_until
 from tradesim.models import AuditEntry
 from tradesim.money import CENT, MAX_MONEY, ZERO, to_cents
-from trading.models import MARKET_BUY_TRIGGER, MARKET_SELL_TRIGGER, MarginCall, Order, Trade
+from trading.models import (
+    BUYING_SIDES,
+    MARKET_BUY_TRIGGER,
+    MARKET_SELL_TRIGGER,
+    MarginCall,
+    Order,
+    Trade,
+)
 
 logger = logging.getLogger("tradesim.trading")
 
@@ -101,6 +108,11 @@ class PositionTooLarge(TradingError, portfolio.PositionLimit):
 
 class DuplicateRequest(TradingError, ledger.DuplicateRequest):
     pass
+
+
+class PositionRefused(TradingError, portfolio.PositionError):
+    """A trade on the wrong side of a position: a buy while short, a short sale while
+    owning the shares."""
 
 
 class ResetRefused(TradingError):
@@ -212,6 +224,38 @@ def sell(*, user, symbol, quantity, token: str | None = None) -> Trade:
     ).trade
 
 
+def sell_short(*, user, symbol, quantity, token: str | None = None) -> Trade:
+    """Sell `quantity` shares of `symbol` the user does not own, at the current price.
+
+    Guarantees: the class allows short selling, not below its lowest price to short
+    (RuleRefused); the user owns none of the symbol (PositionRefused: they sell those
+    first); the equity after the commission is at least the initial margin of every
+    position, this one included (InsufficientFunds, naming the equity needed). In one
+    transaction it writes the journal rows (type "short", the proceeds, a credit; plus
+    "fee"), the holding (created below zero, or its average short price updated) and the
+    trade row (operation "short"). Locks: the user's balance row, then their holding row.
+    """
+    return _place(
+        side=Order.Side.SELL_SHORT, user=user, symbol=symbol, quantity=quantity, token=token
+    ).trade
+
+
+def buy_to_cover(*, user, symbol, quantity, token: str | None = None) -> Trade:
+    """Buy back `quantity` of the user's short shares of `symbol` at the current price.
+
+    Guarantees: the user is short at least `quantity` free shares (NotEnoughShares,
+    checked on the locked holding). A cover closes risk, so it is never refused for cash:
+    what the cash does not pay becomes a margin loan, the account allowed it. In one
+    transaction it writes the journal rows (type "cover", a debit; plus "fee"), the holding
+    (towards zero, deleted at zero) and the trade row with its realized P/L: the average
+    short price minus the cover price, times the shares, before commission.
+    Locks: the user's balance row, then their holding row, then their portfolio summary.
+    """
+    return _place(
+        side=Order.Side.BUY_TO_COVER, user=user, symbol=symbol, quantity=quantity, token=token
+    ).trade
+
+
 def _place(*, side: str, user, symbol, quantity, token: str | None) -> Order:
     """A market order, traded now: its order row, with its trade."""
     try:
@@ -270,6 +314,10 @@ def _quote_sql(*, trades_today: bool, portfolio: bool) -> str:
         )
         columns.append(
             "(SELECT h.quantity FROM holdings h WHERE h.user_id = %(user)s AND h.symbol = p.symbol)"
+        )
+        columns.append(
+            "(SELECT SUM(-h.quantity * hp.price) FROM holdings h"
+            " JOIN prices hp ON hp.symbol = h.symbol WHERE h.user_id = %(user)s AND h.quantity < 0)"
         )
     return f"SELECT {', '.join(columns)} FROM prices p WHERE p.symbol = %(symbol)s"  # noqa: S608
 
@@ -351,11 +399,16 @@ def _trade_locked(
             f"That order is too large: {quantity:,} {symbol} at ${price:,.2f} comes to "
             f"${total + commission:,.2f}, and one order moves at most ${MAX_MONEY:,.2f}."
         )
+    if side == Order.Side.SELL_SHORT:
+        return _short_locked(account, rules=rules, order=order, commission=commission, token=token)
+    if side == Order.Side.BUY_TO_COVER:
+        return _cover_locked(account, order=order, token=token, from_hold=from_hold)
     if side == Trade.Operation.BUY:
         return _buy_locked(
             account,
             rules=rules,
-            long_value=order.holdings_value,
+            long_value=order.holdings_value + order.short_value,
+            short_value=order.short_value,
             symbol=symbol,
             quantity=quantity,
             price=price,
@@ -376,14 +429,15 @@ def _trade_locked(
 
 
 def _within_limit(side: str, price: Decimal, limit: Decimal) -> bool:
-    return price <= limit if side == Trade.Operation.BUY else price >= limit
+    return price <= limit if side in BUYING_SIDES else price >= limit
 
 
-def _portfolio_figures(account: ledger.Account, holdings_value, held) -> dict:
+def _portfolio_figures(account: ledger.Account, holdings_value, held, short_value) -> dict:
     return {
         "cash": account.amount,
         "holdings_value": to_cents(rows.decimal(holdings_value, 2) or ZERO),
         "held": int(held or 0),
+        "short_value": to_cents(rows.decimal(short_value, 2) or ZERO),
     }
 
 
@@ -393,9 +447,11 @@ def _check_rules(rules: Rulebook, order: classroom_rules.Order) -> None:
         raise RuleRefused(refusal.message, rule=refusal.rule)
 
 
-def _margin_account(account: ledger.Account, long_value: Decimal) -> classroom_rules.MarginAccount:
+def _margin_account(
+    account: ledger.Account, long_value: Decimal, short_value: Decimal = ZERO
+) -> classroom_rules.MarginAccount:
     return classroom_rules.MarginAccount(
-        cash=account.amount, held=account.held, long_value=long_value
+        cash=account.amount, held=account.held, long_value=long_value, short_value=short_value
     )
 
 
@@ -408,19 +464,21 @@ def _borrow_for(
     adds: Decimal,
     commission: Decimal,
     hold: bool = False,
+    short_value: Decimal = ZERO,
 ) -> bool:
     """Whether paying (or holding, with `hold`) `need` borrows: not when the free cash
-    covers it or the class has no margin. When it borrows, the class's margin rule must
-    allow it (InsufficientFunds naming the buying power), and the account is allowed the
-    loan it then needs, under the balance lock."""
-    if not rules.margin or need <= account.available:
-        return False
-    facts = _margin_account(account, long_value)
+    covers it or the class has no margin. The class's margin rule must allow the buy when
+    it borrows or when the account has short positions (InsufficientFunds naming the
+    buying power); when it borrows, the account is allowed the loan it then needs, under
+    the balance lock."""
+    facts = _margin_account(account, long_value, short_value)
     refusal = classroom_rules.check_margin(
         rules, facts, need=need, adds=adds, commission=commission
     )
     if refusal is not None:
         raise InsufficientFunds(refusal.message)
+    if not rules.margin or need <= account.available:
+        return False
     loan = (
         classroom_rules.loan_after(facts, hold=need)
         if hold
@@ -431,14 +489,20 @@ def _borrow_for(
 
 
 def _buy_locked(
-    account, *, rules, long_value, symbol, quantity, price, total, commission, token
+    account, *, rules, long_value, symbol, quantity, price, total, commission, token, short_value
 ) -> Trade:
     """The buy, with the user's account locked by the caller; with the class's margin, on
     a loan as far as the margin rule allows (`long_value`: the positions' value now)."""
     user = account.user
     need = total + commission
     borrow = _borrow_for(
-        account, rules, long_value=long_value, need=need, adds=total, commission=commission
+        account,
+        rules,
+        long_value=long_value,
+        short_value=short_value,
+        need=need,
+        adds=total,
+        commission=commission,
     )
     if need > account.available and not borrow:
         fee_note = f" including ${commission:,.2f} commission" if commission else ""
@@ -469,6 +533,8 @@ def _buy_locked(
         portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     except portfolio.PositionLimit as error:
         raise PositionTooLarge(error.message) from None
+    except portfolio.PositionError as error:
+        raise PositionRefused(error.message) from None
     return _record(
         user=user,
         stock_id=symbol,
@@ -519,7 +585,13 @@ def _sell_locked(
         token=token,
         created_by=created_by,
     )
-    _charge_commission(account, commission=commission, description=description, symbol=symbol)
+    _charge_commission(
+        account,
+        commission=commission,
+        description=description,
+        symbol=symbol,
+        after_proceeds=True,
+    )
     return _record(
         user=user,
         stock_id=symbol,
@@ -528,6 +600,116 @@ def _sell_locked(
         price=price,
         total=total,
         commission=commission,
+        realized_pnl=realized,
+        token=token or None,
+    )
+
+
+def _short_locked(account, *, rules, order: classroom_rules.Order, commission, token) -> Trade:
+    """The short sale, with the user's account locked by the caller: the class's rules
+    (checked by the caller) allowed it; here the margin it needs, then the position, the
+    proceeds and the commission."""
+    user, symbol, quantity, price, total = (
+        account.user,
+        order.symbol,
+        order.quantity,
+        order.price,
+        order.total,
+    )
+    if commission > total:
+        raise InsufficientFunds(
+            f"Selling {quantity:,} {symbol} short brings in ${total:,.2f}, which does not "
+            f"cover the ${commission:,.2f} commission."
+        )
+    facts = _margin_account(account, order.holdings_value + order.short_value, order.short_value)
+    refusal = classroom_rules.check_short_margin(rules, facts, adds=total, commission=commission)
+    if refusal is not None:
+        raise InsufficientFunds(refusal.message)
+    try:
+        portfolio.open_short(user=user, symbol=symbol, quantity=quantity, price=price)
+    except portfolio.PositionLimit as error:
+        raise PositionTooLarge(error.message) from None
+    except portfolio.PositionError as error:
+        raise PositionRefused(error.message) from None
+    description = f"Sold short {quantity:,} {symbol} @ {price:.2f}"
+    _move_cash(
+        account,
+        type=Transaction.Type.SHORT,
+        amount=total,
+        description=description,
+        symbol=symbol,
+        token=token,
+    )
+    _charge_commission(
+        account,
+        commission=commission,
+        description=description,
+        symbol=symbol,
+        after_proceeds=True,
+    )
+    return _record(
+        user=user,
+        stock_id=symbol,
+        operation=Trade.Operation.SHORT,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=order.commission,
+        token=token or None,
+    )
+
+
+def _cover_locked(
+    account,
+    *,
+    order: classroom_rules.Order,
+    token,
+    from_hold: int = 0,
+    note: str = "",
+    created_by=None,
+) -> Trade:
+    """The buy to cover, with the user's account locked by the caller. Never refused for
+    cash: what the cash does not pay is a margin loan the account is allowed, as covering
+    lowers the account's risk (the short's liability becomes cash spent)."""
+    user, symbol, quantity, price, total = (
+        account.user,
+        order.symbol,
+        order.quantity,
+        order.price,
+        order.total,
+    )
+    need = total + order.commission
+    try:
+        realized = portfolio.cover_short(
+            user=user, symbol=symbol, quantity=quantity, price=price, from_hold=from_hold
+        )
+    except portfolio.NotEnoughShares as error:
+        raise NotEnoughShares(error.message) from None
+    loan = classroom_rules.loan_after(_margin_account(account, ZERO), spend=need)
+    if loan > account.loan_limit:
+        account.allow_loan(loan)
+    description = f"{note}Bought to cover {quantity:,} {symbol} @ {price:.2f}"
+    _move_cash(
+        account,
+        type=Transaction.Type.COVER,
+        amount=total,
+        description=description,
+        symbol=symbol,
+        token=token,
+        created_by=created_by,
+        borrow=True,
+    )
+    _charge_commission(
+        account, commission=order.commission, description=description, symbol=symbol, borrow=True
+    )
+    return _record(
+        user=user,
+        stock_id=symbol,
+        operation=Trade.Operation.COVER,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=order.commission,
         realized_pnl=realized,
         token=token or None,
     )
@@ -560,10 +742,25 @@ def _move_cash(
 
 
 def _charge_commission(
-    account, *, commission: Decimal, description: str, symbol: str, borrow: bool = False
+    account,
+    *,
+    commission: Decimal,
+    description: str,
+    symbol: str,
+    borrow: bool = False,
+    after_proceeds: bool = False,
 ) -> None:
+    """The trade's commission, a `fee` row. `after_proceeds`: a sale's or a short sale's,
+    posted after its proceeds, which are at least the commission: on a margin loan the
+    proceeds lowered the loan allowed to what is still borrowed, and the fee may borrow
+    back what it takes of them (the account ends borrowing less than before the trade)."""
     if commission <= ZERO:
         return
+    if after_proceeds:
+        loan = classroom_rules.loan_after(_margin_account(account, ZERO), spend=commission)
+        if loan > account.loan_limit:
+            account.allow_loan(loan)
+        borrow = True
     try:
         account.post(
             type=Transaction.Type.FEE,
@@ -648,6 +845,26 @@ def reset_student(*, student, instructor, reason: str, token: str | None = None)
         trades = []
         for symbol, quantity in held:
             price = prices[symbol]
+            if quantity < 0:
+                short = classroom_rules.Order(
+                    side=Order.Side.BUY_TO_COVER,
+                    symbol=symbol,
+                    quantity=-quantity,
+                    price=price,
+                    total=to_cents(price * -quantity),
+                    commission=ZERO,
+                    at=timezone.now(),
+                )
+                trades.append(
+                    _cover_locked(
+                        account,
+                        order=short,
+                        token=None,
+                        note=f"Reset by {by}: ",
+                        created_by=instructor,
+                    )
+                )
+                continue
             trades.append(
                 _sell_locked(
                     account,
@@ -882,10 +1099,10 @@ def order_request(
 def describe_order(request: OrderRequest | Order) -> str:
     """The order in plain words: "Buy 10 AAPL if the price falls to $180.00 or less; good
     for today"."""
-    side = "Buy" if request.side == Order.Side.BUY else "Sell"
+    side = Order.Side(request.side).label
     symbol = getattr(request, "symbol", None) or request.stock_id
     head = f"{side} {request.quantity:,} {symbol}"
-    buying = request.side == Order.Side.BUY
+    buying = request.side in BUYING_SIDES
     if request.type == Order.Type.MARKET:
         if getattr(request, "trigger_direction", ""):  # an order that waited for the open
             return f"{head} at the first price after the market opens; good for that day"
@@ -924,7 +1141,7 @@ def describe_order(request: OrderRequest | Order) -> str:
 
 def _trigger(request, *, price: Decimal) -> tuple[Decimal, str, Decimal | None]:
     """(trigger price, direction, trailing mark) of a new order, the price being `price`."""
-    buying = request.side == Order.Side.BUY
+    buying = request.side in BUYING_SIDES
     below, above = Order.Direction.BELOW, Order.Direction.ABOVE
     if request.type == Order.Type.MARKET:  # waiting for the open: any price reaches it
         return (MARKET_BUY_TRIGGER, below, None) if buying else (MARKET_SELL_TRIGGER, above, None)
@@ -939,7 +1156,7 @@ def _trail_stop(order, *, mark: Decimal) -> Decimal:
     """A trailing stop's stop price for a mark: the trail away from it, in cents (at least
     one cent). A percent trail rounds away from the mark (a sell's stop down, a buy's up),
     so the stop never goes off before the price has moved the whole trail."""
-    buying = order.side == Order.Side.BUY
+    buying = order.side in BUYING_SIDES
     if order.trail_percent is not None:
         share = order.trail_percent / 100
         stop = (mark * (1 + share if buying else 1 - share)).quantize(
@@ -1068,7 +1285,7 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
     if request.type in (Order.Type.STOP, Order.Type.STOP_LIMIT) and _reached(
         direction, trigger, price
     ):
-        where = "above" if request.side == Order.Side.BUY else "below"
+        where = "above" if request.side in BUYING_SIDES else "below"
         raise InvalidOrder(
             f"{symbol} is at ${price:,.2f}, so a {request.side} stop at ${trigger:,.2f} would "
             f"go off at once: set the stop {where} ${price:,.2f}, or use a market order.",
@@ -1106,16 +1323,26 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
             **fields, status=Order.Status.FILLED, trade=trade, closed_at=trade.timestamp
         )
     held_cash, held_shares = ZERO, 0
-    if request.side == Order.Side.BUY:
+    if request.side == Order.Side.SELL_SHORT:
+        _check_short_order(rules, user=user, symbol=symbol, price=price, at=now)
+    elif request.side == Order.Side.BUY_TO_COVER:
+        try:
+            portfolio.hold_shares(user=user, symbol=symbol, quantity=request.quantity, short=True)
+        except portfolio.NotEnoughShares as error:
+            raise NotEnoughShares(error.message) from None
+        held_shares = request.quantity
+    elif request.side == Order.Side.BUY:
         held_cash = _buy_hold(request, rules=rules, trigger=trigger, price=price)
         if held_cash > MAX_MONEY:
             raise InvalidQuantity(f"That order is too large: it would hold ${held_cash:,.2f}.")
         borrow = False
-        if rules.margin and held_cash > account.available:
+        if (rules.margin and held_cash > account.available) or rules.short_selling:
+            long_value, short_value = _position_values(user)
             borrow = _borrow_for(
                 account,
                 rules,
-                long_value=_long_value(user),
+                long_value=long_value,
+                short_value=short_value,
                 need=held_cash,
                 adds=held_cash,
                 commission=ZERO,
@@ -1142,16 +1369,75 @@ def _place_resting(*, user, request: OrderRequest, token: str | None, opens=None
     )
 
 
-_LONG_VALUE_SQL = (
-    "SELECT SUM(h.quantity * p.price) FROM holdings h JOIN prices p ON p.symbol = h.symbol"
-    " WHERE h.user_id = %s"
+_POSITION_VALUES_SQL = (
+    "SELECT SUM(CASE WHEN h.quantity > 0 THEN h.quantity * p.price ELSE 0 END),"
+    " SUM(CASE WHEN h.quantity < 0 THEN -h.quantity * p.price ELSE 0 END)"
+    " FROM holdings h JOIN prices p ON p.symbol = h.symbol WHERE h.user_id = %s"
 )
 
 
-def _long_value(user) -> Decimal:
-    """The user's positions at current prices, read under their balance lock."""
-    found = rows.fetch_one(_LONG_VALUE_SQL, [user.pk])
-    return to_cents(rows.decimal(found[0], 2) or ZERO)
+def _position_values(user) -> tuple[Decimal, Decimal]:
+    """The user's long and short positions at current prices (both as positive amounts),
+    read under their balance lock."""
+    found = rows.fetch_one(_POSITION_VALUES_SQL, [user.pk])
+    return tuple(to_cents(rows.decimal(value, 2) or ZERO) for value in found)
+
+
+def margin_after_withdrawal(*, user, amount: Decimal, balance, rules: Rulebook) -> str | None:
+    """settings.WITHDRAWAL_CHECKS: in a class with margin or short selling, a withdrawal
+    leaves equity of at least the initial margin of the positions and open buys (Regulation
+    T): a short sale's proceeds, or cash that carries positions bought on margin, are not
+    free to take out. Runs under the student's balance lock (the ledger's withdraw); no
+    query unless the class has margin or short selling."""
+    if not (rules.margin or rules.short_selling):
+        return None
+    long_value, short_value = _position_values(user)
+    if not (long_value or short_value):
+        return None
+    now = classroom_rules.MarginAccount(
+        cash=balance.amount, held=balance.held, long_value=long_value, short_value=short_value
+    )
+    required = to_cents(
+        rules.initial_margin_percent * (now.positions + now.held) / classroom_rules.HUNDRED
+    )
+    if now.equity - amount >= required:
+        return None
+    most = max(min(to_cents(now.equity) - required, balance.available), ZERO)
+    return (
+        f"You can't withdraw ${amount:,.2f}: your positions need ${required:,.2f} of equity "
+        f"(the {classroom_rules.percent(rules.initial_margin_percent)} % initial margin), "
+        f"and yours is ${to_cents(now.equity):,.2f}, so ${most:,.2f} is the most you can take "
+        "out."
+    )
+
+
+def _check_short_order(rules: Rulebook, *, user, symbol: str, price: Decimal, at) -> None:
+    """A short sale that waits: the class allows it at this price, and the student owns
+    none of the symbol (checked again, with the margin, when it fills)."""
+    refusal = classroom_rules.short_selling(
+        rules,
+        classroom_rules.Order(
+            side=Order.Side.SELL_SHORT,
+            symbol=symbol,
+            quantity=1,
+            price=price,
+            total=price,
+            commission=ZERO,
+            at=at,
+        ),
+    )
+    if refusal is not None:
+        raise RuleRefused(refusal.message, rule=refusal.rule)
+    if Holding.objects.filter(user_id=user.pk, stock_id=symbol, quantity__gt=0).exists():
+        raise PositionRefused(f"You own {symbol}: sell those shares before you sell short.")
+
+
+_SIDE_OF = {
+    Trade.Operation.BUY: Order.Side.BUY,
+    Trade.Operation.SELL: Order.Side.SELL,
+    Trade.Operation.SHORT: Order.Side.SELL_SHORT,
+    Trade.Operation.COVER: Order.Side.BUY_TO_COVER,
+}
 
 
 def _record_market_order(*, user, trade: Trade, token: str | None) -> Order:
@@ -1161,7 +1447,7 @@ def _record_market_order(*, user, trade: Trade, token: str | None) -> Order:
         Order,
         user=user.pk,
         stock=trade.stock_id,
-        side=trade.operation,
+        side=_SIDE_OF[trade.operation],
         type=Order.Type.MARKET,
         quantity=trade.quantity,
         duration=Order.Duration.DAY,
@@ -1296,6 +1582,7 @@ class FillSummary:
     triggered: int = 0  # stop-limits whose stop was reached, now waiting as limits
     failed: int = 0  # fills that hit an unexpected error; left open, logged
     interest: int = 0  # accounts charged or paid a day's interest (at a close, or caught up)
+    borrow_fees: int = 0  # accounts charged a day's borrow fee on short positions (a close)
     margin_calls: "MarginCallSummary | None" = None  # said only when there were any
 
     def __str__(self) -> str:
@@ -1306,6 +1593,9 @@ class FillSummary:
             text += f", {self.failed} failed (see the log)"
         if self.interest:
             text += f" | interest: {self.interest} account{'s' if self.interest != 1 else ''}"
+        if self.borrow_fees:
+            text += f" | borrow fees: {self.borrow_fees} account"
+            text += "s" if self.borrow_fees != 1 else ""
         if self.margin_calls:
             text += f" | {self.margin_calls}"
         return text
@@ -1347,7 +1637,8 @@ _TRAILING_SQL = f"""
 SELECT o.id, o.side, o.trail_percent, o.trail_amount, p.price
 FROM orders o JOIN prices p ON p.symbol = o.symbol
 WHERE o.status = '{_OPEN}' AND o.type = '{Order.Type.TRAILING_STOP}' AND NOT p.halted
-  AND ((o.side = 'sell' AND p.price > o.trail_mark) OR (o.side = 'buy' AND p.price < o.trail_mark))
+  AND ((o.side IN ('sell', 'sell_short') AND p.price > o.trail_mark)
+    OR (o.side IN ('buy', 'buy_to_cover') AND p.price < o.trail_mark))
 ORDER BY o.id
 """  # noqa: S608 (constants only)
 
@@ -1458,6 +1749,7 @@ def fill_orders(*, now=None) -> FillSummary:
     if day.closed:
         summary.expired += _step(summary, expire_orders, day=day.number, now=now) or 0
         _accrue_interest(summary, day=day.number, now=now)
+        summary.borrow_fees = _step(summary, charge_borrow_fees, day=day.number, now=now) or 0
     if summary.filled or summary.rejected or summary.expired:
         transaction.on_commit(lambda: log_event(logger, "order.fills", result=str(summary)))
     return summary
@@ -1470,6 +1762,56 @@ def _step(summary: FillSummary, step, **kwargs):
         summary.failed += 1
         logger.exception("%s failed after a tick; the other steps went on", step.__name__)
         return None
+
+
+# The students who pay a borrow fee: short positions at the market, per student, in classes
+# under way with a fee. One statement, over the short holdings only.
+_BORROWERS_SQL = """
+SELECT h.user_id, c.borrow_fee_percent, SUM(-h.quantity * p.price)
+FROM holdings h
+JOIN prices p ON p.symbol = h.symbol
+JOIN users u ON u.id = h.user_id
+JOIN accounts_classroom c ON c.id = u.classroom_id
+WHERE h.quantity < 0 AND c.borrow_fee_percent > 0
+  AND (c.starts_at IS NULL OR c.starts_at <= %s) AND (c.ends_at IS NULL OR c.ends_at > %s)
+GROUP BY h.user_id, c.borrow_fee_percent
+ORDER BY h.user_id
+"""
+
+
+def charge_borrow_fees(*, day: int, now=None) -> int:
+    """At a simulated day's close: charge each student with short positions their class's
+    borrow fee, daily_interest(the shorts' market value, borrow_fee_percent), as one
+    `borrow_fee` journal row (ledger.services.charge_borrow_fee: once per student and day,
+    a transaction each). Returns how many were charged. A day whose close was missed is not
+    charged later (the shorts' value then is not the close's)."""
+    now = now or timezone.now()
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(_BORROWERS_SQL, [moment, moment])
+        found = cursor.fetchall()
+    users = get_user_model().objects.in_bulk([user_id for user_id, _, _ in found])
+    charged = 0
+    for user_id, rate, value in found:
+        value, rate = to_cents(rows.decimal(value, 2)), rows.decimal(rate, 2)
+        fee = classroom_rules.daily_interest(value, rate)
+        if fee <= 0:
+            continue
+        try:
+            row = ledger.charge_borrow_fee(
+                user=users[user_id],
+                day=day,
+                amount=fee,
+                description=(
+                    f"Borrow fee on your short positions of ${value:,.2f} at "
+                    f"{classroom_rules.percent(rate)} % a year (day {day})"
+                ),
+            )
+        except Exception:  # one student's failure never keeps the others' fees
+            logger.exception("The borrow fee of user %s for day %s failed", user_id, day)
+            continue
+        charged += row is not None
+    return charged
 
 
 def _accrue_interest(summary: FillSummary, *, day: int, now) -> None:
@@ -1511,7 +1853,7 @@ def fill_order(*, order_id: int) -> str | None:
         if order.type == Order.Type.STOP_LIMIT and order.triggered_at is None:
             order.triggered_at = now
             order.trigger_price = order.limit_price
-            order.trigger_direction = _BELOW if order.side == Order.Side.BUY else _ABOVE
+            order.trigger_direction = _BELOW if order.side in BUYING_SIDES else _ABOVE
             order.save(update_fields=["triggered_at", "trigger_price", "trigger_direction"])
             outcome = "triggered"
             if not _reached(order.trigger_direction, order.trigger_price, price):
@@ -1637,7 +1979,9 @@ def _hold_problems() -> list[str]:
             )
     held_shares = {
         (u, s): t
-        for u, s, t in Order.objects.filter(status=_OPEN, side=Order.Side.SELL)
+        for u, s, t in Order.objects.filter(
+            status=_OPEN, side__in=[Order.Side.SELL, Order.Side.BUY_TO_COVER]
+        )
         .values("user_id", "stock_id")
         .annotate(total=Sum("held_shares"))
         .values_list("user_id", "stock_id", "total")
@@ -1646,7 +1990,7 @@ def _hold_problems() -> list[str]:
         Q(held_quantity__gt=0) | Q(user_id__in={u for u, _ in held_shares})
     ).values_list("user_id", "stock_id", "quantity", "held_quantity"):
         expected = held_shares.pop((user_id, symbol), 0)
-        if held != expected or quantity < held:
+        if held != expected or abs(quantity) < held:
             problems.append(
                 f"HOLD MISMATCH user {user_id} {symbol}: holding of {quantity:,} holds "
                 f"{held:,}; its open sell orders hold {expected:,}"
@@ -1669,13 +2013,17 @@ def _hold_problems() -> list[str]:
 # requirement is met (`_liquidate`).
 
 # The accounts under the maintenance requirement, in one statement over balances, holdings
-# × prices and classes. Positions are long only, so equity = cash + V and the requirement is
-# m·V with m ≤ 100 %: an account with cash ≥ 0 has equity ≥ V ≥ m·V and is never under it.
-# Only the balances below zero (margin loans, few) are joined to their holdings. The cent
-# of slack lets SQLite's float arithmetic keep every account near the line; the exact
+# × prices and classes. Equity = cash + L − S (long and short positions at the market) and
+# the requirement is m·(L + S) with m ≤ 100 %: an account with cash ≥ 0 and no short
+# position has equity L ≥ m·L and is never under it. So only the balances below zero (margin
+# loans) and the accounts with a short position (few) are joined to their holdings. The
+# cent of slack lets SQLite's float arithmetic keep every account near the line; the exact
 # comparison is the one in Decimal that follows (_under_maintenance).
 _UNDER_MAINTENANCE_SQL = """
-SELECT o.user_id, o.amount, SUM(h.quantity * p.price), o.percent, o.days, o.ended
+SELECT o.user_id, o.amount,
+       SUM(CASE WHEN h.quantity > 0 THEN h.quantity * p.price ELSE 0 END),
+       SUM(CASE WHEN h.quantity < 0 THEN -h.quantity * p.price ELSE 0 END),
+       o.percent, o.days, o.ended
 FROM (
     SELECT b.user_id, b.amount, c.maintenance_margin_percent AS percent,
            c.margin_call_days AS days,
@@ -1683,21 +2031,23 @@ FROM (
     FROM balances b
     JOIN users u ON u.id = b.user_id
     JOIN accounts_classroom c ON c.id = u.classroom_id
-    WHERE b.amount < 0 AND c.margin
+    WHERE (b.amount < 0 AND c.margin)
+       OR EXISTS (SELECT 1 FROM holdings s WHERE s.user_id = b.user_id AND s.quantity < 0)
 ) o
 JOIN holdings h ON h.user_id = o.user_id
 JOIN prices p ON p.symbol = h.symbol
 GROUP BY o.user_id, o.amount, o.percent, o.days, o.ended
-HAVING o.amount + SUM(h.quantity * p.price) < o.percent * SUM(h.quantity * p.price) / 100 + 0.01
+HAVING o.amount + SUM(h.quantity * p.price)
+       < o.percent * SUM(ABS(h.quantity) * p.price) / 100 + 0.01
 ORDER BY o.user_id
 """
 
 
-def maintenance_requirement(percent: Decimal, long_value: Decimal) -> Decimal:
-    """The equity the class requires of positions worth `long_value`: `percent` % of it,
-    rounded up to the cent (equity is whole cents, so equity ≥ this exactly when it is at
-    least the unrounded requirement)."""
-    return (percent * long_value / 100).quantize(CENT, rounding=ROUND_CEILING)
+def maintenance_requirement(percent: Decimal, positions: Decimal) -> Decimal:
+    """The equity the class requires of positions worth `positions` (long and short, both
+    counted): `percent` % of it, rounded up to the cent (equity is whole cents, so equity ≥
+    this exactly when it is at least the unrounded requirement)."""
+    return (percent * positions / 100).quantize(CENT, rounding=ROUND_CEILING)
 
 
 @dataclass(frozen=True)
@@ -1715,10 +2065,13 @@ def _under_maintenance(now) -> dict[int, _Shortfall]:
     found = {}
     with connection.cursor() as cursor:
         cursor.execute(_UNDER_MAINTENANCE_SQL, [connection.ops.adapt_datetimefield_value(now)])
-        for user_id, amount, long_value, percent, days, ended in cursor.fetchall():
+        for user_id, amount, long_value, short_value, percent, days, ended in cursor.fetchall():
             long_value = to_cents(rows.decimal(long_value, 2))
-            equity = rows.decimal(amount, 2) + long_value
-            requirement = maintenance_requirement(rows.decimal(percent, 2), long_value)
+            short_value = to_cents(rows.decimal(short_value, 2))
+            equity = rows.decimal(amount, 2) + long_value - short_value
+            requirement = maintenance_requirement(
+                rows.decimal(percent, 2), long_value + short_value
+            )
             if equity < requirement:
                 found[user_id] = _Shortfall(user_id, equity, requirement, int(days), bool(ended))
     return found
@@ -1845,10 +2198,10 @@ def _liquidate(*, user, call_id: int, now) -> str | None:
         rules = rulebook_for(user)
         percent = rules.maintenance_margin_percent
         positions = _positions(user)
-        long_value = sum((value for _, _, _, _, value in positions), ZERO)
-        equity = account.amount + long_value
-        requirement = maintenance_requirement(percent, long_value)
-        if not rules.margin or equity >= requirement:
+        equity, carried = _equity(account, positions)
+        requirement = maintenance_requirement(percent, carried)
+        shorts = any(quantity < 0 for _, quantity, _, _, _ in positions)
+        if not (rules.margin or shorts) or equity >= requirement:
             call.status, call.met_at = MarginCall.Status.MET, now
             call.save(update_fields=["status", "met_at"])
             return call.status
@@ -1858,29 +2211,48 @@ def _liquidate(*, user, call_id: int, now) -> str | None:
         # Locked in symbol order, as a reset locks them; then re-read, now that the
         # cancelled sells no longer hold shares.
         positions = _positions(user, lock=True)
-        sold, waiting = [], []
+        sold, waiting, closed = [], [], set()
         for symbol, quantity, price, halted, value in positions:
             if equity >= requirement:
                 break
             if halted:
                 waiting.append(symbol)
                 continue
-            trade = _sell_locked(
-                account,
-                symbol=symbol,
-                quantity=quantity,
-                price=price,
-                total=value,
-                commission=ZERO,
-                token=None,
-                note=_MARGIN_NOTE,
-            )
+            if quantity < 0:  # a short position: bought back at the market
+                cover = classroom_rules.Order(
+                    side=Order.Side.BUY_TO_COVER,
+                    symbol=symbol,
+                    quantity=-quantity,
+                    price=price,
+                    total=value,
+                    commission=ZERO,
+                    at=now,
+                )
+                trade = _cover_locked(account, order=cover, token=None, note=_MARGIN_NOTE)
+            else:
+                trade = _sell_locked(
+                    account,
+                    symbol=symbol,
+                    quantity=quantity,
+                    price=price,
+                    total=value,
+                    commission=ZERO,
+                    token=None,
+                    note=_MARGIN_NOTE,
+                )
             sold.append(trade)
-            long_value -= value
-            equity = account.amount + long_value
-            requirement = maintenance_requirement(percent, long_value)
-        words = ", ".join(f"{t.quantity:,} {t.stock_id} @ {t.price:.2f}" for t in sold) or "nothing"
-        detail = f"Sold {words}"
+            closed.add(symbol)
+            equity, carried = _equity(account, [row for row in positions if row[0] not in closed])
+            requirement = maintenance_requirement(percent, carried)
+        words = (
+            ", ".join(
+                f"{'covered' if t.operation == Trade.Operation.COVER else 'sold'} {t.quantity:,} "
+                f"{t.stock_id} @ {t.price:.2f}"
+                for t in sold
+            )
+            or "nothing"
+        )
+        detail = words[0].upper() + words[1:] if sold else "Sold nothing"
         if cancelled:
             detail += f"; cancelled {len(cancelled)} open order{'s' if len(cancelled) != 1 else ''}"
         detail += f"; equity ${equity:,.2f}, requirement ${requirement:,.2f}"
@@ -1914,9 +2286,20 @@ def _liquidate(*, user, call_id: int, now) -> str | None:
     return call.status
 
 
+def _equity(account, positions) -> tuple[Decimal, Decimal]:
+    """(equity, the positions' value, long and short both counted) of an account with these
+    positions: cash + the shares owned − what the short positions owe."""
+    signed = sum(
+        (value if quantity > 0 else -value for _, quantity, _, _, value in positions), ZERO
+    )
+    carried = sum((value for _, _, _, _, value in positions), ZERO)
+    return account.amount + signed, carried
+
+
 def _positions(user, *, lock: bool = False) -> list[tuple[str, int, Decimal, bool, Decimal]]:
     """(symbol, quantity, price, halted, market value) of each of the user's positions,
-    largest market value first (then by symbol). With `lock`, the holding rows are locked
+    largest market value first (then by symbol); a short position has a negative quantity
+    and, as its value, what buying it back costs. With `lock`, the holding rows are locked
     (in symbol order) before the prices are read."""
     holdings = Holding.objects.filter(user_id=user.pk).order_by("stock_id")
     if lock:
@@ -1931,6 +2314,6 @@ def _positions(user, *, lock: bool = False) -> list[tuple[str, int, Decimal, boo
     positions = []
     for symbol, quantity in held:
         price, halted = quotes[symbol]
-        positions.append((symbol, quantity, price, halted, to_cents(price * quantity)))
+        positions.append((symbol, quantity, price, halted, to_cents(price * abs(quantity))))
     positions.sort(key=lambda row: (-row[4], row[0]))
     return positions

@@ -25,7 +25,7 @@ from tradesim.market_hours import closed_until, opens_words
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
 from trading.forms import OrderFilterForm, OrderTicketForm, TradeFilterForm, ticket_settings
-from trading.models import Order, Trade
+from trading.models import BUYING_SIDES, Order, Trade
 from trading.services import (
     MAX_QUANTITY,
     DuplicateRequest,
@@ -33,6 +33,7 @@ from trading.services import (
     NotEnoughShares,
     OrderClosed,
     OrderNotFound,
+    PositionRefused,
     PositionTooLarge,
     SymbolHalted,
     TradingError,
@@ -53,7 +54,11 @@ ERROR_FIELDS = {
     InvalidQuantity: "quantity",
     NotEnoughShares: "quantity",
     PositionTooLarge: "quantity",
+    PositionRefused: "symbol",
 }
+
+# The sides of a short sale, offered only in a class that allows selling short.
+SHORT_SIDES = (Order.Side.SELL_SHORT, Order.Side.BUY_TO_COVER)
 
 
 # Placing orders ----------------------------------------------------------------------
@@ -113,8 +118,12 @@ def order_new_view(request):
     """The order ticket for any type of order. GET: the ticket, `?symbol=…&side=…&type=…`
     filled in. POST: place the order (trading.services.place_order)."""
     if request.method != "POST":
-        side = Trade.Operation.SELL if request.GET.get("side") == "sell" else Trade.Operation.BUY
-        return _ticket_page(request, _new_ticket(request, side=side), side=side)
+        side = request.GET.get("side", "")
+        side = side if side in Order.Side.values else Order.Side.BUY
+        rules = rulebook_for(request.user)
+        if side in SHORT_SIDES and not rules.short_selling:
+            side = Order.Side.BUY  # the class's ticket has no short sides
+        return _ticket_page(request, _new_ticket(request, side=side), side=side, rules=rules)
     form = OrderTicketForm(request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -183,6 +192,11 @@ def _placed(request, order: Order, *, next_url: str | None):
         return redirect(_next_url(request, next_url))
     if order.held_cash:
         held = f"{money(order.held_cash)} is held for it."
+    elif order.side == Order.Side.SELL_SHORT:
+        held = "Nothing is held for it: the margin it needs is checked when it fills."
+    elif order.side == Order.Side.BUY_TO_COVER:
+        held = f"{order.held_shares:,} of your short {order.stock_id} {_shares(order.held_shares)} "
+        held += f"{'is' if order.held_shares == 1 else 'are'} held for it."
     else:
         held = f"Your {order.held_shares:,} {order.stock_id} {_shares(order.held_shares)} "
         held += f"{'is' if order.held_shares == 1 else 'are'} held for it."
@@ -199,15 +213,19 @@ def _shares(count: int) -> str:
     return "share" if count == 1 else "shares"
 
 
-def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200):
+def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200, rules=None):
+    rules = rules or rulebook_for(request.user)
+    if side in SHORT_SIDES and not rules.short_selling:
+        side = Order.Side.BUY  # a refused short sale in a class without them: the usual ticket
     options = selectors.order_options(request.user, side=side)
     form.use_symbol_choices(**_form_choices(options, side))
     chosen = str(form["symbol"].value() or "").strip().upper()
     selected = next((o for o in options if o.symbol == chosen), None)
-    rules = rulebook_for(request.user)
     context = {
         "form": form,
         "side": side,
+        "side_label": Order.Side(side).label,
+        "buying": side in BUYING_SIDES,
         "options": options,
         "selected": selected,
         # In a class with margin, with its buying power, loan, equity and margin level.
@@ -230,27 +248,47 @@ def _form_choices(options, side: str) -> dict:
 
 
 def _option_data(option) -> dict:
-    # data-held: the shares the student can sell now; those open orders hold besides.
+    # data-held: the shares the student can sell (or, short, cover) now; those open orders
+    # hold besides; data-short: the position is short.
     data = {"price": f"{option.price:.2f}", "held": option.free, "disabled": option.halted}
     if option.held_for_orders:
         data["held-for-orders"] = option.held_for_orders
+    if option.is_short:
+        data["short"] = 1
     return data
 
 
 def _option_label(option, side: str) -> str:
     label = f"{option.symbol} — {option.name} (${option.price:,.2f})"
-    if side == Trade.Operation.SELL:
+    if side == Order.Side.SELL:
         label += f" · {option.held:,} held"
         if option.held_for_orders:
             label += f", {option.held_for_orders:,} of them for open orders"
+    elif side == Order.Side.BUY_TO_COVER:
+        label += f" · short {option.size:,}, you can cover {option.free:,}"
+        if option.held_for_orders:
+            label += f" ({option.held_for_orders:,} held for open orders)"
+    elif side == Order.Side.SELL_SHORT and option.held:
+        label += f" · short {option.size:,}" if option.is_short else f" · you own {option.held:,}"
     if option.halted:
         label += " · trading paused"
     return label
 
 
+# What a trade did, in the past tense, by its operation.
+DONE = {
+    Trade.Operation.BUY: "Bought",
+    Trade.Operation.SELL: "Sold",
+    Trade.Operation.SHORT: "Sold short",
+    Trade.Operation.COVER: "Bought to cover",
+}
+
+
 def confirmation(trade: Trade) -> str:
-    """The flash after an order: "Bought 10 AAPL at $189.12 for $1,891.20"."""
-    verb = "Bought" if trade.operation == Trade.Operation.BUY else "Sold"
+    """The flash after an order: "Bought 10 AAPL at $189.12 for $1,891.20"; a short sale
+    "Sold short 10 ACME at $100.00 for $1,000.00"; a cover "Bought to cover …" with its
+    realized P/L."""
+    verb = DONE.get(trade.operation, "Traded")
     text = f"{verb} {trade.quantity:,} {trade.stock_id} at {money(trade.price)}"
     text += f" for {money(trade.total)}"
     if trade.commission:
@@ -479,6 +517,11 @@ def cancelled_message(order: Order, held_cash, held_shares: int) -> str:
         text += f" {money(held_cash)} is free again."
     elif held_shares:
         one = held_shares == 1
+        if order.side == Order.Side.BUY_TO_COVER:
+            return text + (
+                f" {held_shares:,} short {order.stock_id} share{'' if one else 's'} "
+                f"{'is' if one else 'are'} free to cover again."
+            )
         text += (
             f" Your {held_shares:,} {order.stock_id} share{'' if one else 's'} "
             f"{'is' if one else 'are'} free to sell again."

@@ -31,23 +31,35 @@ class AccountOut(Schema):
     buying_power: Money = Field(
         description="What a new buy may cost: the cash less what open orders hold; in a class "
         "with margin, the equity ÷ the initial margin less the positions' value and open "
-        "buys (never less than the free cash)."
+        "buys (never less than the free cash). With short positions, their proceeds are in the "
+        "cash but not free: the same rule's figure, long and short positions both counted."
     )
     margin_loan: Money = Field(
         description="What is borrowed: the cash below zero, as a positive amount (0.00 when "
         "not borrowing; only a class with margin lends)."
     )
     equity: Money = Field(
-        description="The positions' value plus the cash, less the loan: the same as "
-        "total_value. Below zero when the loan is more than the positions are worth."
+        description="The cash plus the long positions' value, less the short positions' "
+        "value: the same as total_value. Below zero when the loan or the shorts are more "
+        "than the account holds."
     )
     margin_level: Percent | None = Field(
-        description="Equity ÷ the positions' market value, in percent (a margin call comes "
-        "below the class's maintenance margin). Null without positions."
+        description="Equity ÷ the positions' market value, long and short both counted, in "
+        "percent (a margin call comes below the class's maintenance margin). Null without "
+        "positions."
     )
-    market_value: Money = Field(description="What the shares are worth at the last prices.")
+    market_value: Money = Field(
+        description="What the positions are worth at the last prices: long_value less "
+        "short_value (below zero when the shorts are worth more)."
+    )
+    long_value: Money = Field(description="What the shares owned are worth at the last prices.")
+    short_value: Money = Field(
+        description="What buying back the shares sold short costs at the last prices (0.00 "
+        "without short positions): a liability."
+    )
     total_value: Money = Field(
-        description="Cash plus the shares' market value (the cash is below zero on a margin loan)."
+        description="Cash plus the market value: cash + long_value − short_value (the cash is "
+        "below zero on a margin loan)."
     )
     net_contributions: Money = Field(
         description="Starting cash, deposits and grants, less withdrawals."
@@ -91,16 +103,17 @@ def get_account(request):
             "metric_value": standing.metric_value,
             "trades_needed": standing.trades_needed,
         }
+    gross = overview.long_value + overview.short_value  # what margin covers
     return {
         "cash": overview.cash,
         "held_for_orders": overview.held,
         "buying_power": overview.buying_power,
         "margin_loan": overview.loan,
         "equity": overview.total_value,
-        "margin_level": percent(overview.total_value, overview.market_value)
-        if overview.market_value > 0
-        else None,
+        "margin_level": percent(overview.total_value, gross) if gross > 0 else None,
         "market_value": overview.market_value,
+        "long_value": overview.long_value,
+        "short_value": overview.short_value,
         "total_value": overview.total_value,
         "net_contributions": overview.net_contributions,
         "total_return": overview.total_return,

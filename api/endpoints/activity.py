@@ -37,8 +37,8 @@ class TradeQuery(_Paged):
     symbol: str | None = Field(default=None, max_length=30, description="One symbol's trades.")
     side: str | None = Field(
         default=None,
-        description="buy or sell: the trade history page's `operation` filter, by the name "
-        "the orders use.",
+        description="buy, sell, short or cover: the trade history page's `operation` "
+        "filter, by the name the orders use.",
     )
     start: str | None = Field(default=None, description=START)
     end: str | None = Field(default=None, description=END)

@@ -40,7 +40,7 @@ class OrderQuery(Schema):
         default=None, description="open, filled, cancelled, expired or rejected"
     )
     symbol: str | None = Field(default=None, max_length=30)
-    side: str | None = Field(default=None, description="buy or sell")
+    side: str | None = Field(default=None, description="buy, sell, sell_short or buy_to_cover")
     type: str | None = Field(
         default=None, description="market, limit, stop, stop_limit or trailing_stop"
     )

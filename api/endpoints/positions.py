@@ -15,22 +15,40 @@ class PositionOut(Schema):
     name: str = Field(description="The company's name.")
     sector: str
     halted: bool = Field(description="Trading in the symbol is paused by the instructor.")
-    quantity: int = Field(description="Shares held, those held for open sell orders included.")
-    held_for_orders: int = Field(
-        description="Of the shares, how many open sell orders hold: they cannot be sold again "
-        "until those orders fill or are cancelled."
+    quantity: int = Field(
+        description="Shares held, those held for open orders included; below zero for a "
+        "short position (-50: short 50 shares)."
     )
-    available: int = Field(description="Shares free to sell now: quantity less held_for_orders.")
+    side: str = Field(description='"long" (shares owned) or "short" (shares sold short).')
+    held_for_orders: int = Field(
+        description="Of the shares, how many open sell orders (of a short position, open buy "
+        "to cover orders) hold: they cannot be sold or covered again until those orders fill "
+        "or are cancelled."
+    )
+    available: int = Field(
+        description="Shares free to sell now, or of a short position free to cover: the "
+        "position's size less held_for_orders."
+    )
     average_cost: AveragePrice = Field(
         description="What a share cost on average (commissions aside), to four places."
     )
     price: Money = Field(description="The last price.")
     previous_close: Money = Field(description="The price at the end of the previous trading day.")
-    market_value: Money = Field(description="Quantity × the last price.")
-    cost_basis: Money = Field(description="Quantity × the average cost.")
-    unrealized_pnl: Money = Field(description="Market value less cost basis.")
+    market_value: Money = Field(
+        description="Quantity × the last price: below zero for a short position (what buying "
+        "the shares back costs)."
+    )
+    cost_basis: Money = Field(
+        description="Quantity × the average cost (of a short, the average price it was sold "
+        "at): below zero for a short."
+    )
+    unrealized_pnl: Money = Field(
+        description="Market value less cost basis: of a short, (average short price − price) "
+        "× shares."
+    )
     unrealized_pnl_pct: Percent | None = Field(
-        description="Unrealized P/L as a percentage of the cost basis."
+        description="Unrealized P/L as a percentage of the cost basis (of a short, of what it "
+        "was sold for)."
     )
     day_change: Money = Field(
         description="The holding's change in value today: from the previous close for shares "
@@ -40,9 +58,9 @@ class PositionOut(Schema):
         description="The day's change as a percentage of what the holding started the day at."
     )
     weight_pct: Percent | None = Field(
-        description="Market value as a percentage of the total value (cash included), or "
-        "with a margin loan (cash below zero) of all the positions' market value; null when "
-        "that is zero."
+        description="Market value as a percentage of what is held: the long positions and the "
+        "cash, or with a margin loan (cash below zero) the long positions alone; of a short "
+        "position, its share of all the short positions' value. Null when that is zero."
     )
 
 
@@ -64,8 +82,9 @@ def position_out(position: Position) -> dict:
         "sector": position.sector,
         "halted": position.halted,
         "quantity": position.quantity,
+        "side": "short" if position.quantity < 0 else "long",
         "held_for_orders": position.held_quantity,
-        "available": position.quantity - position.held_quantity,
+        "available": abs(position.quantity) - position.held_quantity,
         "average_cost": position.average_cost,
         "price": position.price,
         "previous_close": position.previous_close,

@@ -1,8 +1,8 @@
 /* Order tickets: the fields each order type needs, the order in plain words, the estimated
  * total as the quantity changes, and the "max affordable" / "sell all" helpers. Works on
  * every form[data-order-ticket]:
- *   data-side        "buy", "sell" or "both" (the quote page's ticket, whose select[name=side]
- *                    says which)
+ *   data-side        "buy", "sell", "sell_short", "buy_to_cover" or "both" (the quote page's
+ *                    ticket, whose select[name=side] says which)
  *   data-cash        cash available (not held for orders), e.g. "8108.80"; below zero in a
  *                    class with margin, on a loan: "-5000.00"
  *   data-buying-power, data-initial-margin  in a class with margin only: what a new buy may
@@ -16,7 +16,9 @@
  *   data-max-quantity  the most shares one order may have
  *   data-price / data-held / data-symbol  for a ticket with a fixed symbol; otherwise they
  *                    come from the selected <option> of select[name=symbol] (data-held: the
- *                    shares free to sell; data-held-for-orders: those open orders hold)
+ *                    shares free to sell, or of a short position to cover;
+ *                    data-held-for-orders: those open orders hold; data-short: the
+ *                    position is short)
  *   data-type-fields JSON: order type → the inputs it uses (trading.forms.TYPE_FIELDS)
  *   data-stop-cushion, data-gtc-days, data-max-price, data-max-trail-percent: the service's
  *                    STOP_HOLD_CUSHION, GTC_DAYS, the highest price and trail it takes.
@@ -122,10 +124,17 @@
     });
   }
 
+  // trading.models.OrderSide: each side's words, and the sides that buy.
+  var SIDE_LABELS = {buy: "Buy", sell: "Sell", sell_short: "Sell short", buy_to_cover: "Buy to cover"};
+
+  function buys(side) {
+    return side === "buy" || side === "buy_to_cover";
+  }
+
   // trading.services.describe_order, word for word.
   function describe(order, gtcDays, waitsForOpen) {
-    var buying = order.side === "buy";
-    var head = (buying ? "Buy" : "Sell") + " " + withCommas(order.quantity.toString()) + " " +
+    var buying = buys(order.side);
+    var head = SIDE_LABELS[order.side] + " " + withCommas(order.quantity.toString()) + " " +
       order.symbol;
     if (order.type === "market") {
       return head + (waitsForOpen
@@ -210,8 +219,8 @@
       !(inputs.trailPercent && inputs.trailPercent.value.trim()) ? "amount" : "percent";
 
     function side() {
-      if (sidePicker) return sidePicker.value === "sell" ? "sell" : "buy";
-      return fixedSide === "sell" ? "sell" : "buy";
+      var chosen = sidePicker ? sidePicker.value : fixedSide;
+      return Object.prototype.hasOwnProperty.call(SIDE_LABELS, chosen) ? chosen : "buy";
     }
 
     function orderType() {
@@ -232,6 +241,7 @@
         price: toCents(source.price),
         held: held,
         heldForOrders: onHold,
+        short: source.short === "1",
       };
     }
 
@@ -316,7 +326,7 @@
     }
 
     function trailStop(order, price) {
-      var buying = order.side === "buy";
+      var buying = buys(order.side);
       var stop;
       if (order.trailPercent != null) {
         // Rounded away from the mark, as trading.services._trail_stop rounds it.
@@ -398,9 +408,16 @@
 
     function label() {
       if (!submit) return;
-      var selling = side() === "sell";
+      var chosen = side();
+      var selling = !buys(chosen);
       var waits = orderType() !== "market";
-      submit.textContent = (waits ? "Place " : "") + (selling ? (waits ? "sell order" : "Sell") : (waits ? "buy order" : "Buy"));
+      var words = {
+        buy: ["Buy", "buy order"],
+        sell: ["Sell", "sell order"],
+        sell_short: ["Sell short", "sell-short order"],
+        buy_to_cover: ["Buy to cover", "buy-to-cover order"],
+      }[chosen];
+      submit.textContent = waits ? "Place " + words[1] : words[0];
       if (fixedSide === "both") {
         submit.classList.toggle("btn-success", !selling);
         submit.classList.toggle("btn-danger", selling);
@@ -410,12 +427,14 @@
     function update() {
       var state = current();
       var kind = orderType();
-      var selling = side() === "sell";
+      var chosen = side();
+      var selling = !buys(chosen);
       var waits = kind !== "market";
       label();
       if (picker) {
+        var size = (state.held + state.heldForOrders).toLocaleString("en-US");
         setText(priceDisplay, state.price == null ? "—" : formatCents(state.price));
-        setText(heldDisplay, picker.value ? (state.held + state.heldForOrders).toLocaleString("en-US") : "—");
+        setText(heldDisplay, picker.value ? (state.short ? "Short " + size : size) : "—");
         if (heldForOrdersDisplay) {
           heldForOrdersDisplay.hidden = !(picker.value && state.heldForOrders > 0n);
           setText(heldForOrdersDisplay, state.heldForOrders.toLocaleString("en-US") + " held for your orders");
@@ -462,7 +481,20 @@
       var commission = commissionFor(shares, total);
       setText(estimate, formatCents(total));
       setText(commissionEstimate, formatCents(commission));
-      if (!selling) {
+      if (chosen === "buy_to_cover") {
+        setText(cashAfter, formatCents(cash - total - commission));
+        if (shares > state.held) {
+          message = state.heldForOrders > 0n
+            ? "You can cover " + state.held.toLocaleString("en-US") + " shares; " +
+              state.heldForOrders.toLocaleString("en-US") + " more are held for your orders."
+            : "You are short " + state.held.toLocaleString("en-US") + " shares.";
+        }
+      } else if (chosen === "sell_short") {
+        setText(cashAfter, formatCents(cash + total - commission));
+        if (!message && commission > total) {
+          message = "The proceeds would not cover the commission.";
+        }
+      } else if (!selling) {
         var spend = total + commission;
         var uses = margined(total, commission);
         if (waits) {

@@ -90,7 +90,7 @@ def test_trades_filter_as_on_the_history_page(api, history):
 @pytest.mark.parametrize(
     ("query", "field", "message"),
     [
-        ({"side": "short"}, "side", "Side must be buy or sell."),
+        ({"side": "lend"}, "side", "Side must be buy, sell, short or cover."),
         ({"start": "2026-02-30"}, "start", "Enter the start date as YYYY-MM-DD."),
         ({"end": "March 3"}, "end", "Enter the end date as YYYY-MM-DD."),
         ({"start": "2026-03-03", "end": "2026-03-01"}, "", "The start date is after the end date."),

@@ -28,6 +28,7 @@ def test_positions_are_valued_at_the_last_prices(api, student, acme):
         "sector": "Technology",
         "halted": False,
         "quantity": 10,
+        "side": "long",
         "held_for_orders": 0,
         "available": 10,
         "average_cost": "50.0000",

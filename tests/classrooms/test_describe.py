@@ -103,3 +103,33 @@ def test_every_rule_of_an_open_class_in_plain_words():
     assert said["Programs (the API)"].startswith("Allowed: a program of yours may read your")
     assert "API tokens page" in said["Programs (the API)"]
     assert sentences(Rulebook(classroom_id=1))["Commission"] == "None."
+
+
+def test_short_selling_is_told_only_in_a_class_that_allows_it():
+    assert "Short selling" not in sentences(Rulebook())
+
+    told = sentences(Rulebook(short_selling=True))["Short selling"]
+
+    assert told == (
+        "Allowed: you may sell short stocks priced at $5.00 or more, and buy them back to "
+        "cover. Selling short needs equity of at least 50 % of your positions' value, the new "
+        "short included (the initial margin)."
+    )
+
+
+def test_the_short_selling_rule_names_the_class_price_margin_and_borrow_fee():
+    rulebook = Rulebook(
+        short_selling=True,
+        min_short_price=Decimal("10.00"),
+        initial_margin_percent=Decimal("60"),
+        borrow_fee_percent=Decimal("2.5"),
+    )
+    (rule,) = [rule for rule in rules(rulebook) if rule.name == "Short selling"]
+
+    assert rule.text == (
+        "Allowed: you may sell short stocks priced at $10.00 or more, and buy them back to "
+        "cover. Selling short needs equity of at least 60 % of your positions' value, the new "
+        "short included (the initial margin). Borrowed shares cost a borrow fee of 2.5 % a "
+        "year of their value, charged at each simulated day's close."
+    )
+    assert rule.term == "short-selling"

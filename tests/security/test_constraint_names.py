@@ -64,6 +64,8 @@ VALID = {
         "margin_call_days": "0",
         "loan_rate_percent": "8",
         "cash_rate_percent": "0",
+        "min_short_price": "5.00",
+        "borrow_fee_percent": "0",
         "ranking": "twr",
         "min_trades_to_rank": "0",
         "names_shown": "on",

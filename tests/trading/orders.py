@@ -99,7 +99,7 @@ def money_problems() -> list[str]:
         .annotate(total=Sum("quantity"))
         .values_list("user_id", "stock_id", "operation", "total")
     ):
-        traded[user_id, symbol] += total if operation == "buy" else -total
+        traded[user_id, symbol] += total if operation in ("buy", "cover") else -total
     owned = {
         (user_id, symbol): (quantity, held_quantity)
         for user_id, symbol, quantity, held_quantity in Holding.objects.values_list(
@@ -110,18 +110,25 @@ def money_problems() -> list[str]:
         quantity, held_quantity = owned.get(key, (0, 0))
         if quantity != traded.get(key, 0):
             problems.append(f"holding {key}: {quantity} held, trades say {traded.get(key, 0)}")
-        if not 0 <= held_quantity <= quantity:
+        if not 0 <= held_quantity <= abs(quantity):
             problems.append(f"holding {key}: {held_quantity} of {quantity} held for orders")
 
+    operation_of = {"buy": "buy", "sell": "sell", "sell_short": "short", "buy_to_cover": "cover"}
     for order in Order.objects.select_related("trade"):
-        buying = order.side == Order.Side.BUY
+        buying = order.side in ("buy", "buy_to_cover")
         if order.is_open:
-            if buying and (order.held_cash <= 0 or order.held_shares):
+            # A buy holds its cost; a sell its shares; a buy to cover its short shares; a
+            # short sale nothing.
+            if order.side == "buy" and (order.held_cash <= 0 or order.held_shares):
                 problems.append(f"open buy {order.pk} holds {order.held_cash}/{order.held_shares}")
-            if not buying and (order.held_shares != order.quantity or order.held_cash):
+            if order.side in ("sell", "buy_to_cover") and (
+                order.held_shares != order.quantity or order.held_cash
+            ):
                 problems.append(
-                    f"open sell {order.pk} holds {order.held_shares} of {order.quantity}"
+                    f"open {order.side} {order.pk} holds {order.held_shares} of {order.quantity}"
                 )
+            if order.side == "sell_short" and (order.held_shares or order.held_cash):
+                problems.append(f"open short sale {order.pk} holds something")
         elif order.held_cash or order.held_shares:
             problems.append(f"{order.status} order {order.pk} still holds something")
         if order.status != Order.Status.FILLED:
@@ -135,7 +142,7 @@ def money_problems() -> list[str]:
         if (trade.user_id, trade.stock_id, trade.operation, trade.quantity) != (
             order.user_id,
             order.stock_id,
-            order.side,
+            operation_of[order.side],
             order.quantity,
         ):
             problems.append(f"filled order {order.pk} and its trade {trade.pk} differ")

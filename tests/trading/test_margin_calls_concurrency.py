@@ -173,3 +173,40 @@ def test_a_deposit_racing_the_forced_sale_meets_the_call_or_comes_after_it():
         Price.objects.filter(symbol="ACME").update(price=D("100.00"))
 
     call_command("check_ledger", stdout=io.StringIO())
+
+
+@pytest.mark.parametrize("own_cover", [200, 120])
+def test_forced_cover_racing_the_students_own_cover_never_overcovers(own_cover):
+    classroom = ClassroomFactory(name="Shorts", short_selling=True, starting_cash=D("10000.00"))
+    PriceFactory(symbol="ACME", price=D("100.00"))
+    outcomes = set()
+    for _ in range(ROUNDS):
+        student = StudentFactory(classroom=classroom)
+        Price.objects.filter(symbol="ACME").update(price=D("100.00"))
+        services.sell_short(user=student, symbol="ACME", quantity=200)  # cash $30,000
+        Price.objects.filter(symbol="ACME").update(price=D("120.00"))  # equity $6,000 < $7,200
+
+        tick, own = run_concurrently(
+            [
+                lambda: check_margin_calls(),
+                lambda student=student: services.buy_to_cover(
+                    user=student, symbol="ACME", quantity=own_cover
+                ),
+            ]
+        )
+
+        assert not isinstance(tick, BaseException), tick
+        assert tick.failed == 0
+        assert isinstance(own, (Trade, NotEnoughShares)), own
+        holding = Holding.objects.filter(user=student, stock_id="ACME").first()
+        short = -holding.quantity if holding else 0
+        covered = traded(student, "cover")
+        assert covered <= 200 and short == 200 - covered  # never covered twice
+        assert MarginCall.objects.filter(user=student, status="open").count() <= 1
+        # Covers at the market move no value: the equity is still $6,000.
+        assert Balance.objects.get(user=student).amount - 120 * short == D("6000.00")
+        call = MarginCall.objects.filter(user=student).first()
+        outcomes.add(call.status if call else "none")
+    out = io.StringIO()
+    call_command("check_ledger", stdout=out)
+    assert outcomes <= {"met", "liquidated", "none"}

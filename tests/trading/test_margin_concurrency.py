@@ -84,3 +84,34 @@ def test_concurrent_margin_buys_and_open_orders_share_one_buying_power():
     assert balance.held <= balance.amount + balance.loan_limit
     assert Classroom.objects.get(name="Leverage").margin
     assert any(isinstance(r, InsufficientFunds) for r in results)  # the power ran out
+
+
+def test_concurrent_short_sales_never_pass_the_initial_margin():
+    PriceFactory(symbol="ACME", price=Decimal("100.00"))
+    PriceFactory(symbol="BOLT", price=Decimal("40.00"))
+    student = StudentFactory(
+        classroom=ClassroomFactory(name="Shorts", short_selling=True), cash="10000.00"
+    )  # $10,000 of equity carries $20,000 of positions
+
+    jobs = [lambda: services.sell_short(user=student, symbol="ACME", quantity=30)] * 6 + [
+        lambda: services.sell_short(user=student, symbol="BOLT", quantity=60)
+    ] * 6  # $3,000 and $2,400 each: $32,400 asked for
+    results = run_concurrently(jobs)
+
+    unexpected = [
+        r for r in results if isinstance(r, BaseException) and not isinstance(r, InsufficientFunds)
+    ]
+    assert unexpected == []
+    shorted = sum(
+        -quantity * price
+        for quantity, price in Holding.objects.filter(user=student).values_list(
+            "quantity", "stock__price"
+        )
+    )
+    assert Decimal("17400") <= shorted <= Decimal("20000")  # the margin was used, not passed
+    balance = Balance.objects.get(user=student)
+    assert balance.amount == Decimal("10000.00") + shorted
+    equity = balance.amount - shorted
+    assert equity * 2 >= shorted
+    trades = Trade.objects.filter(user=student, operation="short")
+    assert sum(t.total for t in trades) == shorted

@@ -65,6 +65,28 @@ def test_the_cash_of_a_margin_account_carries_its_figures(mia):
     assert selectors.cash_of(mia).margin is None  # without the rules, no margin read
 
 
+def test_the_tickets_margin_figures_count_a_short_position(acme):
+    """Long and short value apart, as the dashboard: equity = cash + long − short, and the
+    buying power counts both sides (classrooms.rules.buying_power)."""
+    from classrooms.rules import rulebook_for
+    from trading.services import sell_short
+
+    student = StudentFactory(classroom=ClassroomFactory(margin=True, short_selling=True))
+    PriceFactory(symbol="BOLT", price=D("50.00"))
+    buy(user=student, symbol="BOLT", quantity=40)
+    sell_short(user=student, symbol="ACME", quantity=30)
+
+    cash = selectors.cash_of(student, rules=rulebook_for(student))
+    assert (cash.amount, cash.positions_value, cash.short_value) == (
+        D("11000.00"),
+        D("2000.00"),
+        D("3000.00"),
+    )
+    assert cash.margin.equity == D("10000.00")
+    assert cash.margin.buying_power == D("15000.00")  # 10,000 ÷ 50 % − 2,000 − 3,000
+    assert cash.margin.level == D("200.00")  # 10,000 ÷ 5,000
+
+
 @pytest.mark.parametrize("url", [BUY, NEW + "?symbol=ACME"])
 def test_the_order_pages_show_the_margin_account(mia, url):
     page = client_of(mia).get(url).content.decode()

@@ -277,7 +277,7 @@ def test_the_filter_form_keeps_its_values(student_client, many_kinds):
     ("query", "message"),
     [
         ("?status=pending", "Status must be open, filled, cancelled, expired or rejected."),
-        ("?side=short", "Side must be buy or sell."),
+        ("?side=lend", "Side must be buy, sell, sell_short or buy_to_cover."),
         ("?type=iceberg", "Type must be market, limit, stop, stop_limit or trailing_stop."),
         ("?start=yesterday", "Enter the start date as YYYY-MM-DD."),
         ("?start=2026-03-02&end=2026-03-01", "The start date is after the end date."),

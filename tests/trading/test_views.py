@@ -431,7 +431,7 @@ def test_history_filter_with_no_match_says_so(student_client, trades):
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("operation=hold", "Side must be buy or sell."),
+        ("operation=hold", "Side must be buy, sell, short or cover."),
         ("start=yesterday", "Enter the start date as YYYY-MM-DD."),
         ("end=2026-13-45", "Enter the end date as YYYY-MM-DD."),
         ("start=2026-03-04&end=2026-03-01", "The start date is after the end date."),

@@ -77,6 +77,15 @@ def shares(value):
     return "—" if d is None else f"{d:,.0f}"
 
 
+@register.filter
+def position_shares(value):
+    """A signed holding as a person reads it: 50 → "50", -50 → "Short 50"."""
+    d = _as_decimal(value)
+    if d is None:
+        return "—"
+    return f"Short {-d:,.0f}" if d < 0 else f"{d:,.0f}"
+
+
 @register.simple_tag
 def pnl(value, kind="money"):
     """A gain or loss badge: arrow + sign + amount, colored, readable without color. `kind`:
@@ -92,7 +101,15 @@ def pnl(value, kind="money"):
     return format_html('<span class="pnl pnl-flat">{}</span>', text)
 
 
-SIDES = {"buy": "Buy", "sell": "Sell"}
+# Trades' operations and orders' sides (trading.models): buying sides green, selling red.
+SIDES = {
+    "buy": "Buy",
+    "sell": "Sell",
+    "short": "Sell short",
+    "cover": "Buy to cover",
+    "sell_short": "Sell short",
+    "buy_to_cover": "Buy to cover",
+}
 
 
 @register.simple_tag

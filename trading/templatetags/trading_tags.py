@@ -1,8 +1,10 @@
 from django import template
 
 from classrooms.rules import ORDER_TYPES_MARKET, rulebook_for
+from tradesim.templatetags.money import money, shares
 from trading import selectors
 from trading.forms import OrderTicketForm, ticket_settings
+from trading.models import Order
 from trading.services import MAX_QUANTITY, describe_order
 
 register = template.Library()
@@ -61,3 +63,17 @@ def order_terms(order) -> str:
     text = describe_order(order)
     head = f"{order.get_side_display()} {order.quantity:,} {order.stock_id}"
     return text[len(head) :].lstrip() if text.startswith(head) else text
+
+
+@register.filter
+def order_holds(order) -> str:
+    """What an open order sets aside: "$1,800.00", "10 shares", "10 short shares" (a buy to
+    cover holds the short shares it closes), "Nothing" (a short sale: its margin is checked
+    when it fills)."""
+    if order.held_cash:
+        return money(order.held_cash)
+    if order.side == Order.Side.SELL_SHORT:
+        return "Nothing"
+    count = order.held_shares
+    what = "short share" if order.side == Order.Side.BUY_TO_COVER else "share"
+    return f"{shares(count)} {what}{'' if count == 1 else 's'}"

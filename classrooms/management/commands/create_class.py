@@ -140,6 +140,21 @@ RULES = {
         _number,
         "yearly interest on margin loans, in percent (default 8)",
     ),
+    "short_selling": (
+        "short_selling",
+        _words(on=True, off=False),
+        "on or off (the default): students may sell short and buy to cover",
+    ),
+    "min_short_price": (
+        "min_short_price",
+        _number,
+        "dollars, the lowest share price a student may sell short (default 5)",
+    ),
+    "borrow_fee_percent": (
+        "borrow_fee_percent",
+        _number,
+        "yearly fee on short positions' value, in percent (default 0)",
+    ),
     "cash_rate_percent": (
         "cash_rate_percent",
         _number,

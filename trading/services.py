@@ -516,34 +516,24 @@ def _buy_locked(
             f"Not enough cash: {quantity:,} {symbol} at ${price:,.2f} costs ${need:,.2f}"
             f"{fee_note}, and you have ${account.available:,.2f}{held}."
         )
-    description = f"Bought {quantity:,} {symbol} @ {price:.2f}"
-    _move_cash(
-        account,
-        type=Transaction.Type.BUY,
-        amount=total,
-        description=description,
-        symbol=symbol,
-        token=token,
-        borrow=borrow,
-    )
-    _charge_commission(
-        account, commission=commission, description=description, symbol=symbol, borrow=borrow
-    )
     try:
         portfolio.add_shares(user=user, symbol=symbol, quantity=quantity, price=price)
     except portfolio.PositionLimit as error:
         raise PositionTooLarge(error.message) from None
     except portfolio.PositionError as error:
         raise PositionRefused(error.message) from None
-    return _record(
-        user=user,
-        stock_id=symbol,
+    return _book(
+        account,
+        journal=Transaction.Type.BUY,
         operation=Trade.Operation.BUY,
+        description=f"Bought {quantity:,} {symbol} @ {price:.2f}",
+        symbol=symbol,
         quantity=quantity,
         price=price,
         total=total,
         commission=commission,
-        token=token or None,
+        token=token,
+        borrow=borrow,
     )
 
 
@@ -575,33 +565,20 @@ def _sell_locked(
         )
     except portfolio.NotEnoughShares as error:
         raise NotEnoughShares(error.message) from None
-    description = f"{note}Sold {quantity:,} {symbol} @ {price:.2f}"
-    _move_cash(
+    return _book(
         account,
-        type=Transaction.Type.SELL,
-        amount=total,
-        description=description,
-        symbol=symbol,
-        token=token,
-        created_by=created_by,
-    )
-    _charge_commission(
-        account,
-        commission=commission,
-        description=description,
-        symbol=symbol,
-        after_proceeds=True,
-    )
-    return _record(
-        user=user,
-        stock_id=symbol,
+        journal=Transaction.Type.SELL,
         operation=Trade.Operation.SELL,
+        description=f"{note}Sold {quantity:,} {symbol} @ {price:.2f}",
+        symbol=symbol,
         quantity=quantity,
         price=price,
         total=total,
         commission=commission,
+        token=token,
+        created_by=created_by,
+        after_proceeds=True,
         realized_pnl=realized,
-        token=token or None,
     )
 
 
@@ -631,31 +608,18 @@ def _short_locked(account, *, rules, order: classroom_rules.Order, commission, t
         raise PositionTooLarge(error.message) from None
     except portfolio.PositionError as error:
         raise PositionRefused(error.message) from None
-    description = f"Sold short {quantity:,} {symbol} @ {price:.2f}"
-    _move_cash(
+    return _book(
         account,
-        type=Transaction.Type.SHORT,
-        amount=total,
-        description=description,
-        symbol=symbol,
-        token=token,
-    )
-    _charge_commission(
-        account,
-        commission=commission,
-        description=description,
-        symbol=symbol,
-        after_proceeds=True,
-    )
-    return _record(
-        user=user,
-        stock_id=symbol,
+        journal=Transaction.Type.SHORT,
         operation=Trade.Operation.SHORT,
+        description=f"Sold short {quantity:,} {symbol} @ {price:.2f}",
+        symbol=symbol,
         quantity=quantity,
         price=price,
         total=total,
-        commission=order.commission,
-        token=token or None,
+        commission=commission,
+        token=token,
+        after_proceeds=True,
     )
 
 
@@ -688,30 +652,71 @@ def _cover_locked(
     loan = classroom_rules.loan_after(_margin_account(account, ZERO), spend=need)
     if loan > account.loan_limit:
         account.allow_loan(loan)
-    description = f"{note}Bought to cover {quantity:,} {symbol} @ {price:.2f}"
+    return _book(
+        account,
+        journal=Transaction.Type.COVER,
+        operation=Trade.Operation.COVER,
+        description=f"{note}Bought to cover {quantity:,} {symbol} @ {price:.2f}",
+        symbol=symbol,
+        quantity=quantity,
+        price=price,
+        total=total,
+        commission=order.commission,
+        token=token,
+        created_by=created_by,
+        borrow=True,
+        realized_pnl=realized,
+    )
+
+
+def _book(
+    account,
+    *,
+    journal: str,
+    operation: str,
+    description: str,
+    symbol: str,
+    quantity: int,
+    price: Decimal,
+    total: Decimal,
+    commission: Decimal,
+    token: str | None,
+    created_by=None,
+    borrow: bool = False,
+    after_proceeds: bool = False,
+    realized_pnl: Decimal | None = None,
+) -> Trade:
+    """The money of a trade whose position has moved: its cash row (type `journal`, made by
+    `created_by` when not the student), its commission's fee row, then the trade row.
+    `borrow`, `after_proceeds`: as _move_cash and _charge_commission take them."""
     _move_cash(
         account,
-        type=Transaction.Type.COVER,
+        type=journal,
         amount=total,
         description=description,
         symbol=symbol,
         token=token,
         created_by=created_by,
-        borrow=True,
+        borrow=borrow,
     )
     _charge_commission(
-        account, commission=order.commission, description=description, symbol=symbol, borrow=True
+        account,
+        commission=commission,
+        description=description,
+        symbol=symbol,
+        borrow=borrow,
+        after_proceeds=after_proceeds,
     )
     return _record(
-        user=user,
+        user=account.user,
         stock_id=symbol,
-        operation=Trade.Operation.COVER,
+        operation=operation,
         quantity=quantity,
         price=price,
         total=total,
-        commission=order.commission,
-        realized_pnl=realized,
+        commission=commission,
         token=token or None,
+        **({} if realized_pnl is None else {"realized_pnl": realized_pnl}),
     )
 
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 
 from prices.models import Price
+from tests.e2e.test_accessibility import BEST_PRACTICE, WCAG_TAGS, axe_violations
 from tests.e2e.test_short_ticket import DESKTOP, PASSWORD, PHONE, log_in, no_sideways_scroll, shot
 from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
 from trading.services import buy, sell_short
@@ -45,4 +46,5 @@ def test_the_dashboard_with_a_short_position(browser_page, sam, viewport):
     assert page.inner_text("main #short-value") == "−$6,000.00"
     assert page.inner_text("main #total-value") == "$9,000.00"  # 15,000 + 600 − 6,000
     no_sideways_scroll(page)
+    assert axe_violations(b, WCAG_TAGS + [BEST_PRACTICE]) == []
     shot(b, f"shortval-{viewport['width']}")

@@ -13,6 +13,7 @@ import pytest
 
 from ledger.models import Balance
 from portfolio.models import Holding
+from tests.e2e.test_accessibility import BEST_PRACTICE, WCAG_TAGS, axe_violations
 from tests.factories import ClassroomFactory, PriceFactory, StudentFactory
 from trading.services import buy, describe_order, order_request, sell_short
 
@@ -94,6 +95,7 @@ def test_the_short_sides_of_the_ticket(browser_page, sam, viewport):
     assert shown(page, "[data-order-preview]") == describe_order(request)
     assert shown(page, "[data-submit]") == "Place sell-short order"
     no_sideways_scroll(page)
+    assert axe_violations(b, WCAG_TAGS + [BEST_PRACTICE]) == []
     shot(b, f"shorts-sell-short-{size}")
 
     page.select_option("#id_type", "market")
@@ -120,6 +122,7 @@ def test_the_short_sides_of_the_ticket(browser_page, sam, viewport):
     assert shown(page, "[data-order-preview]") == describe_order(request)
     assert shown(page, "[data-submit]") == "Place buy-to-cover order"
     no_sideways_scroll(page)
+    assert axe_violations(b, WCAG_TAGS + [BEST_PRACTICE]) == []
     shot(b, f"shorts-buy-to-cover-{size}")
 
     page.select_option("#id_type", "market")
@@ -132,4 +135,5 @@ def test_the_short_sides_of_the_ticket(browser_page, sam, viewport):
 
     b.goto("/trading/")
     no_sideways_scroll(page)
+    assert axe_violations(b, WCAG_TAGS + [BEST_PRACTICE]) == []
     shot(b, f"shorts-history-{size}")

@@ -392,7 +392,7 @@ class MarginCallStatus(models.TextChoices):
 
 
 class MarginCall(models.Model):
-    """A margin call (issue 20): at a tick, the student's equity (cash + positions at the
+    """A margin call: at a tick, the student's equity (cash + positions at the
     market) was below their class's maintenance requirement (maintenance_margin_percent %
     of the positions' market value). Table `margin_calls`, written only by
     trading.services.check_margin_calls, at the ticks.

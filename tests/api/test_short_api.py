@@ -1,4 +1,4 @@
-"""Short selling through the API (issue 20): POST /api/v1/orders takes side sell_short and
+"""Short selling through the API: POST /api/v1/orders takes side sell_short and
 buy_to_cover for every order type, with the ticket's rules and messages; the refusals'
 problem codes; GET /api/v1/positions shows a short with a negative quantity and its side."""
 

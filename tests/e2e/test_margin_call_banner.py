@@ -1,4 +1,4 @@
-"""The margin call banner in a real browser (issue 20): a student whose call is open sees it
+"""The margin call banner in a real browser: a student whose call is open sees it
 on every page, at a phone's and a laptop's width, and it passes axe; photographed to
 test-artifacts/screenshots/margin/ to be looked at."""
 

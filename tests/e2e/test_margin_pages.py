@@ -1,4 +1,4 @@
-"""A margin account in a real browser (issue 20): the ticket's estimate reaches as far as the
+"""A margin account in a real browser: the ticket's estimate reaches as far as the
 buying power, as the margin rule counts it, and no further; the dashboard and the tickets
 show the margin figures at a laptop's and a phone's width, pass axe, and are photographed
 to test-artifacts/screenshots/margin/ (and SHOTS_DIR, when set) to be looked at."""

@@ -1,4 +1,4 @@
-"""The dashboard with a short position in a real browser (issue 20, valuation): the short
+"""The dashboard with a short position in a real browser: the short
 row reads "Short 50" with its value below zero and a Buy to cover button, the totals say
 long and short apart, the allocation lists the short beside the doughnut, at a phone's
 width and a laptop's, without sideways scrolling. Screenshots: shortval-*.png

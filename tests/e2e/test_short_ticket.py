@@ -1,4 +1,4 @@
-"""The order ticket's short sides in a real browser (issue 20): in a class that allows
+"""The order ticket's short sides in a real browser: in a class that allows
 selling short, "Sell short" and "Buy to cover" are there beside Buy and Sell at a phone's
 width and a laptop's; the estimate and the plain-words preview of each say what the server
 says, and the order does what the ticket said. Screenshots: shorts-*.png (test-artifacts,

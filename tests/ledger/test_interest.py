@@ -1,4 +1,4 @@
-"""Interest (issue 20): at each simulated day's close a margin loan is charged its class's
+"""Interest: at each simulated day's close a margin loan is charged its class's
 loan rate and positive cash is paid the cash rate, 1/252 of the yearly rate a day, as one
 journal row each, once per student and day."""
 

@@ -1,4 +1,4 @@
-"""A margin account on the dashboard, in its snapshots and on the leaderboard (issue 20):
+"""A margin account on the dashboard, in its snapshots and on the leaderboard:
 buying power, loan, equity and margin level, cash below zero valued honestly, and an
 equity at or below zero snapshotted without error."""
 

@@ -1,4 +1,4 @@
-"""Valuation with short positions (issue 20, part 5): a short is a liability at the market,
+"""Valuation with short positions: a short is a liability at the market,
 so equity = cash + long value − short value; its P/L is (average short price − price) ×
 shares; the allocation shows shorts apart; snapshots, the time-weighted return, the
 drawdown, the leaderboard, the instructors' pages and the API all count them so."""

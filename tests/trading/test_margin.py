@@ -1,4 +1,4 @@
-"""Buying on margin (issue 20): with the class's switch on, a student may borrow up to a
+"""Buying on margin: with the class's switch on, a student may borrow up to a
 buying power of equity ÷ the initial margin; cash below zero is the loan, and the
 balances table refuses any cash below the loan the account was allowed."""
 

@@ -1,4 +1,4 @@
-"""Margin calls (issue 20): at each tick an account whose equity is below its class's
+"""Margin calls: at each tick an account whose equity is below its class's
 maintenance requirement gets a call; it is met when the equity is back, and past its due
 day (at once with 0 days) positions are sold at the market, largest first, until the
 requirement is met."""

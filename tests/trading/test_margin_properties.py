@@ -1,4 +1,4 @@
-"""A property of margin, for any sequence of steps (issue 20): three students in classes
+"""A property of margin, for any sequence of steps: three students in classes
 with margin (50 %, 50 % with a flat commission, 75 % with a commission per share) place
 orders of every type on two symbols, cancel them and withdraw, while prices move, orders
 fill and days close (the steps of tests/trading/test_orders_properties.py). After every

@@ -1,4 +1,4 @@
-"""The order tickets of a margin account (issue 20): the order pages and the quote page's
+"""The order tickets of a margin account: the order pages and the quote page's
 ticket show the buying power, the loan, the equity and the margin level, and hand the
 buying power to the ticket's estimate; a class without margin keeps its cash wording."""
 

@@ -1,4 +1,4 @@
-"""Short positions in margin calls and the daily borrow fee (issue 20): a short that rises
+"""Short positions in margin calls and the daily borrow fee: a short that rises
 is a margin call like a margin loan that falls, covered at the market, largest first; a
 class's borrow fee charges the shorts' value at each simulated day's close."""
 

@@ -1,4 +1,4 @@
-"""Short selling on the pages (issue 20): the order ticket's "Sell short" and "Buy to cover"
+"""Short selling on the pages: the order ticket's "Sell short" and "Buy to cover"
 sides in a class that allows them (side=sell_short / buy_to_cover on /trading/orders/new/),
 the ticket as before in a class that does not, and the new sides on the history and orders
 pages, their filters, their CSV exports and the dashboard's open-orders panel."""

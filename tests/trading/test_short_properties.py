@@ -1,4 +1,4 @@
-"""A property of short selling and margin together (issue 20), for any sequence of steps:
+"""A property of short selling and margin together, for any sequence of steps:
 three students in classes with short selling (one also with margin, one with a commission,
 one with a 75 % initial margin) sell short, buy to cover, buy and sell, with every order
 type, cancel and withdraw, while prices move, orders fill and days close. After every step:

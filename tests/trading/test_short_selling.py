@@ -1,4 +1,4 @@
-"""Short selling (issue 20): with the class's switch on, "Sell short" opens a negative
+"""Short selling: with the class's switch on, "Sell short" opens a negative
 position whose proceeds are cash, and "Buy to cover" closes it; the position is a
 liability at the market, a short needs equity of at least the initial margin, and the
 database keeps one signed holding row per (user, symbol), never zero."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Decimal
 
 from django.conf import settings
 from django.utils import timezone
@@ -388,6 +388,14 @@ def buying_power(rules: Rulebook, account: MarginAccount) -> Decimal:
     return max(power, free)
 
 
+def initial_requirement(rules: Rulebook, account: MarginAccount, *, adds=ZERO) -> Decimal:
+    """The equity the initial margin asks of the account's positions and open buys, with
+    `adds` more of positions: rounded up to the cent, so whole-cent equity meets it exactly
+    when it meets the unrounded figure."""
+    carried = account.positions + account.held + adds
+    return (rules.initial_margin_percent * carried / HUNDRED).quantize(CENT, ROUND_CEILING)
+
+
 def check_margin(
     rules: Rulebook, account: MarginAccount, *, need: Decimal, adds: Decimal, commission: Decimal
 ) -> Refusal | None:
@@ -402,8 +410,7 @@ def check_margin(
         return None
     if not borrowing and not account.short_value:
         return None
-    required = rules.initial_margin_percent * (account.positions + account.held + adds) / HUNDRED
-    if account.equity - commission >= required:
+    if account.equity - commission >= initial_requirement(rules, account, adds=adds):
         return None
     power = buying_power(rules, account)
     return Refusal(
@@ -422,9 +429,7 @@ def check_short_margin(
     position owes as much, so the equity does not change; what it needs is equity, after
     the commission, of at least the initial margin of every position and open buy, this
     one included (Regulation T's 150 % of the short's value, the proceeds counted)."""
-    required = to_cents(
-        rules.initial_margin_percent * (account.positions + account.held + adds) / HUNDRED
-    )
+    required = initial_requirement(rules, account, adds=adds)
     if account.equity - commission >= required:
         return None
     return Refusal(

@@ -1402,9 +1402,7 @@ def margin_after_withdrawal(*, user, amount: Decimal, balance, rules: Rulebook) 
     now = classroom_rules.MarginAccount(
         cash=balance.amount, held=balance.held, long_value=long_value, short_value=short_value
     )
-    required = to_cents(
-        rules.initial_margin_percent * (now.positions + now.held) / classroom_rules.HUNDRED
-    )
+    required = classroom_rules.initial_requirement(rules, now)
     if now.equity - amount >= required:
         return None
     most = max(min(to_cents(now.equity) - required, balance.available), ZERO)

@@ -55,9 +55,12 @@ def test_a_student_makes_copies_uses_and_revokes_a_token(browser_page, maya, siz
 
     # From the account page to the tokens page.
     if size == "phone":
+        # Wait for the menu to finish opening: a click on a link that is still sliding in
+        # can land on nothing under a loaded machine.
         page.locator(".navbar-toggler").click()
-    page.get_by_role("link", name="maya").click()
-    page.wait_for_url("**/accounts/profile/")
+        page.wait_for_selector("#nav.show:not(.collapsing)")
+    with page.expect_navigation(url="**/accounts/profile/"):
+        page.get_by_role("link", name="maya").click()
     b.shot(f"api-tokens-account-page-{size}")
     page.get_by_role("link", name="API tokens").click()
     page.wait_for_url("**/accounts/api-tokens/")

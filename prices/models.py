@@ -240,3 +240,57 @@ class MarketEvent(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.applied_at is None and self.cancelled_at is None
+
+
+class Headline(models.Model):
+    """A dated line of market news: an earnings report, a dividend, a split, a large jump,
+    an instructor's market event or a scenario's script. Written by the market (prices.news)
+    from templates with the numbers filled in; read by the news page, the quote page and
+    the market page."""
+
+    class Kind(models.TextChoices):
+        EARNINGS = "earnings", "Earnings"
+        DIVIDEND = "dividend", "Dividend"
+        SPLIT = "split", "Split"
+        JUMP = "jump", "Large move"
+        EVENT = "event", "Market event"
+        SCENARIO = "scenario", "Scenario"
+        MARKET = "market", "Market"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    # The simulated trading day it came on (1 for the first) and the moment of the tick.
+    day = models.PositiveIntegerField()
+    published_at = models.DateTimeField(default=timezone.now)
+    stock = models.ForeignKey(
+        Price,
+        to_field="symbol",
+        db_column="symbol",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="headlines",
+    )
+    sector = models.CharField(max_length=50, blank=True)
+    text = models.CharField(max_length=300)
+    # The move the news came with, in percent (None for news that moved nothing yet,
+    # such as a split announced for a later day).
+    percent = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        db_table = "headlines"
+        ordering = ["-published_at", "-id"]
+        indexes = [
+            models.Index(fields=["-published_at", "-id"], name="headlines_newest"),
+            models.Index(fields=["stock", "-published_at"], name="headlines_symbol_newest"),
+            models.Index(fields=["day"], name="headlines_day"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(text=""),
+                name="headlines_text_not_empty",
+                violation_error_message="A headline needs its text.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.text

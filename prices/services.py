@@ -38,7 +38,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from prices import bulk, quote_cache
+from prices import bulk, news, quote_cache
 from prices.market_data import MARKET, Listing
 from prices.models import (
     HistoryThinning,
@@ -141,6 +141,7 @@ class TickResult:
     market_return: float  # the market factor's log-return this tick
     # What the tick hooks report after the tick (e.g. "orders: 2 filled, …"), in order.
     notes: list[str] = field(default_factory=list, compare=False)
+    headlines: int = 0  # the headlines this tick wrote (prices.news)
 
     @property
     def clock(self) -> str:
@@ -165,6 +166,9 @@ class TickResult:
             parts.append(f"{self.events_applied} event{plural} applied")
         if self.new_day:
             parts.append("new trading day")
+        if self.headlines:
+            plural = "s" if self.headlines != 1 else ""
+            parts.append(f"{self.headlines} headline{plural}")
         parts.extend(self.notes)
         return " | ".join(parts)
 
@@ -281,6 +285,8 @@ def _tick(
         .values_list("id", "stock_id", "sector", "percent")
     )
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
+    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
+    drafts: list[news.Draft] = []
 
     stocks = []
     for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
@@ -334,6 +340,8 @@ def _tick(
             applied_at=now, applied_day=state.trading_day + 1
         )
 
+    published = news.publish(drafts, day=state.trading_day + 1, at=now)
+
     state.ticks += 1
     state.last_tick_at = now
     state.market_log_level += moved.market_return
@@ -367,6 +375,7 @@ def _tick(
         index_price=index_price,
         index_change_pct=index_change.quantize(CENT, rounding=ROUND_HALF_UP) + 0,  # no −0.00
         market_return=moved.market_return,
+        headlines=published,
     )
 
 

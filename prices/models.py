@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -133,6 +135,13 @@ class MarketState(models.Model):
     # once a minute while the market is closed. `manage.py doctor` reads it.
     ticker_seen_at = models.DateTimeField(
         null=True, blank=True, help_text="When a running tick_prices was last seen"
+    )
+    # The market factor's volatility regime now (prices.simulation): calm or turbulent.
+    regime = models.CharField(
+        max_length=10,
+        choices=[("calm", "Calm"), ("turbulent", "Turbulent")],
+        default="calm",
+        help_text="The market's volatility regime now",
     )
 
     class Meta:
@@ -294,3 +303,109 @@ class Headline(models.Model):
 
     def __str__(self):
         return self.text
+
+
+class MarketParameters(models.Model):
+    """The market's own parameters, one row, edited in the admin: the market factor's
+    drift and its two volatility regimes, the jumps, when a stock splits on its own, and
+    how large a move makes news. Apart from the market lock's row, so an edit never waits
+    for a tick and a tick never overwrites an edit."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    drift = models.FloatField(
+        default=0.07,
+        validators=[MinValueValidator(-0.5), MaxValueValidator(0.5)],
+        help_text="The market factor's expected annual return, e.g. 0.07 for 7 %",
+    )
+    calm_volatility = models.FloatField(
+        default=0.12,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.5)],
+        help_text="The market's annual volatility in calm weeks, e.g. 0.12 for 12 %",
+    )
+    turbulent_volatility = models.FloatField(
+        default=0.30,
+        validators=[MinValueValidator(0.0), MaxValueValidator(2.0)],
+        help_text="The market's annual volatility in stormy weeks, e.g. 0.30 for 30 %",
+    )
+    calm_days = models.FloatField(
+        default=60.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(2520.0)],
+        help_text="How many trading days a calm spell lasts on average",
+    )
+    turbulent_days = models.FloatField(
+        default=15.0,
+        validators=[MinValueValidator(1.0), MaxValueValidator(2520.0)],
+        help_text="How many trading days a stormy spell lasts on average",
+    )
+    market_jumps_per_year = models.FloatField(
+        default=1.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(52.0)],
+        help_text="Market-wide gaps a year, on average",
+    )
+    market_jump_mean = models.FloatField(
+        default=-0.02,
+        validators=[MinValueValidator(-0.5), MaxValueValidator(0.5)],
+        help_text="A market gap's average log size, e.g. -0.02 for about −2 %",
+    )
+    market_jump_volatility = models.FloatField(
+        default=0.03,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="How much market gaps vary in size (log), e.g. 0.03",
+    )
+    stock_jumps_per_year = models.FloatField(
+        default=2.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(52.0)],
+        help_text="Company news gaps a year per stock, on average",
+    )
+    stock_jump_volatility = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="How much company gaps vary in size (log), e.g. 0.05 for about 5 %",
+    )
+    split_above_price = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        default=Decimal("500.00"),
+        validators=[MinValueValidator(Decimal("2.00"))],
+        help_text="A stock that closes above this price splits on its own (blank: never)",
+    )
+    split_notice_days = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(60)],
+        help_text="How many trading days ahead a split is announced",
+    )
+    news_move_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("8.00"),
+        validators=[MinValueValidator(Decimal("1.00")), MaxValueValidator(Decimal("100.00"))],
+        help_text="A stock that moves this much (%) in one tick makes the news",
+    )
+
+    class Meta:
+        db_table = "market_parameters"
+        verbose_name = "market parameters"
+        verbose_name_plural = "market parameters"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="market_parameters_singleton"),
+            models.CheckConstraint(
+                condition=Q(calm_volatility__gte=0) & Q(turbulent_volatility__gte=0),
+                name="market_parameters_volatility_gte_0",
+                violation_error_message="A volatility cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(calm_days__gte=1) & Q(turbulent_days__gte=1),
+                name="market_parameters_spells_gte_1_day",
+                violation_error_message="A calm or stormy spell lasts at least one day.",
+            ),
+        ]
+
+    def __str__(self):
+        return "Market parameters"
+
+    @classmethod
+    def current(cls) -> "MarketParameters":
+        """The row (made with the defaults if it is missing)."""
+        return cls.objects.get_or_create(id=1)[0]

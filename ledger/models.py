@@ -80,6 +80,9 @@ class TransactionType(models.TextChoices):
     SHORT = "short", "Short sale"
     COVER = "cover", "Buy to cover"
     BORROW_FEE = "borrow_fee", "Borrow fee"
+    DIVIDEND = "dividend", "Dividend"
+    DIVIDEND_CHARGE = "dividend_charge", "Dividend owed on a short"
+    SPLIT_CASH = "split_cash", "Cash for a fractional share"
 
 
 class Transaction(models.Model):
@@ -99,6 +102,8 @@ class Transaction(models.Model):
             Type.RESET_CREDIT,
             Type.CASH_INTEREST,
             Type.SHORT,
+            Type.DIVIDEND,
+            Type.SPLIT_CASH,
         }
     )
     DEBIT_TYPES = frozenset(
@@ -110,6 +115,7 @@ class Transaction(models.Model):
             Type.INTEREST,
             Type.COVER,
             Type.BORROW_FEE,
+            Type.DIVIDEND_CHARGE,
         }
     )
 

@@ -22,6 +22,15 @@ class AuditEntry(models.Model):
         MOVE_STUDENT = "move_student", "Moved a student to another class"
         CANCEL_ORDER = "cancel_order", "Cancelled a student's order"
         REVOKE_TOKEN = "revoke_token", "Revoked a student's API token"
+        MARKET_PARAMETERS = "market_parameters", "Changed the market's parameters"
+        SCHEDULE_SPLIT = "split", "Scheduled a stock split"
+        CANCEL_SPLIT = "cancel_split", "Cancelled a stock split"
+        UPLOAD_SCENARIO = "scenario_upload", "Uploaded a market scenario"
+        START_SCENARIO = "scenario_start", "Started a market scenario"
+        PAUSE_SCENARIO = "scenario_pause", "Paused a market scenario"
+        RESUME_SCENARIO = "scenario_resume", "Resumed a market scenario"
+        STOP_SCENARIO = "scenario_stop", "Stopped a market scenario"
+        RESET_MARKET = "market_reset", "Reset the market to a scenario's start"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_actions"

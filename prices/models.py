@@ -7,6 +7,8 @@ from django.db.models import F, Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
+QUARTER_DAYS = 63  # trading days in a simulated quarter; a year is four of them
+
 
 class Price(models.Model):
     """A listed symbol and its current price. Table `prices`, as in the original schema.
@@ -47,6 +49,30 @@ class Price(models.Model):
         default=False, help_text="A halted symbol neither moves nor trades"
     )
     is_index = models.BooleanField(default=False, help_text="Tracks the market factor")
+    # Corporate actions on the simulated calendar (prices.actions): a quarter is 63 trading
+    # days, and these name a day within each one.
+    dividend_yield = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.25)],
+        help_text="Annual dividend as a share of the price, e.g. 0.03 for 3 % (paid quarterly)",
+    )
+    dividend_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(QUARTER_DAYS)],
+        help_text="The day of each 63-day quarter the stock goes ex-dividend (blank: pays none)",
+    )
+    earnings_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(QUARTER_DAYS)],
+        help_text="The day of each 63-day quarter the company reports (blank: never)",
+    )
+    earnings_volatility = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="The typical size of an earnings surprise (log move), e.g. 0.05 for about 5 %",
+    )
 
     class Meta:
         db_table = "prices"
@@ -66,6 +92,28 @@ class Price(models.Model):
                 condition=Q(volatility__gte=0),
                 name="prices_volatility_gte_0",
                 violation_error_message="The volatility cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(dividend_yield__gte=0) & Q(dividend_yield__lte=0.25),
+                name="prices_dividend_yield_range",
+                violation_error_message="The dividend yield is between 0 and 0.25 (25 %).",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(dividend_day__isnull=True)
+                    | (Q(dividend_day__gte=1) & Q(dividend_day__lte=QUARTER_DAYS))
+                )
+                & (
+                    Q(earnings_day__isnull=True)
+                    | (Q(earnings_day__gte=1) & Q(earnings_day__lte=QUARTER_DAYS))
+                ),
+                name="prices_action_days_in_quarter",
+                violation_error_message="A day of the quarter is between 1 and 63.",
+            ),
+            models.CheckConstraint(
+                condition=Q(earnings_volatility__gte=0),
+                name="prices_earnings_volatility_gte_0",
+                violation_error_message="The earnings volatility cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(symbol=Upper(F("symbol"))),

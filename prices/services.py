@@ -38,7 +38,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from prices import bulk, news, quote_cache
+from prices import actions, bulk, news, quote_cache
 from prices.market_data import MARKET, Listing
 from prices.models import (
     HistoryThinning,
@@ -197,7 +197,13 @@ def advance_market(
     - one price_history row per ticked symbol (halted ones at their unchanged price);
     - a fixed number of queries whatever the number of symbols (six, plus two when a
       new trading day rolls the previous closes and records the day's opening in
-      TradingSession (one on the market's first tick), and one when events are applied);
+      TradingSession (one on the market's first tick), one more then for the day's
+      corporate actions (prices.actions), those of the settings.DIVIDEND_HANDLERS on a
+      day with dividends, and one when events are applied);
+    - at the tick that opens a day, that day's dividends and earnings reports
+      (prices.actions): the ex-dividend price drops and the earnings jumps move the
+      prices, the dividends are paid to the holders in this transaction, and each writes a
+      headline;
     - after commit: the quote cache moves to a new generation, then each
       settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…) (trading's fills
       the orders the new prices reach, then portfolio's snapshots); a hook that returns a
@@ -287,6 +293,13 @@ def _tick(
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
     # The tick's news (prices.news), stored in one INSERT at the end of the tick.
     drafts: list[news.Draft] = []
+    # The day's corporate actions (prices.actions), at the tick that opens the day: the
+    # ex-dividend drops and earnings jumps join the shocks, their headlines the drafts.
+    day_actions = actions.DayActions()
+    if new_day:
+        day_actions = actions.for_day(rows, day=state.trading_day + 1, rng=rng)
+        shocks = actions.add_shocks(shocks, day_actions)
+        drafts.extend(day_actions.drafts)
 
     stocks = []
     for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
@@ -340,6 +353,8 @@ def _tick(
             applied_at=now, applied_day=state.trading_day + 1
         )
 
+    # The dividends' cash (settings.DIVIDEND_HANDLERS), in this transaction with the drop.
+    action_notes = actions.pay(day_actions.dividends, day=state.trading_day + 1, at=now)
     published = news.publish(drafts, day=state.trading_day + 1, at=now)
 
     state.ticks += 1
@@ -375,6 +390,7 @@ def _tick(
         index_price=index_price,
         index_change_pct=index_change.quantize(CENT, rounding=ROUND_HALF_UP) + 0,  # no −0.00
         market_return=moved.market_return,
+        notes=[*actions.summary(day_actions), *action_notes],
         headlines=published,
     )
 
@@ -525,6 +541,27 @@ def _check_parameters(**values) -> None:
             raise InvalidMarketInput(f"{name.capitalize()}: {' '.join(exc.messages)}") from None
 
 
+_KEEP = object()  # update_symbol: leave this field as it is
+
+
+def _check_actions(**values) -> None:
+    """The corporate-action fields' own validators (prices.actions): a yield and an
+    earnings volatility are numbers, the days whole numbers of the quarter or None."""
+    for name, value in values.items():
+        if value is None and name.endswith("_day"):
+            continue
+        if name.endswith("_day"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidMarketInput(f"{name.replace('_', ' ').capitalize()}: a whole day.")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise InvalidMarketInput(f"{name.replace('_', ' ').capitalize()} must be a number.")
+        try:
+            Price._meta.get_field(name).run_validators(value)
+        except ValidationError as exc:
+            label = name.replace("_", " ").capitalize()
+            raise InvalidMarketInput(f"{label}: {' '.join(exc.messages)}") from None
+
+
 def update_symbol(
     *,
     symbol: str,
@@ -533,16 +570,32 @@ def update_symbol(
     beta: float,
     name: str | None = None,
     sector: str | None = None,
+    dividend_yield=_KEEP,
+    dividend_day=_KEEP,
+    earnings_day=_KEEP,
+    earnings_volatility=_KEEP,
     by=None,
 ) -> Price:
     """Change one symbol's simulation parameters (from the next tick on) and, optionally,
-    its company name and sector.
+    its company name and sector and its corporate actions (dividend yield and day,
+    earnings day and volatility; a day of None stops that action).
 
     Locks that price row; when something changed and `by` is given, one audit entry
     names each old and new value."""
     symbol = normalize_symbol(symbol)
     _check_parameters(drift=drift, volatility=volatility, beta=beta)
-    new = {"drift": drift, "volatility": volatility, "beta": beta}
+    actions = {
+        field: value
+        for field, value in (
+            ("dividend_yield", dividend_yield),
+            ("dividend_day", dividend_day),
+            ("earnings_day", earnings_day),
+            ("earnings_volatility", earnings_volatility),
+        )
+        if value is not _KEEP
+    }
+    _check_actions(**actions)
+    new = {"drift": drift, "volatility": volatility, "beta": beta, **actions}
     if name is not None:
         new["name"] = name.strip()
     if sector is not None:
@@ -674,6 +727,10 @@ def _new_price(listing: Listing, now: datetime) -> Price:
         volatility=listing.volatility,
         beta=listing.beta,
         is_index=listing.is_index,
+        dividend_yield=listing.dividend_yield,
+        dividend_day=listing.dividend_day,
+        earnings_day=listing.earnings_day,
+        earnings_volatility=listing.earnings_volatility,
     )
 
 
@@ -683,6 +740,12 @@ def _check_listing(listing: Listing) -> None:
     if not MIN_LISTING_PRICE <= listing.price <= MAX_LISTING_PRICE:
         raise InvalidMarketInput(LISTING_PRICE_RANGE)
     _check_parameters(drift=listing.drift, volatility=listing.volatility, beta=listing.beta)
+    _check_actions(
+        dividend_yield=listing.dividend_yield,
+        dividend_day=listing.dividend_day,
+        earnings_day=listing.earnings_day,
+        earnings_volatility=listing.earnings_volatility,
+    )
 
 
 def list_symbol(listing: Listing, *, now: datetime | None = None) -> Price:

@@ -344,6 +344,12 @@ API_RATE_LIMIT_PER_MINUTE = setting(
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.
 # In this order: fills change holdings and cash, then the snapshots value them.
 TICK_HOOKS: list[str] = ["trading.services.after_tick", "portfolio.services.after_tick"]
+# Called by the market's tick that opens a trading day, INSIDE its transaction, with that
+# day's dividends as handler(dividends=[(symbol, per-share Decimal), …], day=N, at=<tick
+# time>) (prices.actions): the apps above the ledger pay them to their holders (trading:
+# a `dividend` row for each holder, a `dividend_charge` row for each short). An error
+# undoes the tick, so the price drop and the cash never part. May return a summary string.
+DIVIDEND_HANDLERS: list[str] = ["trading.dividends.pay_dividends"]
 # Run by check_ledger after the journal check, as check() -> list of problem lines: the
 # apps above the ledger check what they keep on it (trading: the cash and shares that open
 # orders hold).

@@ -26,10 +26,54 @@ def _signed(percent) -> str:
     return f"{percent.normalize():+f}".replace("-", "−")
 
 
+ACTION_FIELDS = ["dividend_yield", "dividend_day", "earnings_day", "earnings_volatility"]
+ACTIONS_FIELDSET = (
+    "Dividends and earnings (63-day quarters)",
+    {
+        "fields": ACTION_FIELDS,
+        "description": (
+            "On its dividend day of each quarter the stock goes ex-dividend: the price drops "
+            "by a quarter of the yearly yield and every holder is paid it (every short "
+            "charged it). On its earnings day the company reports: the price jumps by a "
+            "surprise of about the earnings volatility, with a headline. Leave a day blank "
+            "for none. Changes apply from the next trading day."
+        ),
+    },
+)
+
+
 class PriceForm(ModelForm):
     class Meta:
         model = Price
-        fields = ["symbol", "name", "sector", "price", "is_index", "drift", "volatility", "beta"]
+        fields = [
+            "symbol",
+            "name",
+            "sector",
+            "price",
+            "is_index",
+            "drift",
+            "volatility",
+            "beta",
+            *ACTION_FIELDS,
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Left out of a form, the yield and the earnings volatility keep what they were.
+        for name in ("dividend_yield", "earnings_volatility"):
+            self.fields[name].required = False
+
+    def _kept(self, name):
+        value = self.cleaned_data.get(name)
+        if value is None:
+            return getattr(self.instance, name)
+        return value
+
+    def clean_dividend_yield(self):
+        return self._kept("dividend_yield")
+
+    def clean_earnings_volatility(self):
+        return self._kept("earnings_volatility")
 
     def clean_symbol(self):
         try:
@@ -80,6 +124,7 @@ class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 ),
             },
         ),
+        ACTIONS_FIELDSET,
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -94,6 +139,7 @@ class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             return [
                 (None, {"fields": ["symbol", "name", "sector", "price", "is_index"]}),
                 ("Simulation (annual figures)", {"fields": ["drift", "volatility", "beta"]}),
+                ACTIONS_FIELDSET,
             ]
         return self.fieldsets
 
@@ -118,6 +164,10 @@ class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                     drift=obj.drift,
                     volatility=obj.volatility,
                     beta=obj.beta,
+                    dividend_yield=obj.dividend_yield,
+                    dividend_day=obj.dividend_day,
+                    earnings_day=obj.earnings_day,
+                    earnings_volatility=obj.earnings_volatility,
                     by=request.user,
                 )
             else:
@@ -131,6 +181,10 @@ class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                         volatility=obj.volatility,
                         beta=obj.beta,
                         is_index=obj.is_index,
+                        dividend_yield=obj.dividend_yield,
+                        dividend_day=obj.dividend_day,
+                        earnings_day=obj.earnings_day,
+                        earnings_volatility=obj.earnings_volatility,
                     )
                 )
                 obj.pk = created.pk

@@ -319,3 +319,47 @@ def test_the_event_list_names_its_filter_choice_for_events_on_one_stock(teacher_
     assert 'href="?sector=">One stock (no sector)</a>' in page
     assert 'href="?sector=Energy">Energy</a>' in page
     assert 'href="?sector="></a>' not in page
+
+
+def test_dividends_and_earnings_are_edited_with_the_parameters_and_audited(teacher_client, market):
+    xom = market["XOM"]
+    form = {"name": "Exxon Mobil Corporation", "sector": "Energy", "drift": "0.08"}
+    form |= {"volatility": "0.25", "beta": "1.0"}
+
+    response = teacher_client.post(
+        change_url(xom),
+        {
+            **form,
+            "dividend_yield": "0.034",
+            "dividend_day": "30",
+            "earnings_day": "33",
+            "earnings_volatility": "0.03",
+        },
+    )
+
+    assert response.status_code == 302
+    xom.refresh_from_db()
+    assert (xom.dividend_yield, xom.dividend_day, xom.earnings_day) == (0.034, 30, 33)
+    assert xom.earnings_volatility == 0.03
+    entry = AuditEntry.objects.get(action="parameters")
+    assert entry.symbol == "XOM"
+    assert "dividend_yield 0.0→0.034" in entry.detail and "dividend_day None→30" in entry.detail
+
+
+@pytest.mark.parametrize(
+    "field, value", [("dividend_yield", "0.3"), ("dividend_day", "64"), ("earnings_day", "0")]
+)
+def test_a_dividend_or_earnings_setting_out_of_range_is_refused(
+    teacher_client, market, field, value
+):
+    xom = market["XOM"]
+    form = {"name": "Exxon Mobil Corporation", "sector": "Energy", "drift": "0.08"}
+    form |= {"volatility": "0.25", "beta": "1.0"}
+
+    response = teacher_client.post(change_url(xom), {**form, field: value})
+
+    assert response.status_code == 400
+    assert field in response.context["adminform"].form.errors
+    xom.refresh_from_db()
+    assert (xom.dividend_yield, xom.dividend_day, xom.earnings_day) == (0.0, None, None)
+    assert not AuditEntry.objects.exists()

@@ -403,6 +403,18 @@ SECTIONS: tuple[Section, ...] = (
                 "P/L is 10 × ($130 − $100) = $300.",
             ),
             Term(
+                "dividends",
+                "Dividends",
+                "Cash a company pays its shareholders once a quarter: on the ex-dividend day "
+                "the price drops by the dividend and every holder is paid it in cash (a short "
+                "seller owes it). Dividends count in your total return, apart from price gains.",
+                "A quarter is 63 simulated trading days. Your total value does not change on "
+                "the ex-dividend day: part of your shares' value turned into cash. Example: "
+                "you hold 10 shares at $100 and the company pays $1.00 a share; the price "
+                "drops to about $99 and $10.00 is added to your cash. Short 10 shares instead, "
+                "and $10.00 is taken from your cash.",
+            ),
+            Term(
                 "today",
                 "Today (day change)",
                 "How much your shares gained or lost since the current simulated trading day "

@@ -944,6 +944,27 @@ def dividend_token(symbol: str, day: int) -> str:
     return f"{DIVIDEND_TOKEN}:{symbol}:{day}"
 
 
+def lock_all_accounts() -> None:
+    """Wait for every money path in flight to commit, and hold every new one back until the
+    caller's transaction ends: on PostgreSQL, `LOCK TABLE balances IN EXCLUSIVE MODE`,
+    which conflicts with the row locks that lock_account and lock_balances take but not
+    with plain reads, so pages still read balances meanwhile. On SQLite, nothing: its
+    IMMEDIATE transactions already let one writer at a time.
+
+    For the market's corporate actions inside a tick (a dividend, a split): a trade that
+    read the price before the tick's change commits before the action counts the holders,
+    and one that comes after sees the new price and the new holdings. Take it as the first
+    lock on the accounts, before any balance row."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "lock_all_accounts needs the caller's transaction"
+        )
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE balances IN EXCLUSIVE MODE")
+
+
 def lock_balances(*, users) -> dict[int, Balance]:
     """Lock the balance rows of `users` (a query of user ids, e.g. a values("user_id")
     queryset, or a list) in the caller's transaction, in ONE SELECT … FOR UPDATE ordered by

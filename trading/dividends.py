@@ -27,11 +27,15 @@ from tradesim.money import ZERO, to_cents
 
 def pay_dividends(*, dividends: list[tuple[str, Decimal]], day: int, at: datetime) -> str:
     """Credit every holder and charge every short of the day's dividends, in the caller's
-    transaction. Statements: one lock of the holders' balances, then (when any) one read of
-    their holdings, one of the tokens used, one UPDATE of the balances and one INSERT of
-    the journal rows. Returns the tick summary's words, e.g. "dividends: 12 paid, 1 charged".
-    Locks: the balance rows of the stocks' holders (long or short)."""
+    transaction. Statements: the accounts' lock (ledger.lock_all_accounts, PostgreSQL only),
+    one lock of the holders' balances, then (when any) one read of their holdings, one of
+    the tokens used, one UPDATE of the balances and one INSERT of the journal rows. Returns
+    the tick summary's words, e.g. "dividends: 12 paid, 1 charged".
+    Locks: every account (PostgreSQL), then the balance rows of the stocks' holders."""
     per_share = dict(dividends)
+    # Every trade in flight commits first (it read the price before the drop, so its
+    # shares are paid), and every later one waits for this tick's commit.
+    ledger.lock_all_accounts()
     holders = Holding.objects.filter(stock_id__in=per_share).values("user_id")
     balances = ledger.lock_balances(users=holders)
     if not balances:

@@ -59,3 +59,43 @@ def test_a_dividend_tick_racing_a_buy_pays_the_shares_held_when_it_locks(round_)
     out = io.StringIO()
     call_command("check_ledger", stdout=out)
     assert "Ledger OK" in out.getvalue()
+
+
+@pytest.mark.parametrize("round_", range(4))
+def test_a_first_buy_racing_a_dividend_tick_is_paid_when_it_bought_before_the_drop(round_):
+    """A student with none of the stock buys while the ex-date tick runs: the tick waits
+    for the buy in flight (it bought at the price before the drop, and is paid), or the
+    buy waits for the tick (it pays the price after the drop, and is not)."""
+    PriceFactory(
+        symbol="ACME",
+        price=D("100.00"),
+        drift=0.0,
+        volatility=0.0,
+        beta=0.0,
+        dividend_yield=0.04,
+        dividend_day=2,
+    )
+    holder = StudentFactory(username=f"holder{round_}", cash="5000.00")
+    newcomer = StudentFactory(username=f"newcomer{round_}", cash="5000.00")
+    buy(user=holder, symbol="ACME", quantity=10)
+    advance_market(seed=1, dt=1.0, model=DIFFUSION_ONLY)  # closes day 1
+
+    results = run_concurrently(
+        [
+            lambda: buy(user=newcomer, symbol="ACME", quantity=5),
+            lambda: advance_market(seed=2, dt=0.01, model=DIFFUSION_ONLY, wait=True),
+        ]
+    )
+
+    assert not any(isinstance(r, BaseException) for r in results), results
+    trade = Trade.objects.get(user=newcomer)
+    paid = Transaction.objects.filter(user=newcomer, type="dividend")
+    if trade.price == D("100.00"):
+        assert [row.amount for row in paid] == [D("5.00")]
+    else:
+        assert trade.price == D("99.00")
+        assert not paid.exists()
+    assert Transaction.objects.get(user=holder, type="dividend").amount == D("10.00")
+    out = io.StringIO()
+    call_command("check_ledger", stdout=out)
+    assert "Ledger OK" in out.getvalue()

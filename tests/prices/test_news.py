@@ -1,10 +1,12 @@
 """The news the tick writes (prices.news): a headline for each instructor's market event
 it applies and for each large move, one per symbol, and the kinds in its summary line."""
 
+import importlib
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.apps import apps as django_apps
 from django.utils import timezone
 
 from prices import news
@@ -226,3 +228,36 @@ def test_kinds_in_words_one_and_several():
     drafts = [news.headline(kind, "x") for kind in ("dividend", "split", "split", "event")]
     assert news.kinds_text(drafts) == "1 dividend, 2 splits, 1 market event"
     assert news.kinds_text([]) == ""
+
+
+# The news of the market's past ------------------------------------------------------------
+
+past = importlib.import_module("prices.migrations.0012_headlines_for_past_events")
+
+
+def test_the_migration_writes_a_headline_for_each_event_applied_before(market):
+    at = timezone.now() - timedelta(days=3)
+    MarketEvent.objects.create(
+        stock_id="XOM", percent=Decimal("-12"), reason="Spill", applied_at=at, applied_day=4
+    )
+    MarketEvent.objects.create(sector="Technology", percent=Decimal("5"), applied_at=at)
+    MarketEvent.objects.create(stock_id="AAPL", percent=Decimal("5"))  # pending
+    MarketEvent.objects.create(stock_id="AAPL", percent=Decimal("5"), cancelled_at=at)
+
+    past.write_headlines(django_apps, None)
+
+    assert list(
+        Headline.objects.order_by("id").values_list(
+            "kind", "day", "published_at", "stock_id", "sector", "text", "percent"
+        )
+    ) == [
+        ("event", 4, at, "XOM", "Energy", "XOM plunges 12" + NBSP + "%: Spill", Decimal("-12")),
+        ("event", 1, at, None, "Technology", "Technology stocks rise 5" + NBSP + "%", Decimal("5")),
+    ]
+    # Its words are the tick's.
+    assert Headline.objects.order_by("id").first().text == news.event_text(
+        symbol="XOM", sector="", percent=Decimal("-12"), reason="Spill"
+    )
+
+    past.remove_headlines(django_apps, None)
+    assert not Headline.objects.exists()

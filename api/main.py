@@ -213,11 +213,12 @@ from api.endpoints import (  # noqa: E402
     activity,
     auth_token,
     cash,
+    news,
     orders,
     positions,
     quotes,
     standings,
 )
 
-for module in (auth_token, account, positions, quotes, orders, cash, activity, standings):
+for module in (auth_token, account, positions, quotes, news, orders, cash, activity, standings):
     api.add_router("/", module.router)

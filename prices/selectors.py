@@ -436,16 +436,21 @@ class NewsPage:
         return self.page_obj.paginator.count
 
 
-def news_page(*, kind: str = "", symbol: str = "", page=1) -> NewsPage:
-    """One page of every headline, newest first, of one kind and about one symbol when
-    given (both already checked: see prices.forms.NewsFilterForm). Two queries (the count
-    and the page), on the headlines' indexes."""
+def headlines(*, kind: str = "", symbol: str = "") -> QuerySet:
+    """Every headline, newest first; of one kind and about one symbol when given (both
+    already checked: see prices.forms.NewsFilterForm). Not evaluated."""
     rows = Headline.objects.all()
     if kind:
         rows = rows.filter(kind=kind)
     if symbol:
         rows = rows.filter(stock_id=symbol)
-    rows = rows.order_by("-published_at", "-id").values(*_NEWS_FIELDS)
+    return rows.order_by("-published_at", "-id")
+
+
+def news_page(*, kind: str = "", symbol: str = "", page=1) -> NewsPage:
+    """One page of headlines(kind, symbol). Two queries (the count and the page), on the
+    headlines' indexes."""
+    rows = headlines(kind=kind, symbol=symbol).values(*_NEWS_FIELDS)
     page_obj = Paginator(rows, NEWS_PAGE_SIZE).get_page(page)
     return NewsPage(
         items=[NewsItem.from_row(row) for row in page_obj.object_list], page_obj=page_obj

@@ -10,9 +10,9 @@ from api.auth import BearerToken
 from api.problems import CODES, PROBLEM_JSON, Problem, problem_response
 
 DESCRIPTION = """
-The class market, for programs: read your account, positions, quotes and history; place
-and cancel orders; deposit and withdraw, under your class's rules. Everything a page can
-do, through the same rules.
+The class market, for programs: read your account, positions, quotes, history and the
+market's news; place and cancel orders; deposit and withdraw, under your class's rules.
+Everything a page can do, through the same rules.
 
 **Authentication.** Send a personal token as `Authorization: Bearer <token>`. Make one
 on the *API tokens* page of your account, or with `POST /api/v1/auth/token`.

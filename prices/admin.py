@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from prices import services
 from prices.market_data import Listing
-from prices.models import MarketEvent, MarketState, Price, PriceHistory
+from prices.models import Headline, MarketEvent, MarketState, Price, PriceHistory
 from prices.simulation import DEFAULT_MODEL
 from tradesim.admin import RejectedFormIs400Mixin
 from tradesim.forms import ModelForm
@@ -438,6 +438,46 @@ class MarketStateAdmin(admin.ModelAdmin):
     @admin.display(description="Market factor level (1.0 at the start)")
     def market_level(self, obj):
         return f"{math.exp(obj.market_log_level):.4f}"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HeadlineDayFilter(admin.SimpleListFilter):
+    """By simulated trading day, counted back from the current one."""
+
+    title = "trading day"
+    parameter_name = "days"
+    SPANS = {"1": "Today", "5": "The last 5 days", "21": "The last 21 days (a month)"}
+
+    def lookups(self, request, model_admin):
+        return list(self.SPANS.items())
+
+    def queryset(self, request, queryset):
+        if self.value() not in self.SPANS:
+            return queryset
+        today = (
+            MarketState.objects.filter(id=1).values_list("trading_day", flat=True).first() or 0
+        ) + 1
+        return queryset.filter(day__gt=today - int(self.value()))
+
+
+@admin.register(Headline)
+class HeadlineAdmin(admin.ModelAdmin):
+    """The market's news, as the market wrote it (prices.news): read-only for everyone,
+    instructors included; nobody edits the record of what students read."""
+
+    list_display = ["published_at", "day", "kind", "stock", "sector", "text", "percent"]
+    list_filter = ["kind", HeadlineDayFilter]
+    search_fields = ["stock__symbol", "text"]
+    list_per_page = 100
+    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False

@@ -43,6 +43,7 @@ from prices.market_data import MARKET, Listing
 from prices.models import (
     HistoryThinning,
     MarketEvent,
+    MarketParameters,
     MarketState,
     Price,
     PriceHistory,
@@ -142,6 +143,7 @@ class TickResult:
     # What the tick hooks report after the tick (e.g. "orders: 2 filled, …"), in order.
     notes: list[str] = field(default_factory=list, compare=False)
     headlines: int = 0  # the headlines this tick wrote (prices.news)
+    headline_kinds: str = ""  # their kinds in words: "1 earnings, 2 large moves"
 
     @property
     def clock(self) -> str:
@@ -168,7 +170,8 @@ class TickResult:
             parts.append("new trading day")
         if self.headlines:
             plural = "s" if self.headlines != 1 else ""
-            parts.append(f"{self.headlines} headline{plural}")
+            kinds = f": {self.headline_kinds}" if self.headline_kinds else ""
+            parts.append(f"{self.headlines} headline{plural}{kinds}")
         parts.extend(self.notes)
         return " | ".join(parts)
 
@@ -195,11 +198,14 @@ def advance_market(
       when its symbol ticks and is not halted (news waits for a halted stock to reopen),
       a sector's event at the next whole-market tick, to the sector's trading symbols;
     - one price_history row per ticked symbol (halted ones at their unchanged price);
-    - a fixed number of queries whatever the number of symbols (six, plus two when a
+    - a headline (prices.news) for each event applied and each large move (at least
+      MarketParameters.news_move_percent in the tick), with whatever else the tick wrote;
+    - a fixed number of queries whatever the number of symbols (seven, plus two when a
       new trading day rolls the previous closes and records the day's opening in
       TradingSession (one on the market's first tick), one more then for the day's
       corporate actions (prices.actions), those of the settings.DIVIDEND_HANDLERS on a
-      day with dividends, and one when events are applied);
+      day with dividends, one when events are applied, and one when the tick writes
+      headlines);
     - at the tick that opens a day, that day's dividends and earnings reports
       (prices.actions): the ex-dividend price drops and the earnings jumps move the
       prices, the dividends are paid to the holders in this transaction, and each writes a
@@ -285,10 +291,11 @@ def _tick(
     if not rows:
         raise EmptyMarket("The market has no symbols yet: run `manage.py load_market` first.")
 
+    params = MarketParameters.objects.filter(id=1).first() or MarketParameters()
     events = list(
         MarketEvent.objects.filter(applied_at__isnull=True, cancelled_at__isnull=True)
         .order_by("id")
-        .values_list("id", "stock_id", "sector", "percent")
+        .values_list("id", "stock_id", "sector", "percent", "reason")
     )
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
     # The tick's news (prices.news), stored in one INSERT at the end of the tick.
@@ -352,9 +359,26 @@ def _tick(
         MarketEvent.objects.filter(id__in=applied).update(
             applied_at=now, applied_day=state.trading_day + 1
         )
+        drafts += news.event_headlines(events, applied, {row[1]: row[2] for row in rows})
 
     # The dividends' cash (settings.DIVIDEND_HANDLERS), in this transaction with the drop.
     action_notes = actions.pay(day_actions.dividends, day=state.trading_day + 1, at=now)
+    if index_change is None:
+        index_change = Decimal(math.expm1(moved.market_return) * 100)
+    # The large moves' news, last: a symbol, sector or market with a headline in this
+    # tick's drafts already (its earnings, an event) gets no second one.
+    drafts += news.large_moves(
+        (
+            (row[1], row[2], round(row[3] * 100), cents, bool(row[9]))
+            for row, cents in zip(rows, moved.cents, strict=True)
+            if not row[8]
+        ),
+        threshold=params.news_move_percent,
+        drafts=drafts,
+        market_move=index_change,
+        index_symbol=index_symbol,
+        tick=state.ticks + 1,
+    )
     published = news.publish(drafts, day=state.trading_day + 1, at=now)
 
     state.ticks += 1
@@ -372,8 +396,6 @@ def _tick(
         ]
     )
 
-    if index_change is None:
-        index_change = Decimal(math.expm1(moved.market_return) * 100)
     return TickResult(
         ticks=state.ticks,
         timestamp=now,
@@ -392,6 +414,7 @@ def _tick(
         market_return=moved.market_return,
         notes=[*actions.summary(day_actions), *action_notes],
         headlines=published,
+        headline_kinds=news.kinds_text(drafts),
     )
 
 
@@ -406,7 +429,7 @@ def _event_shocks(events, rows, *, whole_market: bool) -> tuple[dict[int, float]
             by_sector[row[2]].append(i)
     shocks: dict[int, float] = defaultdict(float)
     applied = []
-    for event_id, symbol, sector, percent in events:
+    for event_id, symbol, sector, percent, *_ in events:
         move = math.log1p(float(percent) / 100)
         if symbol:
             i = position.get(symbol)

@@ -569,6 +569,8 @@ STUDENT_PAGES = [
     Page("dashboard explanation open", "student", "/portfolio/", then=_open_explanation),
     Page("market with news", "student", lambda w: _news(w) and "/prices/"),
     Page("quote with news", "student", lambda w: _news(w) and f"/prices/{w.ids['symbol']}/"),
+    Page("news", "student", lambda w: _news(w) and "/prices/news/"),
+    Page("news bad filter", "student", "/prices/news/?kind=gossip", status=400),
     Page(
         "quote chart table open",
         "student",

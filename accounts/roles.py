@@ -44,6 +44,9 @@ INSTRUCTOR_PERMISSIONS = [
     ("prices", "view_pricehistory"),
     ("prices", "view_marketevent"),
     ("prices", "add_marketevent"),
+    # Stock splits: schedule one, and cancel it before it takes effect (both audited).
+    ("prices", "view_split"),
+    ("prices", "add_split"),
     ("tradesim", "view_auditentry"),
     # Unlocking a student locked out after failed log-ins: delete their access attempt.
     ("axes", "view_accessattempt"),

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -914,3 +914,88 @@ def _accrue_for(user, *, day: int) -> Transaction | None:
             token=cash_token,
         )
     return None
+
+
+# Corporate actions: many balances at once --------------------------------------------------
+
+
+def lock_all_balances() -> int:
+    """Lock every balance row, in user order, in one statement; returns how many.
+
+    For a market-wide action inside the tick (a stock split) that must see every order
+    and trade on a symbol either wholly before it or wholly after it: every trade and
+    order takes its student's balance lock first, so once this returns no trade is
+    half-done and none starts until the caller commits. Taking them in user order, as
+    the one-row locks are taken, two such callers cannot deadlock."""
+    return len(Balance.objects.select_for_update().order_by("user_id").values_list("id", flat=True))
+
+
+def release_many(*, amounts: dict[int, Decimal]) -> int:
+    """Free cash held for open orders that were closed in bulk ({user id: amount}), in one
+    UPDATE. The caller holds the balance locks (lock_all_balances) and has closed the
+    orders in the same transaction."""
+    amounts = {user_id: amount for user_id, amount in amounts.items() if amount > 0}
+    if not amounts:
+        return 0
+    return Balance.objects.filter(user_id__in=list(amounts)).update(
+        held=Case(
+            *(
+                When(user_id=user_id, then=F("held") - amount)
+                for user_id, amount in amounts.items()
+            ),
+            default=F("held"),
+        )
+    )
+
+
+def credit_many(
+    *, type: str, credits: dict[int, tuple[Decimal, str]], symbol: str = "", now=None
+) -> int:
+    """Credit many users at once ({user id: (amount, description)}), a journal row each,
+    in three statements whatever their number: read the balances (locked), one UPDATE of
+    them, one INSERT of the journal rows. As `credit` does, a credit lowers the allowed
+    margin loan to what the account still borrows. The caller holds the balance locks
+    (lock_all_balances) or takes them here, in user order."""
+    if type not in Transaction.CREDIT_TYPES:
+        raise ValueError(f"{type!r} is not a credit")
+    credits = {user_id: (validate_amount(a), d) for user_id, (a, d) in credits.items()}
+    if not credits:
+        return 0
+    now = now or timezone.now()
+    balances = list(
+        Balance.objects.select_for_update()
+        .filter(user_id__in=list(credits))
+        .order_by("user_id")
+        .values_list("id", "user_id", "amount", "held", "loan_limit")
+    )
+    amounts, limits, journal = [], [], []
+    for balance_id, user_id, amount, held, loan_limit in balances:
+        credit, description = credits[user_id]
+        new_amount = amount + credit
+        if new_amount > MAX_MONEY:
+            raise InvalidAmount("That would take a balance beyond what an account can hold.")
+        amounts.append(When(id=balance_id, then=Value(new_amount)))
+        limits.append(
+            When(id=balance_id, then=Value(min(loan_limit, max(held - new_amount, ZERO))))
+        )
+        journal.append(
+            Transaction(
+                user_id=user_id,
+                type=type,
+                amount=credit,
+                description=description.strip()[:200],
+                symbol=symbol,
+                timestamp=now,
+                balance_after=new_amount,
+            )
+        )
+    if len(balances) != len(credits):
+        raise NoAccount("A user to be credited has no cash account.")
+    Balance.objects.filter(id__in=[row[0] for row in balances]).update(
+        amount=Case(*amounts, output_field=Balance._meta.get_field("amount")),
+        loan_limit=Case(*limits, output_field=Balance._meta.get_field("loan_limit")),
+        last_updated=now,
+    )
+    Transaction.objects.bulk_create(journal)
+    logger.info("credited %s %s rows symbol=%s", len(journal), type, symbol or "-")
+    return len(journal)

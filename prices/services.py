@@ -142,6 +142,7 @@ class TickResult:
     # What the tick hooks report after the tick (e.g. "orders: 2 filled, …"), in order.
     notes: list[str] = field(default_factory=list, compare=False)
     headlines: int = 0  # the headlines this tick wrote (prices.news)
+    splits: int = 0  # the stock splits that took effect at this tick (prices.splits)
 
     @property
     def clock(self) -> str:
@@ -166,6 +167,8 @@ class TickResult:
             parts.append(f"{self.events_applied} event{plural} applied")
         if self.new_day:
             parts.append("new trading day")
+        if self.splits:
+            parts.append(f"{self.splits} split{'s' if self.splits != 1 else ''}")
         if self.headlines:
             plural = "s" if self.headlines != 1 else ""
             parts.append(f"{self.headlines} headline{plural}")
@@ -258,12 +261,21 @@ def _tick(
     model: MarketModel,
     now: datetime,
 ) -> TickResult:
+    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
+    drafts: list[news.Draft] = []
     new_day = state.day_elapsed >= 1 - _DAY_EPSILON
     if new_day:
         Price.objects.update(previous_close=F("price"))
         state.trading_day += 1
         state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
         state.day_started_at = now
+        # Splits (prices.splits): the day's splits take effect at its open, before the
+        # rows are read, and the automatic ones are announced.
+        from prices import splits  # prices.splits builds on this module
+
+        splits_applied = splits.open_day(day=state.trading_day + 1, now=now, drafts=drafts)
+    else:
+        splits_applied = 0
     if new_day or state.ticks == 0:
         TradingSession.objects.bulk_create(
             [TradingSession(number=state.trading_day + 1, opened_at=now)], ignore_conflicts=True
@@ -285,8 +297,6 @@ def _tick(
         .values_list("id", "stock_id", "sector", "percent")
     )
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
-    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
-    drafts: list[news.Draft] = []
 
     stocks = []
     for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
@@ -376,6 +386,7 @@ def _tick(
         index_change_pct=index_change.quantize(CENT, rounding=ROUND_HALF_UP) + 0,  # no −0.00
         market_return=moved.market_return,
         headlines=published,
+        splits=splits_applied,
     )
 
 

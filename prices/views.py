@@ -11,6 +11,7 @@ from prices.selectors import (
     NEWS_SESSIONS,
     RANGE_LABELS,
     UnknownSymbol,
+    announced_split,
     chart_data,
     chart_range,
     get_quote,
@@ -137,6 +138,7 @@ def quote(request, symbol):
             "since": history[0][0] if history else None,
             "news": recent_news(symbol=current.symbol, sector=current.sector),
             "news_sessions": NEWS_SESSIONS,
+            "split": announced_split(current.symbol),
         },
     )
 

@@ -198,9 +198,11 @@ def advance_market(
       when its symbol ticks and is not halted (news waits for a halted stock to reopen),
       a sector's event at the next whole-market tick, to the sector's trading symbols;
     - one price_history row per ticked symbol (halted ones at their unchanged price);
-    - a fixed number of queries whatever the number of symbols (six, plus two when a
-      new trading day rolls the previous closes and records the day's opening in
-      TradingSession (one on the market's first tick), and one when events are applied);
+    - a fixed number of queries whatever the number of symbols (six, plus five when a
+      new trading day rolls the previous closes, records the day's opening in
+      TradingSession (one on the market's first tick) and looks for splits (prices.splits:
+      those due, each applied in a fixed number more, and the automatic ones), and one
+      when events are applied);
     - after commit: the quote cache moves to a new generation, then each
       settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…) (trading's fills
       the orders the new prices reach, then portfolio's snapshots); a hook that returns a

@@ -294,8 +294,9 @@ def test_a_new_day_and_events_add_fixed_queries_at_any_size(db, size, django_ass
     MarketEvent.objects.create(stock_id="S00003", percent=Decimal("5.00"))
     MarketEvent.objects.create(sector="Technology", percent=Decimal("-2.00"))
 
-    # A new day: the previous closes, and the day's row in trading_sessions; events: one.
-    with django_assert_num_queries(11):
+    # A new day: the previous closes, the day's row in trading_sessions, and the splits
+    # (those due, the market parameters, the stocks above the split price); events: one.
+    with django_assert_num_queries(14):
         result = advance_market(seed=2)
 
     assert result.new_day and result.events_applied == 2

@@ -961,7 +961,11 @@ def credit_many(
     credits = {user_id: (validate_amount(a), d) for user_id, (a, d) in credits.items()}
     if not credits:
         return 0
-    now = now or timezone.now()
+    with transaction.atomic():  # a refusal leaves a caller's transaction usable
+        return _credit_many(type, credits, symbol=symbol, now=now or timezone.now())
+
+
+def _credit_many(type: str, credits: dict, *, symbol: str, now) -> int:
     balances = list(
         Balance.objects.select_for_update()
         .filter(user_id__in=list(credits))

@@ -10,7 +10,7 @@ of holders and orders:
    the split price);
 2. open orders that would come to no whole share (a reverse split of an order smaller
    than its ratio) are cancelled, with the reason in their record, and their held cash
-   freed;
+   freed; the students hear of it on their next page;
 3. every other open order on the symbol: quantity × ratio (rounded down), the shares it
    holds likewise; limit, stop, trailing mark, trailing amount and trigger prices ÷ ratio
    (to the cent, half up, a cent at least); a percent trail is unchanged; a market order
@@ -25,6 +25,8 @@ Lock order: balances, then orders, then holdings — the order of a cancel and a
 
 from decimal import Decimal
 
+from django.core.cache import cache as shared_cache
+from django.db import transaction
 from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
@@ -33,6 +35,7 @@ from ledger.models import Transaction
 from portfolio import services as portfolio
 from tradesim.money import CENT, ratio_of
 from trading.models import Order
+from trading.services import order_news_key
 
 _OPEN = Order.Status.OPEN
 
@@ -71,6 +74,13 @@ def apply_split(
                 held_cash=0,
                 held_shares=0,
                 notified=False,
+            )
+            # The students hear of it on their next page, as of any order closed for them.
+            students = sorted(held)
+            transaction.on_commit(
+                lambda: shared_cache.set_many(
+                    {order_news_key(user_id): True for user_id in students}, timeout=None
+                )
             )
 
     orders.update(

@@ -10,6 +10,7 @@ after it are the split prices."""
 from decimal import Decimal
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -21,7 +22,7 @@ from prices.splits import schedule_split
 from tests.factories import ClassroomFactory, PriceFactory, PriceHistoryFactory, StudentFactory
 from tests.trading.orders import cash, check_ledger, held, place, reload, set_market_day, shares
 from trading.models import Order
-from trading.services import buy, sell_short
+from trading.services import buy, order_news_key, sell_short
 
 pytestmark = pytest.mark.django_db
 
@@ -137,18 +138,24 @@ def test_a_short_rounds_up_to_whole_shares_and_is_paid_the_half_share(acme, shor
     check_ledger()
 
 
-def test_a_1_for_10_reverse_split_pays_the_fractions_and_closes_what_comes_to_no_share(acme):
+def test_a_1_for_10_reverse_split_pays_the_fractions_and_closes_what_comes_to_no_share(
+    acme, django_capture_on_commit_callbacks
+):
     alice = StudentFactory(username="alice", cash="10000.00")
     bob = StudentFactory(username="bob", cash="10000.00")
     buy(user=alice, symbol="ACME", quantity=15)
     buy(user=bob, symbol="ACME", quantity=5)
     small = place(bob, side="sell", type="limit", quantity=5, limit_price="130.00")
-    large = place(alice, side="buy", type="limit", quantity=25, limit_price="110.00")
+    large = place(
+        alice, side="buy", type="limit", quantity=25, limit_price="110.00", duration="gtc"
+    )
     tiny = place(alice, side="buy", type="limit", quantity=9, limit_price="100.00")
     held_before = held(alice)
     values = {alice: value(alice), bob: value(bob)}
+    cache.clear()
 
-    split_at_next_open("1-for-10")
+    with django_capture_on_commit_callbacks(execute=True):
+        split_at_next_open("1-for-10")
 
     assert price() == D("1200.00")
     assert shares(alice) == (1, 0)  # 1.5 → 1 and half a share in cash
@@ -163,6 +170,7 @@ def test_a_1_for_10_reverse_split_pays_the_fractions_and_closes_what_comes_to_no
         assert (order.held_cash, order.held_shares, order.notified) == (0, 0, False)
     assert held(alice) == held_before - D("900.00")
     assert held(bob) == 0
+    assert cache.get(order_news_key(alice.pk)) and cache.get(order_news_key(bob.pk))
     check_ledger()
 
 

@@ -20,7 +20,15 @@ of holders and orders:
    orders now hold;
 5. the cash in lieu of fractions, one `split_cash` journal row per student paid.
 
-Lock order: balances, then orders, then holdings — the order of a cancel and a fill.
+Locks. The tick holds the market lock (the MarketState row) and has updated the price rows;
+then it takes every balance (in user order), then the symbol's open orders, then its
+holdings: the order every trade, cancel and fill takes them in (balance, order, holding).
+It cannot deadlock with a trade: a trade never locks the market's row or a price row (it
+reads the price with a plain SELECT, which waits for no one), so while the tick waits for
+a balance the trade holding it runs to its end and commits; and once the tick holds every
+balance, no transaction can hold an order or holding row it needs next, since those are
+locked only by a transaction that holds their student's balance first. A trade that waited
+for its balance reads the price after the tick has committed: the split price.
 """
 
 from decimal import Decimal

@@ -15,6 +15,7 @@ from prices.services import advance_market
 from prices.splits import schedule_split
 from tests.concurrency import run_concurrently
 from tests.factories import PriceFactory, StudentFactory
+from tests.trading import split_gate
 from tests.trading.orders import check_ledger, place, set_market_day
 from trading.models import Order, Trade
 from trading.services import buy
@@ -24,13 +25,19 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 D = Decimal
 
 
-def test_a_split_tick_racing_limit_orders_and_buys_leaves_everything_consistent():
+def test_a_split_tick_racing_limit_orders_and_buys_leaves_everything_consistent(settings):
+    """Four limit buys and four market buys race the tick; four more limit buys wait until
+    the tick is inside the split, holding the balance locks: those wait for the tick to
+    commit and see only the split price (their $110.00 limit is then marketable)."""
+    settings.SPLIT_HANDLERS = ["tests.trading.split_gate.apply_split"]
+    split_gate.inside.clear()
     MarketParameters.objects.update_or_create(id=1, defaults={"split_above_price": None})
     set_market_day(day=1, elapsed=0.5)
     PriceFactory(symbol="ACME", price=D("120.00"), drift=0.0, volatility=0.0, beta=0.0)
     limit_buyers = [StudentFactory(username=f"l{i}", cash="10000.00") for i in range(4)]
+    late_buyers = [StudentFactory(username=f"z{i}", cash="10000.00") for i in range(4)]
     market_buyers = [StudentFactory(username=f"m{i}", cash="10000.00") for i in range(4)]
-    for student in limit_buyers + market_buyers:
+    for student in limit_buyers + market_buyers + late_buyers:
         buy(user=student, symbol="ACME", quantity=10)  # $1,200.00 each
     schedule_split(symbol="ACME", ratio="2-for-1", effective_day=2)
     MarketState.objects.update(day_elapsed=1.0)
@@ -44,6 +51,12 @@ def test_a_split_tick_racing_limit_orders_and_buys_leaves_everything_consistent(
         for s in limit_buyers
     ]
     jobs += [(lambda s=s: buy(user=s, symbol="ACME", quantity=5)) for s in market_buyers]
+
+    def late(student):
+        assert split_gate.inside.wait(timeout=60)
+        return place(student, side="buy", type="limit", quantity=10, limit_price="110.00")
+
+    jobs += [(lambda s=s: late(s)) for s in late_buyers]
 
     results = run_concurrently(jobs)
 
@@ -61,6 +74,10 @@ def test_a_split_tick_racing_limit_orders_and_buys_leaves_everything_consistent(
         else:  # placed after: marketable at the split price, filled at once
             assert (order.status, order.trade.price, order.trade.quantity) == ("filled", 60, 10)
             assert quantity == 30
+    for student in late_buyers:
+        order = Order.objects.get(user=student, type="limit")
+        assert (order.status, order.trade.price, order.trade.quantity) == ("filled", 60, 10)
+        assert Holding.objects.get(user=student).quantity == 30
     for student in market_buyers:
         trade = Trade.objects.filter(user=student).latest("id")
         quantity = Holding.objects.get(user=student).quantity

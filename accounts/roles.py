@@ -46,6 +46,9 @@ INSTRUCTOR_PERMISSIONS = [
     ("prices", "add_marketevent"),
     # The market's news (read-only: only the ticks write it).
     ("prices", "view_headline"),
+    # Stock splits: schedule one, and cancel it before it takes effect (both audited).
+    ("prices", "view_split"),
+    ("prices", "add_split"),
     ("tradesim", "view_auditentry"),
     # Unlocking a student locked out after failed log-ins: delete their access attempt.
     ("axes", "view_accessattempt"),

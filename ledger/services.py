@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -1076,3 +1076,22 @@ def _update_balances(changed: list[tuple[int, Decimal, Decimal]], now) -> None:
                 _BULK_UPDATE_SQL["other"],
                 [(str(cash), str(limit), moment, pk) for pk, cash, limit in changed],
             )
+# Corporate actions: many balances at once --------------------------------------------------
+
+
+def release_many(*, amounts: dict[int, Decimal]) -> int:
+    """Free cash held for open orders that were closed in bulk ({user id: amount}), in one
+    UPDATE. The caller holds the accounts' lock (lock_all_accounts) and has closed the
+    orders in the same transaction."""
+    amounts = {user_id: amount for user_id, amount in amounts.items() if amount > 0}
+    if not amounts:
+        return 0
+    return Balance.objects.filter(user_id__in=list(amounts)).update(
+        held=Case(
+            *(
+                When(user_id=user_id, then=F("held") - amount)
+                for user_id, amount in amounts.items()
+            ),
+            default=F("held"),
+        )
+    )

@@ -9,9 +9,17 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from prices import services
+from prices import services, splits
 from prices.market_data import Listing
-from prices.models import Headline, MarketEvent, MarketState, Price, PriceHistory
+from prices.models import (
+    Headline,
+    MarketEvent,
+    MarketParameters,
+    MarketState,
+    Price,
+    PriceHistory,
+    Split,
+)
 from prices.simulation import DEFAULT_MODEL
 from tradesim.admin import RejectedFormIs400Mixin
 from tradesim.forms import ModelForm
@@ -487,3 +495,135 @@ class HeadlineAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+class SplitForm(ModelForm):
+    ratio = forms.ChoiceField(
+        choices=[(f"{n}-for-{d}", f"{n}-for-{d}") for n, d in splits.RATIOS],
+        initial="2-for-1",
+        help_text="2-for-1: each share becomes two at half the price. 1-for-10 (a reverse "
+        "split): every ten shares become one at ten times the price.",
+    )
+    days_ahead = forms.IntegerField(
+        min_value=1,
+        max_value=splits.MAX_DAYS_AHEAD,
+        help_text="Trading days from today until it takes effect (at that day's open)",
+    )
+
+    class Meta:
+        model = Split
+        fields = ["stock"]
+        labels = {"stock": "Symbol"}
+        help_texts = {
+            "stock": "Every holding, open order and the price history are adjusted at the "
+            "split, so no student's value moves (a fraction of a share is paid in cash).",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days_ahead"].initial = MarketParameters.current().split_notice_days
+
+    def clean(self):
+        cleaned = super().clean()
+        stock, ratio = cleaned.get("stock"), cleaned.get("ratio")
+        if ratio:
+            try:
+                cleaned["parsed_ratio"] = splits.parse_ratio(ratio)
+            except services.MarketError as exc:
+                self.add_error("ratio", exc.message)
+        if stock is not None:
+            if stock.is_index:
+                self.add_error("stock", f"{stock.symbol} is an index fund: it does not split.")
+            pending = Split.objects.filter(
+                stock=stock, applied_at__isnull=True, cancelled_at__isnull=True
+            ).first()
+            if pending is not None:
+                self.add_error(
+                    "stock",
+                    f"{stock.symbol} already has a {pending.ratio_text} split announced for "
+                    f"day {pending.effective_day}: cancel it first.",
+                )
+        return cleaned
+
+
+@admin.register(Split)
+class SplitAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
+    """Stock splits: scheduled by an instructor or announced by the market itself (above
+    the market parameters' split price); applied at the open of their day, unless cancelled
+    before (prices.splits, both audited)."""
+
+    form = SplitForm
+    list_display = [
+        "stock",
+        "ratio_text",
+        "announced_day",
+        "effective_day",
+        "state",
+        "scheduled_by",
+    ]
+    list_filter = [EventStateFilter]
+    list_select_related = ["created_by", "cancelled_by"]
+    search_fields = ["stock__symbol"]
+    autocomplete_fields = ["stock"]
+    readonly_fields = [
+        "ratio_text",
+        "announced_day",
+        "effective_day",
+        "scheduled_by",
+        "created_at",
+        "state",
+        "cancelled_by",
+    ]
+    actions = ["cancel_splits_action"]
+
+    @admin.display(description="Ratio")
+    def ratio_text(self, obj):
+        return obj.ratio_text
+
+    @admin.display(description="Scheduled by")
+    def scheduled_by(self, obj):
+        return obj.created_by or "The market (automatic)"
+
+    @admin.display(description="State")
+    def state(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        if obj.applied_at is not None:
+            return f"Applied {_when(obj.applied_at)} (trading day {obj.effective_day})"
+        if obj.cancelled_at is not None:
+            return f"Cancelled {_when(obj.cancelled_at)}"
+        return f"Pending: takes effect at the open of day {obj.effective_day}"
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["stock", "ratio", "days_ahead"]
+        return ["stock", *self.readonly_fields]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a split is announced news; cancel it and schedule another
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_cancel_permission(self, request, obj=None):
+        # Whoever may schedule a split may call it off before it takes effect.
+        return self.has_add_permission(request)
+
+    @admin.action(description="Cancel the selected pending splits", permissions=["cancel"])
+    def cancel_splits_action(self, request, queryset):
+        for split_id in queryset.order_by("pk").values_list("pk", flat=True):
+            try:
+                split = splits.cancel_split(split_id=split_id, by=request.user)
+            except services.MarketError as exc:
+                self.message_user(request, exc.message, messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"Cancelled the {split}: it will not take effect.", messages.SUCCESS
+                )
+
+    def save_model(self, request, obj, form, change):
+        split = splits.schedule_split(
+            symbol=obj.stock_id,
+            ratio=form.cleaned_data["parsed_ratio"],
+            days_ahead=form.cleaned_data["days_ahead"],
+            by=request.user,
+        )
+        obj.pk = split.pk

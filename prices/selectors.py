@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from prices import quote_cache
-from prices.models import Headline, MarketState, Price, PriceHistory, TradingSession
+from prices.models import Headline, MarketState, Price, PriceHistory, Split, TradingSession
 from prices.services import InvalidMarketInput, normalize_symbol
 from prices.ticker import HEARTBEAT_KEY
 from tradesim.charts import axis_labels
@@ -497,3 +497,13 @@ def ticker_heartbeat() -> Heartbeat:
     if not isinstance(cached, dict):
         cached = {}
     return Heartbeat(seen_at=seen_at, by=cached.get("by"), cache_seen_at=cached.get("at"))
+
+
+def announced_split(symbol: str) -> Split | None:
+    """The split announced for `symbol` that has not taken effect, if any (the quote page
+    says "2-for-1 split on day 34"). One query."""
+    return (
+        Split.objects.filter(stock_id=symbol, applied_at__isnull=True, cancelled_at__isnull=True)
+        .only("numerator", "denominator", "effective_day", "stock_id")
+        .first()
+    )

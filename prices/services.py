@@ -144,6 +144,7 @@ class TickResult:
     notes: list[str] = field(default_factory=list, compare=False)
     headlines: int = 0  # the headlines this tick wrote (prices.news)
     headline_kinds: str = ""  # their kinds in words: "1 earnings, 2 large moves"
+    splits: int = 0  # the stock splits that took effect at this tick (prices.splits)
 
     @property
     def clock(self) -> str:
@@ -168,6 +169,8 @@ class TickResult:
             parts.append(f"{self.events_applied} event{plural} applied")
         if self.new_day:
             parts.append("new trading day")
+        if self.splits:
+            parts.append(f"{self.splits} split{'s' if self.splits != 1 else ''}")
         if self.headlines:
             plural = "s" if self.headlines != 1 else ""
             kinds = f": {self.headline_kinds}" if self.headline_kinds else ""
@@ -210,6 +213,11 @@ def advance_market(
       (prices.actions): the ex-dividend price drops and the earnings jumps move the
       prices, the dividends are paid to the holders in this transaction, and each writes a
       headline;
+    - a fixed number of queries whatever the number of symbols (six, plus five when a
+      new trading day rolls the previous closes, records the day's opening in
+      TradingSession (one on the market's first tick) and looks for splits (prices.splits:
+      those due, each applied in a fixed number more, and the automatic ones), and one
+      when events are applied);
     - after commit: the quote cache moves to a new generation, then each
       settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…) (trading's fills
       the orders the new prices reach, then portfolio's snapshots); a hook that returns a
@@ -270,12 +278,25 @@ def _tick(
     model: MarketModel,
     now: datetime,
 ) -> TickResult:
+    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
+    drafts: list[news.Draft] = []
+    # The market's parameters (one row, prices.models.MarketParameters), read once a tick.
+    params = MarketParameters.objects.filter(id=1).first() or MarketParameters()
     new_day = state.day_elapsed >= 1 - _DAY_EPSILON
     if new_day:
         Price.objects.update(previous_close=F("price"))
         state.trading_day += 1
         state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
         state.day_started_at = now
+        # Splits (prices.splits): the day's splits take effect at its open, before the
+        # rows are read, and the automatic ones are announced.
+        from prices import splits  # prices.splits builds on this module
+
+        splits_applied = splits.open_day(
+            day=state.trading_day + 1, now=now, drafts=drafts, params=params
+        )
+    else:
+        splits_applied = 0
     if new_day or state.ticks == 0:
         TradingSession.objects.bulk_create(
             [TradingSession(number=state.trading_day + 1, opened_at=now)], ignore_conflicts=True
@@ -291,15 +312,12 @@ def _tick(
     if not rows:
         raise EmptyMarket("The market has no symbols yet: run `manage.py load_market` first.")
 
-    params = MarketParameters.objects.filter(id=1).first() or MarketParameters()
     events = list(
         MarketEvent.objects.filter(applied_at__isnull=True, cancelled_at__isnull=True)
         .order_by("id")
         .values_list("id", "stock_id", "sector", "percent", "reason")
     )
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
-    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
-    drafts: list[news.Draft] = []
     # The day's corporate actions (prices.actions), at the tick that opens the day: the
     # ex-dividend drops and earnings jumps join the shocks, their headlines the drafts.
     day_actions = actions.DayActions()
@@ -415,6 +433,7 @@ def _tick(
         notes=[*actions.summary(day_actions), *action_notes],
         headlines=published,
         headline_kinds=news.kinds_text(drafts),
+        splits=splits_applied,
     )
 
 

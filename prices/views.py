@@ -13,6 +13,7 @@ from prices.selectors import (
     NEWS_SESSIONS,
     RANGE_LABELS,
     UnknownSymbol,
+    announced_split,
     chart_data,
     chart_range,
     get_quote,
@@ -141,6 +142,7 @@ def quote(request, symbol):
             "news": recent_news(symbol=current.symbol, sector=current.sector),
             "news_sessions": NEWS_SESSIONS,
             "news_symbol": current.symbol,
+            "split": announced_split(current.symbol),
         },
     )
 

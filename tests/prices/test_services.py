@@ -295,10 +295,10 @@ def test_a_new_day_and_events_add_fixed_queries_at_any_size(db, size, django_ass
     MarketEvent.objects.create(stock_id="S00003", percent=Decimal("5.00"))
     MarketEvent.objects.create(sector="Technology", percent=Decimal("-2.00"))
 
-    # A new day: the previous closes, the day's row in trading_sessions and the day's
-    # corporate actions (prices.actions; none here); events: one, and their headlines'
-    # INSERT.
-    with django_assert_num_queries(14):
+    # A new day: the previous closes, the day's row in trading_sessions, the splits (those
+    # due, the stocks above the split price) and the day's corporate actions
+    # (prices.actions; none here); events: one, and their headlines' INSERT.
+    with django_assert_num_queries(16):
         result = advance_market(seed=2)
 
     assert result.new_day and result.events_applied == 2

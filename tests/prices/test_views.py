@@ -291,10 +291,10 @@ def test_the_quote_page_runs_a_fixed_number_of_queries(
 
     TradingSession.objects.create(number=1, opened_at=base)
 
-    # session and user, the quote, the history, the news, the order ticket's cash and
-    # shares held
+    # session and user, the quote, the history, the news, the announced split, the order
+    # ticket's cash and shares held
     for chart in ("session", "5sessions"):
-        with django_assert_max_num_queries(6):
+        with django_assert_max_num_queries(7):
             response = student_client.get(quote_url("AAPL"), {"range": chart})
         assert response.status_code == 200
         assert len(response.context["history"]["prices"]) == points
@@ -439,6 +439,6 @@ def test_the_news_costs_one_query_however_many_headlines(
     with django_assert_num_queries(7):
         body = anon_client.get(MARKET_URL).content.decode()
     assert "Headline 0" in body
-    # the quote, the history, the news
-    with django_assert_num_queries(3):
+    # the quote, the history, the news, the announced split
+    with django_assert_num_queries(4):
         assert "Headline 0" in anon_client.get(quote_url("AAPL")).content.decode()

@@ -541,9 +541,10 @@ def _set_volatility(variant: str):
 
 
 def measure_volatility(size: int, repeat: int) -> list[dict]:
-    """Round-robin: each round runs every kind of tick with each variant, so the two
-    variants of a kind share whatever else the machine is doing; the ratio is taken per
-    round. The engine's step alone (no database) is measured the same way."""
+    """Round-robin: each round runs every kind of tick with each variant, back to back
+    and in alternating order, so the two variants of a kind share whatever else the
+    machine is doing; the ratio is taken per round. The engine's step alone (no database)
+    is measured the same way."""
     from prices.models import MarketParameters
     from prices.services import advance_market
     from prices.simulation import Stock, new_rng, step
@@ -576,8 +577,13 @@ def measure_volatility(size: int, repeat: int) -> list[dict]:
     for prepare, run in runs.values():  # warm-up
         prepare()
         run()
-    for _ in range(max(1, repeat)):
-        for key, (prepare, run) in runs.items():
+    for round_ in range(max(1, repeat)):
+        # Every other round the other variant goes first: what one tick leaves behind (a
+        # WAL to checkpoint, dead rows to prune) lands on both variants alike.
+        order = list(runs.items())
+        if round_ % 2:
+            order = [pair for i in range(0, len(order), 2) for pair in order[i : i + 2][::-1]]
+        for key, (prepare, run) in order:
             prepare()
             began, began_cpu = time.perf_counter(), cpu_clock()
             result = run()

@@ -20,7 +20,7 @@ from prices.models import (
     PriceHistory,
     Split,
 )
-from prices.simulation import DEFAULT_MODEL
+from prices.simulation import TURBULENT
 from tradesim.admin import RejectedFormIs400Mixin
 from tradesim.forms import ModelForm
 
@@ -96,6 +96,15 @@ class PriceForm(ModelForm):
         return price
 
 
+def _total_volatility(model, price) -> str:
+    """A symbol's long-run volatility under the market's model (calm and stormy weeks
+    mixed as they come on average, gaps included)."""
+    if price is None or price.volatility is None or price.beta is None:
+        return "—"
+    total = model.total_volatility(volatility=price.volatility, beta=price.beta)
+    return f"{total:.0%} a year"
+
+
 @admin.register(Price)
 class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     """Symbols. Prices move only through ticks and market events; instructors change the
@@ -157,10 +166,23 @@ class PriceAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
 
     @admin.display(description="Total volatility")
     def total_volatility_display(self, obj):
-        if obj is None or obj.volatility is None or obj.beta is None:
-            return "—"
-        total = DEFAULT_MODEL.total_volatility(volatility=obj.volatility, beta=obj.beta)
-        return f"{total:.0%} a year"
+        return _total_volatility(MarketParameters.current().market_model(), obj)
+
+    def get_list_display(self, request):
+        # The market's parameters read once for the whole list, not once a row (and
+        # once a request: the admin asks for the columns more than once).
+        model = getattr(request, "_market_model", None)
+        if model is None:
+            model = request._market_model = MarketParameters.current().market_model()
+
+        @admin.display(description="Total volatility")
+        def total_volatility(obj):
+            return _total_volatility(model, obj)
+
+        return [
+            total_volatility if name == "total_volatility_display" else name
+            for name in self.list_display
+        ]
 
     def save_model(self, request, obj, form, change):
         try:
@@ -495,6 +517,8 @@ class HeadlineAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
 class SplitForm(ModelForm):
     ratio = forms.ChoiceField(
         choices=[(f"{n}-for-{d}", f"{n}-for-{d}") for n, d in splits.RATIOS],
@@ -627,3 +651,146 @@ class SplitAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             by=request.user,
         )
         obj.pk = split.pk
+
+
+class MarketParametersForm(ModelForm):
+    class Meta:
+        model = MarketParameters
+        fields = services.MARKET_PARAMETER_FIELDS
+        labels = {
+            "drift": "Expected annual return",
+            "calm_volatility": "Volatility in calm weeks",
+            "turbulent_volatility": "Volatility in stormy weeks",
+            "calm_days": "Calm spell, trading days",
+            "turbulent_days": "Stormy spell, trading days",
+            "market_jumps_per_year": "Market gaps a year",
+            "market_jump_mean": "Market gap, average size",
+            "market_jump_volatility": "Market gap, spread of sizes",
+            "stock_jumps_per_year": "Company gaps a year",
+            "stock_jump_volatility": "Company gap, spread of sizes",
+            "split_above_price": "Split a stock above",
+            "split_notice_days": "Split notice, trading days",
+            "news_move_percent": "News for a move of (%)",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        calm, stormy = cleaned.get("calm_volatility"), cleaned.get("turbulent_volatility")
+        if calm is not None and stormy is not None and stormy < calm:
+            self.add_error(
+                "turbulent_volatility",
+                f"Stormy weeks must be at least as volatile as calm ones: {stormy:g} is below "
+                f"the calm {calm:g}. Set the two equal for a market without storms.",
+            )
+        return cleaned
+
+
+@admin.register(MarketParameters)
+class MarketParametersAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
+    """The market's own parameters: one row, edited on its change page (the list goes
+    straight to it; nothing to add or delete). Saved through
+    prices.services.update_market_parameters, which audits the change; the next tick
+    reads them.
+
+    Whoever may change the symbols' simulation parameters (prices.change_price: the
+    Instructors group, superusers) may change the market's too, as may anyone granted
+    this model's own change permission."""
+
+    form = MarketParametersForm
+    readonly_fields = ["long_run_display", "regime_display"]
+    fieldsets = [
+        (
+            "The market's trend",
+            {
+                "fields": ["drift"],
+                "description": (
+                    "The market factor every stock follows (times its beta). Annual figures: "
+                    "0.07 means 7 % a year. Changes apply from the next tick."
+                ),
+            },
+        ),
+        (
+            "Calm and stormy weeks",
+            {
+                "fields": [
+                    "calm_volatility",
+                    "turbulent_volatility",
+                    "calm_days",
+                    "turbulent_days",
+                    "long_run_display",
+                    "regime_display",
+                ],
+                "description": (
+                    "The market is calm or stormy. In a stormy spell its daily moves are "
+                    "larger; a spell lasts the set number of trading days on average (some "
+                    "shorter, some longer), then the market changes mood, so quiet weeks "
+                    "follow quiet weeks and wild weeks follow wild ones, as in real markets. "
+                    "Set both volatilities equal for a market without storms."
+                ),
+            },
+        ),
+        (
+            "Gaps",
+            {
+                "fields": [
+                    "market_jumps_per_year",
+                    "market_jump_mean",
+                    "market_jump_volatility",
+                    "stock_jumps_per_year",
+                    "stock_jump_volatility",
+                ],
+                "description": (
+                    "Sudden moves on top of the daily ones: the whole market (a crash "
+                    "or a rally), or one company (news). Sizes are in log terms: 0.05 is "
+                    "about 5 %."
+                ),
+            },
+        ),
+        ("Splits", {"fields": ["split_above_price", "split_notice_days"]}),
+        ("News", {"fields": ["news_move_percent"]}),
+    ]
+
+    @admin.display(description="Long-run volatility")
+    def long_run_display(self, obj):
+        model = obj.market_model()
+        return (
+            f"{model.market_volatility():.1%} a year for the market, gaps included; stormy "
+            f"{model.turbulent_share:.0%} of the days on average"
+        )
+
+    @admin.display(description="The market now")
+    def regime_display(self, obj):
+        regime = MarketState.objects.filter(id=1).values_list("regime", flat=True).first()
+        return "Stormy" if regime == TURBULENT else "Calm"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) or request.user.has_perm(
+            "prices.change_price"
+        )
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) or self.has_change_permission(request)
+
+    def changelist_view(self, request, extra_context=None):
+        """One row: its change page is the list."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = MarketParameters.current()
+        return HttpResponseRedirect(reverse("admin:prices_marketparameters_change", args=[row.pk]))
+
+    def save_model(self, request, obj, form, change):
+        # Only the fields this form changed: another instructor's edit of the others
+        # since the page was opened stays.
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            services.update_market_parameters(by=request.user, **changed)
+        except services.MarketError as exc:
+            # The form validated already: the row changed meanwhile (a race).
+            raise ValidationError(exc.message) from exc
+        obj.refresh_from_db()

@@ -8,6 +8,8 @@ from django.db.models.functions import Upper
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
+from prices.simulation import Jumps, MarketModel
+
 QUARTER_DAYS = 63  # trading days in a simulated quarter; a year is four of them
 
 
@@ -449,10 +451,38 @@ class MarketParameters(models.Model):
                 name="market_parameters_spells_gte_1_day",
                 violation_error_message="A calm or stormy spell lasts at least one day.",
             ),
+            # Equal volatilities make a market without storms; a "stormy" spell calmer
+            # than a calm one would only swap the names the students read.
+            models.CheckConstraint(
+                condition=Q(turbulent_volatility__gte=F("calm_volatility")),
+                name="market_parameters_stormy_gte_calm",
+                violation_error_message=(
+                    "Stormy weeks must be at least as volatile as calm ones "
+                    "(equal volatilities make a market without storms)."
+                ),
+            ),
         ]
 
     def __str__(self):
         return "Market parameters"
+
+    def market_model(self) -> MarketModel:
+        """The price engine's model for these parameters (company gaps average zero)."""
+        return MarketModel(
+            drift=self.drift,
+            calm_volatility=self.calm_volatility,
+            turbulent_volatility=self.turbulent_volatility,
+            calm_days=self.calm_days,
+            turbulent_days=self.turbulent_days,
+            market_jumps=Jumps(
+                intensity=self.market_jumps_per_year,
+                mean=self.market_jump_mean,
+                volatility=self.market_jump_volatility,
+            ),
+            stock_jumps=Jumps(
+                intensity=self.stock_jumps_per_year, volatility=self.stock_jump_volatility
+            ),
+        )
 
     @classmethod
     def current(cls) -> "MarketParameters":

@@ -17,6 +17,7 @@ from django.utils import timezone
 from prices import quote_cache
 from prices.models import Headline, MarketState, Price, PriceHistory, Split, TradingSession
 from prices.services import InvalidMarketInput, normalize_symbol
+from prices.simulation import CALM, TURBULENT
 from prices.ticker import HEARTBEAT_KEY
 from tradesim.charts import axis_labels
 from tradesim.money import CENT
@@ -208,10 +209,16 @@ class MarketSummary:
     ticks: int
     last_tick_at: datetime | None
     index: Quote | None
+    regime: str = CALM  # the market's volatility regime: "calm" or "turbulent"
+
+    @property
+    def stormy(self) -> bool:
+        return self.regime == TURBULENT
 
 
 def market_summary() -> MarketSummary:
-    """Breadth, sectors, the clock and the index fund's quote. Four queries."""
+    """Breadth, sectors, the clock (with the market's regime) and the index fund's quote.
+    Four queries."""
     counts = Price.objects.aggregate(
         symbols=Count("id"),
         advancers=Count("id", filter=Q(price__gt=F("previous_close"))),
@@ -219,7 +226,7 @@ def market_summary() -> MarketSummary:
         halted=Count("id", filter=Q(halted=True)),
     )
     sectors = list(Price.objects.order_by("sector").values_list("sector", flat=True).distinct())
-    state = MarketState.objects.filter(id=1).values("ticks", "last_tick_at").first() or {}
+    state = MarketState.objects.filter(id=1).values("ticks", "last_tick_at", "regime").first() or {}
     index = Price.objects.filter(is_index=True).order_by("symbol").values(*QUOTE_FIELDS).first()
     return MarketSummary(
         **counts,
@@ -227,6 +234,7 @@ def market_summary() -> MarketSummary:
         ticks=state.get("ticks", 0),
         last_tick_at=state.get("last_tick_at"),
         index=Quote.from_row(index) if index else None,
+        regime=state.get("regime", CALM),
     )
 
 

@@ -31,7 +31,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import OperationalError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import TruncDate
@@ -50,9 +50,11 @@ from prices.models import (
     TradingSession,
 )
 from prices.simulation import (
-    DEFAULT_MODEL,
+    CALM,
     MINUTES_PER_TRADING_DAY,
     ONE_MINUTE,
+    REGIMES,
+    TURBULENT,
     MarketModel,
     Stock,
     dollars,
@@ -145,6 +147,8 @@ class TickResult:
     headlines: int = 0  # the headlines this tick wrote (prices.news)
     headline_kinds: str = ""  # their kinds in words: "1 earnings, 2 large moves"
     splits: int = 0  # the stock splits that took effect at this tick (prices.splits)
+    regime: str = CALM  # the market's volatility regime after the tick (prices.simulation)
+    regime_changed: bool = False  # the tick ended a calm or a stormy spell
 
     @property
     def clock(self) -> str:
@@ -175,6 +179,8 @@ class TickResult:
             plural = "s" if self.headlines != 1 else ""
             kinds = f": {self.headline_kinds}" if self.headline_kinds else ""
             parts.append(f"{self.headlines} headline{plural}{kinds}")
+        if self.regime_changed:
+            parts.append("market turned stormy" if self.regime == TURBULENT else "market calmed")
         parts.extend(self.notes)
         return " | ".join(parts)
 
@@ -187,7 +193,7 @@ def advance_market(
     rng=None,
     now: datetime | None = None,
     wait: bool = False,
-    model: MarketModel = DEFAULT_MODEL,
+    model: MarketModel | None = None,
 ) -> TickResult:
     """Advance the market by one tick of `dt` trading days, in one database transaction.
 
@@ -201,23 +207,23 @@ def advance_market(
       when its symbol ticks and is not halted (news waits for a halted stock to reopen),
       a sector's event at the next whole-market tick, to the sector's trading symbols;
     - one price_history row per ticked symbol (halted ones at their unchanged price);
-    - a headline (prices.news) for each event applied and each large move (at least
-      MarketParameters.news_move_percent in the tick), with whatever else the tick wrote;
-    - a fixed number of queries whatever the number of symbols (seven, plus two when a
-      new trading day rolls the previous closes and records the day's opening in
-      TradingSession (one on the market's first tick), one more then for the day's
-      corporate actions (prices.actions), those of the settings.DIVIDEND_HANDLERS on a
-      day with dividends, one when events are applied, and one when the tick writes
-      headlines);
-    - at the tick that opens a day, that day's dividends and earnings reports
-      (prices.actions): the ex-dividend price drops and the earnings jumps move the
-      prices, the dividends are paid to the holders in this transaction, and each writes a
-      headline;
-    - a fixed number of queries whatever the number of symbols (six, plus five when a
+    - the market factor moves in the market's volatility regime (MarketState.regime, calm
+      or turbulent), which may switch at the end of the tick and is saved with the clock;
+      the engine's model is built from the MarketParameters row, read once per tick (a
+      change in the admin applies from the next tick), unless `model` is given (tests);
+    - at the tick that opens a day: the splits due take effect before the prices are
+      read, and the automatic ones are announced (prices.splits, settings.SPLIT_HANDLERS);
+      that day's dividends and earnings reports (prices.actions): the ex-dividend price
+      drops and the earnings jumps move the prices, and the dividends are paid to the
+      holders in this transaction (settings.DIVIDEND_HANDLERS);
+    - a headline (prices.news) for each corporate action, each event applied and each
+      large move (at least MarketParameters.news_move_percent in the tick);
+    - a fixed number of queries whatever the number of symbols: seven; five more when a
       new trading day rolls the previous closes, records the day's opening in
-      TradingSession (one on the market's first tick) and looks for splits (prices.splits:
-      those due, each applied in a fixed number more, and the automatic ones), and one
-      when events are applied);
+      TradingSession (one on the market's first tick), looks for the splits due and the
+      stocks above the split price, and reads the day's corporate actions; a fixed number
+      more for each split applied and for the dividend handlers on a day with
+      dividends; one when events are applied; one when the tick writes headlines;
     - after commit: the quote cache moves to a new generation, then each
       settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…) (trading's fills
       the orders the new prices reach, then portfolio's snapshots); a hook that returns a
@@ -275,13 +281,18 @@ def _tick(
     dt: float,
     wanted: list[str] | None,
     rng,
-    model: MarketModel,
+    model: MarketModel | None,
     now: datetime,
 ) -> TickResult:
     # The tick's news (prices.news), stored in one INSERT at the end of the tick.
     drafts: list[news.Draft] = []
-    # The market's parameters (one row, prices.models.MarketParameters), read once a tick.
-    params = MarketParameters.objects.filter(id=1).first() or MarketParameters()
+    # The market's parameters, one query: the engine's model (unless the caller passed
+    # one) and the thresholds the tick's news and corporate actions read.
+    params = MarketParameters.current()
+    if model is None:
+        model = params.market_model()
+    regime = state.regime if state.regime in REGIMES else CALM
+
     new_day = state.day_elapsed >= 1 - _DAY_EPSILON
     if new_day:
         Price.objects.update(previous_close=F("price"))
@@ -343,7 +354,7 @@ def _tick(
                 is_index=bool(is_index),
             )
         )
-    moved = step(stocks, dt=dt, rng=rng, model=model)
+    moved = step(stocks, dt=dt, rng=rng, model=model, regime=regime)
 
     updates, history = [], []
     up = down = flat = halted_count = 0
@@ -403,6 +414,7 @@ def _tick(
     state.last_tick_at = now
     state.market_log_level += moved.market_return
     state.day_elapsed += dt
+    state.regime = moved.regime
     state.save(
         update_fields=[
             "ticks",
@@ -411,6 +423,7 @@ def _tick(
             "trading_day",
             "day_elapsed",
             "day_started_at",
+            "regime",
         ]
     )
 
@@ -434,6 +447,8 @@ def _tick(
         headlines=published,
         headline_kinds=news.kinds_text(drafts),
         splits=splits_applied,
+        regime=moved.regime,
+        regime_changed=moved.regime != regime,
     )
 
 
@@ -663,6 +678,81 @@ def update_symbol(
     if {"name", "sector"} & set(changed):
         transaction.on_commit(quote_cache.invalidate)
     return price
+
+
+# The fields of MarketParameters an instructor edits (every one but the row's id).
+MARKET_PARAMETER_FIELDS = [
+    f.name for f in MarketParameters._meta.concrete_fields if not f.primary_key
+]
+
+
+def update_market_parameters(*, by=None, **values) -> MarketParameters:
+    """Change the market's own parameters (the one MarketParameters row): the regimes'
+    volatilities and spells, the jumps, the split and news thresholds. The next tick reads
+    them; a tick already running keeps the values it read.
+
+    Locks that row (not the market lock, so an edit never waits for a tick). The new values
+    are checked as the admin form checks them — each field's range and the table's
+    constraints (a stormy volatility at least the calm one) — and InvalidMarketInput
+    names what is wrong, changing nothing. When something changed and `by` is given, the
+    change is audited (MARKET_PARAMETERS, each field's old→new value) in the same
+    transaction. Returns the row."""
+    unknown = sorted(set(values) - set(MARKET_PARAMETER_FIELDS))
+    if unknown:
+        raise InvalidMarketInput(f"No such market parameter: {', '.join(unknown)}.")
+    for name, value in values.items():
+        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+            raise InvalidMarketInput(f"{name.replace('_', ' ').capitalize()} must be a number.")
+    with transaction.atomic():
+        MarketParameters.current()  # only after the row was deleted by hand
+        row = MarketParameters.objects.select_for_update().get(id=1)
+        old = {name: getattr(row, name) for name in values}
+        for name, value in values.items():
+            setattr(row, name, value)
+        try:
+            row.full_clean()
+        except ValidationError as exc:
+            raise InvalidMarketInput(_explained(exc)) from None
+        # Compared after cleaning, which turns a "0.2" into 0.2 and a 5 into Decimal("5").
+        changed = [name for name in values if getattr(row, name) != old[name]]
+        if not changed:
+            return row
+        row.save(update_fields=changed)
+        if by is not None:
+            for detail in _audit_details(
+                [f"{name} {_shown(old[name])}→{_shown(getattr(row, name))}" for name in changed]
+            ):
+                audit.record(actor=by, action=AuditEntry.Action.MARKET_PARAMETERS, detail=detail)
+    logger.info("Market parameters changed: %s", ", ".join(changed))
+    return row
+
+
+def _explained(exc: ValidationError) -> str:
+    """A model's validation errors as one sentence per field, each named."""
+    parts = []
+    for name, messages in exc.message_dict.items():
+        if name == NON_FIELD_ERRORS:
+            parts.extend(messages)
+        else:
+            label = MarketParameters._meta.get_field(name).verbose_name.capitalize()
+            parts.append(f"{label}: {' '.join(messages)}")
+    return " ".join(parts)
+
+
+def _shown(value) -> str:
+    return "blank" if value is None else str(value)
+
+
+def _audit_details(changes: list[str], limit: int = 300) -> list[str]:
+    """The changes joined into as few audit details as fit (an entry holds 300 characters);
+    a change is never split between two entries."""
+    details: list[str] = []
+    for change in changes:
+        if details and len(details[-1]) + 2 + len(change) <= limit:
+            details[-1] += ", " + change
+        else:
+            details.append(change)
+    return details
 
 
 def schedule_event(

@@ -119,6 +119,18 @@ SECTIONS: tuple[Section, ...] = (
                 "One step of the simulated market: at each tick every price moves a little.",
             ),
             Term(
+                "market-mood",
+                "Market mood (calm or stormy)",
+                "Whether the market is in a calm spell, when prices move by small amounts, or "
+                "a stormy one, when they swing much more, up as well as down. A spell lasts "
+                "some weeks, then the mood changes.",
+                "Real markets have quiet months and wild weeks: big moves tend to come in "
+                "bunches. TradeSim's market switches between the two moods at random; your "
+                "teacher sets how wild each one is and how long it lasts on average. A "
+                "stormy market is not a falling one: it is a riskier one, where a week can "
+                "bring a large gain or a large loss.",
+            ),
+            Term(
                 "previous-close",
                 "Previous close",
                 "A company's price at the end of the last simulated trading day. "

@@ -646,6 +646,7 @@ CONSOLE_PAGES = [
     Page("market events", "instructor", "/admin/prices/marketevent/"),
     Page("market event add", "instructor", "/admin/prices/marketevent/add/"),
     Page("prices", "instructor", "/admin/prices/price/"),
+    Page("market parameters", "instructor", "/admin/prices/marketparameters/1/change/"),
     Page("audit", "instructor", "/admin/tradesim/auditentry/"),
     Page("lockouts", "instructor", "/admin/axes/accessattempt/"),
     Page(
@@ -861,6 +862,16 @@ ERROR_STATES = [
         "instructor",
         "/admin/prices/marketevent/add/",
         _send_large_event,
+        summary=False,
+    ),
+    Page(
+        "admin market parameters error",
+        "instructor",
+        "/admin/prices/marketparameters/1/change/",
+        _fill_and_send(
+            {"#id_calm_volatility": "0.3", "#id_turbulent_volatility": "0.2"},
+            "input[type=submit][name=_save]",
+        ),
         summary=False,
     ),
     Page(

@@ -17,9 +17,9 @@ from prices.simulation import DIFFUSION_ONLY, NO_JUMPS, MarketModel
 pytestmark = pytest.mark.django_db
 
 # Only the stocks' own volatility moves prices: no market, no jumps.
-STOCKS_ONLY = MarketModel(drift=0.0, volatility=0.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
+STOCKS_ONLY = MarketModel.constant(0.0, drift=0.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
 # Only the market moves (the index fund with it).
-MARKET_ONLY = MarketModel(drift=0.0, volatility=2.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
+MARKET_ONLY = MarketModel.constant(2.0, drift=0.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
 NBSP = "\u00a0"
 
 

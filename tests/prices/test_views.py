@@ -97,6 +97,19 @@ def test_an_empty_market_explains_how_to_fill_it(anon_client, db):
     assert "load_market" in body
 
 
+def test_the_market_page_tells_the_markets_mood(anon_client, market):
+    body = anon_client.get(MARKET_URL).content.decode()
+    assert "Market mood: <strong>Calm</strong>" in body
+    assert "usual small amounts" in body
+    assert 'href="/glossary/#market-mood"' in body
+
+    MarketState.objects.filter(id=1).update(regime="turbulent")
+
+    body = anon_client.get(MARKET_URL).content.decode()
+    assert "Market mood: <strong>Stormy</strong>" in body
+    assert "swinging more than usual, up as well as down" in body
+
+
 @pytest.mark.parametrize("size", [5, 150])
 def test_the_market_page_runs_a_fixed_number_of_queries(
     student_client, size, django_assert_max_num_queries

@@ -343,12 +343,13 @@ def fill_market(size):
     """`size` symbols with the sample market's parameters, in eleven sectors."""
     from django.db import connection
 
+    from portfolio.models import Holding
     from prices.market_data import MARKET
-    from prices.models import MarketEvent, Price, PriceHistory
+    from prices.models import Headline, MarketEvent, Price, PriceHistory, Split
     from prices.services import _new_price, load_market
 
     with connection.cursor() as cursor:
-        for table in (MarketEvent, PriceHistory, Price):
+        for table in (Holding, Headline, Split, MarketEvent, PriceHistory, Price):
             cursor.execute(f"DELETE FROM {table._meta.db_table}")  # noqa: S608
     listings = [m for m in MARKET if not m.is_index]
     load_market(listings=[m for m in MARKET if m.is_index])
@@ -457,8 +458,12 @@ def raw_writer():
 # simulated day already gone decides whether the tick opens a new day.
 TICK_KINDS = {
     "within a day": lambda: _set_day_elapsed(0.5),
-    "opening a day": lambda: _set_day_elapsed(1.0),
+    "opening a day": lambda: _open_a_day(dividends=False),
+    "dividend day": lambda: _open_a_day(dividends=True),
 }
+# The dividend day's holders: a school of students, each holding some of the symbols.
+DIVIDEND_HOLDERS = 1000
+HOLDINGS_EACH = 20
 # The market's parameters for each variant: one volatility, or the defaults' regimes.
 VOLATILITIES = {
     "constant": {"calm_volatility": 0.16, "turbulent_volatility": 0.16},
@@ -501,10 +506,21 @@ def volatility_report(results) -> str:
                 f"{r['cpu_ratio']:.3f}×",
             ]
         )
+    against = [
+        f"{r['database']} {r['size']:,} symbols: a dividend day with clustering ÷ a plain tick "
+        f"(constant, within a day): {r['against_plain']['ratio']:.2f}× wall, "
+        f"{r['against_plain']['cpu_ratio']:.2f}× CPU"
+        for r in results
+        if "against_plain" in r
+    ]
     return "\n".join(
         [
             *(f"{db}: {version}" for db, version in versions.items()),
             *_aligned(rows),
+            "",
+            *against,
+            f"The dividend day: the symbols of the market's busiest ex-dividend day go ex; "
+            f"{DIVIDEND_HOLDERS:,} students hold {HOLDINGS_EACH} random symbols each.",
             "",
             "Milliseconds, medians of the rounds; the ratios are clustering ÷ constant, the "
             "median of the per-round ratios. CPU: this process and, on PostgreSQL, the server "
@@ -523,6 +539,7 @@ def volatility_child(args):
     for size in args.sizes:
         sys.stderr.write(f"{connection.vendor} {size:,} symbols, volatility…\n")
         fill_market(size)
+        give_holders()
         analyze()
         for result in measure_volatility(size, args.repeat):
             print(json.dumps(result), flush=True)
@@ -532,6 +549,93 @@ def _set_day_elapsed(elapsed: float):
     from prices.models import MarketState
 
     MarketState.objects.filter(id=1).update(day_elapsed=elapsed)
+
+
+def _open_a_day(*, dividends: bool):
+    """The next tick opens a trading day: the next one of the market's own calendar on
+    which the busiest ex-dividend group goes ex (`dividends`; the sample market's listings
+    each have their own day, so about one symbol in 56 of the bench's market), or the next
+    one on which no stock does. The calendar moves forward only, so no day's dividends
+    are ever paid twice."""
+    from django.db.models import Count
+
+    from prices.models import QUARTER_DAYS, MarketState, Price
+
+    groups = dict(
+        Price.objects.filter(is_index=False, dividend_yield__gt=0, dividend_day__isnull=False)
+        .values("dividend_day")
+        .annotate(symbols=Count("id"))
+        .values_list("dividend_day", "symbols")
+    )
+    busiest = max(groups, key=lambda day: (groups[day], -day))
+    completed = MarketState.objects.values_list("trading_day", flat=True).get(id=1)
+    opening = completed + 2  # the tick rolls the completed days, then opens the next
+    while True:
+        place = (opening - 1) % QUARTER_DAYS + 1
+        if (place == busiest) if dividends else (place not in groups):
+            break
+        opening += 1
+    MarketState.objects.filter(id=1).update(trading_day=opening - 2, day_elapsed=1.0)
+
+
+def give_holders(students: int = DIVIDEND_HOLDERS, each: int = HOLDINGS_EACH):
+    """`students` students with cash (their opening journal row) and `each` holdings of
+    random symbols, in bulk; the same students again for every market size."""
+    import random
+    from decimal import Decimal
+
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from ledger.models import Balance, Transaction
+    from ledger.services import OPENING_TOKEN, STARTING_CASH_DESCRIPTION
+    from portfolio.models import Holding
+
+    User = get_user_model()
+    rng = random.Random(2026)
+    symbols = [row[1] for row in read_symbols() if not row[9]]
+    prices = {row[1]: row[3] for row in read_symbols()}
+    now = _now()
+    cash = Decimal("100000.00")
+    with transaction.atomic():
+        users = list(User.objects.filter(username__startswith="h0").order_by("id"))
+        if not users:
+            users = User.objects.bulk_create(
+                User(username=f"h{i:06d}", email=f"h{i:06d}@example.test", password="!x")
+                for i in range(students)
+            )
+            Balance.objects.bulk_create(
+                Balance(user=user, amount=cash, last_updated=now) for user in users
+            )
+            Transaction.objects.bulk_create(
+                (
+                    Transaction(
+                        user=user,
+                        type=Transaction.Type.DEPOSIT,
+                        amount=cash,
+                        description=STARTING_CASH_DESCRIPTION,
+                        token=OPENING_TOKEN,
+                        timestamp=now,
+                        balance_after=cash,
+                    )
+                    for user in users
+                ),
+                batch_size=5000,
+            )
+        Holding.objects.bulk_create(
+            (
+                Holding(
+                    user=user,
+                    stock_id=symbol,
+                    quantity=rng.randint(5, 200),
+                    average_price=Decimal(str(prices[symbol])),
+                    last_updated=now,
+                )
+                for user in users
+                for symbol in rng.sample(symbols, each)
+            ),
+            batch_size=5000,
+        )
 
 
 def _set_volatility(variant: str):
@@ -611,6 +715,15 @@ def measure_volatility(size: int, repeat: int) -> list[dict]:
                 "rounds": repeat,
             }
         )
+    # The requirement's measure: a dividend day with clustering against today's plain
+    # tick (one volatility, within a day), per round.
+    plain, dividend = ("within a day", "constant"), ("dividend day", "clustering")
+    results[[*TICK_KINDS, "engine step"].index("dividend day")]["against_plain"] = {
+        "ratio": statistics.median(a / b for a, b in zip(wall[dividend], wall[plain], strict=True)),
+        "cpu_ratio": statistics.median(
+            a / b for a, b in zip(cpu[dividend], cpu[plain], strict=True)
+        ),
+    }
     return results
 
 

@@ -1051,12 +1051,58 @@ def post_in_bulk(movements, *, balances: dict[int, Balance], now=None) -> list[T
     for pk, cash, limit in changed:
         balance = by_pk[pk]
         balance.amount, balance.loan_limit, balance.last_updated = cash, limit, now
-    Transaction.objects.bulk_create(journal)
+    _insert_journal(journal)
     total = sum((row.amount for row in journal), ZERO)
     transaction.on_commit(
         lambda: log_event(logger, "cash.bulk", rows=len(journal), amount=total, result="ok")
     )
     return journal
+
+
+_JOURNAL_COLUMNS = (
+    "user",
+    "type",
+    "amount",
+    "description",
+    "timestamp",
+    "balance_after",
+    "symbol",
+    "token",
+)
+
+
+def _insert_journal(journal: list[Transaction]) -> None:
+    """INSERT the rows in one statement stepped once per row (executemany), the money and
+    the moment adapted by the database's operations as the ORM adapts them (the amounts
+    are already two-place Decimals): a dividend day writes hundreds of rows inside the
+    tick, where bulk_create's per-value query building cost more than the database's
+    work."""
+    if not journal:
+        return
+    connection = transaction.get_connection()
+    ops = connection.ops
+    amount, balance_after = (Transaction._meta.get_field(n) for n in ("amount", "balance_after"))
+    moments = {}  # the rows of one call share their moment: prepared once
+    prepared = []
+    for row in journal:
+        if row.timestamp not in moments:
+            moments[row.timestamp] = ops.adapt_datetimefield_value(row.timestamp)
+        prepared.append(
+            [
+                row.user_id,
+                row.type,
+                ops.adapt_decimalfield_value(row.amount, amount.max_digits, amount.decimal_places),
+                row.description,
+                moments[row.timestamp],
+                ops.adapt_decimalfield_value(
+                    row.balance_after, balance_after.max_digits, balance_after.decimal_places
+                ),
+                row.symbol,
+                row.token,
+            ]
+        )
+    with connection.cursor() as cursor:
+        cursor.executemany(rows.insert_sql(Transaction, _JOURNAL_COLUMNS), prepared)
 
 
 def _update_balances(changed: list[tuple[int, Decimal, Decimal]], now) -> None:
@@ -1076,6 +1122,8 @@ def _update_balances(changed: list[tuple[int, Decimal, Decimal]], now) -> None:
                 _BULK_UPDATE_SQL["other"],
                 [(str(cash), str(limit), moment, pk) for pk, cash, limit in changed],
             )
+
+
 # Corporate actions: many balances at once --------------------------------------------------
 
 

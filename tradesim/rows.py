@@ -29,6 +29,12 @@ def _insert_sql(model, names: tuple[str, ...], returning: bool) -> str:
     return f"{sql} RETURNING {quote(opts.pk.column)}" if returning else sql
 
 
+def insert_sql(model, names: tuple[str, ...]) -> str:
+    """The INSERT of one row of `model` with the columns of `names` (fields' names), for
+    cursor.executemany over prepared rows."""
+    return _insert_sql(model, tuple(names), False)
+
+
 @cache
 def _update_sql(model, names: tuple[str, ...], key: tuple[str, ...]) -> str:
     opts = model._meta

@@ -696,6 +696,7 @@ class MarketParametersAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
     Instructors group, superusers) may change the market's too, as may anyone granted
     this model's own change permission."""
 
+    one_row = True  # the list answers with a redirect to the row's change page
     form = MarketParametersForm
     readonly_fields = ["long_run_display", "regime_display"]
     fieldsets = [

@@ -326,6 +326,9 @@ def test_no_admin_list_answers_500(world, app_label):
         url = reverse(f"admin:{app_label}_{model._meta.model_name}_changelist")
         sweep = Sweep(world["root"])
         sweeps.append(sweep)
+        if getattr(model_admin, "one_row", False):
+            # A one-row admin (the market's parameters): its list is its change page.
+            url = sweep.client.get(url)["Location"]
         page = sweep.page(url)
         assert page is not None, url
         filters = link_parameters(page, url) - CHANGELIST_OWN

@@ -5,7 +5,8 @@ register, join a class with its code, log in, move cash, look up a quote, buy, w
 market move on her teacher's news, sell, read the portfolio and the history, place an order
 that waits and cancel it, read the journal, the statistics and the leaderboard, trade
 from a program through the JSON API, place an order after school that waits for the
-market's open, and buy on margin and sell short once her teacher allows it.
+market's open, buy on margin and sell short once her teacher allows it, and be paid a
+dividend and see a split keep her value as the market writes the news.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -20,7 +21,7 @@ from django.test import Client
 
 from ledger.models import Balance, Transaction
 from portfolio.models import Holding
-from prices.models import MarketState, Price
+from prices.models import QUARTER_DAYS, MarketState, Price
 from tests.clock import closed_now
 from tests.instructors.helpers import form_data
 from trading.models import Trade
@@ -364,7 +365,44 @@ def test_a_students_journey(market, settings, django_capture_on_commit_callbacks
     covered = Trade.objects.get(user=maya, operation="cover")
     assert covered.realized_pnl == proceeds - covered.total
 
-    # 17. The books balance: every balance equals the sum of its journal.
+    # 17. A market that teaches. The operator closes the trading day. Her teacher sets KO's
+    #     dividend for the next day and schedules a 2-for-1 split of AAPL for it, both in
+    #     the admin; she buys 10 KO. At the next day's open KO goes ex-dividend and pays
+    #     her, AAPL splits (her shares double, their average cost halves, and no value
+    #     moves), and the news page tells both. The market page shows the market's mood.
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("tick_prices", "--dt", "1", stdout=io.StringIO())  # the close
+    opening = MarketState.objects.get(id=1).trading_day + 2  # the day the next tick opens
+    ko = Price.objects.get(symbol="KO")
+    change = f"/admin/prices/price/{ko.pk}/change/"
+    data = form_data(teacher.get(change).content.decode(), "price_form")
+    data["dividend_day"] = [str((opening - 1) % QUARTER_DAYS + 1)]
+    assert teacher.post(change, data).status_code == 302
+    split = {"stock": "AAPL", "ratio": "2-for-1", "days_ahead": "1"}
+    assert teacher.post("/admin/prices/split/add/", split).status_code == 302
+    quote = browser.get("/prices/AAPL/").content.decode()
+    assert f"2-for-1 split on day {opening}" in quote
+
+    token = token_from(browser.get("/trading/buy/?symbol=KO").content.decode())
+    browser.post("/trading/buy/", {"symbol": "KO", "quantity": "10", "token": token})
+    aapl_before = Holding.objects.get(user=maya, stock_id="AAPL")
+    close = Price.objects.get(symbol="KO").price  # the close: the dividend is on it
+    per_share = (close * Decimal(str(ko.dividend_yield)) / 4).quantize(Decimal("0.01"))
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("tick_prices", stdout=io.StringIO())  # the next day's open
+
+    paid = Transaction.objects.get(user=maya, type="dividend", symbol="KO")
+    assert paid.amount == per_share * 10
+    aapl = Holding.objects.get(user=maya, stock_id="AAPL")
+    assert aapl.quantity == 2 * aapl_before.quantity
+    assert aapl.average_price == (aapl_before.average_price / 2).quantize(Decimal("0.0001"))
+    dashboard = browser.get("/portfolio/").content.decode()
+    assert "Dividends" in dashboard and f"${paid.amount:,.2f}" in dashboard
+    news = browser.get("/prices/news/").content.decode()
+    assert "KO goes ex-dividend" in news and "AAPL splits 2-for-1 today" in news
+    assert "Market mood" in browser.get("/prices/").content.decode()
+
+    # 18. The books balance: every balance equals the sum of its journal.
     call_command("check_ledger", stdout=io.StringIO())
     journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
     assert journal_total == cash_of("maya")

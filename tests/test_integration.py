@@ -13,7 +13,7 @@ Every step goes through the public URLs; the database is only read to check the 
 import csv
 import io
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.core.management import call_command
@@ -395,7 +395,8 @@ def test_a_students_journey(market, settings, django_capture_on_commit_callbacks
     assert paid.amount == per_share * 10
     aapl = Holding.objects.get(user=maya, stock_id="AAPL")
     assert aapl.quantity == 2 * aapl_before.quantity
-    assert aapl.average_price == (aapl_before.average_price / 2).quantize(Decimal("0.0001"))
+    halved = (aapl_before.average_price / 2).quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+    assert aapl.average_price == halved
     dashboard = browser.get("/portfolio/").content.decode()
     assert "Dividends" in dashboard and f"${paid.amount:,.2f}" in dashboard
     news = browser.get("/prices/news/").content.decode()

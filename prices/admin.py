@@ -393,3 +393,6 @@ class MarketStateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+# The Scenarios page lives in its own module; importing it registers it.
+from prices import admin_scenarios  # noqa: E402, F401

@@ -38,7 +38,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from prices import bulk, news, quote_cache
+from prices import bulk, news, quote_cache, scenarios
 from prices.market_data import MARKET, Listing
 from prices.models import (
     HistoryThinning,
@@ -288,6 +288,16 @@ def _tick(
     # The tick's news (prices.news), stored in one INSERT at the end of the tick.
     drafts: list[news.Draft] = []
 
+    # The running scenario (prices.scenarios), one query: its script's moves join the
+    # events', its seed and the run's tick count draw this tick's random numbers (a replay
+    # repeats the prices), its day sets the regime and volatility, its headlines are news.
+    scripted = scenarios.for_tick(state, rows=rows, dt=dt, new_day=new_day, model=model)
+    if scripted is not None:
+        rng, model = scripted.rng, scripted.model
+        state.regime = scripted.regime
+        shocks = scripted.add_shocks(shocks)
+        drafts.extend(scripted.headlines)
+
     stocks = []
     for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
         # The stored price is the truth; the unrounded state is kept only while it still
@@ -354,6 +364,7 @@ def _tick(
             "trading_day",
             "day_elapsed",
             "day_started_at",
+            "regime",
         ]
     )
 

@@ -280,8 +280,9 @@ def test_a_tick_runs_the_same_queries_at_any_size(db, size, django_assert_num_qu
     make_symbols(size)
     advance_market(seed=1)  # not a first tick of anything
 
-    # SAVEPOINT, lock, prices, events, UPDATE prices, INSERT history, UPDATE state, RELEASE.
-    with django_assert_num_queries(8):
+    # SAVEPOINT, lock, prices, events, the running scenario, UPDATE prices, INSERT history,
+    # UPDATE state, RELEASE.
+    with django_assert_num_queries(9):
         advance_market(seed=2)
 
     assert PriceHistory.objects.count() == 2 * size
@@ -295,7 +296,7 @@ def test_a_new_day_and_events_add_fixed_queries_at_any_size(db, size, django_ass
     MarketEvent.objects.create(sector="Technology", percent=Decimal("-2.00"))
 
     # A new day: the previous closes, and the day's row in trading_sessions; events: one.
-    with django_assert_num_queries(11):
+    with django_assert_num_queries(12):
         result = advance_market(seed=2)
 
     assert result.new_day and result.events_applied == 2

@@ -153,7 +153,8 @@ def test_a_symbol_not_in_the_market_is_named():
         (
             "stylized = true",
             "stylized = false",
-            "stylized must be true: a scenario is stylized on history, not a replay of it (say so in its title or description).",
+            "stylized must be true: a scenario is stylized on history, not a replay of it "
+            "(say so in its title or description).",
         ),
         (
             'name = "tiny"',

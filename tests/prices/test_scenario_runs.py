@@ -8,12 +8,12 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from ledger.models import Balance
+from portfolio.models import Holding
 from prices import scenario_runs, scenarios
 from prices.models import Headline, MarketState, Price, PriceHistory, Scenario, ScenarioRun
 from prices.scenario_runs import ScenarioRefused
 from prices.services import advance_market
 from prices.simulation import NO_JUMPS, MarketModel
-from portfolio.models import Holding
 from tests.factories import HoldingFactory, InstructorFactory
 from tradesim.models import AuditEntry
 

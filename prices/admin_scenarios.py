@@ -129,6 +129,7 @@ class ScenarioAdmin(admin.ModelAdmin):
         if request.method == "GET":
             scenarios.sync_builtin()
         extra = {
+            "title": "Scenarios",
             **(extra_context or {}),
             "live": self._live(),
             "may_run": self.may_run(request),

@@ -422,7 +422,9 @@ class Scenario(models.Model):
     source = models.TextField(help_text="The scenario file (TOML)")
     seed = models.BigIntegerField(default=1, help_text="The default seed of a run")
     days = models.PositiveIntegerField(help_text="Its length in trading days")
-    builtin = models.BooleanField(default=False, help_text="Shipped with TradeSim")
+    builtin = models.BooleanField(
+        default=False, verbose_name="shipped", help_text="Shipped with TradeSim"
+    )
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

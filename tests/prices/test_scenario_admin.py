@@ -108,7 +108,7 @@ def test_the_list_shows_the_running_scenario_with_its_buttons(teacher_client, sh
     body = teacher_client.get(CHANGELIST).content.decode()
 
     assert "Running now: One-day crash" in body
-    assert "Day 0 of 20 · seed 4" in body
+    assert "Day 1 of 20 begins at the next tick · seed 4" in body
     assert reverse("admin:prices_scenario_pause") in body
 
 

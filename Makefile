@@ -22,7 +22,7 @@ define check_python
 endef
 
 .PHONY: run serve test install install-test python-version env migrate market demo lint check \
-	bench-tick bench-orders clean screenshots
+	bench-tick bench-orders bench-volatility clean screenshots
 
 ## make run: install, migrate, offer the demo classroom (first run), load the sample market,
 ## serve on http://127.0.0.1:8000
@@ -121,6 +121,11 @@ bench-tick: install-test env
 ## 20,000 to 200,000 open, and the fills per second (docs/performance.md); about 8 minutes
 bench-orders: install-test env
 	$(PY) bench/tick.py --orders
+
+## make bench-volatility: a 5,000-symbol tick with calm and stormy regimes against one with a
+## single volatility, within a day and opening one, on both databases; about 3 minutes
+bench-volatility: install-test env
+	$(PY) bench/tick.py --volatility
 
 ## make bench-api: market buys through the JSON API beside the same buys through the order
 ## form, against one gunicorn server, in interleaved rounds (docs/performance.md, "API");

@@ -1,6 +1,6 @@
 """The Instructors group: exactly the permissions an instructor needs, kept in one place.
 
-The group is created by data migrations (accounts 0002, 0003, 0005, 0007, 0008, 0009) and
+The group is created by data migrations (accounts 0002, 0003, 0005, 0007, 0008, 0009, 0010) and
 kept in step by `ensure_instructor_group`, which create_instructor calls; both run
 `apply_instructor_role`, written against whichever Group and Permission models it is given,
 so the migration can pass its historical models. A change to INSTRUCTOR_PERMISSIONS needs a
@@ -44,6 +44,11 @@ INSTRUCTOR_PERMISSIONS = [
     ("prices", "view_pricehistory"),
     ("prices", "view_marketevent"),
     ("prices", "add_marketevent"),
+    # The market's news (read-only: only the ticks write it).
+    ("prices", "view_headline"),
+    # Stock splits: schedule one, and cancel it before it takes effect (both audited).
+    ("prices", "view_split"),
+    ("prices", "add_split"),
     ("tradesim", "view_auditentry"),
     # Unlocking a student locked out after failed log-ins: delete their access attempt.
     ("axes", "view_accessattempt"),

@@ -10,9 +10,9 @@ from api.auth import BearerToken
 from api.problems import CODES, PROBLEM_JSON, Problem, problem_response
 
 DESCRIPTION = """
-The class market, for programs: read your account, positions, quotes and history; place
-and cancel orders; deposit and withdraw, under your class's rules. Everything a page can
-do, through the same rules.
+The class market, for programs: read your account, positions, quotes, history and the
+market's news; place and cancel orders; deposit and withdraw, under your class's rules.
+Everything a page can do, through the same rules.
 
 **Authentication.** Send a personal token as `Authorization: Bearer <token>`. Make one
 on the *API tokens* page of your account, or with `POST /api/v1/auth/token`.
@@ -213,11 +213,12 @@ from api.endpoints import (  # noqa: E402
     activity,
     auth_token,
     cash,
+    news,
     orders,
     positions,
     quotes,
     standings,
 )
 
-for module in (auth_token, account, positions, quotes, orders, cash, activity, standings):
+for module in (auth_token, account, positions, quotes, news, orders, cash, activity, standings):
     api.add_router("/", module.router)

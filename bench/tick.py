@@ -23,6 +23,18 @@ SLOW_SECONDS is not repeated):
 
 Results go to docs/performance.md by hand: the figures depend on the machine.
 
+Volatility that clusters (`--volatility`): a tick of --sizes (5,000) symbols with the
+market's calm and stormy regimes (MarketParameters' defaults) beside the same tick with one
+volatility (calm = stormy = 16 %, the engine's figure before it had regimes), both the real
+advance_market reading its parameters row, in the same rounds on the same database. Per
+kind of tick (TICK_KINDS: one within a day, one that opens a new day and rolls the
+previous closes; a new kind is one more entry, set up outside the timing), and for the
+engine's step alone: wall and CPU time (this process and, on PostgreSQL, the server
+process serving it), medians of --repeat rounds after a warm-up, and the per-round ratio.
+
+    .venv/bin/python bench/tick.py --volatility [--sizes 5000] [--databases sqlite postgres]
+                                   [--repeat 9]
+
 --orm-max (default 5,000) keeps Django's bulk_update off larger markets. Its UPDATE carries
 three CASE expressions with one branch per row; at 50,000 rows PostgreSQL 15 spent over 30
 minutes JIT-compiling them in LLVM, where the backend does not answer cancel requests, and
@@ -66,6 +78,7 @@ import sys
 import tempfile
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +101,9 @@ def main():
         help="largest market to time Django's bulk_update at (default 5,000; see below)",
     )
     parser.add_argument("--orders", action="store_true", help="the orders benchmark (below)")
+    parser.add_argument(
+        "--volatility", action="store_true", help="clustering volatility against one (below)"
+    )
     parser.add_argument("--symbols", type=int, default=5000, help="orders: market size")
     parser.add_argument("--open", type=int, nargs="+", default=[20_000, 100_000, 200_000])
     parser.add_argument("--triggered", type=int, default=5000, help="orders reached, any size")
@@ -100,10 +116,18 @@ def main():
     args = parser.parse_args()
 
     if args.child:
-        orders_child(args) if args.orders else child(args)
+        if args.orders:
+            orders_child(args)
+        elif args.volatility:
+            volatility_child(args)
+        else:
+            child(args)
         return
     if args.orders:
         orders_main(args)
+        return
+    if args.volatility:
+        volatility_main(args)
         return
 
     print(machine())
@@ -425,6 +449,174 @@ def raw_writer():
             conn.execute("COMMIT")
 
     return write
+
+
+# Volatility that clusters: calm and stormy regimes against one volatility ------------------
+
+# What each kind of tick needs before it runs (outside the timing): the share of the
+# simulated day already gone decides whether the tick opens a new day.
+TICK_KINDS = {
+    "within a day": lambda: _set_day_elapsed(0.5),
+    "opening a day": lambda: _set_day_elapsed(1.0),
+}
+# The market's parameters for each variant: one volatility, or the defaults' regimes.
+VOLATILITIES = {
+    "constant": {"calm_volatility": 0.16, "turbulent_volatility": 0.16},
+    "clustering": {"calm_volatility": 0.12, "turbulent_volatility": 0.30},
+}
+
+
+def volatility_main(args):
+    sizes = args.sizes if args.sizes != DEFAULT_SIZES else [5000]
+    print(machine(), flush=True)
+    print(f"load average before the run: {os.getloadavg()[0]:.2f}", flush=True)
+    results = []
+    for database in args.databases:
+        with throwaway_database(database) as url:
+            command = [sys.executable, __file__, "--volatility", "--child", url]
+            command += ["--sizes", *map(str, sizes), "--repeat", str(args.repeat)]
+            out = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+            results += [json.loads(line) for line in out.stdout.splitlines() if line]
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}", flush=True)
+    print(volatility_report(results))
+
+
+def volatility_report(results) -> str:
+    versions = {r["database"]: r["version"] for r in results}
+    head = ["database", "symbols", "tick", "new day", "constant ms", "clustering ms", "ratio"]
+    head += ["constant CPU ms", "clustering CPU ms", "CPU ratio"]
+    rows = [head]
+    for r in results:
+        rows.append(
+            [
+                r["database"],
+                f"{r['size']:,}",
+                r["kind"],
+                {True: "yes", False: "no", None: "—"}[r["new_day"]],
+                _ms(r["wall"]["constant"]),
+                _ms(r["wall"]["clustering"]),
+                f"{r['ratio']:.3f}×",
+                _ms(r["cpu"]["constant"]),
+                _ms(r["cpu"]["clustering"]),
+                f"{r['cpu_ratio']:.3f}×",
+            ]
+        )
+    return "\n".join(
+        [
+            *(f"{db}: {version}" for db, version in versions.items()),
+            *_aligned(rows),
+            "",
+            "Milliseconds, medians of the rounds; the ratios are clustering ÷ constant, the "
+            "median of the per-round ratios. CPU: this process and, on PostgreSQL, the server "
+            "process serving it.",
+        ]
+    )
+
+
+def volatility_child(args):
+    setup_django(args.child)
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = '300s'")
+    for size in args.sizes:
+        sys.stderr.write(f"{connection.vendor} {size:,} symbols, volatility…\n")
+        fill_market(size)
+        analyze()
+        for result in measure_volatility(size, args.repeat):
+            print(json.dumps(result), flush=True)
+
+
+def _set_day_elapsed(elapsed: float):
+    from prices.models import MarketState
+
+    MarketState.objects.filter(id=1).update(day_elapsed=elapsed)
+
+
+def _set_volatility(variant: str):
+    from prices.models import MarketParameters
+
+    MarketParameters.objects.filter(id=1).update(**VOLATILITIES[variant])
+
+
+def measure_volatility(size: int, repeat: int) -> list[dict]:
+    """Round-robin: each round runs every kind of tick with each variant, back to back
+    and in alternating order, so the two variants of a kind share whatever else the
+    machine is doing; the ratio is taken per round. The engine's step alone (no database)
+    is measured the same way."""
+    from prices.models import MarketParameters
+    from prices.services import advance_market
+    from prices.simulation import Stock, new_rng, step
+
+    database, version = _database()
+    MarketParameters.current()
+    rng = new_rng(2026)
+    stocks = [
+        Stock(log_price=row[4], drift=row[5], volatility=row[6], beta=row[7])
+        for row in read_symbols()
+    ]
+    models = {}
+    for variant in VOLATILITIES:
+        _set_volatility(variant)
+        models[variant] = MarketParameters.current().market_model()
+
+    def tick():
+        return advance_market(rng=rng)
+
+    runs = {}  # (kind, variant) → (set-up, run)
+    for kind, prepare in TICK_KINDS.items():
+        for variant in VOLATILITIES:
+            runs[kind, variant] = (partial(_prepare, prepare, variant), tick)
+    for variant, model in models.items():
+        runs["engine step", variant] = (lambda: None, partial(step, stocks, rng=rng, model=model))
+
+    wall = {key: [] for key in runs}
+    cpu = {key: [] for key in runs}
+    new_day = {}
+    for prepare, run in runs.values():  # warm-up
+        prepare()
+        run()
+    for round_ in range(max(1, repeat)):
+        # Every other round the other variant goes first: what one tick leaves behind (a
+        # WAL to checkpoint, dead rows to prune) lands on both variants alike.
+        order = list(runs.items())
+        if round_ % 2:
+            order = [pair for i in range(0, len(order), 2) for pair in order[i : i + 2][::-1]]
+        for key, (prepare, run) in order:
+            prepare()
+            began, began_cpu = time.perf_counter(), cpu_clock()
+            result = run()
+            wall[key].append(time.perf_counter() - began)
+            cpu[key].append(cpu_clock() - began_cpu)
+            new_day[key] = getattr(result, "new_day", None)
+    results = []
+    for kind in [*TICK_KINDS, "engine step"]:
+        constant, clustering = (kind, "constant"), (kind, "clustering")
+        results.append(
+            {
+                "database": database,
+                "version": version,
+                "size": size,
+                "kind": kind,
+                "new_day": new_day[clustering],
+                "wall": {v: statistics.median(wall[kind, v]) for v in VOLATILITIES},
+                "cpu": {v: statistics.median(cpu[kind, v]) for v in VOLATILITIES},
+                "ratio": statistics.median(
+                    a / b for a, b in zip(wall[clustering], wall[constant], strict=True)
+                ),
+                "cpu_ratio": statistics.median(
+                    a / b for a, b in zip(cpu[clustering], cpu[constant], strict=True)
+                ),
+                "rounds": repeat,
+            }
+        )
+    return results
+
+
+def _prepare(kind_setup, variant: str):
+    _set_volatility(variant)
+    kind_setup()
 
 
 # Orders: finding the orders a tick reaches, and filling them --------------------------------

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Case, Exists, F, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -47,8 +47,17 @@ INTEREST_TOKEN = "interest"
 CASH_INTEREST_TOKEN = "cash-interest"
 # A day's borrow fee on short positions: "borrow-fee:<day>", likewise.
 BORROW_FEE_TOKEN = "borrow-fee"
+# A dividend paid (or charged to a short) on a symbol's ex-date: "dividend:<SYMBOL>:<day>".
+DIVIDEND_TOKEN = "dividend"
 _RESERVED_PREFIXES = tuple(
-    f"{name}:" for name in (OPENING_TOKEN, INTEREST_TOKEN, CASH_INTEREST_TOKEN, BORROW_FEE_TOKEN)
+    f"{name}:"
+    for name in (
+        OPENING_TOKEN,
+        INTEREST_TOKEN,
+        CASH_INTEREST_TOKEN,
+        BORROW_FEE_TOKEN,
+        DIVIDEND_TOKEN,
+    )
 )
 
 
@@ -914,3 +923,175 @@ def _accrue_for(user, *, day: int) -> Transaction | None:
             token=cash_token,
         )
     return None
+
+
+# Movements in bulk -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Movement:
+    """One journal row to post in bulk (`post_in_bulk`)."""
+
+    user_id: int
+    type: str
+    amount: Decimal
+    description: str
+    symbol: str = ""
+    token: str | None = None
+
+
+def dividend_token(symbol: str, day: int) -> str:
+    return f"{DIVIDEND_TOKEN}:{symbol}:{day}"
+
+
+def lock_all_accounts() -> None:
+    """Wait for every money path in flight to commit, and hold every new one back until the
+    caller's transaction ends: on PostgreSQL, `LOCK TABLE balances IN EXCLUSIVE MODE`,
+    which conflicts with the row locks that lock_account and lock_balances take but not
+    with plain reads, so pages still read balances meanwhile. On SQLite, nothing: its
+    IMMEDIATE transactions already let one writer at a time.
+
+    For the market's corporate actions inside a tick (a dividend, a split): a trade that
+    read the price before the tick's change commits before the action counts the holders,
+    and one that comes after sees the new price and the new holdings. Take it as the first
+    lock on the accounts, before any balance row."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError(
+            "lock_all_accounts needs the caller's transaction"
+        )
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("LOCK TABLE balances IN EXCLUSIVE MODE")
+
+
+def lock_balances(*, users) -> dict[int, Balance]:
+    """Lock the balance rows of `users` (a query of user ids, e.g. a values("user_id")
+    queryset, or a list) in the caller's transaction, in ONE SELECT … FOR UPDATE ordered by
+    the rows' id, so two bulk lockers cannot deadlock and a single-account path (which
+    takes one balance) waits or is waited for; returns them by user id. Users without a
+    cash account are left out. The first lock of a bulk money path, as lock_account is of
+    a single one (balance, then holding)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("lock_balances needs the caller's transaction")
+    locked = Balance.objects.select_for_update().filter(user_id__in=users).order_by("id")
+    return {balance.user_id: balance for balance in locked}
+
+
+_BULK_UPDATE_SQL = {
+    "postgresql": (
+        "UPDATE balances AS b SET amount = v.amount, loan_limit = v.loan_limit, "
+        "last_updated = %s FROM unnest(%s::bigint[], %s::numeric[], %s::numeric[]) "
+        "AS v(id, amount, loan_limit) WHERE b.id = v.id"
+    ),
+    "other": "UPDATE balances SET amount = %s, loan_limit = %s, last_updated = %s WHERE id = %s",
+}
+
+
+def post_in_bulk(movements, *, balances: dict[int, Balance], now=None) -> list[Transaction]:
+    """Journal many movements on balances the caller locked (`lock_balances`), in a fixed
+    number of statements whatever their number: one read of the tokens already used, one
+    UPDATE of the balances and one INSERT of the journal rows (each with its balance_after,
+    in the order given per user). A movement whose token the user already has is skipped,
+    so a run repeated for the same tokens posts nothing twice; so is one for a user whose
+    balance is not locked. Returns the rows written.
+
+    Every debit may borrow, as interest and the borrow fee do: the allowed loan
+    (balances.loan_limit) is raised to cover it and what open orders hold, and a margin
+    call, not a refusal, answers an account that can no longer carry its loan. A credit
+    that repays a loan lowers the allowed loan to what is still borrowed, as `_post` does."""
+    movements = [m for m in movements if m.user_id in balances]
+    tokens = {m.token for m in movements if m.token}
+    if tokens:
+        used = set(
+            Transaction.objects.filter(user_id__in=balances, token__in=tokens).values_list(
+                "user_id", "token"
+            )
+        )
+        movements = [m for m in movements if (m.user_id, m.token) not in used]
+    if not movements:
+        return []
+    now = now or timezone.now()
+    state = {uid: (b.amount, b.loan_limit) for uid, b in balances.items()}
+    journal = []
+    for m in movements:
+        if m.type not in Transaction.CREDIT_TYPES and m.type not in Transaction.DEBIT_TYPES:
+            raise ValueError(f"{m.type!r} is not a movement")
+        amount = validate_amount(m.amount)
+        cash, limit = state[m.user_id]
+        held = balances[m.user_id].held
+        if m.type in Transaction.CREDIT_TYPES:
+            cash += amount
+            if cash > MAX_MONEY:
+                raise InvalidAmount("That would take a balance beyond what an account can hold.")
+            limit = min(limit, max(held - cash, ZERO))
+        else:
+            cash -= amount
+            limit = max(limit, held - cash)
+        state[m.user_id] = (cash, limit)
+        journal.append(
+            Transaction(
+                user_id=m.user_id,
+                type=m.type,
+                amount=amount,
+                description=m.description.strip()[:200],
+                symbol=m.symbol,
+                token=m.token or None,
+                timestamp=now,
+                balance_after=cash,
+            )
+        )
+    changed = sorted(
+        (balances[uid].pk, cash, limit)
+        for uid, (cash, limit) in state.items()
+        if (cash, limit) != (balances[uid].amount, balances[uid].loan_limit)
+    )
+    _update_balances(changed, now)
+    by_pk = {balance.pk: balance for balance in balances.values()}
+    for pk, cash, limit in changed:
+        balance = by_pk[pk]
+        balance.amount, balance.loan_limit, balance.last_updated = cash, limit, now
+    Transaction.objects.bulk_create(journal)
+    total = sum((row.amount for row in journal), ZERO)
+    transaction.on_commit(
+        lambda: log_event(logger, "cash.bulk", rows=len(journal), amount=total, result="ok")
+    )
+    return journal
+
+
+def _update_balances(changed: list[tuple[int, Decimal, Decimal]], now) -> None:
+    """Set amount, loan_limit and last_updated of each (id, amount, loan_limit): one
+    statement (PostgreSQL joins the rows as arrays; SQLite, in-process, steps one prepared
+    statement per row, logged as one query)."""
+    if not changed:
+        return
+    connection = transaction.get_connection()
+    moment = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids, amounts, limits = (list(column) for column in zip(*changed, strict=True))
+            cursor.execute(_BULK_UPDATE_SQL["postgresql"], [moment, ids, amounts, limits])
+        else:
+            cursor.executemany(
+                _BULK_UPDATE_SQL["other"],
+                [(str(cash), str(limit), moment, pk) for pk, cash, limit in changed],
+            )
+# Corporate actions: many balances at once --------------------------------------------------
+
+
+def release_many(*, amounts: dict[int, Decimal]) -> int:
+    """Free cash held for open orders that were closed in bulk ({user id: amount}), in one
+    UPDATE. The caller holds the accounts' lock (lock_all_accounts) and has closed the
+    orders in the same transaction."""
+    amounts = {user_id: amount for user_id, amount in amounts.items() if amount > 0}
+    if not amounts:
+        return 0
+    return Balance.objects.filter(user_id__in=list(amounts)).update(
+        held=Case(
+            *(
+                When(user_id=user_id, then=F("held") - amount)
+                for user_id, amount in amounts.items()
+            ),
+            default=F("held"),
+        )
+    )

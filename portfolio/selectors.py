@@ -158,6 +158,21 @@ def flow_total_expression(types=FLOW_TYPES, *, signed: bool = True) -> Coalesce:
     return _per_user_sum(Transaction.objects.filter(type__in=types), amount)
 
 
+def dividends_expression() -> Coalesce:
+    """Σ the outer user's dividends received less the dividends charged on their shorts."""
+    amount = Case(
+        When(type=Transaction.Type.DIVIDEND, then=F("amount")),
+        default=-F("amount"),
+        output_field=MONEY,
+    )
+    return _per_user_sum(
+        Transaction.objects.filter(
+            type__in=[Transaction.Type.DIVIDEND, Transaction.Type.DIVIDEND_CHARGE]
+        ),
+        amount,
+    )
+
+
 def valued(users: QuerySet, *, all_at_once: bool = False) -> QuerySet:
     """`users` annotated with cash, market_value, total_value and net_contributions.
 
@@ -328,7 +343,7 @@ class Overview:
     withdrawn: Decimal  # gross outflows: withdrawals, reset debits
     net_contributions: Decimal
     fees: Decimal
-    total_return: Decimal
+    total_return: Decimal  # total value − net contributions: price gains, dividends, all
     total_return_pct: Decimal | None  # of net contributions
     realized_pnl: Decimal
     unrealized_pnl: Decimal
@@ -347,6 +362,9 @@ class Overview:
     short_value: Decimal = ZERO  # what buying back the short positions costs now, ≥ 0
     shorts: tuple[Slice, ...] = ()  # the short positions, apart from the allocation's slices
     short_buying_power: Decimal | None = None  # with shorts in a class without margin
+    # Dividends received less those charged on short positions: cash, so already in the
+    # total value and the total return; shown apart from the price gains.
+    dividends: Decimal = ZERO
 
     @property
     def is_empty(self) -> bool:
@@ -402,6 +420,7 @@ def _account_row(user) -> dict:
             contributed=flow_total_expression(INFLOW_TYPES, signed=False),
             withdrawn=flow_total_expression(OUTFLOW_TYPES, signed=False),
             fees=flow_total_expression([Transaction.Type.FEE], signed=False),
+            dividends=dividends_expression(),
             realized_pnl=Coalesce(
                 F("portfolio_summary__realized_pnl"), Value(ZERO), output_field=MONEY
             ),
@@ -580,6 +599,7 @@ def portfolio_overview(user) -> Overview:
         withdrawn=withdrawn,
         net_contributions=net,
         fees=row.get("fees", ZERO),
+        dividends=row.get("dividends", ZERO),
         total_return=total_value - net,
         total_return_pct=percent(total_value - net, net) if net > 0 else None,
         realized_pnl=row.get("realized_pnl", ZERO),

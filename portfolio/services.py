@@ -15,13 +15,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from portfolio import selectors
 from portfolio.models import Holding, PortfolioSnapshot, PortfolioSummary
 from portfolio.units import next_state
 from tradesim import rows
-from tradesim.money import to_4dp, to_cents
+from tradesim.money import ratio_of, to_4dp, to_cents
 
 logger = logging.getLogger("tradesim.portfolio")
 
@@ -508,3 +509,74 @@ def after_tick(*, ticks: int, timestamp: datetime) -> int:
     if count:
         logger.info("portfolio snapshots tick=%s count=%s cadence=%s", ticks, count, on_cadence)
     return count
+
+
+# Stock splits ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitCash:
+    """Cash in lieu of a fraction of a share at a split: `shares` (a fraction, in
+    denominators: 1 of 2 is half a share) at the new price, rounded to the cent."""
+
+    user_id: int
+    amount: Decimal
+    fraction: str  # "1/2"
+
+
+def split_holdings(
+    *, symbol: str, numerator: int, denominator: int, price: Decimal, held_quantity, now=None
+) -> list[SplitCash]:
+    """Split every holding of `symbol` numerator-for-denominator, in a fixed number of
+    statements whatever the number of holders; returns the cash in lieu owed to each
+    holder a fraction of a share is left over for (the caller credits it).
+
+    - A long holding of q shares becomes ⌊q·n/d⌋; the fraction left over is paid in cash at
+      the new `price`. One that would come to no whole share (a reverse split of fewer
+      shares than its ratio) is deleted: all of it is paid in cash.
+    - A short position of q shares owed becomes ⌈q·n/d⌉ shares owed: the lender is owed
+      whole shares, so the short rounds up, and the student is paid the part of a share it
+      grew by, at the new price, so its value stays what it was.
+    - The average price (and the day's average price) is divided by the ratio, to four
+      places; the shares bought today are multiplied, rounded down.
+    - held_quantity becomes `held_quantity` (an expression the caller computes from its open
+      orders, already split), so what the holding holds is what its orders hold.
+
+    Locks: the holding rows of `symbol` (the caller holds the balance locks before)."""
+    now = now or timezone.now()
+    n, d = numerator, denominator
+    found = list(
+        Holding.objects.select_for_update()
+        .filter(stock_id=symbol)
+        .order_by("id")
+        .values_list("id", "user_id", "quantity")
+    )
+    cash, vanishing = [], []
+    for holding_id, user_id, quantity in found:
+        # In d-ths of a new share: the fraction a long is left with, or the part of a share
+        # a short grows by to the whole share above (Python's % is never negative).
+        parts = quantity * n % d
+        if 0 < quantity * n < d:
+            vanishing.append(holding_id)
+        if parts:
+            amount = to_cents(price * parts / d)
+            if amount > 0:
+                cash.append(SplitCash(user_id=user_id, amount=amount, fraction=f"{parts}/{d}"))
+    if vanishing:
+        Holding.objects.filter(id__in=vanishing).delete()
+    if found:
+        whole = F("quantity") * Value(n) / Value(d)
+        owed = -((-F("quantity") * Value(n) + Value(d - 1)) / Value(d))
+
+        def divided(name):
+            return ratio_of(name, n, d, places=4, at_least=Decimal("0.0001"))
+
+        Holding.objects.filter(stock_id=symbol).update(
+            quantity=Case(When(quantity__gt=0, then=whole), default=owed),
+            average_price=divided("average_price"),
+            day_average_price=divided("day_average_price"),
+            day_quantity=F("day_quantity") * Value(n) / Value(d),
+            held_quantity=held_quantity,
+            last_updated=now,
+        )
+    return cash

@@ -152,7 +152,7 @@ class ScenarioAdmin(admin.ModelAdmin):
             else:
                 status = 400
         script = scenarios.script_of(scenario.source)
-        result = scenarios.preview(script, seed=seed)
+        result = scenarios.preview(script, seed=seed, model=scenarios.market_model())
         context = self._context(
             request,
             title=scenario.title,

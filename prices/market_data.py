@@ -25,6 +25,13 @@ class Listing:
     volatility: float
     beta: float
     is_index: bool = False
+    # Corporate actions (prices.actions): the annual dividend yield, the day of each 63-day
+    # quarter the stock goes ex-dividend and the day it reports earnings (None: never), and
+    # the typical size of an earnings surprise as a log move.
+    dividend_yield: float = 0.0
+    dividend_day: int | None = None
+    earnings_day: int | None = None
+    earnings_volatility: float = 0.05
 
 
 INDEX_SYMBOL = "TSIM"
@@ -101,6 +108,70 @@ _ROWS = [
     ("NEM", "Newmont Corporation", _MAT, "88.00", 0.07, 0.35, 0.55),
     ("FCX", "Freeport-McMoRan Inc.", _MAT, "42.00", 0.08, 0.35, 1.50),
 ]
+
+# Corporate actions: symbol → annual dividend yield, ex-dividend day of the quarter (None:
+# pays none), earnings day of the quarter, typical earnings surprise (log). Yields are
+# about what these companies paid going into 2026 (utilities, staples, energy and telecoms
+# 2–7 %, big tech under 1 %, growth names nothing); the reports fall between days 10 and
+# 49 of each 63-day quarter, a few every week, as real earnings seasons spread out.
+_ACTIONS = {
+    "AAPL": (0.004, 3, 10, 0.04),
+    "MSFT": (0.007, 26, 27, 0.04),
+    "NVDA": (0.0003, 49, 44, 0.08),
+    "AVGO": (0.007, 14, 21, 0.07),
+    "ORCL": (0.009, 37, 38, 0.07),
+    "CRM": (0.007, 60, 15, 0.07),
+    "ADBE": (0.0, None, 32, 0.07),
+    "AMD": (0.0, None, 49, 0.08),
+    "CSCO": (0.023, 13, 26, 0.05),
+    "IBM": (0.023, 36, 43, 0.06),
+    "GOOGL": (0.003, 59, 20, 0.05),
+    "META": (0.003, 24, 37, 0.08),
+    "NFLX": (0.0, None, 14, 0.08),
+    "DIS": (0.009, 12, 31, 0.05),
+    "VZ": (0.066, 35, 48, 0.03),
+    "T": (0.043, 58, 25, 0.04),
+    "AMZN": (0.0, None, 42, 0.07),
+    "TSLA": (0.0, None, 19, 0.09),
+    "HD": (0.025, 11, 36, 0.04),
+    "MCD": (0.023, 34, 13, 0.03),
+    "NKE": (0.024, 57, 30, 0.08),
+    "SBUX": (0.028, 22, 47, 0.06),
+    "WMT": (0.009, 45, 24, 0.04),
+    "PG": (0.028, 10, 41, 0.03),
+    "KO": (0.029, 33, 18, 0.03),
+    "PEP": (0.038, 56, 35, 0.03),
+    "COST": (0.005, 21, 12, 0.04),
+    "LLY": (0.006, 44, 29, 0.06),
+    "JNJ": (0.025, 9, 46, 0.03),
+    "UNH": (0.026, 32, 23, 0.07),
+    "MRK": (0.034, 55, 40, 0.04),
+    "PFE": (0.067, 20, 17, 0.04),
+    "ABBV": (0.029, 43, 34, 0.04),
+    "JPM": (0.019, 8, 11, 0.03),
+    "BAC": (0.021, 31, 28, 0.04),
+    "V": (0.007, 54, 45, 0.03),
+    "MA": (0.005, 19, 22, 0.03),
+    "GS": (0.02, 42, 39, 0.04),
+    "BRK.B": (0.0, None, 16, 0.02),
+    "XOM": (0.034, 30, 33, 0.03),
+    "CVX": (0.044, 53, 10, 0.03),
+    "COP": (0.035, 18, 27, 0.04),
+    "CAT": (0.01, 41, 44, 0.05),
+    "BA": (0.0, None, 21, 0.06),
+    "GE": (0.005, 29, 38, 0.06),
+    "HON": (0.023, 52, 15, 0.04),
+    "UPS": (0.068, 17, 32, 0.07),
+    "RTX": (0.016, 40, 49, 0.04),
+    "NEE": (0.027, 5, 26, 0.04),
+    "DUK": (0.034, 28, 43, 0.02),
+    "SO": (0.032, 51, 20, 0.02),
+    "PLD": (0.032, 16, 37, 0.04),
+    "AMT": (0.037, 39, 14, 0.04),
+    "LIN": (0.013, 4, 31, 0.03),
+    "NEM": (0.012, 27, 48, 0.07),
+    "FCX": (0.014, 50, 25, 0.06),
+}
 # fmt: on
 
 MARKET: list[Listing] = [
@@ -112,6 +183,10 @@ MARKET: list[Listing] = [
         drift=drift,
         volatility=volatility,
         beta=beta,
+        dividend_yield=_ACTIONS[symbol][0],
+        dividend_day=_ACTIONS[symbol][1],
+        earnings_day=_ACTIONS[symbol][2],
+        earnings_volatility=_ACTIONS[symbol][3],
     )
     for symbol, name, sector, price, drift, volatility, beta in _ROWS
 ] + [
@@ -125,5 +200,9 @@ MARKET: list[Listing] = [
         volatility=0.01,
         beta=1.0,
         is_index=True,
+        # The fund passes on its holdings' dividends (about 1.3 % a year); it reports no
+        # earnings of its own.
+        dividend_yield=0.013,
+        dividend_day=61,
     ),
 ]

@@ -5,7 +5,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Substr, Upper
+from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
+
+from prices.simulation import Jumps, MarketModel
+
+QUARTER_DAYS = 63  # trading days in a simulated quarter; a year is four of them
 
 
 class Price(models.Model):
@@ -47,6 +52,30 @@ class Price(models.Model):
         default=False, help_text="A halted symbol neither moves nor trades"
     )
     is_index = models.BooleanField(default=False, help_text="Tracks the market factor")
+    # Corporate actions on the simulated calendar (prices.actions): a quarter is 63 trading
+    # days, and these name a day within each one.
+    dividend_yield = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.25)],
+        help_text="Annual dividend as a share of the price, e.g. 0.03 for 3 % (paid quarterly)",
+    )
+    dividend_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(QUARTER_DAYS)],
+        help_text="The day of each 63-day quarter the stock goes ex-dividend (blank: pays none)",
+    )
+    earnings_day = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(QUARTER_DAYS)],
+        help_text="The day of each 63-day quarter the company reports (blank: never)",
+    )
+    earnings_volatility = models.FloatField(
+        default=0.05,
+        validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="The typical size of an earnings surprise (log move), e.g. 0.05 for about 5 %",
+    )
 
     class Meta:
         db_table = "prices"
@@ -66,6 +95,28 @@ class Price(models.Model):
                 condition=Q(volatility__gte=0),
                 name="prices_volatility_gte_0",
                 violation_error_message="The volatility cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(dividend_yield__gte=0) & Q(dividend_yield__lte=0.25),
+                name="prices_dividend_yield_range",
+                violation_error_message="The dividend yield is between 0 and 0.25 (25 %).",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(dividend_day__isnull=True)
+                    | (Q(dividend_day__gte=1) & Q(dividend_day__lte=QUARTER_DAYS))
+                )
+                & (
+                    Q(earnings_day__isnull=True)
+                    | (Q(earnings_day__gte=1) & Q(earnings_day__lte=QUARTER_DAYS))
+                ),
+                name="prices_action_days_in_quarter",
+                violation_error_message="A day of the quarter is between 1 and 63.",
+            ),
+            models.CheckConstraint(
+                condition=Q(earnings_volatility__gte=0),
+                name="prices_earnings_volatility_gte_0",
+                violation_error_message="The earnings volatility cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(symbol=Upper(F("symbol"))),
@@ -367,7 +418,7 @@ class MarketParameters(models.Model):
         decimal_places=2,
         null=True,
         blank=True,
-        default=Decimal("500.00"),
+        default=Decimal("1500.00"),
         validators=[MinValueValidator(Decimal("2.00"))],
         help_text="A stock that closes above this price splits on its own (blank: never)",
     )
@@ -400,15 +451,161 @@ class MarketParameters(models.Model):
                 name="market_parameters_spells_gte_1_day",
                 violation_error_message="A calm or stormy spell lasts at least one day.",
             ),
+            # Equal volatilities make a market without storms; a "stormy" spell calmer
+            # than a calm one would only swap the names the students read.
+            models.CheckConstraint(
+                condition=Q(turbulent_volatility__gte=F("calm_volatility")),
+                name="market_parameters_stormy_gte_calm",
+                violation_error_message=(
+                    "Stormy weeks must be at least as volatile as calm ones "
+                    "(equal volatilities make a market without storms)."
+                ),
+            ),
         ]
 
     def __str__(self):
         return "Market parameters"
 
+    def market_model(self) -> MarketModel:
+        """The price engine's model for these parameters (company gaps average zero)."""
+        return MarketModel(
+            drift=self.drift,
+            calm_volatility=self.calm_volatility,
+            turbulent_volatility=self.turbulent_volatility,
+            calm_days=self.calm_days,
+            turbulent_days=self.turbulent_days,
+            market_jumps=Jumps(
+                intensity=self.market_jumps_per_year,
+                mean=self.market_jump_mean,
+                volatility=self.market_jump_volatility,
+            ),
+            stock_jumps=Jumps(
+                intensity=self.stock_jumps_per_year, volatility=self.stock_jump_volatility
+            ),
+        )
+
     @classmethod
     def current(cls) -> "MarketParameters":
         """The row (made with the defaults if it is missing)."""
         return cls.objects.get_or_create(id=1)[0]
+
+
+_NUMBER_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 10: "ten"}
+
+
+def what_shares_become(numerator: int, denominator: int) -> str:
+    def word(n):
+        return _NUMBER_WORDS.get(n, str(n))
+
+    if denominator == 1:
+        return f"each share becomes {word(numerator)}"
+    return f"every {word(denominator)} shares become {word(numerator)}"
+
+
+class Split(models.Model):
+    """A stock split on the simulated calendar: each share becomes numerator/denominator
+    shares (2/1 for 2-for-1, 3/2 for 3-for-2, 1/10 for a 1-for-10 reverse split) at the
+    open of `effective_day`. Announced on `announced_day` by an instructor (`created_by`)
+    or by the market itself (a price above MarketParameters.split_above_price). Applied
+    by prices.splits at the tick that opens its day; cancelled only before then."""
+
+    stock = models.ForeignKey(
+        Price,
+        to_field="symbol",
+        db_column="symbol",
+        on_delete=models.CASCADE,
+        related_name="splits",
+    )
+    numerator = models.PositiveSmallIntegerField(help_text="Shares after: 2 in 2-for-1")
+    denominator = models.PositiveSmallIntegerField(help_text="Shares before: 1 in 2-for-1")
+    announced_day = models.PositiveIntegerField(help_text="The trading day it was announced")
+    effective_day = models.PositiveIntegerField(help_text="The trading day it takes effect")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The instructor who scheduled it; empty for the market's own",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        db_table = "splits"
+        ordering = ["-effective_day", "-id"]
+        constraints = [
+            # Forward splits from 3-for-2 to 10-for-1; reverse splits 1-for-2 to 1-for-10.
+            models.CheckConstraint(
+                condition=Q(
+                    numerator__gt=F("denominator"),
+                    numerator__lte=F("denominator") * 10,
+                    denominator__gte=1,
+                    denominator__lte=10,
+                )
+                & Q(GreaterThanOrEqual(F("numerator") * 2, F("denominator") * 3))
+                | Q(numerator=1, denominator__gte=2, denominator__lte=10),
+                name="splits_ratio_range",
+                violation_error_message="A split is from 3-for-2 to 10-for-1, or a reverse "
+                "split from 1-for-2 to 1-for-10.",
+            ),
+            models.CheckConstraint(
+                condition=Q(effective_day__gt=F("announced_day")),
+                name="splits_effective_after_announcement",
+                violation_error_message="A split takes effect on a day after it is announced.",
+            ),
+            models.CheckConstraint(
+                condition=Q(applied_at__isnull=True) | Q(cancelled_at__isnull=True),
+                name="splits_applied_or_cancelled",
+                violation_error_message="A split is either applied or cancelled, not both.",
+            ),
+            models.UniqueConstraint(
+                fields=["stock"],
+                condition=Q(applied_at__isnull=True, cancelled_at__isnull=True),
+                name="splits_one_pending_per_stock",
+                violation_error_message="This stock already has a split announced.",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["effective_day"],
+                condition=Q(applied_at__isnull=True, cancelled_at__isnull=True),
+                name="splits_pending_day",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.stock_id} {self.ratio_text} on day {self.effective_day}"
+
+    @property
+    def ratio_text(self) -> str:
+        return f"{self.numerator}-for-{self.denominator}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.applied_at is None and self.cancelled_at is None
+
+    @property
+    def what_a_share_becomes(self) -> str:
+        """ "each share becomes two", "every two shares become three", "every ten shares
+        become one"."""
+        return what_shares_become(self.numerator, self.denominator)
+
+    @property
+    def status(self) -> str:
+        if self.applied_at is not None:
+            return "applied"
+        if self.cancelled_at is not None:
+            return "cancelled"
+        return "pending"
 
 
 class Scenario(models.Model):

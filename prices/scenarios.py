@@ -32,7 +32,7 @@ import random
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from prices import news
@@ -469,17 +469,19 @@ class Preview:
         ).replace("-", "−")
 
 
-def scripted_model(model: MarketModel, day: Day) -> MarketModel:
-    """The market model of a scripted day: its volatility multiplier on the market factor."""
-    if day.volatility == 1.0:
-        return model
-    return replace(model, volatility=model.volatility * day.volatility)
+def market_model() -> MarketModel:
+    """The engine's model for the market's parameters (one query; the defaults while the
+    row is missing, which this does not create)."""
+    from prices.models import MarketParameters
+
+    params = MarketParameters.objects.filter(id=1).first()
+    return params.market_model() if params is not None else DEFAULT_MODEL
 
 
 def preview(script: Script, *, seed: int | None = None, model: MarketModel = DEFAULT_MODEL):
     """The index's path under the script, one engine step per trading day (the index alone:
-    beta 1, the market's drift, no company risk), from `seed` (the script's by default).
-    Pure: no database."""
+    beta 1, the market's drift, no company risk), in the script's regimes (held) and
+    volatility multipliers, from `seed` (the script's by default). Pure: no database."""
     seed = script.seed if seed is None else seed
     rng = random.Random(seed)
     log_level = math.log(PREVIEW_START)
@@ -493,7 +495,15 @@ def preview(script: Script, *, seed: int | None = None, model: MarketModel = DEF
             shock=day.market_log,
             is_index=True,
         )
-        moved = step([index], dt=1.0, rng=rng, model=scripted_model(model, day))
+        moved = step(
+            [index],
+            dt=1.0,
+            rng=rng,
+            model=model,
+            regime=day.regime,
+            volatility_scale=day.volatility,
+            hold_regime=True,
+        )
         log_level = moved.log_prices[0]
         levels.append(math.exp(log_level))
     return Preview(seed=seed, levels=levels, days=script.days)
@@ -556,9 +566,9 @@ class TickScript:
     """What the running scenario does to one tick (prices.services._tick)."""
 
     rng: random.Random
-    model: MarketModel
-    regime: str
-    volatility: float
+    regime: str  # the regime the tick runs in
+    hold_regime: bool  # the script holds it (not on the tick that finishes the run)
+    volatility: float  # the market factor's volatility × this
     shocks: dict[int, float]  # row index → log move
     headlines: list[news.Draft]
     day: int | None  # the scenario day this tick belongs to; None once finished
@@ -576,7 +586,7 @@ def tick_rng(seed: int, tick: int) -> random.Random:
     return random.Random(f"scenario:{seed}:{tick}")
 
 
-def for_tick(state, *, rows, dt: float, new_day: bool, model: MarketModel) -> TickScript | None:
+def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
     """The running scenario's part in this tick, or None when none is running.
 
     One query (the running run and its scenario), plus one UPDATE on the tick that
@@ -617,8 +627,8 @@ def for_tick(state, *, rows, dt: float, new_day: bool, model: MarketModel) -> Ti
         ended = news.headline(news.Kind.SCENARIO, f"Scenario finished: {run.scenario.title}")
         return TickScript(
             rng=rng,
-            model=model,
             regime=state.regime,
+            hold_regime=False,
             volatility=1.0,
             shocks={},
             headlines=[ended],
@@ -647,8 +657,8 @@ def for_tick(state, *, rows, dt: float, new_day: bool, model: MarketModel) -> Ti
             _attach(headlines, shock.headline, symbol=shock.target, percent=shock.percent)
     return TickScript(
         rng=rng,
-        model=scripted_model(model, day),
         regime=day.regime,
+        hold_regime=True,
         volatility=day.volatility,
         shocks=shocks,
         headlines=headlines,

@@ -15,8 +15,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from prices import quote_cache
-from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
+from prices.models import Headline, MarketState, Price, PriceHistory, Split, TradingSession
 from prices.services import InvalidMarketInput, normalize_symbol
+from prices.simulation import CALM, TURBULENT
 from prices.ticker import HEARTBEAT_KEY
 from tradesim.charts import axis_labels
 from tradesim.money import CENT
@@ -208,10 +209,16 @@ class MarketSummary:
     ticks: int
     last_tick_at: datetime | None
     index: Quote | None
+    regime: str = CALM  # the market's volatility regime: "calm" or "turbulent"
+
+    @property
+    def stormy(self) -> bool:
+        return self.regime == TURBULENT
 
 
 def market_summary() -> MarketSummary:
-    """Breadth, sectors, the clock and the index fund's quote. Four queries."""
+    """Breadth, sectors, the clock (with the market's regime) and the index fund's quote.
+    Four queries."""
     counts = Price.objects.aggregate(
         symbols=Count("id"),
         advancers=Count("id", filter=Q(price__gt=F("previous_close"))),
@@ -219,7 +226,7 @@ def market_summary() -> MarketSummary:
         halted=Count("id", filter=Q(halted=True)),
     )
     sectors = list(Price.objects.order_by("sector").values_list("sector", flat=True).distinct())
-    state = MarketState.objects.filter(id=1).values("ticks", "last_tick_at").first() or {}
+    state = MarketState.objects.filter(id=1).values("ticks", "last_tick_at", "regime").first() or {}
     index = Price.objects.filter(is_index=True).order_by("symbol").values(*QUOTE_FIELDS).first()
     return MarketSummary(
         **counts,
@@ -227,6 +234,7 @@ def market_summary() -> MarketSummary:
         ticks=state.get("ticks", 0),
         last_tick_at=state.get("last_tick_at"),
         index=Quote.from_row(index) if index else None,
+        regime=state.get("regime", CALM),
     )
 
 
@@ -340,39 +348,72 @@ def chart_data(quote: Quote, history: list[tuple[datetime, Decimal]]) -> dict:
     }
 
 
-# News: the instructors' market events, as students read them ----------------------------
+# News: the headlines the market writes (prices.news) --------------------------------------
 
 NEWS_SESSIONS = 5  # the current simulated trading day and the four before it
 NEWS_LIMIT = 8
+NEWS_PAGE_SIZE = 50
+_NEWS_FIELDS = ("id", "kind", "day", "published_at", "stock_id", "sector", "text", "percent")
+_KIND_LABELS = dict(Headline.Kind.choices)
 
 
 @dataclass(frozen=True)
 class NewsItem:
-    applied_at: datetime
-    symbol: str  # "" for a sector's news
-    sector: str  # "" for one symbol's news
-    percent: Decimal
-    reason: str
+    id: int
+    kind: str
+    day: int  # the simulated trading day it came on (1 for the first)
+    published_at: datetime
+    symbol: str  # "" for a sector's or the whole market's news
+    sector: str
+    text: str
+    percent: Decimal | None  # the move it came with; None for news that moved nothing yet
+
+    @classmethod
+    def from_row(cls, row: dict) -> "NewsItem":
+        return cls(
+            id=row["id"],
+            kind=row["kind"],
+            day=row["day"],
+            published_at=row["published_at"],
+            symbol=row["stock_id"] or "",
+            sector=row["sector"],
+            text=row["text"],
+            percent=row["percent"],
+        )
+
+    @property
+    def kind_label(self) -> str:
+        return _KIND_LABELS.get(self.kind, self.kind.capitalize())
 
     @property
     def target(self) -> str:
-        return self.symbol or f"{self.sector} sector"
+        """What the news is about: the symbol, "Energy sector", or "Whole market"."""
+        if self.symbol:
+            return self.symbol
+        return f"{self.sector} sector" if self.sector else "Whole market"
 
     @property
     def move(self) -> str:
-        """The move as shown: "−12.0 %", "+8.5 %" (a real minus sign, one decimal)."""
+        """The move as shown: "−12.0 %", "+8.5 %" (a real minus sign, one decimal); "" for
+        news without one."""
+        if self.percent is None:
+            return ""
         rounded = self.percent.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
         sign = "+" if rounded > 0 else "−" if rounded < 0 else ""
         return f"{sign}{abs(rounded)} %"
 
     @property
     def is_rise(self) -> bool:
-        return self.percent > 0
+        return self.percent is not None and self.percent > 0
+
+    @property
+    def is_fall(self) -> bool:
+        return self.percent is not None and self.percent < 0
 
     @property
     def when(self) -> str:
-        """The local time, with the day when it was not today: "10:42", "Nov 30, 15:02"."""
-        local = timezone.localtime(self.applied_at)
+        """The local time, with the date when it was not today: "10:42", "Nov 30, 15:02"."""
+        local = timezone.localtime(self.published_at)
         if local.date() == timezone.localdate():
             return f"{local:%H:%M}"
         return f"{local:%b} {local.day}, {local:%H:%M}"
@@ -381,26 +422,47 @@ class NewsItem:
 def recent_news(
     *, symbol: str | None = None, sector: str | None = None, limit: int = NEWS_LIMIT
 ) -> list[NewsItem]:
-    """The market events applied in the last NEWS_SESSIONS simulated trading days, newest
-    first, at most `limit`: all of them, or with `symbol` and `sector` those about the
-    symbol or its sector (a quote page's). Cancelled events never moved the market and are
-    not news. One query, however many events there are."""
+    """The headlines of the last NEWS_SESSIONS simulated trading days, newest first, at
+    most `limit`: all of them, or with `symbol` and `sector` those about the symbol and
+    those about its whole sector (a quote page's). One query, however much news there is."""
     current_day = Subquery(MarketState.objects.filter(id=1).values("trading_day")[:1])
-    rows = MarketEvent.objects.filter(
-        applied_at__isnull=False,
-        cancelled_at__isnull=True,
-        # MarketState.trading_day counts the completed days; the current one is that + 1.
-        applied_day__gte=current_day + Value(2 - NEWS_SESSIONS),
-    )
+    # MarketState.trading_day counts the completed days; the current one is that + 1.
+    rows = Headline.objects.filter(day__gte=current_day + Value(2 - NEWS_SESSIONS))
     if symbol is not None or sector is not None:
         rows = rows.filter(Q(stock_id=symbol) | Q(stock__isnull=True, sector=sector or ""))
-    rows = rows.order_by("-applied_at", "-id").values_list(
-        "applied_at", "stock_id", "sector", "percent", "reason"
-    )[:limit]
-    return [
-        NewsItem(applied_at=at, symbol=sym or "", sector=sec, percent=pct, reason=reason)
-        for at, sym, sec, pct, reason in rows
-    ]
+    rows = rows.order_by("-published_at", "-id").values(*_NEWS_FIELDS)[:limit]
+    return [NewsItem.from_row(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class NewsPage:
+    items: list[NewsItem]
+    page_obj: Page  # for the pagination include; its rows are already read
+
+    @property
+    def count(self) -> int:
+        return self.page_obj.paginator.count
+
+
+def headlines(*, kind: str = "", symbol: str = "") -> QuerySet:
+    """Every headline, newest first; of one kind and about one symbol when given (both
+    already checked: see prices.forms.NewsFilterForm). Not evaluated."""
+    rows = Headline.objects.all()
+    if kind:
+        rows = rows.filter(kind=kind)
+    if symbol:
+        rows = rows.filter(stock_id=symbol)
+    return rows.order_by("-published_at", "-id")
+
+
+def news_page(*, kind: str = "", symbol: str = "", page=1) -> NewsPage:
+    """One page of headlines(kind, symbol). Two queries (the count and the page), on the
+    headlines' indexes."""
+    rows = headlines(kind=kind, symbol=symbol).values(*_NEWS_FIELDS)
+    page_obj = Paginator(rows, NEWS_PAGE_SIZE).get_page(page)
+    return NewsPage(
+        items=[NewsItem.from_row(row) for row in page_obj.object_list], page_obj=page_obj
+    )
 
 
 @dataclass(frozen=True)
@@ -443,3 +505,13 @@ def ticker_heartbeat() -> Heartbeat:
     if not isinstance(cached, dict):
         cached = {}
     return Heartbeat(seen_at=seen_at, by=cached.get("by"), cache_seen_at=cached.get("at"))
+
+
+def announced_split(symbol: str) -> Split | None:
+    """The split announced for `symbol` that has not taken effect, if any (the quote page
+    says "2-for-1 split on day 34"). One query."""
+    return (
+        Split.objects.filter(stock_id=symbol, applied_at__isnull=True, cancelled_at__isnull=True)
+        .only("numerator", "denominator", "effective_day", "stock_id")
+        .first()
+    )

@@ -31,27 +31,30 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import partial
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import OperationalError, connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from prices import bulk, news, quote_cache, scenarios
+from prices import actions, bulk, news, quote_cache, scenarios
 from prices.market_data import MARKET, Listing
 from prices.models import (
     HistoryThinning,
     MarketEvent,
+    MarketParameters,
     MarketState,
     Price,
     PriceHistory,
     TradingSession,
 )
 from prices.simulation import (
-    DEFAULT_MODEL,
+    CALM,
     MINUTES_PER_TRADING_DAY,
     ONE_MINUTE,
+    REGIMES,
+    TURBULENT,
     MarketModel,
     Stock,
     dollars,
@@ -142,6 +145,10 @@ class TickResult:
     # What the tick hooks report after the tick (e.g. "orders: 2 filled, …"), in order.
     notes: list[str] = field(default_factory=list, compare=False)
     headlines: int = 0  # the headlines this tick wrote (prices.news)
+    headline_kinds: str = ""  # their kinds in words: "1 earnings, 2 large moves"
+    splits: int = 0  # the stock splits that took effect at this tick (prices.splits)
+    regime: str = CALM  # the market's volatility regime after the tick (prices.simulation)
+    regime_changed: bool = False  # the tick ended a calm or a stormy spell
 
     @property
     def clock(self) -> str:
@@ -166,9 +173,14 @@ class TickResult:
             parts.append(f"{self.events_applied} event{plural} applied")
         if self.new_day:
             parts.append("new trading day")
+        if self.splits:
+            parts.append(f"{self.splits} split{'s' if self.splits != 1 else ''}")
         if self.headlines:
             plural = "s" if self.headlines != 1 else ""
-            parts.append(f"{self.headlines} headline{plural}")
+            kinds = f": {self.headline_kinds}" if self.headline_kinds else ""
+            parts.append(f"{self.headlines} headline{plural}{kinds}")
+        if self.regime_changed:
+            parts.append("market turned stormy" if self.regime == TURBULENT else "market calmed")
         parts.extend(self.notes)
         return " | ".join(parts)
 
@@ -181,7 +193,7 @@ def advance_market(
     rng=None,
     now: datetime | None = None,
     wait: bool = False,
-    model: MarketModel = DEFAULT_MODEL,
+    model: MarketModel | None = None,
 ) -> TickResult:
     """Advance the market by one tick of `dt` trading days, in one database transaction.
 
@@ -195,9 +207,23 @@ def advance_market(
       when its symbol ticks and is not halted (news waits for a halted stock to reopen),
       a sector's event at the next whole-market tick, to the sector's trading symbols;
     - one price_history row per ticked symbol (halted ones at their unchanged price);
-    - a fixed number of queries whatever the number of symbols (six, plus two when a
-      new trading day rolls the previous closes and records the day's opening in
-      TradingSession (one on the market's first tick), and one when events are applied);
+    - the market factor moves in the market's volatility regime (MarketState.regime, calm
+      or turbulent), which may switch at the end of the tick and is saved with the clock;
+      the engine's model is built from the MarketParameters row, read once per tick (a
+      change in the admin applies from the next tick), unless `model` is given (tests);
+    - at the tick that opens a day: the splits due take effect before the prices are
+      read, and the automatic ones are announced (prices.splits, settings.SPLIT_HANDLERS);
+      that day's dividends and earnings reports (prices.actions): the ex-dividend price
+      drops and the earnings jumps move the prices, and the dividends are paid to the
+      holders in this transaction (settings.DIVIDEND_HANDLERS);
+    - a headline (prices.news) for each corporate action, each event applied and each
+      large move (at least MarketParameters.news_move_percent in the tick);
+    - a fixed number of queries whatever the number of symbols: seven; five more when a
+      new trading day rolls the previous closes, records the day's opening in
+      TradingSession (one on the market's first tick), looks for the splits due and the
+      stocks above the split price, and reads the day's corporate actions; a fixed number
+      more for each split applied and for the dividend handlers on a day with
+      dividends; one when events are applied; one when the tick writes headlines;
     - after commit: the quote cache moves to a new generation, then each
       settings.TICK_HOOKS entry is called as hook(ticks=…, timestamp=…) (trading's fills
       the orders the new prices reach, then portfolio's snapshots); a hook that returns a
@@ -255,15 +281,33 @@ def _tick(
     dt: float,
     wanted: list[str] | None,
     rng,
-    model: MarketModel,
+    model: MarketModel | None,
     now: datetime,
 ) -> TickResult:
+    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
+    drafts: list[news.Draft] = []
+    # The market's parameters, one query: the engine's model (unless the caller passed
+    # one) and the thresholds the tick's news and corporate actions read.
+    params = MarketParameters.current()
+    if model is None:
+        model = params.market_model()
+    regime = state.regime if state.regime in REGIMES else CALM
+
     new_day = state.day_elapsed >= 1 - _DAY_EPSILON
     if new_day:
         Price.objects.update(previous_close=F("price"))
         state.trading_day += 1
         state.day_elapsed = max(0.0, state.day_elapsed - 1.0)
         state.day_started_at = now
+        # Splits (prices.splits): the day's splits take effect at its open, before the
+        # rows are read, and the automatic ones are announced.
+        from prices import splits  # prices.splits builds on this module
+
+        splits_applied = splits.open_day(
+            day=state.trading_day + 1, now=now, drafts=drafts, params=params
+        )
+    else:
+        splits_applied = 0
     if new_day or state.ticks == 0:
         TradingSession.objects.bulk_create(
             [TradingSession(number=state.trading_day + 1, opened_at=now)], ignore_conflicts=True
@@ -282,21 +326,25 @@ def _tick(
     events = list(
         MarketEvent.objects.filter(applied_at__isnull=True, cancelled_at__isnull=True)
         .order_by("id")
-        .values_list("id", "stock_id", "sector", "percent")
+        .values_list("id", "stock_id", "sector", "percent", "reason")
     )
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
-    # The tick's news (prices.news), stored in one INSERT at the end of the tick.
-    drafts: list[news.Draft] = []
-
-    # The running scenario (prices.scenarios), one query: its script's moves join the
-    # events', its seed and the run's tick count draw this tick's random numbers (a replay
-    # repeats the prices), its day sets the regime and volatility, its headlines are news.
-    scripted = scenarios.for_tick(state, rows=rows, dt=dt, new_day=new_day, model=model)
+    # The running scenario (prices.scenarios), one query, before anything draws a random
+    # number: its seed and the run's tick count draw them all (a replay repeats the
+    # prices), its day holds the regime and scales the volatility, its moves join the
+    # events' and its headlines the news.
+    scripted = scenarios.for_tick(state, rows=rows, dt=dt, new_day=new_day)
     if scripted is not None:
-        rng, model = scripted.rng, scripted.model
-        state.regime = scripted.regime
+        rng, regime = scripted.rng, scripted.regime
         shocks = scripted.add_shocks(shocks)
         drafts.extend(scripted.headlines)
+    # The day's corporate actions (prices.actions), at the tick that opens the day: the
+    # ex-dividend drops and earnings jumps join the shocks, their headlines the drafts.
+    day_actions = actions.DayActions()
+    if new_day:
+        day_actions = actions.for_day(rows, day=state.trading_day + 1, rng=rng)
+        shocks = actions.add_shocks(shocks, day_actions)
+        drafts.extend(day_actions.drafts)
 
     stocks = []
     for i, (_, _, _, price, log_price, drift, vol, beta, halted, is_index) in enumerate(rows):
@@ -315,7 +363,15 @@ def _tick(
                 is_index=bool(is_index),
             )
         )
-    moved = step(stocks, dt=dt, rng=rng, model=model)
+    moved = step(
+        stocks,
+        dt=dt,
+        rng=rng,
+        model=model,
+        regime=regime,
+        volatility_scale=scripted.volatility if scripted else 1.0,
+        hold_regime=bool(scripted and scripted.hold_regime),
+    )
 
     updates, history = [], []
     up = down = flat = halted_count = 0
@@ -349,13 +405,33 @@ def _tick(
         MarketEvent.objects.filter(id__in=applied).update(
             applied_at=now, applied_day=state.trading_day + 1
         )
+        drafts += news.event_headlines(events, applied, {row[1]: row[2] for row in rows})
 
+    # The dividends' cash (settings.DIVIDEND_HANDLERS), in this transaction with the drop.
+    action_notes = actions.pay(day_actions.dividends, day=state.trading_day + 1, at=now)
+    if index_change is None:
+        index_change = Decimal(math.expm1(moved.market_return) * 100)
+    # The large moves' news, last: a symbol, sector or market with a headline in this
+    # tick's drafts already (its earnings, an event) gets no second one.
+    drafts += news.large_moves(
+        (
+            (row[1], row[2], round(row[3] * 100), cents, bool(row[9]))
+            for row, cents in zip(rows, moved.cents, strict=True)
+            if not row[8]
+        ),
+        threshold=params.news_move_percent,
+        drafts=drafts,
+        market_move=index_change,
+        index_symbol=index_symbol,
+        tick=state.ticks + 1,
+    )
     published = news.publish(drafts, day=state.trading_day + 1, at=now)
 
     state.ticks += 1
     state.last_tick_at = now
     state.market_log_level += moved.market_return
     state.day_elapsed += dt
+    state.regime = moved.regime
     state.save(
         update_fields=[
             "ticks",
@@ -368,8 +444,6 @@ def _tick(
         ]
     )
 
-    if index_change is None:
-        index_change = Decimal(math.expm1(moved.market_return) * 100)
     return TickResult(
         ticks=state.ticks,
         timestamp=now,
@@ -386,7 +460,12 @@ def _tick(
         index_price=index_price,
         index_change_pct=index_change.quantize(CENT, rounding=ROUND_HALF_UP) + 0,  # no −0.00
         market_return=moved.market_return,
+        notes=[*actions.summary(day_actions), *action_notes],
         headlines=published,
+        headline_kinds=news.kinds_text(drafts),
+        splits=splits_applied,
+        regime=moved.regime,
+        regime_changed=moved.regime != regime,
     )
 
 
@@ -401,7 +480,7 @@ def _event_shocks(events, rows, *, whole_market: bool) -> tuple[dict[int, float]
             by_sector[row[2]].append(i)
     shocks: dict[int, float] = defaultdict(float)
     applied = []
-    for event_id, symbol, sector, percent in events:
+    for event_id, symbol, sector, percent, *_ in events:
         move = math.log1p(float(percent) / 100)
         if symbol:
             i = position.get(symbol)
@@ -536,6 +615,27 @@ def _check_parameters(**values) -> None:
             raise InvalidMarketInput(f"{name.capitalize()}: {' '.join(exc.messages)}") from None
 
 
+_KEEP = object()  # update_symbol: leave this field as it is
+
+
+def _check_actions(**values) -> None:
+    """The corporate-action fields' own validators (prices.actions): a yield and an
+    earnings volatility are numbers, the days whole numbers of the quarter or None."""
+    for name, value in values.items():
+        if value is None and name.endswith("_day"):
+            continue
+        if name.endswith("_day"):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidMarketInput(f"{name.replace('_', ' ').capitalize()}: a whole day.")
+        elif isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise InvalidMarketInput(f"{name.replace('_', ' ').capitalize()} must be a number.")
+        try:
+            Price._meta.get_field(name).run_validators(value)
+        except ValidationError as exc:
+            label = name.replace("_", " ").capitalize()
+            raise InvalidMarketInput(f"{label}: {' '.join(exc.messages)}") from None
+
+
 def update_symbol(
     *,
     symbol: str,
@@ -544,16 +644,32 @@ def update_symbol(
     beta: float,
     name: str | None = None,
     sector: str | None = None,
+    dividend_yield=_KEEP,
+    dividend_day=_KEEP,
+    earnings_day=_KEEP,
+    earnings_volatility=_KEEP,
     by=None,
 ) -> Price:
     """Change one symbol's simulation parameters (from the next tick on) and, optionally,
-    its company name and sector.
+    its company name and sector and its corporate actions (dividend yield and day,
+    earnings day and volatility; a day of None stops that action).
 
     Locks that price row; when something changed and `by` is given, one audit entry
     names each old and new value."""
     symbol = normalize_symbol(symbol)
     _check_parameters(drift=drift, volatility=volatility, beta=beta)
-    new = {"drift": drift, "volatility": volatility, "beta": beta}
+    actions = {
+        field: value
+        for field, value in (
+            ("dividend_yield", dividend_yield),
+            ("dividend_day", dividend_day),
+            ("earnings_day", earnings_day),
+            ("earnings_volatility", earnings_volatility),
+        )
+        if value is not _KEEP
+    }
+    _check_actions(**actions)
+    new = {"drift": drift, "volatility": volatility, "beta": beta, **actions}
     if name is not None:
         new["name"] = name.strip()
     if sector is not None:
@@ -579,6 +695,81 @@ def update_symbol(
     if {"name", "sector"} & set(changed):
         transaction.on_commit(quote_cache.invalidate)
     return price
+
+
+# The fields of MarketParameters an instructor edits (every one but the row's id).
+MARKET_PARAMETER_FIELDS = [
+    f.name for f in MarketParameters._meta.concrete_fields if not f.primary_key
+]
+
+
+def update_market_parameters(*, by=None, **values) -> MarketParameters:
+    """Change the market's own parameters (the one MarketParameters row): the regimes'
+    volatilities and spells, the jumps, the split and news thresholds. The next tick reads
+    them; a tick already running keeps the values it read.
+
+    Locks that row (not the market lock, so an edit never waits for a tick). The new values
+    are checked as the admin form checks them — each field's range and the table's
+    constraints (a stormy volatility at least the calm one) — and InvalidMarketInput
+    names what is wrong, changing nothing. When something changed and `by` is given, the
+    change is audited (MARKET_PARAMETERS, each field's old→new value) in the same
+    transaction. Returns the row."""
+    unknown = sorted(set(values) - set(MARKET_PARAMETER_FIELDS))
+    if unknown:
+        raise InvalidMarketInput(f"No such market parameter: {', '.join(unknown)}.")
+    for name, value in values.items():
+        if isinstance(value, bool) or (isinstance(value, float) and not math.isfinite(value)):
+            raise InvalidMarketInput(f"{name.replace('_', ' ').capitalize()} must be a number.")
+    with transaction.atomic():
+        MarketParameters.current()  # only after the row was deleted by hand
+        row = MarketParameters.objects.select_for_update().get(id=1)
+        old = {name: getattr(row, name) for name in values}
+        for name, value in values.items():
+            setattr(row, name, value)
+        try:
+            row.full_clean()
+        except ValidationError as exc:
+            raise InvalidMarketInput(_explained(exc)) from None
+        # Compared after cleaning, which turns a "0.2" into 0.2 and a 5 into Decimal("5").
+        changed = [name for name in values if getattr(row, name) != old[name]]
+        if not changed:
+            return row
+        row.save(update_fields=changed)
+        if by is not None:
+            for detail in _audit_details(
+                [f"{name} {_shown(old[name])}→{_shown(getattr(row, name))}" for name in changed]
+            ):
+                audit.record(actor=by, action=AuditEntry.Action.MARKET_PARAMETERS, detail=detail)
+    logger.info("Market parameters changed: %s", ", ".join(changed))
+    return row
+
+
+def _explained(exc: ValidationError) -> str:
+    """A model's validation errors as one sentence per field, each named."""
+    parts = []
+    for name, messages in exc.message_dict.items():
+        if name == NON_FIELD_ERRORS:
+            parts.extend(messages)
+        else:
+            label = MarketParameters._meta.get_field(name).verbose_name.capitalize()
+            parts.append(f"{label}: {' '.join(messages)}")
+    return " ".join(parts)
+
+
+def _shown(value) -> str:
+    return "blank" if value is None else str(value)
+
+
+def _audit_details(changes: list[str], limit: int = 300) -> list[str]:
+    """The changes joined into as few audit details as fit (an entry holds 300 characters);
+    a change is never split between two entries."""
+    details: list[str] = []
+    for change in changes:
+        if details and len(details[-1]) + 2 + len(change) <= limit:
+            details[-1] += ", " + change
+        else:
+            details.append(change)
+    return details
 
 
 def schedule_event(
@@ -685,6 +876,10 @@ def _new_price(listing: Listing, now: datetime) -> Price:
         volatility=listing.volatility,
         beta=listing.beta,
         is_index=listing.is_index,
+        dividend_yield=listing.dividend_yield,
+        dividend_day=listing.dividend_day,
+        earnings_day=listing.earnings_day,
+        earnings_volatility=listing.earnings_volatility,
     )
 
 
@@ -694,6 +889,12 @@ def _check_listing(listing: Listing) -> None:
     if not MIN_LISTING_PRICE <= listing.price <= MAX_LISTING_PRICE:
         raise InvalidMarketInput(LISTING_PRICE_RANGE)
     _check_parameters(drift=listing.drift, volatility=listing.volatility, beta=listing.beta)
+    _check_actions(
+        dividend_yield=listing.dividend_yield,
+        dividend_day=listing.dividend_day,
+        earnings_day=listing.earnings_day,
+        earnings_volatility=listing.earnings_volatility,
+    )
 
 
 def list_symbol(listing: Listing, *, now: datetime | None = None) -> Price:

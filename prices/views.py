@@ -5,17 +5,21 @@ from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from prices.forms import NewsFilterForm
+from prices.models import Price
 from prices.selectors import (
     CHART_RANGES,
     MAX_CHART_POINTS,
     NEWS_SESSIONS,
     RANGE_LABELS,
     UnknownSymbol,
+    announced_split,
     chart_data,
     chart_range,
     get_quote,
     market_overview,
     market_summary,
+    news_page,
     price_history,
     recent_news,
 )
@@ -137,6 +141,8 @@ def quote(request, symbol):
             "since": history[0][0] if history else None,
             "news": recent_news(symbol=current.symbol, sector=current.sector),
             "news_sessions": NEWS_SESSIONS,
+            "news_symbol": current.symbol,
+            "split": announced_split(current.symbol),
         },
     )
 
@@ -158,3 +164,27 @@ def quote_live(request, symbol):
             "history": chart_data(current, history),
         }
     )
+
+
+@require_safe
+def news(request):
+    """Every headline the market wrote, newest first, a page at a time; by kind and by
+    symbol. A filter that is not one answers 400 with its message; a symbol on no market,
+    404 ("no such symbol")."""
+    form = NewsFilterForm(request.GET)
+    context = {"form": form, "page": None, "company": None, "filtered": False}
+    if not form.is_valid():
+        return render(request, "prices/news.html", context, status=400)
+    kind, symbol = form.cleaned_data["kind"], form.cleaned_data["symbol"]
+    # The filters as applied: " aapl " shows as AAPL.
+    context["form"] = NewsFilterForm(initial={"kind": kind, "symbol": symbol})
+    context["filtered"], context["symbol"] = bool(kind or symbol), symbol
+    if symbol:
+        context["company"] = (
+            Price.objects.filter(symbol=symbol).values_list("name", flat=True).first()
+        )
+        if context["company"] is None:
+            context["unknown_symbol"] = symbol
+            return render(request, "prices/news.html", context, status=404)
+    context["page"] = news_page(kind=kind, symbol=symbol, page=request.GET.get("page"))
+    return render(request, "prices/news.html", context)

@@ -23,6 +23,7 @@ MARKET_ACTIONS = [
     AuditEntry.Action.MARKET_EVENT,
     AuditEntry.Action.CANCEL_EVENT,
     AuditEntry.Action.PARAMETERS,
+    AuditEntry.Action.MARKET_PARAMETERS,
     AuditEntry.Action.UPLOAD_SCENARIO,
     AuditEntry.Action.START_SCENARIO,
     AuditEntry.Action.PAUSE_SCENARIO,

@@ -119,6 +119,18 @@ SECTIONS: tuple[Section, ...] = (
                 "One step of the simulated market: at each tick every price moves a little.",
             ),
             Term(
+                "market-mood",
+                "Market mood (calm or stormy)",
+                "Whether the market is in a calm spell, when prices move by small amounts, or "
+                "a stormy one, when they swing much more, up as well as down. A spell lasts "
+                "some weeks, then the mood changes.",
+                "Real markets have quiet months and wild weeks: big moves tend to come in "
+                "bunches. TradeSim's market switches between the two moods at random; your "
+                "teacher sets how wild each one is and how long it lasts on average. A "
+                "stormy market is not a falling one: it is a riskier one, where a week can "
+                "bring a large gain or a large loss.",
+            ),
+            Term(
                 "previous-close",
                 "Previous close",
                 "A company's price at the end of the last simulated trading day. "
@@ -401,6 +413,18 @@ SECTIONS: tuple[Section, ...] = (
                 "the average cost of the shares sold (before commission).",
                 "Example: you bought 10 shares at $100 and sell them at $130. Your realized "
                 "P/L is 10 × ($130 − $100) = $300.",
+            ),
+            Term(
+                "dividends",
+                "Dividends",
+                "Cash a company pays its shareholders once a quarter: on the ex-dividend day "
+                "the price drops by the dividend and every holder is paid it in cash (a short "
+                "seller owes it). Dividends count in your total return, apart from price gains.",
+                "A quarter is 63 simulated trading days. Your total value does not change on "
+                "the ex-dividend day: part of your shares' value turned into cash. Example: "
+                "you hold 10 shares at $100 and the company pays $1.00 a share; the price "
+                "drops to about $99 and $10.00 is added to your cash. Short 10 shares instead, "
+                "and $10.00 is taken from your cash.",
             ),
             Term(
                 "today",

@@ -344,6 +344,18 @@ API_RATE_LIMIT_PER_MINUTE = setting(
 # This keeps `prices` at the bottom of the app graph: apps above it subscribe here.
 # In this order: fills change holdings and cash, then the snapshots value them.
 TICK_HOOKS: list[str] = ["trading.services.after_tick", "portfolio.services.after_tick"]
+# Called by the market's tick that opens a trading day, INSIDE its transaction, with that
+# day's dividends as handler(dividends=[(symbol, per-share Decimal), …], day=N, at=<tick
+# time>) (prices.actions): the apps above the ledger pay them to their holders (trading:
+# a `dividend` row for each holder, a `dividend_charge` row for each short). An error
+# undoes the tick, so the price drop and the cash never part. May return a summary string.
+DIVIDEND_HANDLERS: list[str] = ["trading.dividends.pay_dividends"]
+# Called by the tick that applies a stock split (prices.splits), inside the tick's
+# transaction with the market lock held, after the symbol's price and history are divided,
+# as hook(symbol=…, numerator=…, denominator=…, price=<the new price>, day=…, now=…): the
+# apps above the market adjust what they keep (trading: every holding, the cash in lieu of
+# fractions, and every open order), each in a fixed number of statements.
+SPLIT_HANDLERS: list[str] = ["trading.splits.apply_split"]
 # Run by check_ledger after the journal check, as check() -> list of problem lines: the
 # apps above the ledger check what they keep on it (trading: the cash and shares that open
 # orders hold).

@@ -64,7 +64,9 @@ class AccountOut(Schema):
     net_contributions: Money = Field(
         description="Starting cash, deposits and grants, less withdrawals."
     )
-    total_return: Money = Field(description="Total value less net contributions.")
+    total_return: Money = Field(
+        description="Total value less net contributions: price gains and dividends together."
+    )
     total_return_pct: Percent | None
     time_weighted_return_pct: Percent = Field(
         description="The return of the decisions alone, deposits and withdrawals aside."
@@ -73,6 +75,10 @@ class AccountOut(Schema):
     unrealized_pnl: Money
     day_change: Money
     fees: Money
+    dividends: Money = Field(
+        description="Dividends received less dividends charged on short positions, in all: "
+        "part of the total return, apart from the price gains."
+    )
     classroom: ClassOut | None = Field(description="Null for a student in no class.")
     rank: RankOut | None
 
@@ -123,6 +129,7 @@ def get_account(request):
         "unrealized_pnl": overview.unrealized_pnl,
         "day_change": overview.day_change,
         "fees": overview.fees,
+        "dividends": overview.dividends,
         "classroom": classroom,
         "rank": rank,
     }

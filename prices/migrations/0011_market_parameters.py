@@ -147,7 +147,7 @@ class Migration(migrations.Migration):
                     models.DecimalField(
                         blank=True,
                         decimal_places=2,
-                        default=Decimal("500.00"),
+                        default=Decimal("1500.00"),
                         help_text="A stock that closes above this price splits on its own (blank: never)",
                         max_digits=15,
                         null=True,

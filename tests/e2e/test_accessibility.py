@@ -569,6 +569,8 @@ STUDENT_PAGES = [
     Page("dashboard explanation open", "student", "/portfolio/", then=_open_explanation),
     Page("market with news", "student", lambda w: _news(w) and "/prices/"),
     Page("quote with news", "student", lambda w: _news(w) and f"/prices/{w.ids['symbol']}/"),
+    Page("news", "student", lambda w: _news(w) and "/prices/news/"),
+    Page("news bad filter", "student", "/prices/news/?kind=gossip", status=400),
     Page(
         "quote chart table open",
         "student",
@@ -644,6 +646,7 @@ CONSOLE_PAGES = [
     Page("market events", "instructor", "/admin/prices/marketevent/"),
     Page("market event add", "instructor", "/admin/prices/marketevent/add/"),
     Page("prices", "instructor", "/admin/prices/price/"),
+    Page("market parameters", "instructor", "/admin/prices/marketparameters/1/change/"),
     Page("audit", "instructor", "/admin/tradesim/auditentry/"),
     Page("lockouts", "instructor", "/admin/axes/accessattempt/"),
     Page(
@@ -859,6 +862,16 @@ ERROR_STATES = [
         "instructor",
         "/admin/prices/marketevent/add/",
         _send_large_event,
+        summary=False,
+    ),
+    Page(
+        "admin market parameters error",
+        "instructor",
+        "/admin/prices/marketparameters/1/change/",
+        _fill_and_send(
+            {"#id_calm_volatility": "0.3", "#id_turbulent_volatility": "0.2"},
+            "input[type=submit][name=_save]",
+        ),
         summary=False,
     ),
     Page(

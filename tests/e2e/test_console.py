@@ -6,9 +6,8 @@ market events and the students' market news look finished on a laptop and on a p
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
 
-from prices.models import MarketEvent, MarketState, Price
+from prices.models import Headline, MarketEvent, MarketState, Price
 from prices.services import load_market
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -230,12 +229,13 @@ def test_a_large_event_is_confirmed_then_students_read_it_as_news(browser_page, 
     advance_market(seed=3)
     event.refresh_from_db()
     assert event.applied_at is not None
-    MarketEvent.objects.create(
+    Headline.objects.create(
+        kind="event",
         stock_id="AAPL",
+        sector="Technology",
         percent=Decimal("12"),
-        reason="Record iPhone sales beat every forecast",
-        applied_at=timezone.now(),
-        applied_day=event.applied_day,
+        text="AAPL jumps 12\u00a0%: Record iPhone sales beat every forecast",
+        day=event.applied_day,
     )
     b.page.context.clear_cookies()
     for width, size in [(1280, "1280"), (390, "390")]:

@@ -188,6 +188,8 @@ STUDENT_PAGES = [
     ("market", "/prices/"),
     ("market, filtered to nothing", "/prices/?q=zzzz"),
     ("quote", "/prices/AAPL/"),
+    ("news", "/prices/news/"),
+    ("news, bad filter", "/prices/news/?kind=gossip", 400),
     ("buy ticket", "/trading/buy/?symbol=AAPL"),
     ("sell ticket", "/trading/sell/?symbol=MSFT"),
     ("order ticket", "/trading/orders/new/?symbol=AAPL&type=stop_limit"),
@@ -213,6 +215,7 @@ VISITOR_PAGES = [
     ("log in", "/accounts/login/"),
     ("register", "/accounts/register/"),
     ("market, logged out", "/prices/"),
+    ("news, logged out", "/prices/news/"),
     ("API reference", "/api/v1/docs"),
     ("API error codes", "/api/v1/errors"),
 ]

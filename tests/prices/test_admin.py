@@ -2,10 +2,15 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.roles import ensure_instructor_group
-from prices.models import MarketEvent, Price, PriceHistory
+from prices.models import MarketEvent, MarketParameters, Price, PriceHistory
+from prices.services import MARKET_PARAMETER_FIELDS
+from tests.factories import InstructorFactory
+from tests.prices.conftest import make_symbols
 from tradesim.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -319,3 +324,191 @@ def test_the_event_list_names_its_filter_choice_for_events_on_one_stock(teacher_
     assert 'href="?sector=">One stock (no sector)</a>' in page
     assert 'href="?sector=Energy">Energy</a>' in page
     assert 'href="?sector="></a>' not in page
+
+
+def test_dividends_and_earnings_are_edited_with_the_parameters_and_audited(teacher_client, market):
+    xom = market["XOM"]
+    form = {"name": "Exxon Mobil Corporation", "sector": "Energy", "drift": "0.08"}
+    form |= {"volatility": "0.25", "beta": "1.0"}
+
+    response = teacher_client.post(
+        change_url(xom),
+        {
+            **form,
+            "dividend_yield": "0.034",
+            "dividend_day": "30",
+            "earnings_day": "33",
+            "earnings_volatility": "0.03",
+        },
+    )
+
+    assert response.status_code == 302
+    xom.refresh_from_db()
+    assert (xom.dividend_yield, xom.dividend_day, xom.earnings_day) == (0.034, 30, 33)
+    assert xom.earnings_volatility == 0.03
+    entry = AuditEntry.objects.get(action="parameters")
+    assert entry.symbol == "XOM"
+    assert "dividend_yield 0.0→0.034" in entry.detail and "dividend_day None→30" in entry.detail
+
+
+@pytest.mark.parametrize(
+    "field, value", [("dividend_yield", "0.3"), ("dividend_day", "64"), ("earnings_day", "0")]
+)
+def test_a_dividend_or_earnings_setting_out_of_range_is_refused(
+    teacher_client, market, field, value
+):
+    xom = market["XOM"]
+    form = {"name": "Exxon Mobil Corporation", "sector": "Energy", "drift": "0.08"}
+    form |= {"volatility": "0.25", "beta": "1.0"}
+
+    response = teacher_client.post(change_url(xom), {**form, field: value})
+
+    assert response.status_code == 400
+    assert field in response.context["adminform"].form.errors
+    xom.refresh_from_db()
+    assert (xom.dividend_yield, xom.dividend_day, xom.earnings_day) == (0.0, None, None)
+    assert not AuditEntry.objects.exists()
+
+
+# The market's parameters --------------------------------------------------------------------
+
+PARAMETERS = reverse("admin:prices_marketparameters_change", args=[1])
+
+
+def parameters_form(**changes) -> dict:
+    """The change form as the page fills it, with `changes`."""
+    row = MarketParameters.current()
+    form = {
+        name: "" if getattr(row, name) is None else str(getattr(row, name))
+        for name in MARKET_PARAMETER_FIELDS
+    }
+    return {**form, **{name: str(value) for name, value in changes.items()}}
+
+
+def test_the_market_parameters_list_is_the_one_rows_page(teacher_client, db):
+    MarketParameters.objects.all().delete()  # even after the row was deleted by hand
+
+    response = teacher_client.get(reverse("admin:prices_marketparameters_changelist"))
+
+    assert response.status_code == 302 and response["Location"] == PARAMETERS
+    page = teacher_client.get(PARAMETERS).content.decode()
+    for group in ["The market&#x27;s trend", "Calm and stormy weeks", "Gaps", "Splits", "News"]:
+        assert group in page
+    assert "How many trading days a stormy spell lasts on average" in page  # help texts
+    assert "17.6% a year for the market, gaps included; stormy 20% of the days" in page
+    assert "The market now" in page
+
+
+def test_an_instructor_changes_the_market_parameters_audited(teacher_client, instructor, db):
+    response = teacher_client.post(
+        PARAMETERS, parameters_form(calm_volatility=0.1, turbulent_days=20), follow=True
+    )
+
+    assert response.status_code == 200
+    row = MarketParameters.objects.get()
+    assert (row.calm_volatility, row.turbulent_days) == (0.1, 20.0)
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action) == (instructor, "market_parameters")
+    assert entry.detail == "calm_volatility 0.12→0.1, turbulent_days 15.0→20.0"
+
+
+def test_another_instructor_reads_the_change_in_the_audit_log(teacher_client, db):
+    teacher_client.post(PARAMETERS, parameters_form(drift=0.05))
+    other = InstructorFactory()
+    other.groups.add(ensure_instructor_group())
+    teacher_client.force_login(other)
+
+    page = teacher_client.get(reverse("admin:tradesim_auditentry_changelist")).content.decode()
+
+    assert "drift 0.07→0.05" in page
+
+
+def test_stormy_weeks_calmer_than_calm_ones_are_refused_with_a_message(teacher_client, db):
+    response = teacher_client.post(
+        PARAMETERS, parameters_form(calm_volatility=0.2, turbulent_volatility=0.15)
+    )
+
+    assert response.status_code == 400
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["turbulent_volatility"]
+    assert errors["turbulent_volatility"] == [
+        "Stormy weeks must be at least as volatile as calm ones: 0.15 is below the calm 0.2. "
+        "Set the two equal for a market without storms."
+    ]
+    assert MarketParameters.objects.get().calm_volatility == 0.12
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"calm_volatility": "-0.1"}, "calm_volatility"),
+        ({"turbulent_days": "0.5"}, "turbulent_days"),
+        ({"market_jumps_per_year": "nan"}, "market_jumps_per_year"),
+        ({"drift": "seven"}, "drift"),
+        ({"news_move_percent": "0"}, "news_move_percent"),
+    ],
+)
+def test_a_market_parameter_out_of_range_is_refused(teacher_client, db, changes, field):
+    response = teacher_client.post(PARAMETERS, parameters_form(**changes))
+
+    assert response.status_code == 400
+    assert field in response.context["adminform"].form.errors
+    assert not AuditEntry.objects.exists()
+
+
+def test_equal_volatilities_make_a_market_without_storms(teacher_client, db):
+    response = teacher_client.post(
+        PARAMETERS, parameters_form(calm_volatility=0.16, turbulent_volatility=0.16)
+    )
+
+    assert response.status_code == 302
+    assert not MarketParameters.objects.get().market_model().switches
+
+
+def test_the_market_parameters_cannot_be_added_or_deleted(admin_client, db):
+    assert admin_client.get(reverse("admin:prices_marketparameters_add")).status_code == 403
+    delete = reverse("admin:prices_marketparameters_delete", args=[1])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert MarketParameters.objects.exists()
+
+
+def test_staff_without_the_market_permissions_cannot_change_the_market(client, db):
+    clerk = InstructorFactory()  # staff, but not in the Instructors group
+    client.force_login(clerk)
+
+    assert client.get(PARAMETERS).status_code == 403
+    assert client.get(reverse("admin:prices_marketparameters_changelist")).status_code == 403
+    response = client.post(PARAMETERS, parameters_form(calm_volatility=0.3))
+
+    assert response.status_code == 403
+    assert MarketParameters.objects.get().calm_volatility == 0.12
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_student_cannot_reach_the_market_parameters(student_client, db):
+    response = student_client.post(PARAMETERS, parameters_form(calm_volatility=0.3))
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+    assert MarketParameters.objects.get().calm_volatility == 0.12
+
+
+def test_the_symbol_list_shows_total_volatility_from_the_markets_parameters(teacher_client, market):
+    # AAPL: beta 1, 25 % of its own; the market's long-run 17.2 % plus the gaps: 31 %.
+    page = teacher_client.get(CHANGELIST).content.decode()
+    assert "31% a year" in page
+
+    MarketParameters.objects.filter(id=1).update(calm_volatility=0.5, turbulent_volatility=0.5)
+    assert "56% a year" in teacher_client.get(CHANGELIST).content.decode()
+
+
+def test_the_symbol_list_reads_the_markets_parameters_once(teacher_client, market):
+    with CaptureQueriesContext(connection) as few:
+        teacher_client.get(CHANGELIST)
+    make_symbols(60)
+    with CaptureQueriesContext(connection) as many:
+        teacher_client.get(CHANGELIST)
+
+    assert len(many) == len(few)
+    assert sum("market_parameters" in q["sql"] for q in many.captured_queries) == 1

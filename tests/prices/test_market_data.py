@@ -40,3 +40,24 @@ def test_one_index_fund_tracks_the_market_factor():
     assert index.beta == 1.0
     assert index.drift == DEFAULT_MODEL.drift
     assert index.volatility <= 0.02
+
+
+def test_the_sample_market_pays_dividends_and_reports_earnings_as_such_companies_do():
+    by_symbol = {listing.symbol: listing for listing in MARKET}
+    for listing in MARKET:
+        assert 0 <= listing.dividend_yield <= 0.25
+        assert (listing.dividend_day is None) == (listing.dividend_yield == 0)
+        assert listing.dividend_day is None or 1 <= listing.dividend_day <= 63
+        assert 0 < listing.earnings_volatility <= 0.5
+    # Utilities, staples and energy yield 2–4 %, big tech under 1 %, growth names nothing.
+    for symbol in ("DUK", "SO", "PG", "KO", "PEP", "XOM", "CVX"):
+        assert 0.02 <= by_symbol[symbol].dividend_yield <= 0.045
+    for symbol in ("AAPL", "MSFT", "GOOGL", "META"):
+        assert 0 < by_symbol[symbol].dividend_yield < 0.01
+    for symbol in ("AMZN", "TSLA", "NFLX", "AMD"):
+        assert by_symbol[symbol].dividend_yield == 0
+    # Every company reports, spread over the quarter; the index fund never does.
+    reports = [listing.earnings_day for listing in MARKET if not listing.is_index]
+    assert all(day is not None for day in reports) and len(set(reports)) >= 20
+    index = by_symbol["TSIM"]
+    assert index.earnings_day is None and index.dividend_yield > 0

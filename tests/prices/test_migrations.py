@@ -35,3 +35,37 @@ def test_a_market_that_never_ticked_has_no_trading_day_yet():
     call_command("migrate", verbosity=0)
 
     assert not TradingSession.objects.exists()
+
+
+def test_symbols_already_listed_get_the_sample_markets_dividends_and_earnings():
+    call_command("migrate", "prices", "0012", verbosity=0)
+    try:
+        state = MigrationExecutor(connection).loader.project_state(
+            ("prices", "0012_corporate_actions")
+        )
+        Price = state.apps.get_model("prices", "Price")
+        for symbol in ("DUK", "TSLA", "OWN"):
+            Price.objects.update_or_create(
+                symbol=symbol,
+                defaults={
+                    "name": symbol,
+                    "sector": "Utilities",
+                    "price": 100,
+                    "previous_close": 100,
+                    "log_price": 4.6,
+                },
+            )
+    finally:
+        call_command("migrate", verbosity=0)
+
+    from prices.models import Price
+
+    rows = {
+        p.symbol: (p.dividend_yield, p.dividend_day, p.earnings_day)
+        for p in Price.objects.filter(symbol__in=["DUK", "TSLA", "OWN"])
+    }
+    assert rows == {
+        "DUK": (0.034, 28, 43),
+        "TSLA": (0.0, None, 19),
+        "OWN": (0.0, None, None),  # not in the sample market: left as it was
+    }

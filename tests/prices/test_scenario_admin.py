@@ -115,8 +115,9 @@ def test_the_list_shows_the_running_scenario_with_its_buttons(teacher_client, sh
 def test_a_scenario_page_draws_its_preview_for_a_seed(
     teacher_client, shipped, django_assert_num_queries
 ):
-    # session, user, its own and its groups' permissions, the scenario, the live run.
-    with django_assert_num_queries(6):
+    # session, user, its own and its groups' permissions, the scenario, the live run, the
+    # market's parameters.
+    with django_assert_num_queries(7):
         response = teacher_client.get(page(shipped), {"seed": "12"})
 
     assert response.status_code == 200

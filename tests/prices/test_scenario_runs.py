@@ -20,7 +20,7 @@ from tradesim.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 # No randomness at all: prices move only by what the script says.
-FLAT = MarketModel(drift=0.0, volatility=0.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
+FLAT = MarketModel.constant(0.0, drift=0.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
 
 SOURCE = """
 name = "test-run"
@@ -74,7 +74,9 @@ def tick(n=1, *, dt=0.5, model=FLAT, seed=None):
 
 
 def texts() -> list[str]:
-    return list(Headline.objects.order_by("id").values_list("text", flat=True))
+    """The scenario's headlines (the news of large moves comes on top: prices.news)."""
+    rows = Headline.objects.filter(kind="scenario").order_by("id")
+    return list(rows.values_list("text", flat=True))
 
 
 # Through the tick -------------------------------------------------------------------------
@@ -141,7 +143,7 @@ def test_the_script_holds_the_regime(flat, scenario):
 def test_the_volatility_multiplier_scales_the_market_factor(market, scenario):
     """Same seed, same script: a run's market factor moves twice as far as its own
     volatility would have it on a day with volatility = 2 (no drift, no jumps here)."""
-    model = MarketModel(drift=0.0, volatility=0.2, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
+    model = MarketModel.constant(0.2, drift=0.0, market_jumps=NO_JUMPS, stock_jumps=NO_JUMPS)
     scenarios_rng = scenarios.tick_rng(11, 0)
     expected = 2 * 0.2 * math.sqrt(0.5 / 252) * scenarios_rng.gauss(0.0, 1.0)
     expected -= 0.5 * (2 * 0.2) ** 2 * 0.5 / 252
@@ -196,9 +198,9 @@ def test_a_tick_with_a_running_scenario_runs_no_extra_query(
     scenario_runs.start(name="test-run")
     tick()  # the day's first tick: its headlines
 
-    # SAVEPOINT, lock, prices, events, the running scenario, UPDATE prices, INSERT
-    # history, UPDATE state, RELEASE: as a tick without one.
-    with django_assert_num_queries(9):
+    # SAVEPOINT, lock, market parameters, prices, events, the running scenario, UPDATE
+    # prices, INSERT history, UPDATE state, RELEASE: as a tick without one.
+    with django_assert_num_queries(10):
         advance_market(dt=0.25, model=FLAT)
 
 
@@ -402,3 +404,23 @@ def test_the_shipped_files_load_once_and_update_when_changed(db):
     Scenario.objects.filter(name="crash-1987").update(source="old")
     assert scenarios.sync_builtin() == 1
     assert Scenario.objects.filter(builtin=True).count() == len(scenarios.builtin_files())
+
+
+def test_the_script_holds_the_regime_against_the_engines_own_switching(flat, scenario):
+    """Spells of a day on average: unheld, the regime would switch within days."""
+    switching = MarketModel(
+        drift=0.0,
+        calm_volatility=0.01,
+        turbulent_volatility=0.02,
+        calm_days=1.0,
+        turbulent_days=1.0,
+        market_jumps=NO_JUMPS,
+        stock_jumps=NO_JUMPS,
+    )
+    scenario_runs.start(name="test-run")
+
+    regimes = []
+    for _ in range(4):  # days one and two: turbulent
+        advance_market(dt=0.5, model=switching)
+        regimes.append(state().regime)
+    assert regimes == ["turbulent"] * 4

@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from prices.models import Price, PriceHistory, TradingSession
+from prices.models import MarketState, Price, PriceHistory, TradingSession
 from prices.selectors import (
     PAGE_SIZE,
     Quote,
@@ -200,6 +200,14 @@ def test_the_overview_and_summary_run_fixed_queries(db, size, django_assert_num_
         market_overview(sort="-change_pct", query="S")
     with django_assert_num_queries(4):  # counts, sectors, clock, index fund
         market_summary()
+
+
+def test_the_summary_has_the_markets_regime(market):
+    assert market_summary().regime == "calm" and not market_summary().stormy
+
+    MarketState.objects.filter(id=1).update(regime="turbulent")
+
+    assert market_summary().stormy
 
 
 def test_the_summary_counts_the_day_so_far(market):

@@ -8,7 +8,14 @@ from django.utils import timezone
 
 from prices import services
 from prices.market_data import MARKET
-from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
+from prices.models import (
+    MarketEvent,
+    MarketParameters,
+    MarketState,
+    Price,
+    PriceHistory,
+    TradingSession,
+)
 from prices.services import (
     EmptyMarket,
     InvalidMarketInput,
@@ -17,6 +24,7 @@ from prices.services import (
     load_market,
     schedule_event,
     set_halted,
+    update_market_parameters,
     update_symbol,
 )
 from prices.simulation import DIFFUSION_ONLY, ONE_MINUTE
@@ -272,6 +280,133 @@ def test_a_sector_event_waits_for_a_whole_market_tick(still):
     assert event.applied_at is not None
 
 
+# The market's parameters and its regime ----------------------------------------------------
+
+
+def set_parameters(**values):
+    MarketParameters.current()
+    MarketParameters.objects.filter(id=1).update(**values)
+
+
+QUIET = {"drift": 0.0, "market_jumps_per_year": 0.0}  # the market factor moves by σ·√dt·Z alone
+
+
+def test_a_tick_moves_the_market_with_the_parameters_row(market):
+    set_parameters(**QUIET, calm_volatility=0.0, turbulent_volatility=0.0)
+    assert advance_market(seed=1).market_return == 0.0
+
+    set_parameters(calm_volatility=0.2, turbulent_volatility=0.2)
+    assert advance_market(seed=1).market_return != 0.0
+    # A model passed in wins over the row (the tests' DIFFUSION_ONLY, say).
+    set_parameters(calm_volatility=0.0, turbulent_volatility=0.0)
+    assert advance_market(seed=1, model=DIFFUSION_ONLY).market_return != 0.0
+
+
+def test_the_market_moves_in_its_regime_which_is_saved_with_the_clock(market):
+    # A storm and nothing else, with spells ten years long: no switch in a few ticks.
+    spells = {"calm_days": 2520.0, "turbulent_days": 2520.0}
+    set_parameters(**QUIET, **spells, calm_volatility=0.0, turbulent_volatility=0.5)
+
+    calm = advance_market(seed=1)
+    MarketState.objects.filter(id=1).update(regime="turbulent")
+    stormy = advance_market(seed=1)
+
+    assert (calm.market_return, calm.regime) == (0.0, "calm")
+    assert stormy.market_return != 0.0 and stormy.regime == "turbulent"
+    assert state().regime == "turbulent"
+    assert not stormy.regime_changed
+
+
+def test_a_change_of_regime_is_saved_and_told_on_the_summary_line(market):
+    set_parameters(calm_days=1.0, turbulent_days=1.0)  # a new mood about every other day
+    results = []
+    for seed in range(12):
+        results.append(advance_market(seed=seed, dt=1.0))
+        assert state().regime == results[-1].regime
+
+    stormier = [r for r in results if r.regime_changed and r.regime == "turbulent"]
+    calmer = [r for r in results if r.regime_changed and r.regime == "calm"]
+    assert stormier and calmer
+    assert "market turned stormy" in stormier[0].summary()
+    assert "market calmed" in calmer[0].summary()
+    quiet = [r.summary() for r in results if not r.regime_changed]
+    assert quiet and not any("stormy" in line or "calmed" in line for line in quiet)
+
+
+def test_the_market_parameters_change_through_the_service_and_are_audited(db):
+    teacher = InstructorFactory()
+
+    row = update_market_parameters(
+        calm_volatility=0.10, turbulent_days=20.0, drift=0.07, by=teacher
+    )
+
+    assert (row.calm_volatility, row.turbulent_days) == (0.10, 20.0)
+    stored = MarketParameters.objects.get()
+    assert (stored.calm_volatility, stored.turbulent_days) == (0.10, 20.0)
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action) == (teacher, AuditEntry.Action.MARKET_PARAMETERS)
+    assert entry.detail == "calm_volatility 0.12→0.1, turbulent_days 15.0→20.0"  # drift kept
+
+
+def test_a_change_too_long_for_one_audit_entry_takes_several(db):
+    teacher = InstructorFactory()
+    new = {
+        "drift": 0.05,
+        "calm_volatility": 0.11,
+        "turbulent_volatility": 0.35,
+        "calm_days": 50.5,
+        "turbulent_days": 12.25,
+        "market_jumps_per_year": 2.5,
+        "market_jump_mean": -0.025,
+        "market_jump_volatility": 0.035,
+        "stock_jumps_per_year": 3.5,
+        "stock_jump_volatility": 0.045,
+        "split_above_price": None,
+        "split_notice_days": 10,
+        "news_move_percent": Decimal("10.50"),
+    }
+
+    update_market_parameters(**new, by=teacher)
+
+    details = list(AuditEntry.objects.order_by("id").values_list("detail", flat=True))
+    assert len(details) == 2 and all(len(d) <= 300 for d in details)
+    changes = ", ".join(details).split(", ")
+    assert [change.split(" ")[0] for change in changes] == list(new)
+    assert "split_above_price 1500.00→blank" in changes
+
+
+def test_nothing_changed_is_not_audited(db):
+    update_market_parameters(calm_volatility=0.12, by=InstructorFactory())
+    assert not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"turbulent_volatility": 0.10}, "Stormy weeks must be at least as volatile as calm ones"),
+        ({"calm_volatility": 2.0}, "Calm volatility: Ensure this value is less than or equal"),
+        ({"calm_days": 0.5}, "Calm days: Ensure this value is greater than or equal to 1.0"),
+        ({"calm_volatility": float("nan")}, "Calm volatility must be a number"),
+        ({"calm_volatility": "lots"}, "Calm volatility: “lots” value must be a float"),
+        ({"volatility": 0.2}, "No such market parameter: volatility"),
+    ],
+)
+def test_bad_market_parameters_are_refused_and_change_nothing(db, values, message):
+    with pytest.raises(InvalidMarketInput, match=message):
+        update_market_parameters(**values, by=InstructorFactory())
+
+    row = MarketParameters.objects.get()
+    assert (row.calm_volatility, row.turbulent_volatility, row.calm_days) == (0.12, 0.30, 60.0)
+    assert not AuditEntry.objects.exists()
+
+
+def test_stormy_below_calm_is_refused_by_the_database_too(db):
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        set_parameters(turbulent_volatility=0.05)
+
+
 # A fixed number of queries ----------------------------------------------------------------
 
 
@@ -280,9 +415,9 @@ def test_a_tick_runs_the_same_queries_at_any_size(db, size, django_assert_num_qu
     make_symbols(size)
     advance_market(seed=1)  # not a first tick of anything
 
-    # SAVEPOINT, lock, prices, events, the running scenario, UPDATE prices, INSERT history,
-    # UPDATE state, RELEASE.
-    with django_assert_num_queries(9):
+    # SAVEPOINT, lock, market parameters, prices, events, the running scenario, UPDATE
+    # prices, INSERT history, UPDATE state, RELEASE.
+    with django_assert_num_queries(10):
         advance_market(seed=2)
 
     assert PriceHistory.objects.count() == 2 * size
@@ -295,8 +430,11 @@ def test_a_new_day_and_events_add_fixed_queries_at_any_size(db, size, django_ass
     MarketEvent.objects.create(stock_id="S00003", percent=Decimal("5.00"))
     MarketEvent.objects.create(sector="Technology", percent=Decimal("-2.00"))
 
-    # A new day: the previous closes, and the day's row in trading_sessions; events: one.
-    with django_assert_num_queries(12):
+    # A new day: the previous closes, the day's row in trading_sessions, the splits (those
+    # due, the stocks above the split price) and the day's corporate actions
+    # (prices.actions; none here); events: one, and their headlines' INSERT; the running
+    # scenario (none).
+    with django_assert_num_queries(17):
         result = advance_market(seed=2)
 
     assert result.new_day and result.events_applied == 2

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from prices.models import MarketEvent, MarketState, Price, PriceHistory, TradingSession
+from prices.models import Headline, MarketState, Price, PriceHistory, TradingSession
 from prices.selectors import Quote
 from tests.factories import PriceFactory
 from tests.prices.conftest import make_symbols
@@ -95,6 +95,19 @@ def test_the_market_filters_by_sector_and_ignores_an_unknown_one(anon_client, ma
 def test_an_empty_market_explains_how_to_fill_it(anon_client, db):
     body = anon_client.get(MARKET_URL).content.decode()
     assert "load_market" in body
+
+
+def test_the_market_page_tells_the_markets_mood(anon_client, market):
+    body = anon_client.get(MARKET_URL).content.decode()
+    assert "Market mood: <strong>Calm</strong>" in body
+    assert "usual small amounts" in body
+    assert 'href="/glossary/#market-mood"' in body
+
+    MarketState.objects.filter(id=1).update(regime="turbulent")
+
+    body = anon_client.get(MARKET_URL).content.decode()
+    assert "Market mood: <strong>Stormy</strong>" in body
+    assert "swinging more than usual, up as well as down" in body
 
 
 @pytest.mark.parametrize("size", [5, 150])
@@ -291,10 +304,10 @@ def test_the_quote_page_runs_a_fixed_number_of_queries(
 
     TradingSession.objects.create(number=1, opened_at=base)
 
-    # session and user, the quote, the history, the news, the order ticket's cash and
-    # shares held
+    # session and user, the quote, the history, the news, the announced split, the order
+    # ticket's cash and shares held
     for chart in ("session", "5sessions"):
-        with django_assert_max_num_queries(6):
+        with django_assert_max_num_queries(7):
             response = student_client.get(quote_url("AAPL"), {"range": chart})
         assert response.status_code == 200
         assert len(response.context["history"]["prices"]) == points
@@ -344,13 +357,14 @@ def test_the_live_endpoint_for_an_unknown_symbol_is_a_json_404(anon_client, mark
 # Market news ------------------------------------------------------------------------------
 
 
-def news_event(day=1, minutes_ago=0, **fields):
-    """An event the ticker applied on simulated trading day `day`, `minutes_ago` ago."""
+def headline(day=1, minutes_ago=0, **fields):
+    """A headline the ticker wrote on simulated trading day `day`, `minutes_ago` ago."""
+    fields.setdefault("kind", "event")
     fields.setdefault("percent", Decimal("-12.00"))
     if "sector" not in fields:
         fields.setdefault("stock_id", "AAPL")
-    return MarketEvent.objects.create(
-        applied_at=timezone.now() - timedelta(minutes=minutes_ago), applied_day=day, **fields
+    return Headline.objects.create(
+        published_at=timezone.now() - timedelta(minutes=minutes_ago), day=day, **fields
     )
 
 
@@ -359,38 +373,49 @@ def on_day(day: int) -> None:
     MarketState.objects.update_or_create(id=1, defaults={"trading_day": day - 1})
 
 
-def test_students_read_applied_events_as_news_newest_first(student_client, market):
+def test_students_read_the_latest_headlines_newest_first(student_client, market):
     on_day(3)
-    news_event(minutes_ago=30, reason="Recall of the flagship product")
-    news_event(
-        minutes_ago=5, stock_id=None, sector="Energy", percent=Decimal("8.5"), reason="Oil spike"
+    headline(minutes_ago=30, text="AAPL plunges 12 %: Recall of the flagship product")
+    headline(
+        minutes_ago=5,
+        stock_id=None,
+        sector="Energy",
+        percent=Decimal("8.5"),
+        text="Energy stocks rise 8.5 %: Oil spike",
     )
+    headline(minutes_ago=1, kind="split", stock_id="MSFT", percent=None, text="MSFT splits 2-for-1")
 
     response = student_client.get(MARKET_URL)
 
     body = response.content.decode()
     assert "Market news" in body
-    assert body.index("Oil spike") < body.index("Recall of the flagship product")
-    assert "AAPL</a>" in body and "▼ −12.0 %" in body and "Recall of the flagship product" in body
+    assert body.index("MSFT splits") < body.index("Oil spike") < body.index("Recall of the")
+    assert "AAPL</a>" in body and "▼ −12.0 %" in body
     assert "Energy sector" in body and "▲ +8.5 %" in body
+    assert "Day 1" in body and ">Split</span>" in body and ">Market event</span>" in body
     local = timezone.localtime(timezone.now() - timedelta(minutes=30))
     assert f"{local:%H:%M}" in body
+    assert f'href="{reverse("prices:news")}"' in body
 
 
-def test_pending_cancelled_and_old_events_are_not_news(anon_client, market):
+def test_headlines_older_than_the_last_sessions_are_left_to_the_news_page(anon_client, market):
     on_day(7)
-    MarketEvent.objects.create(stock_id="AAPL", percent=Decimal("5"), reason="Still pending")
-    MarketEvent.objects.create(
-        stock_id="AAPL", percent=Decimal("5"), reason="Called off", cancelled_at=timezone.now()
-    )
-    news_event(day=2, reason="Six sessions ago")
-    news_event(day=3, reason="Five sessions ago")
+    headline(day=2, text="Six sessions ago")
+    headline(day=3, text="Five sessions ago")
 
     body = anon_client.get(MARKET_URL).content.decode()
 
-    assert "Five sessions ago" in body
-    for hidden in ("Still pending", "Called off", "Six sessions ago"):
-        assert hidden not in body
+    assert "Five sessions ago" in body and "Six sessions ago" not in body
+
+
+def test_the_market_page_shows_the_latest_eight(anon_client, market):
+    on_day(1)
+    for i in range(10):
+        headline(minutes_ago=i, text=f"Headline number {i}.")
+
+    body = anon_client.get(MARKET_URL).content.decode()
+
+    assert "Headline number 7." in body and "Headline number 8." not in body
 
 
 def test_without_news_the_market_page_has_no_news_box(anon_client, market):
@@ -399,31 +424,34 @@ def test_without_news_the_market_page_has_no_news_box(anon_client, market):
 
 def test_a_quote_page_shows_the_news_of_its_symbol_and_its_sector(anon_client, market):
     on_day(1)
-    news_event(reason="Apple recall")
-    news_event(stock_id=None, sector="Technology", percent=Decimal("3"), reason="Chip boom")
-    news_event(stock_id="XOM", reason="Refinery fire")
-    news_event(stock_id=None, sector="Energy", percent=Decimal("3"), reason="Oil spike")
+    headline(text="Apple recall")
+    headline(stock_id=None, sector="Technology", percent=Decimal("3"), text="Chip boom")
+    headline(stock_id="XOM", sector="Energy", text="Refinery fire")
+    headline(stock_id=None, sector="Energy", percent=Decimal("3"), text="Oil spike")
+    headline(kind="jump", stock_id="MSFT", sector="Technology", text="MSFT soars 9 %")
 
     apple = anon_client.get(quote_url("AAPL")).content.decode()
     exxon = anon_client.get(quote_url("XOM")).content.decode()
 
     assert "Apple recall" in apple and "Chip boom" in apple
-    assert "Refinery fire" not in apple and "Oil spike" not in apple
+    for other in ("Refinery fire", "Oil spike", "MSFT soars"):
+        assert other not in apple
     assert "Refinery fire" in exxon and "Oil spike" in exxon and "Chip boom" not in exxon
+    assert f'href="{reverse("prices:news")}?symbol=AAPL">All AAPL news' in apple
 
 
-@pytest.mark.parametrize("events", [1, 30])
-def test_the_news_costs_one_query_however_many_events(
-    anon_client, market, events, django_assert_max_num_queries
+@pytest.mark.parametrize("count", [1, 30])
+def test_the_news_costs_one_query_however_many_headlines(
+    anon_client, market, count, django_assert_num_queries
 ):
     on_day(2)
-    for i in range(events):
-        news_event(minutes_ago=i, reason=f"Headline {i}")
+    for i in range(count):
+        headline(minutes_ago=i, text=f"Headline {i}")
 
     # summary (4), overview (count and page), the news
-    with django_assert_max_num_queries(7):
+    with django_assert_num_queries(7):
         body = anon_client.get(MARKET_URL).content.decode()
     assert "Headline 0" in body
-    # the quote, the history, the news
-    with django_assert_max_num_queries(3):
+    # the quote, the history, the news, the announced split
+    with django_assert_num_queries(4):
         assert "Headline 0" in anon_client.get(quote_url("AAPL")).content.decode()

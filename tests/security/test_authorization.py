@@ -51,6 +51,7 @@ EXPECTED = {
     "profile": PRIVATE,
     "password_change": PRIVATE,
     "prices:market": PUBLIC,
+    "prices:news": PUBLIC,
     "prices:quote": PUBLIC,
     "prices:quote_live": PUBLIC,
     "ledger:journal": PRIVATE,
@@ -112,6 +113,7 @@ VARIANTS = {
     "ledger:journal": ["", "?format=csv", "?type=deposit&symbol=ZAL"],
     "trading:history": ["", "?format=csv", "?symbol=ZAL"],
     "trading:orders": ["", "?format=csv", "?status=open", "?symbol=ZAL"],
+    "prices:news": ["", "?kind=earnings&symbol=ZAL"],
 }
 
 # Pages that show other students by design: the leaderboard ranks everyone by name and

@@ -67,7 +67,11 @@ class Command(BaseCommand):
 
     def _preview(self, *, name, seed, **options):
         scenario = self._scenario(name)
-        result = scenarios.preview(scenarios.script_of(scenario.source), seed=self._seed(seed))
+        result = scenarios.preview(
+            scenarios.script_of(scenario.source),
+            seed=self._seed(seed),
+            model=scenarios.market_model(),
+        )
         self.stdout.write(scenario.title)
         self.stdout.write(result.summary())
 

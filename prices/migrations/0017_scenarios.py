@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('prices', '0011_market_parameters'),
+        ('prices', '0016_market_parameters_stormy_gte_calm'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -335,7 +335,7 @@ def _tick(
     # events' and its headlines the news.
     scripted = scenarios.for_tick(state, rows=rows, dt=dt, new_day=new_day)
     if scripted is not None:
-        rng, regime = scripted.rng, scripted.regime
+        rng = scripted.rng
         shocks = scripted.add_shocks(shocks)
         drafts.extend(scripted.headlines)
     # The day's corporate actions (prices.actions), at the tick that opens the day: the
@@ -368,7 +368,7 @@ def _tick(
         dt=dt,
         rng=rng,
         model=model,
-        regime=regime,
+        regime=scripted.regime if scripted else regime,
         volatility_scale=scripted.volatility if scripted else 1.0,
         hold_regime=bool(scripted and scripted.hold_regime),
     )

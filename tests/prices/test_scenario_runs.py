@@ -424,3 +424,10 @@ def test_the_script_holds_the_regime_against_the_engines_own_switching(flat, sce
         advance_market(dt=0.5, model=switching)
         regimes.append(state().regime)
     assert regimes == ["turbulent"] * 4
+
+
+def test_the_summary_line_says_when_the_script_turns_the_market_stormy(flat, scenario):
+    scenario_runs.start(name="test-run")
+
+    assert "market turned stormy" in advance_market(dt=0.5, model=FLAT).summary()
+    assert "market turned stormy" not in advance_market(dt=0.5, model=FLAT).summary()

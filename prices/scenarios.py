@@ -14,7 +14,7 @@ The format (docs in the README; the shipped files under prices/scenarios/ are ex
 
     [day.1-3]                         # a day, or a range of days ("5-9")
     regime = "calm"                   # "calm" or "turbulent"; held until a day changes it
-    volatility = 1.0                  # the market's volatility × this (0.1 to 10)
+    volatility = 1.0                  # the regime's market volatility × this (0.1 to 10)
     market = 0.2                      # the market's move over the day, in percent
     headlines = ["…"]                 # free headlines, on the entry's first day
     sectors.Financials = { move = -4, headline = "…" }

@@ -795,3 +795,7 @@ class MarketParametersAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             # The form validated already: the row changed meanwhile (a race).
             raise ValidationError(exc.message) from exc
         obj.refresh_from_db()
+
+
+# The Scenarios page lives in its own module; importing it registers it.
+from prices import admin_scenarios  # noqa: E402, F401

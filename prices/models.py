@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
-from django.db.models.functions import Upper
+from django.db.models.functions import Substr, Upper
 from django.db.models.lookups import GreaterThanOrEqual
 from django.utils import timezone
 
@@ -606,3 +606,105 @@ class Split(models.Model):
         if self.cancelled_at is not None:
             return "cancelled"
         return "pending"
+
+
+class Scenario(models.Model):
+    """A market scenario: a TOML script of the market over some trading days
+    (prices.scenarios). The shipped ones are loaded from prices/scenarios/ (builtin);
+    instructors upload others."""
+
+    name = models.CharField(max_length=50, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField()
+    source = models.TextField(help_text="The scenario file (TOML)")
+    seed = models.BigIntegerField(default=1, help_text="The default seed of a run")
+    days = models.PositiveIntegerField(help_text="Its length in trading days")
+    builtin = models.BooleanField(
+        default=False, verbose_name="shipped", help_text="Shipped with TradeSim"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "scenarios"
+        ordering = ["-builtin", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(days__gte=1),
+                name="scenarios_days_gte_1",
+                violation_error_message="A scenario lasts at least one trading day.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class ScenarioRun(models.Model):
+    """One run of a scenario on the market. Its day counts the market's trading days
+    since it started, less the days it spent paused; its random numbers come from its
+    seed and its own tick count, so a replay from the same start repeats the prices."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        STOPPED = "stopped", "Stopped"
+        FINISHED = "finished", "Finished"
+
+    scenario = models.ForeignKey(Scenario, on_delete=models.PROTECT, related_name="runs")
+    seed = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    start_day = models.PositiveIntegerField(
+        help_text="The market's trading day (1 for the first) that is the scenario's day 1"
+    )
+    start_tick = models.PositiveBigIntegerField(help_text="The market's ticks before the run")
+    paused_days = models.PositiveIntegerField(default=0)
+    paused_ticks = models.PositiveBigIntegerField(default=0)
+    # Where the current pause began (the market's day and ticks), while paused.
+    pause_day = models.PositiveIntegerField(null=True, blank=True)
+    pause_tick = models.PositiveBigIntegerField(null=True, blank=True)
+    day_reached = models.PositiveIntegerField(
+        default=0, help_text="The scenario day reached when it was last paused or ended"
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    paused_at = models.DateTimeField(null=True, blank=True)
+    paused_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "scenario_runs"
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                Substr("status", 1, 0),
+                condition=Q(status__in=["running", "paused"]),
+                name="scenario_runs_one_live",
+                violation_error_message="A scenario is already running or paused: stop it first.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.scenario} (seed {self.seed}, {self.get_status_display().lower()})"
+
+    def day_at(self, market_day: int) -> int:
+        """The scenario day that the market's `market_day` is while this run runs."""
+        return market_day - self.start_day + 1 - self.paused_days
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in (self.Status.RUNNING, self.Status.PAUSED)

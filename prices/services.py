@@ -38,7 +38,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from prices import actions, bulk, news, quote_cache
+from prices import actions, bulk, news, quote_cache, scenarios
 from prices.market_data import MARKET, Listing
 from prices.models import (
     HistoryThinning,
@@ -329,6 +329,15 @@ def _tick(
         .values_list("id", "stock_id", "sector", "percent", "reason")
     )
     shocks, applied = _event_shocks(events, rows, whole_market=wanted is None)
+    # The running scenario (prices.scenarios), one query, before anything draws a random
+    # number: its seed and the run's tick count draw them all (a replay repeats the
+    # prices), its day holds the regime and scales the volatility, its moves join the
+    # events' and its headlines the news.
+    scripted = scenarios.for_tick(state, rows=rows, dt=dt, new_day=new_day)
+    if scripted is not None:
+        rng = scripted.rng
+        shocks = scripted.add_shocks(shocks)
+        drafts.extend(scripted.headlines)
     # The day's corporate actions (prices.actions), at the tick that opens the day: the
     # ex-dividend drops and earnings jumps join the shocks, their headlines the drafts.
     day_actions = actions.DayActions()
@@ -354,7 +363,15 @@ def _tick(
                 is_index=bool(is_index),
             )
         )
-    moved = step(stocks, dt=dt, rng=rng, model=model, regime=regime)
+    moved = step(
+        stocks,
+        dt=dt,
+        rng=rng,
+        model=model,
+        regime=scripted.regime if scripted else regime,
+        volatility_scale=scripted.volatility if scripted else 1.0,
+        hold_regime=bool(scripted and scripted.hold_regime),
+    )
 
     updates, history = [], []
     up = down = flat = halted_count = 0

@@ -24,6 +24,12 @@ MARKET_ACTIONS = [
     AuditEntry.Action.CANCEL_EVENT,
     AuditEntry.Action.PARAMETERS,
     AuditEntry.Action.MARKET_PARAMETERS,
+    AuditEntry.Action.UPLOAD_SCENARIO,
+    AuditEntry.Action.START_SCENARIO,
+    AuditEntry.Action.PAUSE_SCENARIO,
+    AuditEntry.Action.RESUME_SCENARIO,
+    AuditEntry.Action.STOP_SCENARIO,
+    AuditEntry.Action.RESET_MARKET,
 ]
 
 

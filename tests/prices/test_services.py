@@ -415,12 +415,9 @@ def test_a_tick_runs_the_same_queries_at_any_size(db, size, django_assert_num_qu
     make_symbols(size)
     advance_market(seed=1)  # not a first tick of anything
 
-    # SAVEPOINT, lock, prices, market parameters, events, UPDATE prices, INSERT history,
-
-
-    # SAVEPOINT, lock, market parameters, prices, events, UPDATE prices, INSERT history,
-    # UPDATE state, RELEASE.
-    with django_assert_num_queries(9):
+    # SAVEPOINT, lock, market parameters, prices, events, the running scenario, UPDATE
+    # prices, INSERT history, UPDATE state, RELEASE.
+    with django_assert_num_queries(10):
         advance_market(seed=2)
 
     assert PriceHistory.objects.count() == 2 * size
@@ -435,8 +432,9 @@ def test_a_new_day_and_events_add_fixed_queries_at_any_size(db, size, django_ass
 
     # A new day: the previous closes, the day's row in trading_sessions, the splits (those
     # due, the stocks above the split price) and the day's corporate actions
-    # (prices.actions; none here); events: one, and their headlines' INSERT.
-    with django_assert_num_queries(16):
+    # (prices.actions; none here); events: one, and their headlines' INSERT; the running
+    # scenario (none).
+    with django_assert_num_queries(17):
         result = advance_market(seed=2)
 
     assert result.new_day and result.events_applied == 2

@@ -189,12 +189,13 @@ def _ex_date_queries(holders: int) -> int:
 def test_an_ex_date_tick_runs_the_same_statements_for_3_or_30_holders(
     holders, django_assert_num_queries
 ):
-    # The tick's nine, two for the new day, two for the splits (those due, the stocks
-    # above the split price), one for the day's actions, the headline's INSERT, and the
+    # The tick's ten (the running scenario's read among them), two for the new day, two for
+    # the splits (those due, the stocks above the split price), one for the day's actions,
+    # the headline's INSERT, and the
     # dividend's five: lock the balances, holdings, tokens used, UPDATE balances, INSERT
     # journal; on PostgreSQL one more first, the accounts' lock.
     accounts_lock = 1 if connection.vendor == "postgresql" else 0
-    assert _ex_date_queries(holders) == 9 + 2 + 2 + 1 + 1 + accounts_lock + 5
+    assert _ex_date_queries(holders) == 10 + 2 + 2 + 1 + 1 + accounts_lock + 5
 
 
 # Earnings ---------------------------------------------------------------------------------

@@ -158,19 +158,21 @@ def flow_total_expression(types=FLOW_TYPES, *, signed: bool = True) -> Coalesce:
     return _per_user_sum(Transaction.objects.filter(type__in=types), amount)
 
 
-def dividends_expression() -> Coalesce:
-    """Σ the outer user's dividends received less the dividends charged on their shorts."""
+def dividends_expression(*, today: bool = False) -> Coalesce:
+    """Σ the outer user's dividends received less the dividends charged on their shorts;
+    with `today`, those of the current simulated trading day only (since its first tick)."""
     amount = Case(
         When(type=Transaction.Type.DIVIDEND, then=F("amount")),
         default=-F("amount"),
         output_field=MONEY,
     )
-    return _per_user_sum(
-        Transaction.objects.filter(
-            type__in=[Transaction.Type.DIVIDEND, Transaction.Type.DIVIDEND_CHARGE]
-        ),
-        amount,
+    rows = Transaction.objects.filter(
+        type__in=[Transaction.Type.DIVIDEND, Transaction.Type.DIVIDEND_CHARGE]
     )
+    if today:
+        day_started_at = MarketState.objects.filter(id=1).values("day_started_at")[:1]
+        rows = rows.filter(timestamp__gte=Subquery(day_started_at))
+    return _per_user_sum(rows, amount)
 
 
 def valued(users: QuerySet, *, all_at_once: bool = False) -> QuerySet:
@@ -421,6 +423,7 @@ def _account_row(user) -> dict:
             withdrawn=flow_total_expression(OUTFLOW_TYPES, signed=False),
             fees=flow_total_expression([Transaction.Type.FEE], signed=False),
             dividends=dividends_expression(),
+            dividends_today=dividends_expression(today=True),
             realized_pnl=Coalesce(
                 F("portfolio_summary__realized_pnl"), Value(ZERO), output_field=MONEY
             ),
@@ -579,7 +582,9 @@ def portfolio_overview(user) -> Overview:
     withdrawn = row.get("withdrawn", ZERO)
     net = contributed - withdrawn
     unrealized = market_value - cost_basis
-    day_change = sum((p.day_change for p in positions), ZERO)
+    # The day's change of the whole account: the positions' moves and the dividends the
+    # day paid (an ex-dividend drop is a position's loss and as much cash in).
+    day_change = sum((p.day_change for p in positions), ZERO) + row.get("dividends_today", ZERO)
     state = _unit_state(row)
     unit_value = live_unit_value(state, total_value=total_value, net_contributions=net)
     peak = max(state.peak_unit_value, unit_value)

@@ -1,6 +1,7 @@
 """Dividend income on the dashboard and in the API's account: shown apart from the price
 gains, counted in the total return, at the same queries as before."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,7 +9,8 @@ from django.db import transaction
 from django.urls import reverse
 
 from ledger.models import Transaction
-from prices.models import Price
+from portfolio.selectors import portfolio_overview
+from prices.models import MarketState, Price
 from tests.api.conftest import ApiClient, token_for
 from tests.factories import HoldingFactory, PriceFactory
 from tests.portfolio.helpers import buy, listed
@@ -105,3 +107,24 @@ def test_the_dashboard_with_dividends_costs_its_pinned_queries(
     # session, user, account row, holdings, index, snapshots, activity, open orders
     with django_assert_num_queries(8):
         assert student_client.get(DASHBOARD).status_code == 200
+
+
+def test_the_days_change_counts_the_dividend_paid_with_the_drop(paid, student):
+    """On the ex-date the position loses the drop and the cash gains the dividend: the
+    account's change today is the two together, here nothing; the position's own change
+    is the drop."""
+    # The day began before the dividend was paid, at the previous close of $100.
+    Price.objects.filter(symbol="ACME").update(previous_close=D("100.00"))
+    first = Transaction.objects.earliest("id").timestamp
+    MarketState.objects.filter(id=1).update(day_started_at=first)
+
+    overview = portfolio_overview(student)
+
+    assert overview.positions[0].day_change == D("-10.00")
+    assert overview.day_change == D("0.00")
+
+    # The next day the dividend is past: it no longer counts in the day's change.
+    MarketState.objects.filter(id=1).update(
+        day_started_at=Transaction.objects.latest("id").timestamp + timedelta(seconds=1)
+    )
+    assert portfolio_overview(student).day_change == D("-10.00")

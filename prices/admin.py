@@ -584,7 +584,7 @@ class SplitAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         "scheduled_by",
     ]
     list_filter = [EventStateFilter]
-    list_select_related = ["created_by", "cancelled_by"]
+    list_select_related = ["stock", "created_by", "cancelled_by"]
     search_fields = ["stock__symbol"]
     autocomplete_fields = ["stock"]
     readonly_fields = [
@@ -644,12 +644,17 @@ class SplitAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 )
 
     def save_model(self, request, obj, form, change):
-        split = splits.schedule_split(
-            symbol=obj.stock_id,
-            ratio=form.cleaned_data["parsed_ratio"],
-            days_ahead=form.cleaned_data["days_ahead"],
-            by=request.user,
-        )
+        try:
+            split = splits.schedule_split(
+                symbol=obj.stock_id,
+                ratio=form.cleaned_data["parsed_ratio"],
+                days_ahead=form.cleaned_data["days_ahead"],
+                by=request.user,
+            )
+        except services.MarketError as exc:
+            # The form validated already: a split was announced meanwhile, or the price
+            # moved below what a split may leave.
+            raise ValidationError(exc.message) from exc
         obj.pk = split.pk
 
 

@@ -45,6 +45,10 @@ logger = logging.getLogger("tradesim.prices")
 RATIOS = [(3, 2), (2, 1), (3, 1), (4, 1), (5, 1), (10, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 10)]
 RATIO_RANGE = "A split is from 3-for-2 to 10-for-1, or a reverse split from 1-for-2 to 1-for-10."
 MAX_DAYS_AHEAD = 252  # a simulated year
+# The lowest price a split may leave: below it the price's rounding to the cent would move
+# the holders' value by more than half a percent (a $0.05 stock split 10-for-1 would
+# double it), so such a split is refused when scheduled and called off on its day.
+MIN_SPLIT_PRICE = Decimal("1.00")
 _RATIO_TEXT = re.compile(r"^\s*(\d{1,2})\s*(?:-\s*for\s*-|:|/|\s+for\s+)\s*(\d{1,2})\s*$", re.I)
 
 
@@ -89,6 +93,25 @@ def split_price(price: Decimal, numerator: int, denominator: int) -> Decimal:
     """A price after the split: divided by the ratio, to the cent, half up (a cent at least)."""
     new = (Decimal(price) * denominator / numerator).quantize(CENT, rounding=ROUND_HALF_UP)
     return max(new, CENT)
+
+
+def _too_low(symbol: str, price: Decimal, numerator: int, denominator: int) -> str | None:
+    """Why a split of `symbol` at `price` may not happen, or None."""
+    if split_price(price, numerator, denominator) >= MIN_SPLIT_PRICE:
+        return None
+    return (
+        f"{symbol} at ${price:,.2f} would trade at ${price * denominator / numerator:,.4f} "
+        f"after a {ratio_text(numerator, denominator)} split: a split must leave the price "
+        f"at ${MIN_SPLIT_PRICE} or more."
+    )
+
+
+def called_off(symbol: str, numerator: int, denominator: int, reason: str) -> news.Draft:
+    return news.headline(
+        news.Kind.SPLIT,
+        f"{symbol}'s {ratio_text(numerator, denominator)} split is called off: {reason}",
+        symbol=symbol,
+    )
 
 
 def announcement(symbol: str, numerator: int, denominator: int, day: int) -> news.Draft:
@@ -155,11 +178,13 @@ def schedule_split(
                 f"A split is announced at most {MAX_DAYS_AHEAD} trading days ahead "
                 f"(day {today + MAX_DAYS_AHEAD})."
             )
-        stock = Price.objects.filter(symbol=symbol).values_list("is_index", flat=True).first()
+        stock = Price.objects.filter(symbol=symbol).values_list("is_index", "price").first()
         if stock is None:
             raise UnknownSymbols(f"No such symbol: {symbol}.", symbols=[symbol])
-        if stock:
+        if stock[0]:
             raise InvalidMarketInput(f"{symbol} is an index fund: it does not split.")
+        if reason := _too_low(symbol, stock[1], numerator, denominator):
+            raise InvalidMarketInput(reason)
         pending = Split.objects.filter(
             stock_id=symbol, applied_at__isnull=True, cancelled_at__isnull=True
         ).first()
@@ -236,7 +261,9 @@ def open_day(*, day: int, now: datetime, drafts: list, params: MarketParameters)
     """At the tick that opens trading day `day`, with the market lock held and the
     previous closes rolled: apply the splits due (effective on `day` or before), then
     announce the automatic ones. Appends the headlines to `drafts`; returns how many splits
-    were applied. Queries: one to find the due splits, then for each split a fixed number
+    were applied. A split that would leave the price below MIN_SPLIT_PRICE (the price fell
+    since it was announced) is called off instead, with a headline. Queries: one to find
+    the due splits, then for each split a fixed number
     (prices, history, the split's row, and the handlers' own fixed counts), then one for
     the automatic announcements (one more when there are any)."""
     due = list(
@@ -248,7 +275,15 @@ def open_day(*, day: int, now: datetime, drafts: list, params: MarketParameters)
             "id", "stock_id", "numerator", "denominator", "stock__price", "stock__log_price"
         )
     )
+    applied = 0
     for split_id, symbol, numerator, denominator, price, log_price in due:
+        if reason := _too_low(symbol, price, numerator, denominator):
+            # The price fell since the split was announced: it is called off, and says so.
+            Split.objects.filter(id=split_id).update(cancelled_at=now)
+            drafts.append(called_off(symbol, numerator, denominator, reason))
+            logger.info("Called off split %s of %s: %s", split_id, symbol, reason)
+            continue
+        applied += 1
         _apply(
             split_id,
             symbol,
@@ -261,7 +296,7 @@ def open_day(*, day: int, now: datetime, drafts: list, params: MarketParameters)
         )
         drafts.append(on_the_day(symbol, numerator, denominator))
     drafts.extend(_announce_automatic(day=day, now=now, parameters=params))
-    return len(due)
+    return applied
 
 
 def _apply(split_id, symbol, numerator, denominator, *, price, log_price, day, now) -> None:

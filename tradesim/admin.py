@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, TO_FIELD_VAR
 from django.contrib.admin.views.main import (
@@ -11,6 +11,7 @@ from django.contrib.admin.views.main import (
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 from django.db.models.constants import LOOKUP_SEP
+from django.http import HttpResponseRedirect
 
 from tradesim.forms import FIRST_DAY, LAST_DAY
 from tradesim.models import AuditEntry
@@ -94,6 +95,16 @@ class RejectedFormIs400Mixin:
         if request.method == "POST":
             response.status_code = 400
         return response
+
+    def _changeform_view(self, request, object_id, form_url, extra_context):
+        # A service that refuses what the form let through raises ValidationError from
+        # save_model (a race: another instructor's change came first). Its own transaction
+        # wrote nothing; the form is shown again with the reason, never a server error.
+        try:
+            return super()._changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(AuditEntry)

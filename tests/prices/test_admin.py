@@ -512,3 +512,22 @@ def test_the_symbol_list_reads_the_markets_parameters_once(teacher_client, marke
 
     assert len(many) == len(few)
     assert sum("market_parameters" in q["sql"] for q in many.captured_queries) == 1
+
+
+def test_parameters_the_service_refuses_after_the_form_show_the_reason(
+    teacher_client, db, monkeypatch
+):
+    """A race: another instructor's change came between this form's check and its save."""
+    from prices import services
+
+    def refused(**_):
+        raise services.InvalidMarketInput("Stormy weeks must be at least as volatile as calm.")
+
+    monkeypatch.setattr(services, "update_market_parameters", refused)
+
+    response = teacher_client.post(PARAMETERS, parameters_form(drift=0.05), follow=True)
+
+    assert response.status_code == 200
+    assert "Stormy weeks must be at least as volatile as calm." in response.content.decode()
+    assert MarketParameters.current().drift == 0.07
+    assert not AuditEntry.objects.exists()

@@ -6,7 +6,9 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.urls import reverse
 
 from accounts.roles import ensure_instructor_group
+from prices import admin as prices_admin
 from prices.models import MarketParameters, MarketState, Split
+from prices.services import MarketError
 from prices.splits import schedule_split
 from tests.factories import InstructorFactory
 from tradesim.models import AuditEntry
@@ -145,3 +147,32 @@ def test_the_split_costs_the_quote_page_one_query(anon_client, django_assert_max
         body = anon_client.get(url).content.decode()
     assert "3-for-2 split on day 14" in body
     assert "every two shares become three" in body
+
+
+def test_a_split_the_service_refuses_after_the_form_shows_the_reason(teacher_client, monkeypatch):
+    """A race: the form validated, then another instructor announced a split first."""
+
+    def refused(**_):
+        raise MarketError("AAPL already has a 2-for-1 split announced for day 12: cancel it first.")
+
+    monkeypatch.setattr(prices_admin.splits, "schedule_split", refused)
+
+    response = teacher_client.post(
+        ADD, {"stock": "AAPL", "ratio": "2-for-1", "days_ahead": "4"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "already has a 2-for-1 split announced for day 12" in response.content.decode()
+    assert not Split.objects.exists() and not AuditEntry.objects.exists()
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_split_list_costs_the_same_however_many_splits(
+    teacher_client, count, django_assert_num_queries
+):
+    for symbol in ["AAPL", "MSFT", "XOM"][:count]:
+        schedule_split(symbol=symbol, ratio=(2, 1), days_ahead=3)
+    teacher_client.get(CHANGELIST)  # the session's first reads
+
+    with django_assert_num_queries(7):
+        assert teacher_client.get(CHANGELIST).status_code == 200

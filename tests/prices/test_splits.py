@@ -7,10 +7,18 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from prices.models import Headline, MarketParameters, MarketState, Price, Split
 from prices.services import InvalidMarketInput, MarketError, UnknownSymbols, advance_market
-from prices.splits import cancel_split, parse_ratio, schedule_split, split_price
+from prices.splits import (
+    MIN_SPLIT_PRICE,
+    cancel_split,
+    open_day,
+    parse_ratio,
+    schedule_split,
+    split_price,
+)
 from tests.factories import InstructorFactory, PriceFactory
 from tradesim.models import AuditEntry
 
@@ -283,3 +291,30 @@ def test_no_split_price_means_no_automatic_split(market):
     PriceFactory(symbol="HIGH", price=D("99999.00"))
     open_next_day()
     assert not Split.objects.exists()
+
+
+def test_a_split_that_would_leave_less_than_a_dollar_is_refused_or_called_off(db):
+    assert D("1.00") == MIN_SPLIT_PRICE
+    PriceFactory(symbol="PENNY", price=D("1.50"))
+    with pytest.raises(InvalidMarketInput, match="would trade at \\$0.7500 after a 2-for-1"):
+        schedule_split(symbol="PENNY", ratio=(2, 1), days_ahead=2)
+    assert not Split.objects.exists()
+
+    # Announced at $4.00; the price falls to $1.20 before the day: the split is called off.
+    PriceFactory(symbol="FALL", price=D("4.00"))
+    split = schedule_split(symbol="FALL", ratio=(2, 1), days_ahead=1)
+    Price.objects.filter(symbol="FALL").update(price=D("1.20"))
+    drafts = []
+    with transaction.atomic():
+        applied = open_day(
+            day=split.effective_day, now=timezone.now(), drafts=drafts, params=MarketParameters()
+        )
+
+    split.refresh_from_db()
+    assert applied == 0 and split.cancelled_at is not None and split.applied_at is None
+    assert Price.objects.get(symbol="FALL").price == D("1.20")
+    assert [d.text for d in drafts] == [
+        "FALL's 2-for-1 split is called off: FALL at $1.20 would trade at $0.6000 after a "
+        "2-for-1 split: a split must leave the price at $1.00 or more."
+    ]
+    assert Headline.objects.filter(kind="split").count() == 1  # the announcement

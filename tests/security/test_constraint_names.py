@@ -44,6 +44,7 @@ VALID = {
         "beta": "1.0",
     },
     "prices.marketevent": {"stock": "AAPL", "percent": "5", "reason": "Earnings"},
+    "prices.split": {"stock": "AAPL", "ratio": "2-for-1", "days_ahead": "3"},
     "classrooms.classroom": {
         "name": "Period 9",
         "joining_open": "on",

@@ -617,6 +617,8 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
     script = script_of(run.scenario.source)
     number = run.day_at(state.trading_day + 1)
     first_tick = new_day or state.ticks == run.start_tick + run.paused_ticks
+    if number < 1:
+        return None  # the run's day 1 has not begun: no script this tick
     rng = tick_rng(run.seed, state.ticks - run.start_tick - run.paused_ticks)
     if number > script.days:
         ScenarioRun.objects.filter(pk=run.pk, status=ScenarioRun.Status.RUNNING).update(

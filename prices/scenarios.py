@@ -566,6 +566,7 @@ class TickScript:
     """What the running scenario does to one tick (prices.services._tick)."""
 
     rng: random.Random
+    actions_rng: random.Random  # the day's corporate actions draw from this one
     regime: str  # the regime the tick runs in
     hold_regime: bool  # the script holds it (not on the tick that finishes the run)
     volatility: float  # the market factor's volatility × this
@@ -584,6 +585,13 @@ def tick_rng(seed: int, tick: int) -> random.Random:
     """The random numbers of a scenario's `tick`-th tick (0 for its first): from the seed
     and the tick alone, so a replay from the same start draws the same numbers."""
     return random.Random(f"scenario:{seed}:{tick}")
+
+
+def actions_rng(seed: int, tick: int) -> random.Random:
+    """The random numbers of the corporate actions (earnings surprises) at a scenario's
+    `tick`-th tick: apart from tick_rng, so whether a stock reports that day (which hangs
+    on the market's calendar) never shifts the engine's draws."""
+    return random.Random(f"scenario-actions:{seed}:{tick}")
 
 
 def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
@@ -619,7 +627,8 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
     first_tick = new_day or state.ticks == run.start_tick + run.paused_ticks
     if number < 1:
         return None  # the run's day 1 has not begun: no script this tick
-    rng = tick_rng(run.seed, state.ticks - run.start_tick - run.paused_ticks)
+    tick = state.ticks - run.start_tick - run.paused_ticks
+    rng, corporate = tick_rng(run.seed, tick), actions_rng(run.seed, tick)
     if number > script.days:
         ScenarioRun.objects.filter(pk=run.pk, status=ScenarioRun.Status.RUNNING).update(
             status=ScenarioRun.Status.FINISHED,
@@ -629,6 +638,7 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
         ended = news.headline(news.Kind.SCENARIO, f"Scenario finished: {run.scenario.title}")
         return TickScript(
             rng=rng,
+            actions_rng=corporate,
             regime=state.regime,
             hold_regime=False,
             volatility=1.0,
@@ -659,6 +669,7 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
             _attach(headlines, shock.headline, symbol=shock.target, percent=shock.percent)
     return TickScript(
         rng=rng,
+        actions_rng=corporate,
         regime=day.regime,
         hold_regime=True,
         volatility=day.volatility,

@@ -6,7 +6,9 @@ import math
 import pytest
 
 from prices import scenario_runs
+from prices.actions import quarter_day
 from prices.models import Headline, MarketState, Price, Scenario
+from prices.services import advance_market
 from tests.prices.test_scenario_runs import SOURCE, tick
 
 pytestmark = pytest.mark.django_db
@@ -80,3 +82,31 @@ def test_a_pause_and_resume_in_the_same_gap_loses_no_day(scenario):
     tick(2)
 
     assert index() == pytest.approx(500.00 * 0.9 * 1.05, abs=0.006)
+
+
+# Replays on another day of the quarter ----------------------------------------------------
+
+
+def _index_path(*, seed: int) -> list[float]:
+    scenario_runs.reset_market()
+    scenario_runs.start(name="test-run", seed=seed)
+    path = []
+    for i in range(4):
+        advance_market(dt=0.25, seed=300 + i)  # the default model: jumps and all
+        path.append(index())
+    scenario_runs.stop()
+    return path
+
+
+def test_a_replay_on_a_day_where_a_stock_reports_moves_the_index_the_same(scenario):
+    Price.objects.update(earnings_day=None, dividend_day=None, dividend_yield=0)
+    tick(2)
+    reporting_day = quarter_day(scenario_runs._next_day(MarketState.objects.get(id=1)) + 1)
+    Price.objects.filter(symbol="AAPL").update(earnings_day=reporting_day, earnings_volatility=0.1)
+    tick(2)  # the next run starts on the day AAPL reports
+    reported = _index_path(seed=5)
+    assert Headline.objects.filter(kind="earnings").exists()
+
+    quiet = _index_path(seed=5)  # a day later in the quarter: nobody reports
+
+    assert quiet == reported

@@ -272,3 +272,21 @@ def test_every_instructor_sees_the_scenario_audit_entries(client, mine):
     body = client.get(reverse("admin:tradesim_auditentry_changelist")).content.decode()
 
     assert "test-run: Test run" in body
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (SOURCE.replace("volatility = 2", "volatility = 1" + "0" * 400), "volatility must be"),
+        (SOURCE + '\n[day."' + "9" * 5000 + '"]\nmarket = 1\n', "at most 252 days"),
+        (SOURCE.replace("seed = 11", "seed = 1" + "0" * 5000), "a number too large to read"),
+        (SOURCE.replace("days = 3\n", "") + '\n[day."1-3000000"]\n', "days is missing"),
+    ],
+    ids=["huge-volatility", "huge-day", "huge-literal", "long-range-no-days"],
+)
+def test_an_upload_with_huge_numbers_is_refused_in_words(teacher_client, market, text, message):
+    response = upload(teacher_client, text)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Scenario.objects.filter(builtin=False).exists() and actions() == []

@@ -77,6 +77,20 @@ def test_nobody_deletes_a_shipped_scenario(admin_client, shipped):
     assert admin_client.get(page(shipped, "delete")).status_code == 403
 
 
+def test_the_list_has_no_bulk_delete_and_a_superuser_deletes_an_upload_alone(
+    admin_client, shipped, mine
+):
+    assert 'value="delete_selected"' not in admin_client.get(CHANGELIST).content.decode()
+    data = {"action": "delete_selected", "_selected_action": [shipped.pk, mine.pk], "post": "yes"}
+    admin_client.post(CHANGELIST, data)
+    assert Scenario.objects.filter(pk__in=[shipped.pk, mine.pk]).count() == 2
+
+    response = admin_client.post(page(mine, "delete"), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(Scenario.objects.filter(pk__in=[shipped.pk, mine.pk])) == [shipped]
+
+
 # The list and a scenario's page -----------------------------------------------------------
 
 

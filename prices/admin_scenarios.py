@@ -92,6 +92,13 @@ class ScenarioAdmin(admin.ModelAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_actions(self, request):
+        # One upload at a time from its own page: the list's bulk delete would take
+        # shipped scenarios with it.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
     def _require_run(self, request):
         if not self.may_run(request):
             raise PermissionDenied

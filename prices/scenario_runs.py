@@ -159,7 +159,7 @@ def pause(*, by=None, now: datetime | None = None) -> ScenarioRun:
         state = _lock_market(wait=True)
         run = _live(Status.RUNNING, "There is no running scenario to pause.")
         run.status = Status.PAUSED
-        run.pause_day = _current_day(state)
+        run.pause_day = _next_day(state)
         run.pause_tick = state.ticks
         run.day_reached = _reached(run, state)
         run.paused_at, run.paused_by = now, by
@@ -188,7 +188,7 @@ def resume(*, by=None) -> ScenarioRun:
     with transaction.atomic():
         state = _lock_market(wait=True)
         run = _live(Status.PAUSED, "There is no paused scenario to resume.")
-        run.paused_days += _current_day(state) - run.pause_day
+        run.paused_days += _next_day(state) - run.pause_day
         run.paused_ticks += state.ticks - run.pause_tick
         run.status = Status.RUNNING
         run.pause_day = run.pause_tick = None

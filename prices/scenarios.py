@@ -149,7 +149,16 @@ def _unknown_keys(data: dict, allowed: Sequence[str], place: str) -> list[str]:
 
 
 def _number(value, place: str, what: str, low: float, high: float, errors: list) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        errors.append(f"{place}: {what} must be a number, not {_quote(value)}.")
+        return None
+    if isinstance(value, int):  # compared as an int: a huge one has no float
+        if not low <= value <= high:
+            shown = f"it is {value}" if abs(value) < 10**15 else "it is far too large"
+            errors.append(f"{place}: {what} must be between {low:g} and {high:g} ({shown}).")
+            return None
+        return float(value)
+    if math.isnan(value):
         errors.append(f"{place}: {what} must be a number, not {_quote(value)}.")
         return None
     if not low <= value <= high:
@@ -203,14 +212,22 @@ def _shocks(value, place: str, kind: str, market: Market, errors: list) -> tuple
 
 
 def _day_range(key: str, days: int | None, errors: list) -> tuple[int, int] | None:
-    match = _DAYS_KEY.match(str(key))
+    key = str(key)
+    shown = key if len(key) <= 20 else key[:20] + "…"
+    match = _DAYS_KEY.match(key)
     if not match:
-        errors.append(f"[day.{key}]: a day is a number or a range such as [day.4] or [day.5-9].")
+        errors.append(f"[day.{shown}]: a day is a number or a range such as [day.4] or [day.5-9].")
+        return None
+    if len(match[1]) > 6 or len(match[2] or "") > 6:  # read no huge number
+        errors.append(f"[day.{shown}]: a scenario has at most {MAX_DAYS} days.")
         return None
     first = int(match[1])
     last = int(match[2]) if match[2] else first
     if first < 1 or last < first:
         errors.append(f"[day.{key}]: a range runs from a first day to a later one, from 1.")
+        return None
+    if last > MAX_DAYS:
+        errors.append(f"[day.{key}]: a scenario has at most {MAX_DAYS} days.")
         return None
     if days is not None and last > days:
         errors.append(f"[day.{key}]: the scenario has {days} days (days = {days}).")
@@ -234,6 +251,12 @@ def parse(source: str | bytes, *, market: Market = SAMPLE_MARKET) -> Script:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError([f"The file is not valid TOML: {exc}."]) from None
+    except (ValueError, OverflowError):
+        raise ScenarioError(
+            ["The file is not valid TOML: it has a number too large to read."]
+        ) from None
+    except RecursionError:
+        raise ScenarioError(["The file is not valid TOML: it nests too deeply."]) from None
     return _script(data, market)
 
 
@@ -270,6 +293,8 @@ def _script(data: dict, market: Market) -> Script:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         errors.append("seed must be a whole number, 0 or more.")
         seed = 1
+    if days is None:
+        raise ScenarioError(errors)  # the days are checked against it: nothing more to say
 
     entries = data.get("day", {})
     if not isinstance(entries, dict):
@@ -566,6 +591,7 @@ class TickScript:
     """What the running scenario does to one tick (prices.services._tick)."""
 
     rng: random.Random
+    actions_rng: random.Random  # the day's corporate actions draw from this one
     regime: str  # the regime the tick runs in
     hold_regime: bool  # the script holds it (not on the tick that finishes the run)
     volatility: float  # the market factor's volatility × this
@@ -584,6 +610,13 @@ def tick_rng(seed: int, tick: int) -> random.Random:
     """The random numbers of a scenario's `tick`-th tick (0 for its first): from the seed
     and the tick alone, so a replay from the same start draws the same numbers."""
     return random.Random(f"scenario:{seed}:{tick}")
+
+
+def actions_rng(seed: int, tick: int) -> random.Random:
+    """The random numbers of the corporate actions (earnings surprises) at a scenario's
+    `tick`-th tick: apart from tick_rng, so whether a stock reports that day (which hangs
+    on the market's calendar) never shifts the engine's draws."""
+    return random.Random(f"scenario-actions:{seed}:{tick}")
 
 
 def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
@@ -617,7 +650,10 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
     script = script_of(run.scenario.source)
     number = run.day_at(state.trading_day + 1)
     first_tick = new_day or state.ticks == run.start_tick + run.paused_ticks
-    rng = tick_rng(run.seed, state.ticks - run.start_tick - run.paused_ticks)
+    if number < 1:
+        return None  # the run's day 1 has not begun: no script this tick
+    tick = state.ticks - run.start_tick - run.paused_ticks
+    rng, corporate = tick_rng(run.seed, tick), actions_rng(run.seed, tick)
     if number > script.days:
         ScenarioRun.objects.filter(pk=run.pk, status=ScenarioRun.Status.RUNNING).update(
             status=ScenarioRun.Status.FINISHED,
@@ -627,6 +663,7 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
         ended = news.headline(news.Kind.SCENARIO, f"Scenario finished: {run.scenario.title}")
         return TickScript(
             rng=rng,
+            actions_rng=corporate,
             regime=state.regime,
             hold_regime=False,
             volatility=1.0,
@@ -657,6 +694,7 @@ def for_tick(state, *, rows, dt: float, new_day: bool) -> TickScript | None:
             _attach(headlines, shock.headline, symbol=shock.target, percent=shock.percent)
     return TickScript(
         rng=rng,
+        actions_rng=corporate,
         regime=day.regime,
         hold_regime=True,
         volatility=day.volatility,

@@ -340,9 +340,12 @@ def _tick(
         drafts.extend(scripted.headlines)
     # The day's corporate actions (prices.actions), at the tick that opens the day: the
     # ex-dividend drops and earnings jumps join the shocks, their headlines the drafts.
+    # Under a scenario they draw from their own generator, so the engine's draws (and a
+    # replay's prices) do not hang on which stocks report on the market's calendar day.
     day_actions = actions.DayActions()
     if new_day:
-        day_actions = actions.for_day(rows, day=state.trading_day + 1, rng=rng)
+        day_rng = scripted.actions_rng if scripted is not None else rng
+        day_actions = actions.for_day(rows, day=state.trading_day + 1, rng=day_rng)
         shocks = actions.add_shocks(shocks, day_actions)
         drafts.extend(day_actions.drafts)
 

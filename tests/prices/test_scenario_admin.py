@@ -77,6 +77,20 @@ def test_nobody_deletes_a_shipped_scenario(admin_client, shipped):
     assert admin_client.get(page(shipped, "delete")).status_code == 403
 
 
+def test_the_list_has_no_bulk_delete_and_a_superuser_deletes_an_upload_alone(
+    admin_client, shipped, mine
+):
+    assert 'value="delete_selected"' not in admin_client.get(CHANGELIST).content.decode()
+    data = {"action": "delete_selected", "_selected_action": [shipped.pk, mine.pk], "post": "yes"}
+    admin_client.post(CHANGELIST, data)
+    assert Scenario.objects.filter(pk__in=[shipped.pk, mine.pk]).count() == 2
+
+    response = admin_client.post(page(mine, "delete"), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert list(Scenario.objects.filter(pk__in=[shipped.pk, mine.pk])) == [shipped]
+
+
 # The list and a scenario's page -----------------------------------------------------------
 
 
@@ -272,3 +286,21 @@ def test_every_instructor_sees_the_scenario_audit_entries(client, mine):
     body = client.get(reverse("admin:tradesim_auditentry_changelist")).content.decode()
 
     assert "test-run: Test run" in body
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (SOURCE.replace("volatility = 2", "volatility = 1" + "0" * 400), "volatility must be"),
+        (SOURCE + '\n[day."' + "9" * 5000 + '"]\nmarket = 1\n', "at most 252 days"),
+        (SOURCE.replace("seed = 11", "seed = 1" + "0" * 5000), "a number too large to read"),
+        (SOURCE.replace("days = 3\n", "") + '\n[day."1-3000000"]\n', "days is missing"),
+    ],
+    ids=["huge-volatility", "huge-day", "huge-literal", "long-range-no-days"],
+)
+def test_an_upload_with_huge_numbers_is_refused_in_words(teacher_client, market, text, message):
+    response = upload(teacher_client, text)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Scenario.objects.filter(builtin=False).exists() and actions() == []

@@ -257,3 +257,38 @@ def test_the_chart_has_a_point_per_day_and_labelled_axes():
     assert len(chart["points"].split()) == 26
     assert chart["x_ticks"][0]["label"] == "0"
     assert chart["y_ticks"]
+
+
+# Numbers too large to read ----------------------------------------------------------------
+
+HUGE = "1" + "0" * 5000  # more digits than Python reads into an int from text
+
+
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        (
+            GOOD.replace("volatility = 2.5", "volatility = 1" + "0" * 400),
+            "day 3: volatility must be between 0.1 and 10 (it is far too large).",
+        ),
+        (with_day(f'[day."{HUGE}"]\nmarket = 1'), "a scenario has at most 252 days."),
+        (GOOD.replace("seed = 7", f"seed = {HUGE}"), "it has a number too large to read."),
+    ],
+    ids=["huge-volatility", "huge-day", "huge-literal"],
+)
+def test_a_number_too_large_is_named_not_a_crash(source, message):
+    (error,) = errors_of(source)
+    assert error.endswith(message)
+
+
+def test_a_day_past_a_year_is_refused_whatever_the_days():
+    (error,) = errors_of(with_day("[day.1-3000000]\nmarket = 1"))
+    assert error == "[day.1-3000000]: a scenario has at most 252 days."
+
+
+@pytest.mark.parametrize("days", ["", "days = 0\n", "days = 1000\n", 'days = "x"\n'])
+def test_a_long_range_with_no_valid_days_stops_at_the_days(days):
+    source = GOOD.replace("days = 5\n", days) + '\n[day."1-3000000"]\nmarket = 1\n'
+    errors = errors_of(source)
+    assert any(error.startswith(("The file: days is missing", "days must be")) for error in errors)
+    assert not any("3000000" in error for error in errors)

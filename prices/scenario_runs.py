@@ -6,6 +6,7 @@ audited when `by` (the instructor) is given, in the same transaction."""
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -13,11 +14,12 @@ from django.utils import timezone
 
 from prices import bulk, quote_cache, scenarios
 from prices.market_data import MARKET
-from prices.models import MarketState, Price, PriceHistory, Scenario, ScenarioRun
+from prices.models import MarketState, Price, PriceHistory, Scenario, ScenarioRun, Split
 from prices.services import _DAY_EPSILON, MarketError, _lock_market
 from prices.simulation import log_of
 from tradesim import audit
 from tradesim.models import AuditEntry
+from tradesim.money import CENT
 
 logger = logging.getLogger("tradesim.prices")
 Status = ScenarioRun.Status
@@ -283,7 +285,9 @@ class ResetResult:
 
 def reset_market(*, scenario: Scenario | None = None, by=None, now: datetime | None = None):
     """Put the market back at the start of a scenario: every listed symbol of the sample
-    market at its listing price (previous close and the engine's state too), one
+    market at its listing price — divided by the splits it has had, since the students'
+    shares were multiplied by them (a stock that split 2-for-1 restarts at half its
+    listing price) — (previous close and the engine's state too), one
     price_history point for each at `now`, the market's regime calm and its factor level
     at the start; the current trading day ends, so the next tick opens a new one (a run
     started now then begins on a fresh day, as its replay will). Students' cash and
@@ -305,11 +309,12 @@ def reset_market(*, scenario: Scenario | None = None, by=None, now: datetime | N
                 "The market has no symbols yet: run `manage.py load_market` first."
             )
         targets = [(pk, symbol) for pk, symbol in rows if symbol in listings]
-        updates = [(pk, listings[s].price, log_of(listings[s].price)) for pk, s in targets]
+        start = _start_prices({s: listings[s].price for _, s in targets})
+        updates = [(pk, start[s], log_of(start[s])) for pk, s in targets]
         bulk.update_prices(updates, timestamp=now)
         Price.objects.filter(symbol__in=[s for _, s in targets]).update(previous_close=F("price"))
         PriceHistory.objects.bulk_create(
-            PriceHistory(stock_id=s, price=listings[s].price, timestamp=now) for _, s in targets
+            PriceHistory(stock_id=s, price=start[s], timestamp=now) for _, s in targets
         )
         state.regime = "calm"
         state.market_log_level = 0.0
@@ -332,6 +337,21 @@ def reset_market(*, scenario: Scenario | None = None, by=None, now: datetime | N
     transaction.on_commit(quote_cache.invalidate)
     logger.info("Reset the market: %s symbols", len(result.reset))
     return result
+
+
+def _start_prices(listed: dict[str, Decimal]) -> dict[str, Decimal]:
+    """The listing prices, each divided by the ratios of the splits its stock has had (one
+    query), to the cent, half up, a cent at least."""
+    factor = dict.fromkeys(listed, Decimal(1))
+    applied = Split.objects.filter(applied_at__isnull=False, stock_id__in=list(listed))
+    for symbol, numerator, denominator in applied.values_list(
+        "stock_id", "numerator", "denominator"
+    ):
+        factor[symbol] = factor[symbol] * denominator / numerator
+    return {
+        symbol: max((price * factor[symbol]).quantize(CENT, rounding=ROUND_HALF_UP), CENT)
+        for symbol, price in listed.items()
+    }
 
 
 def seed_from(value) -> int | None:

@@ -431,3 +431,30 @@ def test_the_summary_line_says_when_the_script_turns_the_market_stormy(flat, sce
 
     assert "market turned stormy" in advance_market(dt=0.5, model=FLAT).summary()
     assert "market turned stormy" not in advance_market(dt=0.5, model=FLAT).summary()
+
+
+def test_reset_divides_a_listing_price_by_the_splits_the_stock_has_had(market):
+    """AAPL split 2-for-1 then 3-for-2: its holders own 3× the shares, so it restarts at a
+    third of its listing price, and their value is the listing's."""
+    from django.utils import timezone
+
+    from prices.models import Split
+
+    for numerator, denominator, day in [(2, 1, 3), (3, 2, 6)]:
+        Split.objects.create(
+            stock_id="AAPL",
+            numerator=numerator,
+            denominator=denominator,
+            announced_day=day - 1,
+            effective_day=day,
+            applied_at=timezone.now(),
+        )
+    # A split announced and not yet applied changes nothing.
+    Split.objects.create(
+        stock_id="MSFT", numerator=2, denominator=1, announced_day=1, effective_day=9
+    )
+
+    scenario_runs.reset_market()
+
+    assert Price.objects.get(symbol="AAPL").price == Decimal("87.50")  # 262.50 ÷ 3
+    assert Price.objects.get(symbol="MSFT").price == market["MSFT"].price

@@ -9,6 +9,8 @@ action is audited. Deleting an uploaded scenario is left to superusers (the mode
 delete permission), and a shipped one cannot be deleted.
 """
 
+from functools import wraps
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -16,15 +18,28 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.views.decorators.http import require_POST
 
 from prices import scenario_runs, scenarios
 from prices.models import MarketState, Scenario
+from tradesim.forms import Form
 
 RUN_PERMISSION = "prices.add_marketevent"
 
 
-class SeedForm(forms.Form):
+def _on_post(view):
+    """An action's address: a POST (its button) acts; a GET (a link followed, a page
+    reloaded) changes nothing and goes back to the scenarios, where the buttons are."""
+
+    @wraps(view)
+    def acting(request, *args, **kwargs):
+        if request.method != "POST":
+            return HttpResponseRedirect(reverse("admin:prices_scenario_changelist"))
+        return view(request, *args, **kwargs)
+
+    return acting
+
+
+class SeedForm(Form):
     seed = forms.IntegerField(
         required=False,
         min_value=0,
@@ -33,7 +48,7 @@ class SeedForm(forms.Form):
     )
 
 
-class UploadForm(forms.Form):
+class UploadForm(Form):
     file = forms.FileField(
         label="Scenario file (.toml)",
         help_text="A TOML file like the shipped ones; it is checked before it is saved.",
@@ -109,12 +124,12 @@ class ScenarioAdmin(admin.ModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("upload/", view(self.upload_view), name="prices_scenario_upload"),
-            path("pause/", view(require_POST(self.pause_view)), name="prices_scenario_pause"),
-            path("resume/", view(require_POST(self.resume_view)), name="prices_scenario_resume"),
-            path("stop/", view(require_POST(self.stop_view)), name="prices_scenario_stop"),
+            path("pause/", view(_on_post(self.pause_view)), name="prices_scenario_pause"),
+            path("resume/", view(_on_post(self.resume_view)), name="prices_scenario_resume"),
+            path("stop/", view(_on_post(self.stop_view)), name="prices_scenario_stop"),
             path(
                 "<path:object_id>/start/",
-                view(require_POST(self.start_view)),
+                view(_on_post(self.start_view)),
                 name="prices_scenario_start",
             ),
             path("<path:object_id>/reset/", view(self.reset_view), name="prices_scenario_reset"),

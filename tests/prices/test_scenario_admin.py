@@ -225,7 +225,9 @@ def test_a_blank_seed_starts_with_the_scenarios_own(teacher_client, mine):
 
 
 def test_start_is_post_only(teacher_client, mine):
-    assert teacher_client.get(page(mine, "start")).status_code == 405
+    response = teacher_client.get(page(mine, "start"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:prices_scenario_changelist")
     assert not ScenarioRun.objects.exists()
 
 

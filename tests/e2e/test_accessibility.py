@@ -148,6 +148,12 @@ def axe_violations(b: Watched, tags: list[str]) -> list[str]:
     from django.templatetags.static import static
 
     b.page.wait_for_load_state("networkidle")
+    # A button just clicked or hovered may still be fading between its colours: axe would
+    # measure the contrast of a moment in between. Wait for the page's CSS transitions.
+    b.page.wait_for_function(
+        "() => document.getAnimations()"
+        ".filter(a => a instanceof CSSTransition).every(a => a.playState !== 'running')"
+    )
     if not b.page.evaluate("typeof window.axe === 'object'"):
         b.page.add_script_tag(url=b.base_url + static(AXE_PATH))
     found = b.page.evaluate(RUN_AXE, tags)

@@ -352,17 +352,3 @@ def _start_prices(listed: dict[str, Decimal]) -> dict[str, Decimal]:
         symbol: max((price * factor[symbol]).quantize(CENT, rounding=ROUND_HALF_UP), CENT)
         for symbol, price in listed.items()
     }
-
-
-def seed_from(value) -> int | None:
-    """A seed typed by a person: blank for the scenario's own, else a whole number."""
-    text = str(value if value is not None else "").strip()
-    if not text:
-        return None
-    try:
-        seed = int(text)
-    except ValueError:
-        raise ScenarioRefused("The seed must be a whole number, 0 or more.") from None
-    if not 0 <= seed <= scenarios.MAX_SEED:
-        raise ScenarioRefused("The seed must be a whole number, 0 or more.")
-    return seed

@@ -187,8 +187,10 @@ SESSION_ENGINE = setting(
 # Auth ----------------------------------------------------------------------------------
 
 AUTH_USER_MODEL = "accounts.User"
+# PBKDF2-SHA256 at OWASP's 600,000 iterations (accounts/hashers.py); the others read
+# hashes made elsewhere and rehash them at log-in.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "accounts.hashers.PBKDF2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",

@@ -227,7 +227,10 @@ def setup_child(args):
     if args.login[0] == "card":
         from accounts.services import issue_cards
 
-        issued = {user.pk: code for user, code in issue_cards(classroom, students, by=teacher)}
+        issued = {
+            user.pk: code
+            for user, code in issue_cards(classroom=classroom, users=students, by=teacher)
+        }
         codes = [issued[user.pk] for user in students]
     print(
         json.dumps(

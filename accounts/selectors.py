@@ -40,6 +40,5 @@ def card_roster(classroom) -> list[CardStatus]:
             if kept is None or card.revoked_at > kept.revoked_at:
                 revoked[card.user_id] = card
     return [
-        CardStatus(student=s, live=live.get(s.pk), last_revoked=revoked.get(s.pk))
-        for s in students
+        CardStatus(student=s, live=live.get(s.pk), last_revoked=revoked.get(s.pk)) for s in students
     ]

@@ -430,10 +430,14 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 card = revoke_card(classroom=classroom, user=student, by=request.user)
                 name = student.get_username()
                 if card is None:
-                    self.message_user(request, f"{name} has no card to revoke.", messages.WARNING)
+                    self.message_user(
+                        request, f"There was no card of {name} to revoke.", messages.WARNING
+                    )
                 else:
                     self.message_user(
-                        request, f"{name}'s card no longer logs in.", messages.SUCCESS
+                        request,
+                        f"Revoked the card of {name}: it no longer logs in.",
+                        messages.SUCCESS,
                     )
                 return back
             students = [student]
@@ -473,9 +477,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "change_url": reverse("admin:classrooms_classroom_change", args=[classroom.pk]),
         }
         request.current_app = self.admin_site.name
-        response = TemplateResponse(
-            request, "admin/classrooms/classroom/cards_print.html", context
-        )
+        response = TemplateResponse(request, "admin/classrooms/classroom/cards_print.html", context)
         # The codes are on this page alone: no cache of any kind may keep it.
         response["Cache-Control"] = "no-store, private"
         return response

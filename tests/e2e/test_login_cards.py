@@ -4,6 +4,8 @@ the code gone from the address; a code typed by hand does the same; a wrong one 
 plainly. axe-clean at a phone's width (390 px) and a laptop's, no sideways scrolling;
 photographed to test-artifacts/screenshots/login-cards/."""
 
+import re
+
 import pytest
 
 from accounts.roles import ensure_instructor_group
@@ -137,3 +139,22 @@ def test_a_teacher_prints_the_class_cards(browser_page, period1, size):
     assert page.get_by_text("Not yet").count() == 3
     content = page.content()
     assert not any(code.split("Code: ")[-1] in content for code in codes)
+
+
+def test_the_cards_print_eight_to_a_sheet(browser_page, period1):
+    for n in range(6):  # nine students in all: two sheets
+        StudentFactory(username=f"extra{n}", classroom=period1)
+    b = browser_page
+    page = b.page
+    b.goto("/admin/login/")
+    page.fill("#id_username", "teacher")
+    page.fill("#id_password", PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**/admin/")
+    b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
+    page.get_by_role("button", name="Print new cards for every student").click()
+    page.wait_for_load_state("networkidle")
+
+    for paper in ("A4", "Letter"):
+        pdf = page.pdf(format=paper, print_background=True)
+        assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 2, paper

@@ -187,3 +187,18 @@ def test_the_list_runs_a_fixed_number_of_queries(
     with django_assert_num_queries(7):
         response = teacher_client.get(cards_url(period1))
     assert len(response.context["roster"]) == size
+
+
+@pytest.mark.parametrize("size", [3, 20])
+def test_printing_runs_a_fixed_number_of_queries(
+    teacher_client, teacher, period1, size, django_assert_num_queries
+):
+    for i in range(size):
+        StudentFactory(username=f"s{i:02d}", classroom=period1)
+
+    # session, user, permissions (2), the class, its active students; then issue_cards:
+    # savepoint, the class's lock, the students, their live cards (none yet, so no revoke),
+    # the cards' insert, the audit entries' insert, release
+    with django_assert_num_queries(13):
+        response = teacher_client.post(cards_url(period1), {"action": "print_all"})
+    assert len(printed_codes(response)) == size

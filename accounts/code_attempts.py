@@ -7,6 +7,9 @@ runs for WINDOW from the first wrong code; once it reaches the allowance, every 
 refused, the right one too, until the window is over. Only a code that could be one
 (eight characters of the alphabet) and matches no class is counted: a mistyped length
 tells a guesser nothing.
+
+The same counting serves log-in cards (accounts.services.login_by_card), under its own
+`kind`, so a class's mistyped card codes and its mistyped class codes count apart.
 """
 
 from datetime import datetime, timedelta
@@ -27,13 +30,16 @@ def for_address(address: str | None) -> tuple[str, int]:
     return f"address:{address or 'unknown'}", PER_ADDRESS
 
 
-def _keys(who: str) -> tuple[str, str]:
-    return f"join-code:{who}:since", f"join-code:{who}:count"
+JOIN_CODES = "join-code"
 
 
-def blocked_until(who: str, allowance: int) -> datetime | None:
+def _keys(who: str, kind: str) -> tuple[str, str]:
+    return f"{kind}:{who}:since", f"{kind}:{who}:count"
+
+
+def blocked_until(who: str, allowance: int, *, kind: str = JOIN_CODES) -> datetime | None:
     """When `who` may try codes again, or None if they may now."""
-    since_key, count_key = _keys(who)
+    since_key, count_key = _keys(who, kind)
     found = cache.get_many([since_key, count_key])
     since, count = found.get(since_key), found.get(count_key, 0)
     if since is None or count < allowance:
@@ -42,8 +48,8 @@ def blocked_until(who: str, allowance: int) -> datetime | None:
     return until if timezone.now() < until else None
 
 
-def count_wrong(who: str) -> None:
-    since_key, count_key = _keys(who)
+def count_wrong(who: str, *, kind: str = JOIN_CODES) -> None:
+    since_key, count_key = _keys(who, kind)
     now = timezone.now()
     since = cache.get(since_key)
     # Kept a minute past the window: the window is judged by `since`, not by the cache.
@@ -57,5 +63,5 @@ def count_wrong(who: str) -> None:
         cache.set(count_key, 1, timeout)
 
 
-def forget(who: str) -> None:
-    cache.delete_many(_keys(who))
+def forget(who: str, *, kind: str = JOIN_CODES) -> None:
+    cache.delete_many(_keys(who, kind))

@@ -100,3 +100,24 @@ class ProfileForm(BootstrapFormMixin, ModelForm):
         if User.objects.filter(email__iexact=email).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("An account with this email address already exists.")
         return email
+
+
+class LoginCardForm(BootstrapFormMixin, Form):
+    """The code on a log-in card, as typed. Whether it is one is the service's question
+    (accounts.services.login_by_card), which answers every wrong code alike."""
+
+    code = forms.CharField(
+        label="Card code",
+        max_length=64,
+        help_text="The 16 letters and digits on your card, such as 7KQ2-M9XD-4HTP-W3CF. "
+        "Capitals, spaces and dashes don't matter.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "off",
+                "autocapitalize": "characters",
+                "autocorrect": "off",
+                "spellcheck": "false",
+                "inputmode": "text",
+            }
+        ),
+    )

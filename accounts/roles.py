@@ -1,6 +1,6 @@
 """The Instructors group: exactly the permissions an instructor needs, kept in one place.
 
-The group is created by data migrations (accounts 0002, 0003, 0005, 0007, 0008, 0009, 0010) and
+The group is created by data migrations (accounts 0002, 0003, 0005, 0007 to 0011, 0013) and
 kept in step by `ensure_instructor_group`, which create_instructor calls; both run
 `apply_instructor_role`, written against whichever Group and Permission models it is given,
 so the migration can pass its historical models. A change to INSTRUCTOR_PERMISSIONS needs a
@@ -39,6 +39,9 @@ INSTRUCTOR_PERMISSIONS = [
     # Students' API tokens: see them (never the token itself), and revoke one (audited).
     ("api", "view_apitoken"),
     ("api", "revoke_apitoken"),
+    # Students' log-in cards for their classes: see, issue and revoke them (audited).
+    ("accounts", "view_logincard"),
+    ("accounts", "issue_logincard"),
     ("prices", "view_price"),
     ("prices", "change_price"),
     ("prices", "view_pricehistory"),

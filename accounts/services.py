@@ -1,6 +1,7 @@
 """Writes about people: registering a student opens their cash account in the same
 database transaction, so a user never exists without a balance and its journal row;
-joining a class puts a student in it and gives them its starting cash, together.
+joining a class puts a student in it and gives them its starting cash, together; log-in
+cards are issued, revoked and used to log in.
 
 Lock order when joining: the student's row, then the class's row, then their balance.
 """
@@ -10,8 +11,11 @@ from datetime import datetime
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
 
-from accounts import code_attempts
+from accounts import cards, code_attempts
+from accounts.models import LoginCard
 from classrooms.rules import when
 from classrooms.services import JoinRefused, UnknownCode, take_seat
 from ledger.models import Transaction
@@ -244,3 +248,179 @@ def create_instructor(*, username: str, email: str, password: str):
         user.save()
         user.groups.add(ensure_instructor_group())
     return user
+
+
+# Log-in cards ----------------------------------------------------------------------------
+
+CARD_ATTEMPTS = "login-card"
+# Wrong card codes one client address may try per code_attempts.WINDOW: a class behind
+# one school address mistypes a few; guessing 80-bit codes is hopeless anyway.
+CARD_CODES_PER_ADDRESS = 30
+
+
+class CardError(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class CardRefused(CardError):
+    """The code logs nobody in. One message for every reason, so that a code's owner,
+    state or class cannot be learnt from the answer."""
+
+    def __init__(self):
+        super().__init__(
+            "That code is not valid. Check it against your card, or ask your teacher for a "
+            "new card."
+        )
+
+
+class TooManyCardCodes(CardError):
+    def __init__(self, until: datetime):
+        super().__init__(
+            f"Too many card codes that did not work were typed on this network: try again "
+            f"after {when(until)}, or log in with your password."
+        )
+        self.until = until
+
+
+def _card_students(*, classroom, users):
+    """`users` as they are now, each checked to be an active student of `classroom`
+    (CardError otherwise), in the order of their names."""
+    User = get_user_model()
+    ids = {user.pk for user in users}
+    found = list(
+        User.objects.filter(
+            pk__in=ids,
+            classroom=classroom,
+            is_active=True,
+            is_staff=False,
+            is_superuser=False,
+        ).order_by("last_name", "first_name", "username")
+    )
+    if len(found) != len(ids):
+        raise CardError(f"Cards are only for active students of {classroom.name}.")
+    return found
+
+
+def issue_cards(*, classroom, users, by) -> list[tuple]:
+    """New log-in cards for `users`, active students of `classroom`: each one's live card
+    for the class is revoked and a new one issued, audited (one entry per student, naming
+    `by`). Returns [(user, code)] in the order of their names; the codes are stored only
+    as digests (accounts.cards), so this is the one time they can be shown.
+
+    Guarantees: all of it or nothing; at most one live card per student and class (the
+    partial unique constraint backs it). Locks: the class's row, so two issues for one
+    class run one after the other. A fixed number of queries, however many students.
+    """
+    with transaction.atomic():
+        Classroom = type(classroom)
+        Classroom.objects.select_for_update().filter(pk=classroom.pk).values_list("pk").first()
+        students = _card_students(classroom=classroom, users=users)
+        if not students:
+            return []
+        now = timezone.now()
+        replaced = set(
+            LoginCard.objects.filter(
+                classroom=classroom, user__in=students, revoked_at__isnull=True
+            ).values_list("user_id", flat=True)
+        )
+        if replaced:
+            LoginCard.objects.filter(
+                classroom=classroom, user_id__in=replaced, revoked_at__isnull=True
+            ).update(revoked_at=now)
+        issued = [(student, cards.new_code()) for student in students]
+        LoginCard.objects.bulk_create(
+            LoginCard(
+                user=student,
+                classroom=classroom,
+                digest=cards.digest(code),
+                issued_at=now,
+                issued_by=by,
+            )
+            for student, code in issued
+        )
+        AuditEntry.objects.bulk_create(
+            AuditEntry(
+                actor=by,
+                action=AuditEntry.Action.ISSUE_CARD,
+                student=student,
+                detail=(
+                    f"Log-in card for {student.get_username()} in {classroom.name}"
+                    + ("; the old card no longer works" if student.pk in replaced else "")
+                )[:300],
+                created_at=now,
+            )
+            for student in students
+        )
+    return issued
+
+
+def revoke_card(*, classroom, user, by) -> LoginCard | None:
+    """Revoke `user`'s live log-in card for `classroom`, audited naming `by`; returns the
+    card, or None when they have no live card there (nothing changes). The caller has
+    checked that `by` runs the class. Locks: the card's row."""
+    with transaction.atomic():
+        card = (
+            LoginCard.objects.select_for_update()
+            .filter(classroom=classroom, user_id=user.pk, revoked_at__isnull=True)
+            .first()
+        )
+        if card is None:
+            return None
+        card.revoked_at = timezone.now()
+        card.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=by,
+            action=AuditEntry.Action.REVOKE_CARD,
+            student=user,
+            detail=f"Log-in card of {user.get_username()} in {classroom.name}",
+        )
+    return card
+
+
+def login_by_card(request, code: str):
+    """Log the client in as the student whose live card has this code, and return them.
+
+    Refused (CardRefused, one message for every reason) unless the card is live, its
+    student active, a student (never staff or a superuser) and still in the card's class.
+    A refused code of the right shape counts against the client's address
+    (code_attempts, kind CARD_ATTEMPTS); after CARD_CODES_PER_ADDRESS within the window
+    every code is refused with TooManyCardCodes until it is over. A code that logs in
+    counts for nothing.
+
+    Cost: one HMAC per key, no password hash; one SELECT of the card with its student,
+    one UPDATE of the card (last_used_at, and its digest under the current SECRET_KEY),
+    then django.contrib.auth.login. The session ends when the browser closes: cards are
+    for shared devices."""
+    from django.contrib.auth import login
+
+    from accounts.lockout import client_ip
+
+    who = f"address:{client_ip(request) or 'unknown'}"
+    until = code_attempts.blocked_until(who, CARD_CODES_PER_ADDRESS, kind=CARD_ATTEMPTS)
+    if until is not None:
+        raise TooManyCardCodes(until)
+    code = cards.normalize(code)
+    if not cards.is_well_formed(code):
+        raise CardRefused()
+    found = cards.digests(code)
+    card = (
+        LoginCard.objects.select_related("user")
+        .filter(
+            digest__in=found,
+            revoked_at__isnull=True,
+            user__is_active=True,
+            user__is_staff=False,
+            user__is_superuser=False,
+            user__classroom=F("classroom"),
+        )
+        .first()
+    )
+    if card is None:
+        code_attempts.count_wrong(who, kind=CARD_ATTEMPTS)
+        raise CardRefused()
+    LoginCard.objects.filter(pk=card.pk).update(last_used_at=timezone.now(), digest=found[0])
+    login(request, card.user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session.set_expiry(0)
+    return card.user

@@ -6,6 +6,7 @@ from accounts.auth_views import LoginView, LogoutView, PasswordChangeView
 urlpatterns = [
     path("register/", views.register, name="register"),
     path("login/", LoginView.as_view(), name="login"),
+    path("card/", views.login_card, name="login_card"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("profile/", views.profile, name="profile"),
     path(

@@ -8,9 +8,16 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters
 
-from accounts.forms import JoinClassForm, ProfileForm, RegistrationForm
+from accounts.forms import JoinClassForm, LoginCardForm, ProfileForm, RegistrationForm
 from accounts.lockout import client_ip
-from accounts.services import TooManyWrongCodes, join_class, register_student
+from accounts.services import (
+    CardRefused,
+    TooManyCardCodes,
+    TooManyWrongCodes,
+    join_class,
+    login_by_card,
+    register_student,
+)
 from classrooms.services import AlreadyInClass, JoinRefused
 from ledger.models import Balance
 
@@ -61,6 +68,37 @@ def register(request):
             return redirect("portfolio:dashboard")
         return render(request, "registration/register.html", {"form": form}, status=400)
     return render(request, "registration/register.html", {"form": RegistrationForm()})
+
+
+def _retry_after(response, until):
+    wait = (until - timezone.now()).total_seconds()
+    response["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
+@sensitive_post_parameters("code")
+def login_card(request):
+    """Log in with a class's log-in card: GET shows the form (a card's QR code opens it
+    with the code after the #, which static/js/login-card.js puts in the field and sends);
+    POST logs the card's student in (accounts.services.login_by_card) and goes to their
+    dashboard. A refused code: the form again with one message, 400; too many: 429."""
+    template = "registration/login_card.html"
+    if request.method != "POST":
+        return render(request, template, {"form": LoginCardForm()})
+    form = LoginCardForm(request.POST)
+    if not form.is_valid():
+        return render(request, template, {"form": form}, status=400)
+    try:
+        user = login_by_card(request, form.cleaned_data["code"])
+    except TooManyCardCodes as error:
+        form.add_error("code", error.message)
+        response = render(request, template, {"form": form}, status=429)
+        return _retry_after(response, error.until)
+    except CardRefused as error:
+        form.add_error("code", error.message)
+        return render(request, template, {"form": form}, status=400)
+    messages.success(request, f"Welcome, {user.get_short_name() or user.get_username()}!")
+    return redirect("portfolio:dashboard")
 
 
 @login_required

@@ -32,12 +32,14 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.services import move_student
+from accounts.selectors import card_roster
+from accounts.services import CardError, issue_cards, move_student, revoke_card
 from classrooms.models import Classroom
 from classrooms.rules import ORDER_TYPES_MARKET, Rulebook
 from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, update_rules
+from console import cards as printing
 from console import selectors
-from console.forms import GrantCashForm, ResetStudentForm
+from console.forms import CardActionForm, GrantCashForm, ResetStudentForm
 from console.services import grant_cash
 from ledger.models import Balance, Transaction
 from ledger.services import DuplicateRequest, LedgerError, open_account
@@ -165,6 +167,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         "created_at",
         "leaderboard_link",
         "standings_link",
+        "cards_link",
     ]
     search_fields = ["name", "join_code"]
     readonly_fields = ["join_code_with_link", "created_at", "rules_changed_at"]
@@ -372,12 +375,112 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 name="classrooms_classroom_overview",
             ),
             path(
+                "<path:object_id>/cards/",
+                self.admin_site.admin_view(self.cards_view),
+                name="classrooms_classroom_cards",
+            ),
+            path(
                 "<path:object_id>/new-code/",
                 self.admin_site.admin_view(self.new_code_view),
                 name="classrooms_classroom_new_code",
             ),
             *super().get_urls(),
         ]
+
+    # Log-in cards -------------------------------------------------------------------------
+
+    @admin.display(description="Log-in cards")
+    def cards_link(self, obj):
+        url = reverse("admin:classrooms_classroom_cards", args=[obj.pk])
+        return format_html('<a href="{}" aria-label="Log-in cards of {}">Cards</a>', url, obj.name)
+
+    def cards_view(self, request, object_id):
+        """A class's log-in cards: GET lists its students with their card's state; POST
+        prints new cards for every active student or for one (the codes are shown on the
+        printable page this once: accounts.services.issue_cards), or revokes one student's
+        card, then comes back here. Another instructor's class, or a student not in this
+        one, is not found (404)."""
+        if not request.user.has_perm("accounts.issue_logincard"):
+            raise PermissionDenied
+        classroom = self.get_object(request, unquote(object_id))
+        if classroom is None:
+            raise Http404("There is no such class.")
+        if request.method != "POST":
+            return self._cards_page(request, classroom)
+        form = CardActionForm(request.POST)
+        if not form.is_valid():
+            errors = " ".join(e for errs in form.errors.values() for e in errs)
+            return self._cards_page(request, classroom, error=errors, status=400)
+        action = form.cleaned_data["action"]
+        back = HttpResponseRedirect(request.path)
+        if action == CardActionForm.PRINT_ALL:
+            students = list(
+                classroom.students.filter(is_active=True, is_staff=False, is_superuser=False)
+            )
+            if not students:
+                self.message_user(request, f"{classroom.name} has no active students yet.")
+                return back
+        else:
+            student = classroom.students.filter(
+                pk=form.cleaned_data["student"], is_staff=False, is_superuser=False
+            ).first()
+            if student is None:
+                raise Http404("There is no such student in this class.")
+            if action == CardActionForm.REVOKE:
+                card = revoke_card(classroom=classroom, user=student, by=request.user)
+                name = student.get_username()
+                if card is None:
+                    self.message_user(
+                        request, f"There was no card of {name} to revoke.", messages.WARNING
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        f"Revoked the card of {name}: it no longer logs in.",
+                        messages.SUCCESS,
+                    )
+                return back
+            students = [student]
+        try:
+            issued = issue_cards(classroom=classroom, users=students, by=request.user)
+        except CardError as error:
+            self.message_user(request, error.message, messages.ERROR)
+            return back
+        return self._print_page(request, classroom, issued)
+
+    def _cards_page(self, request, classroom, *, error: str = "", status: int = 200):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{classroom.name}: log-in cards",
+            "original": classroom,
+            "roster": card_roster(classroom),
+            "error": error,
+            "change_url": reverse("admin:classrooms_classroom_change", args=[classroom.pk]),
+            "card_page": request.build_absolute_uri(reverse("login_card")),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/classrooms/classroom/cards.html", context, status=status
+        )
+
+    def _print_page(self, request, classroom, issued):
+        cards = printing.printed_cards(request, classroom, issued)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{classroom.name}: new log-in cards",
+            "original": classroom,
+            "sheets": printing.sheets(cards),
+            "count": len(cards),
+            "back": request.path,
+            "change_url": reverse("admin:classrooms_classroom_change", args=[classroom.pk]),
+        }
+        request.current_app = self.admin_site.name
+        response = TemplateResponse(request, "admin/classrooms/classroom/cards_print.html", context)
+        # The codes are on this page alone: no cache of any kind may keep it.
+        response["Cache-Control"] = "no-store, private"
+        return response
 
     def overview_view(self, request, object_id):
         """The class at a glance (console.selectors.class_overview): averages, the top and
@@ -438,6 +541,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "standings_url": reverse("admin:classrooms_classroom_standings")
             + f"?class={classroom.pk}",
             "leaderboard_url": reverse("portfolio:leaderboard") + f"?class={classroom.pk}",
+            "cards_url": reverse("admin:classrooms_classroom_cards", args=[classroom.pk]),
             "open_orders_url": reverse("admin:trading_order_changelist")
             + f"?user__classroom__id__exact={classroom.pk}&status__exact={Order.Status.OPEN}",
         }

@@ -38,3 +38,23 @@ class ResetStudentForm(Form):
 
     def clean_reason(self):
         return self.cleaned_data["reason"].strip()
+
+
+class CardActionForm(Form):
+    """A button on a class's log-in cards page: print new cards for every student, or a
+    new card for one student, or revoke one student's card."""
+
+    PRINT_ALL = "print_all"
+    NEW_CARD = "new_card"
+    REVOKE = "revoke"
+
+    action = forms.ChoiceField(
+        choices=[(PRINT_ALL, "Print new cards"), (NEW_CARD, "New card"), (REVOKE, "Revoke")]
+    )
+    student = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") in (self.NEW_CARD, self.REVOKE) and not cleaned.get("student"):
+            raise forms.ValidationError("Choose the student.")
+        return cleaned

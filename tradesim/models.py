@@ -31,6 +31,8 @@ class AuditEntry(models.Model):
         RESUME_SCENARIO = "scenario_resume", "Resumed a market scenario"
         STOP_SCENARIO = "scenario_stop", "Stopped a market scenario"
         RESET_MARKET = "market_reset", "Reset the market to a scenario's start"
+        ISSUE_CARD = "login_card", "Issued a student a log-in card"
+        REVOKE_CARD = "revoke_card", "Revoked a student's log-in card"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_actions"

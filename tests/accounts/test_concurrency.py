@@ -91,3 +91,31 @@ def test_joining_while_the_student_moves_cash_neither_deadlocks_nor_breaks_the_b
     )
     deposits_after = sum(r.amount for r in after_join if r.description == "Deposit")
     assert Balance.objects.get(user=student).amount == Decimal("25000.00") + deposits_after
+
+
+def test_teachers_printing_a_class_cards_at_once_leave_one_live_card_each():
+    from accounts.models import LoginCard
+    from accounts.services import issue_cards
+    from tests.factories import InstructorFactory
+
+    room = ClassroomFactory(name="Period 1")
+    students = StudentFactory.create_batch(5, classroom=room)
+    teachers = [InstructorFactory(username=f"t{n}") for n in range(4)]
+
+    results = run_concurrently(
+        [lambda by=by: issue_cards(classroom=room, users=students, by=by) for by in teachers]
+    )
+
+    assert all(isinstance(r, list) and len(r) == 5 for r in results), results
+    live = LoginCard.objects.filter(revoked_at__isnull=True)
+    assert sorted(live.values_list("user_id", flat=True)) == sorted(s.pk for s in students)
+    assert LoginCard.objects.count() == 20
+    # The codes that work are the last printing's.
+    last = max(results, key=lambda r: LoginCard.objects.get(digest=_digest(r[0][1])).pk)
+    assert {_digest(code) for _, code in last} == set(live.values_list("digest", flat=True))
+
+
+def _digest(code):
+    from accounts import cards
+
+    return cards.digest(code)

@@ -394,6 +394,16 @@ def _cancel_after_it_closed(page):
         form.locator("button").click()
 
 
+def _cards(w: World) -> World:
+    """The class's students with log-in cards, one of them revoked."""
+    from accounts.services import issue_cards, revoke_card
+
+    issue_cards(classroom=w.classroom, users=[w.student], by=w.instructor)
+    revoke_card(classroom=w.classroom, user=w.student, by=w.instructor)
+    issue_cards(classroom=w.classroom, users=[w.student], by=w.instructor)
+    return w
+
+
 def _audit_entry(w: World) -> int:
     from tradesim.models import AuditEntry
 
@@ -529,6 +539,7 @@ def _send_large_event(page):
 STUDENT_PAGES = [
     Page("home", "anon", "/"),
     Page("login", "anon", "/accounts/login/"),
+    Page("log in with a class card", "anon", "/accounts/card/"),
     Page("register", "anon", "/accounts/register/"),
     Page("404", "anon", "/no-such-page/", status=404),
     Page("join", "student", "/classes/join/"),
@@ -649,6 +660,11 @@ CONSOLE_PAGES = [
         lambda w: f"/admin/classrooms/classroom/{w.classroom.pk}/change/",
     ),
     Page("classroom add", "instructor", "/admin/classrooms/classroom/add/"),
+    Page(
+        "log-in cards",
+        "instructor",
+        lambda w: _cards(w) and f"/admin/classrooms/classroom/{w.classroom.pk}/cards/",
+    ),
     Page("market events", "instructor", "/admin/prices/marketevent/"),
     Page("market event add", "instructor", "/admin/prices/marketevent/add/"),
     Page("prices", "instructor", "/admin/prices/price/"),
@@ -797,6 +813,12 @@ ERROR_STATES = [
         ),
     ),
     Page("join error", "student", "/classes/join/", _fill_and_send({"#id_code": "NOPE-NOPE"})),
+    Page(
+        "class card error",
+        "anon",
+        "/accounts/card/",
+        _fill_and_send({"#id_code": "7KQ2-M9XD-4HTP-W3CF"}),
+    ),
     Page("deposit error", "student", "/ledger/deposit/", _fill_and_send({"#id_amount": "-5"})),
     Page(
         "withdraw error", "student", "/ledger/withdraw/", _fill_and_send({"#id_amount": "99999999"})

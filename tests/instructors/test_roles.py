@@ -26,7 +26,7 @@ User = get_user_model()
 MIGRATION = ("accounts", "0003_instructors_unlock_logins")
 first = importlib.import_module("accounts.migrations.0002_instructors_group")
 migration = importlib.import_module("accounts.migrations.0003_instructors_unlock_logins")
-latest = importlib.import_module("accounts.migrations.0011_instructors_splits")
+latest = importlib.import_module("accounts.migrations.0013_instructors_login_cards")
 
 
 def granted(group) -> set[tuple[str, str]]:

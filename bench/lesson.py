@@ -82,7 +82,13 @@ def main():
     )
     parser.add_argument("--buys", type=int, default=0, help="students in the buy run (0: none)")
     parser.add_argument("--buy-seconds", type=float, default=20.0)
-    parser.add_argument("--think", type=float, default=0.0, help="mean think time, buy run")
+    parser.add_argument(
+        "--think",
+        type=float,
+        nargs="+",
+        default=[0.0],
+        help="mean think time in the buy run, seconds (several: one buy run each)",
+    )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--setup", help=argparse.SUPPRESS)  # child: set up DATABASE_URL
     parser.add_argument("--client", help=argparse.SUPPRESS)  # child: run the wave, JSON in
@@ -151,8 +157,9 @@ def run(args, url: str, database: str, login: str, students: int) -> dict:
             # worker imports and compiles what the rest reuse, which is not the lesson.
             for _ in range((args.workers or os.cpu_count() or 1) * 2):
                 wait_for(f"http://{HOST}:{PORT}/accounts/login/")
-            before = cpu_seconds(server.pid, url)
             state.update(
+                server_pid=server.pid,
+                database_url=url,
                 base=f"http://{HOST}:{PORT}",
                 buys=args.buys,
                 buy_seconds=args.buy_seconds,
@@ -166,11 +173,10 @@ def run(args, url: str, database: str, login: str, students: int) -> dict:
                 check=True,
                 capture_output=True,
                 text=True,
-                timeout=TIMEOUT_SECONDS * 3 + args.buy_seconds,
+                timeout=TIMEOUT_SECONDS * 3 + args.buy_seconds * len(args.think),
             )
             sys.stderr.write(client.stderr)
             result = json.loads(client.stdout.splitlines()[-1])
-            after = cpu_seconds(server.pid, url)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -182,7 +188,6 @@ def run(args, url: str, database: str, login: str, students: int) -> dict:
             workers=server_log.count("Booting worker"),
             setup_seconds=setup_seconds,
             load_average=os.getloadavg()[0],
-            server_cpu={key: after.get(key, 0) - before.get(key, 0) for key in after},
             database_locked=server_log.count("database is locked"),
             server_errors_logged=server_log.count("Internal Server Error"),
         )
@@ -351,7 +356,7 @@ async def drive(state: dict) -> dict:
         except Refused:
             pass
 
-    async def buyer(number: int, stop: float, buys: list, buy_errors: list):
+    async def buyer(number: int, stop: float, think: float, buys: list, buy_errors: list):
         http = sessions[number]
         rng = random.Random(1000 + number)
         while time.monotonic() < stop:
@@ -373,12 +378,21 @@ async def drive(state: dict) -> dict:
                 buys.append(time.monotonic() - began)
             except Refused:
                 buy_errors.append(1)
-            if state["think"]:
-                await asyncio.sleep(min(rng.expovariate(1 / state["think"]), 10 * state["think"]))
+            if think:
+                await asyncio.sleep(min(rng.expovariate(1 / think), 10 * think))
 
+    def server_cpu():
+        return cpu_seconds(state["server_pid"], state["database_url"])
+
+    def used(before: dict) -> dict:
+        after = server_cpu()
+        return {key: after[key] - before.get(key, 0) for key in after}
+
+    cpu_before = server_cpu()
     start = time.monotonic()
     await asyncio.gather(*(student(i, who, start) for i, who in enumerate(state["students"])))
     wave_seconds = time.monotonic() - start
+    wave_cpu = used(cpu_before)
     wave = {
         "steps": {
             name: {
@@ -394,35 +408,45 @@ async def drive(state: dict) -> dict:
         "bought": len(bought_at),
         "wave_seconds": wave_seconds,
         "errors": sum(errors.values()),
+        "server_cpu": wave_cpu,
     }
     import resource
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     wave["client_cpu_seconds"] = usage.ru_utime + usage.ru_stime
 
-    buy_run = None
-    if state["buys"]:
+    buy_runs = []
+    for think in state["think"] if state["buys"] else []:
         buyers = [n for n in sorted(sessions) if n < state["buys"]]
         buys, buy_errors = [], []
         stop = time.monotonic() + state["buy_seconds"]
-        await asyncio.gather(*(buyer(n, stop, buys, buy_errors) for n in buyers))
+        cpu_before = server_cpu()
+        await asyncio.gather(*(buyer(n, stop, think, buys, buy_errors) for n in buyers))
+        buy_cpu = used(cpu_before)
         times = sorted(buys)
-        buy_run = {
-            "students": len(buyers),
-            "seconds": state["buy_seconds"],
-            "think": state["think"],
-            "buys": len(times),
-            "per_second": len(times) / state["buy_seconds"],
-            "p50_ms": pct(times, 50),
-            "p95_ms": pct(times, 95),
-            "errors": len(buy_errors),
-        }
+        buy_runs.append(
+            {
+                "students": len(buyers),
+                "seconds": state["buy_seconds"],
+                "think": think,
+                "buys": len(times),
+                "per_second": len(times) / state["buy_seconds"],
+                "p50_ms": pct(times, 50),
+                "p95_ms": pct(times, 95),
+                "errors": len(buy_errors),
+                "server_cpu_per_buy_ms": {
+                    key: value / len(times) * 1000 for key, value in buy_cpu.items()
+                }
+                if times
+                else {},
+            }
+        )
     for http in sessions.values():
         await http.close()
     await connector.close()
     for example in examples:
         sys.stderr.write(f"error: {example}\n")
-    return {"wave": wave, "buy_run": buy_run}
+    return {"wave": wave, "buy_runs": buy_runs}
 
 
 # The report --------------------------------------------------------------------------------
@@ -434,7 +458,7 @@ def _ms(value) -> str:
 
 def report(result: dict) -> str:
     wave = result["wave"]
-    cpu = result["server_cpu"]
+    cpu = wave["server_cpu"]
     lines = [
         "",
         f"{result['students']} students, {result['login']} log-in, {result['database']}, "
@@ -456,13 +480,13 @@ def report(result: dict) -> str:
         + (f", PostgreSQL {cpu['database']:.1f} s" if "database" in cpu else "")
         + f", the load client {wave['client_cpu_seconds']:.1f} s"
     )
-    buy = result.get("buy_run")
-    if buy:
+    for buy in result.get("buy_runs", []):
         lines.append(
             f"browser's buy (GET ticket, POST, follow the redirect), {buy['students']} students "
             f"for {buy['seconds']:.0f} s, think time {buy['think']} s: {buy['buys']} buys "
             f"({buy['per_second']:.1f}/s), p50 {buy['p50_ms']:.0f} ms, "
-            f"p95 {buy['p95_ms']:.0f} ms, errors {buy['errors']}"
+            f"p95 {buy['p95_ms']:.0f} ms, errors {buy['errors']}; server CPU per buy: "
+            + ", ".join(f"{k} {v:.1f} ms" for k, v in buy["server_cpu_per_buy_ms"].items())
             if buy["buys"]
             else f"browser's buy: no buy landed, errors {buy['errors']}"
         )

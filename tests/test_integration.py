@@ -6,7 +6,8 @@ market move on her teacher's news, sell, read the portfolio and the history, pla
 that waits and cancel it, read the journal, the statistics and the leaderboard, trade
 from a program through the JSON API, place an order after school that waits for the
 market's open, buy on margin and sell short once her teacher allows it, and be paid a
-dividend and see a split keep her value as the market writes the news.
+dividend and see a split keep her value as the market writes the news, and log in with
+the card her teacher printed for the first minute of a lesson.
 Every step goes through the public URLs; the database is only read to check the money.
 """
 
@@ -403,7 +404,26 @@ def test_a_students_journey(market, settings, django_capture_on_commit_callbacks
     assert "KO goes ex-dividend" in news and "AAPL splits 2-for-1 today" in news
     assert "Market mood" in browser.get("/prices/").content.decode()
 
-    # 18. The books balance: every balance equals the sum of its journal.
+    # 18. The first minute of a lesson. Her teacher prints the class's log-in cards in the
+    #     console (each code shown this once, beside its QR code); on a classroom
+    #     Chromebook she types hers, however she writes it, and lands on her dashboard
+    #     without a password. The log-in ends when the browser closes. A mistyped code is
+    #     refused and changes nothing; a reprint makes her old card stop working.
+    cards = f"/admin/classrooms/classroom/{maya.classroom_id}/cards/"
+    printed = teacher.post(cards, {"action": "print_all"}).content.decode()
+    code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", printed).group(0)
+    assert "<svg" in printed and "maya" in printed
+    chromebook = Client()
+    wrong = code[:-1] + ("0" if code[-1] != "0" else "1")
+    assert chromebook.post("/accounts/card/", {"code": wrong}).status_code == 400
+    response = chromebook.post("/accounts/card/", {"code": code.lower().replace("-", " ")})
+    assert response.status_code == 302 and response["Location"] == "/portfolio/"
+    assert chromebook.session.get_expire_at_browser_close()
+    assert "maya" in chromebook.get("/portfolio/").content.decode()
+    teacher.post(cards, {"action": "print_all"})
+    assert Client().post("/accounts/card/", {"code": code}).status_code == 400
+
+    # 19. The books balance: every balance equals the sum of its journal.
     call_command("check_ledger", stdout=io.StringIO())
     journal_total = sum(t.signed_amount for t in Transaction.objects.filter(user__username="maya"))
     assert journal_total == cash_of("maya")

@@ -62,6 +62,9 @@ def main():
         help="one kind is also profiled; `pages` is the seven student pages",
     )
     parser.add_argument("--html", help="write the pyinstrument profile here")
+    parser.add_argument(
+        "--cprofile", type=int, metavar="N", help="cProfile instead: the N costliest functions"
+    )
     parser.add_argument("--direct", action="store_true", help="call the WSGI app directly")
     parser.add_argument("--students", type=int, default=1, help="students in the database")
     parser.add_argument("--repeat", type=int, default=1, help="timed runs of each kind")
@@ -113,7 +116,8 @@ def main():
     from api.services import create_token
 
     settings.API_RATE_LIMIT_PER_MINUTE = 10**9
-    client.api_token = create_token(user=user, name="profile").secret
+    if not args.kind or "api-buy" in args.kind:
+        client.api_token = create_token(user=user, name="profile").secret
 
     request = (direct_requests if args.direct else client_requests)(client, csrf)
 
@@ -153,10 +157,22 @@ def main():
             for query in queries:
                 print("   ", query[:160])
 
-    if profile:
+    if profile and args.cprofile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(args.requests):
+            request(profile)
+        profiler.disable()
+        stats = pstats.Stats(profiler).strip_dirs()
+        stats.sort_stats("tottime").print_stats(args.cprofile)
+        stats.sort_stats("cumulative").print_stats(args.cprofile)
+    elif profile:
         from pyinstrument import Profiler
 
-        profiler = Profiler(interval=0.0005)
+        profiler = Profiler(interval=0.001)
         profiler.start()
         for _ in range(args.requests):
             request(profile)

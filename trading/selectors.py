@@ -262,21 +262,16 @@ def order_options(user, *, side: str) -> list[SymbolOption]:
         .order_by()
         .values_list("stock_id", "quantity", "held_quantity")
     }
-    prices = Price.objects.order_by("symbol").only("symbol", "name", "price", "halted")
+    # Tuples, not models: a buy lists every symbol, thousands on a large market.
+    prices = Price.objects.order_by("symbol").values_list("symbol", "name", "price", "halted")
     if side == Order.Side.SELL:
         prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q > 0])
     elif side == Order.Side.BUY_TO_COVER:
         prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q < 0])
+    none = (0, 0)
     return [
-        SymbolOption(
-            symbol=p.symbol,
-            name=p.name,
-            price=p.price,
-            halted=p.halted,
-            held=held.get(p.symbol, (0, 0))[0],
-            held_for_orders=held.get(p.symbol, (0, 0))[1],
-        )
-        for p in prices
+        SymbolOption(symbol, name, price, halted, *held.get(symbol, none))
+        for symbol, name, price, halted in prices
     ]
 
 

@@ -9,10 +9,13 @@ is a TemplateSyntaxError, so a typo fails the first test that renders the page. 
 variable (`{% explain board.metric_term %}`) is checked when it renders, as loudly.
 """
 
+from functools import lru_cache
 from pathlib import PurePosixPath
 
 from django import template
+from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix
 
 from tradesim.glossary import GLOSSARY, lookup
 
@@ -38,7 +41,16 @@ class ExplainNode(template.Node):
         seen = context.render_context.setdefault("glossary_explained", {})
         count = seen[place, key] = seen.get((place, key), 0) + 1
         dom_id = f"explain-{place}-{key}" + (f"-{count}" if count > 1 else "")
-        return render_to_string("includes/explain.html", {"term": term, "dom_id": dom_id})
+        if settings.DEBUG:  # an edited explain.html shows on the next page
+            return _disclosure.__wrapped__(term, dom_id, get_script_prefix())
+        return _disclosure(term, dom_id, get_script_prefix())
+
+
+# The same words are explained on every page, a dozen times on some: each disclosure is
+# rendered once per process (the glossary is code; the prefix goes into its link).
+@lru_cache(maxsize=2048)
+def _disclosure(term, dom_id: str, prefix: str) -> str:
+    return render_to_string("includes/explain.html", {"term": term, "dom_id": dom_id})
 
 
 @register.tag

@@ -5,7 +5,8 @@ import html
 from decimal import Decimal, InvalidOperation
 
 from django import template
-from django.utils import dateformat, timezone
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
@@ -161,12 +162,14 @@ def esc(value) -> str:
 
 def time_element(moment) -> str:
     """`<time datetime="{{ t|date:'c' }}">{{ t|date:"M j, Y H:i" }}</time>`, in the
-    current time zone as the template's date filter shows it."""
+    current time zone as the template's date filter shows it (the same fields as
+    django.utils.dateformat's c, M, j, Y, H and i, without its parse of the format)."""
     if timezone.is_aware(moment):
         moment = timezone.localtime(moment)
+    month = str(MONTHS_3[moment.month]).title()
     return (
-        f'<time datetime="{esc(dateformat.format(moment, "c"))}">'
-        f"{esc(dateformat.format(moment, 'M j, Y H:i'))}</time>"
+        f'<time datetime="{moment.isoformat()}">'
+        f"{month} {moment.day}, {moment.year:04d} {moment.hour:02d}:{moment.minute:02d}</time>"
     )
 
 

@@ -270,10 +270,11 @@ def populate(students: int):
     with transaction.atomic():
         balance = Balance.objects.select_for_update().get(user=user)
         cash = balance.amount
+        budget = cash / 2 / TRADES  # half the cash stays, for the buys the harness times
         trades, journal, bought = [], [], {}
         for n in range(TRADES):
             symbol, price = stocks[n % len(stocks)]
-            quantity = rng.randint(1, 20)
+            quantity = max(1, min(rng.randint(1, 20), int(budget / price)))
             total = price * quantity
             cash -= total
             when = now - datetime.timedelta(minutes=TRADES - n)

@@ -95,7 +95,16 @@ def main():
     from prices.services import load_market
 
     call_command("migrate", verbosity=0)
-    # DEBUG off serves hashed names from the manifest, as in production.
+    # DEBUG off serves hashed names from the manifest, as in production. Collected into a
+    # temporary folder: a staticfiles/ left in the checkout would be served to the tests.
+    import atexit
+    import shutil
+    import tempfile
+
+    from django.conf import settings
+
+    settings.STATIC_ROOT = tempfile.mkdtemp(prefix="tradesim-static-")
+    atexit.register(shutil.rmtree, settings.STATIC_ROOT, ignore_errors=True)
     call_command("collectstatic", interactive=False, verbosity=0)
     if args.students > 1:
         user = populate(args.students)

@@ -109,6 +109,9 @@ TEMPLATES = [
     },
 ]
 
+# Django's form renderer with the plain inputs and selects formatted in Python, the same HTML.
+FORM_RENDERER = "tradesim.form_renderer.FastWidgetRenderer"
+
 WSGI_APPLICATION = "tradesim.wsgi.application"
 
 # Databases -----------------------------------------------------------------------------

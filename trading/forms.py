@@ -1,8 +1,10 @@
+import html
 import json
 import re
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.safestring import mark_safe
 
 from prices.services import MAX_LISTING_PRICE
 from tradesim.forms import BootstrapFormMixin, DayField, Form, OneTimeTokenField
@@ -49,6 +51,85 @@ class SymbolSelect(forms.Select):
             else:
                 option["attrs"][f"data-{key}"] = data
         return option
+
+    def render(self, name, value, attrs=None, renderer=None):
+        """The HTML of Django's select.html and select_option.html, written out here: the
+        templates render once per option, which for a market of thousands of symbols cost
+        seconds a page. Flat choices only (no option groups), as the ticket's are."""
+        chosen = set(self.format_value(value))
+        parts = [
+            f'<select name="{_escape(name)}"{_attributes(self.build_attrs(self.attrs, attrs))}>'
+        ]
+        option_data = self.option_data
+        for option_value, label in self.choices:
+            option_value = "" if option_value is None else str(option_value)
+            selected = option_value in chosen
+            if selected:
+                chosen = ()  # one selected option, as Select.optgroups marks it
+            parts.append(option_html(option_value, label, option_data.get(option_value), selected))
+        parts.append("\n</select>")
+        return mark_safe("".join(parts))  # noqa: S308 (every value above is escaped)
+
+
+class ListedSymbolSelect(SymbolSelect):
+    """The symbol picker over a prepared listing: the options' HTML made once for a
+    student who holds none of them (`listing.html`, in `listing.position` order), and
+    `overrides` (symbol → (label, option data)) for the ones this student holds. The HTML
+    is SymbolSelect's; the work per page is one list copy and a join, whatever the size
+    of the market."""
+
+    def __init__(self, *args, listing, overrides, placeholder, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.listing, self.overrides, self.placeholder = listing, overrides, placeholder
+
+    def use_required_attribute(self, initial):
+        # As Select decides it with the placeholder, an empty value, as its first choice.
+        return forms.Widget.use_required_attribute(self, initial)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        (raw,) = self.format_value(value)
+        head = f'<select name="{_escape(name)}"{_attributes(self.build_attrs(self.attrs, attrs))}>'
+        body = list(self.listing.html)
+        position = self.listing.position
+        for symbol, (label, data) in self.overrides.items():
+            if symbol in position:
+                body[position[symbol]] = option_html(symbol, label, data, symbol == raw)
+        if raw in position and raw not in self.overrides:
+            option = self.listing.options[position[raw]]
+            body[position[raw]] = option_html(raw, *self.listing.labels(option), selected=True)
+        first = option_html("", self.placeholder, None, raw == "")
+        return mark_safe(f"{head}{first}{''.join(body)}\n</select>")  # noqa: S308 (escaped)
+
+
+def option_html(value: str, label, data: dict | None, selected: bool) -> str:
+    """One <option> as Django's select_option.html writes it, in a select.html loop."""
+    extra = " selected" if selected else ""
+    for key, item in (data or {}).items():
+        if key == "disabled":
+            extra += " disabled" if item else ""
+        elif item is True:
+            extra += f" data-{key}"
+        elif item is not False:
+            extra += f' data-{key}="{_escape(item)}"'
+    return f'\n  <option value="{_escape(value)}"{extra}>{_escape(label)}</option>\n'
+
+
+def _escape(value) -> str:
+    """Django's escaping (conditional_escape) without its lazy-string wrapper."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
+def _attributes(attrs: dict) -> str:
+    """Django's widgets/attrs.html."""
+    out = ""
+    for key, value in attrs.items():
+        if value is True:
+            out += f" {key}"
+        elif value is not False:
+            out += f' {key}="{_escape(value)}"'
+    return out
 
 
 _WHOLE_NUMBER = re.compile(r"[+-]?\d+(?:\.0*)?", re.ASCII)
@@ -100,6 +181,17 @@ class OrderForm(BootstrapForm):
         field.widget = SymbolSelect(
             choices=[("", "Choose a symbol…"), *symbol_choices],
             option_data=option_data,
+            attrs={"class": css.strip()} if css.strip() else None,
+        )
+
+    def use_symbol_listing(self, *, listing, overrides) -> None:
+        """As use_symbol_choices, over a prepared listing (ListedSymbolSelect)."""
+        field = self.fields["symbol"]
+        css = field.widget.attrs.get("class", "").replace("form-control", "form-select")
+        field.widget = ListedSymbolSelect(
+            listing=listing,
+            overrides=overrides,
+            placeholder="Choose a symbol…",
             attrs={"class": css.strip()} if css.strip() else None,
         )
 

@@ -30,6 +30,7 @@ from classrooms.rules import Rulebook
 from ledger.models import Balance
 from portfolio.models import Holding
 from portfolio.selectors import Margin, margin_figures
+from prices import quote_cache
 from prices.models import Price
 from tradesim import rows
 from tradesim.money import ZERO, to_cents
@@ -256,28 +257,42 @@ def order_options(user, *, side: str) -> list[SymbolOption]:
 
     For a buy or a short sale: every listed symbol. For a sell: the symbols the user owns;
     for a buy to cover: the symbols the user is short."""
-    held = {
+    held = ticket_holdings(user)
+    # Tuples, not models: a buy lists every symbol, thousands on a large market.
+    prices = Price.objects.order_by("symbol").values_list("symbol", "name", "price", "halted")
+    if side == Order.Side.SELL:
+        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q > 0])
+    elif side == Order.Side.BUY_TO_COVER:
+        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q < 0])
+    none = (0, 0)
+    return [
+        SymbolOption(symbol, name, price, halted, *held.get(symbol, none))
+        for symbol, name, price, halted in prices
+    ]
+
+
+def ticket_holdings(user) -> dict[str, tuple[int, int]]:
+    """symbol → (shares held, of them held for open orders), of every position. One query."""
+    return {
         symbol: (quantity, on_hold)
         for symbol, quantity, on_hold in Holding.objects.filter(user_id=user.pk)
         .order_by()
         .values_list("stock_id", "quantity", "held_quantity")
     }
-    prices = Price.objects.order_by("symbol").only("symbol", "name", "price", "halted")
-    if side == Order.Side.SELL:
-        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q > 0])
-    elif side == Order.Side.BUY_TO_COVER:
-        prices = prices.filter(symbol__in=[s for s, (q, _) in held.items() if q < 0])
-    return [
-        SymbolOption(
-            symbol=p.symbol,
-            name=p.name,
-            price=p.price,
-            halted=p.halted,
-            held=held.get(p.symbol, (0, 0))[0],
-            held_for_orders=held.get(p.symbol, (0, 0))[1],
-        )
-        for p in prices
-    ]
+
+
+def market_mark() -> str:
+    """What changes whenever the listed symbols or their prices do: the quote cache's
+    generation, a new one at each tick, halt or listing (prices.quote_cache). No query; a
+    page may keep what it made of the market while the mark stays the same, as the quote
+    cache keeps quotes."""
+    return quote_cache.generation()
+
+
+def listed_options() -> list[SymbolOption]:
+    """Every listed symbol as a ticket offers it to someone who holds none. One query."""
+    prices = Price.objects.order_by("symbol").values_list("symbol", "name", "price", "halted")
+    return [SymbolOption(*row, held=0) for row in prices]
 
 
 # Orders ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import logging
+from dataclasses import dataclass, replace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,7 +25,13 @@ from tradesim.logging import form_error_codes, log_event
 from tradesim.market_hours import closed_until, opens_words
 from tradesim.templatetags.money import money, signed_money
 from trading import selectors
-from trading.forms import OrderFilterForm, OrderTicketForm, TradeFilterForm, ticket_settings
+from trading.forms import (
+    OrderFilterForm,
+    OrderTicketForm,
+    TradeFilterForm,
+    option_html,
+    ticket_settings,
+)
 from trading.models import BUYING_SIDES, Order, Trade
 from trading.services import (
     MAX_QUANTITY,
@@ -217,10 +224,29 @@ def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200
     rules = rules or rulebook_for(request.user)
     if side in SHORT_SIDES and not rules.short_selling:
         side = Order.Side.BUY  # a refused short sale in a class without them: the usual ticket
-    options = selectors.order_options(request.user, side=side)
-    form.use_symbol_choices(**_form_choices(options, side))
     chosen = str(form["symbol"].value() or "").strip().upper()
-    selected = next((o for o in options if o.symbol == chosen), None)
+    if side in (Order.Side.BUY, Order.Side.SELL_SHORT):
+        # Every listed symbol: the picker's options are made once per market mark.
+        listing = _listing(side)
+        options = listing.options
+        overrides = {}
+        for symbol, (quantity, on_hold) in selectors.ticket_holdings(request.user).items():
+            if symbol in listing.position:
+                option = replace(
+                    options[listing.position[symbol]], held=quantity, held_for_orders=on_hold
+                )
+                overrides[symbol] = option
+        selected = overrides.get(chosen)
+        if selected is None and chosen in listing.position:
+            selected = options[listing.position[chosen]]
+        form.use_symbol_listing(
+            listing=listing,
+            overrides={s: listing.labels(o) for s, o in overrides.items()},
+        )
+    else:
+        options = selectors.order_options(request.user, side=side)
+        form.use_symbol_choices(**_form_choices(options, side))
+        selected = next((o for o in options if o.symbol == chosen), None)
     context = {
         "form": form,
         "side": side,
@@ -238,6 +264,45 @@ def _ticket_page(request, form: OrderTicketForm, *, side: str, status: int = 200
         **ticket_settings(),
     }
     return render(request, "trading/order.html", context, status=status)
+
+
+@dataclass(frozen=True)
+class _Listing:
+    """The symbol picker's options for a side, for someone who holds none of them
+    (forms.ListedSymbolSelect): their HTML, and where each symbol is."""
+
+    mark: str
+    side: str
+    options: list
+    position: dict
+    html: list
+
+    def labels(self, option) -> tuple:
+        return _option_label(option, self.side), _option_data(option)
+
+
+# The latest listing of each side, in this process: thousands of options on a large
+# market, the same for every student until a tick (selectors.market_mark) changes them.
+_LISTINGS: dict[str, _Listing] = {}
+
+
+def _listing(side: str) -> _Listing:
+    mark = selectors.market_mark()
+    listing = _LISTINGS.get(side)
+    if listing is None or listing.mark != mark:
+        options = selectors.listed_options()
+        listing = _Listing(
+            mark=mark,
+            side=side,
+            options=options,
+            position={o.symbol: i for i, o in enumerate(options)},
+            html=[
+                option_html(o.symbol, _option_label(o, side), _option_data(o), False)
+                for o in options
+            ],
+        )
+        _LISTINGS[side] = listing
+    return listing
 
 
 def _form_choices(options, side: str) -> dict:

@@ -1,10 +1,14 @@
 """Money in templates: two decimals, a thousands separator, and a sign that is more than
 a color."""
 
+import html
 from decimal import Decimal, InvalidOperation
 
 from django import template
+from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -141,3 +145,51 @@ def cash_amount(row):
     repeats it."""
     css = "pnl-up" if row.is_credit else "pnl-down"
     return format_html('<span class="pnl {}">{}</span>', css, signed_money(row.signed_amount))
+
+
+# Rows of a table written in one go (trade history, cash journal): a template renders each
+# cell's variables, filters and tags one node at a time, several times the cost of the
+# same HTML formatted here. These give the cells those templates gave.
+
+
+def esc(value) -> str:
+    """What autoescaping makes of a value: Django's escape() for plain text (the same
+    five characters), a safe string (a badge) as it is."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return html.escape(str(value))
+
+
+def time_element(moment) -> str:
+    """`<time datetime="{{ t|date:'c' }}">{{ t|date:"M j, Y H:i" }}</time>`, in the
+    current time zone as the template's date filter shows it (the same fields as
+    django.utils.dateformat's c, M, j, Y, H and i, without its parse of the format)."""
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    month = str(MONTHS_3[moment.month]).title()
+    return (
+        f'<time datetime="{moment.isoformat()}">'
+        f"{month} {moment.day}, {moment.year:04d} {moment.hour:02d}:{moment.minute:02d}</time>"
+    )
+
+
+@register.simple_tag
+def journal_rows(rows):
+    """The cash journal's rows, `{% journal_rows rows %}`: the HTML the row template gave,
+    formatted in one pass."""
+    out = []
+    for row in rows:
+        cells = (
+            f'<td role="cell" data-cell="when">{time_element(row.timestamp)}</td>',
+            f'<td role="cell" data-cell="type">{cash_badge(row)}</td>',
+            f'<td role="cell" data-cell="desc">{esc(row.description or "—")}</td>',
+            f'<td role="cell" data-cell="symbol">{esc(row.symbol or "")}</td>',
+            f'<td role="cell" class="num" data-cell="amount">{cash_amount(row)}</td>',
+            '<td role="cell" class="num" data-cell="balance" data-label="Balance">'
+            f"{money(row.balance_after)}</td>",
+        )
+        out.append(JOURNAL_ROW.format("\n        ".join(cells)))
+    return mark_safe("".join(out))  # noqa: S308 (the values are escaped, or safe HTML)
+
+
+JOURNAL_ROW = '\n      <tr role="row">\n        {}\n      </tr>\n      '

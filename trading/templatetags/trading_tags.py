@@ -1,7 +1,10 @@
+from urllib.parse import quote
+
 from django import template
+from django.utils.safestring import mark_safe
 
 from classrooms.rules import ORDER_TYPES_MARKET, rulebook_for
-from tradesim.templatetags.money import money, shares
+from tradesim.templatetags.money import esc, money, pnl, shares, side_badge, time_element
 from trading import selectors
 from trading.forms import OrderTicketForm, ticket_settings
 from trading.models import Order
@@ -77,3 +80,41 @@ def order_holds(order) -> str:
     count = order.held_shares
     what = "short share" if order.side == Order.Side.BUY_TO_COVER else "share"
     return f"{shares(count)} {what}{'' if count == 1 else 's'}"
+
+
+@register.simple_tag
+def trade_rows(trades, history_url):
+    """The trade history's rows, `{% trade_rows trades history_url %}`: the HTML the row
+    template gave, formatted in one pass."""
+    history_url = esc(history_url)
+    rows = []
+    for trade in trades:
+        fee = 'data-cell="commission" data-label="Commission"'
+        if trade.commission:
+            commission = f'"num" {fee}>{money(trade.commission)}'
+        else:
+            commission = f'"num stack-hide" {fee}>—'
+        if trade.realized_pnl is None:
+            result = '"num stack-hide" data-cell="pnl"><span class="text-body-secondary">—</span>'
+        else:
+            result = f'"num" data-cell="pnl" data-label="P/L">{pnl(trade.realized_pnl)}'
+        symbol = trade.stock_id
+        link = f"{history_url}?symbol={esc(quote(symbol, safe='/'))}"
+        cells = (
+            f'<td role="cell" data-cell="when">{time_element(trade.timestamp)}</td>',
+            f'<td role="cell" data-cell="side">{side_badge(trade.operation)}</td>',
+            f'<td role="cell" class="num" data-cell="shares">{esc(shares(trade.quantity))}</td>',
+            f'<td role="cell" data-cell="symbol"><a href="{link}">{esc(symbol)}</a></td>',
+            f'<td role="cell" class="num" data-cell="price" data-label="at">{money(trade.price)}'
+            "</td>",
+            f'<td role="cell" class="num" data-cell="total">{money(trade.total)}</td>',
+            f'<td role="cell" class={commission}</td>',
+            f'<td role="cell" class={result}</td>',
+        )
+        rows.append(ROW.format(CELL.join(cells)))
+    return mark_safe("".join(rows))  # noqa: S308 (the values are escaped, or safe HTML)
+
+
+# A row as the templates indent it (the pages' HTML stays as it was, byte for byte).
+ROW = '\n              <tr role="row">\n                {}\n              </tr>\n            '
+CELL = "\n                "

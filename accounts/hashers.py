@@ -1,7 +1,7 @@
 """How passwords are stored: PBKDF2-SHA256 at OWASP's figure (README, "Passwords").
 
-Django 5.2 hashes with 1,000,000 iterations: 0.36 s of CPU per log-in on a 2-core school
-server, so a class of thirty logging in at once keeps both cores busy for five seconds.
+Django 5.2 hashes with 1,000,000 iterations: 0.30 s of CPU per log-in on a 2-core school
+server, so a class of thirty logging in at once keeps both cores busy for four seconds.
 OWASP's Password Storage Cheat Sheet asks 600,000 iterations of PBKDF2-HMAC-SHA256 (FIPS
 140 compliant, and within the guidance's margin for a school's threat: a leaked table of
 simulated-money accounts). A stored hash with any other count is rehashed at this one on

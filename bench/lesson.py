@@ -43,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 
@@ -103,13 +104,21 @@ def main():
     print(machine(), flush=True)
     print(f"load average {os.getloadavg()[0]:.2f} before the runs", flush=True)
     results = []
-    for database in args.database:
-        for login in args.login:
-            for students in args.students:
-                with throwaway_database(database) as url:
-                    result = run(args, url, database, login, students)
-                results.append(result)
-                print(report(result), flush=True)
+    # gunicorn serves the static files from the checkout's STATIC_ROOT, where each run
+    # collects them; left there, they would shadow static/ for the browser tests.
+    collected = ROOT / "staticfiles"
+    had_collected = collected.exists()
+    try:
+        for database in args.database:
+            for login in args.login:
+                for students in args.students:
+                    with throwaway_database(database) as url:
+                        result = run(args, url, database, login, students)
+                    results.append(result)
+                    print(report(result), flush=True)
+    finally:
+        if not had_collected:
+            shutil.rmtree(collected, ignore_errors=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 
@@ -286,8 +295,8 @@ async def drive(state: dict) -> dict:
     symbols = state["symbols"]
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
     connector = aiohttp.TCPConnector(limit=0)
-    samples = {step: [] for step in STEPS}
-    errors = dict.fromkeys(STEPS, 0)
+    samples = defaultdict(list)  # the wave's STEPS, then the buy runs' own
+    errors = defaultdict(int)
     examples = []
     bought_at, done_at = [], []
     sessions = {}
@@ -341,40 +350,38 @@ async def drive(state: dict) -> dict:
             )
             await step(http, "dashboard", "GET", landing, 200)
             await step(http, "quote", "GET", f"/prices/{symbol}/", 200)
-            ticket_path = f"/trading/buy/?symbol={symbol}"
-            page, _ = await step(http, "ticket", "GET", ticket_path, 200)
-            order = {
-                "csrfmiddlewaretoken": csrf(http),
-                "symbol": symbol,
-                "quantity": "1",
-                "token": _form_value(page, "token") or secrets.token_hex(16),
-            }
-            await step(http, "buy", "POST", "/trading/buy/", 302, data=order, referer=ticket_path)
+            await buy_from_ticket(http, symbol)
             bought_at.append(time.monotonic() - start)
             await step(http, "dashboard_again", "GET", "/portfolio/", 200)
             done_at.append(time.monotonic() - start)
         except Refused:
             pass
 
+    async def buy_from_ticket(http, symbol: str) -> str:
+        """Open the buy ticket for `symbol` and buy one share with its form; the address
+        the order redirects to."""
+        ticket_path = f"/trading/buy/?symbol={symbol}"
+        page, _ = await step(http, "ticket", "GET", ticket_path, 200)
+        order = {
+            "csrfmiddlewaretoken": csrf(http),
+            "symbol": symbol,
+            "quantity": "1",
+            "token": _form_value(page, "token") or secrets.token_hex(16),
+        }
+        _, then = await step(
+            http, "buy", "POST", "/trading/buy/", 302, data=order, referer=ticket_path
+        )
+        return then
+
     async def buyer(number: int, stop: float, think: float, buys: list, buy_errors: list):
         http = sessions[number]
         rng = random.Random(1000 + number)
         while time.monotonic() < stop:
             symbol = rng.choice(symbols)
-            ticket_path = f"/trading/buy/?symbol={symbol}"
             began = time.monotonic()
             try:
-                page, _ = await step(http, "ticket", "GET", ticket_path, 200)
-                order = {
-                    "csrfmiddlewaretoken": csrf(http),
-                    "symbol": symbol,
-                    "quantity": "1",
-                    "token": _form_value(page, "token") or secrets.token_hex(16),
-                }
-                _, then = await step(
-                    http, "buy", "POST", "/trading/buy/", 302, data=order, referer=ticket_path
-                )
-                await step(http, "dashboard_again", "GET", then, 200)
+                then = await buy_from_ticket(http, symbol)
+                await step(http, "after_buy", "GET", then, 200)
                 buys.append(time.monotonic() - began)
             except Refused:
                 buy_errors.append(1)

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import cards, code_attempts
+from accounts import card_sessions, cards, code_attempts
 from accounts.models import LoginCard
 from classrooms.rules import when
 from classrooms.services import JoinRefused, UnknownCode, take_seat
@@ -253,9 +253,10 @@ def create_instructor(*, username: str, email: str, password: str):
 # Log-in cards ----------------------------------------------------------------------------
 
 CARD_ATTEMPTS = "login-card"
-# Wrong card codes one client address may try per code_attempts.WINDOW: a class behind
-# one school address mistypes a few; guessing 80-bit codes is hopeless anyway.
-CARD_CODES_PER_ADDRESS = 30
+# Wrong card codes one client address may try per code_attempts.WINDOW: a whole school
+# behind one address misreads a few (8 for B, 5 for S) without locking everyone out, and
+# 300 guesses at 80-bit codes are still hopeless.
+CARD_CODES_PER_ADDRESS = 300
 
 
 class CardError(Exception):
@@ -320,15 +321,15 @@ def issue_cards(*, classroom, users, by) -> list[tuple]:
         if not students:
             return []
         now = timezone.now()
-        replaced = set(
+        old_cards = dict(
             LoginCard.objects.filter(
                 classroom=classroom, user__in=students, revoked_at__isnull=True
-            ).values_list("user_id", flat=True)
+            ).values_list("pk", "user_id")
         )
-        if replaced:
-            LoginCard.objects.filter(
-                classroom=classroom, user_id__in=replaced, revoked_at__isnull=True
-            ).update(revoked_at=now)
+        replaced = set(old_cards.values())
+        if old_cards:
+            LoginCard.objects.filter(pk__in=old_cards).update(revoked_at=now)
+            card_sessions.forget(old_cards)
         issued = [(student, cards.new_code()) for student in students]
         LoginCard.objects.bulk_create(
             LoginCard(
@@ -370,6 +371,7 @@ def revoke_card(*, classroom, user, by) -> LoginCard | None:
             return None
         card.revoked_at = timezone.now()
         card.save(update_fields=["revoked_at"])
+        card_sessions.forget([card.pk])
         audit.record(
             actor=by,
             action=AuditEntry.Action.REVOKE_CARD,
@@ -423,4 +425,5 @@ def login_by_card(request, code: str):
     LoginCard.objects.filter(pk=card.pk).update(last_used_at=timezone.now(), digest=found[0])
     login(request, card.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session.set_expiry(0)
+    card_sessions.remember(request, card)
     return card.user

@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 
 from accounts.forms import JoinClassForm, LoginCardForm, ProfileForm, RegistrationForm
@@ -77,6 +78,7 @@ def _retry_after(response, until):
 
 
 @sensitive_post_parameters("code")
+@never_cache  # a refused page shows the code typed, and a shared device keeps no copy
 def login_card(request):
     """Log in with a class's log-in card: GET shows the form (a card's QR code opens it
     with the code after the #, which static/js/login-card.js puts in the field and sends);

@@ -910,6 +910,8 @@ def list_symbol(listing: Listing, *, now: datetime | None = None) -> Price:
         price = _new_price(listing, now)
         price.save()
         PriceHistory.objects.create(stock_id=price.symbol, price=price.price, timestamp=now)
+        # The market page and the tickets' symbol lists are kept per quote generation.
+        transaction.on_commit(quote_cache.invalidate)
     return price
 
 

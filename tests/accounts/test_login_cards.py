@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import IntegrityError, transaction
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -359,3 +360,37 @@ def test_card_codes_and_class_codes_count_apart():
     code_attempts.count_wrong("address:203.0.113.7", kind=CARD_ATTEMPTS)
     assert code_attempts.blocked_until("address:203.0.113.7", 1, kind=CARD_ATTEMPTS)
     assert code_attempts.blocked_until("address:203.0.113.7", 1) is None
+
+
+def test_the_card_page_is_never_cached_for_a_visitor(client):
+    """A refused code is shown back in its field: a shared device keeps no copy of it
+    (nobody is logged in, so only the view itself can say so)."""
+    response = client.post("/accounts/card/", {"code": "7KQ2-M9XD-4HTP-W3CF"})
+    assert response.status_code == 400
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("how", ["revoke", "reissue"])
+def test_revoking_or_replacing_a_card_ends_the_sessions_it_opened(
+    how, client, django_capture_on_commit_callbacks
+):
+    """A classmate who logged in with a found card is logged out at their next page once
+    the teacher revokes or replaces it; a password session of the same student is not."""
+    classroom = ClassroomFactory()
+    teacher = InstructorFactory()
+    student = StudentFactory(classroom=classroom)
+    [(_, code)] = issue_cards(classroom=classroom, users=[student], by=teacher)
+    assert client.post("/accounts/card/", {"code": code}).status_code == 302
+    assert client.get("/portfolio/").status_code == 200
+    by_password = Client()
+    by_password.force_login(student)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "revoke":
+            revoke_card(classroom=classroom, user=student, by=teacher)
+        else:
+            issue_cards(classroom=classroom, users=[student], by=teacher)
+
+    response = client.get("/portfolio/")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert by_password.get("/portfolio/").status_code == 200

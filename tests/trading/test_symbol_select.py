@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django import forms
+from django.forms.renderers import DjangoTemplates
 
 from tests.factories import PriceFactory
 from trading import selectors
@@ -29,7 +30,9 @@ DATA = {
 
 
 def django_render(widget, *args):
-    return forms.Select.render(widget, *args)
+    """What Django's own select templates make of it (not settings.FORM_RENDERER, which
+    writes selects in Python too)."""
+    return forms.Select.render(widget, *args, renderer=DjangoTemplates())
 
 
 def test_the_picker_renders_what_djangos_templates_render():
@@ -94,3 +97,20 @@ def test_the_buy_tickets_picker_is_every_option_with_the_students_figures(
         response = student_client.get(f"/trading/buy/?symbol={chosen}")
         assert response.status_code == 200
         assert page_select(response.content.decode()) == expected_select(student, "buy", chosen)
+
+
+@pytest.mark.django_db
+def test_a_symbol_listed_between_ticks_is_on_the_next_ticket(
+    student_client, django_capture_on_commit_callbacks
+):
+    """The tickets' symbol lists are kept per quote generation: listing a symbol (the
+    admin's Add symbol) starts a new one, without waiting for a tick."""
+    from prices.market_data import Listing
+    from prices.services import list_symbol
+
+    PriceFactory(symbol="AAPL")
+    assert "NEWCO" not in student_client.get("/trading/buy/").content.decode()
+    listing = Listing("NEWCO", "New Co", "Technology", Decimal("12.00"), 0.05, 0.3, 1.0)
+    with django_capture_on_commit_callbacks(execute=True):
+        list_symbol(listing)
+    assert 'value="NEWCO"' in student_client.get("/trading/buy/").content.decode()

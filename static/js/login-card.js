@@ -19,5 +19,11 @@
     return;
   }
   field.value = code;
+  // Someone already logged in (a link from a classmate, say) is asked first, with the
+  // button: a link alone never swaps whose account this browser is in.
+  if (form.hasAttribute("data-logged-in")) {
+    field.focus();
+    return;
+  }
   form.requestSubmit ? form.requestSubmit() : form.submit();
 })();

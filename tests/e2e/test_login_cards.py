@@ -70,6 +70,28 @@ def test_the_qr_address_logs_the_student_in(browser_page, period1, size):
     assert code not in page.url
 
 
+def test_a_card_link_opened_while_logged_in_asks_before_switching(browser_page, period1):
+    """A classmate's link cannot swap the account a browser is in: the code is filled in and
+    the student is told whose account they are in; only the button logs in with the card."""
+    sam = period1.students.get(username="sam")
+    [(_, sams)] = issue_cards(classroom=period1, users=[sam], by=period1.owners.get())
+    code = maya_code(period1)
+    b = browser_page
+    page = b.page
+    with page.expect_navigation(url="**/portfolio/"):
+        page.goto(f"{b.base_url}/accounts/card/#{sams}")
+
+    page.goto(f"{b.base_url}/accounts/card/#{code}")
+    page.wait_for_load_state("networkidle")
+
+    assert page.url.endswith("/accounts/card/")
+    assert "You are logged in as sam" in page.inner_text("body")
+    assert page.input_value("[name=code]") == code
+    with page.expect_navigation(url="**/portfolio/"):
+        page.click("form[data-login-card] button[type=submit]")
+    assert "Welcome, Maya!" in page.inner_text("body")
+
+
 @pytest.mark.parametrize("size", sorted(SIZES))
 def test_a_code_typed_by_hand_logs_in_and_a_wrong_one_is_told(browser_page, period1, size):
     code = maya_code(period1)

@@ -8,6 +8,7 @@ the cached answer: at once where the cache is shared (CACHE_URL, Redis), else wi
 CHECK_SECONDS in the other server processes.
 """
 
+from django.conf import settings
 from django.contrib.auth import logout
 from django.core.cache import cache
 from django.db import transaction
@@ -55,6 +56,10 @@ class CardSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        # Only a request with a session cookie can carry a card's session; others are not
+        # made to load one (nor to answer Vary: Cookie).
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return self.get_response(request)
         card_id = request.session.get(SESSION_KEY)
         if (
             card_id is not None

@@ -328,7 +328,9 @@ def issue_cards(*, classroom, users, by) -> list[tuple]:
         )
         replaced = set(old_cards.values())
         if old_cards:
-            LoginCard.objects.filter(pk__in=old_cards).update(revoked_at=now)
+            LoginCard.objects.filter(pk__in=old_cards, revoked_at__isnull=True).update(
+                revoked_at=now
+            )
             card_sessions.forget(old_cards)
         issued = [(student, cards.new_code()) for student in students]
         LoginCard.objects.bulk_create(

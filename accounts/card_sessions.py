@@ -13,6 +13,8 @@ from django.contrib.auth import logout
 from django.core.cache import cache
 from django.db import transaction
 
+from accounts.models import LoginCard
+
 SESSION_KEY = "_login_card"
 CHECK_SECONDS = 60
 
@@ -36,8 +38,6 @@ def forget(card_ids) -> None:
 
 
 def is_live(card_id, user_id) -> bool:
-    from accounts.models import LoginCard
-
     key = _key(card_id)
     live = cache.get(key)
     if live is None:

@@ -278,7 +278,8 @@ def test_make_serve_runs_the_class_once_set_up_and_stops_every_process_it_starte
     process, output, port = start_serve()
     url = output.wait_for(r"(?:serving the class at|only this computer can open) (http://\S+/)")[1]
     assert url.endswith(f":{port}/")
-    assert "Plain HTTP on the school network" in output.text()
+    # The warning comes a moment after the address: wait for it rather than read too soon.
+    output.wait_for(r"^Plain HTTP on the school network", seconds=30)
 
     health = get(url + "healthz")
     assert (health.status, health.read()) == (200, b"ok")

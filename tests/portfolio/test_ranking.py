@@ -323,3 +323,43 @@ def test_a_student_with_no_record_by_the_end_is_not_ranked(ended_class):
 
     assert rows[-1] == (None, "late", None)
     assert late.pk
+
+
+# A page of the board ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ranking", ["twr", "total_return", "excess_return", "risk_adjusted"])
+@pytest.mark.parametrize("min_trades", [0, 2])
+def test_a_page_of_the_board_is_the_boards_own_rows(deposit_before_the_rise, ranking, min_trades):
+    # The page runs the ranking's SQL compiled once per board: every row and every value
+    # (Decimals, not the database's floats) is what the ORM's ranking gives.
+    listed("MKT", "1000.00", is_index=True)
+    tick({"MKT": "1000.00"}, BASE)
+    deposit_before_the_rise.ranking = ranking
+    deposit_before_the_rise.min_trades_to_rank = min_trades
+    deposit_before_the_rise.save()
+    board = board_of(deposit_before_the_rise)
+    ann = deposit_before_the_rise.students.get(username="ann")
+    everyone = selectors.standings(selectors.ranking(board), board)
+
+    page, mine = selectors.ranking_page(board, first=1, last=3, viewer_id=ann.pk)
+
+    assert page == everyone
+    assert mine == next(row for row in everyone if row.user_id == ann.pk)
+    assert all(isinstance(row.total_value, Decimal) for row in page)
+
+
+def test_a_page_keeps_its_rows_and_the_viewers_and_follows_the_market(deposit_before_the_rise):
+    board = board_of(deposit_before_the_rise)
+    bob = deposit_before_the_rise.students.get(username="bob")
+    names = lambda rows: [(row.position, row.name) for row in rows]  # noqa: E731
+
+    page, mine = selectors.ranking_page(board, first=1, last=1, viewer_id=bob.pk)
+    assert (names(page), mine.name, mine.position) == ([(1, "dan")], "bob", 3)
+    page, mine = selectors.ranking_page(board, first=2, last=3, viewer_id=None)
+    assert (names(page), mine) == ([(2, "ann"), (3, "bob")], None)
+
+    # The SQL is kept, not the rows: the next tick reorders the same board.
+    market_tick(4, {"XYZ": "150.00", "ABC": "90.00"})
+    page, _ = selectors.ranking_page(board, first=1, last=3, viewer_id=None)
+    assert names(page) == [(1, "ann"), (2, "bob"), (3, "dan")]

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 
 from accounts.models import LoginCard
+from tradesim.models import AuditEntry
 
 
 @dataclass(frozen=True)
@@ -42,3 +43,13 @@ def card_roster(classroom) -> list[CardStatus]:
     return [
         CardStatus(student=s, live=live.get(s.pk), last_revoked=revoked.get(s.pk)) for s in students
     ]
+
+
+def cards_issued_under(*, token: str, by) -> bool:
+    """Whether `by` issued log-in cards with this form token already
+    (accounts.services.issue_cards keeps it on their audit entries)."""
+    if not token:
+        return False
+    return AuditEntry.objects.filter(
+        actor_id=by.pk, action=AuditEntry.Action.ISSUE_CARD, token=token
+    ).exists()

@@ -276,6 +276,17 @@ class CardRefused(CardError):
         )
 
 
+class CardsIssuedAlready(CardError):
+    """The form behind this request issued its cards already (a reload of the printed
+    sheet, a second click): nothing was issued again, so that sheet's codes still work."""
+
+    def __init__(self):
+        super().__init__(
+            "These cards were printed already; the codes on that sheet still work. To print "
+            "new ones, press the button again on this page."
+        )
+
+
 class TooManyCardCodes(CardError):
     def __init__(self, until: datetime):
         super().__init__(
@@ -304,15 +315,19 @@ def _card_students(*, classroom, users):
     return found
 
 
-def issue_cards(*, classroom, users, by) -> list[tuple]:
+def issue_cards(*, classroom, users, by, token: str | None = None) -> list[tuple]:
     """New log-in cards for `users`, active students of `classroom`: each one's live card
     for the class is revoked and a new one issued, audited (one entry per student, naming
     `by`). Returns [(user, code)] in the order of their names; the codes are stored only
     as digests (accounts.cards), so this is the one time they can be shown.
 
     Guarantees: all of it or nothing; at most one live card per student and class (the
-    partial unique constraint backs it). Locks: the class's row, so two issues for one
-    class run one after the other. A fixed number of queries, however many students.
+    partial unique constraint backs it). Once per token: the audit entries carry it, and
+    a token already on one of these students' entries raises CardsIssuedAlready and
+    changes nothing (checked under the class's lock, so two requests with one token cannot
+    both issue).
+    Locks: the class's row, so two issues for one class run one after the other. A fixed
+    number of queries, however many students.
     """
     with transaction.atomic():
         Classroom = type(classroom)
@@ -320,6 +335,10 @@ def issue_cards(*, classroom, users, by) -> list[tuple]:
         students = _card_students(classroom=classroom, users=users)
         if not students:
             return []
+        # The audit log's unique (student, token) pair, asked first: a second request with
+        # this token waited on the class's lock above and now sees the first one's entries.
+        if token and AuditEntry.objects.filter(student__in=students, token=token).exists():
+            raise CardsIssuedAlready()
         now = timezone.now()
         old_cards = dict(
             LoginCard.objects.filter(
@@ -353,6 +372,7 @@ def issue_cards(*, classroom, users, by) -> list[tuple]:
                     + ("; the old card no longer works" if student.pk in replaced else "")
                 )[:300],
                 created_at=now,
+                token=token or None,
             )
             for student in students
         )

@@ -32,13 +32,19 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from accounts.selectors import card_roster
-from accounts.services import CardError, issue_cards, move_student, revoke_card
+from accounts.selectors import card_roster, cards_issued_under
+from accounts.services import (
+    CardError,
+    CardsIssuedAlready,
+    issue_cards,
+    move_student,
+    revoke_card,
+)
 from classrooms.models import Classroom
 from classrooms.rules import ORDER_TYPES_MARKET, Rulebook
 from classrooms.services import RULE_FIELDS, regenerate_join_code, set_joining, update_rules
+from console import card_tokens, selectors
 from console import cards as printing
-from console import selectors
 from console.forms import CardActionForm, GrantCashForm, ResetStudentForm
 from console.services import grant_cash
 from ledger.models import Balance, Transaction
@@ -65,6 +71,23 @@ ledger_logger = logging.getLogger("tradesim.ledger")
 RECENT_JOURNAL_ROWS = 20
 OPEN_ORDERS_SHOWN = 50  # on a student's page; the Orders list has the rest
 MAX_SELECTED = 1000  # students in one grant or reset
+# A POST that would issue log-in cards again under a form token already used (a reload of
+# the printed sheet, a second click) is answered 409: the request was fine once, the cards
+# exist, and pressing the button on the page that answers prints new ones.
+CARDS_PRINTED_ALREADY = {
+    CardActionForm.PRINT_ALL: (
+        "These cards were printed already; the codes on that sheet still work. To print "
+        "new ones, press “Print new cards for every student” again."
+    ),
+    CardActionForm.NEW_CARD: (
+        "This card was printed already; the code on that sheet still works. To print a "
+        "new one, press “New card” again."
+    ),
+}
+STALE_CARDS_FORM = (
+    "This form has expired or did not come from this page, so no cards were printed. "
+    "Press the button again on this page."
+)
 # Column headings for the class's ranking metric, short enough for a phone (the full name
 # is the heading's title).
 METRIC_SHORT = {
@@ -399,7 +422,11 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         prints new cards for every active student or for one (the codes are shown on the
         printable page this once: accounts.services.issue_cards), or revokes one student's
         card, then comes back here. Another instructor's class, or a student not in this
-        one, is not found (404)."""
+        one, is not found (404).
+
+        Printing needs the page's one-time token (console.card_tokens): a reload of the
+        printed sheet or a second click issues nothing and answers 409, so the codes on
+        the sheet keep working; a missing, forged or expired token is a 400."""
         if not request.user.has_perm("accounts.issue_logincard"):
             raise PermissionDenied
         classroom = self.get_object(request, unquote(object_id))
@@ -412,6 +439,13 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             errors = " ".join(e for errs in form.errors.values() for e in errs)
             return self._cards_page(request, classroom, error=errors, status=400)
         action = form.cleaned_data["action"]
+        token = form.cleaned_data["token"]
+        if action in CardActionForm.ISSUING and not card_tokens.take(request.session, token):
+            if cards_issued_under(token=token, by=request.user):
+                return self._cards_page(
+                    request, classroom, error=CARDS_PRINTED_ALREADY[action], status=409
+                )
+            return self._cards_page(request, classroom, error=STALE_CARDS_FORM, status=400)
         back = HttpResponseRedirect(request.path)
         if action == CardActionForm.PRINT_ALL:
             students = list(
@@ -442,7 +476,11 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 return back
             students = [student]
         try:
-            issued = issue_cards(classroom=classroom, users=students, by=request.user)
+            issued = issue_cards(classroom=classroom, users=students, by=request.user, token=token)
+        except CardsIssuedAlready:
+            return self._cards_page(
+                request, classroom, error=CARDS_PRINTED_ALREADY[action], status=409
+            )
         except CardError as error:
             self.message_user(request, error.message, messages.ERROR)
             return back
@@ -456,6 +494,7 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             "original": classroom,
             "roster": card_roster(classroom),
             "error": error,
+            "card_token": card_tokens.fresh(request.session),
             "change_url": reverse("admin:classrooms_classroom_change", args=[classroom.pk]),
             "card_page": request.build_absolute_uri(reverse("login_card")),
         }

@@ -42,19 +42,32 @@ class ResetStudentForm(Form):
 
 class CardActionForm(Form):
     """A button on a class's log-in cards page: print new cards for every student, or a
-    new card for one student, or revoke one student's card."""
+    new card for one student, or revoke one student's card.
+
+    The buttons that issue cards bring the page's one-time token (console.card_tokens), so
+    a reload of the printed sheet cannot issue them again. Revoking needs none: revoking
+    twice changes nothing."""
 
     PRINT_ALL = "print_all"
     NEW_CARD = "new_card"
     REVOKE = "revoke"
+    ISSUING = (PRINT_ALL, NEW_CARD)
 
     action = forms.ChoiceField(
         choices=[(PRINT_ALL, "Print new cards"), (NEW_CARD, "New card"), (REVOKE, "Revoke")]
     )
     student = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    token = OneTimeTokenField()
+
+    missing_token_message = (
+        "This form has expired, so no cards were printed. Press the button again on this page."
+    )
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("action") in (self.NEW_CARD, self.REVOKE) and not cleaned.get("student"):
+        action = cleaned.get("action")
+        if action in (self.NEW_CARD, self.REVOKE) and not cleaned.get("student"):
             raise forms.ValidationError("Choose the student.")
+        if action in self.ISSUING and "token" in cleaned and not cleaned["token"]:
+            raise forms.ValidationError(self.missing_token_message, code="no_token")
         return cleaned

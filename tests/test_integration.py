@@ -408,9 +408,12 @@ def test_a_students_journey(market, settings, django_capture_on_commit_callbacks
     #     console (each code shown this once, beside its QR code); on a classroom
     #     Chromebook she types hers, however she writes it, and lands on her dashboard
     #     without a password. The log-in ends when the browser closes. A mistyped code is
-    #     refused and changes nothing; a reprint makes her old card stop working.
+    #     refused and changes nothing; reloading the printed sheet prints nothing again;
+    #     a reprint makes her old card stop working.
     cards = f"/admin/classrooms/classroom/{maya.classroom_id}/cards/"
-    printed = teacher.post(cards, {"action": "print_all"}).content.decode()
+    print_all = {"action": "print_all", "token": teacher.get(cards).context["card_token"]}
+    printed = teacher.post(cards, print_all).content.decode()
+    assert teacher.post(cards, print_all).status_code == 409
     code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}", printed).group(0)
     assert "<svg" in printed and "maya" in printed
     chromebook = Client()
@@ -420,7 +423,7 @@ def test_a_students_journey(market, settings, django_capture_on_commit_callbacks
     assert response.status_code == 302 and response["Location"] == "/portfolio/"
     assert chromebook.session.get_expire_at_browser_close()
     assert "maya" in chromebook.get("/portfolio/").content.decode()
-    teacher.post(cards, {"action": "print_all"})
+    teacher.post(cards, {"action": "print_all", "token": teacher.get(cards).context["card_token"]})
     assert Client().post("/accounts/card/", {"code": code}).status_code == 400
 
     # 19. The books balance: every balance equals the sum of its journal.

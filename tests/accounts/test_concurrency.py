@@ -115,6 +115,33 @@ def test_teachers_printing_a_class_cards_at_once_leave_one_live_card_each():
     assert {_digest(code) for _, code in last} == set(live.values_list("digest", flat=True))
 
 
+def test_one_form_token_printed_at_once_issues_one_sheet():
+    from accounts.models import LoginCard
+    from accounts.services import CardsIssuedAlready, issue_cards
+    from tests.factories import InstructorFactory
+    from tradesim.models import AuditEntry
+
+    room = ClassroomFactory(name="Period 1")
+    students = StudentFactory.create_batch(3, classroom=room)
+    teacher = InstructorFactory(username="teacher")
+
+    results = run_concurrently(
+        [
+            lambda: issue_cards(classroom=room, users=students, by=teacher, token="f" * 32)
+            for _ in range(4)
+        ]
+    )
+
+    issued = [r for r in results if isinstance(r, list)]
+    repeated = [r for r in results if isinstance(r, CardsIssuedAlready)]
+    assert (len(issued), len(repeated)) == (1, 3), results
+    assert LoginCard.objects.count() == 3
+    assert {_digest(code) for _, code in issued[0]} == set(
+        LoginCard.objects.values_list("digest", flat=True)
+    )
+    assert AuditEntry.objects.filter(action="login_card").count() == 3
+
+
 def _digest(code):
     from accounts import cards
 

@@ -18,6 +18,7 @@ from accounts.services import (
     CARD_ATTEMPTS,
     CARD_CODES_PER_ADDRESS,
     CardError,
+    CardsIssuedAlready,
     issue_cards,
     revoke_card,
 )
@@ -155,6 +156,25 @@ def test_issuing_for_a_whole_class_runs_a_fixed_number_of_queries(
         issued = issue_cards(classroom=period1, users=students, by=teacher)
     assert len(issued) == 12
     assert LoginCard.objects.filter(revoked_at__isnull=True).count() == 12
+
+
+def test_one_form_token_issues_cards_once(period1, maya, teacher):
+    theo = StudentFactory(username="theo", classroom=period1)
+    token = "7" * 32
+    issued = issue_cards(classroom=period1, users=[maya, theo], by=teacher, token=token)
+
+    for users in ([maya, theo], [theo]):
+        with pytest.raises(CardsIssuedAlready) as refused:
+            issue_cards(classroom=period1, users=users, by=teacher, token=token)
+        assert "still work" in refused.value.message
+
+    assert LoginCard.objects.count() == 2
+    assert set(AuditEntry.objects.values_list("token", flat=True)) == {token}
+    for _, code in issued:
+        assert Client().post(CARD, {"code": code}).status_code == 302
+    issue_cards(classroom=period1, users=[maya], by=teacher, token="8" * 32)
+    issue_cards(classroom=period1, users=[maya], by=teacher)  # no token: no such check
+    assert LoginCard.objects.filter(user=maya).count() == 3
 
 
 def test_only_active_students_of_the_class_get_cards(period1, maya, teacher):

@@ -1,8 +1,9 @@
 """Log-in cards in a real browser: a teacher prints a class's cards in the console; a
 student's QR address (/accounts/card/#CODE) logs them in and lands on their dashboard with
 the code gone from the address; a code typed by hand does the same; a wrong one is told
-plainly. axe-clean at a phone's width (390 px) and a laptop's, no sideways scrolling;
-photographed to test-artifacts/screenshots/login-cards/."""
+plainly; reloading the printed cards prints nothing again. axe-clean at a phone's width
+(390 px) and a laptop's, no sideways scrolling; photographed to
+test-artifacts/screenshots/login-cards/."""
 
 import re
 
@@ -180,3 +181,31 @@ def test_the_cards_print_eight_to_a_sheet(browser_page, period1):
     for paper in ("A4", "Letter"):
         pdf = page.pdf(format=paper, print_background=True)
         assert len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf)) == 2, paper
+
+
+def test_reloading_the_printed_cards_prints_nothing_again(browser_page, period1):
+    b = browser_page
+    page = b.page
+    b.goto("/admin/login/")
+    page.fill("#id_username", "teacher")
+    page.fill("#id_password", PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**/admin/")
+    b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
+    page.get_by_role("button", name="Print new cards for every student").click()
+    page.wait_for_load_state("networkidle")
+    codes = [text.split()[-1] for text in page.locator(".login-card-code").all_inner_texts()]
+    assert len(codes) == 3
+
+    page.reload()  # the browser sends the form again
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".login-card").count() == 0
+    assert "These cards were printed already" in page.inner_text("#content-main")
+    assert axe_violations(b, WCAG_TAGS) == []
+    b.problems = [p for p in b.problems if "status of 409" not in p]  # as it should
+
+    page.context.clear_cookies()
+    b.goto("/accounts/card/")
+    page.fill("#id_code", codes[0])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/portfolio/")

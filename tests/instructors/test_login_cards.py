@@ -1,5 +1,6 @@
 """A class's log-in cards in the console (ClassroomAdmin.cards_view): the list, printing
-new cards (shown once, with their QR codes), revoking, the audit log, and who may."""
+new cards (shown once, with their QR codes), revoking, the audit log, and who may; the
+page's one-time token, so a reload of the printed sheet issues nothing."""
 
 import re
 
@@ -10,6 +11,7 @@ from django.urls import reverse
 from accounts import cards
 from accounts.models import LoginCard
 from accounts.roles import ensure_instructor_group
+from console import card_tokens
 from console import cards as printing
 from tests.factories import InstructorFactory, StudentFactory
 from tradesim.models import AuditEntry
@@ -17,6 +19,7 @@ from tradesim.models import AuditEntry
 pytestmark = pytest.mark.django_db
 
 CODE = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{4}(?:-[0-9A-HJKMNP-TV-Z]{4}){3}\b")
+TOKEN = re.compile(r'<input type="hidden" name="token" value="([^"]*)">')
 
 
 def cards_url(classroom) -> str:
@@ -27,6 +30,18 @@ def printed_codes(response) -> list[str]:
     return CODE.findall(response.content.decode())
 
 
+def page_token(client, classroom) -> str:
+    """The one-time token of a freshly shown cards page (in each of its forms)."""
+    return client.get(cards_url(classroom)).context["card_token"]
+
+
+def press(client, classroom, data, **kwargs):
+    """Press a button of a freshly shown cards page."""
+    return client.post(
+        cards_url(classroom), {**data, "token": page_token(client, classroom)}, **kwargs
+    )
+
+
 @pytest.fixture
 def idle(period1):
     return StudentFactory(username="idle", classroom=period1, is_active=False)
@@ -35,7 +50,7 @@ def idle(period1):
 def test_the_list_shows_each_students_card(
     teacher_client, teacher, period1, student, other_student
 ):
-    teacher_client.post(cards_url(period1), {"action": "new_card", "student": student.pk})
+    press(teacher_client, period1, {"action": "new_card", "student": student.pk})
 
     page = teacher_client.get(cards_url(period1))
     assert page.status_code == 200
@@ -57,7 +72,7 @@ def test_the_class_list_and_overview_link_to_the_cards(teacher_client, period1):
 def test_printing_for_every_student_shows_each_code_once_with_its_qr(
     teacher_client, teacher, period1, student, other_student, idle
 ):
-    response = teacher_client.post(cards_url(period1), {"action": "print_all"})
+    response = press(teacher_client, period1, {"action": "print_all"})
 
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
@@ -81,8 +96,8 @@ def test_printing_for_every_student_shows_each_code_once_with_its_qr(
 
 
 def test_printing_again_revokes_every_old_card(teacher_client, period1, student, other_student):
-    first = printed_codes(teacher_client.post(cards_url(period1), {"action": "print_all"}))
-    second = printed_codes(teacher_client.post(cards_url(period1), {"action": "print_all"}))
+    first = printed_codes(press(teacher_client, period1, {"action": "print_all"}))
+    second = printed_codes(press(teacher_client, period1, {"action": "print_all"}))
 
     assert not set(first) & set(second)
     assert LoginCard.objects.filter(revoked_at__isnull=True).count() == 2
@@ -93,10 +108,8 @@ def test_printing_again_revokes_every_old_card(teacher_client, period1, student,
 
 
 def test_a_new_card_for_one_student(teacher_client, period1, student, other_student):
-    teacher_client.post(cards_url(period1), {"action": "print_all"})
-    response = teacher_client.post(
-        cards_url(period1), {"action": "new_card", "student": student.pk}
-    )
+    press(teacher_client, period1, {"action": "print_all"})
+    response = press(teacher_client, period1, {"action": "new_card", "student": student.pk})
 
     assert len(printed_codes(response)) == 1
     live = LoginCard.objects.filter(revoked_at__isnull=True)
@@ -105,9 +118,9 @@ def test_a_new_card_for_one_student(teacher_client, period1, student, other_stud
 
 
 def test_revoking_a_card(teacher_client, teacher, period1, student):
-    teacher_client.post(cards_url(period1), {"action": "new_card", "student": student.pk})
-    response = teacher_client.post(
-        cards_url(period1), {"action": "revoke", "student": student.pk}, follow=True
+    press(teacher_client, period1, {"action": "new_card", "student": student.pk})
+    response = press(
+        teacher_client, period1, {"action": "revoke", "student": student.pk}, follow=True
     )
 
     assert response.redirect_chain == [(cards_url(period1), 302)]
@@ -118,8 +131,8 @@ def test_revoking_a_card(teacher_client, teacher, period1, student):
 
 
 def test_an_inactive_student_gets_no_new_card(teacher_client, period1, idle):
-    response = teacher_client.post(
-        cards_url(period1), {"action": "new_card", "student": idle.pk}, follow=True
+    response = press(
+        teacher_client, period1, {"action": "new_card", "student": idle.pk}, follow=True
     )
     assert "only for active students" in response.content.decode()
     assert not LoginCard.objects.exists()
@@ -130,7 +143,7 @@ def test_an_inactive_student_gets_no_new_card(teacher_client, period1, idle):
     [{}, {"action": "burn"}, {"action": "revoke"}, {"action": "new_card", "student": "x"}],
 )
 def test_a_bad_request_is_a_400(teacher_client, period1, student, data):
-    assert teacher_client.post(cards_url(period1), data).status_code == 400
+    assert press(teacher_client, period1, data).status_code == 400
     assert not LoginCard.objects.exists()
 
 
@@ -146,7 +159,7 @@ def test_another_instructors_class_is_not_found(period1, carol, student):
 
 def test_a_student_of_another_class_is_not_found(teacher_client, period1, carol):
     for action in ("new_card", "revoke"):
-        response = teacher_client.post(cards_url(period1), {"action": action, "student": carol.pk})
+        response = press(teacher_client, period1, {"action": action, "student": carol.pk})
         assert response.status_code == 404
     assert not LoginCard.objects.exists()
 
@@ -169,7 +182,7 @@ def test_staff_without_the_permission_are_refused(period1, student):
 
 
 def test_a_superuser_may_print_any_classs_cards(superuser_client, period2, carol):
-    response = superuser_client.post(cards_url(period2), {"action": "print_all"})
+    response = press(superuser_client, period2, {"action": "print_all"})
     assert len(printed_codes(response)) == 1
 
 
@@ -183,8 +196,9 @@ def test_the_list_runs_a_fixed_number_of_queries(
     issue_cards(classroom=period1, users=students, by=teacher)
     issue_cards(classroom=period1, users=students[:2], by=teacher)
 
-    # session, user, the user's permissions (2), the class, the students, their cards
-    with django_assert_num_queries(7):
+    # session, user, the user's permissions (2), the class, the students, their cards;
+    # the session saved with the page's new token (savepoint, update, release)
+    with django_assert_num_queries(10):
         response = teacher_client.get(cards_url(period1))
     assert len(response.context["roster"]) == size
 
@@ -197,8 +211,170 @@ def test_printing_runs_a_fixed_number_of_queries(
         StudentFactory(username=f"s{i:02d}", classroom=period1)
 
     # session, user, permissions (2), the class, its active students; then issue_cards:
-    # savepoint, the class's lock, the students, their live cards (none yet, so no revoke),
-    # the cards' insert, the audit entries' insert, release
-    with django_assert_num_queries(13):
-        response = teacher_client.post(cards_url(period1), {"action": "print_all"})
+    # savepoint, the class's lock, the students, the token's earlier use, their live cards
+    # (none yet, so no revoke), the cards' insert, the audit entries' insert, release; then
+    # the session saved without the token (savepoint, update, release)
+    token = page_token(teacher_client, period1)
+    with django_assert_num_queries(17):
+        response = teacher_client.post(cards_url(period1), {"action": "print_all", "token": token})
     assert len(printed_codes(response)) == size
+
+
+# The one-time token ---------------------------------------------------------------------
+
+
+def logs_in(code: str) -> bool:
+    return Client().post("/accounts/card/", {"code": code}).status_code == 302
+
+
+def test_every_form_of_the_page_carries_its_token(teacher_client, period1, student):
+    press(teacher_client, period1, {"action": "new_card", "student": student.pk})
+
+    page = teacher_client.get(cards_url(period1))
+    html = page.content.decode()
+    # print all, and alice's new card and revoke (the header's log-out form aside)
+    assert html.count('<form method="post"') == 3
+    assert TOKEN.findall(html) == [page.context["card_token"]] * 3
+    assert teacher_client.get(cards_url(period1)).context["card_token"] != TOKEN.findall(html)[0]
+
+
+@pytest.mark.parametrize(
+    "data", [{"action": "print_all"}, {"action": "new_card", "student": "alice"}]
+)
+def test_reloading_the_printed_sheet_issues_nothing_and_its_codes_still_work(
+    teacher_client, period1, student, other_student, data
+):
+    if data.get("student"):
+        data = {**data, "student": student.pk}
+    sent = {**data, "token": page_token(teacher_client, period1)}
+    first = teacher_client.post(cards_url(period1), sent)
+    codes = printed_codes(first)
+    assert first.status_code == 200 and codes
+    cards_before = list(LoginCard.objects.order_by("pk").values_list("pk", "revoked_at"))
+    audit_before = AuditEntry.objects.count()
+
+    for _ in range(2):  # the browser's reload sends the same form again, as a second click
+        again = teacher_client.post(cards_url(period1), sent)
+        assert again.status_code == 409
+        assert printed_codes(again) == []
+        assert "printed already; the code" in again.content.decode()
+        assert "still work" in again.content.decode()
+
+    assert list(LoginCard.objects.order_by("pk").values_list("pk", "revoked_at")) == cards_before
+    assert AuditEntry.objects.count() == audit_before
+    assert all(logs_in(code) for code in codes)
+
+
+def test_after_a_reload_the_page_prints_new_cards_when_pressed_again(
+    teacher_client, period1, student
+):
+    sent = {"action": "print_all", "token": page_token(teacher_client, period1)}
+    [first] = printed_codes(teacher_client.post(cards_url(period1), sent))
+    again = teacher_client.post(cards_url(period1), sent)
+    assert again.status_code == 409
+
+    fresh = {"action": "print_all", "token": again.context["card_token"]}
+    [second] = printed_codes(teacher_client.post(cards_url(period1), fresh))
+    assert second != first
+    assert not logs_in(first) and logs_in(second)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [None, "", "0" * 32, "not a token", "x" * 65, "<script>"],
+    ids=["missing", "empty", "forged", "garbled", "too-long", "markup"],
+)
+@pytest.mark.parametrize(
+    "data", [{"action": "print_all"}, {"action": "new_card", "student": "alice"}]
+)
+def test_a_missing_or_forged_token_is_a_400_and_issues_nothing(
+    teacher_client, teacher, period1, student, data, token
+):
+    if data.get("student"):
+        data = {**data, "student": student.pk}
+    page_token(teacher_client, period1)  # the session holds a token; not this one
+    if token is not None:
+        data = {**data, "token": token}
+
+    response = teacher_client.post(cards_url(period1), data)
+
+    assert response.status_code == 400
+    assert "expired" in response.content.decode()
+    assert printed_codes(response) == []
+    assert not LoginCard.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_token_of_another_session_is_a_400(teacher, period1, student):
+    first, second = Client(), Client()
+    first.force_login(teacher)
+    second.force_login(teacher)
+    token = page_token(first, period1)
+
+    response = second.post(cards_url(period1), {"action": "print_all", "token": token})
+
+    assert response.status_code == 400
+    assert "did not come from this page" in response.content.decode()
+    assert not LoginCard.objects.exists()
+    assert first.post(cards_url(period1), {"action": "print_all", "token": token}).status_code == (
+        200
+    )
+
+
+def test_two_tabs_each_print_once(teacher_client, period1, student):
+    tab1 = page_token(teacher_client, period1)
+    tab2 = page_token(teacher_client, period1)
+
+    def send(token):
+        return teacher_client.post(cards_url(period1), {"action": "print_all", "token": token})
+
+    [code2] = printed_codes(send(tab2))
+    [code1] = printed_codes(send(tab1))
+    assert send(tab1).status_code == 409
+    assert send(tab2).status_code == 409
+    assert LoginCard.objects.count() == 2
+    assert logs_in(code1) and not logs_in(code2)  # tab 1 printed last
+
+
+def test_the_session_keeps_the_last_20_pages_tokens(teacher_client, period1, student):
+    tokens = [page_token(teacher_client, period1) for _ in range(card_tokens.MAX_KEPT + 1)]
+
+    assert len(teacher_client.session[card_tokens.SESSION_KEY]) == card_tokens.MAX_KEPT
+    for token in (tokens[1], tokens[-1]):
+        sent = {"action": "print_all", "token": token}
+        assert teacher_client.post(cards_url(period1), sent).status_code == 200
+    oldest = {"action": "print_all", "token": tokens[0]}
+    assert teacher_client.post(cards_url(period1), oldest).status_code == 400
+    assert LoginCard.objects.count() == 2
+
+
+def test_a_token_put_back_in_the_session_still_issues_once(teacher_client, period1, student):
+    """Two requests with one token read the session before either saves it (or a
+    concurrent save puts a taken token back): the token on the audit entries stops the
+    second one, under the class's lock."""
+    token = page_token(teacher_client, period1)
+    sent = {"action": "print_all", "token": token}
+    [code] = printed_codes(teacher_client.post(cards_url(period1), sent))
+    session = teacher_client.session
+    session[card_tokens.SESSION_KEY] = [token]
+    session.save()
+
+    again = teacher_client.post(cards_url(period1), sent)
+
+    assert again.status_code == 409
+    assert "printed already" in again.content.decode()
+    assert LoginCard.objects.count() == 1
+    assert logs_in(code)
+
+
+def test_revoking_needs_no_token_and_twice_is_harmless(teacher_client, period1, student):
+    [code] = printed_codes(press(teacher_client, period1, {"action": "print_all"}))
+    revoke = {"action": "revoke", "student": student.pk}
+
+    first = teacher_client.post(cards_url(period1), revoke, follow=True)
+    second = teacher_client.post(cards_url(period1), revoke, follow=True)
+
+    assert "Revoked the card of alice" in first.content.decode()
+    assert "There was no card of alice to revoke." in second.content.decode()
+    assert AuditEntry.objects.filter(action="revoke_card").count() == 1
+    assert not logs_in(code)

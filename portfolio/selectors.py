@@ -18,11 +18,12 @@ portfolio.units) turns the time-weighted return into one number per student.
 """
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -1208,32 +1209,37 @@ class _RankedPage:
     Building and compiling the ranking's expression tree (subqueries per metric, windows)
     costs ~20 ms of CPU, ten times what the database takes to run it, and every student of a
     class asks for the same board, each time the dashboard or the leaderboard is opened. The
-    SQL depends only on the board and the database, so it is compiled once per board (a rule
-    change makes another board) and run with the page and the viewer as parameters. The
-    rows are what `ranking(board).values(...)` returns: the same names, through the same
-    converters as the ORM's (Decimal from SQLite's numbers, aware datetimes)."""
+    SQL depends only on the board and the database (its parameters are the board's own
+    values and constants: no clock, setting or row is read while it is built), so it is
+    compiled once per board (a rule change makes another board) and run with the page and
+    the viewer as parameters. The rows are what `ranking(board).values(...)` returns: the
+    same names, through the same converters as the ORM's (Decimal from SQLite's numbers)."""
 
-    sql: str
+    sql: str | None  # None: a board that can hold nobody (the ORM's EmptyResultSet)
     params: tuple
     names: tuple[str, ...]
-    converters: tuple[tuple[int, tuple], ...]  # (column, its converter functions)
-    expressions: tuple  # the column's output expression, which the converters are given
+    # (column, its converter functions, the expression they are given), as the ORM's
+    # SQLCompiler.get_converters() finds them
+    converters: tuple[tuple[int, tuple, object], ...]
 
     @classmethod
     def of(cls, board: Board) -> "_RankedPage":
-        return _compiled_page(board, connection.alias)
+        # Whether names are shown changes what is drawn, not the SQL: one entry for both.
+        return _compiled_page(replace(board, names_shown=True), connection.alias)
 
     def rows(self, first: int, last: int, viewer_id: int | None) -> list[dict]:
+        if self.sql is None:
+            return []
         with connection.cursor() as cursor:
             cursor.execute(self.sql, (*self.params, first, last, viewer_id))
             found = cursor.fetchall()
         result = []
         for row in found:
             row = list(row)
-            for column, functions in self.converters:
+            for column, functions, expression in self.converters:
                 value = row[column]
                 for convert in functions:
-                    value = convert(value, self.expressions[column], connection)
+                    value = convert(value, expression, connection)
                 row[column] = value
             result.append(dict(zip(self.names, row, strict=True)))
         return result
@@ -1244,10 +1250,20 @@ def _compiled_page(board: Board, alias: str) -> _RankedPage:
     # The viewer is a column of its own (the student's pk under a name the outer filter can
     # use); ranks are computed inside, over everyone, before the page is kept.
     query = ranking(board).annotate(row_user=F("pk")).query
+    # As QuerySet.values() names the columns (the order it was given them in).
+    names = (
+        tuple(query.selected)
+        if query.selected
+        else (*query.extra_select, *query.values_select, *query.annotation_select)
+    )
     compiler = query.get_compiler(alias)
-    inner, params = compiler.as_sql()
-    selected = [column for column, _, _ in compiler.select[: compiler.col_count]]
-    converters = compiler.get_converters(selected)
+    try:
+        inner, params = compiler.as_sql()
+    except EmptyResultSet:
+        return _RankedPage(sql=None, params=(), names=names, converters=())
+    converters = compiler.get_converters(
+        [column for column, _, _ in compiler.select[: compiler.col_count]]
+    )
     name = compiler.connection.ops.quote_name
     position, user = name("position"), name("row_user")
     # The ORM's own SQL and quoted constant names; every value is a parameter.
@@ -1258,14 +1274,11 @@ def _compiled_page(board: Board, alias: str) -> _RankedPage:
     return _RankedPage(
         sql=sql,
         params=tuple(params),
-        # As QuerySet.values() names the columns (the order it was given them in).
-        names=tuple(query.selected)
-        if query.selected
-        else (*query.extra_select, *query.values_select, *query.annotation_select),
+        names=names,
         converters=tuple(
-            (column, tuple(functions)) for column, (functions, _) in sorted(converters.items())
+            (column, tuple(functions), expression)
+            for column, (functions, expression) in sorted(converters.items())
         ),
-        expressions=tuple(selected),
     )
 
 

@@ -44,7 +44,10 @@ def _clear_cache(settings):
             "LOCATION": "tradesim-tests",
         }
     }
+    from portfolio.selectors import _compiled_page
+
     cache.clear()
+    _compiled_page.cache_clear()  # the ranking's SQL, compiled once per board
     yield
     cache.clear()
 

@@ -1,6 +1,6 @@
-"""The trade history's and the cash journal's rows are formatted in Python in one pass
-({% trade_rows %}, {% journal_rows %}): the same HTML, byte for byte, as the row templates
-they replace, kept here to compare against."""
+"""The trade history's, the cash journal's and the dashboard's holdings rows are formatted
+in Python in one pass ({% trade_rows %}, {% journal_rows %}, {% holding_rows %}): the same
+HTML, byte for byte, as the row templates they replace, kept here to compare against."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,6 +10,7 @@ from django.template import Context, Template
 from django.utils import timezone
 
 from ledger.models import Transaction
+from portfolio.selectors import Position
 from trading.models import Trade
 
 OLD_TRADE_ROWS = """{% load money %}            {% for trade in trades %}
@@ -36,6 +37,32 @@ OLD_JOURNAL_ROWS = """{% load money %}      {% for row in rows %}
         <td role="cell" class="num" data-cell="balance" data-label="Balance">{{ row.balance_after|money }}</td>
       </tr>
       {% endfor %}
+"""  # noqa: E501
+
+OLD_HOLDING_ROWS = """{% load money %}        {% for p in overview.positions %}
+        <tr role="row" data-symbol="{{ p.symbol }}">
+          <th scope="row" role="rowheader" data-cell="symbol">
+            <a href="{% url 'prices:quote' symbol=p.symbol %}">{{ p.symbol }}</a>
+            {% if p.halted %}<span class="badge text-bg-warning ms-1">Halted</span>{% endif %}
+            <div class="small fw-normal text-body-secondary">{{ p.name }} · {{ p.sector }}</div>
+          </th>
+          <td role="cell" class="num" data-cell="shares" data-label="Shares">{% if p.is_short %}<span class="text-nowrap">{{ p.quantity|position_shares }}</span>{% else %}{{ p.quantity|position_shares }}{% endif %}{% if p.held_quantity %}<div class="small text-body-secondary text-wrap">{{ p.held_quantity|shares }} held for orders</div>{% endif %}</td>
+          <td role="cell" class="num" data-cell="cost" data-label="{% if p.is_short %}Avg short price{% else %}Avg cost{% endif %}">{{ p.average_cost|money }}{% if p.is_short %}<div class="small text-body-secondary d-none d-lg-block">avg short price</div>{% endif %}</td>
+          <td role="cell" class="num" data-cell="price" data-label="Price">{{ p.price|money }}</td>
+          <td role="cell" class="num" data-cell="value">{{ p.market_value|money }}</td>
+          <td role="cell" class="num" data-cell="pnl" data-label="P/L">{% pnl p.unrealized_pnl %}<div class="small">{% pnl p.unrealized_pnl_pct "pct" %}</div></td>
+          <td role="cell" class="num" data-cell="today" data-label="Today">{% pnl p.day_change %}<div class="small">{% pnl p.day_change_pct "pct" %}</div></td>{% if p.is_short %}
+          <td role="cell" class="num" data-cell="weight" data-label="Weight">{{ p.weight|floatformat:2 }}%<div class="small text-body-secondary">of your shorts</div></td>
+          <td role="cell" class="text-end text-nowrap stack-end" data-cell="actions">
+            <a class="btn btn-sm btn-outline-primary" href="{% url 'trading:order_new' %}?side=buy_to_cover&amp;symbol={{ p.symbol|urlencode }}" aria-label="Buy to cover {{ p.symbol }}">Buy to cover</a>
+          </td>{% else %}
+          <td role="cell" class="num" data-cell="weight" data-label="Weight">{{ p.weight|floatformat:2 }}%</td>
+          <td role="cell" class="text-end text-nowrap stack-end" data-cell="actions">
+            <a class="btn btn-sm btn-outline-success" href="{% url 'trading:buy' %}?symbol={{ p.symbol|urlencode }}" aria-label="Buy {{ p.symbol }}">Buy</a>
+            <a class="btn btn-sm btn-outline-danger" href="{% url 'trading:sell' %}?symbol={{ p.symbol|urlencode }}" aria-label="Sell {{ p.symbol }}">Sell</a>
+          </td>{% endif %}
+        </tr>
+        {% endfor %}
 """  # noqa: E501
 
 WHEN = [
@@ -109,3 +136,42 @@ def test_journal_rows_are_the_row_templates_html(zone):
 
 def test_no_rows_no_html():
     assert Template("{% load money %}{% journal_rows rows %}").render(Context({"rows": []})) == ""
+
+
+def positions():
+    def position(symbol, **changes):
+        values = {
+            "symbol": symbol,
+            "name": 'Apple <Inc> & "Co"',
+            "sector": "Tech",
+            "halted": False,
+            "quantity": 50,
+            "average_cost": Decimal("100.5"),
+            "price": Decimal("110.25"),
+            "previous_close": Decimal("109"),
+            "cost_basis": Decimal("5025"),
+            "market_value": Decimal("5512.5"),
+            "unrealized_pnl": Decimal("487.5"),
+            "unrealized_pnl_pct": Decimal("9.70"),
+            "day_change": Decimal("-62.5"),
+            "day_change_pct": Decimal("-1.13"),
+            "weight": Decimal("55.125"),
+        }
+        return Position(**{**values, **changes})
+
+    return [
+        position("AAPL"),
+        position("BRK.B", halted=True, held_quantity=10, unrealized_pnl_pct=None, weight=None),
+        position("A&B", day_change=Decimal("0"), day_change_pct=None, quantity=1234567),
+        position("O'K:@", quantity=-20, market_value=Decimal("-2000"), weight=Decimal("100")),
+        position("X<Y>", quantity=-3, held_quantity=1, unrealized_pnl=Decimal("-5")),
+    ]
+
+
+def test_holding_rows_are_the_row_templates_html():
+    context = {"overview": {"positions": positions()}}
+    old = Template(OLD_HOLDING_ROWS).render(Context(context))
+    new = Template("{% load holdings %}        {% holding_rows overview.positions %}\n").render(
+        Context(context)
+    )
+    assert new == old

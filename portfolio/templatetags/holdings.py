@@ -20,17 +20,16 @@ def holding_rows(positions):
     its values and P/L, and the buttons to trade it (Buy and Sell, or Buy to cover for a
     short)."""
     urls = {
-        "quote": reverse("prices:quote", kwargs={"symbol": "SYMBOL"}).replace("SYMBOL", "{}"),
-        "order": reverse("trading:order_new"),
-        "buy": reverse("trading:buy"),
-        "sell": reverse("trading:sell"),
+        "order": esc(reverse("trading:order_new")),
+        "buy": esc(reverse("trading:buy")),
+        "sell": esc(reverse("trading:sell")),
     }
     return mark_safe("".join(_row(p, urls) for p in positions))  # noqa: S308 (escaped)
 
 
 def _row(p, urls: dict) -> str:
     symbol, query = esc(p.symbol), quote(str(p.symbol), safe="/")
-    quote_url = urls["quote"].format(quote(str(p.symbol), safe=""))
+    quote_url = esc(reverse("prices:quote", kwargs={"symbol": p.symbol}))
     halted = '<span class="badge text-bg-warning ms-1">Halted</span>' if p.halted else ""
     quantity = position_shares(p.quantity)
     if p.is_short:

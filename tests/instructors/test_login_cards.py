@@ -6,6 +6,7 @@ sheet issues nothing."""
 import re
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -471,6 +472,18 @@ def test_another_entry_under_the_buttons_key_is_a_409_not_a_500(
         teacher_client.post(cards_url(period1), {"action": "print_all", "token": token}).status_code
         == 200
     )
+
+
+def test_the_buttons_are_sent_once_by_a_script(teacher_client, period1, student):
+    press(teacher_client, period1, {"action": "new_card", "student": student.pk})
+    html = teacher_client.get(cards_url(period1)).content.decode()
+
+    assert re.search(r'<script src="[^"]*js/submit-once\.js" defer></script>', html)
+    # print all, and alice's new card and revoke (the header's log-out form aside)
+    assert html.count('<form method="post"') == 3
+    assert html.count(" data-submit-once>") == 3
+    assert finders.find("js/submit-once.js")
+    assert "<script>" not in html  # the Content-Security-Policy allows no inline script
 
 
 def test_revoking_needs_no_token_and_twice_is_harmless(teacher_client, period1, student):

@@ -45,11 +45,11 @@ def card_roster(classroom) -> list[CardStatus]:
     ]
 
 
-def cards_issued_under(*, token: str, by) -> bool:
-    """Whether `by` issued log-in cards with this form token already
-    (accounts.services.issue_cards keeps it on their audit entries)."""
+def cards_issued_under(*, token: str, by) -> int:
+    """How many log-in cards `by` issued under this token, the key of one press of a button
+    (accounts.services.issue_cards keeps it on their audit entries). One query."""
     if not token:
-        return False
+        return 0
     return AuditEntry.objects.filter(
         actor_id=by.pk, action=AuditEntry.Action.ISSUE_CARD, token=token
-    ).exists()
+    ).count()

@@ -10,7 +10,7 @@ import secrets
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -277,14 +277,27 @@ class CardRefused(CardError):
 
 
 class CardsIssuedAlready(CardError):
-    """The form behind this request issued its cards already (a reload of the printed
-    sheet, a second click): nothing was issued again, so that sheet's codes still work."""
+    """This press of a button issued its cards already (the printed sheet reloaded, the
+    button clicked twice): nothing was issued again, so the cards it issued still work.
 
-    def __init__(self):
+    The message is true for a teacher who has that sheet and for one who never saw it (after
+    a double click the browser shows only the second answer). `cards`: how many it issued."""
+
+    def __init__(self, cards: int = 0):
+        if cards == 1:
+            printed = "This card was printed already"
+            works = "its code works"
+            again = "a new card, and the one printed before stops working"
+        else:
+            printed = "These cards were printed already"
+            works = "its codes work"
+            again = "new cards, and the ones printed before stop working"
         super().__init__(
-            "These cards were printed already; the codes on that sheet still work. To print "
-            "new ones, press the button again on this page."
+            f"{printed}, by an earlier press of this button. If you have that sheet, {works}. "
+            "If you don't (after a double click the browser shows only the last answer), "
+            f"press the button again on this page: it prints {again}."
         )
+        self.cards = cards
 
 
 class TooManyCardCodes(CardError):
@@ -322,60 +335,82 @@ def issue_cards(*, classroom, users, by, token: str | None = None) -> list[tuple
     as digests (accounts.cards), so this is the one time they can be shown.
 
     Guarantees: all of it or nothing; at most one live card per student and class (the
-    partial unique constraint backs it). Once per token: the audit entries carry it, and
-    a token already on one of these students' entries raises CardsIssuedAlready and
-    changes nothing (checked under the class's lock, so two requests with one token cannot
-    both issue).
+    partial unique constraint backs it). Once per token (the console gives each button of
+    each page it shows its own): the audit entries carry it, and while one of these students
+    has a log-in card entry under it, issuing again raises CardsIssuedAlready and changes
+    nothing. That is checked under the class's lock, so two requests with one token cannot
+    both issue; the audit log's unique (student, token) pair backs it, and should it refuse
+    the entries anyway (another kind of entry under that token), that is CardsIssuedAlready
+    too, with nothing issued.
     Locks: the class's row, so two issues for one class run one after the other. A fixed
     number of queries, however many students.
     """
-    with transaction.atomic():
-        Classroom = type(classroom)
-        Classroom.objects.select_for_update().filter(pk=classroom.pk).values_list("pk").first()
-        students = _card_students(classroom=classroom, users=users)
-        if not students:
-            return []
-        # The audit log's unique (student, token) pair, asked first: a second request with
-        # this token waited on the class's lock above and now sees the first one's entries.
-        if token and AuditEntry.objects.filter(student__in=students, token=token).exists():
-            raise CardsIssuedAlready()
-        now = timezone.now()
-        old_cards = dict(
-            LoginCard.objects.filter(
-                classroom=classroom, user__in=students, revoked_at__isnull=True
-            ).values_list("pk", "user_id")
-        )
-        replaced = set(old_cards.values())
-        if old_cards:
-            LoginCard.objects.filter(pk__in=old_cards, revoked_at__isnull=True).update(
-                revoked_at=now
+    try:
+        with transaction.atomic():
+            Classroom = type(classroom)
+            Classroom.objects.select_for_update().filter(pk=classroom.pk).values_list("pk").first()
+            students = _card_students(classroom=classroom, users=users)
+            if not students:
+                return []
+            # Asked first: a second request with this token waited on the class's lock
+            # above and now sees the first one's entries.
+            if token:
+                earlier = AuditEntry.objects.filter(
+                    action=AuditEntry.Action.ISSUE_CARD, student__in=students, token=token
+                ).count()
+                if earlier:
+                    raise CardsIssuedAlready(earlier)
+            issued = _issue(classroom=classroom, students=students, by=by, token=token)
+    except IntegrityError:
+        if not token:
+            raise
+        under = list(
+            AuditEntry.objects.filter(student__in=users, token=token).values_list(
+                "action", flat=True
             )
-            card_sessions.forget(old_cards)
-        issued = [(student, cards.new_code()) for student in students]
-        LoginCard.objects.bulk_create(
-            LoginCard(
-                user=student,
-                classroom=classroom,
-                digest=cards.digest(code),
-                issued_at=now,
-                issued_by=by,
-            )
-            for student, code in issued
         )
-        AuditEntry.objects.bulk_create(
-            AuditEntry(
-                actor=by,
-                action=AuditEntry.Action.ISSUE_CARD,
-                student=student,
-                detail=(
-                    f"Log-in card for {student.get_username()} in {classroom.name}"
-                    + ("; the old card no longer works" if student.pk in replaced else "")
-                )[:300],
-                created_at=now,
-                token=token or None,
-            )
-            for student in students
+        if not under:
+            raise
+        raise CardsIssuedAlready(under.count(AuditEntry.Action.ISSUE_CARD)) from None
+    return issued
+
+
+def _issue(*, classroom, students, by, token: str | None) -> list[tuple]:
+    now = timezone.now()
+    old_cards = dict(
+        LoginCard.objects.filter(
+            classroom=classroom, user__in=students, revoked_at__isnull=True
+        ).values_list("pk", "user_id")
+    )
+    replaced = set(old_cards.values())
+    if old_cards:
+        LoginCard.objects.filter(pk__in=old_cards, revoked_at__isnull=True).update(revoked_at=now)
+        card_sessions.forget(old_cards)
+    issued = [(student, cards.new_code()) for student in students]
+    LoginCard.objects.bulk_create(
+        LoginCard(
+            user=student,
+            classroom=classroom,
+            digest=cards.digest(code),
+            issued_at=now,
+            issued_by=by,
         )
+        for student, code in issued
+    )
+    AuditEntry.objects.bulk_create(
+        AuditEntry(
+            actor=by,
+            action=AuditEntry.Action.ISSUE_CARD,
+            student=student,
+            detail=(
+                f"Log-in card for {student.get_username()} in {classroom.name}"
+                + ("; the old card no longer works" if student.pk in replaced else "")
+            )[:300],
+            created_at=now,
+            token=token or None,
+        )
+        for student in students
+    )
     return issued
 
 

@@ -71,19 +71,8 @@ ledger_logger = logging.getLogger("tradesim.ledger")
 RECENT_JOURNAL_ROWS = 20
 OPEN_ORDERS_SHOWN = 50  # on a student's page; the Orders list has the rest
 MAX_SELECTED = 1000  # students in one grant or reset
-# A POST that would issue log-in cards again under a form token already used (a reload of
-# the printed sheet, a second click) is answered 409: the request was fine once, the cards
-# exist, and pressing the button on the page that answers prints new ones.
-CARDS_PRINTED_ALREADY = {
-    CardActionForm.PRINT_ALL: (
-        "These cards were printed already; the codes on that sheet still work. To print "
-        "new ones, press “Print new cards for every student” again."
-    ),
-    CardActionForm.NEW_CARD: (
-        "This card was printed already; the code on that sheet still works. To print a "
-        "new one, press “New card” again."
-    ),
-}
+# A button of the log-in cards page pressed with a token that is not one of the session's
+# recent pages' (console.card_tokens), and that issued nothing before.
 STALE_CARDS_FORM = (
     "This form has expired or did not come from this page, so no cards were printed. "
     "Press the button again on this page."
@@ -424,9 +413,10 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
         card, then comes back here. Another instructor's class, or a student not in this
         one, is not found (404).
 
-        Printing needs the page's one-time token (console.card_tokens): a reload of the
-        printed sheet or a second click issues nothing and answers 409, so the codes on
-        the sheet keep working; a missing, forged or expired token is a 400."""
+        Printing needs the token of a recently shown page (console.card_tokens), and each
+        button of a shown page issues once: a reload of the printed sheet or a second click
+        issues nothing and answers 409, so the codes on the sheet keep working, while the
+        page's other buttons still issue. A missing, forged or expired token is a 400."""
         if not request.user.has_perm("accounts.issue_logincard"):
             raise PermissionDenied
         classroom = self.get_object(request, unquote(object_id))
@@ -439,13 +429,21 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
             errors = " ".join(e for errs in form.errors.values() for e in errs)
             return self._cards_page(request, classroom, error=errors, status=400)
         action = form.cleaned_data["action"]
-        token = form.cleaned_data["token"]
-        if action in CardActionForm.ISSUING and not card_tokens.take(request.session, token):
-            if cards_issued_under(token=token, by=request.user):
-                return self._cards_page(
-                    request, classroom, error=CARDS_PRINTED_ALREADY[action], status=409
-                )
-            return self._cards_page(request, classroom, error=STALE_CARDS_FORM, status=400)
+        key = None
+        if action in CardActionForm.ISSUING:
+            token = form.cleaned_data["token"]
+            one = form.cleaned_data["student"] if action == CardActionForm.NEW_CARD else None
+            key = card_tokens.key(
+                token=token, classroom_id=classroom.pk, action=action, student_id=one
+            )
+            if not card_tokens.recent(request.session, token):
+                # An old page's button pressed again (its sheet reloaded long after) is told
+                # so, as a recent one is; any other token is refused.
+                earlier = cards_issued_under(token=key, by=request.user)
+                if earlier:
+                    printed = CardsIssuedAlready(earlier).message
+                    return self._cards_page(request, classroom, error=printed, status=409)
+                return self._cards_page(request, classroom, error=STALE_CARDS_FORM, status=400)
         back = HttpResponseRedirect(request.path)
         if action == CardActionForm.PRINT_ALL:
             students = list(
@@ -476,11 +474,9 @@ class ClassroomAdmin(RejectedFormIs400Mixin, admin.ModelAdmin):
                 return back
             students = [student]
         try:
-            issued = issue_cards(classroom=classroom, users=students, by=request.user, token=token)
-        except CardsIssuedAlready:
-            return self._cards_page(
-                request, classroom, error=CARDS_PRINTED_ALREADY[action], status=409
-            )
+            issued = issue_cards(classroom=classroom, users=students, by=request.user, token=key)
+        except CardsIssuedAlready as error:
+            return self._cards_page(request, classroom, error=error.message, status=409)
         except CardError as error:
             self.message_user(request, error.message, messages.ERROR)
             return back

@@ -44,9 +44,9 @@ class CardActionForm(Form):
     """A button on a class's log-in cards page: print new cards for every student, or a
     new card for one student, or revoke one student's card.
 
-    The buttons that issue cards bring the page's one-time token (console.card_tokens), so
-    a reload of the printed sheet cannot issue them again. Revoking needs none: revoking
-    twice changes nothing."""
+    The buttons that issue cards bring the page's token (console.card_tokens), so each of
+    them issues once for a shown page: a reload of the printed sheet cannot issue its cards
+    again. Revoking needs none: revoking twice changes nothing."""
 
     PRINT_ALL = "print_all"
     NEW_CARD = "new_card"

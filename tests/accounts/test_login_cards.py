@@ -166,7 +166,8 @@ def test_one_form_token_issues_cards_once(period1, maya, teacher):
     for users in ([maya, theo], [theo]):
         with pytest.raises(CardsIssuedAlready) as refused:
             issue_cards(classroom=period1, users=users, by=teacher, token=token)
-        assert "still work" in refused.value.message
+        assert refused.value.cards == len(users)
+        assert "If you have that sheet, its code" in refused.value.message
 
     assert LoginCard.objects.count() == 2
     assert set(AuditEntry.objects.values_list("token", flat=True)) == {token}
@@ -175,6 +176,38 @@ def test_one_form_token_issues_cards_once(period1, maya, teacher):
     issue_cards(classroom=period1, users=[maya], by=teacher, token="8" * 32)
     issue_cards(classroom=period1, users=[maya], by=teacher)  # no token: no such check
     assert LoginCard.objects.filter(user=maya).count() == 3
+
+
+def test_issued_already_is_told_true_to_who_has_the_sheet_and_who_never_saw_it():
+    one, several = CardsIssuedAlready(1).message, CardsIssuedAlready(30).message
+    assert one.startswith("This card was printed already, by an earlier press of this button.")
+    assert "If you have that sheet, its code works." in one
+    assert several.startswith("These cards were printed already")
+    assert "If you have that sheet, its codes work." in several
+    for message in (one, several):
+        assert "If you don't (after a double click the browser shows only the last" in message
+        assert "press the button again on this page" in message
+
+
+def test_another_kind_of_entry_under_the_token_is_issued_already_and_changes_nothing(
+    period1, maya, teacher
+):
+    """A reset of maya audited under this token (its form token is the client's to
+    choose): the check looks at card entries only, the unique (student, token) pair refuses
+    the cards' entries, and that is CardsIssuedAlready, the transaction still usable."""
+    theo = StudentFactory(username="theo", classroom=period1)
+    token = "9" * 64
+    AuditEntry.objects.create(actor=teacher, action="reset_student", student=maya, token=token)
+
+    with pytest.raises(CardsIssuedAlready):
+        issue_cards(classroom=period1, users=[maya, theo], by=teacher, token=token)
+
+    assert not LoginCard.objects.exists()
+    assert not AuditEntry.objects.filter(action="login_card").exists()
+    # The same token for another student alone, and another token for maya, issue.
+    issue_cards(classroom=period1, users=[theo], by=teacher, token=token)
+    issue_cards(classroom=period1, users=[maya], by=teacher, token="a" * 64)
+    assert LoginCard.objects.count() == 2
 
 
 def test_only_active_students_of_the_class_get_cards(period1, maya, teacher):

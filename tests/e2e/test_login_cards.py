@@ -1,19 +1,23 @@
 """Log-in cards in a real browser: a teacher prints a class's cards in the console; a
 student's QR address (/accounts/card/#CODE) logs them in and lands on their dashboard with
 the code gone from the address; a code typed by hand does the same; a wrong one is told
-plainly; reloading the printed cards prints nothing again. axe-clean at a phone's width
+plainly; reloading the printed cards prints nothing again, nor does a double click print
+twice. axe-clean at a phone's width
 (390 px) and a laptop's, no sideways scrolling; photographed to
 test-artifacts/screenshots/login-cards/."""
 
 import re
+import time
 
 import pytest
 
+from accounts.models import LoginCard
 from accounts.roles import ensure_instructor_group
 from accounts.services import issue_cards
 from tests.e2e.conftest import SCREENSHOTS
 from tests.e2e.test_accessibility import BEST_PRACTICE, WCAG_TAGS, axe_violations
 from tests.factories import ClassroomFactory, InstructorFactory, StudentFactory
+from tradesim.models import AuditEntry
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -204,6 +208,51 @@ def test_reloading_the_printed_cards_prints_nothing_again(browser_page, period1)
     assert axe_violations(b, WCAG_TAGS) == []
     b.problems = [p for p in b.problems if "status of 409" not in p]  # as it should
 
+    page.context.clear_cookies()
+    b.goto("/accounts/card/")
+    page.fill("#id_code", codes[0])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/portfolio/")
+
+
+def test_a_double_click_sends_the_form_once(browser_page, period1):
+    """The page's script sends a form once: a second click while the first answer is on
+    its way (held here, as a slow network would) sends nothing, so the sheet the browser
+    shows is the one printing, and its codes work."""
+    b = browser_page
+    page = b.page
+    b.goto("/admin/login/")
+    page.fill("#id_username", "teacher")
+    page.fill("#id_password", PASSWORD)
+    page.locator("input[type=submit]").click()
+    page.wait_for_url("**/admin/")
+    b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
+    sent = []
+
+    def slow_network(route):
+        if route.request.method == "POST":
+            sent.append(route.request.post_data)
+            time.sleep(0.6)
+        route.continue_()
+
+    page.route("**/cards/", slow_network)
+    page.evaluate(
+        """() => {
+          const button = [...document.querySelectorAll("button")].find(
+            (b) => b.textContent.includes("Print new cards for every student"));
+          button.click();
+          setTimeout(() => button.click(), 250);
+        }"""
+    )
+    page.locator(".login-card").first.wait_for()
+    page.wait_for_load_state("networkidle")
+
+    assert len(sent) == 1 and "action=print_all" in sent[0]
+    codes = [text.split()[-1] for text in page.locator(".login-card-code").all_inner_texts()]
+    assert len(codes) == 3
+    assert LoginCard.objects.count() == 3
+    assert AuditEntry.objects.filter(action="login_card").count() == 3
+    page.unroute("**/cards/")
     page.context.clear_cookies()
     b.goto("/accounts/card/")
     page.fill("#id_code", codes[0])

@@ -1,10 +1,12 @@
 """A class's log-in cards in the console (ClassroomAdmin.cards_view): the list, printing
 new cards (shown once, with their QR codes), revoking, the audit log, and who may; the
-page's one-time token, so a reload of the printed sheet issues nothing."""
+page's token, so that each button of a shown page issues once and a reload of the printed
+sheet issues nothing."""
 
 import re
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client
 from django.urls import reverse
 
@@ -31,7 +33,7 @@ def printed_codes(response) -> list[str]:
 
 
 def page_token(client, classroom) -> str:
-    """The one-time token of a freshly shown cards page (in each of its forms)."""
+    """The token of a freshly shown cards page (in each of its forms)."""
     return client.get(cards_url(classroom)).context["card_token"]
 
 
@@ -211,16 +213,16 @@ def test_printing_runs_a_fixed_number_of_queries(
         StudentFactory(username=f"s{i:02d}", classroom=period1)
 
     # session, user, permissions (2), the class, its active students; then issue_cards:
-    # savepoint, the class's lock, the students, the token's earlier use, their live cards
-    # (none yet, so no revoke), the cards' insert, the audit entries' insert, release; then
-    # the session saved without the token (savepoint, update, release)
+    # savepoint, the class's lock, the students, the button's earlier use, their live cards
+    # (none yet, so no revoke), the cards' insert, the audit entries' insert, release. The
+    # session is left as it was (the page's token stays for its other buttons): not saved.
     token = page_token(teacher_client, period1)
-    with django_assert_num_queries(17):
+    with django_assert_num_queries(14):
         response = teacher_client.post(cards_url(period1), {"action": "print_all", "token": token})
     assert len(printed_codes(response)) == size
 
 
-# The one-time token ---------------------------------------------------------------------
+# The page's token: each button issues once ----------------------------------------------
 
 
 def logs_in(code: str) -> bool:
@@ -257,8 +259,8 @@ def test_reloading_the_printed_sheet_issues_nothing_and_its_codes_still_work(
         again = teacher_client.post(cards_url(period1), sent)
         assert again.status_code == 409
         assert printed_codes(again) == []
-        assert "printed already; the code" in again.content.decode()
-        assert "still work" in again.content.decode()
+        assert "printed already, by an earlier press of this button" in again.content.decode()
+        assert "If you have that sheet, its code" in again.content.decode()
 
     assert list(LoginCard.objects.order_by("pk").values_list("pk", "revoked_at")) == cards_before
     assert AuditEntry.objects.count() == audit_before
@@ -348,23 +350,140 @@ def test_the_session_keeps_the_last_20_pages_tokens(teacher_client, period1, stu
     assert LoginCard.objects.count() == 2
 
 
-def test_a_token_put_back_in_the_session_still_issues_once(teacher_client, period1, student):
-    """Two requests with one token read the session before either saves it (or a
-    concurrent save puts a taken token back): the token on the audit entries stops the
-    second one, under the class's lock."""
-    token = page_token(teacher_client, period1)
-    sent = {"action": "print_all", "token": token}
+def test_a_reload_after_the_token_left_the_session_still_issues_nothing(
+    teacher_client, period1, student
+):
+    """The printed sheet reloaded after the page was shown MAX_KEPT times more: its token is
+    no longer in the session, but its button is known to have printed."""
+    sent = {"action": "print_all", "token": page_token(teacher_client, period1)}
     [code] = printed_codes(teacher_client.post(cards_url(period1), sent))
-    session = teacher_client.session
-    session[card_tokens.SESSION_KEY] = [token]
-    session.save()
+    for _ in range(card_tokens.MAX_KEPT):
+        page_token(teacher_client, period1)
+    assert sent["token"] not in teacher_client.session[card_tokens.SESSION_KEY]
 
     again = teacher_client.post(cards_url(period1), sent)
 
     assert again.status_code == 409
-    assert "printed already" in again.content.decode()
+    assert "This card was printed already" in again.content.decode()
     assert LoginCard.objects.count() == 1
     assert logs_in(code)
+
+
+def test_each_button_of_one_page_issues_once(
+    teacher_client, teacher, period1, student, other_student
+):
+    """New card for alice, Back, New card for bob, then Print all: one page, one token,
+    three buttons, each issuing once; a reload of any of them issues nothing."""
+    token = page_token(teacher_client, period1)
+    alice = {"action": "new_card", "student": student.pk, "token": token}
+    bob = {"action": "new_card", "student": other_student.pk, "token": token}
+    every = {"action": "print_all", "token": token}
+
+    [alice_code] = printed_codes(teacher_client.post(cards_url(period1), alice))
+    [bob_code] = printed_codes(teacher_client.post(cards_url(period1), bob))
+    for sent in (alice, bob):
+        again = teacher_client.post(cards_url(period1), sent)
+        assert again.status_code == 409 and printed_codes(again) == []
+    assert logs_in(alice_code) and logs_in(bob_code)
+
+    sheet = printed_codes(teacher_client.post(cards_url(period1), every))
+    assert len(sheet) == 2
+    for sent, told in (
+        (every, "These cards were"),
+        (alice, "This card was"),
+        (bob, "This card was"),
+    ):
+        again = teacher_client.post(cards_url(period1), sent)
+        assert again.status_code == 409 and printed_codes(again) == []
+        assert f"{told} printed already" in again.content.decode()
+    assert LoginCard.objects.count() == 4
+    assert AuditEntry.objects.filter(actor=teacher, action="login_card").count() == 4
+    assert all(logs_in(code) for code in sheet)
+    assert not logs_in(alice_code) and not logs_in(bob_code)  # Print all replaced them
+
+
+def test_print_all_after_a_new_card_on_the_same_page_issues(
+    teacher_client, period1, student, other_student
+):
+    token = page_token(teacher_client, period1)
+    new_card = {"action": "new_card", "student": student.pk, "token": token}
+    assert teacher_client.post(cards_url(period1), new_card).status_code == 200
+
+    response = teacher_client.post(cards_url(period1), {"action": "print_all", "token": token})
+
+    assert response.status_code == 200
+    assert len(printed_codes(response)) == 2
+    again = teacher_client.post(cards_url(period1), {"action": "print_all", "token": token})
+    assert again.status_code == 409
+    assert "These cards were printed already" in again.content.decode()
+
+
+def test_the_same_token_on_another_classs_page_issues_there(
+    teacher_client, period1, period2, student, carol
+):
+    token = page_token(teacher_client, period1)
+
+    for classroom in (period1, period2):
+        response = teacher_client.post(
+            cards_url(classroom), {"action": "print_all", "token": token}
+        )
+        assert response.status_code == 200 and len(printed_codes(response)) == 1
+
+
+@pytest.mark.parametrize("refused", ["another_class", "inactive"])
+def test_a_refused_button_leaves_the_pages_token_usable(
+    teacher_client, period1, student, carol, idle, refused
+):
+    token = page_token(teacher_client, period1)
+    if refused == "another_class":
+        sent = {"action": "new_card", "student": carol.pk, "token": token}
+        assert teacher_client.post(cards_url(period1), sent).status_code == 404
+    else:
+        sent = {"action": "new_card", "student": idle.pk, "token": token}
+        response = teacher_client.post(cards_url(period1), sent, follow=True)
+        assert "only for active students" in response.content.decode()
+    assert not LoginCard.objects.exists()
+
+    mine = {"action": "new_card", "student": student.pk, "token": token}
+    assert len(printed_codes(teacher_client.post(cards_url(period1), mine))) == 1
+
+
+def test_another_entry_under_the_buttons_key_is_a_409_not_a_500(
+    teacher_client, teacher, period1, student
+):
+    """A reset of the student audited under the very key this button would use (the
+    reset's form token is the client's to choose): the audit log's unique (student, token)
+    pair refuses the cards' entries, and the teacher gets the page, not an error."""
+    token = page_token(teacher_client, period1)
+    key = card_tokens.key(
+        token=token, classroom_id=period1.pk, action="new_card", student_id=student.pk
+    )
+    AuditEntry.objects.create(actor=teacher, action="reset_student", student=student, token=key)
+
+    sent = {"action": "new_card", "student": student.pk, "token": token}
+    response = teacher_client.post(cards_url(period1), sent)
+
+    assert response.status_code == 409
+    assert printed_codes(response) == []
+    assert not LoginCard.objects.exists()
+    assert not AuditEntry.objects.filter(action="login_card").exists()
+    # The page's other buttons still issue.
+    assert (
+        teacher_client.post(cards_url(period1), {"action": "print_all", "token": token}).status_code
+        == 200
+    )
+
+
+def test_the_buttons_are_sent_once_by_a_script(teacher_client, period1, student):
+    press(teacher_client, period1, {"action": "new_card", "student": student.pk})
+    html = teacher_client.get(cards_url(period1)).content.decode()
+
+    assert re.search(r'<script src="[^"]*js/submit-once\.js" defer></script>', html)
+    # print all, and alice's new card and revoke (the header's log-out form aside)
+    assert html.count('<form method="post"') == 3
+    assert html.count(" data-submit-once>") == 3
+    assert finders.find("js/submit-once.js")
+    assert "<script>" not in html  # the Content-Security-Policy allows no inline script
 
 
 def test_revoking_needs_no_token_and_twice_is_harmless(teacher_client, period1, student):

@@ -52,6 +52,14 @@ def shot(page, name: str) -> None:
     page.screenshot(path=str(FOLDER / f"{name}.png"), full_page=True)
 
 
+def teacher_logs_in(b) -> None:
+    b.goto("/admin/login/")
+    b.page.fill("#id_username", "teacher")
+    b.page.fill("#id_password", PASSWORD)
+    b.page.locator("input[type=submit]").click()
+    b.page.wait_for_url("**/admin/")
+
+
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -134,11 +142,7 @@ def test_a_teacher_prints_the_class_cards(browser_page, period1, size):
     b = browser_page
     page = b.page
     page.set_viewport_size(SIZES[size])
-    b.goto("/admin/login/")
-    page.fill("#id_username", "teacher")
-    page.fill("#id_password", PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_url("**/admin/")
+    teacher_logs_in(b)
 
     b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
     assert axe_violations(b, WCAG_TAGS) == []
@@ -173,11 +177,7 @@ def test_the_cards_print_eight_to_a_sheet(browser_page, period1):
         StudentFactory(username=f"extra{n}", classroom=period1)
     b = browser_page
     page = b.page
-    b.goto("/admin/login/")
-    page.fill("#id_username", "teacher")
-    page.fill("#id_password", PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_url("**/admin/")
+    teacher_logs_in(b)
     b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
     page.get_by_role("button", name="Print new cards for every student").click()
     page.wait_for_load_state("networkidle")
@@ -190,11 +190,7 @@ def test_the_cards_print_eight_to_a_sheet(browser_page, period1):
 def test_reloading_the_printed_cards_prints_nothing_again(browser_page, period1):
     b = browser_page
     page = b.page
-    b.goto("/admin/login/")
-    page.fill("#id_username", "teacher")
-    page.fill("#id_password", PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_url("**/admin/")
+    teacher_logs_in(b)
     b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
     page.get_by_role("button", name="Print new cards for every student").click()
     page.wait_for_load_state("networkidle")
@@ -206,6 +202,10 @@ def test_reloading_the_printed_cards_prints_nothing_again(browser_page, period1)
     assert page.locator(".login-card").count() == 0
     assert "These cards were printed already" in page.inner_text("#content-main")
     assert axe_violations(b, WCAG_TAGS) == []
+    shot(page, "console-cards-printed-already-desktop")
+    page.set_viewport_size(SIZES["phone"])
+    assert no_sideways_scroll(page)
+    shot(page, "console-cards-printed-already-phone")
     b.problems = [p for p in b.problems if "status of 409" not in p]  # as it should
 
     page.context.clear_cookies()
@@ -221,11 +221,7 @@ def test_a_double_click_sends_the_form_once(browser_page, period1):
     shows is the one printing, and its codes work."""
     b = browser_page
     page = b.page
-    b.goto("/admin/login/")
-    page.fill("#id_username", "teacher")
-    page.fill("#id_password", PASSWORD)
-    page.locator("input[type=submit]").click()
-    page.wait_for_url("**/admin/")
+    teacher_logs_in(b)
     b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
     sent = []
 

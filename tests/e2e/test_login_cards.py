@@ -168,6 +168,13 @@ def test_a_teacher_prints_the_class_cards(browser_page, period1, size):
     # The list shows them issued, never the codes.
     b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
     assert page.get_by_text("Not yet").count() == 3
+    # Every student's two buttons are in view, none cut off at the screen's edge.
+    assert page.locator(".cards-actions button").count() == 6
+    assert page.evaluate(
+        "[...document.querySelectorAll('.cards-actions button')]"
+        ".every((b) => b.getBoundingClientRect().right <= window.innerWidth)"
+    )
+    shot(page, f"console-cards-issued-{size}")
     content = page.content()
     assert not any(code.split("Code: ")[-1] in content for code in codes)
 

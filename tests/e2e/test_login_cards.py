@@ -60,6 +60,20 @@ def teacher_logs_in(b) -> None:
     b.page.wait_for_url("**/admin/")
 
 
+def teacher_prints_every_card(b, classroom) -> None:
+    teacher_logs_in(b)
+    b.goto(f"/admin/classrooms/classroom/{classroom.pk}/cards/")
+    b.page.get_by_role("button", name="Print new cards for every student").click()
+    b.page.wait_for_load_state("networkidle")
+
+
+def student_logs_in_with(b, code: str) -> None:
+    b.goto("/accounts/card/")
+    b.page.fill("#id_code", code)
+    b.page.get_by_role("button", name="Log in").click()
+    b.page.wait_for_url("**/portfolio/")
+
+
 def no_sideways_scroll(page) -> bool:
     return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
@@ -184,10 +198,7 @@ def test_the_cards_print_eight_to_a_sheet(browser_page, period1):
         StudentFactory(username=f"extra{n}", classroom=period1)
     b = browser_page
     page = b.page
-    teacher_logs_in(b)
-    b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
-    page.get_by_role("button", name="Print new cards for every student").click()
-    page.wait_for_load_state("networkidle")
+    teacher_prints_every_card(b, period1)
 
     for paper in ("A4", "Letter"):
         pdf = page.pdf(format=paper, print_background=True)
@@ -197,10 +208,7 @@ def test_the_cards_print_eight_to_a_sheet(browser_page, period1):
 def test_reloading_the_printed_cards_prints_nothing_again(browser_page, period1):
     b = browser_page
     page = b.page
-    teacher_logs_in(b)
-    b.goto(f"/admin/classrooms/classroom/{period1.pk}/cards/")
-    page.get_by_role("button", name="Print new cards for every student").click()
-    page.wait_for_load_state("networkidle")
+    teacher_prints_every_card(b, period1)
     codes = [text.split()[-1] for text in page.locator(".login-card-code").all_inner_texts()]
     assert len(codes) == 3
 
@@ -216,10 +224,7 @@ def test_reloading_the_printed_cards_prints_nothing_again(browser_page, period1)
     b.problems = [p for p in b.problems if "status of 409" not in p]  # as it should
 
     page.context.clear_cookies()
-    b.goto("/accounts/card/")
-    page.fill("#id_code", codes[0])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/portfolio/")
+    student_logs_in_with(b, codes[0])
 
 
 def test_a_double_click_sends_the_form_once(browser_page, period1):
@@ -257,7 +262,4 @@ def test_a_double_click_sends_the_form_once(browser_page, period1):
     assert AuditEntry.objects.filter(action="login_card").count() == 3
     page.unroute("**/cards/")
     page.context.clear_cookies()
-    b.goto("/accounts/card/")
-    page.fill("#id_code", codes[0])
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/portfolio/")
+    student_logs_in_with(b, codes[0])
